@@ -1,0 +1,33 @@
+/* cli.h - the operator's command line: one function per command, all rendering the results of
+   core operations as a table on a terminal or as JSON with --json. */
+#ifndef DBA_CLI_H
+#define DBA_CLI_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+
+/* Exit codes. */
+#define DBA_EXIT_OK 0      /* success */
+#define DBA_EXIT_FAIL 1    /* handled failure */
+#define DBA_EXIT_USAGE 2   /* usage or configuration error */
+
+/* Parsed global options plus the command's own arguments. */
+struct dba_cli {
+    const char *config_path;   /* --config, or NULL */
+    const char *profile;       /* --profile, or NULL */
+    const char *env_prefix;    /* --env-prefix, or NULL */
+    bool json;                 /* --json */
+    int argc;                  /* command arguments after the command name */
+    char **argv;               /* borrowed from main */
+    struct dba_config *cfg;    /* loaded configuration (owned by main) */
+};
+
+int dba_cli_serve(struct dba_cli *c);
+int dba_cli_profiles(struct dba_cli *c);
+int dba_cli_connect(struct dba_cli *c);
+int dba_cli_status(struct dba_cli *c);
+/* Prints an error (message, details, hint) to stderr, or as JSON on stdout with --json. */
+void dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e);
+
+#endif

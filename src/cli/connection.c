@@ -1,0 +1,288 @@
+/* connection.c - serve, profiles, connect and status. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "schema/schema.h"
+
+void
+dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e)
+{
+    if (c->json) {
+        json_t *o = json_pack("{s:b,s:s,s:s}", "ok", 0, "code", e->pgrst, "message", e->msg);
+        if (e->detail[0])
+            json_object_set_new(o, "details", json_string(e->detail));
+        if (e->hint[0])
+            json_object_set_new(o, "hint", json_string(e->hint));
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+        return;
+    }
+    fprintf(stderr, "db-adapter: %s\n", e->msg);
+    if (e->detail[0])
+        fprintf(stderr, "  details: %s\n", e->detail);
+    if (e->hint[0])
+        fprintf(stderr, "  hint: %s\n", e->hint);
+}
+
+static void
+print_json(json_t *o)
+{
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+}
+
+/* Resolves the active profile; prints the error and returns NULL on failure. */
+static const struct dba_profile *
+cli_active(struct dba_cli *c, const char **source)
+{
+    const struct dba_profile *p = NULL;
+    struct dba_err err;
+
+    if (dba_config_active_profile(c->cfg, c->profile, &p, source, &err) != DBA_OK) {
+        dba_cli_print_err(c, &err);
+        return NULL;
+    }
+    if (dba_config_profile_check(p, &err) != DBA_OK) {
+        dba_cli_print_err(c, &err);
+        return NULL;
+    }
+    return p;
+}
+
+static int
+serve_args(struct dba_cli *c, struct dba_http_opts *o)
+{
+    for (int i = 0; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        const char *v = i + 1 < c->argc ? c->argv[i + 1] : NULL;
+        if (strcmp(a, "--port") == 0 && v != NULL) {
+            char *end;
+            long port = strtol(v, &end, 10);
+            if (*end != '\0' || port < 0 || port > 65535) {
+                fprintf(stderr, "db-adapter serve: bad port '%s'\n", v);
+                return DBA_EXIT_USAGE;
+            }
+            o->port = (int)port;
+            i++;
+        } else if (strcmp(a, "--listen") == 0 && v != NULL) {
+            o->listen = v;
+            i++;
+        } else if (strcmp(a, "--workers") == 0 && v != NULL) {
+            o->workers = atoi(v);
+            i++;
+        } else {
+            fprintf(stderr, "db-adapter serve: unknown option '%s' (see db-adapter --help)\n", a);
+            return DBA_EXIT_USAGE;
+        }
+    }
+    return DBA_EXIT_OK;
+}
+
+int
+dba_cli_serve(struct dba_cli *c)
+{
+    struct dba_http_opts o = { .port = -1, .listen = NULL, .workers = 0 };
+    const char *source = NULL;
+    struct dba_err err;
+    int rc = serve_args(c, &o);
+
+    if (rc != DBA_EXIT_OK)
+        return rc;
+    const struct dba_profile *p = cli_active(c, &source);
+    if (p == NULL)
+        return DBA_EXIT_USAGE;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct dba_http_server *s = dba_http_server_start(c->cfg, p, source, &o, &err);
+    if (s == NULL) {
+        dba_cli_print_err(c, &err);
+        return DBA_EXIT_FAIL;
+    }
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            dba_log(DBA_LOG_INFO, "SIGHUP: reloading the schema cache");
+            dba_http_server_reload(s);
+            continue;
+        }
+        dba_log(DBA_LOG_INFO, "signal %d: shutting down", sig);
+        break;
+    }
+    dba_http_server_stop(s);
+    return DBA_EXIT_OK;
+}
+
+int
+dba_cli_profiles(struct dba_cli *c)
+{
+    const struct dba_profile *active = NULL;
+    struct dba_err err;
+
+    if (dba_config_active_profile(c->cfg, c->profile, &active, NULL, &err) != DBA_OK)
+        active = NULL;
+    json_t *arr = dba_schema_profiles_json(c->cfg, active);
+    if (c->json) {
+        print_json(arr);
+        json_decref(arr);
+        return DBA_EXIT_OK;
+    }
+    if (json_array_size(arr) == 0) {
+        printf("No profiles. Create db-adapter.conf (see README) or set DATABASE_URL.\n");
+        json_decref(arr);
+        return DBA_EXIT_OK;
+    }
+    printf("  %-16s %-32s %s\n", "PROFILE", "LOCATION", "DESCRIPTION");
+    size_t i;
+    json_t *p;
+    json_array_foreach(arr, i, p) {
+        printf("%s %-16s %-32s %s\n", json_is_true(json_object_get(p, "active")) ? "*" : " ",
+               json_string_value(json_object_get(p, "name")),
+               json_string_value(json_object_get(p, "location")),
+               json_string_value(json_object_get(p, "description")));
+    }
+    json_decref(arr);
+    return DBA_EXIT_OK;
+}
+
+/* Connects, loads the schema cache and counts rows: the facts connect and status report. */
+static json_t *
+probe(const struct dba_profile *p, const char *source, struct dba_err *err)
+{
+    char *conninfo = dba_config_profile_conninfo(p);
+    char *where = dba_config_profile_display(p);
+    json_t *o = json_pack("{s:s,s:s,s:s}", "profile", p->name, "source", source ? source : "",
+                          "location", where);
+    free(where);
+    struct pg_conn *pg = dba_db_connect_blocking(conninfo, 10, err);
+    free(conninfo);
+    if (pg == NULL) {
+        json_object_set_new(o, "reachable", json_false());
+        json_object_set_new(o, "error", json_string(err->msg));
+        json_object_set_new(o, "details", json_string(err->detail));
+        return o;
+    }
+    json_object_set_new(o, "reachable", json_true());
+    json_object_set_new(o, "server_version", json_string(dba_db_server_version(pg)));
+    struct dba_schema_cache *cache = dba_schema_cache_load(
+        pg, (const char *const *)p->schemas.v, p->schemas.n, err);
+    if (cache != NULL) {
+        char *sql = dba_schema_rowcount_sql(cache);
+        struct pg_result *r = dba_db_exec(pg, sql, NULL, 0, err);
+        free(sql);
+        if (r != NULL) {
+            json_t *counts = json_loads(dba_db_res_value(r, 0, 0), 0, NULL);
+            json_object_set_new(o, "tables", counts ? counts : json_object());
+            dba_db_res_clear(r);
+        }
+        dba_schema_cache_unref(cache);
+    }
+    if (json_object_get(o, "tables") == NULL)
+        json_object_set_new(o, "error", json_string(err->msg));
+    dba_db_close(pg);
+    return o;
+}
+
+static void
+print_probe(json_t *o)
+{
+    printf("profile:   %s (from %s)\n", json_string_value(json_object_get(o, "profile")),
+           json_string_value(json_object_get(o, "source")));
+    printf("location:  %s\n", json_string_value(json_object_get(o, "location")));
+    if (!json_is_true(json_object_get(o, "reachable"))) {
+        printf("reachable: no: %s\n", json_string_value(json_object_get(o, "error")));
+        const char *d = json_string_value(json_object_get(o, "details"));
+        if (d != NULL && d[0])
+            printf("           %s\n", d);
+        return;
+    }
+    printf("reachable: yes, PostgreSQL %s\n",
+           json_string_value(json_object_get(o, "server_version")));
+    json_t *tables = json_object_get(o, "tables");
+    if (tables == NULL) {
+        printf("tables:    could not be read: %s\n",
+               json_string_value(json_object_get(o, "error")));
+        return;
+    }
+    printf("tables:    %zu\n", json_object_size(tables));
+    const char *k;
+    json_t *v;
+    json_object_foreach(tables, k, v)
+        printf("  %-40s %12lld rows\n", k, (long long)json_integer_value(v));
+}
+
+int
+dba_cli_connect(struct dba_cli *c)
+{
+    const char *source = NULL;
+    struct dba_err err;
+
+    if (c->argc > 0) {
+        fprintf(stderr, "db-adapter connect: unexpected argument '%s'\n", c->argv[0]);
+        return DBA_EXIT_USAGE;
+    }
+    const struct dba_profile *p = cli_active(c, &source);
+    if (p == NULL)
+        return DBA_EXIT_FAIL;
+    dba_err_clear(&err);
+    json_t *o = probe(p, source, &err);
+    bool ok = json_is_true(json_object_get(o, "reachable")) && json_object_get(o, "tables");
+    if (ok && !p->implicit && dba_config_lock_write(p->name, &err) != DBA_OK) {
+        json_object_set_new(o, "error", json_string(err.msg));
+        ok = false;
+    }
+    json_object_set_new(o, "ok", json_boolean(ok));
+    json_object_set_new(o, "lock_file", json_boolean(ok && !p->implicit));
+    if (c->json) {
+        print_json(o);
+    } else {
+        print_probe(o);
+        if (ok)
+            printf(p->implicit ? "connected (implicit profile: lock file not written)\n"
+                               : "connected: .db-profile now selects '%s'\n", p->name);
+        else
+            fprintf(stderr, "db-adapter connect: failed; .db-profile left unchanged\n");
+    }
+    json_decref(o);
+    return ok ? DBA_EXIT_OK : DBA_EXIT_FAIL;
+}
+
+int
+dba_cli_status(struct dba_cli *c)
+{
+    const char *source = NULL;
+    struct dba_err err;
+
+    if (c->argc > 0) {
+        fprintf(stderr, "db-adapter status: unexpected argument '%s'\n", c->argv[0]);
+        return DBA_EXIT_USAGE;
+    }
+    const struct dba_profile *p = cli_active(c, &source);
+    if (p == NULL)
+        return DBA_EXIT_FAIL;
+    dba_err_clear(&err);
+    json_t *o = probe(p, source, &err);
+    if (c->json)
+        print_json(o);
+    else
+        print_probe(o);
+    bool ok = json_is_true(json_object_get(o, "reachable"));
+    json_decref(o);
+    return ok ? DBA_EXIT_OK : DBA_EXIT_FAIL;
+}

@@ -1,0 +1,185 @@
+/* config.h - libconfig loading, database profiles, active-profile resolution and the lock file. */
+#ifndef DBA_CONFIG_H
+#define DBA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/*
+ * The configuration is loaded once at start (every profile is parsed and checked then; connections
+ * open lazily elsewhere) and is read-only afterwards, so it may be shared by every worker thread.
+ *
+ * Errors from loading carry code DBA_EINVAL, http_status 0 and the client code
+ * DBA_CONFIG_CODE_INVALID; their message is "<file>:<line>: <key>: <what is wrong>" (or
+ * "<file>:<line>: <libconfig text>" for syntax errors). The CLI exits 2 on them.
+ * Profile-selection errors carry DBA_ENOTFOUND and DBA_CONFIG_CODE_PROFILE.
+ */
+
+#define DBA_CONFIG_DEFAULT_PATH "./db-adapter.conf" /* used when --config is not given */
+#define DBA_CONFIG_LOCK_FILE ".db-profile"           /* lock file, in the current directory */
+#define DBA_CONFIG_PLACEHOLDER "[YOUR-PASSWORD]"     /* replaced by the profile's password */
+#define DBA_CONFIG_CODE_INVALID "DBA010"             /* err->pgrst: bad or unreadable config */
+#define DBA_CONFIG_CODE_PROFILE "DBA011"             /* err->pgrst: no or unknown profile */
+
+struct config_t;         /* libconfig's parsed tree (struct tag of its config_t typedef) */
+struct config_setting_t; /* libconfig's setting (struct tag of its config_setting_t typedef) */
+
+/* A NULL-free array of owned strings. */
+struct dba_config_strv {
+    char **v; /* owned strings, each owned */
+    size_t n; /* number of strings */
+};
+
+/* The `server` group. */
+struct dba_config_server {
+    char *listen;                       /* address to bind, default "0.0.0.0" */
+    int port;                           /* TCP port, default 8080; 0 = any free port */
+    int workers;                        /* worker threads, default 0 = one per CPU */
+    int64_t max_body_bytes;             /* request body cap, default 10485760 */
+    int64_t max_rows;                   /* cap on rows per read, default 0 = no cap */
+    struct dba_config_strv cors_allowed_origins; /* default [ "*" ]; empty = no CORS */
+    bool allow_unfiltered_writes;       /* allow PATCH/DELETE without filters, default false */
+    int request_timeout_ms;             /* per-request deadline, default 30000; 0 = none */
+    int queue_limit;                    /* requests waiting for a connection, default 1024 */
+    char *base_path;                    /* table routes prefix, default "/tables"; "" = root */
+};
+
+/* One entry of the `profiles` group (or the implicit one built from DATABASE_URL). */
+struct dba_profile {
+    char *name;                  /* group name in the file, or "default" for the implicit one */
+    char *description;           /* free text, default "" */
+    char *url;                   /* as written: URL or keyword string, may hold the placeholder */
+    char *password;              /* db_password, or getenv(password_env); NULL if neither */
+    char *password_env;          /* name of the env var given as password_env, or NULL */
+    int pool_size;               /* connections per profile, default 8 */
+    struct dba_config_strv schemas; /* exposed schemas, default [ "public" ] */
+    bool prepared_statements;    /* cache prepared statements, default true (false for PgBouncer) */
+    bool read_only;              /* refuse writes, default false */
+    int statement_timeout_ms;    /* default server.request_timeout_ms; 0 = none */
+    bool implicit;               /* built from ${PREFIX}DATABASE_URL / DATABASE_URL */
+    int line;                    /* line of the profile in the file, 0 when implicit */
+};
+
+/* The whole configuration. */
+struct dba_config {
+    char *path;                  /* file loaded, or NULL when implicit (no file) */
+    struct dba_config_server server; /* the `server` group */
+    struct dba_profile *profiles; /* profiles in file order; owned */
+    size_t n_profiles;           /* number of profiles, may be 0 */
+    char *default_profile;       /* default_profile, or NULL */
+    char *env_prefix;            /* effective: CLI override, else file, else ""; never NULL */
+    char *profile_env_var;       /* env_prefix + "DB_PROFILE" */
+    char *implicit_var;          /* env var the implicit profile came from, or NULL */
+    char *schema_file;           /* schema.file, default "schema.sql" (relative to the CWD) */
+    struct dba_config_strv exclude_tables; /* schema.exclude_tables, default empty */
+    bool validate_on_connect;    /* schema.validate_on_connect, default true */
+    char *column_defs;           /* schema.column_defs (JSON file), or NULL */
+    char *backup_schema;         /* schema.backup_schema (JSON file), or NULL */
+    char *admin_token_env;       /* admin.token_env, default "DB_ADAPTER_ADMIN_TOKEN" */
+    char *admin_token;           /* getenv(admin_token_env) if non-empty, else NULL; secret */
+    /* internal */
+    struct config_t *raw;        /* parsed tree kept for other modules' groups, or NULL */
+};
+
+/*
+ * Loads the configuration. path NULL means DBA_CONFIG_DEFAULT_PATH. When the file does not exist
+ * and path_explicit is false, the config is implicit: one profile "default" from
+ * ${PREFIX}DATABASE_URL, else DATABASE_URL (empty values count as unset), or no profile at all.
+ * A file that defines no profiles gets the same DATABASE_URL fallback. env_prefix_override (the
+ * CLI's --env-prefix), when non-NULL, replaces the file's env_prefix. Passwords and the admin
+ * token are read from the environment here, once.
+ * Returns DBA_OK and a new config in *out (free with dba_config_free), or DBA_EINVAL (*out
+ * untouched).
+ */
+DBA_MUSTCHECK int dba_config_load(const char *path, bool path_explicit,
+    const char *env_prefix_override, struct dba_config **out, struct dba_err *err);
+
+/* Frees everything loaded; NULL is a no-op. */
+void dba_config_free(struct dba_config *c);
+
+/* Worker threads to start: server.workers, or the number of online CPUs when it is 0. */
+int dba_config_workers(const struct dba_config *c);
+
+/* The profile called name, or NULL. Borrowed until dba_config_free. */
+const struct dba_profile *dba_config_profile_get(const struct dba_config *c, const char *name);
+
+/*
+ * Picks the active profile. One order for every command: cli_profile (--profile) -> env
+ * ${PREFIX}DB_PROFILE -> lock file .db-profile in the CWD -> default_profile -> the only profile.
+ * Empty or blank values at any step count as unset. *out is borrowed until dba_config_free; *source
+ * (may be NULL) names the step: "--profile", c->profile_env_var, ".db-profile", "default_profile",
+ * "only profile", or c->implicit_var when the implicit profile was reached by the last two steps;
+ * it lives as long as c. Returns DBA_OK, or DBA_ENOTFOUND when the name is unknown ("unknown
+ * profile 'x' (from <source>); available: a, b"), when there is no profile at all, or when several
+ * exist and none is selected; the error's hint says what to do.
+ */
+DBA_MUSTCHECK int dba_config_active_profile(const struct dba_config *c, const char *cli_profile,
+    const struct dba_profile **out, const char **source, struct dba_err *err);
+
+/*
+ * Connection string for PQconnectdb; new heap string, caller frees. The placeholder is replaced:
+ * - postgres:// and postgresql:// URLs: by the password percent-encoded (RFC 3986 unreserved kept);
+ *   without a placeholder, a configured password is appended as a `password` query parameter
+ *   unless the URL already has one.
+ * - keyword strings (host=... dbname=...): by the raw password quoted as a libpq value ('...'
+ *   with \' and \\); inside quotes already ('[YOUR-PASSWORD]') only the escapes are added. Without
+ *   a placeholder, a configured password is appended as " password='...'" unless a password key
+ *   is present.
+ * With no password configured the placeholder is removed (libpq then falls back to PGPASSWORD or
+ * ~/.pgpass); dba_config_profile_check reports that case first. The result holds the secret: never
+ * log it.
+ */
+char *dba_config_profile_conninfo(const struct dba_profile *p);
+
+/*
+ * Redacted location for display and logs: "host:port/dbname", or "socket:/dir/dbname" for a Unix
+ * socket directory ("socket:default/dbname" when no host is given). Never contains the password or
+ * the user name. New heap string, caller frees; never NULL.
+ */
+char *dba_config_profile_display(const struct dba_profile *p);
+
+/*
+ * Checks that the profile can build a usable conninfo: the connection string parses, and a
+ * placeholder has a password to replace it. Returns DBA_OK or DBA_EINVAL (message names the profile
+ * and the env var to set; never the secret).
+ */
+DBA_MUSTCHECK int dba_config_profile_check(const struct dba_profile *p, struct dba_err *err);
+
+/*
+ * Reads the lock file .db-profile in the CWD into buf (size n), trimmed of surrounding whitespace.
+ * Returns the name's length (> 0), or 0 when the file is missing, unreadable, empty or blank, or
+ * the name does not fit in buf; buf is always NUL-terminated when n > 0.
+ */
+int dba_config_lock_read(char *buf, size_t n);
+
+/* Writes name (no newline) to .db-profile atomically (temp file, then rename). DBA_OK or DBA_EIO
+ * (DBA_EINVAL for an empty name or one with control characters). */
+DBA_MUSTCHECK int dba_config_lock_write(const char *name, struct dba_err *err);
+
+/* Removes .db-profile; a missing file is fine. DBA_OK or DBA_EIO. */
+DBA_MUSTCHECK int dba_config_lock_clear(struct dba_err *err);
+
+/*
+ * For modules that own a top-level group (backup, sync, ...): the group called name, or NULL when
+ * absent or when the config is implicit. Borrowed until dba_config_free.
+ */
+const struct config_setting_t *dba_config_group_get(const struct dba_config *c, const char *name);
+
+/*
+ * Formats a config error at setting s: "<file>:<line>: <dotted.key>: <fmt...>" with DBA_EINVAL,
+ * http_status 0 and DBA_CONFIG_CODE_INVALID. Returns DBA_EINVAL.
+ */
+int dba_config_err_at(struct dba_err *err, const struct dba_config *c,
+    const struct config_setting_t *s, const char *fmt, ...) DBA_PRINTF(4, 5);
+
+/*
+ * Fails (DBA_EINVAL, via dba_config_err_at) when group has a member whose name is not in the
+ * NULL-terminated list allowed; the hint lists the allowed keys.
+ */
+DBA_MUSTCHECK int dba_config_keys_check(const struct dba_config *c,
+    const struct config_setting_t *group, const char *const *allowed, struct dba_err *err);
+
+#endif

@@ -1,0 +1,102 @@
+/* job.c - jobs and the per-connection prepared statement cache. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_int.h"
+
+static unsigned
+stmt_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static const struct db_stmt_entry *
+stmt_cache_find(const struct db_conn *c, const char *sql)
+{
+    for (const struct db_stmt_entry *e = c->stmts[stmt_hash(sql) % DB_STMT_BUCKETS]; e; e = e->next)
+        if (strcmp(e->sql, sql) == 0)
+            return e;
+    return NULL;
+}
+
+void
+db_stmt_cache_add(struct db_conn *c, const char *sql, const char *name)
+{
+    if (stmt_cache_find(c, sql) != NULL)
+        return;
+    struct db_stmt_entry *e = dba_xcalloc(1, sizeof(*e));
+    unsigned b = stmt_hash(sql) % DB_STMT_BUCKETS;
+    e->sql = dba_xstrdup(sql);
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    e->next = c->stmts[b];
+    c->stmts[b] = e;
+    c->n_stmts++;
+}
+
+void
+db_stmt_cache_clear(struct db_conn *c)
+{
+    for (int b = 0; b < DB_STMT_BUCKETS; b++) {
+        while (c->stmts[b] != NULL) {
+            struct db_stmt_entry *e = c->stmts[b];
+            c->stmts[b] = e->next;
+            free(e->sql);
+            free(e);
+        }
+    }
+    c->n_stmts = 0;
+}
+
+struct dba_db_job *
+db_job_new(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, size_t result_index,
+           int64_t deadline_ms, dba_db_result_cb cb, void *arg)
+{
+    struct dba_db_job *j = dba_xcalloc(1, sizeof(*j));
+
+    j->pool = p;
+    j->stmts = stmts;
+    j->n_stmts = n;
+    j->result_index = result_index;
+    j->deadline_ms = deadline_ms;
+    j->cb = cb;
+    j->arg = arg;
+    return j;
+}
+
+void
+db_job_plan(struct db_conn *c, struct dba_db_job *j)
+{
+    free(j->ops);
+    j->ops = dba_xcalloc(j->n_stmts * 2, sizeof(*j->ops));
+    j->n_ops = 0;
+    for (size_t i = 0; i < j->n_stmts; i++) {
+        const struct dba_db_stmt *s = &j->stmts[i];
+        struct db_op *op = &j->ops[j->n_ops++];
+        op->sql = s->sql;
+        op->params = s->params;
+        op->n_params = s->n_params;
+        op->stmt_index = i;
+        op->kind = DB_OP_EXEC;
+        if (!c->pool->opts.prepared)
+            continue;
+        const struct db_stmt_entry *e = stmt_cache_find(c, s->sql);
+        if (e != NULL) {
+            op->kind = DB_OP_EXEC_PREPARED;
+            snprintf(op->name, sizeof(op->name), "%s", e->name);
+            continue;
+        }
+        if (c->n_stmts >= DB_STMT_MAX)
+            continue;
+        /* New on this connection: prepare it in the same pipeline, then execute it. */
+        op->kind = DB_OP_PREPARE;
+        snprintf(op->name, sizeof(op->name), "dba%u", c->next_stmt++);
+        struct db_op *ex = &j->ops[j->n_ops++];
+        *ex = *op;
+        ex->kind = DB_OP_EXEC_PREPARED;
+    }
+}

@@ -1,0 +1,556 @@
+/* pool.c - the async query engine: a pool of non-blocking libpq connections driven by a dba_loop.
+ *
+ * Design notes.
+ * - One pool per (worker thread, profile). Nothing here is shared between threads, so no locks.
+ * - Every connection runs in libpq pipeline mode. A job (one or more statements) is queued with
+ *   PQsendQueryPrepared / PQsendPrepare / PQsendQueryParams, closed with PQpipelineSync and flushed:
+ *   one round trip whatever the number of statements. A statement seen for the first time on a
+ *   connection is prepared in the same pipeline, so preparing costs no extra round trip either.
+ * - Connections open lazily (PQconnectStartParams + PQconnectPoll); a failed connect backs off
+ *   (100 ms doubling to 5 s) and, while no connection is up, jobs are refused at once (503) rather
+ *   than queued, so a database outage never piles up requests.
+ * - Deadlines: dba_db_pool_tick() cuts jobs past their deadline. libpq 15 has no non-blocking
+ *   cancel, so a running job is cut by closing its connection; statement_timeout backs this up.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <libpq-fe.h>
+
+#include "db/db_int.h"
+
+static void conn_dispatch(struct db_conn *c);
+static void conn_on_io(void *arg, uint32_t events);
+static void pool_pump(struct dba_db_pool *p);
+
+static void
+conn_set_state(struct db_conn *c, enum db_conn_state s)
+{
+    c->state = s;
+}
+
+static void
+job_finish(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
+{
+    if (!j->detached && j->cb != NULL)
+        j->cb(j->arg, res, err);
+    else
+        PQclear(res);
+    free(j->ops);
+    free(j);
+}
+
+static void
+conn_close(struct db_conn *c)
+{
+    dba_loop_io_del(c->pool->loop, &c->io);
+    if (c->pg != NULL)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    db_stmt_cache_clear(c);
+    conn_set_state(c, DB_CONN_CLOSED);
+}
+
+/* The connection failed (connect or mid-job): fail its job, close it, and back off. */
+static void
+conn_fail(struct db_conn *c, const char *what)
+{
+    struct dba_db_pool *p = c->pool;
+    struct dba_err err;
+    char msg[256];
+
+    snprintf(msg, sizeof(msg), "%s", c->pg ? PQerrorMessage(c->pg) : "");
+    msg[strcspn(msg, "\n")] = '\0';
+    p->stats.errors++;
+    dba_log(DBA_LOG_WARN, "pool %s conn %d: %s: %s", p->opts.name, c->id, what, msg);
+    bool was_connecting = c->state == DB_CONN_CONNECTING;
+    struct dba_db_job *j = c->job;
+    c->job = NULL;
+    conn_close(c);
+    if (j != NULL) {
+        dba_err_set(&err, DBA_EIO, 503, "PGRST001", "database connection lost");
+        dba_err_detail(&err, "%s", msg);
+        job_finish(j, NULL, &err);
+    }
+    if (was_connecting) {
+        int64_t now = dba_now_ms();
+        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
+        if (p->backoff_ms > 5000)
+            p->backoff_ms = 5000;
+        p->next_connect_ms = now + p->backoff_ms;
+        snprintf(p->last_error, sizeof(p->last_error), "%s", msg);
+        p->healthy = false;
+    }
+    pool_pump(p);
+}
+
+static int
+conn_watch(struct db_conn *c, uint32_t events)
+{
+    int fd = PQsocket(c->pg);
+
+    if (fd < 0)
+        return DBA_EIO;
+    if (c->io.fd != fd) {
+        dba_loop_io_del(c->pool->loop, &c->io);
+        return dba_loop_io_add(c->pool->loop, &c->io, fd, events, conn_on_io, c);
+    }
+    return dba_loop_io_mod(c->pool->loop, &c->io, events);
+}
+
+static void
+conn_connect_start(struct db_conn *c)
+{
+    struct dba_db_pool *p = c->pool;
+    char opts[64];
+    const char *keys[] = { "dbname", "application_name", "options", NULL };
+    const char *vals[] = { p->opts.conninfo, "db-adapter", opts, NULL };
+
+    snprintf(opts, sizeof(opts), "-c statement_timeout=%d", p->opts.statement_timeout_ms);
+    c->pg = PQconnectStartParams(keys, vals, 1);
+    conn_set_state(c, DB_CONN_CONNECTING);
+    if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD ||
+        conn_watch(c, EPOLLOUT) != DBA_OK) {
+        conn_fail(c, "connect");
+        return;
+    }
+}
+
+static void
+conn_connected(struct db_conn *c)
+{
+    struct dba_db_pool *p = c->pool;
+
+    if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1) {
+        conn_fail(c, "setup");
+        return;
+    }
+    p->stats.connects++;
+    p->healthy = true;
+    p->backoff_ms = 0;
+    p->last_error[0] = '\0';
+    if (conn_watch(c, EPOLLIN) != DBA_OK) {
+        conn_fail(c, "watch");
+        return;
+    }
+    conn_set_state(c, DB_CONN_IDLE);
+    conn_dispatch(c);
+}
+
+static void
+conn_poll_connect(struct db_conn *c)
+{
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_OK:
+        conn_connected(c);
+        return;
+    case PGRES_POLLING_READING:
+        if (conn_watch(c, EPOLLIN) != DBA_OK)
+            conn_fail(c, "connect");
+        return;
+    case PGRES_POLLING_WRITING:
+        if (conn_watch(c, EPOLLOUT) != DBA_OK)
+            conn_fail(c, "connect");
+        return;
+    case PGRES_POLLING_FAILED:
+    case PGRES_POLLING_ACTIVE:
+        conn_fail(c, "connect");
+        return;
+    }
+}
+
+/* Queues the job's statements into libpq's output buffer and flushes what it can. */
+static int
+conn_send(struct db_conn *c, struct dba_db_job *j)
+{
+    for (size_t i = 0; i < j->n_ops; i++) {
+        struct db_op *op = &j->ops[i];
+        int ok;
+        switch (op->kind) {
+        case DB_OP_PREPARE:
+            ok = PQsendPrepare(c->pg, op->name, op->sql, 0, NULL);
+            break;
+        case DB_OP_EXEC_PREPARED:
+            ok = PQsendQueryPrepared(c->pg, op->name, op->n_params, op->params, NULL, NULL, 0);
+            break;
+        case DB_OP_EXEC:
+        default:
+            ok = PQsendQueryParams(c->pg, op->sql, op->n_params, NULL, op->params, NULL, NULL, 0);
+            break;
+        }
+        if (!ok)
+            return DBA_EIO;
+    }
+    if (PQpipelineSync(c->pg) != 1)
+        return DBA_EIO;
+    int f = PQflush(c->pg);
+    if (f < 0)
+        return DBA_EIO;
+    return conn_watch(c, f == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static void
+conn_run(struct db_conn *c, struct dba_db_job *j)
+{
+    j->conn = c;
+    c->job = j;
+    j->cur_op = 0;
+    conn_set_state(c, DB_CONN_BUSY);
+    db_job_plan(c, j);
+    if (conn_send(c, j) != DBA_OK)
+        conn_fail(c, "send");
+}
+
+/* Hands the oldest waiting job to an idle connection. */
+static void
+conn_dispatch(struct db_conn *c)
+{
+    struct dba_db_pool *p = c->pool;
+    struct dba_db_job *j = p->q_head;
+
+    if (c->state != DB_CONN_IDLE || j == NULL)
+        return;
+    p->q_head = j->next;
+    if (p->q_head == NULL)
+        p->q_tail = NULL;
+    p->n_waiting--;
+    j->next = NULL;
+    j->queued = false;
+    conn_run(c, j);
+}
+
+/* Handles one result of the running job; returns true when the job's pipeline sync arrived. */
+static bool
+conn_take_result(struct db_conn *c, PGresult *r)
+{
+    struct dba_db_job *j = c->job;
+    ExecStatusType st = PQresultStatus(r);
+
+    if (st == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        return true;
+    }
+    struct db_op *op = j->cur_op < j->n_ops ? &j->ops[j->cur_op] : NULL;
+    if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+        if (j->err_res == NULL)
+            j->err_res = r;
+        else
+            PQclear(r);
+        return false;
+    }
+    if (op != NULL && op->kind == DB_OP_PREPARE && st == PGRES_COMMAND_OK)
+        db_stmt_cache_add(c, op->sql, op->name);
+    if (op != NULL && op->kind != DB_OP_PREPARE && op->stmt_index == j->result_index &&
+        j->res == NULL)
+        j->res = r;
+    else
+        PQclear(r);
+    return false;
+}
+
+static void
+conn_job_done(struct db_conn *c)
+{
+    struct dba_db_pool *p = c->pool;
+    struct dba_db_job *j = c->job;
+    struct dba_err err;
+
+    c->job = NULL;
+    p->stats.queries++;
+    if (j->err_res != NULL) {
+        dba_db_res_to_err(j->err_res, &err);
+        PQclear(j->err_res);
+        PQclear(j->res);
+        job_finish(j, NULL, &err);
+    } else {
+        job_finish(j, j->res, NULL);
+    }
+    if (c->state != DB_CONN_BUSY)
+        return; /* the callback closed the pool */
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        /* A job left a transaction open (e.g. BEGIN then an error): roll it back before reuse. */
+        static const struct dba_db_stmt rb = { "ROLLBACK", NULL, 0 };
+        struct dba_db_job *cj = db_job_new(p, &rb, 1, 0, dba_now_ms() + 5000, NULL, NULL);
+        cj->detached = true;
+        conn_run(c, cj);
+        return;
+    }
+    conn_set_state(c, DB_CONN_IDLE);
+    conn_dispatch(c);
+}
+
+static void
+conn_read(struct db_conn *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        conn_fail(c, "read");
+        return;
+    }
+    while (c->job != NULL && !PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL) {
+            c->job->cur_op++; /* end of one statement's results */
+            continue;
+        }
+        if (conn_take_result(c, r)) {
+            conn_job_done(c);
+            return;
+        }
+    }
+    if (c->job == NULL && c->state == DB_CONN_IDLE) {
+        /* Notices or a server-side close while idle: detect a dead connection. */
+        if (PQstatus(c->pg) == CONNECTION_BAD)
+            conn_fail(c, "idle");
+    }
+}
+
+static void
+conn_on_io(void *arg, uint32_t events)
+{
+    struct db_conn *c = arg;
+
+    switch (c->state) {
+    case DB_CONN_CONNECTING:
+        conn_poll_connect(c);
+        return;
+    case DB_CONN_BUSY:
+        if (events & EPOLLOUT) {
+            int f = PQflush(c->pg);
+            if (f < 0 || conn_watch(c, f == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN) != DBA_OK) {
+                conn_fail(c, "flush");
+                return;
+            }
+        }
+        if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+            conn_read(c);
+        return;
+    case DB_CONN_IDLE:
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+            conn_fail(c, "idle connection lost");
+            return;
+        }
+        while (PQnotifies(c->pg) != NULL)
+            ; /* not listening; nothing to free beyond what PQnotifies returns */
+        return;
+    case DB_CONN_CLOSED:
+        return;
+    }
+}
+
+static struct db_conn *
+pool_find(struct dba_db_pool *p, enum db_conn_state s)
+{
+    for (int i = 0; i < p->opts.size; i++)
+        if (p->conns[i].state == s)
+            return &p->conns[i];
+    return NULL;
+}
+
+static int
+pool_count(const struct dba_db_pool *p, enum db_conn_state s)
+{
+    int n = 0;
+
+    for (int i = 0; i < p->opts.size; i++)
+        n += p->conns[i].state == s;
+    return n;
+}
+
+/* Opens connections for waiting jobs, or fails them when the database is down. */
+static void
+pool_pump(struct dba_db_pool *p)
+{
+    struct db_conn *c;
+
+    while (p->q_head != NULL && (c = pool_find(p, DB_CONN_IDLE)) != NULL)
+        conn_dispatch(c);
+    int connecting = pool_count(p, DB_CONN_CONNECTING);
+    int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
+    if (p->q_head != NULL && connecting < p->n_waiting && open < p->opts.size &&
+        dba_now_ms() >= p->next_connect_ms) {
+        c = pool_find(p, DB_CONN_CLOSED);
+        conn_connect_start(c);
+        return;
+    }
+    if (p->q_head != NULL && open == 0 && dba_now_ms() < p->next_connect_ms) {
+        struct dba_err err;
+        dba_err_set(&err, DBA_EIO, 503, "PGRST000", "database connection error");
+        dba_err_detail(&err, "%s", p->last_error);
+        while (p->q_head != NULL) {
+            struct dba_db_job *j = p->q_head;
+            p->q_head = j->next;
+            p->n_waiting--;
+            p->stats.rejected++;
+            job_finish(j, NULL, &err);
+        }
+        p->q_tail = NULL;
+    }
+}
+
+struct dba_db_pool *
+dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
+{
+    struct dba_db_pool *p = dba_xcalloc(1, sizeof(*p));
+
+    p->loop = loop;
+    p->opts = *o;
+    p->opts.name = dba_xstrdup(o->name ? o->name : "default");
+    p->opts.conninfo = dba_xstrdup(o->conninfo);
+    if (p->opts.size < 1)
+        p->opts.size = 1;
+    p->healthy = true;
+    p->conns = dba_xcalloc((size_t)p->opts.size, sizeof(*p->conns));
+    for (int i = 0; i < p->opts.size; i++) {
+        p->conns[i].pool = p;
+        p->conns[i].id = i;
+        p->conns[i].io.fd = -1;
+    }
+    return p;
+}
+
+void
+dba_db_pool_free(struct dba_db_pool *p)
+{
+    struct dba_err err;
+
+    if (p == NULL)
+        return;
+    dba_err_set(&err, DBA_EIO, 503, "PGRST000", "server shutting down");
+    while (p->q_head != NULL) {
+        struct dba_db_job *j = p->q_head;
+        p->q_head = j->next;
+        job_finish(j, NULL, &err);
+    }
+    for (int i = 0; i < p->opts.size; i++) {
+        struct db_conn *c = &p->conns[i];
+        struct dba_db_job *j = c->job;
+        c->job = NULL;
+        conn_close(c);
+        if (j != NULL) {
+            PQclear(j->res);
+            PQclear(j->err_res);
+            j->res = NULL;
+            job_finish(j, NULL, &err);
+        }
+    }
+    free(p->conns);
+    free((char *)(uintptr_t)p->opts.name);
+    free((char *)(uintptr_t)p->opts.conninfo);
+    free(p);
+}
+
+void
+dba_db_pool_stats_get(const struct dba_db_pool *p, struct dba_db_pool_stats *out)
+{
+    *out = p->stats;
+    out->size = p->opts.size;
+    out->idle = pool_count(p, DB_CONN_IDLE);
+    out->busy = pool_count(p, DB_CONN_BUSY);
+    out->open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
+    out->waiting = p->n_waiting;
+}
+
+bool
+dba_db_pool_healthy(const struct dba_db_pool *p)
+{
+    return p->healthy;
+}
+
+void
+dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms)
+{
+    struct dba_err err;
+
+    dba_err_set(&err, DBA_ETIMEOUT, 504, "PGRST003", "timed out waiting for the database");
+    for (struct dba_db_job **pp = &p->q_head; *pp != NULL;) {
+        struct dba_db_job *j = *pp;
+        if (j->deadline_ms > now_ms) {
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        p->n_waiting--;
+        p->stats.timeouts++;
+        job_finish(j, NULL, &err);
+    }
+    p->q_tail = NULL;
+    for (struct dba_db_job *j = p->q_head; j != NULL; j = j->next)
+        p->q_tail = j;
+    for (int i = 0; i < p->opts.size; i++) {
+        struct db_conn *c = &p->conns[i];
+        if (c->state != DB_CONN_BUSY || c->job->deadline_ms > now_ms)
+            continue;
+        /* No non-blocking cancel in libpq 15: drop the connection; a new one replaces it. */
+        struct dba_db_job *j = c->job;
+        c->job = NULL;
+        conn_close(c);
+        p->stats.timeouts++;
+        dba_err_set(&err, DBA_ETIMEOUT, 504, "57014", "canceling statement due to request timeout");
+        PQclear(j->res);
+        PQclear(j->err_res);
+        j->res = NULL;
+        job_finish(j, NULL, &err);
+    }
+    pool_pump(p);
+}
+
+int
+dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, size_t result_index,
+             int64_t deadline_ms, dba_db_result_cb cb, void *arg, struct dba_db_job **jobp,
+             struct dba_err *err)
+{
+    int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
+
+    if (open == 0 && dba_now_ms() < p->next_connect_ms) {
+        p->stats.rejected++;
+        dba_err_set(err, DBA_EIO, 503, "PGRST000", "database connection error");
+        dba_err_detail(err, "%s", p->last_error);
+        return DBA_EIO;
+    }
+    if (p->n_waiting >= p->opts.queue_limit && pool_find(p, DB_CONN_IDLE) == NULL) {
+        p->stats.rejected++;
+        return dba_err_set(err, DBA_EBUSY, 503, "DBA503", "too many requests waiting for a database connection");
+    }
+    struct dba_db_job *j = db_job_new(p, stmts, n, result_index, deadline_ms, cb, arg);
+    if (jobp != NULL)
+        *jobp = j;
+    struct db_conn *c = pool_find(p, DB_CONN_IDLE);
+    if (c != NULL && p->q_head == NULL) {
+        conn_run(c, j);
+        return DBA_EAGAIN;
+    }
+    j->queued = true;
+    if (p->q_tail != NULL)
+        p->q_tail->next = j;
+    else
+        p->q_head = j;
+    p->q_tail = j;
+    p->n_waiting++;
+    pool_pump(p);
+    return DBA_EAGAIN;
+}
+
+void
+dba_db_job_detach(struct dba_db_job *j)
+{
+    struct dba_db_pool *p = j->pool;
+
+    if (!j->queued) {
+        j->detached = true; /* running: the connection finishes it and is reused */
+        return;
+    }
+    for (struct dba_db_job **pp = &p->q_head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    }
+    p->q_tail = NULL;
+    for (struct dba_db_job *k = p->q_head; k != NULL; k = k->next)
+        p->q_tail = k;
+    p->n_waiting--;
+    free(j->ops);
+    free(j);
+}

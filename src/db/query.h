@@ -1,0 +1,170 @@
+/* query.h - the query description: what the PostgREST grammar parser produces and the SQL builder consumes. */
+#ifndef DBA_DB_QUERY_H
+#define DBA_DB_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core.h"
+
+/* All pointers inside a dba_query live in the request arena that parsed it. */
+
+enum dba_method {
+    DBA_M_GET,     /* read */
+    DBA_M_HEAD,    /* read, no body */
+    DBA_M_POST,    /* insert / upsert */
+    DBA_M_PATCH,   /* update */
+    DBA_M_PUT,     /* single-row upsert */
+    DBA_M_DELETE,  /* delete */
+    DBA_M_OPTIONS, /* CORS / allow */
+};
+
+/* One step of a JSON path: ->key, ->>key, ->0, ->-1. */
+struct dba_jstep {
+    const char *key;  /* key text, or the index digits (may start with '-') */
+    bool is_index;    /* key is an integer index */
+    bool as_text;     /* ->> rather than -> */
+};
+
+/* A column reference with an optional JSON path. */
+struct dba_field {
+    const char *name;         /* column name, unquoted */
+    struct dba_jstep *path;   /* JSON path steps, or NULL */
+    size_t n_path;            /* number of steps */
+};
+
+enum dba_op {
+    DBA_OP_EQ, DBA_OP_NEQ, DBA_OP_GT, DBA_OP_GTE, DBA_OP_LT, DBA_OP_LTE,
+    DBA_OP_LIKE, DBA_OP_ILIKE, DBA_OP_MATCH, DBA_OP_IMATCH,
+    DBA_OP_IN, DBA_OP_IS, DBA_OP_ISDISTINCT,
+    DBA_OP_FTS, DBA_OP_PLFTS, DBA_OP_PHFTS, DBA_OP_WFTS,
+    DBA_OP_CS, DBA_OP_CD, DBA_OP_OV, DBA_OP_SL, DBA_OP_SR, DBA_OP_NXR, DBA_OP_NXL, DBA_OP_ADJ,
+};
+
+enum dba_quant {
+    DBA_Q_NONE, /* plain operator */
+    DBA_Q_ANY,  /* op(any).{a,b} */
+    DBA_Q_ALL,  /* op(all).{a,b} */
+};
+
+enum dba_is_value {
+    DBA_IS_NULL, DBA_IS_NOT_NULL, DBA_IS_TRUE, DBA_IS_FALSE, DBA_IS_UNKNOWN,
+};
+
+/* One horizontal filter: [not.]op[(mod)].value on a field. */
+struct dba_filter {
+    struct dba_field field;   /* left-hand side */
+    bool negate;              /* not. prefix */
+    enum dba_op op;           /* operator */
+    enum dba_quant quant;     /* any/all modifier */
+    const char *lang;         /* fts language, or NULL */
+    const char *value;        /* raw value text (like/ilike: '*' already turned into '%');
+                                 for any/all: the '{...}' array literal */
+    const char **list;        /* DBA_OP_IN: decoded elements */
+    size_t n_list;            /* DBA_OP_IN: number of elements (0 for in.()) */
+    enum dba_is_value is_value; /* DBA_OP_IS: the literal */
+};
+
+enum dba_logic_kind {
+    DBA_L_FILTER, /* a leaf: filter */
+    DBA_L_AND,    /* all children */
+    DBA_L_OR,     /* any child */
+};
+
+/* A boolean tree of filters; the top-level query string filters form one AND node. */
+struct dba_logic {
+    enum dba_logic_kind kind;   /* leaf or combinator */
+    bool negate;                /* not.and / not.or */
+    struct dba_filter filter;   /* DBA_L_FILTER only */
+    struct dba_logic *children; /* AND/OR: array of children */
+    size_t n_children;          /* AND/OR: count */
+};
+
+/* One item of select=. */
+struct dba_select_item {
+    bool star;                /* '*' */
+    const char *alias;        /* alias:..., or NULL */
+    struct dba_field field;   /* column and JSON path (unused when star) */
+    const char *cast;         /* ::type, or NULL */
+};
+
+enum dba_nulls {
+    DBA_NULLS_DEFAULT, /* PostgreSQL's default for the direction */
+    DBA_NULLS_FIRST,   /* .nullsfirst */
+    DBA_NULLS_LAST,    /* .nullslast */
+};
+
+struct dba_order_item {
+    struct dba_field field; /* column and JSON path */
+    bool desc;              /* .desc */
+    enum dba_nulls nulls;   /* nulls placement */
+};
+
+enum dba_ret { DBA_RET_DEFAULT, DBA_RET_MINIMAL, DBA_RET_HEADERS_ONLY, DBA_RET_REPRESENTATION };
+enum dba_count { DBA_COUNT_NONE, DBA_COUNT_EXACT, DBA_COUNT_PLANNED, DBA_COUNT_ESTIMATED };
+enum dba_resolution { DBA_RES_NONE, DBA_RES_MERGE, DBA_RES_IGNORE };
+enum dba_missing { DBA_MISSING_NULL, DBA_MISSING_DEFAULT };
+
+/* Parsed Prefer header(s). `set_*` record that the client asked, for Preference-Applied. */
+struct dba_prefer {
+    enum dba_ret ret;               /* return= */
+    enum dba_count count;           /* count= */
+    enum dba_resolution resolution; /* resolution= */
+    enum dba_missing missing;       /* missing= */
+    bool handling_strict;           /* handling=strict */
+    bool set_handling;              /* handling= given (strict or lenient) */
+    long max_affected;              /* max-affected=N, or -1 */
+    const char *tx;                 /* tx=commit|rollback, or NULL */
+    const char *timezone;           /* timezone=..., or NULL */
+    const char **invalid;           /* unrecognised preferences, for handling=strict */
+    size_t n_invalid;               /* count of the above */
+};
+
+enum dba_media {
+    DBA_MEDIA_JSON,          /* application/json (also * / *) */
+    DBA_MEDIA_OBJECT,        /* application/vnd.pgrst.object+json */
+    DBA_MEDIA_CSV,           /* text/csv */
+    DBA_MEDIA_ARRAY_STRIPPED,  /* application/vnd.pgrst.array+json;nulls=stripped */
+    DBA_MEDIA_OBJECT_STRIPPED, /* application/vnd.pgrst.object+json;nulls=stripped */
+};
+
+enum dba_body_kind {
+    DBA_BODY_NONE,   /* no body */
+    DBA_BODY_OBJECT, /* one JSON object */
+    DBA_BODY_ARRAY,  /* a JSON array of objects */
+    DBA_BODY_CSV,    /* text/csv body, converted to a JSON array by the parser */
+};
+
+/* The whole request, as understood from method, path, query string, headers and body. */
+struct dba_query {
+    enum dba_method method;         /* HTTP verb */
+    const char *schema;             /* resolved schema (profile header or default) */
+    const char *table;              /* relation name from the path */
+
+    struct dba_select_item *select; /* select= items; default one star item */
+    size_t n_select;                /* count */
+    struct dba_logic where;         /* top-level AND of filters, or/and trees */
+    struct dba_order_item *order;   /* order= items */
+    size_t n_order;                 /* count */
+    long limit;                     /* limit=, or -1 */
+    long offset;                    /* offset=, or 0 */
+    long range_from;                /* Range header start, or -1 (GET only) */
+    long range_to;                  /* Range header end, or -1 for open */
+
+    const char **columns;           /* columns= names, or NULL */
+    size_t n_columns;               /* count */
+    const char **on_conflict;       /* on_conflict= names, or NULL */
+    size_t n_on_conflict;           /* count */
+
+    struct dba_prefer prefer;       /* Prefer header */
+    enum dba_media media;           /* negotiated response type */
+
+    enum dba_body_kind body_kind;   /* what the body is */
+    const char *body;               /* JSON text of the body (NUL-terminated), or NULL */
+    size_t body_len;                /* length of body */
+    const char **body_keys;         /* keys of the object / first element, sorted as given */
+    size_t n_body_keys;             /* count */
+    size_t n_body_rows;             /* 1 for an object, array length for an array */
+};
+
+#endif

@@ -1,0 +1,159 @@
+/* sql.c - SQL builder: entry point, bound parameters, column lookup and response bodies.
+ *
+ * Design. Each request becomes ONE statement returning ONE row (see enum dba_sql_col), so the
+ * engine runs a single round trip and a failing check (singular write, max-affected) aborts the
+ * statement and with it the write. The row source is always a CTE named pgrst_source: the page
+ * for reads, the RETURNING rows for writes; the outer SELECT aggregates it (json_agg, CSV text)
+ * over the alias _t. Every user value is a bound parameter sent untyped, so PostgreSQL infers its
+ * type from the context (column type, array of it for = ANY). Identifiers are always quoted and
+ * checked against the schema cache first; the only literals in the text are integers we parsed,
+ * fixed keywords and trusted catalog text (default expressions, names in pg_class lookups).
+ */
+#include "db/sql.h"
+
+#include <string.h>
+
+#include "db/sql_int.h"
+
+size_t
+dba__sql_param_add(struct sql_ctx *c, const char *v)
+{
+    if (c->n_params == c->cap_params) {
+        size_t cap = c->cap_params ? c->cap_params * 2 : 8;
+        const char **p = dba_arena_alloc(c->a, cap * sizeof(*p));
+
+        if (c->n_params)
+            memcpy(p, c->params, c->n_params * sizeof(*p));
+        c->params = p;
+        c->cap_params = cap;
+    }
+    c->params[c->n_params++] = v;
+    return c->n_params;
+}
+
+void
+dba__sql_param_put(struct sql_ctx *c, struct dba_buf *b, const char *v)
+{
+    dba_buf_printf(b, "$%zu", dba__sql_param_add(c, v));
+}
+
+const struct dba_column *
+dba__sql_column(struct sql_ctx *c, const char *name, enum sql_colref ref)
+{
+    const struct dba_column *col = name ? dba_schema_column_find(c->t, name) : NULL;
+
+    if (col)
+        return col;
+    switch (ref) {
+    case SQL_REF_QUERY:
+        dba_err_set(c->err, DBA_ENOTFOUND, 400, "42703", "column %s.%s does not exist",
+                    c->t->name, name ? name : "");
+        memcpy(c->err->sqlstate, "42703", 6);
+        break;
+    case SQL_REF_BODY:
+        dba_err_set(c->err, DBA_ENOTFOUND, 400, "PGRST204",
+                    "Could not find the '%s' column of '%s' in the schema cache",
+                    name ? name : "", c->t->name);
+        break;
+    }
+    return NULL;
+}
+
+bool
+dba__sql_type_is_json(const struct dba_column *col)
+{
+    return col->type && (strcmp(col->type, "json") == 0 || strcmp(col->type, "jsonb") == 0);
+}
+
+/* CSV: header = keys of the first row (empty without rows), newline, then each row's record
+ * text without its parentheses, rows joined by newlines (PostgREST's format). */
+static void
+body_csv(struct dba_buf *b)
+{
+    dba_buf_puts(b, "coalesce((SELECT string_agg(pgrst_k, ',') FROM json_object_keys(json_agg("
+                    SQL_ROW ")->0) AS pgrst_k), '') || chr(10) || coalesce(string_agg(substr("
+                    SQL_ROW "::text, 2, length(" SQL_ROW "::text) - 2), chr(10)), '')");
+}
+
+void
+dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
+{
+    if (c->q->method == DBA_M_HEAD) {
+        dba_buf_puts(b, "''");
+        return;
+    }
+    switch (c->q->media) {
+    case DBA_MEDIA_JSON:
+        dba_buf_puts(b, "coalesce(json_agg(" SQL_ROW "), '[]')::text");
+        break;
+    case DBA_MEDIA_ARRAY_STRIPPED:
+        dba_buf_puts(b, "coalesce(json_strip_nulls(json_agg(" SQL_ROW ")), '[]')::text");
+        break;
+    case DBA_MEDIA_OBJECT:
+        dba_buf_puts(b, "coalesce((json_agg(" SQL_ROW ")->0)::text, 'null')");
+        break;
+    case DBA_MEDIA_OBJECT_STRIPPED:
+        dba_buf_puts(b, "coalesce((json_strip_nulls(json_agg(" SQL_ROW "))->0)::text, 'null')");
+        break;
+    case DBA_MEDIA_CSV:
+        body_csv(b);
+        break;
+    }
+}
+
+static char *
+sql_qual(struct dba_arena *a, const struct dba_table *t)
+{
+    struct dba_buf b;
+    char *s;
+
+    dba_buf_init(&b);
+    dba_buf_put_ident(&b, t->schema);
+    dba_buf_putc(&b, '.');
+    dba_buf_put_ident(&b, t->name);
+    s = dba_arena_strdup(a, b.data);
+    dba_buf_cleanup(&b);
+    return s;
+}
+
+int
+dba_db_sql_build(const struct dba_query *q, const struct dba_table *t, long max_rows,
+                 struct dba_arena *a, struct dba_sql *out, struct dba_err *err)
+{
+    struct sql_ctx c = { .q = q, .t = t, .a = a, .err = err };
+    struct dba_buf b;
+    int rc;
+
+    c.qual = sql_qual(a, t);
+    dba_buf_init(&b);
+    switch (q->method) {
+    case DBA_M_GET:
+    case DBA_M_HEAD:
+        rc = dba__sql_read_build(&c, &b, max_rows);
+        break;
+    case DBA_M_POST:
+    case DBA_M_PATCH:
+    case DBA_M_PUT:
+    case DBA_M_DELETE:
+        rc = dba__sql_write_build(&c, &b);
+        break;
+    case DBA_M_OPTIONS:
+    default:
+        rc = dba_err_set(err, DBA_EINVAL, 405, "PGRST117", "Unsupported HTTP method");
+        break;
+    }
+    if (rc != DBA_OK) {
+        dba_buf_cleanup(&b);
+        return rc;
+    }
+    out->text = b;
+    out->params = c.params;
+    out->n_params = c.n_params;
+    return DBA_OK;
+}
+
+void
+dba_db_sql_cleanup_cb(void *sql)
+{
+    dba_buf_cleanup(&((struct dba_sql *)sql)->text);
+}

@@ -1,0 +1,396 @@
+/* sql_expr.c - SQL builder: fields, JSON paths, filters, logic trees, select list and order. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/sql_int.h"
+
+static int
+expr_bad(struct sql_ctx *c, const char *what, const char *text)
+{
+    return dba_err_set(c->err, DBA_EINVAL, 400, "PGRST100", "invalid %s: %s", what, text);
+}
+
+/* A JSON array index must be an integer: it is written as a literal, never as text. */
+static int
+expr_index(struct sql_ctx *c, struct dba_buf *b, const char *key)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(key, &end, 10);
+    if (errno || end == key || *end || !(key[0] == '-' || (key[0] >= '0' && key[0] <= '9')))
+        return expr_bad(c, "json array index", key);
+    dba_buf_printf(b, "%ld", v);
+    return DBA_OK;
+}
+
+static int
+expr_path(struct sql_ctx *c, struct dba_buf *b, const struct dba_field *f)
+{
+    for (size_t i = 0; i < f->n_path; i++) {
+        const struct dba_jstep *s = &f->path[i];
+
+        dba_buf_puts(b, s->as_text ? "->>" : "->");
+        if (s->is_index) {
+            if (expr_index(c, b, s->key) != DBA_OK)
+                return c->err->code;
+        } else {
+            dba__sql_param_put(c, b, s->key);
+            dba_buf_puts(b, "::text");
+        }
+    }
+    return DBA_OK;
+}
+
+/* A column with its JSON path. Non-JSON columns (arrays, composites) go through to_jsonb first.
+ * With cmp set (filters, order), a path ending in -> on a json column is cast to jsonb, since json
+ * has neither equality nor ordering. */
+int
+dba__sql_expr_field(struct sql_ctx *c, struct dba_buf *b, const struct dba_field *f,
+                    const char *qual, bool cmp)
+{
+    const struct dba_column *col = dba__sql_column(c, f->name, SQL_REF_QUERY);
+    bool wrap;
+
+    if (!col)
+        return c->err->code;
+    if (f->n_path == 0) {
+        dba_buf_printf(b, "%s.", qual);
+        dba_buf_put_ident(b, col->name);
+        return DBA_OK;
+    }
+    wrap = cmp && !f->path[f->n_path - 1].as_text && col->type && strcmp(col->type, "json") == 0;
+    if (wrap)
+        dba_buf_putc(b, '(');
+    if (!dba__sql_type_is_json(col))
+        dba_buf_puts(b, "to_jsonb(");
+    dba_buf_printf(b, "%s.", qual);
+    dba_buf_put_ident(b, col->name);
+    if (!dba__sql_type_is_json(col))
+        dba_buf_putc(b, ')');
+    if (expr_path(c, b, f) != DBA_OK)
+        return c->err->code;
+    if (wrap)
+        dba_buf_puts(b, ")::jsonb");
+    return DBA_OK;
+}
+
+/* Binary operators; NULL for the ones written by hand (in, is, full text search). */
+static const char *
+expr_binop(enum dba_op op)
+{
+    switch (op) {
+    case DBA_OP_EQ: return "=";
+    case DBA_OP_NEQ: return "<>";
+    case DBA_OP_GT: return ">";
+    case DBA_OP_GTE: return ">=";
+    case DBA_OP_LT: return "<";
+    case DBA_OP_LTE: return "<=";
+    case DBA_OP_LIKE: return "LIKE";
+    case DBA_OP_ILIKE: return "ILIKE";
+    case DBA_OP_MATCH: return "~";
+    case DBA_OP_IMATCH: return "~*";
+    case DBA_OP_ISDISTINCT: return "IS DISTINCT FROM";
+    case DBA_OP_CS: return "@>";
+    case DBA_OP_CD: return "<@";
+    case DBA_OP_OV: return "&&";
+    case DBA_OP_SL: return "<<";
+    case DBA_OP_SR: return ">>";
+    case DBA_OP_NXR: return "&<";
+    case DBA_OP_NXL: return "&>";
+    case DBA_OP_ADJ: return "-|-";
+    case DBA_OP_IN:
+    case DBA_OP_IS:
+    case DBA_OP_FTS:
+    case DBA_OP_PLFTS:
+    case DBA_OP_PHFTS:
+    case DBA_OP_WFTS:
+        break;
+    }
+    return NULL;
+}
+
+static bool
+expr_is_fts(enum dba_op op)
+{
+    return op == DBA_OP_FTS || op == DBA_OP_PLFTS || op == DBA_OP_PHFTS || op == DBA_OP_WFTS;
+}
+
+static const char *
+expr_tsquery(enum dba_op op)
+{
+    if (op == DBA_OP_PLFTS)
+        return "plainto_tsquery";
+    if (op == DBA_OP_PHFTS)
+        return "phraseto_tsquery";
+    if (op == DBA_OP_WFTS)
+        return "websearch_to_tsquery";
+    return "to_tsquery";
+}
+
+static const char *
+expr_is(enum dba_is_value v)
+{
+    switch (v) {
+    case DBA_IS_NULL: return " IS NULL";
+    case DBA_IS_NOT_NULL: return " IS NOT NULL";
+    case DBA_IS_TRUE: return " IS TRUE";
+    case DBA_IS_FALSE: return " IS FALSE";
+    case DBA_IS_UNKNOWN: return " IS UNKNOWN";
+    }
+    return " IS NULL";
+}
+
+/* The in.(...) list as ONE PostgreSQL array literal, every element double-quoted, so the SQL text
+ * does not depend on the list length: {"a","b \"c\""}. */
+static const char *
+expr_in_literal(struct sql_ctx *c, const struct dba_filter *f)
+{
+    struct dba_buf b;
+    char *s;
+
+    dba_buf_init(&b);
+    dba_buf_putc(&b, '{');
+    for (size_t i = 0; i < f->n_list; i++) {
+        if (i)
+            dba_buf_putc(&b, ',');
+        dba_buf_putc(&b, '"');
+        for (const char *p = f->list[i] ? f->list[i] : ""; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                dba_buf_putc(&b, '\\');
+            dba_buf_putc(&b, *p);
+        }
+        dba_buf_putc(&b, '"');
+    }
+    dba_buf_putc(&b, '}');
+    s = dba_arena_strdup(c->a, b.data);
+    dba_buf_cleanup(&b);
+    return s;
+}
+
+/* Full text search: the column is wrapped in to_tsvector unless it already is a tsvector. */
+static int
+expr_fts(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *f)
+{
+    const struct dba_column *col = dba__sql_column(c, f->field.name, SQL_REF_QUERY);
+    size_t lang = 0;
+    bool wrap;
+
+    if (!col)
+        return c->err->code;
+    wrap = f->field.n_path > 0 || !col->type || strcmp(col->type, "tsvector") != 0;
+    if (f->lang)
+        lang = dba__sql_param_add(c, f->lang);
+    if (wrap) {
+        dba_buf_puts(b, "to_tsvector(");
+        if (lang)
+            dba_buf_printf(b, "$%zu::regconfig, ", lang);
+    }
+    if (dba__sql_expr_field(c, b, &f->field, c->qual, false) != DBA_OK)
+        return c->err->code;
+    dba_buf_printf(b, "%s @@ %s(", wrap ? ")" : "", expr_tsquery(f->op));
+    if (lang)
+        dba_buf_printf(b, "$%zu::regconfig, ", lang);
+    dba__sql_param_put(c, b, f->value);
+    dba_buf_putc(b, ')');
+    return DBA_OK;
+}
+
+static int
+expr_filter_body(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *f)
+{
+    const char *op = expr_binop(f->op);
+
+    if (expr_is_fts(f->op))
+        return expr_fts(c, b, f);
+    if (dba__sql_expr_field(c, b, &f->field, c->qual, true) != DBA_OK)
+        return c->err->code;
+    if (f->op == DBA_OP_IS) {
+        dba_buf_puts(b, expr_is(f->is_value));
+    } else if (f->op == DBA_OP_IN) {
+        dba_buf_puts(b, " = ANY(");
+        dba__sql_param_put(c, b, expr_in_literal(c, f));
+        dba_buf_putc(b, ')');
+    } else if (f->quant != DBA_Q_NONE) {
+        if (f->op == DBA_OP_ISDISTINCT)
+            return expr_bad(c, "operator modifier", "isdistinct does not accept any/all");
+        dba_buf_printf(b, " %s %s(", op, f->quant == DBA_Q_ANY ? "ANY" : "ALL");
+        dba__sql_param_put(c, b, f->value);
+        dba_buf_putc(b, ')');
+    } else {
+        dba_buf_printf(b, " %s ", op);
+        dba__sql_param_put(c, b, f->value);
+    }
+    return DBA_OK;
+}
+
+static int
+expr_filter(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *f)
+{
+    if (f->negate)
+        dba_buf_puts(b, "NOT (");
+    if (expr_filter_body(c, b, f) != DBA_OK)
+        return c->err->code;
+    if (f->negate)
+        dba_buf_putc(b, ')');
+    return DBA_OK;
+}
+
+/* A logic node; `top` is the query string's implicit AND, written without parentheses. */
+static int
+expr_logic(struct sql_ctx *c, struct dba_buf *b, const struct dba_logic *l, bool top)
+{
+    const char *sep = l->kind == DBA_L_OR ? " OR " : " AND ";
+    bool parens = !top || l->negate;
+
+    if (l->negate)
+        dba_buf_puts(b, "NOT ");
+    if (l->kind == DBA_L_FILTER) {
+        if (l->negate)
+            dba_buf_putc(b, '(');
+        if (expr_filter(c, b, &l->filter) != DBA_OK)
+            return c->err->code;
+        if (l->negate)
+            dba_buf_putc(b, ')');
+        return DBA_OK;
+    }
+    if (l->n_children == 0) {
+        dba_buf_puts(b, l->kind == DBA_L_OR ? "FALSE" : "TRUE");
+        return DBA_OK;
+    }
+    if (parens)
+        dba_buf_putc(b, '(');
+    for (size_t i = 0; i < l->n_children; i++) {
+        if (i)
+            dba_buf_puts(b, sep);
+        if (expr_logic(c, b, &l->children[i], false) != DBA_OK)
+            return c->err->code;
+    }
+    if (parens)
+        dba_buf_putc(b, ')');
+    return DBA_OK;
+}
+
+/* Appends the condition of q->where (without "WHERE"); appends nothing when there is none. */
+int
+dba__sql_expr_where(struct sql_ctx *c, struct dba_buf *b)
+{
+    const struct dba_logic *w = &c->q->where;
+
+    /* No filter: an empty AND, or a zeroed node (a leaf without a column). */
+    if (w->kind == DBA_L_FILTER ? w->filter.field.name == NULL : w->n_children == 0 && !w->negate)
+        return DBA_OK;
+    return expr_logic(c, b, w, true);
+}
+
+/* Type names in casts are written into the SQL text, so they must look like a type name. */
+static bool
+expr_cast_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n >= 2 && s[n - 2] == '[' && s[n - 1] == ']')
+        n -= 2;
+    if (n == 0 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+              || ch == '_' || ch == ' '))
+            return false;
+    }
+    return true;
+}
+
+/* Output name of a select item: the alias, else for a JSON path its last key (PostgREST). */
+static const char *
+expr_item_name(const struct dba_select_item *it)
+{
+    if (it->alias)
+        return it->alias;
+    for (size_t i = it->field.n_path; i > 0; i--) {
+        if (!it->field.path[i - 1].is_index)
+            return it->field.path[i - 1].key;
+    }
+    return it->field.n_path || it->cast ? it->field.name : NULL;
+}
+
+static void
+expr_star(struct sql_ctx *c, struct dba_buf *b, const char *qual, bool expand)
+{
+    if (!expand) {
+        dba_buf_printf(b, "%s.*", qual);
+        return;
+    }
+    for (size_t i = 0; i < c->t->n_cols; i++) {
+        if (i)
+            dba_buf_puts(b, ", ");
+        dba_buf_printf(b, "%s.", qual);
+        dba_buf_put_ident(b, c->t->cols[i].name);
+    }
+}
+
+static int
+expr_item(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it, const char *qual)
+{
+    const char *name = expr_item_name(it);
+
+    if (it->cast && !expr_cast_ok(it->cast))
+        return expr_bad(c, "type name in cast", it->cast);
+    if (it->cast)
+        dba_buf_puts(b, "CAST(");
+    if (dba__sql_expr_field(c, b, &it->field, qual, false) != DBA_OK)
+        return c->err->code;
+    if (it->cast)
+        dba_buf_printf(b, " AS %s)", it->cast);
+    if (name) {
+        dba_buf_puts(b, " AS ");
+        dba_buf_put_ident(b, name);
+    }
+    return DBA_OK;
+}
+
+/* The select list over qual. expand_star lists the cached columns instead of qual.* (needed when
+ * the source carries extra columns, as RETURNING rows do). */
+int
+dba__sql_expr_select(struct sql_ctx *c, struct dba_buf *b, const char *qual, bool expand_star)
+{
+    const struct dba_query *q = c->q;
+
+    if (q->n_select == 0) {
+        expr_star(c, b, qual, expand_star);
+        return DBA_OK;
+    }
+    for (size_t i = 0; i < q->n_select; i++) {
+        if (i)
+            dba_buf_puts(b, ", ");
+        if (q->select[i].star)
+            expr_star(c, b, qual, expand_star);
+        else if (expr_item(c, b, &q->select[i], qual) != DBA_OK)
+            return c->err->code;
+    }
+    return DBA_OK;
+}
+
+/* The ORDER BY list (without "ORDER BY"). */
+int
+dba__sql_expr_order(struct sql_ctx *c, struct dba_buf *b)
+{
+    for (size_t i = 0; i < c->q->n_order; i++) {
+        const struct dba_order_item *o = &c->q->order[i];
+
+        if (i)
+            dba_buf_puts(b, ", ");
+        if (dba__sql_expr_field(c, b, &o->field, c->qual, true) != DBA_OK)
+            return c->err->code;
+        dba_buf_puts(b, o->desc ? " DESC" : " ASC");
+        if (o->nulls == DBA_NULLS_FIRST)
+            dba_buf_puts(b, " NULLS FIRST");
+        else if (o->nulls == DBA_NULLS_LAST)
+            dba_buf_puts(b, " NULLS LAST");
+    }
+    return DBA_OK;
+}

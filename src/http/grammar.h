@@ -1,0 +1,46 @@
+/* grammar.h - the PostgREST request grammar: query string, Prefer, Accept, Range and body. */
+#ifndef DBA_HTTP_GRAMMAR_H
+#define DBA_HTTP_GRAMMAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core.h"
+#include "db/query.h"
+
+/* The raw facts of one request the grammar needs; all borrowed for the duration of the call. */
+struct dba_http_req_in {
+    enum dba_method method;   /* HTTP verb */
+    const char *query;        /* raw query string after '?', undecoded; NULL or "" for none */
+    const char *prefer;       /* all Prefer header values joined with ", ", or NULL */
+    const char *accept;       /* Accept header, or NULL */
+    const char *range;        /* Range header, or NULL (honoured for GET only) */
+    const char *content_type; /* Content-Type header, or NULL (means application/json) */
+    const char *body;         /* request body bytes, or NULL */
+    size_t body_len;          /* length of body */
+};
+
+/* Parses a whole request into q; every pointer stored in q lives in arena a. The caller fills
+   q->schema and q->table afterwards. Pure: no I/O, no database.
+   DBA_OK, or DBA_EINVAL with err carrying the HTTP status and PostgREST code (PGRST100 parse
+   errors, PGRST102 body, PGRST103 range, PGRST107 Accept, PGRST108 embedded filters, PGRST114 PUT
+   with limit/offset, PGRST122 strict Prefer, PGRST123 aggregates, PGRST127 embedding). */
+DBA_MUSTCHECK int dba_http_grammar_parse(struct dba_arena *a, const struct dba_http_req_in *in,
+                                         struct dba_query *q, struct dba_err *err);
+
+/* Parses Prefer values into p (defaults first: max_affected -1). Unknown tokens are copied into
+   a and listed in p->invalid; the handling=strict check is left to the caller. Never fails.
+   Note: timezone= is stored unchecked; its validity needs the database's zone list. */
+void dba_http_grammar_prefer(struct dba_arena *a, const char *prefer, struct dba_prefer *p);
+
+/* Picks the response media type from an Accept header (NULL/empty = application/json), in
+   q-value then specificity order like PostgREST. DBA_OK, or DBA_EINVAL with 406 PGRST107. */
+DBA_MUSTCHECK int dba_http_grammar_accept(const char *accept, enum dba_media *out,
+                                          struct dba_err *err);
+
+/* "GET", "POST", ...; a static string. */
+const char *dba_http_method_name(enum dba_method m);
+/* Maps an HTTP method name (exact, upper case) to the enum; false when it is not one we serve. */
+bool dba_http_method_from_name(const char *name, enum dba_method *out);
+
+#endif

@@ -1,0 +1,327 @@
+/* grammar_body.c - request bodies of POST, PATCH and PUT.
+ *
+ * JSON is only validated here (jansson) and kept as the client sent it: the SQL builder passes
+ * the text as one parameter and PostgreSQL does the real parsing. CSV and form bodies are
+ * converted into JSON text, so the SQL builder only ever sees JSON. Like PostgREST, a JSON
+ * scalar is read as an empty array, and without columns= every array element must be an object
+ * with the same keys as the first. */
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "http/grammar_int.h"
+
+static int
+body_bad(struct dba_err *err, const char *msg)
+{
+    return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "%s", msg);
+}
+
+/* Stores the keys of object o (in document order) as the body keys. */
+static void
+body_keys_of(struct dba_arena *a, json_t *o, struct dba_query *q)
+{
+    const char *key;
+    json_t *v;
+    size_t cap = 0;
+
+    q->body_keys = NULL;
+    q->n_body_keys = 0;
+    json_object_foreach(o, key, v)
+        *GRAM_PUSH(a, q->body_keys, q->n_body_keys, cap) = dba_arena_strdup(a, key);
+}
+
+static bool
+body_same_keys(json_t *first, json_t *e)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(e) || json_object_size(e) != json_object_size(first))
+        return false;
+    json_object_foreach(e, key, v)
+        if (!json_object_get(first, key))
+            return false;
+    return true;
+}
+
+/* Classifies a parsed JSON body; sets kind, rows and keys (keys only without columns=). */
+static int
+body_shape(struct dba_arena *a, json_t *root, struct dba_query *q, struct dba_err *err)
+{
+    json_t *first;
+
+    if (json_is_object(root)) {
+        q->body_kind = DBA_BODY_OBJECT;
+        q->n_body_rows = 1;
+        body_keys_of(a, root, q);
+        return DBA_OK;
+    }
+    q->body_kind = DBA_BODY_ARRAY;
+    if (!json_is_array(root)) {
+        q->body = "[]"; /* PostgREST truncates any other JSON value to an empty array */
+        q->body_len = 2;
+        return DBA_OK;
+    }
+    q->n_body_rows = json_array_size(root);
+    if (q->n_body_rows == 0)
+        return DBA_OK;
+    first = json_array_get(root, 0);
+    if (!json_is_object(first))
+        return body_bad(err, "All object keys must match");
+    for (size_t i = 1; i < q->n_body_rows; i++) {
+        json_t *e = json_array_get(root, i);
+
+        if (q->columns ? !json_is_object(e) : !body_same_keys(first, e))
+            return body_bad(err, "All object keys must match");
+    }
+    body_keys_of(a, first, q);
+    return DBA_OK;
+}
+
+static int
+body_json(struct dba_arena *a, const struct dba_http_req_in *in, struct dba_query *q,
+          struct dba_err *err)
+{
+    json_error_t jerr;
+    json_t *root = NULL;
+    int rc;
+
+    if (in->body && in->body_len)
+        root = json_loadb(in->body, in->body_len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
+    if (!root)
+        return body_bad(err, "Empty or invalid json");
+    rc = body_shape(a, root, q, err);
+    json_decref(root);
+    if (rc == DBA_OK && !q->body) {
+        q->body = dba_arena_strndup(a, in->body, in->body_len);
+        q->body_len = in->body_len;
+    }
+    return rc;
+}
+
+/* Serialises v (compact) into the arena as the body text. */
+static void
+body_dump(struct dba_arena *a, json_t *v, struct dba_query *q)
+{
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+    char *buf = dba_arena_alloc(a, n + 1);
+
+    json_dumpb(v, buf, n, JSON_COMPACT);
+    buf[n] = '\0';
+    q->body = buf;
+    q->body_len = n;
+}
+
+struct csv_rd {
+    const char *s; /* body */
+    size_t len;    /* body length */
+    size_t pos;    /* cursor */
+};
+
+enum csv_end {
+    CSV_BAD = -1,  /* malformed quoting */
+    CSV_FIELD = 1, /* field ended by ',' */
+    CSV_LINE = 2,  /* field ended the record */
+};
+
+/* Reads one RFC 4180 field into b. */
+static enum csv_end
+csv_field(struct csv_rd *r, struct dba_buf *b)
+{
+    const char *s = r->s;
+
+    dba_buf_reset(b);
+    dba_buf_append(b, "", 0);
+    if (r->pos < r->len && s[r->pos] == '"') {
+        for (r->pos++;; r->pos++) {
+            if (r->pos >= r->len)
+                return CSV_BAD;
+            if (s[r->pos] == '"' && (r->pos + 1 >= r->len || s[r->pos + 1] != '"'))
+                break;
+            if (s[r->pos] == '"')
+                r->pos++;
+            dba_buf_putc(b, s[r->pos]);
+        }
+        r->pos++;
+    } else {
+        while (r->pos < r->len && s[r->pos] != ',' && s[r->pos] != '\n' &&
+               !(s[r->pos] == '\r' && r->pos + 1 < r->len && s[r->pos + 1] == '\n'))
+            dba_buf_putc(b, s[r->pos++]);
+    }
+    if (r->pos >= r->len)
+        return CSV_LINE;
+    if (s[r->pos] == ',')
+        return r->pos++, CSV_FIELD;
+    if (s[r->pos] == '\r' && r->pos + 1 < r->len && s[r->pos + 1] == '\n')
+        return r->pos += 2, CSV_LINE;
+    if (s[r->pos] == '\n')
+        return r->pos++, CSV_LINE;
+    return CSV_BAD;
+}
+
+/* Reads one record: with hdr NULL the header (names appended to the array row), else a row
+   object keyed by hdr. 0, -1 when malformed, -2 when the field count differs from hdr. */
+static int
+csv_record(struct csv_rd *r, struct dba_buf *b, json_t *hdr, json_t *row)
+{
+    enum csv_end end;
+    size_t i = 0;
+
+    do {
+        end = csv_field(r, b);
+        if (end == CSV_BAD)
+            return -1;
+        if (!hdr) {
+            if (json_array_append_new(row, json_stringn(b->data, b->len)) != 0)
+                return -1;
+        } else {
+            json_t *name = json_array_get(hdr, i++);
+            bool null = b->len == 4 && memcmp(b->data, "NULL", 4) == 0;
+            json_t *v = null ? json_null() : json_stringn(b->data, b->len);
+
+            if (!name || !v || json_object_set_new(row, json_string_value(name), v) != 0)
+                return name ? -1 : -2;
+        }
+    } while (end == CSV_FIELD);
+    return hdr && i != json_array_size(hdr) ? -2 : 0;
+}
+
+static int
+csv_rows(struct csv_rd *r, json_t *hdr, json_t *rows, struct dba_err *err)
+{
+    struct dba_buf b;
+    int rc = 0;
+
+    dba_buf_init(&b);
+    while (rc == 0 && r->pos < r->len) {
+        json_t *row = json_object();
+
+        rc = csv_record(r, &b, hdr, row);
+        if (rc == 0)
+            json_array_append_new(rows, row);
+        else
+            json_decref(row);
+    }
+    dba_buf_cleanup(&b);
+    if (rc == -2)
+        return body_bad(err, "All lines must have same number of fields");
+    return rc ? body_bad(err, "Empty or invalid csv") : DBA_OK;
+}
+
+static int
+body_csv(struct dba_arena *a, const struct dba_http_req_in *in, struct dba_query *q,
+         struct dba_err *err)
+{
+    struct csv_rd r = { in->body ? in->body : "", in->body ? in->body_len : 0, 0 };
+    json_t *hdr = json_array(), *rows = json_array();
+    struct dba_buf b;
+    int rc;
+
+    dba_buf_init(&b);
+    rc = r.len ? csv_record(&r, &b, NULL, hdr) : -1;
+    dba_buf_cleanup(&b);
+    rc = rc ? body_bad(err, "Empty or invalid csv") : csv_rows(&r, hdr, rows, err);
+    if (rc == DBA_OK) {
+        q->body_kind = DBA_BODY_ARRAY;
+        q->n_body_rows = json_array_size(rows);
+        if (q->n_body_rows)
+            body_keys_of(a, json_array_get(rows, 0), q);
+        body_dump(a, rows, q);
+    }
+    json_decref(hdr);
+    json_decref(rows);
+    return rc;
+}
+
+/* application/x-www-form-urlencoded: one row whose values are all strings. */
+static int
+body_form(struct dba_arena *a, const struct dba_http_req_in *in, struct dba_query *q,
+          struct dba_err *err)
+{
+    const char *s = in->body ? in->body : "", *end = s + (in->body ? in->body_len : 0);
+    json_t *o = json_object();
+    int rc = DBA_OK;
+
+    while (s < end && rc == DBA_OK) {
+        size_t n = 0, k;
+        char *pair, *eq;
+
+        while (s + n < end && s[n] != '&' && s[n] != ';')
+            n++;
+        pair = dba_arena_strndup(a, s, n);
+        s += n + (s + n < end);
+        if (!n)
+            continue;
+        eq = strchr(pair, '=');
+        if (eq)
+            *eq++ = '\0';
+        k = dba_url_decode(pair, pair, strlen(pair), true);
+        n = eq ? dba_url_decode(eq, eq, strlen(eq), true) : 0;
+        if (strlen(pair) != k || json_object_set_new(o, pair, json_stringn(eq ? eq : "", n)) != 0)
+            rc = body_bad(err, "Invalid form body");
+    }
+    if (rc == DBA_OK) {
+        q->body_kind = DBA_BODY_OBJECT;
+        q->n_body_rows = 1;
+        body_keys_of(a, o, q);
+        body_dump(a, o, q);
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* The media type of Content-Type without parameters, trimmed, into out. */
+static void
+body_ctype(const char *ct, char *out, size_t n)
+{
+    size_t b = 0, e;
+
+    out[0] = '\0';
+    if (!ct)
+        return;
+    while (ct[b] == ' ' || ct[b] == '\t')
+        b++;
+    e = b + strcspn(ct + b, ";");
+    while (e > b && (ct[e - 1] == ' ' || ct[e - 1] == '\t'))
+        e--;
+    if (e - b >= n)
+        e = b + n - 1;
+    memcpy(out, ct + b, e - b);
+    out[e - b] = '\0';
+}
+
+int
+dba__http_grammar_body(struct dba_arena *a, const struct dba_http_req_in *in,
+                       struct dba_query *q, struct dba_err *err)
+{
+    char ct[128];
+    int rc;
+
+    switch (in->method) {
+    case DBA_M_POST:
+    case DBA_M_PATCH:
+    case DBA_M_PUT:
+        break;
+    case DBA_M_GET:
+    case DBA_M_HEAD:
+    case DBA_M_DELETE:
+    case DBA_M_OPTIONS:
+        return DBA_OK;
+    }
+    body_ctype(in->content_type, ct, sizeof(ct));
+    if (!ct[0] || strcasecmp(ct, "application/json") == 0)
+        rc = body_json(a, in, q, err);
+    else if (strcasecmp(ct, "text/csv") == 0)
+        rc = body_csv(a, in, q, err);
+    else if (strcasecmp(ct, "application/x-www-form-urlencoded") == 0)
+        rc = body_form(a, in, q, err);
+    else
+        return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Content-Type not acceptable: %s", ct);
+    if (rc == DBA_OK && q->columns) {
+        q->body_keys = q->columns;
+        q->n_body_keys = q->n_columns;
+    }
+    return rc;
+}

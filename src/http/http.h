@@ -1,0 +1,33 @@
+/* http.h - the HTTP face: libmicrohttpd daemons, one per worker thread, each driven by its own
+   event loop together with that worker's database connections. */
+#ifndef DBA_HTTP_H
+#define DBA_HTTP_H
+
+#include "config/config.h"
+#include "core/core.h"
+
+struct dba_http_server;
+
+/* Overrides from the command line; -1 / NULL mean "take the config's value". */
+struct dba_http_opts {
+    int port;            /* TCP port; 0 = any free port (read it back with dba_http_server_port) */
+    const char *listen;  /* bind address */
+    int workers;         /* worker threads */
+};
+
+/* Starts the schema cache loader and the worker threads; returns once the port is bound.
+   cfg and active are borrowed until dba_http_server_stop. NULL with err on failure. */
+struct dba_http_server *dba_http_server_start(const struct dba_config *cfg,
+                                              const struct dba_profile *active,
+                                              const char *active_source,
+                                              const struct dba_http_opts *o, struct dba_err *err);
+/* The bound TCP port. */
+int dba_http_server_port(const struct dba_http_server *s);
+/* Asks for a schema cache reload (thread-safe, async-signal-unsafe). */
+void dba_http_server_reload(struct dba_http_server *s);
+/* Waits until the schema cache has been loaded once or timeout_ms passes; true when loaded. */
+bool dba_http_server_wait_ready(struct dba_http_server *s, int timeout_ms);
+/* Stops accepting, answers suspended requests, joins the workers and frees everything. */
+void dba_http_server_stop(struct dba_http_server *s);
+
+#endif

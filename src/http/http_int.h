@@ -1,0 +1,111 @@
+/* http_int.h - declarations shared inside the http module. */
+#ifndef DBA_HTTP_INT_H
+#define DBA_HTTP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "config/config.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "schema/schema.h"
+
+struct req;
+/* Builds the response of a resumed request; runs on the worker thread. */
+typedef enum MHD_Result (*req_finish_cb)(struct req *r);
+
+enum req_state {
+    REQ_READING,    /* collecting the body */
+    REQ_WAITING,    /* suspended: a database job or task is running */
+    REQ_READY,      /* resumed: r->finish will queue the response */
+};
+
+struct req {
+    struct worker *w;              /* owning worker */
+    struct MHD_Connection *mc;     /* libmicrohttpd connection */
+    struct dba_arena *a;           /* request arena */
+    enum req_state state;          /* see enum */
+    const char *method;            /* HTTP method text */
+    const char *url;               /* path (decoded by MHD) */
+    const char *raw_query;         /* query string as received (undecoded), or "" */
+    bool started;                  /* the access handler has seen the request */
+    struct dba_buf body;           /* request body */
+    bool body_too_big;             /* body exceeded max_body_bytes */
+    struct dba_schema_cache *cache; /* reference held for the request, or NULL */
+    struct dba_db_job *job;        /* running job, or NULL */
+    struct dba_db_stmt stmt;       /* statement of the running job */
+    struct pg_result *res;         /* job result (owned until finish) */
+    struct dba_err err;            /* job error when res is NULL */
+    bool failed;                   /* job ended with err */
+    const char *err_content_range; /* Content-Range to put on an error response, or NULL */
+    bool dispatching;              /* inside dba__http_run: completion must not resume */
+    req_finish_cb finish;          /* completion: builds the response */
+    void *ctx;                     /* handler-specific state (arena) */
+    int64_t start_ms;              /* arrival */
+};
+
+struct worker {
+    struct dba_http_server *srv;   /* owner */
+    int index;                     /* 0..n-1 */
+    pthread_t thread;              /* the worker thread */
+    struct dba_loop *loop;         /* its event loop */
+    struct MHD_Daemon *mhd;        /* its daemon (external epoll mode) */
+    struct dba_loop_io mhd_io;     /* MHD's epoll fd in our loop */
+    struct dba_db_pool *pool;      /* its slice of the active profile's pool */
+    struct dba_schema_cache *cache; /* current cache reference, or NULL */
+    unsigned cache_gen;            /* generation of cache */
+    atomic_bool stop;              /* asked to stop */
+    bool mhd_due;                  /* run MHD on the next iteration */
+    long inflight;                 /* suspended requests */
+    int listen_fd;                 /* listen socket handed back by MHD_quiesce_daemon, or -1 */
+    pthread_mutex_t stats_lock;    /* guards stats_snap */
+    struct dba_db_pool_stats stats_snap; /* pool figures, refreshed every tick for /pool */
+};
+
+struct dba_http_server {
+    const struct dba_config *cfg;       /* borrowed */
+    const struct dba_profile *active;   /* borrowed */
+    const char *active_source;          /* how the profile was chosen */
+    char *conninfo;                     /* owned; secret */
+    char *display;                      /* host:port/db for output */
+    int port;                           /* bound port */
+    int n_workers;                      /* count */
+    struct worker *workers;             /* n_workers */
+    struct dba_schema_keeper *keeper;   /* schema cache loader */
+    pthread_mutex_t cache_lock;         /* guards cache */
+    struct dba_schema_cache *cache;     /* latest cache, or NULL before the first load */
+    atomic_uint cache_gen;              /* bumped on every new cache */
+    int64_t started_ms;                 /* start time */
+    atomic_ulong n_requests;            /* requests answered */
+    atomic_ulong n_errors;              /* 5xx answers */
+};
+
+/* req.c */
+void *dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc);
+enum MHD_Result dba__http_on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                     const char *method, const char *version, const char *upload,
+                                     size_t *upload_size, void **con_cls);
+enum MHD_Result dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp);
+enum MHD_Result dba__http_send_json(struct req *r, unsigned status, const char *body, size_t len);
+enum MHD_Result dba__http_send_jsonv(struct req *r, unsigned status, json_t *v); /* steals v */
+enum MHD_Result dba__http_send_err(struct req *r, const struct dba_err *e);
+enum MHD_Result dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
+                                const char *detail, const char *hint);
+void dba__http_add_common(struct req *r, struct MHD_Response *resp);
+/* Runs stmt on the worker's pool and suspends; finish runs after resume. */
+enum MHD_Result dba__http_run(struct req *r, const char *sql, const char *const *params,
+                              int n_params, req_finish_cb finish);
+struct dba_schema_cache *dba__http_cache(struct req *r);
+const char *dba__http_header(struct req *r, const char *name);
+/* Every value of a repeated header joined with ", " (arena), or NULL. */
+const char *dba__http_header_all(struct req *r, const char *name);
+
+/* tables.c */
+enum MHD_Result dba__http_tables(struct req *r, const char *rel);
+/* ops.c */
+enum MHD_Result dba__http_ops(struct req *r, const char *path, bool *handled);
+
+#endif

@@ -1,0 +1,220 @@
+/* ops.c - operational endpoints: /healthz, /readyz, /profiles, /status, /pool, /metrics,
+   /schema/reload and the OpenAPI document. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_int.h"
+
+extern const char dba_openapi_doc[];
+extern const size_t dba_openapi_doc_len;
+
+static enum MHD_Result
+ops_health(struct req *r)
+{
+    return dba__http_send_jsonv(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static enum MHD_Result
+ops_ready_done(struct req *r)
+{
+    struct dba_http_server *s = r->w->srv;
+
+    if (r->failed)
+        return dba__http_send_jsonv(r, 503, json_pack("{s:s,s:s,s:s,s:s}", "status", "unavailable",
+                                                     "profile", s->active->name, "error",
+                                                     r->err.msg, "details", r->err.detail));
+    return dba__http_send_jsonv(r, 200, json_pack("{s:s,s:s}", "status", "ready", "profile",
+                                                 s->active->name));
+}
+
+static enum MHD_Result
+ops_ready(struct req *r)
+{
+    if (dba__http_cache(r) == NULL) {
+        char why[512];
+        dba_schema_keeper_last_error(r->w->srv->keeper, why, sizeof(why));
+        return dba__http_send_jsonv(r, 503, json_pack("{s:s,s:s,s:s}", "status", "unavailable",
+                                                     "profile", r->w->srv->active->name,
+                                                     "error", why));
+    }
+    return dba__http_run(r, "SELECT 1", NULL, 0, ops_ready_done);
+}
+
+static enum MHD_Result
+ops_profiles(struct req *r)
+{
+    struct dba_http_server *s = r->w->srv;
+
+    return dba__http_send_jsonv(r, 200, dba_schema_profiles_json(s->cfg, s->active));
+}
+
+static json_t *
+status_base(struct req *r)
+{
+    struct dba_http_server *s = r->w->srv;
+    struct dba_schema_cache *c = dba__http_cache(r);
+
+    return json_pack("{s:s,s:s,s:s,s:s,s:s?,s:I}", "version", DBA_VERSION, "profile",
+                     s->active->name, "source", s->active_source ? s->active_source : "",
+                     "location", s->display, "server_version", c ? c->server_version : NULL,
+                     "uptime_s", (json_int_t)((dba_now_ms() - s->started_ms) / 1000));
+}
+
+static enum MHD_Result
+ops_status_done(struct req *r)
+{
+    json_t *o = status_base(r);
+
+    if (r->failed) {
+        json_object_set_new(o, "reachable", json_false());
+        json_object_set_new(o, "error", json_string(r->err.msg));
+        return dba__http_send_jsonv(r, 200, o);
+    }
+    json_t *counts = json_loads(dba_db_res_value(r->res, 0, 0), 0, NULL);
+    json_object_set_new(o, "reachable", json_true());
+    json_object_set_new(o, "tables", counts ? counts : json_object());
+    return dba__http_send_jsonv(r, 200, o);
+}
+
+static enum MHD_Result
+ops_status(struct req *r)
+{
+    struct dba_schema_cache *c = dba__http_cache(r);
+
+    if (c == NULL) {
+        json_t *o = status_base(r);
+        char why[512];
+        dba_schema_keeper_last_error(r->w->srv->keeper, why, sizeof(why));
+        json_object_set_new(o, "reachable", json_false());
+        json_object_set_new(o, "error", json_string(why));
+        return dba__http_send_jsonv(r, 200, o);
+    }
+    char *sql = dba_schema_rowcount_sql(c);
+    char *copy = dba_arena_strdup(r->a, sql);
+    free(sql);
+    return dba__http_run(r, copy, NULL, 0, ops_status_done);
+}
+
+static void
+pool_sum(struct dba_http_server *s, struct dba_db_pool_stats *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    for (int i = 0; i < s->n_workers; i++) {
+        struct worker *w = &s->workers[i];
+        struct dba_db_pool_stats st;
+        pthread_mutex_lock(&w->stats_lock);
+        st = w->stats_snap;
+        pthread_mutex_unlock(&w->stats_lock);
+        sum->size += st.size;
+        sum->open += st.open;
+        sum->idle += st.idle;
+        sum->busy += st.busy;
+        sum->waiting += st.waiting;
+        sum->connects += st.connects;
+        sum->errors += st.errors;
+        sum->queries += st.queries;
+        sum->timeouts += st.timeouts;
+        sum->rejected += st.rejected;
+    }
+}
+
+static enum MHD_Result
+ops_pool(struct req *r)
+{
+    struct dba_http_server *s = r->w->srv;
+    struct dba_db_pool_stats st;
+
+    pool_sum(s, &st);
+    json_t *p = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "profile",
+                          s->active->name, "workers", s->n_workers, "size", st.size, "open",
+                          st.open, "idle", st.idle, "busy", st.busy, "waiting", st.waiting,
+                          "connects", (json_int_t)st.connects, "errors", (json_int_t)st.errors,
+                          "queries", (json_int_t)st.queries, "timeouts", (json_int_t)st.timeouts,
+                          "rejected", (json_int_t)st.rejected);
+    return dba__http_send_jsonv(r, 200, json_pack("{s:[o]}", "pools", p));
+}
+
+static enum MHD_Result
+ops_metrics(struct req *r)
+{
+    struct dba_http_server *s = r->w->srv;
+    struct dba_db_pool_stats st;
+    struct dba_buf b;
+
+    pool_sum(s, &st);
+    dba_buf_init(&b);
+    dba_buf_printf(&b, "# TYPE dba_http_requests_total counter\ndba_http_requests_total %lu\n"
+                   "# TYPE dba_http_errors_total counter\ndba_http_errors_total %lu\n",
+                   atomic_load(&s->n_requests), atomic_load(&s->n_errors));
+    dba_buf_printf(&b, "# TYPE dba_pool_connections gauge\n"
+                   "dba_pool_connections{profile=\"%s\",state=\"idle\"} %d\n"
+                   "dba_pool_connections{profile=\"%s\",state=\"busy\"} %d\n"
+                   "# TYPE dba_pool_waiting gauge\ndba_pool_waiting{profile=\"%s\"} %d\n"
+                   "# TYPE dba_pool_queries_total counter\n"
+                   "dba_pool_queries_total{profile=\"%s\"} %lu\n"
+                   "# TYPE dba_pool_errors_total counter\n"
+                   "dba_pool_errors_total{profile=\"%s\"} %lu\n",
+                   s->active->name, st.idle, s->active->name, st.busy, s->active->name,
+                   st.waiting, s->active->name, (unsigned long)st.queries, s->active->name,
+                   (unsigned long)st.errors);
+    size_t len = b.len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, dba_buf_take(&b), MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+    return dba__http_queue(r, 200, resp);
+}
+
+static enum MHD_Result
+ops_openapi(struct req *r)
+{
+    /* The YAML file is written in YAML's JSON subset after its leading comment lines. */
+    const char *p = dba_openapi_doc;
+    while (*p == '#') {
+        const char *nl = strchr(p, '\n');
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        dba_openapi_doc_len - (size_t)(p - dba_openapi_doc), (void *)(uintptr_t)p,
+        MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, "Content-Type", "application/openapi+json; charset=utf-8");
+    return dba__http_queue(r, 200, resp);
+}
+
+static enum MHD_Result
+ops_reload(struct req *r)
+{
+    dba_http_server_reload(r->w->srv);
+    return dba__http_send_jsonv(r, 202, json_pack("{s:s}", "status", "reloading"));
+}
+
+enum MHD_Result
+dba__http_ops(struct req *r, const char *path, bool *handled)
+{
+    static const struct {
+        const char *path;                       /* exact path */
+        const char *method;                     /* allowed method (HEAD allowed with GET) */
+        enum MHD_Result (*fn)(struct req *r);   /* handler */
+    } routes[] = {
+        { "/healthz", "GET", ops_health }, { "/readyz", "GET", ops_ready },
+        { "/profiles", "GET", ops_profiles }, { "/status", "GET", ops_status },
+        { "/pool", "GET", ops_pool }, { "/metrics", "GET", ops_metrics },
+        { "/openapi.json", "GET", ops_openapi }, { "/schema/reload", "POST", ops_reload },
+    };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(routes); i++) {
+        if (strcmp(path, routes[i].path) != 0)
+            continue;
+        *handled = true;
+        bool ok = strcmp(r->method, routes[i].method) == 0 ||
+                  (strcmp(routes[i].method, "GET") == 0 && strcmp(r->method, "HEAD") == 0);
+        if (!ok)
+            return dba__http_error(r, 405, "DBA405",
+                                   dba_arena_printf(r->a, "method %s not allowed on %s",
+                                                    r->method, path),
+                                   NULL, dba_arena_printf(r->a, "Use %s.", routes[i].method));
+        return routes[i].fn(r);
+    }
+    *handled = false;
+    return MHD_NO;
+}

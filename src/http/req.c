@@ -1,0 +1,300 @@
+/* req.c - the request state machine: body collection, routing, suspend/resume around database jobs,
+   and the response helpers every handler uses. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http_int.h"
+
+#define CORS_EXPOSE "Content-Encoding, Content-Location, Content-Range, Content-Type, Date, " \
+                    "Location, Server, Transfer-Encoding, Range-Unit"
+
+const char *
+dba__http_header(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, name);
+}
+
+struct header_join {
+    const char *name;   /* header wanted */
+    struct dba_buf b;   /* values joined */
+};
+
+static enum MHD_Result
+header_join_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct header_join *hj = cls;
+
+    DBA_UNUSED(kind);
+    if (strcasecmp(key, hj->name) == 0 && value != NULL) {
+        if (hj->b.len > 0)
+            dba_buf_puts(&hj->b, ", ");
+        dba_buf_puts(&hj->b, value);
+    }
+    return MHD_YES;
+}
+
+const char *
+dba__http_header_all(struct req *r, const char *name)
+{
+    struct header_join hj = { .name = name };
+
+    dba_buf_init(&hj.b);
+    MHD_get_connection_values(r->mc, MHD_HEADER_KIND, header_join_cb, &hj);
+    const char *out = hj.b.data ? dba_arena_strndup(r->a, hj.b.data, hj.b.len) : NULL;
+    dba_buf_cleanup(&hj.b);
+    return out;
+}
+
+void *
+dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    struct req *r = dba_xcalloc(1, sizeof(*r));
+    const char *q = strchr(uri, '?');
+
+    r->w = cls;
+    r->mc = mc;
+    r->a = dba_arena_new();
+    r->raw_query = dba_arena_strdup(r->a, q ? q + 1 : "");
+    r->start_ms = dba_now_ms();
+    dba_buf_init(&r->body);
+    return r;
+}
+
+static bool
+cors_origin_allowed(const struct dba_config *cfg, const char *origin)
+{
+    const struct dba_config_strv *o = &cfg->server.cors_allowed_origins;
+
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->v[i], "*") == 0 || strcmp(o->v[i], origin) == 0)
+            return true;
+    return false;
+}
+
+void
+dba__http_add_common(struct req *r, struct MHD_Response *resp)
+{
+    const char *origin = dba__http_header(r, "Origin");
+
+    if (origin != NULL && cors_origin_allowed(r->w->srv->cfg, origin)) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);
+    }
+}
+
+enum MHD_Result
+dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+    struct dba_http_server *s = r->w->srv;
+
+    dba__http_add_common(r, resp);
+    enum MHD_Result ret = MHD_queue_response(r->mc, status, resp);
+    MHD_destroy_response(resp);
+    atomic_fetch_add_explicit(&s->n_requests, 1, memory_order_relaxed);
+    if (status >= 500)
+        atomic_fetch_add_explicit(&s->n_errors, 1, memory_order_relaxed);
+    dba_log(DBA_LOG_DEBUG, "%s %s -> %u (%lld ms)", r->method, r->url, status,
+            (long long)(dba_now_ms() - r->start_ms));
+    return ret;
+}
+
+enum MHD_Result
+dba__http_send_json(struct req *r, unsigned status, const char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    return dba__http_queue(r, status, resp);
+}
+
+enum MHD_Result
+dba__http_send_jsonv(struct req *r, unsigned status, json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT);
+    enum MHD_Result ret = dba__http_send_json(r, status, text, strlen(text));
+
+    free(text);
+    json_decref(v);
+    return ret;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+enum MHD_Result
+dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
+                const char *detail, const char *hint)
+{
+    json_t *o = json_object();
+    char proxy[64];
+
+    json_object_set_new(o, "code", json_string(code));
+    json_object_set_new(o, "details", str_or_null(detail));
+    json_object_set_new(o, "hint", str_or_null(hint));
+    json_object_set_new(o, "message", json_string(msg));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    snprintf(proxy, sizeof(proxy), "PostgREST; error=%s", code);
+    MHD_add_response_header(resp, "Proxy-Status", proxy);
+    if (status == 503)
+        MHD_add_response_header(resp, "Retry-After", "1");
+    if (r->err_content_range != NULL)
+        MHD_add_response_header(resp, "Content-Range", r->err_content_range);
+    return dba__http_queue(r, status, resp);
+}
+
+enum MHD_Result
+dba__http_send_err(struct req *r, const struct dba_err *e)
+{
+    unsigned status = e->http_status > 0 ? (unsigned)e->http_status : 500;
+    const char *code = e->pgrst[0] ? e->pgrst : (e->sqlstate[0] ? e->sqlstate : "DBA500");
+
+    if (status >= 500)
+        dba_log(DBA_LOG_WARN, "%s %s -> %u %s: %s", r->method, r->url, status, code, e->msg);
+    return dba__http_error(r, status, code, e->msg, e->detail, e->hint);
+}
+
+static void
+on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
+{
+    struct req *r = arg;
+
+    r->job = NULL;
+    r->res = res;
+    r->failed = res == NULL;
+    if (res == NULL)
+        r->err = *err;
+    r->state = REQ_READY;
+    if (!r->dispatching) {
+        /* The connection was suspended by dba__http_run: wake it so finish() runs. */
+        r->w->inflight--;
+        MHD_resume_connection(r->mc);
+        r->w->mhd_due = true;
+    }
+}
+
+enum MHD_Result
+dba__http_run(struct req *r, const char *sql, const char *const *params, int n_params,
+              req_finish_cb finish)
+{
+    struct dba_http_server *s = r->w->srv;
+    int timeout = s->cfg->server.request_timeout_ms > 0 ? s->cfg->server.request_timeout_ms
+                                                        : 24 * 3600 * 1000;
+    r->stmt.sql = sql;
+    r->stmt.params = params;
+    r->stmt.n_params = n_params;
+    r->finish = finish;
+    r->state = REQ_WAITING;
+    r->dispatching = true; /* a synchronous completion must not resume */
+    int rc = dba_db_query(r->w->pool, &r->stmt, 1, 0, r->start_ms + timeout, on_job_done, r,
+                          &r->job, &r->err);
+    r->dispatching = false;
+    if (rc != DBA_EAGAIN) {
+        r->job = NULL;
+        r->state = REQ_READING;
+        return dba__http_send_err(r, &r->err);
+    }
+    if (r->state == REQ_READY) {
+        r->job = NULL;
+        return finish(r); /* completed synchronously (e.g. refused while the database is down) */
+    }
+    r->w->inflight++;
+    MHD_suspend_connection(r->mc);
+    return MHD_YES;
+}
+
+static enum MHD_Result
+route_options(struct req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    const char *req_headers = dba__http_header(r, "Access-Control-Request-Headers");
+
+    MHD_add_response_header(resp, "Allow", "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE");
+    if (dba__http_header(r, "Origin") != NULL) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                                "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                req_headers ? req_headers : "Authorization, Content-Type, Accept, "
+                                "Prefer, Range, Accept-Profile, Content-Profile");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+    }
+    return dba__http_queue(r, 200, resp);
+}
+
+static enum MHD_Result
+route(struct req *r)
+{
+    const struct dba_config *cfg = r->w->srv->cfg;
+    const char *base = cfg->server.base_path ? cfg->server.base_path : "/tables";
+    size_t blen = strlen(base);
+    const char *url = r->url;
+
+    if (strncmp(url, base, blen) == 0 && (url[blen] == '/' || url[blen] == '\0')) {
+        const char *rel = url[blen] == '/' ? url + blen + 1 : url + blen;
+        if (strcmp(r->method, "OPTIONS") == 0)
+            return route_options(r);
+        if (rel[0] == '\0') {
+            bool handled = false;
+            enum MHD_Result ret = dba__http_ops(r, "/openapi.json", &handled);
+            if (handled)
+                return ret;
+        }
+        if (strchr(rel, '/') != NULL || rel[0] == '\0')
+            return dba__http_error(r, 404, "PGRST125", "Invalid path specified in request URL",
+                                   NULL, NULL);
+        return dba__http_tables(r, rel);
+    }
+    bool handled = false;
+    enum MHD_Result ret = dba__http_ops(r, url, &handled);
+    if (handled)
+        return ret;
+    return dba__http_error(r, 404, "DBA404", "not found", NULL,
+                           "The API lives under the base path; try GET /openapi.json");
+}
+
+enum MHD_Result
+dba__http_on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
+                     const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct worker *w = cls;
+    struct req *r = *con_cls;
+
+    DBA_UNUSED(version);
+    if (r == NULL) {
+        r = dba__http_on_uri(w, url, mc);
+        *con_cls = r;
+    }
+    if (!r->started) {
+        r->started = true;
+        r->method = method;
+        r->url = url;
+        return MHD_YES;
+    }
+    if (r->state == REQ_READY)
+        return r->finish(r);
+    if (r->state == REQ_WAITING)
+        return MHD_YES;
+    if (*upload_size > 0) {
+        size_t max = (size_t)w->srv->cfg->server.max_body_bytes;
+        if (max > 0 && r->body.len + *upload_size > max)
+            r->body_too_big = true;
+        else
+            dba_buf_append(&r->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->body_too_big)
+        return dba__http_error(r, 413, "DBA413", "request body too large", NULL,
+                               "Raise server.max_body_bytes or send fewer rows per request.");
+    return route(r);
+}

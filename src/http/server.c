@@ -1,0 +1,293 @@
+/* server.c - worker threads: each owns an event loop, a libmicrohttpd daemon in external epoll mode
+ * (all daemons listen on the same port with SO_REUSEPORT, so the kernel spreads connections) and
+ * its own slice of the active profile's connection pool. A request never leaves its worker, so the
+ * hot path takes no lock; the only shared state is the schema cache pointer, read under a mutex only
+ * when its generation number changes.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "http/http_int.h"
+
+#define WORKER_TICK_MS 100
+
+static void
+on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    struct req *r = *con_cls;
+
+    DBA_UNUSED(cls);
+    DBA_UNUSED(mc);
+    DBA_UNUSED(toe);
+    if (r == NULL)
+        return;
+    if (r->job != NULL)
+        dba_db_job_detach(r->job);
+    dba_db_res_clear(r->res);
+    dba_buf_cleanup(&r->body);
+    dba_schema_cache_unref(r->cache);
+    dba_arena_free(r->a);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void
+worker_on_mhd(void *arg, uint32_t events)
+{
+    struct worker *w = arg;
+
+    DBA_UNUSED(events);
+    w->mhd_due = true;
+}
+
+static void
+worker_on_wake(void *arg)
+{
+    struct worker *w = arg;
+
+    w->mhd_due = true;
+}
+
+static int
+worker_timeout(struct worker *w)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+
+    if (w->mhd_due)
+        return 0;
+    if (MHD_get_timeout(w->mhd, &t) == MHD_YES && t < WORKER_TICK_MS)
+        return (int)t;
+    return WORKER_TICK_MS;
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+    int64_t next_tick = dba_now_ms() + WORKER_TICK_MS;
+    int64_t stop_deadline = 0;
+
+    while (true) {
+        dba_loop_run_once(w->loop, worker_timeout(w));
+        int64_t now = dba_now_ms();
+        w->mhd_due = false;
+        MHD_run(w->mhd);
+        if (now >= next_tick) {
+            dba_db_pool_tick(w->pool, now);
+            pthread_mutex_lock(&w->stats_lock);
+            dba_db_pool_stats_get(w->pool, &w->stats_snap);
+            pthread_mutex_unlock(&w->stats_lock);
+            next_tick = now + WORKER_TICK_MS;
+            w->mhd_due = true; /* let MHD time out idle connections */
+        }
+        if (atomic_load(&w->stop)) {
+            if (stop_deadline == 0) {
+                w->listen_fd = MHD_quiesce_daemon(w->mhd);
+                stop_deadline = now + 2000;
+            }
+            if (w->inflight == 0 || now >= stop_deadline)
+                break;
+        }
+    }
+    /* Fails whatever is still waiting on the database; the callbacks resume their connections. */
+    dba_db_pool_free(w->pool);
+    w->pool = NULL;
+    for (int i = 0; i < 3; i++)
+        MHD_run(w->mhd);
+    return NULL;
+}
+
+static int
+worker_init(struct worker *w, struct dba_http_server *s, int index, const char *listen_addr,
+            int port, struct dba_err *err)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    const struct dba_config *cfg = s->cfg;
+
+    if (inet_pton(AF_INET, listen_addr, &sa.sin_addr) != 1)
+        return dba_err_set(err, DBA_EINVAL, 0, "DBA002", "bad listen address '%s' (IPv4 expected)",
+                           listen_addr);
+    w->srv = s;
+    w->index = index;
+    w->listen_fd = -1;
+    pthread_mutex_init(&w->stats_lock, NULL);
+    w->loop = dba_loop_new();
+    w->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
+        (uint16_t)port, NULL, NULL, dba__http_on_request, w,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+        MHD_OPTION_URI_LOG_CALLBACK, dba__http_on_uri, w,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)20000,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_END);
+    if (w->mhd == NULL)
+        return dba_err_set(err, DBA_EIO, 0, "DBA003", "cannot listen on %s:%d (port in use?)",
+                           listen_addr, port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL || dba_loop_io_add(w->loop, &w->mhd_io, info->epoll_fd, EPOLLIN,
+                                        worker_on_mhd, w) != DBA_OK)
+        return dba_err_set(err, DBA_EIO, 0, "DBA003", "cannot watch the HTTP daemon");
+    dba_loop_set_wake_cb(w->loop, worker_on_wake, w);
+    int per = (s->active->pool_size + s->n_workers - 1) / s->n_workers;
+    struct dba_db_pool_opts po = {
+        .name = s->active->name,
+        .conninfo = s->conninfo,
+        .size = per > 0 ? per : 1,
+        .prepared = s->active->prepared_statements,
+        .queue_limit = cfg->server.queue_limit > 0 ? cfg->server.queue_limit : 1024,
+        .statement_timeout_ms = s->active->statement_timeout_ms,
+    };
+    w->pool = dba_db_pool_new(w->loop, &po);
+    return DBA_OK;
+}
+
+static void
+server_on_cache(void *arg, struct dba_schema_cache *c)
+{
+    struct dba_http_server *s = arg;
+
+    pthread_mutex_lock(&s->cache_lock);
+    struct dba_schema_cache *old = s->cache;
+    s->cache = c;
+    atomic_fetch_add(&s->cache_gen, 1);
+    pthread_mutex_unlock(&s->cache_lock);
+    dba_schema_cache_unref(old);
+}
+
+struct dba_schema_cache *
+dba__http_cache(struct req *r)
+{
+    struct worker *w = r->w;
+    struct dba_http_server *s = w->srv;
+    unsigned gen = atomic_load(&s->cache_gen);
+
+    if (gen != w->cache_gen) {
+        pthread_mutex_lock(&s->cache_lock);
+        struct dba_schema_cache *c = dba_schema_cache_ref(s->cache);
+        w->cache_gen = atomic_load(&s->cache_gen);
+        pthread_mutex_unlock(&s->cache_lock);
+        dba_schema_cache_unref(w->cache);
+        w->cache = c;
+    }
+    if (r->cache == NULL)
+        r->cache = dba_schema_cache_ref(w->cache);
+    return r->cache;
+}
+
+static void
+server_free(struct dba_http_server *s)
+{
+    dba_schema_keeper_stop(s->keeper);
+    for (int i = 0; i < s->n_workers; i++) {
+        struct worker *w = &s->workers[i];
+        dba_db_pool_free(w->pool);
+        if (w->mhd != NULL)
+            MHD_stop_daemon(w->mhd);
+        if (w->listen_fd >= 0)
+            close(w->listen_fd);
+        dba_loop_free(w->loop);
+        pthread_mutex_destroy(&w->stats_lock);
+        dba_schema_cache_unref(w->cache);
+    }
+    free(s->workers);
+    dba_schema_cache_unref(s->cache);
+    pthread_mutex_destroy(&s->cache_lock);
+    free(s->conninfo);
+    free(s->display);
+    free(s);
+}
+
+struct dba_http_server *
+dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *active,
+                      const char *active_source, const struct dba_http_opts *o,
+                      struct dba_err *err)
+{
+    struct dba_http_server *s = dba_xcalloc(1, sizeof(*s));
+    const char *listen_addr = o && o->listen ? o->listen : cfg->server.listen;
+    int port = o && o->port >= 0 ? o->port : cfg->server.port;
+
+    s->cfg = cfg;
+    s->active = active;
+    s->active_source = active_source;
+    s->conninfo = dba_config_profile_conninfo(active);
+    s->display = dba_config_profile_display(active);
+    s->started_ms = dba_now_ms();
+    pthread_mutex_init(&s->cache_lock, NULL);
+    s->n_workers = o && o->workers > 0 ? o->workers : dba_config_workers(cfg);
+    if (s->n_workers < 1)
+        s->n_workers = 1;
+    s->workers = dba_xcalloc((size_t)s->n_workers, sizeof(*s->workers));
+    for (int i = 0; i < s->n_workers; i++) {
+        if (worker_init(&s->workers[i], s, i, listen_addr, port, err) != DBA_OK) {
+            server_free(s);
+            return NULL;
+        }
+        if (i == 0) {
+            const union MHD_DaemonInfo *bi =
+                MHD_get_daemon_info(s->workers[0].mhd, MHD_DAEMON_INFO_BIND_PORT);
+            s->port = port = bi ? bi->port : port;
+        }
+    }
+    s->keeper = dba_schema_keeper_start(s->conninfo, (const char *const *)active->schemas.v,
+                                        active->schemas.n, server_on_cache, s);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; i < s->n_workers; i++)
+        if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0)
+            dba_fatal("pthread_create failed");
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    dba_log(DBA_LOG_INFO, "listening on %s:%d (%d workers), profile '%s' (%s) at %s", listen_addr,
+            s->port, s->n_workers, active->name, active_source ? active_source : "-", s->display);
+    return s;
+}
+
+int
+dba_http_server_port(const struct dba_http_server *s)
+{
+    return s->port;
+}
+
+void
+dba_http_server_reload(struct dba_http_server *s)
+{
+    dba_schema_keeper_reload(s->keeper);
+}
+
+bool
+dba_http_server_wait_ready(struct dba_http_server *s, int timeout_ms)
+{
+    int64_t end = dba_now_ms() + timeout_ms;
+
+    while (dba_now_ms() < end) {
+        if (atomic_load(&s->cache_gen) > 0)
+            return true;
+        usleep(10 * 1000);
+    }
+    return atomic_load(&s->cache_gen) > 0;
+}
+
+void
+dba_http_server_stop(struct dba_http_server *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < s->n_workers; i++) {
+        atomic_store(&s->workers[i].stop, true);
+        dba_loop_wake(s->workers[i].loop);
+    }
+    for (int i = 0; i < s->n_workers; i++)
+        pthread_join(s->workers[i].thread, NULL);
+    server_free(s);
+}

@@ -1,0 +1,394 @@
+/* tables.c - /tables/<t>: PostgREST's grammar in, one statement to PostgreSQL, its JSON out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "db/sql.h"
+#include "http/grammar.h"
+#include "http/http_int.h"
+
+struct tables_ctx {
+    struct dba_query q;        /* parsed request */
+    struct dba_sql sql;        /* built statement */
+    const struct dba_table *t; /* relation, borrowed from r->cache */
+    bool profile_echo;         /* echo Content-Profile */
+};
+
+static bool
+method_parse(const char *m, enum dba_method *out)
+{
+    static const struct { const char *name; enum dba_method m; } map[] = {
+        { "GET", DBA_M_GET }, { "HEAD", DBA_M_HEAD }, { "POST", DBA_M_POST },
+        { "PATCH", DBA_M_PATCH }, { "PUT", DBA_M_PUT }, { "DELETE", DBA_M_DELETE },
+    };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(map); i++) {
+        if (strcmp(m, map[i].name) == 0) {
+            *out = map[i].m;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+is_read(enum dba_method m)
+{
+    return m == DBA_M_GET || m == DBA_M_HEAD;
+}
+
+static const char *
+media_type(enum dba_media m)
+{
+    switch (m) {
+    case DBA_MEDIA_OBJECT:
+        return "application/vnd.pgrst.object+json; charset=utf-8";
+    case DBA_MEDIA_OBJECT_STRIPPED:
+        return "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8";
+    case DBA_MEDIA_ARRAY_STRIPPED:
+        return "application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8";
+    case DBA_MEDIA_CSV:
+        return "text/csv; charset=utf-8";
+    case DBA_MEDIA_JSON:
+        break;
+    }
+    return "application/json; charset=utf-8";
+}
+
+static bool
+is_singular(enum dba_media m)
+{
+    return m == DBA_MEDIA_OBJECT || m == DBA_MEDIA_OBJECT_STRIPPED;
+}
+
+/* Picks the schema from Accept-Profile (reads) or Content-Profile (writes). */
+static enum MHD_Result
+tables_schema(struct req *r, const struct dba_schema_cache *c, enum dba_method m,
+              struct tables_ctx *tc, bool *done)
+{
+    const char *hdr = dba__http_header(r, is_read(m) ? "Accept-Profile" : "Content-Profile");
+
+    *done = false;
+    tc->q.schema = c->schemas[0];
+    tc->profile_echo = c->n_schemas > 1;
+    if (hdr == NULL)
+        return MHD_YES;
+    if (!dba_schema_has(c, hdr)) {
+        struct dba_buf b;
+        dba_buf_init(&b);
+        for (size_t i = 0; i < c->n_schemas; i++)
+            dba_buf_printf(&b, "%s%s", i ? ", " : "", c->schemas[i]);
+        char *msg = dba_arena_printf(r->a, "Invalid schema: %s", hdr);
+        char *hint = dba_arena_printf(r->a, "Only the following schemas are exposed: %s", b.data);
+        dba_buf_cleanup(&b);
+        *done = true;
+        return dba__http_error(r, 406, "PGRST106", msg, NULL, hint);
+    }
+    tc->q.schema = dba_arena_strdup(r->a, hdr);
+    tc->profile_echo = true;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+tables_not_found(struct req *r, const struct dba_schema_cache *c, const char *schema,
+                 const char *rel)
+{
+    const char *near = dba_schema_table_suggest(c, schema, rel);
+    char *msg = dba_arena_printf(r->a, "Could not find the table '%s.%s' in the schema cache",
+                                 schema, rel);
+    char *hint = near ? dba_arena_printf(r->a, "Perhaps you meant the table '%s.%s'", schema, near)
+                      : NULL;
+
+    return dba__http_error(r, 404, "PGRST205", msg, NULL, hint);
+}
+
+static bool
+where_is_empty(const struct dba_logic *w)
+{
+    return w->kind != DBA_L_FILTER && w->n_children == 0;
+}
+
+static enum MHD_Result tables_finish(struct req *r);
+
+static bool
+tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, enum MHD_Result *ret)
+{
+    struct dba_http_req_in in = {
+        .method = m,
+        .query = r->raw_query,
+        .prefer = dba__http_header_all(r, "Prefer"),
+        .accept = dba__http_header(r, "Accept"),
+        .range = dba__http_header(r, "Range"),
+        .content_type = dba__http_header(r, "Content-Type"),
+        .body = r->body.data,
+        .body_len = r->body.len,
+    };
+    struct dba_err err;
+
+    if (dba_http_grammar_parse(r->a, &in, &tc->q, &err) != DBA_OK) {
+        *ret = dba__http_send_err(r, &err);
+        return false;
+    }
+    return true;
+}
+
+enum MHD_Result
+dba__http_tables(struct req *r, const char *rel)
+{
+    struct tables_ctx *tc = dba_arena_alloc(r->a, sizeof(*tc));
+    const struct dba_config *cfg = r->w->srv->cfg;
+    struct dba_err err;
+    enum dba_method m;
+    bool done;
+
+    r->ctx = tc;
+    if (!method_parse(r->method, &m))
+        return dba__http_error(r, 405, "PGRST117",
+                               dba_arena_printf(r->a, "Unsupported HTTP method: %s", r->method),
+                               NULL, NULL);
+    struct dba_schema_cache *c = dba__http_cache(r);
+    if (c == NULL)
+        return dba__http_error(r, 503, "PGRST002",
+                               "Could not query the database for the schema cache. Retrying.",
+                               NULL, NULL);
+    enum MHD_Result ret = tables_schema(r, c, m, tc, &done);
+    if (done)
+        return ret;
+    tc->t = dba_schema_table_find(c, tc->q.schema, rel);
+    if (tc->t == NULL)
+        return tables_not_found(r, c, tc->q.schema, rel);
+    if (!is_read(m) && r->w->srv->active->read_only)
+        return dba__http_error(r, 405, "DBA405",
+                               dba_arena_printf(r->a, "profile '%s' is read-only",
+                                                r->w->srv->active->name),
+                               NULL, "Writes are disabled by read_only = true in the profile.");
+    const char *schema = tc->q.schema;
+    if (!tables_parse(r, m, tc, &ret))
+        return ret;
+    tc->q.schema = schema;
+    tc->q.table = tc->t->name;
+    if ((m == DBA_M_PATCH || m == DBA_M_DELETE) && where_is_empty(&tc->q.where) &&
+        !cfg->server.allow_unfiltered_writes)
+        return dba__http_error(r, 400, "21000",
+                               m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
+                                                : "DELETE requires a WHERE clause",
+                               "The request has no filter, so it would change every row.",
+                               "Add a filter such as ?id=eq.1, or set "
+                               "server.allow_unfiltered_writes = true.");
+    if (dba_db_sql_build(&tc->q, tc->t, (long)cfg->server.max_rows, r->a, &tc->sql, &err) !=
+        DBA_OK)
+        return dba__http_send_err(r, &err);
+    dba_arena_defer(r->a, dba_db_sql_cleanup_cb, &tc->sql);
+    return dba__http_run(r, tc->sql.text.data, tc->sql.params, (int)tc->sql.n_params,
+                         tables_finish);
+}
+
+/* Row count in the sentinel message "... \"DBA_SINGULAR:4\"". */
+static long
+sentinel_count(const char *msg, const char *sentinel)
+{
+    const char *p = strstr(msg, sentinel);
+
+    return p ? strtol(p + strlen(sentinel), NULL, 10) : -1;
+}
+
+static enum MHD_Result
+tables_failed(struct req *r)
+{
+    const struct dba_err *e = &r->err;
+
+    if (strcmp(e->sqlstate, DBA_SQL_SENTINEL_SQLSTATE) == 0) {
+        long n = sentinel_count(e->msg, DBA_SQL_SINGULAR);
+        if (n >= 0)
+            return dba__http_error(r, 406, "PGRST116",
+                                   "Cannot coerce the result to a single JSON object",
+                                   dba_arena_printf(r->a, "The result contains %ld rows", n), NULL);
+        n = sentinel_count(e->msg, DBA_SQL_MAX_AFFECTED);
+        if (n >= 0)
+            return dba__http_error(r, 400, "PGRST124",
+                                   "Query result exceeds max-affected preference constraint",
+                                   dba_arena_printf(r->a, "The query affects %ld rows", n), NULL);
+    }
+    return dba__http_send_err(r, e);
+}
+
+static void
+res_clear_cb(void *cls)
+{
+    dba_db_res_clear(cls);
+}
+
+/* A response whose body is the result's body column, handed to MHD without a copy. */
+static struct MHD_Response *
+tables_body(struct req *r, bool with_body)
+{
+    struct pg_result *res = r->res;
+    size_t len = with_body ? (size_t)dba_db_res_len(res, 0, DBA_SQL_COL_BODY) : 0;
+    const char *body = dba_db_res_value(res, 0, DBA_SQL_COL_BODY);
+
+    if (len == 0)
+        return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    r->res = NULL; /* the response owns the result now */
+    return MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)(uintptr_t)body,
+                                                                  res_clear_cb, res);
+}
+
+static const char *
+col_text(struct req *r, int col)
+{
+    return dba_db_res_isnull(r->res, 0, col) ? NULL : dba_db_res_value(r->res, 0, col);
+}
+
+static void
+add_preference_applied(struct MHD_Response *resp, const struct tables_ctx *tc, bool write)
+{
+    const struct dba_query *q = &tc->q;
+    static const char *const res_names[] = { "", "merge-duplicates", "ignore-duplicates" };
+    static const char *const ret_names[] = { "", "minimal", "headers-only", "representation" };
+    static const char *const cnt_names[] = { "", "exact", "planned", "estimated" };
+    struct dba_buf b;
+
+    dba_buf_init(&b);
+    if (write && q->prefer.resolution != DBA_RES_NONE && (q->n_on_conflict > 0 || tc->t->n_pk > 0))
+        dba_buf_printf(&b, "resolution=%s, ", res_names[q->prefer.resolution]);
+    if (write && q->prefer.missing == DBA_MISSING_DEFAULT)
+        dba_buf_puts(&b, "missing=default, ");
+    if (write && q->prefer.ret != DBA_RET_DEFAULT)
+        dba_buf_printf(&b, "return=%s, ", ret_names[q->prefer.ret]);
+    if (q->prefer.count != DBA_COUNT_NONE)
+        dba_buf_printf(&b, "count=%s, ", cnt_names[q->prefer.count]);
+    if (q->prefer.set_handling)
+        dba_buf_printf(&b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
+    if (q->prefer.handling_strict && q->prefer.max_affected >= 0 && write)
+        dba_buf_printf(&b, "max-affected=%ld, ", q->prefer.max_affected);
+    if (b.len > 2) {
+        b.data[b.len - 2] = '\0';
+        MHD_add_response_header(resp, "Preference-Applied", b.data);
+    }
+    dba_buf_cleanup(&b);
+}
+
+static void
+add_content_range(struct MHD_Response *resp, long lower, long n, const char *total)
+{
+    char cr[96];
+
+    if (n <= 0)
+        snprintf(cr, sizeof(cr), "*/%s", total ? total : "*");
+    else
+        snprintf(cr, sizeof(cr), "%ld-%ld/%s", lower, lower + n - 1, total ? total : "*");
+    MHD_add_response_header(resp, "Content-Range", cr);
+}
+
+static long
+effective_offset(const struct dba_query *q)
+{
+    long lower = q->offset > 0 ? q->offset : 0;
+
+    if (q->range_from > lower)
+        lower = q->range_from;
+    return lower;
+}
+
+static enum MHD_Result
+finish_read(struct req *r, struct tables_ctx *tc)
+{
+    const struct dba_query *q = &tc->q;
+    long n = strtol(dba_db_res_value(r->res, 0, DBA_SQL_COL_PAGE_TOTAL), NULL, 10);
+    const char *total = col_text(r, DBA_SQL_COL_TOTAL);
+    long lower = effective_offset(q);
+    unsigned status = 200;
+
+    if (is_singular(q->media) && n != 1)
+        return dba__http_error(r, 406, "PGRST116",
+                               "Cannot coerce the result to a single JSON object",
+                               dba_arena_printf(r->a, "The result contains %ld rows", n), NULL);
+    if (total != NULL) {
+        long t = strtol(total, NULL, 10);
+        if (lower > t) {
+            char *det = dba_arena_printf(r->a, "An offset of %ld was requested, but there are "
+                                         "only %ld rows.", lower, t);
+            r->err_content_range = dba_arena_printf(r->a, "*/%s", total);
+            return dba__http_error(r, 416, "PGRST103", "Requested range not satisfiable", det,
+                                   NULL);
+        }
+        if (n < t)
+            status = 206;
+    }
+    struct MHD_Response *resp = tables_body(r, q->method != DBA_M_HEAD);
+    MHD_add_response_header(resp, "Content-Type", media_type(q->media));
+    add_content_range(resp, lower, n, total);
+    add_preference_applied(resp, tc, false);
+    if (tc->profile_echo)
+        MHD_add_response_header(resp, "Content-Profile", q->schema);
+    return dba__http_queue(r, status, resp);
+}
+
+static unsigned
+write_status(const struct dba_query *q, bool repr, long n, const char *inserted)
+{
+    switch (q->method) {
+    case DBA_M_POST:
+        if (q->prefer.resolution == DBA_RES_MERGE && inserted != NULL && n > 0 &&
+            strtol(inserted, NULL, 10) == 0)
+            return 200;
+        return 201;
+    case DBA_M_PUT:
+        if (!repr)
+            return 204;
+        return inserted != NULL && strtol(inserted, NULL, 10) > 0 ? 201 : 200;
+    case DBA_M_PATCH:
+    case DBA_M_DELETE:
+        return repr ? 200 : 204;
+    case DBA_M_GET:
+    case DBA_M_HEAD:
+    case DBA_M_OPTIONS:
+        break;
+    }
+    return 200;
+}
+
+static enum MHD_Result
+finish_write(struct req *r, struct tables_ctx *tc)
+{
+    const struct dba_query *q = &tc->q;
+    long n = strtol(dba_db_res_value(r->res, 0, DBA_SQL_COL_PAGE_TOTAL), NULL, 10);
+    const char *total = q->prefer.count != DBA_COUNT_NONE
+                            ? dba_arena_printf(r->a, "%ld", n) : NULL;
+    const char *loc = col_text(r, DBA_SQL_COL_LOCATION);
+    bool repr = q->prefer.ret == DBA_RET_REPRESENTATION;
+    unsigned status = write_status(q, repr, n, col_text(r, DBA_SQL_COL_INSERTED));
+
+    if (loc != NULL && q->prefer.ret == DBA_RET_HEADERS_ONLY)
+        loc = dba_arena_printf(r->a, "/%s?%s", q->table, loc);
+    else
+        loc = NULL;
+    struct MHD_Response *resp = tables_body(r, repr && q->method != DBA_M_HEAD);
+    if (repr)
+        MHD_add_response_header(resp, "Content-Type", media_type(q->media));
+    if (q->method == DBA_M_PATCH)
+        add_content_range(resp, 0, n, total);
+    else
+        add_content_range(resp, 0, 0, total);
+    if (loc != NULL)
+        MHD_add_response_header(resp, "Location", loc);
+    add_preference_applied(resp, tc, true);
+    if (tc->profile_echo)
+        MHD_add_response_header(resp, "Content-Profile", q->schema);
+    return dba__http_queue(r, status, resp);
+}
+
+static enum MHD_Result
+tables_finish(struct req *r)
+{
+    struct tables_ctx *tc = r->ctx;
+
+    if (r->failed)
+        return tables_failed(r);
+    if (dba_db_res_ntuples(r->res) != 1 || dba_db_res_nfields(r->res) < DBA_SQL_N_COLS)
+        return dba__http_error(r, 500, "DBA500", "unexpected result shape", NULL, NULL);
+    if (is_read(tc->q.method))
+        return finish_read(r, tc);
+    return finish_write(r, tc);
+}

@@ -1,0 +1,66 @@
+/* report.c - status documents shared by the CLI and HTTP faces: profiles and row counts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "db/db.h"
+#include "schema/schema.h"
+
+json_t *
+dba_schema_profiles_json(const struct dba_config *cfg, const struct dba_profile *active)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < cfg->n_profiles; i++) {
+        const struct dba_profile *p = &cfg->profiles[i];
+        json_t *o = json_object();
+        json_t *schemas = json_array();
+        char *where = dba_config_profile_display(p);
+        for (size_t k = 0; k < p->schemas.n; k++)
+            json_array_append_new(schemas, json_string(p->schemas.v[k]));
+        json_object_set_new(o, "name", json_string(p->name));
+        json_object_set_new(o, "active", json_boolean(active != NULL && active == p));
+        json_object_set_new(o, "description", json_string(p->description ? p->description : ""));
+        json_object_set_new(o, "location", json_string(where));
+        json_object_set_new(o, "schemas", schemas);
+        json_object_set_new(o, "pool_size", json_integer(p->pool_size));
+        json_object_set_new(o, "read_only", json_boolean(p->read_only));
+        json_array_append_new(arr, o);
+        free(where);
+    }
+    return arr;
+}
+
+char *
+dba_schema_rowcount_sql(const struct dba_schema_cache *c)
+{
+    struct dba_buf b;
+    size_t n = 0;
+
+    dba_buf_init(&b);
+    dba_buf_puts(&b, "SELECT coalesce(json_object_agg(name, n ORDER BY name), '{}')::text FROM (");
+    for (size_t i = 0; c != NULL && i < c->n_tables; i++) {
+        const struct dba_table *t = &c->tables[i];
+        if (t->is_view)
+            continue;
+        if (n++ > 0)
+            dba_buf_puts(&b, " UNION ALL ");
+        dba_buf_puts(&b, "SELECT ");
+        struct dba_buf name;
+        dba_buf_init(&name);
+        if (strcmp(t->schema, c->schemas[0]) != 0)
+            dba_buf_printf(&name, "%s.", t->schema);
+        dba_buf_puts(&name, t->name);
+        dba_buf_put_literal(&b, name.data);
+        dba_buf_cleanup(&name);
+        dba_buf_puts(&b, " AS name, count(*) AS n FROM ");
+        dba_buf_put_ident(&b, t->schema);
+        dba_buf_putc(&b, '.');
+        dba_buf_put_ident(&b, t->name);
+    }
+    if (n == 0)
+        dba_buf_puts(&b, "SELECT NULL::text AS name, NULL::bigint AS n WHERE false");
+    dba_buf_puts(&b, ") counts");
+    return dba_buf_take(&b);
+}

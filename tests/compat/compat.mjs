@@ -1,0 +1,256 @@
+// Compatibility test: drives db-adapter with the official PostgREST client, @supabase/postgrest-js
+// (pinned in package.json), and checks every answer exactly: status, data, count and error.
+//
+//   node compat.mjs PORT            base URL http://127.0.0.1:PORT/tables
+//   COMPAT_BASE_URL=URL node compat.mjs
+//
+// Needs DBA_TEST_DATABASE_URL (the test database, see tests/fixtures/schema.sql): the table
+// compat_items is truncated and reseeded with psql before the first call, so ids start at 1.
+// The calls run in order and later expectations depend on earlier writes.
+// Exit status: 0 when every check passed, 1 when one failed, 2 on a usage or setup error.
+
+import { execFileSync } from 'node:child_process';
+import { inspect, isDeepStrictEqual } from 'node:util';
+import { PostgrestClient } from '@supabase/postgrest-js';
+
+const port = process.argv[2];
+const base = process.env.COMPAT_BASE_URL ?? (port ? `http://127.0.0.1:${port}/tables` : null);
+const dbUrl = process.env.DBA_TEST_DATABASE_URL;
+if (!base || !dbUrl) {
+  process.stderr.write('usage: DBA_TEST_DATABASE_URL=... node compat.mjs PORT\n');
+  process.exit(2);
+}
+
+const SEED = `
+SET client_min_messages = warning;
+TRUNCATE compat_items RESTART IDENTITY;
+INSERT INTO compat_items (name, category, score, created_at) VALUES
+    ('alpha', 'a', 10, '2024-02-01 00:00:00+00'),
+    ('bravo', 'a', 20, '2024-02-02 00:00:00+00'),
+    ('charlie', 'b', 30, '2024-02-03 00:00:00+00'),
+    ('delta', 'b', NULL, '2024-02-04 00:00:00+00'),
+    ('echo', NULL, 50, '2024-02-05 00:00:00+00');
+`;
+
+function reseed() {
+  try {
+    execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', dbUrl, '-c', SEED], {
+      env: { ...process.env, PGTZ: 'UTC' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } catch (e) {
+    process.stderr.write(`compat: cannot reseed compat_items: ${e.stderr ?? e.message}\n`);
+    process.exit(2);
+  }
+}
+
+const db = new PostgrestClient(base, { retry: false, timeout: 10000 });
+const t = () => db.from('compat_items');
+
+const show = (v) => inspect(v, { depth: 5, breakLength: Infinity });
+
+let total = 0;
+let failed = 0;
+
+// Runs one client call and compares its answer with `want`: status, data (deep, exact), count
+// (null unless given) and error (null unless given; a given error is compared field by field).
+// `sortBy` sorts returned rows by that key first, for answers whose order is unspecified.
+async function check(name, query, want) {
+  total += 1;
+  let res;
+  try {
+    res = await query;
+  } catch (e) {
+    failed += 1;
+    console.log(`not ok ${total} ${name}: threw ${e?.stack ?? e}`);
+    return;
+  }
+  let data = res.data;
+  if (want.sortBy && Array.isArray(data)) {
+    data = [...data].sort((x, y) => String(x[want.sortBy]).localeCompare(String(y[want.sortBy])));
+  }
+  const problems = [];
+  if (res.status !== want.status) problems.push(`status ${res.status}, want ${want.status}`);
+  if (!isDeepStrictEqual(data, want.data ?? null)) {
+    problems.push(`data ${show(data)}, want ${show(want.data ?? null)}`);
+  }
+  if (res.count !== (want.count ?? null)) problems.push(`count ${res.count}, want ${want.count ?? null}`);
+  if (want.error) {
+    if (!res.error) {
+      problems.push(`no error, want ${show(want.error)}`);
+    } else {
+      for (const [k, v] of Object.entries(want.error)) {
+        if (!isDeepStrictEqual(res.error[k], v)) problems.push(`error.${k} ${show(res.error[k])}, want ${show(v)}`);
+      }
+    }
+  } else if (res.error) {
+    problems.push(`unexpected error ${show(res.error)}`);
+  }
+  if (problems.length === 0) {
+    console.log(`ok ${total} ${name}`);
+  } else {
+    failed += 1;
+    console.log(`not ok ${total} ${name}\n    ${problems.join('\n    ')}`);
+  }
+}
+
+const row = (id, name, category, score) => ({ id, name, category, score });
+
+reseed();
+
+// ---------------------------------------------------------------- reads
+
+await check('select all, order by id', t().select('id,name,category,score').order('id'), {
+  status: 200,
+  data: [row(1, 'alpha', 'a', 10), row(2, 'bravo', 'a', 20), row(3, 'charlie', 'b', 30),
+    row(4, 'delta', 'b', null), row(5, 'echo', null, 50)],
+});
+await check('eq', t().select('id,name').eq('category', 'a').order('id'), {
+  status: 200, data: [{ id: 1, name: 'alpha' }, { id: 2, name: 'bravo' }],
+});
+await check('gt, order desc', t().select('name').gt('score', 15).order('score', { ascending: false }), {
+  status: 200, data: [{ name: 'echo' }, { name: 'charlie' }, { name: 'bravo' }],
+});
+await check('neq and lte (nulls excluded)', t().select('id').neq('category', 'a').lte('score', 30).order('id'), {
+  status: 200, data: [{ id: 3 }],
+});
+await check('in (with a missing value)', t().select('id').in('name', ['alpha', 'delta', 'zulu']).order('id'), {
+  status: 200, data: [{ id: 1 }, { id: 4 }],
+});
+await check('like %ha%', t().select('name').like('name', '%ha%').order('name'), {
+  status: 200, data: [{ name: 'alpha' }, { name: 'charlie' }],
+});
+await check('ilike *LT*', t().select('name').ilike('name', '*LT*').order('name'), {
+  status: 200, data: [{ name: 'delta' }],
+});
+await check('is null', t().select('id').is('score', null), { status: 200, data: [{ id: 4 }] });
+await check('not is null, order desc', t().select('id').not('category', 'is', null).order('id', { ascending: false }), {
+  status: 200, data: [{ id: 4 }, { id: 3 }, { id: 2 }, { id: 1 }],
+});
+await check('or', t().select('id').or('score.gte.50,category.eq.b').order('id'), {
+  status: 200, data: [{ id: 3 }, { id: 4 }, { id: 5 }],
+});
+await check('match', t().select('name').match({ category: 'a', score: 10 }), {
+  status: 200, data: [{ name: 'alpha' }],
+});
+await check('order nullsfirst', t().select('name').order('score', { ascending: true, nullsFirst: true }), {
+  status: 200,
+  data: [{ name: 'delta' }, { name: 'alpha' }, { name: 'bravo' }, { name: 'charlie' }, { name: 'echo' }],
+});
+await check('order on two columns (asc nulls last, desc nulls first)',
+  t().select('name').order('category').order('score', { ascending: false }), {
+    status: 200,
+    data: [{ name: 'bravo' }, { name: 'alpha' }, { name: 'delta' }, { name: 'charlie' }, { name: 'echo' }],
+  });
+await check('range(1, 2)', t().select('id').order('id').range(1, 2), {
+  status: 200, data: [{ id: 2 }, { id: 3 }],
+});
+await check('limit', t().select('id').order('id', { ascending: false }).limit(2), {
+  status: 200, data: [{ id: 5 }, { id: 4 }],
+});
+await check('count exact, head', t().select('*', { count: 'exact', head: true }).eq('category', 'a'), {
+  status: 200, data: null, count: 2,
+});
+await check('count exact with a partial range (206)', t().select('id', { count: 'exact' }).order('id').range(0, 1), {
+  status: 206, data: [{ id: 1 }, { id: 2 }], count: 5,
+});
+await check('single (timestamptz in UTC)', t().select('id,name,created_at').eq('id', 3).single(), {
+  status: 200, data: { id: 3, name: 'charlie', created_at: '2024-02-03T00:00:00+00:00' },
+});
+await check('single with two rows -> 406', t().select('id').eq('category', 'a').single(), {
+  status: 406,
+  error: {
+    code: 'PGRST116', message: 'Cannot coerce the result to a single JSON object',
+    details: 'The result contains 2 rows', hint: null,
+  },
+});
+await check('maybeSingle, no row', t().select('id').eq('name', 'nobody').maybeSingle(), {
+  status: 200, data: null,
+});
+await check('maybeSingle, one row', t().select('id').eq('name', 'echo').maybeSingle(), {
+  status: 200, data: { id: 5 },
+});
+
+// ---------------------------------------------------------------- writes
+
+await check('insert one, select', t().insert({ name: 'foxtrot', category: 'c', score: 60 }).select('id,name,category,score'), {
+  status: 201, data: [row(6, 'foxtrot', 'c', 60)],
+});
+await check('insert one, return=minimal', t().insert({ name: 'golf' }), { status: 201, data: null });
+await check('bulk insert, select (missing keys -> null)',
+  t().insert([{ name: 'hotel', score: 1 }, { name: 'india', category: 'd' }]).select('id,name,category,score'), {
+    status: 201, data: [row(8, 'hotel', null, 1), row(9, 'india', 'd', null)], sortBy: 'id',
+  });
+await check('insert, select, single', t().insert({ name: 'kilo', score: 5 }).select('name,score').single(), {
+  status: 201, data: { name: 'kilo', score: 5 },
+});
+await check('upsert on_conflict=name (merge)',
+  t().upsert([{ name: 'alpha', category: 'z', score: 11 }, { name: 'juliet', category: 'z', score: 99 }],
+    { onConflict: 'name' }).select('name,category,score'), {
+    status: 201,
+    data: [{ name: 'alpha', category: 'z', score: 11 }, { name: 'juliet', category: 'z', score: 99 }],
+    sortBy: 'name',
+  });
+await check('upsert ignoreDuplicates', t().upsert({ name: 'bravo', score: 999 }, { onConflict: 'name', ignoreDuplicates: true }).select('name,score'), {
+  status: 201, data: [],
+});
+await check('update, select', t().update({ score: 21 }).eq('name', 'bravo').select('id,name,score'), {
+  status: 200, data: [{ id: 2, name: 'bravo', score: 21 }],
+});
+await check('update two rows, return=minimal', t().update({ category: 'b2' }).eq('category', 'b'), {
+  status: 204, data: null,
+});
+await check('update nothing, count exact', t().update({ score: 0 }, { count: 'exact' }).eq('name', 'nobody'), {
+  status: 204, data: null, count: 0,
+});
+await check('delete, select', t().delete().eq('name', 'golf').select('id,name'), {
+  status: 200, data: [{ id: 7, name: 'golf' }],
+});
+await check('delete three rows, count exact', t().delete({ count: 'exact' }).in('name', ['hotel', 'india', 'kilo']), {
+  status: 204, data: null, count: 3,
+});
+
+// ---------------------------------------------------------------- formats and errors
+
+await check('csv', t().select('id,name,score').lt('id', 5).order('id').csv(), {
+  status: 200, data: 'id,name,score\n1,alpha,11\n2,bravo,21\n3,charlie,30\n4,delta,',
+});
+await check('unknown table -> 404 PGRST205', db.from('xyzzy_missing').select('*'), {
+  status: 404,
+  error: {
+    code: 'PGRST205', message: "Could not find the table 'public.xyzzy_missing' in the schema cache",
+    details: null, hint: null,
+  },
+});
+await check('unique violation -> 409 23505', t().insert({ name: 'alpha' }), {
+  status: 409,
+  error: {
+    code: '23505', message: 'duplicate key value violates unique constraint "compat_items_name_key"',
+    details: 'Key (name)=(alpha) already exists.', hint: null,
+  },
+});
+await check('unknown column -> 400 42703', t().select('nope'), {
+  status: 400, error: { code: '42703' },
+});
+
+// ---------------------------------------------------------------- final state
+
+await check('final rows', t().select('name,category,score').order('name'), {
+  status: 200,
+  data: [
+    { name: 'alpha', category: 'z', score: 11 },
+    { name: 'bravo', category: 'a', score: 21 },
+    { name: 'charlie', category: 'b2', score: 30 },
+    { name: 'delta', category: 'b2', score: null },
+    { name: 'echo', category: null, score: 50 },
+    { name: 'foxtrot', category: 'c', score: 60 },
+    { name: 'juliet', category: 'z', score: 99 },
+  ],
+});
+await check('final count, head', t().select('*', { count: 'exact', head: true }), {
+  status: 200, data: null, count: 7,
+});
+
+reseed();
+console.log(`compat: ${total - failed}/${total} passed${failed ? `, ${failed} failed` : ''}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Run the postgrest-js compatibility test (compat.mjs) against a db-adapter binary.
+#
+# Usage:
+#   DBA_TEST_DATABASE_URL=postgresql:///dba_test?host=... tests/compat/run.sh BIN
+#
+# Run by CTest as test `compat` (after fixture pg_up loaded tests/fixtures/schema.sql).
+# Installs the pinned client with `npm ci` when node_modules is missing, starts
+# `BIN serve` on a free 127.0.0.1 port with DATABASE_URL=$DBA_TEST_DATABASE_URL, waits for
+# /healthz (20 s), runs `node compat.mjs PORT`, then stops the server. Fails when compat.mjs
+# fails, or when the server does not start, exits badly or reports a sanitizer error.
+set -euo pipefail
+
+BIN=${1:-}
+HERE=$(cd "$(dirname "$0")" && pwd -P)
+
+die() {
+    echo "compat/run.sh: $*" >&2
+    exit 1
+}
+
+[[ -n "$BIN" ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+[[ -x "$BIN" ]] || die "$BIN is not an executable"
+BIN=$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")
+[[ -n "${DBA_TEST_DATABASE_URL:-}" ]] || die "DBA_TEST_DATABASE_URL is not set"
+command -v node >/dev/null || die "node is not installed"
+
+cd "$HERE"
+if [[ ! -d node_modules/@supabase/postgrest-js ]]; then
+    npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
+fi
+
+PORT=$(node -e '
+const s = require("net").createServer();
+s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+LOG=$(mktemp /tmp/dba-compat.XXXXXX)
+SERVER_PID=""
+
+show_log() {
+    echo "---- server log ($LOG) ----" >&2
+    tail -n 60 "$LOG" >&2 || true
+    echo "----" >&2
+}
+
+# Stops the server; sets SERVER_RC to its exit status (143 = ended by SIGTERM, also accepted).
+SERVER_RC=0
+stop_server() {
+    local rc=0
+    [[ -n "$SERVER_PID" ]] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" 2>/dev/null || rc=$?
+    SERVER_PID=""
+    SERVER_RC=$rc
+}
+
+# shellcheck disable=SC2317  # called from the trap
+cleanup() {
+    stop_server
+    rm -f "$LOG"
+}
+trap cleanup EXIT
+
+DATABASE_URL=$DBA_TEST_DATABASE_URL "$BIN" serve --port "$PORT" --listen 127.0.0.1 >"$LOG" 2>&1 &
+SERVER_PID=$!
+
+ready=0
+for _ in $(seq 1 200); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if ((!ready)); then
+    show_log
+    die "server did not answer /healthz on port $PORT within 20 s"
+fi
+
+rc=0
+node compat.mjs "$PORT" || rc=$?
+
+stop_server
+if [[ "$SERVER_RC" != 0 && "$SERVER_RC" != 143 ]]; then
+    show_log
+    die "server exited with status $SERVER_RC"
+fi
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$LOG"; then
+    show_log
+    die "sanitizer report in the server log"
+fi
+((rc == 0)) || show_log
+exit "$rc"

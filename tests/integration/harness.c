@@ -1,0 +1,224 @@
+/* harness.c - see harness.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+#include "config/config.h"
+#include "core/core.h"
+#include "harness.h"
+#include "http/http.h"
+
+static struct dba_config *cfg;
+static struct dba_http_server *srv;
+static char tmpdir[64];
+
+static const char *
+test_url(void)
+{
+    const char *u = getenv("DBA_TEST_DATABASE_URL");
+
+    cr_assert(u != NULL, "DBA_TEST_DATABASE_URL is not set (run through ctest)");
+    return u;
+}
+
+void
+dbat_server_start_with(const char *server_extra, const char *profile_extra)
+{
+    char path[128];
+    struct dba_err err;
+    const struct dba_profile *p;
+
+    dba_mem_init();
+    dba_log_set_level(DBA_LOG_ERROR);
+    dbat_reset();
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbat-XXXXXX");
+    cr_assert(mkdtemp(tmpdir) != NULL);
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", tmpdir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "server: { listen = \"127.0.0.1\"; port = 0; workers = 2; %s };\n"
+               "default_profile = \"test\";\n"
+               "profiles: { test: { url = \"%s\"; schemas = [ \"public\", \"other\" ]; "
+               "pool_size = 4; %s }; };\n",
+            server_extra ? server_extra : "", test_url(), profile_extra ? profile_extra : "");
+    fclose(f);
+    cr_assert_eq(dba_config_load(path, true, NULL, &cfg, &err), DBA_OK, "%s", err.msg);
+    cr_assert_eq(dba_config_active_profile(cfg, NULL, &p, NULL, &err), DBA_OK, "%s", err.msg);
+    struct dba_http_opts o = { .port = 0, .listen = NULL, .workers = 0 };
+    srv = dba_http_server_start(cfg, p, "test", &o, &err);
+    cr_assert(srv != NULL, "%s", err.msg);
+    cr_assert(dba_http_server_wait_ready(srv, 10000), "schema cache did not load");
+    curl_global_init(CURL_GLOBAL_ALL);
+}
+
+void
+dbat_server_start(void)
+{
+    dbat_server_start_with(NULL, NULL);
+}
+
+void
+dbat_server_stop(void)
+{
+    char path[128];
+
+    dba_http_server_stop(srv);
+    srv = NULL;
+    dba_config_free(cfg);
+    cfg = NULL;
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", tmpdir);
+    unlink(path);
+    rmdir(tmpdir);
+    curl_global_cleanup();
+    cr_expect_eq(dba_arena_live(), 0, "request arenas leaked: %ld", dba_arena_live());
+}
+
+int
+dbat_port(void)
+{
+    return dba_http_server_port(srv);
+}
+
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
+{
+    dba_buf_append(arg, p, size * n);
+    return size * n;
+}
+
+struct dbat_resp *
+dbat_req(const char *method, const char *path, const char *const *headers, const char *body)
+{
+    struct dbat_resp *r = calloc(1, sizeof(*r));
+    struct dba_buf hb, bb;
+    char url[2048];
+    struct curl_slist *hl = NULL;
+    CURL *c = curl_easy_init();
+
+    dba_buf_init(&hb);
+    dba_buf_init(&bb);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", dbat_port(), path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    hl = curl_slist_append(hl, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &bb);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hb);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    r->headers = dba_buf_take(&hb);
+    r->body_len = bb.len;
+    r->body = dba_buf_take(&bb);
+    r->json = json_loads(r->body, JSON_DECODE_ANY, NULL);
+    return r;
+}
+
+const char *
+dbat_header(const struct dbat_resp *r, const char *name)
+{
+    static char value[1024];
+    size_t n = strlen(name);
+
+    for (const char *line = r->headers; line && *line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            size_t len = strcspn(v, "\r\n");
+            snprintf(value, sizeof(value), "%.*s", (int)len, v);
+            return value;
+        }
+    }
+    return NULL;
+}
+
+void
+dbat_resp_free(struct dbat_resp *r)
+{
+    if (r == NULL)
+        return;
+    json_decref(r->json);
+    free(r->headers);
+    free(r->body);
+    free(r);
+}
+
+char *
+dbat_sql(const char *sql)
+{
+    PGconn *c = PQconnectdb(test_url());
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    cr_assert(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
+              PQresultErrorMessage(r));
+    char *out = NULL;
+    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        out = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
+void
+dbat_reset(void)
+{
+    static const char *const tables[] = { "items", "people", "parents", "children" };
+    struct dba_buf b;
+
+    dba_buf_init(&b);
+    dba_buf_puts(&b, "DO $$ BEGIN IF to_regnamespace('dbat_snap') IS NULL THEN "
+                     "CREATE SCHEMA dbat_snap;");
+    for (size_t i = 0; i < DBA_ARRAY_LEN(tables); i++)
+        dba_buf_printf(&b, "CREATE TABLE dbat_snap.%s AS SELECT * FROM public.%s;", tables[i],
+                       tables[i]);
+    dba_buf_puts(&b, "END IF; END $$;"
+                     "TRUNCATE items, people, parents, children RESTART IDENTITY CASCADE;");
+    for (size_t i = 0; i < DBA_ARRAY_LEN(tables); i++)
+        dba_buf_printf(&b, "INSERT INTO public.%s OVERRIDING SYSTEM VALUE "
+                           "SELECT * FROM dbat_snap.%s;", tables[i], tables[i]);
+    dba_buf_puts(&b, "SELECT setval('items_id_seq', 5); SELECT setval('parents_id_seq', 3);"
+                     "SELECT setval('children_id_seq', 3);"
+                     "ALTER TABLE people ALTER COLUMN id RESTART WITH 5;");
+    free(dbat_sql(b.data));
+    dba_buf_cleanup(&b);
+}
+
+bool
+dbat_json_eq(const json_t *a, const char *b)
+{
+    json_error_t e;
+    json_t *jb = json_loads(b, JSON_DECODE_ANY, &e);
+
+    cr_assert(jb != NULL, "bad expected JSON: %s", b);
+    bool eq = a != NULL && json_equal(a, jb);
+    if (!eq) {
+        char *s = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        cr_log_error("got %s, expected %s", s ? s : "(not JSON)", b);
+        free(s);
+    }
+    json_decref(jb);
+    return eq;
+}

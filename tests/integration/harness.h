@@ -1,0 +1,40 @@
+/* harness.h - integration test harness: a gateway started in process on port 0 against the
+   throwaway PostgreSQL of the CTest fixture, driven over HTTP with libcurl. */
+#ifndef DBAT_HARNESS_H
+#define DBAT_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct dbat_resp {
+    long status;        /* HTTP status */
+    char *headers;      /* raw response header block */
+    char *body;         /* body, NUL-terminated */
+    size_t body_len;    /* body length */
+    json_t *json;       /* parsed body, or NULL */
+};
+
+/* Suite hooks: start / stop the gateway (config extra lines may be NULL). */
+void dbat_server_start(void);
+void dbat_server_start_with(const char *server_extra, const char *profile_extra);
+void dbat_server_stop(void);
+int dbat_port(void);
+
+/* Sends a request. headers: NULL-terminated "Name: value" list or NULL. body may be NULL. */
+struct dbat_resp *dbat_req(const char *method, const char *path, const char *const *headers,
+                           const char *body);
+#define dbat_get(path) dbat_req("GET", (path), NULL, NULL)
+/* Value of a response header (case-insensitive), or NULL; static buffer. */
+const char *dbat_header(const struct dbat_resp *r, const char *name);
+void dbat_resp_free(struct dbat_resp *r);
+
+/* Runs SQL on the test database (blocking, fresh connection); returns the first value or NULL. */
+char *dbat_sql(const char *sql);
+/* Restores items, people, parents, children to the fixture's seed rows. */
+void dbat_reset(void);
+/* Compares JSON text a with b semantically. */
+bool dbat_json_eq(const json_t *a, const char *b);
+
+#endif

@@ -1,0 +1,144 @@
+/* test_ops.c - operational endpoints, routing, limits and recovery from a database outage. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+TestSuite(ops, .init = dbat_server_start, .fini = dbat_server_stop);
+
+Test(ops, health_ready_status_pool)
+{
+    struct dbat_resp *r = dbat_get("/healthz");
+    cr_expect_eq(r->status, 200);
+    dbat_resp_free(r);
+    r = dbat_get("/readyz");
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    dbat_resp_free(r);
+    r = dbat_get("/status");
+    cr_expect_eq(r->status, 200);
+    cr_expect(dbat_json_eq(json_object_get(r->json, "reachable"), "true"), "%s", r->body);
+    cr_expect(dbat_json_eq(json_object_get(json_object_get(r->json, "tables"), "items"), "5"));
+    cr_expect(strstr(r->body, "password") == NULL);
+    dbat_resp_free(r);
+    r = dbat_get("/profiles");
+    cr_expect_eq(r->status, 200);
+    cr_expect(dbat_json_eq(json_object_get(json_array_get(r->json, 0), "name"), "\"test\""));
+    dbat_resp_free(r);
+    r = dbat_get("/pool");
+    cr_expect_eq(r->status, 200);
+    cr_expect(json_object_get(json_array_get(json_object_get(r->json, "pools"), 0), "idle") != NULL);
+    dbat_resp_free(r);
+    r = dbat_get("/metrics");
+    cr_expect_eq(r->status, 200);
+    cr_expect(strstr(r->body, "dba_http_requests_total") != NULL);
+    dbat_resp_free(r);
+    r = dbat_get("/openapi.json");
+    cr_expect_eq(r->status, 200);
+    cr_expect(json_object_get(r->json, "openapi") != NULL);
+    dbat_resp_free(r);
+}
+
+Test(ops, routing_errors)
+{
+    struct dbat_resp *r = dbat_get("/nope");
+    cr_expect_eq(r->status, 404);
+    cr_expect(r->json != NULL);
+    dbat_resp_free(r);
+    r = dbat_req("POST", "/healthz", NULL, "{}");
+    cr_expect_eq(r->status, 405);
+    dbat_resp_free(r);
+    r = dbat_get("/tables/a/b");
+    cr_expect_eq(r->status, 404);
+    cr_expect(dbat_json_eq(json_object_get(r->json, "code"), "\"PGRST125\""));
+    dbat_resp_free(r);
+    r = dbat_req("TRACE", "/tables/items", NULL, NULL);
+    cr_expect_eq(r->status, 405);
+    dbat_resp_free(r);
+}
+
+Test(ops, cors_and_options)
+{
+    const char *h[] = { "Origin: http://example.com", "Access-Control-Request-Method: POST", NULL };
+    struct dbat_resp *r = dbat_req("OPTIONS", "/tables/items", h, NULL);
+    cr_expect_eq(r->status, 200);
+    cr_expect_str_eq(dbat_header(r, "Access-Control-Allow-Origin"), "http://example.com");
+    cr_expect(dbat_header(r, "Allow") != NULL);
+    dbat_resp_free(r);
+}
+
+Test(ops, schema_reload_sees_new_table)
+{
+    free(dbat_sql("DROP TABLE IF EXISTS late_table; CREATE TABLE late_table (id int)"));
+    struct dbat_resp *r = dbat_req("POST", "/schema/reload", NULL, "");
+    cr_expect_eq(r->status, 202);
+    dbat_resp_free(r);
+    long status = 0;
+    for (int i = 0; i < 100 && status != 200; i++) {
+        usleep(50 * 1000);
+        r = dbat_get("/tables/late_table");
+        status = r->status;
+        dbat_resp_free(r);
+    }
+    cr_expect_eq(status, 200);
+    free(dbat_sql("DROP TABLE late_table; NOTIFY pgrst, 'reload schema'"));
+}
+
+static void
+start_small_body(void)
+{
+    dbat_server_start_with("max_body_bytes = 64;", NULL);
+}
+
+Test(ops, oversized_body_is_413, .init = start_small_body)
+{
+    char body[256];
+    memset(body, ' ', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    body[0] = '{';
+    body[sizeof(body) - 2] = '}';
+    const char *h[] = { "Content-Type: application/json", NULL };
+    struct dbat_resp *r = dbat_req("POST", "/tables/items", h, body);
+    cr_expect_eq(r->status, 413);
+    dbat_resp_free(r);
+}
+
+static int
+pg_ctl(const char *what)
+{
+    char cmd[1024];
+    const char *dir = getenv("DBA_TEST_PG_DIR");
+    const char *src = getenv("DBA_TEST_SOURCE_DIR");
+
+    cr_assert(dir != NULL && src != NULL);
+    snprintf(cmd, sizeof(cmd), "%s/scripts/pg.sh %s %s >/dev/null 2>&1", src, what, dir);
+    return system(cmd);
+}
+
+/* Runs last (zz_): the database goes away and comes back; the gateway answers 503 meanwhile
+   and recovers by itself. */
+Test(ops, zz_database_outage_and_recovery, .timeout = 120)
+{
+    struct dbat_resp *r = dbat_get("/tables/items?select=id&id=eq.1");
+    cr_assert_eq(r->status, 200);
+    dbat_resp_free(r);
+    cr_assert_eq(pg_ctl("stop"), 0);
+    r = dbat_get("/tables/items?select=id&id=eq.1");
+    cr_expect_eq(r->status, 503, "%s", r->body);
+    cr_expect(dbat_header(r, "Retry-After") != NULL);
+    dbat_resp_free(r);
+    r = dbat_get("/readyz");
+    cr_expect_eq(r->status, 503);
+    dbat_resp_free(r);
+    cr_assert_eq(pg_ctl("start"), 0);
+    long status = 0;
+    for (int i = 0; i < 200 && status != 200; i++) {
+        usleep(100 * 1000);
+        r = dbat_get("/tables/items?select=id&id=eq.1");
+        status = r->status;
+        dbat_resp_free(r);
+    }
+    cr_expect_eq(status, 200, "the gateway did not recover after the database came back");
+}

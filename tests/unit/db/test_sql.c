@@ -1,0 +1,1298 @@
+/* test_sql.c - unit tests of the SQL builder: exact statement text and parameters. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "db/sql.h"
+
+/* ---- helpers: hand-built tables and queries (BEGIN HELPERS) ---- */
+
+static struct dba_arena *A;
+
+/* A table from "name:type[:pk][:default=expr][:identity]" entries separated by ';'. */
+static struct dba_table *
+mk_table(const char *schema, const char *name, const char *spec)
+{
+    struct dba_table *t = dba_arena_alloc(A, sizeof(*t));
+    char *s = dba_arena_strdup(A, spec), *save = NULL;
+    size_t n = 1;
+
+    for (const char *p = spec; *p; p++)
+        n += *p == ';';
+    t->schema = dba_arena_strdup(A, schema);
+    t->name = dba_arena_strdup(A, name);
+    t->insertable = true;
+    t->cols = dba_arena_alloc(A, n * sizeof(*t->cols));
+    t->pk = dba_arena_alloc(A, n * sizeof(*t->pk));
+    for (char *e = strtok_r(s, ";", &save); e; e = strtok_r(NULL, ";", &save)) {
+        struct dba_column *c = &t->cols[t->n_cols];
+        char *save2 = NULL;
+
+        c->name = strtok_r(e, ":", &save2);
+        c->type = strtok_r(NULL, ":", &save2);
+        c->base_type = c->type;
+        c->nullable = true;
+        c->position = (int)++t->n_cols;
+        for (char *o = strtok_r(NULL, ":", &save2); o; o = strtok_r(NULL, ":", &save2)) {
+            if (strcmp(o, "pk") == 0) {
+                c->is_pk = true;
+                c->nullable = false;
+                t->pk[t->n_pk++] = c->name;
+            } else if (strncmp(o, "default=", 8) == 0) {
+                c->default_expr = o + 8;
+            } else if (strcmp(o, "identity") == 0) {
+                c->identity = true;
+            }
+        }
+    }
+    return t;
+}
+
+/* A field from "col", "col->key->>key", "col->0". */
+static struct dba_field
+mk_field(const char *spec)
+{
+    struct dba_field f = { 0 };
+    const char *p = strstr(spec, "->");
+
+    f.name = p ? dba_arena_strndup(A, spec, (size_t)(p - spec)) : dba_arena_strdup(A, spec);
+    f.path = dba_arena_alloc(A, 8 * sizeof(*f.path));
+    while (p) {
+        struct dba_jstep *s = &f.path[f.n_path++];
+        const char *k = p + 2, *next;
+
+        s->as_text = *k == '>';
+        k += s->as_text;
+        next = strstr(k, "->");
+        s->key = next ? dba_arena_strndup(A, k, (size_t)(next - k)) : dba_arena_strdup(A, k);
+        s->is_index = (s->key[0] >= '0' && s->key[0] <= '9') || s->key[0] == '-';
+        p = next;
+    }
+    if (f.n_path == 0)
+        f.path = NULL;
+    return f;
+}
+
+static struct dba_query *
+mk_query(enum dba_method m)
+{
+    struct dba_query *q = dba_arena_alloc(A, sizeof(*q));
+
+    q->method = m;
+    q->schema = "api";
+    q->table = "items";
+    q->where.kind = DBA_L_AND;
+    q->limit = -1;
+    q->range_from = -1;
+    q->range_to = -1;
+    q->prefer.max_affected = -1;
+    q->media = DBA_MEDIA_JSON;
+    return q;
+}
+
+static void
+add_logic(struct dba_logic *parent, struct dba_logic child)
+{
+    struct dba_logic *k = dba_arena_alloc(A, (parent->n_children + 1) * sizeof(*k));
+
+    if (parent->n_children)
+        memcpy(k, parent->children, parent->n_children * sizeof(*k));
+    k[parent->n_children++] = child;
+    parent->children = k;
+}
+
+static struct dba_logic
+leaf(const char *field, enum dba_op op, const char *value)
+{
+    struct dba_logic l = { .kind = DBA_L_FILTER };
+
+    l.filter.field = mk_field(field);
+    l.filter.op = op;
+    l.filter.value = value;
+    return l;
+}
+
+static struct dba_logic
+nleaf(const char *field, enum dba_op op, const char *value)
+{
+    struct dba_logic l = leaf(field, op, value);
+
+    l.filter.negate = true;
+    return l;
+}
+
+static void
+add_filter(struct dba_query *q, struct dba_logic l)
+{
+    add_logic(&q->where, l);
+}
+
+/* in.(...) with the elements given as a NULL-terminated list. */
+static struct dba_logic
+in_leaf(const char *field, bool negate, ...)
+{
+    struct dba_logic l = leaf(field, DBA_OP_IN, NULL);
+    const char **list = dba_arena_alloc(A, 16 * sizeof(*list));
+    va_list ap;
+
+    va_start(ap, negate);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        list[l.filter.n_list++] = s;
+    va_end(ap);
+    l.filter.list = list;
+    l.filter.negate = negate;
+    return l;
+}
+
+/* select= from "a,alias:b->>k::int,*" (no embeds). */
+static void
+set_select(struct dba_query *q, const char *spec)
+{
+    char *s = dba_arena_strdup(A, spec), *save = NULL;
+
+    q->select = dba_arena_alloc(A, 16 * sizeof(*q->select));
+    for (char *e = strtok_r(s, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+        struct dba_select_item *it = &q->select[q->n_select++];
+        char *colon = strchr(e, ':'), *cast = strstr(e, "::");
+
+        if (strcmp(e, "*") == 0) {
+            it->star = true;
+            continue;
+        }
+        if (cast) {
+            *cast = '\0';
+            it->cast = cast + 2;
+        }
+        if (colon && colon != cast) {
+            *colon = '\0';
+            it->alias = e;
+            e = colon + 1;
+        }
+        it->field = mk_field(e);
+    }
+}
+
+static void
+add_order(struct dba_query *q, const char *field, bool desc, enum dba_nulls nulls)
+{
+    struct dba_order_item *o = dba_arena_alloc(A, (q->n_order + 1) * sizeof(*o));
+
+    if (q->n_order)
+        memcpy(o, q->order, q->n_order * sizeof(*o));
+    o[q->n_order].field = mk_field(field);
+    o[q->n_order].desc = desc;
+    o[q->n_order].nulls = nulls;
+    q->order = o;
+    q->n_order++;
+}
+
+/* Splits "a,b" into a NULL-free array; *n gets the count. */
+static const char **
+mk_list(const char *spec, size_t *n)
+{
+    char *s = dba_arena_strdup(A, spec), *save = NULL;
+    const char **v = dba_arena_alloc(A, 16 * sizeof(*v));
+
+    *n = 0;
+    for (char *e = strtok_r(s, ",", &save); e; e = strtok_r(NULL, ",", &save))
+        v[(*n)++] = e;
+    return v;
+}
+
+static void
+set_body(struct dba_query *q, enum dba_body_kind kind, const char *json, const char *keys,
+         size_t rows)
+{
+    q->body_kind = kind;
+    q->body = json;
+    q->body_len = strlen(json);
+    q->body_keys = mk_list(keys, &q->n_body_keys);
+    q->n_body_rows = rows;
+}
+
+/* ---- END HELPERS ---- */
+
+static struct dba_table *ITEMS;   /* api.items(id integer pk, name text, price numeric) */
+static struct dba_table *DOCS;    /* api.docs: json / jsonb / array / composite / tsvector */
+static struct dba_sql S;
+static struct dba_err E;
+
+static void
+setup(void)
+{
+    A = dba_arena_new();
+    ITEMS = mk_table("api", "items", "id:integer:pk:default=nextval('api.items_id_seq'::regclass);"
+                                     "name:text;price:numeric");
+    DOCS = mk_table("api", "docs", "id:integer:pk;js:json;jb:jsonb;arr:integer[];cx:api.complex;"
+                                   "tsv:tsvector;body:text");
+    memset(&S, 0, sizeof(S));
+    dba_err_clear(&E);
+}
+
+static void
+teardown(void)
+{
+    dba_buf_cleanup(&S.text);
+    dba_arena_free(A);
+}
+
+TestSuite(sql, .init = setup, .fini = teardown);
+
+static int
+build(const struct dba_query *q, const struct dba_table *t, long max_rows)
+{
+    return dba_db_sql_build(q, t, max_rows, A, &S, &E);
+}
+
+/* Builds q on t and checks the whole statement text. */
+static void
+expect_sql(const struct dba_query *q, const struct dba_table *t, long max_rows, const char *want)
+{
+    int rc = build(q, t, max_rows);
+
+    cr_assert_eq(rc, DBA_OK, "build failed: %s %s", E.pgrst, E.msg);
+    cr_expect_str_eq(S.text.data, want);
+}
+
+static void
+expect_params(size_t n, ...)
+{
+    va_list ap;
+
+    cr_assert_eq(S.n_params, n, "got %zu params", S.n_params);
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *want = va_arg(ap, const char *);
+
+        if (want == NULL)
+            cr_expect_null(S.params[i], "param %zu should be NULL", i + 1);
+        else
+            cr_expect_str_eq(S.params[i], want, "param %zu", i + 1);
+    }
+    va_end(ap);
+}
+
+static void
+expect_err(const struct dba_query *q, const struct dba_table *t, int status, const char *code,
+           const char *msg)
+{
+    int rc = build(q, t, 0);
+
+    cr_assert_lt(rc, 0, "build should fail");
+    cr_expect_eq(E.http_status, status);
+    cr_expect_str_eq(E.pgrst, code);
+    if (msg)
+        cr_expect_str_eq(E.msg, msg);
+    cr_expect_null(S.text.data, "out must stay untouched");
+}
+
+/* The read statement around a source SELECT, with the plain JSON body. */
+#define READ_HEAD "WITH pgrst_source AS (SELECT "
+#define READ_TAIL ") SELECT NULL::bigint AS total, count(*) AS page_total, " \
+    "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, " \
+    "NULL::bigint AS inserted FROM pgrst_source _t"
+#define READ(src) READ_HEAD src READ_TAIL
+#define ITEMS_ALL "\"api\".\"items\".*"
+#define FROM_ITEMS " FROM \"api\".\"items\""
+#define COL(c) "\"api\".\"items\".\"" c "\""
+#define DCOL(c) "\"api\".\"docs\".\"" c "\""
+#define FROM_DOCS " FROM \"api\".\"docs\""
+
+/* ---- reads: select list ---- */
+
+Test(sql, read_default_star)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS));
+    expect_params(0);
+}
+
+Test(sql, read_select_columns_alias_cast)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "id,label:name,price::text");
+    expect_sql(q, ITEMS, 0, READ(COL("id") ", " COL("name") " AS \"label\", CAST(" COL("price")
+                                 " AS text) AS \"price\"" FROM_ITEMS));
+    expect_params(0);
+}
+
+Test(sql, read_select_star_and_column)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "*,x:id::character varying");
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL ", CAST(" COL("id") " AS character varying) AS \"x\""
+                                 FROM_ITEMS));
+}
+
+Test(sql, read_select_json_path_binds_keys)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "jb->a->>b");
+    expect_sql(q, DOCS, 0, READ(DCOL("jb") "->$1::text->>$2::text AS \"b\"" FROM_DOCS));
+    expect_params(2, "a", "b");
+}
+
+Test(sql, read_select_json_index_uses_column_name)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "js->>0::int,jb->items->-1");
+    expect_sql(q, DOCS, 0, READ("CAST(" DCOL("js") "->>0 AS int) AS \"js\", " DCOL("jb")
+                                "->$1::text->-1 AS \"items\"" FROM_DOCS));
+    expect_params(1, "items");
+}
+
+Test(sql, read_select_json_path_on_non_json_column)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "cx->re,first:arr->0");
+    expect_sql(q, DOCS, 0, READ("to_jsonb(" DCOL("cx") ")->$1::text AS \"re\", to_jsonb("
+                                DCOL("arr") ")->0 AS \"first\"" FROM_DOCS));
+    expect_params(1, "re");
+}
+
+Test(sql, read_select_cast_type_is_checked)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "id::text);drop table x;--");
+    expect_err(q, ITEMS, 400, "PGRST100", NULL);
+}
+
+Test(sql, read_select_cast_array_type)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "arr::text[]");
+    expect_sql(q, DOCS, 0, READ("CAST(" DCOL("arr") " AS text[]) AS \"arr\"" FROM_DOCS));
+}
+
+Test(sql, read_select_bad_json_index)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "js->0");
+    q->select[0].field.path[0].key = "1x";
+    expect_err(q, DOCS, 400, "PGRST100", NULL);
+}
+
+Test(sql, read_unknown_select_column)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "id,nope");
+    expect_err(q, ITEMS, 400, "42703", "column items.nope does not exist");
+    cr_expect_str_eq(E.sqlstate, "42703");
+    cr_expect_eq(E.code, DBA_ENOTFOUND);
+}
+
+Test(sql, read_unknown_filter_and_order_columns)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, leaf("ghost", DBA_OP_EQ, "1"));
+    expect_err(q, ITEMS, 400, "42703", "column items.ghost does not exist");
+    q = mk_query(DBA_M_GET);
+    add_order(q, "phantom", false, DBA_NULLS_DEFAULT);
+    expect_err(q, ITEMS, 400, "42703", "column items.phantom does not exist");
+}
+
+/* ---- reads: filters ---- */
+
+Test(sql, filter_eq)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, leaf("id", DBA_OP_EQ, "5"));
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE " COL("id") " = $1"));
+    expect_params(1, "5");
+}
+
+Test(sql, filter_comparisons_are_anded)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, leaf("id", DBA_OP_GT, "1"));
+    add_filter(q, leaf("id", DBA_OP_GTE, "2"));
+    add_filter(q, leaf("id", DBA_OP_LT, "9"));
+    add_filter(q, leaf("id", DBA_OP_LTE, "8"));
+    add_filter(q, leaf("name", DBA_OP_NEQ, "x"));
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE " COL("id") " > $1 AND " COL("id")
+                                 " >= $2 AND " COL("id") " < $3 AND " COL("id") " <= $4 AND "
+                                 COL("name") " <> $5"));
+    expect_params(5, "1", "2", "9", "8", "x");
+}
+
+Test(sql, filter_pattern_operators)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, leaf("name", DBA_OP_LIKE, "a%"));
+    add_filter(q, leaf("name", DBA_OP_ILIKE, "%B"));
+    add_filter(q, leaf("name", DBA_OP_MATCH, "^x"));
+    add_filter(q, leaf("name", DBA_OP_IMATCH, "y$"));
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE " COL("name") " LIKE $1 AND "
+                                 COL("name") " ILIKE $2 AND " COL("name") " ~ $3 AND "
+                                 COL("name") " ~* $4"));
+    expect_params(4, "a%", "%B", "^x", "y$");
+}
+
+Test(sql, filter_in_is_one_array_param)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, in_leaf("name", false, "a", "b,c", "d\"e\\f", "", NULL));
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE " COL("name") " = ANY($1)"));
+    expect_params(1, "{\"a\",\"b,c\",\"d\\\"e\\\\f\",\"\"}");
+}
+
+Test(sql, filter_not_in_and_empty_in)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, in_leaf("id", true, "1", "3", NULL));
+    add_filter(q, in_leaf("id", false, NULL));
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE NOT (" COL("id") " = ANY($1)) AND "
+                                 COL("id") " = ANY($2)"));
+    expect_params(2, "{\"1\",\"3\"}", "{}");
+}
+
+Test(sql, filter_is_literals)
+{
+    static const enum dba_is_value vals[] = { DBA_IS_NULL, DBA_IS_NOT_NULL, DBA_IS_TRUE,
+                                              DBA_IS_FALSE, DBA_IS_UNKNOWN };
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(vals); i++) {
+        struct dba_logic l = leaf(i < 2 ? "name" : "id", DBA_OP_IS, NULL);
+
+        l.filter.is_value = vals[i];
+        add_filter(q, l);
+    }
+    q->where.children[0].filter.negate = true;
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE NOT (" COL("name") " IS NULL) AND "
+                                 COL("name") " IS NOT NULL AND " COL("id") " IS TRUE AND "
+                                 COL("id") " IS FALSE AND " COL("id") " IS UNKNOWN"));
+    expect_params(0);
+}
+
+Test(sql, filter_isdistinct_and_negation)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, leaf("name", DBA_OP_ISDISTINCT, "a"));
+    add_filter(q, nleaf("name", DBA_OP_ISDISTINCT, "b"));
+    add_filter(q, nleaf("id", DBA_OP_EQ, "3"));
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE " COL("name")
+                                 " IS DISTINCT FROM $1 AND NOT (" COL("name")
+                                 " IS DISTINCT FROM $2) AND NOT (" COL("id") " = $3)"));
+    expect_params(3, "a", "b", "3");
+}
+
+Test(sql, filter_any_all_modifiers)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_logic a = leaf("id", DBA_OP_EQ, "{3,4}");
+    struct dba_logic b = leaf("id", DBA_OP_GT, "{1,2}");
+    struct dba_logic c = leaf("name", DBA_OP_LIKE, "{O%,P%}");
+
+    a.filter.quant = DBA_Q_ANY;
+    b.filter.quant = DBA_Q_ALL;
+    c.filter.quant = DBA_Q_ANY;
+    c.filter.negate = true;
+    add_filter(q, a);
+    add_filter(q, b);
+    add_filter(q, c);
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE " COL("id") " = ANY($1) AND "
+                                 COL("id") " > ALL($2) AND NOT (" COL("name") " LIKE ANY($3))"));
+    expect_params(3, "{3,4}", "{1,2}", "{O%,P%}");
+}
+
+Test(sql, filter_isdistinct_rejects_any)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_logic a = leaf("id", DBA_OP_ISDISTINCT, "{3,4}");
+
+    a.filter.quant = DBA_Q_ANY;
+    add_filter(q, a);
+    expect_err(q, ITEMS, 400, "PGRST100", NULL);
+}
+
+Test(sql, filter_fts_on_tsvector_column_is_not_wrapped)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, leaf("tsv", DBA_OP_FTS, "fat & rat"));
+    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("tsv")
+                                " @@ to_tsquery($1)"));
+    expect_params(1, "fat & rat");
+}
+
+Test(sql, filter_fts_language_on_text_column)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_logic l = leaf("body", DBA_OP_FTS, "amusant");
+
+    l.filter.lang = "french";
+    add_filter(q, l);
+    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE to_tsvector($1::regconfig, "
+                                DCOL("body") ") @@ to_tsquery($1::regconfig, $2)"));
+    expect_params(2, "french", "amusant");
+}
+
+Test(sql, filter_fts_variants)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_logic l = leaf("tsv", DBA_OP_WFTS, "c");
+
+    l.filter.lang = "english";
+    add_filter(q, leaf("body", DBA_OP_PLFTS, "a b"));
+    add_filter(q, nleaf("tsv", DBA_OP_PHFTS, "b c"));
+    add_filter(q, l);
+    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE to_tsvector(" DCOL("body")
+                                ") @@ plainto_tsquery($1) AND NOT (" DCOL("tsv")
+                                " @@ phraseto_tsquery($2)) AND " DCOL("tsv")
+                                " @@ websearch_to_tsquery($3::regconfig, $4)"));
+    expect_params(4, "a b", "b c", "english", "c");
+}
+
+Test(sql, filter_range_and_array_operators)
+{
+    static const enum dba_op ops[] = { DBA_OP_CS, DBA_OP_CD, DBA_OP_OV, DBA_OP_SL, DBA_OP_SR,
+                                       DBA_OP_NXR, DBA_OP_NXL, DBA_OP_ADJ };
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(ops); i++)
+        add_filter(q, leaf("arr", ops[i], "{1}"));
+    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("arr") " @> $1 AND "
+                                DCOL("arr") " <@ $2 AND " DCOL("arr") " && $3 AND " DCOL("arr")
+                                " << $4 AND " DCOL("arr") " >> $5 AND " DCOL("arr") " &< $6 AND "
+                                DCOL("arr") " &> $7 AND " DCOL("arr") " -|- $8"));
+    cr_expect_eq(S.n_params, 8);
+}
+
+Test(sql, filter_json_text_path)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, leaf("jb->a->>b", DBA_OP_EQ, "foo"));
+    add_filter(q, leaf("js->>-3", DBA_OP_EQ, "1"));
+    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("jb")
+                                "->$1::text->>$2::text = $3 AND " DCOL("js") "->>-3 = $4"));
+    expect_params(4, "a", "b", "foo", "1");
+}
+
+Test(sql, filter_json_arrow_on_json_casts_to_jsonb)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_filter(q, leaf("js->a", DBA_OP_EQ, "{\"b\":2}"));
+    add_filter(q, leaf("jb->a", DBA_OP_EQ, "{\"b\":2}"));
+    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE (" DCOL("js")
+                                "->$1::text)::jsonb = $2 AND " DCOL("jb") "->$3::text = $4"));
+    expect_params(4, "a", "{\"b\":2}", "a", "{\"b\":2}");
+}
+
+Test(sql, filter_logic_tree_nesting)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_logic or = { .kind = DBA_L_OR };
+    struct dba_logic and = { .kind = DBA_L_AND, .negate = true };
+
+    add_logic(&and, leaf("id", DBA_OP_GTE, "11"));
+    add_logic(&and, leaf("id", DBA_OP_LTE, "17"));
+    add_logic(&or, leaf("id", DBA_OP_EQ, "14"));
+    add_logic(&or, and);
+    add_filter(q, leaf("name", DBA_OP_EQ, "x"));
+    add_filter(q, or);
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE " COL("name") " = $1 AND (" COL("id")
+                                 " = $2 OR NOT (" COL("id") " >= $3 AND " COL("id")
+                                 " <= $4))"));
+    expect_params(4, "x", "14", "11", "17");
+}
+
+Test(sql, filter_negated_or_at_top)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_logic or = { .kind = DBA_L_OR, .negate = true };
+
+    add_logic(&or, leaf("id", DBA_OP_LT, "18"));
+    add_logic(&or, leaf("id", DBA_OP_GT, "21"));
+    add_filter(q, or);
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE NOT (" COL("id") " < $1 OR "
+                                 COL("id") " > $2)"));
+}
+
+/* ---- reads: order, pagination, count ---- */
+
+Test(sql, order_items)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    add_order(q, "id", true, DBA_NULLS_LAST);
+    add_order(q, "js->a", false, DBA_NULLS_FIRST);
+    add_order(q, "jb->>b", false, DBA_NULLS_DEFAULT);
+    add_order(q, "cx->re", true, DBA_NULLS_DEFAULT);
+    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " ORDER BY " DCOL("id")
+                                " DESC NULLS LAST, (" DCOL("js") "->$1::text)::jsonb ASC NULLS "
+                                "FIRST, "
+                                DCOL("jb") "->>$2::text ASC, to_jsonb(" DCOL("cx")
+                                ")->$3::text DESC"));
+    expect_params(3, "a", "b", "re");
+}
+
+Test(sql, limit_and_offset)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->limit = 5;
+    q->offset = 10;
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 5 OFFSET 10"));
+}
+
+Test(sql, negative_offset_is_ignored_and_limit_zero_kept)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->limit = 0;
+    q->offset = -3;
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 0"));
+}
+
+Test(sql, range_intersects_limit)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->limit = 5;
+    q->range_from = 0;
+    q->range_to = 9;
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 5"));
+}
+
+Test(sql, range_header_alone_and_with_offset)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->range_from = 10;
+    q->range_to = 100;
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 91 OFFSET 10"));
+    dba_buf_cleanup(&S.text);
+    q->range_from = 0;
+    q->range_to = 3;
+    q->limit = 3;
+    q->offset = 2;
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 2 OFFSET 2"));
+    dba_buf_cleanup(&S.text);
+    q->limit = -1;
+    q->offset = 0;
+    q->range_from = 4;
+    q->range_to = -1;
+    expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " OFFSET 4"));
+}
+
+Test(sql, max_rows_caps_reads)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 100"));
+    dba_buf_cleanup(&S.text);
+    q->limit = 500;
+    expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 100"));
+    dba_buf_cleanup(&S.text);
+    q->limit = 7;
+    expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 7"));
+}
+
+#define READ_TOTAL(src, total) READ_HEAD src ") SELECT " total " AS total, count(*) AS " \
+    "page_total, " \
+    "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, " \
+    "NULL::bigint AS inserted FROM pgrst_source _t"
+
+Test(sql, count_exact_reuses_filter_params)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->prefer.count = DBA_COUNT_EXACT;
+    q->limit = 2;
+    add_filter(q, leaf("id", DBA_OP_GT, "3"));
+    expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS " WHERE " COL("id") " > $1 LIMIT 2",
+                                       "(SELECT count(*)" FROM_ITEMS " WHERE " COL("id")
+                                       " > $1)"));
+    expect_params(1, "3");
+}
+
+Test(sql, count_planned_without_filter_uses_reltuples)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->prefer.count = DBA_COUNT_PLANNED;
+    expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS,
+        "coalesce((SELECT CASE WHEN pgrst_c.reltuples >= 0 THEN pgrst_c.reltuples::bigint END "
+        "FROM pg_catalog.pg_class pgrst_c WHERE pgrst_c.oid = '\"api\".\"items\"'::regclass), "
+        "(SELECT count(*)" FROM_ITEMS "))"));
+}
+
+Test(sql, count_planned_with_filter_or_view_and_estimated_are_exact)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->prefer.count = DBA_COUNT_PLANNED;
+    add_filter(q, leaf("id", DBA_OP_EQ, "1"));
+    expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS " WHERE " COL("id") " = $1",
+                                       "(SELECT count(*)" FROM_ITEMS " WHERE " COL("id") " = $1)"));
+    dba_buf_cleanup(&S.text);
+    q = mk_query(DBA_M_GET);
+    q->prefer.count = DBA_COUNT_ESTIMATED;
+    expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS, "(SELECT count(*)" FROM_ITEMS ")"));
+    dba_buf_cleanup(&S.text);
+    q->prefer.count = DBA_COUNT_PLANNED;
+    ITEMS->is_view = true;
+    expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS, "(SELECT count(*)" FROM_ITEMS ")"));
+}
+
+/* ---- reads: media ---- */
+
+#define READ_BODY(src, body) READ_HEAD src ") SELECT NULL::bigint AS total, count(*) AS " \
+    "page_total, " \
+    body " AS body, NULL::text AS location, NULL::bigint AS inserted FROM pgrst_source _t"
+
+Test(sql, head_has_empty_body)
+{
+    struct dba_query *q = mk_query(DBA_M_HEAD);
+
+    q->media = DBA_MEDIA_CSV;
+    expect_sql(q, ITEMS, 0, READ_BODY(ITEMS_ALL FROM_ITEMS, "''"));
+}
+
+Test(sql, media_object_and_stripped)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->media = DBA_MEDIA_OBJECT;
+    expect_sql(q, ITEMS, 0, READ_BODY(ITEMS_ALL FROM_ITEMS,
+                                      "coalesce((json_agg(_t)->0)::text, 'null')"));
+    dba_buf_cleanup(&S.text);
+    q->media = DBA_MEDIA_OBJECT_STRIPPED;
+    expect_sql(q, ITEMS, 0, READ_BODY(ITEMS_ALL FROM_ITEMS,
+                                      "coalesce((json_strip_nulls(json_agg(_t))->0)::text, "
+                                      "'null')"));
+    dba_buf_cleanup(&S.text);
+    q->media = DBA_MEDIA_ARRAY_STRIPPED;
+    expect_sql(q, ITEMS, 0, READ_BODY(ITEMS_ALL FROM_ITEMS,
+                                      "coalesce(json_strip_nulls(json_agg(_t)), '[]')::text"));
+}
+
+#define CSV_BODY "coalesce((SELECT string_agg(pgrst_k, ',') FROM " \
+    "json_object_keys(json_agg(_t)->0) " \
+    "AS pgrst_k), '') || chr(10) || coalesce(string_agg(substr(_t::text, 2, length(_t::text) - " \
+    "2), " \
+    "chr(10)), '')"
+
+Test(sql, media_csv)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->media = DBA_MEDIA_CSV;
+    set_select(q, "name");
+    expect_sql(q, ITEMS, 0, READ_BODY(COL("name") FROM_ITEMS, CSV_BODY));
+}
+
+/* ---- writes ---- */
+
+#define W_HEAD "WITH pgrst_source AS ("
+#define W_INS_ITEMS "INSERT INTO \"api\".\"items\""
+#define W_POP(fn) " FROM " fn "(NULL::\"api\".\"items\", $1::json) AS pgrst_body"
+#define W_MIN_TAIL ") SELECT NULL::bigint AS total, count(*) AS page_total, '' AS body, " \
+    "NULL::text AS location, NULL::bigint AS inserted FROM pgrst_source _t"
+#define W_REPR_TAIL(proj) ") SELECT NULL::bigint AS total, count(*) AS page_total, " \
+    "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, " \
+    "NULL::bigint AS inserted FROM (SELECT " proj " FROM pgrst_source) _t"
+
+Test(sql, insert_object_minimal)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"name\":\"a\",\"price\":1}", "name,price", 1);
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"name\", \"price\") SELECT pgrst_body.\"name\", "
+                            "pgrst_body.\"price\"" W_POP("json_populate_record") " RETURNING 1"
+                            W_MIN_TAIL);
+    expect_params(1, "{\"name\":\"a\",\"price\":1}");
+}
+
+Test(sql, insert_array_representation_with_select)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_ARRAY, "[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\"}]",
+             "id,name", 2);
+    set_select(q, "id,n:name");
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    q->prefer.count = DBA_COUNT_EXACT;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
+                            "pgrst_body.\"name\"" W_POP("json_populate_recordset")
+                            " RETURNING \"api\".\"items\".*) SELECT count(*) AS total, count(*) AS "
+                            "page_total, coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS "
+                            "location, NULL::bigint AS inserted FROM (SELECT pgrst_source.\"id\", "
+                            "pgrst_source.\"name\" AS \"n\" FROM pgrst_source) _t");
+    expect_params(1, q->body);
+}
+
+Test(sql, insert_columns_param_ignores_other_keys)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":1,\"name\":\"x\",\"junk\":3}", "id,name,junk", 1);
+    q->columns = mk_list("id,name", &q->n_columns);
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
+                            "pgrst_body.\"name\"" W_POP("json_populate_record")
+                            " RETURNING \"api\".\"items\".*" W_REPR_TAIL("pgrst_source.*"));
+}
+
+Test(sql, insert_unknown_body_key)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":1,\"helicopter\":2}", "id,helicopter", 1);
+    expect_err(q, ITEMS, 400, "PGRST204",
+               "Could not find the 'helicopter' column of 'items' in the schema cache");
+}
+
+Test(sql, insert_unknown_columns_entry)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":1}", "id", 1);
+    q->columns = mk_list("id,helicopter", &q->n_columns);
+    expect_err(q, ITEMS, 400, "PGRST204",
+               "Could not find the 'helicopter' column of 'items' in the schema cache");
+}
+
+Test(sql, insert_empty_object_and_array)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_OBJECT, "{}", "", 1);
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " SELECT" W_POP("json_populate_record")
+                            " RETURNING 1" W_MIN_TAIL);
+    dba_buf_cleanup(&S.text);
+    set_body(q, DBA_BODY_ARRAY, "[]", "", 0);
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " SELECT" W_POP("json_populate_recordset")
+                            " RETURNING 1" W_MIN_TAIL);
+}
+
+Test(sql, insert_missing_default_array_uses_defaults_per_element)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+    struct dba_table *t = mk_table("api", "items", "id:integer:pk:identity;name:text;"
+                                                   "price:numeric:default=0");
+
+    set_body(q, DBA_BODY_ARRAY, "[{\"name\":\"a\"},{\"id\":9,\"price\":2}]", "name", 2);
+    q->columns = mk_list("id,name,price", &q->n_columns);
+    q->prefer.missing = DBA_MISSING_DEFAULT;
+    expect_sql(q, t, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\", \"price\") SELECT CASE WHEN "
+                        "pgrst_elem.js ? 'id' THEN pgrst_body.\"id\" ELSE nextval("
+                        "pg_get_serial_sequence('\"api\".\"items\"', 'id')) END, "
+                        "pgrst_body.\"name\", CASE WHEN pgrst_elem.js ? 'price' THEN "
+                        "pgrst_body.\"price\" ELSE (0) END FROM jsonb_array_elements($1::jsonb) "
+                        "AS pgrst_elem(js), LATERAL jsonb_populate_record(NULL::\"api\".\"items\", "
+                        "pgrst_elem.js) AS pgrst_body RETURNING 1" W_MIN_TAIL);
+}
+
+Test(sql, insert_missing_default_object_drops_absent_columns)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"name\":\"a\"}", "name", 1);
+    q->columns = mk_list("id,name,price", &q->n_columns);
+    q->prefer.missing = DBA_MISSING_DEFAULT;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"name\") SELECT pgrst_body.\"name\""
+                            W_POP("json_populate_record") " RETURNING 1" W_MIN_TAIL);
+    dba_buf_cleanup(&S.text);
+    q->prefer.missing = DBA_MISSING_NULL;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\", \"price\") SELECT "
+                            "pgrst_body.\"id\", pgrst_body.\"name\", pgrst_body.\"price\""
+                            W_POP("json_populate_record") " RETURNING 1" W_MIN_TAIL);
+}
+
+#define W_INSERTED_TAIL(proj) ") SELECT NULL::bigint AS total, count(*) AS page_total, " \
+    "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, (SELECT count(*) FROM " \
+    "pgrst_source WHERE pgrst_inserted) AS inserted FROM (SELECT " proj " FROM pgrst_source) _t"
+
+Test(sql, upsert_merge_on_primary_key)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_ARRAY, "[{\"id\":1,\"name\":\"a\"}]", "id,name", 1);
+    q->prefer.resolution = DBA_RES_MERGE;
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
+                            "pgrst_body.\"name\"" W_POP("json_populate_recordset")
+                            " ON CONFLICT (\"id\") DO UPDATE SET \"id\" = EXCLUDED.\"id\", "
+                            "\"name\" = EXCLUDED.\"name\" RETURNING \"api\".\"items\".*, "
+                            "(\"api\".\"items\".xmax = 0) AS pgrst_inserted"
+                            W_INSERTED_TAIL("pgrst_source.\"id\", pgrst_source.\"name\", "
+                                            "pgrst_source.\"price\""));
+}
+
+Test(sql, upsert_merge_minimal_returns_only_the_flag)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":1}", "id", 1);
+    q->prefer.resolution = DBA_RES_MERGE;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\") SELECT pgrst_body.\"id\""
+                            W_POP("json_populate_record") " ON CONFLICT (\"id\") DO UPDATE SET "
+                            "\"id\" = EXCLUDED.\"id\" RETURNING (\"api\".\"items\".xmax = 0) AS "
+                            "pgrst_inserted) SELECT NULL::bigint AS total, count(*) AS page_total, "
+                            "'' AS body, NULL::text AS location, (SELECT count(*) FROM "
+                            "pgrst_source WHERE pgrst_inserted) AS inserted FROM pgrst_source _t");
+}
+
+Test(sql, upsert_ignore_on_conflict_columns)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_ARRAY, "[{\"name\":\"a\",\"price\":1}]", "name,price", 1);
+    q->prefer.resolution = DBA_RES_IGNORE;
+    q->on_conflict = mk_list("name,price", &q->n_on_conflict);
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"name\", \"price\") SELECT pgrst_body.\"name\", "
+                            "pgrst_body.\"price\"" W_POP("json_populate_recordset")
+                            " ON CONFLICT (\"name\", \"price\") DO NOTHING RETURNING 1"
+                            W_MIN_TAIL);
+}
+
+Test(sql, upsert_without_key_is_a_plain_insert)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+    struct dba_table *t = mk_table("api", "items", "a:text;b:text");
+
+    set_body(q, DBA_BODY_ARRAY, "[{\"a\":\"1\"}]", "a", 1);
+    q->prefer.resolution = DBA_RES_MERGE;
+    expect_sql(q, t, 0, W_HEAD W_INS_ITEMS " (\"a\") SELECT pgrst_body.\"a\""
+                        W_POP("json_populate_recordset") " RETURNING 1" W_MIN_TAIL);
+}
+
+Test(sql, upsert_on_view_has_no_inserted_count)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    ITEMS->is_view = true;
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":1}", "id", 1);
+    q->prefer.resolution = DBA_RES_MERGE;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\") SELECT pgrst_body.\"id\""
+                            W_POP("json_populate_record") " ON CONFLICT (\"id\") DO UPDATE SET "
+                            "\"id\" = EXCLUDED.\"id\" RETURNING 1" W_MIN_TAIL);
+}
+
+Test(sql, upsert_unknown_on_conflict_column)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":1}", "id", 1);
+    q->prefer.resolution = DBA_RES_MERGE;
+    q->on_conflict = mk_list("nope", &q->n_on_conflict);
+    expect_err(q, ITEMS, 400, "42703", "column items.nope does not exist");
+}
+
+Test(sql, insert_headers_only_location)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+    struct dba_table *t = mk_table("api", "items", "name:text:pk;year:int:pk;x:text");
+
+    set_body(q, DBA_BODY_OBJECT, "{\"name\":\"a b\",\"year\":1}", "name,year", 1);
+    q->prefer.ret = DBA_RET_HEADERS_ONLY;
+    cr_assert_eq(build(q, t, 0), DBA_OK);
+    cr_expect(strstr(S.text.data, " RETURNING \"api\".\"items\".*) SELECT NULL::bigint AS total, "
+                                  "count(*) AS page_total, '' AS body, (SELECT 'name=eq.' || "
+                                  "coalesce((SELECT string_agg(") != NULL, "%s", S.text.data);
+    cr_expect(strstr(S.text.data, "convert_to(pgrst_source.\"name\"::text, 'UTF8')") != NULL);
+    cr_expect(strstr(S.text.data, "'') || '&year=eq.' || coalesce(") != NULL);
+    cr_expect(strstr(S.text.data, "convert_to(pgrst_source.\"year\"::text, 'UTF8')") != NULL);
+    cr_expect(strstr(S.text.data, " FROM pgrst_source WHERE (SELECT count(*) FROM pgrst_source) "
+                                  "= 1) AS location, NULL::bigint AS inserted FROM pgrst_source _t")
+              != NULL);
+    expect_params(1, q->body);
+}
+
+Test(sql, insert_headers_only_without_pk_has_no_location)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+    struct dba_table *t = mk_table("api", "items", "a:text");
+
+    set_body(q, DBA_BODY_OBJECT, "{\"a\":\"x\"}", "a", 1);
+    q->prefer.ret = DBA_RET_HEADERS_ONLY;
+    expect_sql(q, t, 0, W_HEAD W_INS_ITEMS " (\"a\") SELECT pgrst_body.\"a\""
+                        W_POP("json_populate_record") " RETURNING 1" W_MIN_TAIL);
+}
+
+Test(sql, insert_singular_aborts_unless_one_row)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_ARRAY, "[{\"id\":1}]", "id", 1);
+    q->media = DBA_MEDIA_OBJECT;
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\") SELECT pgrst_body.\"id\""
+                            W_POP("json_populate_recordset") " RETURNING \"api\".\"items\".*) "
+                            "SELECT NULL::bigint AS total, count(*) AS page_total, CASE WHEN "
+                            "count(*) <> 1 THEN ('" DBA_SQL_SINGULAR "' || "
+                            "count(*))::integer::text "
+                            "ELSE coalesce((json_agg(_t)->0)::text, 'null') END AS body, "
+                            "NULL::text "
+                            "AS location, NULL::bigint AS inserted FROM (SELECT pgrst_source.* "
+                            "FROM "
+                            "pgrst_source) _t");
+}
+
+Test(sql, insert_csv_representation)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    set_body(q, DBA_BODY_CSV, "[{\"name\":\"a\"}]", "name", 1);
+    q->media = DBA_MEDIA_CSV;
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"name\") SELECT pgrst_body.\"name\""
+                            W_POP("json_populate_recordset") " RETURNING \"api\".\"items\".*) "
+                            "SELECT NULL::bigint AS total, count(*) AS page_total, " CSV_BODY
+                            " AS body, NULL::text AS location, NULL::bigint AS inserted FROM "
+                            "(SELECT pgrst_source.* FROM pgrst_source) _t");
+}
+
+Test(sql, insert_without_body_fails)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+
+    expect_err(q, ITEMS, 400, "PGRST102", "Empty or invalid json");
+}
+
+#define W_UPD_ITEMS "UPDATE \"api\".\"items\" SET "
+
+Test(sql, patch_sets_body_keys_only)
+{
+    struct dba_query *q = mk_query(DBA_M_PATCH);
+
+    add_filter(q, leaf("id", DBA_OP_EQ, "1"));
+    set_body(q, DBA_BODY_OBJECT, "{\"name\":\"z\"}", "name", 1);
+    expect_sql(q, ITEMS, 0, W_HEAD W_UPD_ITEMS "\"name\" = pgrst_body.\"name\" FROM "
+                            "json_populate_record(NULL::\"api\".\"items\", $2::json) AS pgrst_body "
+                            "WHERE " COL("id") " = $1 RETURNING 1" W_MIN_TAIL);
+    expect_params(2, "1", "{\"name\":\"z\"}");
+}
+
+Test(sql, patch_columns_with_missing_default)
+{
+    struct dba_query *q = mk_query(DBA_M_PATCH);
+
+    set_body(q, DBA_BODY_ARRAY, "[{\"name\":\"z\",\"junk\":1}]", "name,junk", 1);
+    q->columns = mk_list("name,price", &q->n_columns);
+    q->prefer.missing = DBA_MISSING_DEFAULT;
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_sql(q, ITEMS, 0, W_HEAD W_UPD_ITEMS "\"name\" = pgrst_body.\"name\", \"price\" = "
+    "DEFAULT "
+                            "FROM json_populate_record(NULL::\"api\".\"items\", ($1::json)->0) AS "
+                            "pgrst_body RETURNING "
+                            "\"api\".\"items\".*" W_REPR_TAIL("pgrst_source.*"));
+}
+
+Test(sql, patch_empty_body_updates_nothing)
+{
+    struct dba_query *q = mk_query(DBA_M_PATCH);
+
+    add_filter(q, leaf("id", DBA_OP_EQ, "1"));
+    set_body(q, DBA_BODY_OBJECT, "{}", "", 1);
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"api\".\"items\".*" FROM_ITEMS " WHERE false"
+                            W_REPR_TAIL("pgrst_source.*"));
+}
+
+Test(sql, patch_unknown_columns_entry)
+{
+    struct dba_query *q = mk_query(DBA_M_PATCH);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"name\":\"z\"}", "name", 1);
+    q->columns = mk_list("helicopter", &q->n_columns);
+    expect_err(q, ITEMS, 400, "PGRST204",
+               "Could not find the 'helicopter' column of 'items' in the schema cache");
+}
+
+Test(sql, patch_max_affected_and_singular)
+{
+    struct dba_query *q = mk_query(DBA_M_PATCH);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"name\":\"z\"}", "name", 1);
+    q->prefer.handling_strict = true;
+    q->prefer.max_affected = 10;
+    q->media = DBA_MEDIA_OBJECT;
+    expect_sql(q, ITEMS, 0, W_HEAD W_UPD_ITEMS "\"name\" = pgrst_body.\"name\" FROM "
+                            "json_populate_record(NULL::\"api\".\"items\", $1::json) AS pgrst_body "
+                            "RETURNING 1) SELECT NULL::bigint AS total, count(*) AS page_total, "
+                            "CASE WHEN count(*) <> 1 THEN ('DBA_SINGULAR:' || count(*))::integer::"
+                            "text WHEN count(*) > 10 THEN ('DBA_MAX_AFFECTED:' || "
+                            "count(*))::integer"
+                            "::text ELSE '' END AS body, NULL::text AS location, NULL::bigint AS "
+                            "inserted FROM pgrst_source _t");
+}
+
+Test(sql, max_affected_needs_strict_handling)
+{
+    struct dba_query *q = mk_query(DBA_M_DELETE);
+
+    q->prefer.max_affected = 10;
+    expect_sql(q, ITEMS, 0, W_HEAD "DELETE" FROM_ITEMS " RETURNING 1" W_MIN_TAIL);
+}
+
+Test(sql, delete_with_filter_and_representation)
+{
+    struct dba_query *q = mk_query(DBA_M_DELETE);
+
+    add_filter(q, leaf("id", DBA_OP_LT, "5"));
+    set_select(q, "myid:id,id::text");
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_sql(q, ITEMS, 0, W_HEAD "DELETE" FROM_ITEMS " WHERE " COL("id") " < $1 RETURNING "
+                            "\"api\".\"items\".*" W_REPR_TAIL("pgrst_source.\"id\" AS \"myid\", "
+                            "CAST(pgrst_source.\"id\" AS text) AS \"id\""));
+    expect_params(1, "5");
+}
+
+Test(sql, delete_max_affected_sentinel)
+{
+    struct dba_query *q = mk_query(DBA_M_DELETE);
+
+    add_filter(q, leaf("id", DBA_OP_LT, "15"));
+    q->prefer.handling_strict = true;
+    q->prefer.max_affected = 10;
+    q->prefer.count = DBA_COUNT_EXACT;
+    expect_sql(q, ITEMS, 0, W_HEAD "DELETE" FROM_ITEMS " WHERE " COL("id") " < $1 RETURNING 1) "
+                            "SELECT count(*) AS total, count(*) AS page_total, CASE WHEN count(*) "
+                            "> 10 THEN ('DBA_MAX_AFFECTED:' || count(*))::integer::text ELSE '' "
+                            "END "
+                            "AS body, NULL::text AS location, NULL::bigint AS inserted FROM "
+                            "pgrst_source _t");
+}
+
+Test(sql, write_unknown_filter_column)
+{
+    struct dba_query *q = mk_query(DBA_M_DELETE);
+
+    add_filter(q, leaf("nope", DBA_OP_EQ, "1"));
+    expect_err(q, ITEMS, 400, "42703", "column items.nope does not exist");
+}
+
+/* ---- PUT ---- */
+
+Test(sql, put_upserts_on_primary_key)
+{
+    struct dba_query *q = mk_query(DBA_M_PUT);
+
+    add_filter(q, leaf("id", DBA_OP_EQ, "7"));
+    set_body(q, DBA_BODY_ARRAY, "[{\"id\":7,\"name\":\"x\"}]", "id,name", 1);
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
+                            "pgrst_body.\"name\" FROM "
+                            "json_populate_record(NULL::\"api\".\"items\", "
+                            "($1::json)->0) AS pgrst_body ON CONFLICT (\"id\") DO UPDATE SET "
+                            "\"id\" "
+                            "= EXCLUDED.\"id\", \"name\" = EXCLUDED.\"name\" RETURNING "
+                            "\"api\".\"items\".*, (\"api\".\"items\".xmax = 0) AS pgrst_inserted"
+                            W_INSERTED_TAIL("pgrst_source.\"id\", pgrst_source.\"name\", "
+                                            "pgrst_source.\"price\""));
+    expect_params(1, q->body);
+}
+
+Test(sql, put_rejects_limit_and_offset)
+{
+    struct dba_query *q = mk_query(DBA_M_PUT);
+
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":7}", "id", 1);
+    q->limit = 1;
+    expect_err(q, ITEMS, 400, "PGRST114",
+               "limit/offset querystring parameters are not allowed for PUT");
+    q->limit = -1;
+    q->offset = 2;
+    expect_err(q, ITEMS, 400, "PGRST114", NULL);
+}
+
+Test(sql, put_filters_must_be_exactly_the_pk)
+{
+    static const char *msg =
+        "Filters must include all and only primary key columns with 'eq' operators";
+    struct dba_query *q = mk_query(DBA_M_PUT);
+    struct dba_table *nopk = mk_table("api", "items", "a:text;b:text");
+
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":7}", "id", 1);
+    expect_err(q, ITEMS, 405, "PGRST105", msg);                 /* no filter */
+    add_filter(q, leaf("name", DBA_OP_EQ, "x"));
+    expect_err(q, ITEMS, 405, "PGRST105", msg);                 /* non-pk filter */
+    q = mk_query(DBA_M_PUT);
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":7}", "id", 1);
+    add_filter(q, leaf("id", DBA_OP_GTE, "7"));
+    expect_err(q, ITEMS, 405, "PGRST105", msg);                 /* not eq */
+    q->where.children[0].filter.op = DBA_OP_EQ;
+    add_filter(q, leaf("name", DBA_OP_EQ, "x"));
+    expect_err(q, ITEMS, 405, "PGRST105", msg);                 /* pk plus extra */
+    q = mk_query(DBA_M_PUT);
+    set_body(q, DBA_BODY_OBJECT, "{\"a\":\"x\"}", "a", 1);
+    add_filter(q, leaf("a", DBA_OP_EQ, "x"));
+    expect_err(q, nopk, 405, "PGRST105", msg);                  /* table without pk */
+}
+
+Test(sql, put_payload_must_match_url)
+{
+    static const char *msg = "Payload values do not match URL in primary key column(s)";
+    struct dba_query *q = mk_query(DBA_M_PUT);
+
+    add_filter(q, leaf("id", DBA_OP_EQ, "7"));
+    set_body(q, DBA_BODY_ARRAY, "[{\"id\":8,\"name\":\"x\"}]", "id,name", 1);
+    expect_err(q, ITEMS, 400, "PGRST115", msg);
+    set_body(q, DBA_BODY_OBJECT, "{\"name\":\"x\"}", "name", 1);
+    expect_err(q, ITEMS, 400, "PGRST115", msg);                 /* pk missing from the body */
+    set_body(q, DBA_BODY_OBJECT, "{\"id\":\"7\"}", "id", 1);    /* a string "7" matches */
+    cr_expect_eq(build(q, ITEMS, 0), DBA_OK);
+}
+
+Test(sql, put_compound_pk_text_values)
+{
+    struct dba_query *q = mk_query(DBA_M_PUT);
+    struct dba_table *t = mk_table("api", "items", "k:text:pk;n:integer:pk;v:text");
+
+    add_filter(q, leaf("n", DBA_OP_EQ, "2"));
+    add_filter(q, leaf("k", DBA_OP_EQ, "Java"));
+    set_body(q, DBA_BODY_OBJECT, "{\"k\":\"Java\",\"n\":2,\"v\":\"x\"}", "k,n,v", 1);
+    expect_sql(q, t, 0, W_HEAD W_INS_ITEMS " (\"k\", \"n\", \"v\") SELECT pgrst_body.\"k\", "
+                        "pgrst_body.\"n\", pgrst_body.\"v\"" W_POP("json_populate_record")
+                        " ON CONFLICT (\"k\", \"n\") DO UPDATE SET \"k\" = EXCLUDED.\"k\", \"n\" = "
+                        "EXCLUDED.\"n\", \"v\" = EXCLUDED.\"v\" RETURNING (\"api\".\"items\".xmax "
+                        "= 0) AS pgrst_inserted) SELECT NULL::bigint AS total, count(*) AS "
+                        "page_total, '' AS body, NULL::text AS location, (SELECT count(*) FROM "
+                        "pgrst_source WHERE pgrst_inserted) AS inserted FROM pgrst_source _t");
+    dba_buf_cleanup(&S.text);
+    set_body(q, DBA_BODY_OBJECT, "{\"k\":\"java\",\"n\":2}", "k,n", 1);
+    expect_err(q, t, 400, "PGRST115", NULL);
+}
+
+/* ---- misc ---- */
+
+Test(sql, options_is_not_a_statement)
+{
+    struct dba_query *q = mk_query(DBA_M_OPTIONS);
+
+    expect_err(q, ITEMS, 405, "PGRST117", NULL);
+}
+
+Test(sql, cleanup_callback_releases_text)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_sql *s = dba_arena_alloc(A, sizeof(*s));
+    struct dba_arena *a = dba_arena_new();
+
+    cr_assert_eq(dba_db_sql_build(q, ITEMS, 0, a, s, &E), DBA_OK);
+    dba_arena_defer(a, dba_db_sql_cleanup_cb, s);
+    dba_arena_free(a);
+    cr_expect_null(s->text.data);
+}

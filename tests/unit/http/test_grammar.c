@@ -1,0 +1,765 @@
+/* test_grammar.c - the PostgREST query-string grammar: select, filters, logic trees, order,
+   limit/offset, decoding, and the exact PGRST100 texts PostgREST produces. */
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http/grammar.h"
+
+static struct dba_arena *arena;
+static struct dba_query q;
+static struct dba_err err;
+
+static void
+gr_setup(void)
+{
+    dba_mem_init();
+    arena = dba_arena_new();
+    memset(&q, 0, sizeof(q));
+    dba_err_clear(&err);
+}
+
+static void
+gr_teardown(void)
+{
+    dba_arena_free(arena);
+}
+
+TestSuite(grammar, .init = gr_setup, .fini = gr_teardown);
+
+/* Parses a GET with query string qs. */
+static int
+get(const char *qs)
+{
+    struct dba_http_req_in in = { .method = DBA_M_GET, .query = qs };
+
+    return dba_http_grammar_parse(arena, &in, &q, &err);
+}
+
+/* Parses qs, requires success and one top-level child; returns its filter. */
+static const struct dba_filter *
+one_filter(const char *qs)
+{
+    int rc = get(qs);
+
+    cr_assert_eq(rc, DBA_OK, "%s: %s / %s", qs, err.msg, err.detail);
+    cr_assert_eq(q.where.n_children, 1);
+    cr_assert_eq(q.where.children[0].kind, DBA_L_FILTER);
+    return &q.where.children[0].filter;
+}
+
+/* Requires a PGRST100 with exactly msg and detail. */
+static void
+expect_parse_error(const char *qs, const char *msg, const char *detail)
+{
+    cr_assert_eq(get(qs), DBA_EINVAL, "%s parsed", qs);
+    cr_expect_eq(err.http_status, 400);
+    cr_expect_str_eq(err.pgrst, "PGRST100");
+    cr_expect_str_eq(err.msg, msg);
+    cr_expect_str_eq(err.detail, detail);
+    cr_expect_str_empty(err.hint);
+}
+
+/* ---- defaults and query-string decoding ---- */
+
+Test(grammar, defaults_without_query)
+{
+    cr_assert_eq(get(NULL), DBA_OK);
+    cr_expect_eq(q.method, DBA_M_GET);
+    cr_assert_eq(q.n_select, 1);
+    cr_expect(q.select[0].star);
+    cr_expect_eq(q.where.kind, DBA_L_AND);
+    cr_expect_eq(q.where.n_children, 0);
+    cr_expect_eq(q.limit, -1);
+    cr_expect_eq(q.offset, 0);
+    cr_expect_eq(q.range_from, -1);
+    cr_expect_eq(q.range_to, -1);
+    cr_expect_eq(q.prefer.max_affected, -1);
+    cr_expect_eq(q.media, DBA_MEDIA_JSON);
+    cr_expect_eq(q.body_kind, DBA_BODY_NONE);
+    cr_expect_null(q.columns);
+    cr_expect_null(q.on_conflict);
+}
+
+Test(grammar, percent_and_plus_decode_to_space)
+{
+    const struct dba_filter *f = one_filter("name=eq.parent%20v1-1");
+
+    cr_expect_str_eq(f->value, "parent v1-1");
+    f = one_filter("name=eq.parent+v1-1");
+    cr_expect_str_eq(f->value, "parent v1-1");
+}
+
+Test(grammar, encoded_reserved_characters)
+{
+    cr_assert_eq(get("select=a%2Cb&a=in.%28%22x%2Cy%22%2C2%29"), DBA_OK, "%s", err.detail);
+    cr_assert_eq(q.n_select, 2);
+    cr_expect_str_eq(q.select[1].field.name, "b");
+    cr_assert_eq(q.where.children[0].filter.n_list, 2);
+    cr_expect_str_eq(q.where.children[0].filter.list[0], "x,y");
+}
+
+Test(grammar, repeated_filter_keys_all_apply)
+{
+    cr_assert_eq(get("a=gte.1&a=lte.5"), DBA_OK);
+    cr_assert_eq(q.where.n_children, 2);
+    cr_expect_eq(q.where.children[0].filter.op, DBA_OP_GTE);
+    cr_expect_str_eq(q.where.children[0].filter.value, "1");
+    cr_expect_eq(q.where.children[1].filter.op, DBA_OP_LTE);
+    cr_expect_str_eq(q.where.children[1].filter.value, "5");
+}
+
+Test(grammar, pairs_without_value_and_empty_pairs_are_ignored)
+{
+    cr_assert_eq(get("&&flag&a=eq.1&"), DBA_OK);
+    cr_expect_eq(q.where.n_children, 1);
+}
+
+Test(grammar, semicolon_separates_pairs_like_postgrest)
+{
+    cr_assert_eq(get("a=eq.1;b=eq.2"), DBA_OK);
+    cr_expect_eq(q.where.n_children, 2);
+}
+
+Test(grammar, value_without_operator_is_an_error)
+{
+    expect_parse_error("id=val", "\"failed to parse filter (val)\" (line 1, column 1)",
+                       "unexpected \"v\" expecting \"not\" or operator (eq, gt, ...)");
+}
+
+/* ---- operators ---- */
+
+Test(grammar, every_plain_operator)
+{
+    static const struct {
+        const char *text;
+        enum dba_op op;
+    } ops[] = {
+        { "eq", DBA_OP_EQ },     { "neq", DBA_OP_NEQ },     { "gt", DBA_OP_GT },
+        { "gte", DBA_OP_GTE },   { "lt", DBA_OP_LT },       { "lte", DBA_OP_LTE },
+        { "match", DBA_OP_MATCH }, { "imatch", DBA_OP_IMATCH }, { "isdistinct", DBA_OP_ISDISTINCT },
+        { "cs", DBA_OP_CS },     { "cd", DBA_OP_CD },       { "ov", DBA_OP_OV },
+        { "sl", DBA_OP_SL },     { "sr", DBA_OP_SR },       { "nxr", DBA_OP_NXR },
+        { "nxl", DBA_OP_NXL },   { "adj", DBA_OP_ADJ },     { "fts", DBA_OP_FTS },
+        { "plfts", DBA_OP_PLFTS }, { "phfts", DBA_OP_PHFTS }, { "wfts", DBA_OP_WFTS },
+    };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(ops); i++) {
+        char qs[64];
+        const struct dba_filter *f;
+
+        snprintf(qs, sizeof(qs), "col=%s.[1,5)", ops[i].text);
+        memset(&q, 0, sizeof(q));
+        f = one_filter(qs);
+        cr_expect_eq(f->op, ops[i].op, "%s", ops[i].text);
+        cr_expect_str_eq(f->value, "[1,5)", "%s", ops[i].text);
+        cr_expect_not(f->negate);
+        cr_expect_eq(f->quant, DBA_Q_NONE);
+        cr_expect_null(f->lang);
+        cr_expect_str_eq(f->field.name, "col");
+    }
+}
+
+Test(grammar, value_keeps_dots_and_everything_after_operator)
+{
+    const struct dba_filter *f = one_filter("email=eq.a.b@c.d");
+
+    cr_expect_str_eq(f->value, "a.b@c.d");
+}
+
+Test(grammar, like_and_ilike_turn_star_into_percent)
+{
+    const struct dba_filter *f = one_filter("k=like.*yx");
+
+    cr_expect_eq(f->op, DBA_OP_LIKE);
+    cr_expect_str_eq(f->value, "%yx");
+    f = one_filter("k=ilike.xy*");
+    cr_expect_eq(f->op, DBA_OP_ILIKE);
+    cr_expect_str_eq(f->value, "xy%");
+}
+
+Test(grammar, not_prefix_negates)
+{
+    const struct dba_filter *f = one_filter("id=not.eq.5");
+
+    cr_expect(f->negate);
+    cr_expect_eq(f->op, DBA_OP_EQ);
+    cr_expect_str_eq(f->value, "5");
+    f = one_filter("k=not.like.*yx");
+    cr_expect(f->negate);
+    cr_expect_str_eq(f->value, "%yx");
+}
+
+Test(grammar, any_and_all_keep_the_array_literal)
+{
+    const struct dba_filter *f = one_filter("id=eq(any).{3,4,5}");
+
+    cr_expect_eq(f->op, DBA_OP_EQ);
+    cr_expect_eq(f->quant, DBA_Q_ANY);
+    cr_expect_str_eq(f->value, "{3,4,5}");
+    f = one_filter("id=gt(all).{4,3}");
+    cr_expect_eq(f->op, DBA_OP_GT);
+    cr_expect_eq(f->quant, DBA_Q_ALL);
+    f = one_filter("body=ilike(all).{*plan*,*great*}");
+    cr_expect_eq(f->quant, DBA_Q_ALL);
+    cr_expect_str_eq(f->value, "{%plan%,%great%}");
+    f = one_filter("body=not.match(any).{stop,thing}");
+    cr_expect(f->negate);
+    cr_expect_eq(f->op, DBA_OP_MATCH);
+}
+
+Test(grammar, neq_does_not_take_a_quantifier)
+{
+    cr_expect_eq(get("a=neq(any).{1}"), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST100");
+}
+
+Test(grammar, in_list_plain_and_quoted)
+{
+    const struct dba_filter *f = one_filter("name=in.(David White,\"Hebdon, John\",\"a\\\"b\\\\c\")");
+
+    cr_expect_eq(f->op, DBA_OP_IN);
+    cr_assert_eq(f->n_list, 3);
+    cr_expect_str_eq(f->list[0], "David White");
+    cr_expect_str_eq(f->list[1], "Hebdon, John");
+    cr_expect_str_eq(f->list[2], "a\"b\\c");
+}
+
+Test(grammar, in_empty_list_and_not_in)
+{
+    const struct dba_filter *f = one_filter("id=in.()");
+
+    cr_expect_eq(f->n_list, 0);
+    f = one_filter("id=not.in.(2,4)");
+    cr_expect(f->negate);
+    cr_expect_eq(f->n_list, 2);
+    f = one_filter("id=in.(\"\")");
+    cr_assert_eq(f->n_list, 1);
+    cr_expect_str_eq(f->list[0], "");
+}
+
+Test(grammar, in_without_parenthesis_is_an_error)
+{
+    expect_parse_error("id=in.1,2", "\"failed to parse filter (in.1,2)\" (line 1, column 4)",
+                       "unexpected \"1\" expecting \"(\"");
+}
+
+Test(grammar, is_values_case_insensitive)
+{
+    static const struct {
+        const char *text;
+        enum dba_is_value v;
+    } vals[] = {
+        { "null", DBA_IS_NULL },         { "NULL", DBA_IS_NULL },   { "not_null", DBA_IS_NOT_NULL },
+        { "NoT_NuLl", DBA_IS_NOT_NULL }, { "true", DBA_IS_TRUE },   { "FALSE", DBA_IS_FALSE },
+        { "unknown", DBA_IS_UNKNOWN },
+    };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(vals); i++) {
+        char qs[64];
+        const struct dba_filter *f;
+
+        snprintf(qs, sizeof(qs), "a=is.%s", vals[i].text);
+        memset(&q, 0, sizeof(q));
+        f = one_filter(qs);
+        cr_expect_eq(f->op, DBA_OP_IS);
+        cr_expect_eq(f->is_value, vals[i].v, "%s", vals[i].text);
+    }
+}
+
+Test(grammar, is_invalid_value)
+{
+    expect_parse_error("done=is.nil", "\"failed to parse filter (is.nil)\" (line 1, column 5)",
+                       "unexpected \"i\" expecting isVal: (null, not_null, true, false, unknown)");
+    cr_expect_eq(get("done=is.nullx"), DBA_EINVAL);
+}
+
+Test(grammar, not_is_null)
+{
+    const struct dba_filter *f = one_filter("a=not.is.null");
+
+    cr_expect(f->negate);
+    cr_expect_eq(f->is_value, DBA_IS_NULL);
+}
+
+Test(grammar, fts_language)
+{
+    const struct dba_filter *f = one_filter("tsv=fts(french).amusant");
+
+    cr_expect_eq(f->op, DBA_OP_FTS);
+    cr_expect_str_eq(f->lang, "french");
+    cr_expect_str_eq(f->value, "amusant");
+    f = one_filter("tsv=wfts(english).fat+%26+cat");
+    cr_expect_eq(f->op, DBA_OP_WFTS);
+    cr_expect_str_eq(f->value, "fat & cat");
+    f = one_filter("tsv=not.plfts.The%20Fat%20Rats");
+    cr_expect(f->negate);
+    cr_expect_eq(f->op, DBA_OP_PLFTS);
+    cr_expect_null(f->lang);
+}
+
+Test(grammar, json_path_filters)
+{
+    const struct dba_filter *f = one_filter("data->foo->>bar=eq.baz");
+
+    cr_expect_str_eq(f->field.name, "data");
+    cr_assert_eq(f->field.n_path, 2);
+    cr_expect_str_eq(f->field.path[0].key, "foo");
+    cr_expect_not(f->field.path[0].as_text);
+    cr_expect_str_eq(f->field.path[1].key, "bar");
+    cr_expect(f->field.path[1].as_text);
+    f = one_filter("data->>-3=eq.1");
+    cr_assert_eq(f->field.n_path, 1);
+    cr_expect(f->field.path[0].is_index);
+    cr_expect_str_eq(f->field.path[0].key, "-3");
+    f = one_filter("data->a=eq.{\"b\":2}");
+    cr_expect_str_eq(f->value, "{\"b\":2}");
+}
+
+Test(grammar, quoted_filter_column)
+{
+    const struct dba_filter *f = one_filter("%22my.col%22=eq.1");
+
+    cr_expect_str_eq(f->field.name, "my.col");
+}
+
+Test(grammar, cast_in_filter_key_is_refused)
+{
+    expect_parse_error("id::text=eq.1", "\"failed to parse tree path (id::text)\" (line 1, column 3)",
+                       "unexpected ':' expecting letter, digit, \"-\", delimiter (.), \"->>\", "
+                       "\"->\" or end of input");
+}
+
+Test(grammar, unknown_operator_messages)
+{
+    expect_parse_error("a=noop.0", "\"failed to parse filter (noop.0)\" (line 1, column 1)",
+                       "unexpected \"o\" expecting \"not\" or operator (eq, gt, ...)");
+    expect_parse_error("a=fts().value", "\"failed to parse filter (fts().value)\" (line 1, column 5)",
+                       "unexpected \")\" expecting operator (eq, gt, ...)");
+    expect_parse_error("a=eq().value", "\"failed to parse filter (eq().value)\" (line 1, column 4)",
+                       "unexpected \")\" expecting operator (eq, gt, ...)");
+    expect_parse_error("a=is().value", "\"failed to parse filter (is().value)\" (line 1, column 3)",
+                       "unexpected \"(\" expecting operator (eq, gt, ...)");
+    expect_parse_error("a=in().value", "\"failed to parse filter (in().value)\" (line 1, column 3)",
+                       "unexpected \"(\" expecting operator (eq, gt, ...)");
+    expect_parse_error("a=not.xx.1", "\"failed to parse filter (not.xx.1)\" (line 1, column 5)",
+                       "unexpected \"x\" expecting operator (eq, gt, ...)");
+}
+
+Test(grammar, embedded_filter_is_pgrst108)
+{
+    cr_assert_eq(get("select=*&non_existent_children.id=eq.1"), DBA_EINVAL);
+    cr_expect_eq(err.http_status, 400);
+    cr_expect_str_eq(err.pgrst, "PGRST108");
+    cr_expect_str_eq(err.msg, "'non_existent_children' is not an embedded resource in this request");
+    cr_expect_str_eq(err.hint,
+                     "Verify that 'non_existent_children' is included in the 'select' query parameter.");
+    cr_expect_str_empty(err.detail);
+}
+
+Test(grammar, syntax_errors_win_over_embed_errors)
+{
+    cr_assert_eq(get("x.id=eq.1&y=bad"), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST100");
+}
+
+/* ---- logic trees ---- */
+
+Test(grammar, or_tree)
+{
+    const struct dba_logic *t;
+
+    cr_assert_eq(get("or=(id.eq.1,id.eq.2)&name=eq.entity 1"), DBA_OK, "%s", err.detail);
+    cr_assert_eq(q.where.n_children, 2);
+    t = &q.where.children[0];
+    cr_expect_eq(t->kind, DBA_L_OR);
+    cr_expect_not(t->negate);
+    cr_assert_eq(t->n_children, 2);
+    cr_expect_eq(t->children[0].kind, DBA_L_FILTER);
+    cr_expect_str_eq(t->children[0].filter.field.name, "id");
+    cr_expect_str_eq(t->children[1].filter.value, "2");
+    cr_expect_str_eq(q.where.children[1].filter.value, "entity 1");
+}
+
+Test(grammar, not_or_and_nested_trees)
+{
+    const struct dba_logic *t;
+
+    cr_assert_eq(get("not.or=(id.eq.1,not.and(age.gte.11,age.lte.17),or(a.is.null))"), DBA_OK,
+                 "%s", err.detail);
+    t = &q.where.children[0];
+    cr_expect_eq(t->kind, DBA_L_OR);
+    cr_expect(t->negate);
+    cr_assert_eq(t->n_children, 3);
+    cr_expect_eq(t->children[1].kind, DBA_L_AND);
+    cr_expect(t->children[1].negate);
+    cr_assert_eq(t->children[1].n_children, 2);
+    cr_expect_eq(t->children[1].children[0].filter.op, DBA_OP_GTE);
+    cr_expect_eq(t->children[2].kind, DBA_L_OR);
+    cr_expect_eq(t->children[2].children[0].filter.is_value, DBA_IS_NULL);
+}
+
+Test(grammar, and_tree_with_negated_leaves)
+{
+    const struct dba_logic *t;
+
+    cr_assert_eq(get("and=(arr.not.cs.{1,2,3},and(id.not.in.(1,3),name.not.like.*3))"), DBA_OK,
+                 "%s", err.detail);
+    t = &q.where.children[0];
+    cr_expect_eq(t->kind, DBA_L_AND);
+    cr_expect(t->children[0].filter.negate);
+    cr_expect_eq(t->children[0].filter.op, DBA_OP_CS);
+    cr_expect_str_eq(t->children[0].filter.value, "{1,2,3}");
+    cr_expect_eq(t->children[1].children[0].filter.n_list, 2);
+    cr_expect_str_eq(t->children[1].children[1].filter.value, "%3");
+}
+
+Test(grammar, tree_quoted_values_and_in_lists)
+{
+    const struct dba_logic *t;
+
+    cr_assert_eq(get("or=(name.eq.\"(a,b)\",name.like.\"*ity,4*\",id.in.(\"1\",\"2\"))"), DBA_OK,
+                 "%s", err.detail);
+    t = &q.where.children[0];
+    cr_expect_str_eq(t->children[0].filter.value, "(a,b)");
+    cr_expect_str_eq(t->children[1].filter.value, "%ity,4%");
+    cr_assert_eq(t->children[2].filter.n_list, 2);
+    cr_expect_str_eq(t->children[2].filter.list[1], "2");
+}
+
+Test(grammar, tree_whitespace_json_paths_and_reserved_word_columns)
+{
+    const struct dba_logic *t;
+
+    cr_assert_eq(get("and=( and ( id.in.( 1, 2, 3 ) , id.eq.3 ) , or ( id.eq.2 , id.eq.3 ) )"),
+                 DBA_OK, "%s", err.detail);
+    t = &q.where.children[0];
+    cr_assert_eq(t->n_children, 2);
+    cr_expect_eq(t->children[0].children[0].filter.n_list, 3);
+    cr_expect_eq(t->children[1].kind, DBA_L_OR);
+    memset(&q, 0, sizeof(q));
+    cr_assert_eq(get("or=(jsonb_col->a->>b.eq.foo, or_col.eq.x, and_col.eq.y)"), DBA_OK,
+                 "%s", err.detail);
+    t = &q.where.children[0];
+    cr_expect_eq(t->children[0].filter.field.n_path, 2);
+    cr_expect_str_eq(t->children[1].filter.field.name, "or_col");
+    cr_expect_str_eq(t->children[2].filter.field.name, "and_col");
+}
+
+Test(grammar, tree_zero_conditions_error)
+{
+    expect_parse_error("or=()", "\"failed to parse logic tree (())\" (line 1, column 4)",
+                       "unexpected \")\" expecting field name (* or [a..z0..9_$]), negation "
+                       "operator (not) or logic operator (and, or)");
+}
+
+Test(grammar, tree_error_messages)
+{
+    expect_parse_error("or=(id.in.1,2,id.eq.3)",
+                       "\"failed to parse logic tree ((id.in.1,2,id.eq.3))\" (line 1, column 10)",
+                       "unexpected \"1\" expecting \"(\"");
+    expect_parse_error("or=)(", "\"failed to parse logic tree ()()\" (line 1, column 3)",
+                       "unexpected \")\" expecting \"(\"");
+    expect_parse_error("and=(ord(id.eq.1,id.eq.1),id.eq.2)",
+                       "\"failed to parse logic tree ((ord(id.eq.1,id.eq.1),id.eq.2))\" "
+                       "(line 1, column 7)",
+                       "unexpected \"d\" expecting \"(\"");
+    expect_parse_error("or=(id.eq.1,not.xor(id.eq.2,id.eq.3))",
+                       "\"failed to parse logic tree ((id.eq.1,not.xor(id.eq.2,id.eq.3)))\" "
+                       "(line 1, column 16)",
+                       "unexpected \"x\" expecting logic operator (and, or)");
+}
+
+Test(grammar, embedded_logic_key_is_pgrst108)
+{
+    cr_assert_eq(get("child_entities.or=(id.eq.1,name.eq.x)"), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST108");
+    cr_expect_str_eq(err.msg, "'child_entities' is not an embedded resource in this request");
+}
+
+Test(grammar, deep_nesting_is_refused)
+{
+    char qs[2048] = "or=(";
+
+    for (int i = 0; i < 100; i++)
+        strcat(qs, "or(");
+    strcat(qs, "a.eq.1");
+    for (int i = 0; i < 101; i++)
+        strcat(qs, ")");
+    cr_expect_eq(get(qs), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST100");
+}
+
+/* ---- select ---- */
+
+Test(grammar, select_columns_alias_cast)
+{
+    cr_assert_eq(get("select=id, myId:id::text ,\"quoted col\",field-with_sep"), DBA_OK,
+                 "%s", err.detail);
+    cr_assert_eq(q.n_select, 4);
+    cr_expect_str_eq(q.select[0].field.name, "id");
+    cr_expect_null(q.select[0].alias);
+    cr_expect_null(q.select[0].cast);
+    cr_expect_str_eq(q.select[1].alias, "myId");
+    cr_expect_str_eq(q.select[1].field.name, "id");
+    cr_expect_str_eq(q.select[1].cast, "text");
+    cr_expect_str_eq(q.select[2].field.name, "quoted col");
+    cr_expect_str_eq(q.select[3].field.name, "field-with_sep");
+}
+
+Test(grammar, select_star_mixed)
+{
+    cr_assert_eq(get("select=*,id"), DBA_OK);
+    cr_assert_eq(q.n_select, 2);
+    cr_expect(q.select[0].star);
+    cr_expect_not(q.select[1].star);
+}
+
+Test(grammar, select_json_paths)
+{
+    const struct dba_select_item *it;
+
+    cr_assert_eq(get("select=myBar:settings->foo->>bar,data->>0::int,data->-1,j->\"a.b\""),
+                 DBA_OK, "%s", err.detail);
+    cr_assert_eq(q.n_select, 4);
+    it = &q.select[0];
+    cr_expect_str_eq(it->alias, "myBar");
+    cr_expect_str_eq(it->field.name, "settings");
+    cr_assert_eq(it->field.n_path, 2);
+    cr_expect_str_eq(it->field.path[1].key, "bar");
+    cr_expect(it->field.path[1].as_text);
+    it = &q.select[1];
+    cr_expect(it->field.path[0].is_index);
+    cr_expect_str_eq(it->field.path[0].key, "0");
+    cr_expect_str_eq(it->cast, "int");
+    cr_expect_str_eq(q.select[2].field.path[0].key, "-1");
+    cr_expect_str_eq(q.select[3].field.path[0].key, "a.b");
+    cr_expect_not(q.select[3].field.path[0].is_index);
+}
+
+Test(grammar, select_quoted_name_with_escapes)
+{
+    cr_assert_eq(get("select=%22a%5C%22b%22"), DBA_OK, "%s", err.detail);
+    cr_expect_str_eq(q.select[0].field.name, "a\"b");
+}
+
+Test(grammar, select_empty_means_star)
+{
+    cr_assert_eq(get("select="), DBA_OK);
+    cr_assert_eq(q.n_select, 1);
+    cr_expect(q.select[0].star);
+}
+
+Test(grammar, select_json_syntax_errors)
+{
+    expect_parse_error("select=data->>--34",
+                       "\"failed to parse select parameter (data->>--34)\" (line 1, column 9)",
+                       "unexpected \"-\" expecting digit");
+    expect_parse_error("select=data->>-78xy",
+                       "\"failed to parse select parameter (data->>-78xy)\" (line 1, column 11)",
+                       "unexpected 'x' expecting digit, \"->\", \"::\", \".\", \",\" or end of input");
+}
+
+Test(grammar, select_other_syntax_errors)
+{
+    expect_parse_error("select=name::", "\"failed to parse select parameter (name::)\" (line 1, column 7)",
+                       "unexpected end of input expecting letter or digit");
+    expect_parse_error("select=*!hint", "\"failed to parse select parameter (*!hint)\" (line 1, column 2)",
+                       "unexpected '!' expecting \")\", \",\" or end of input");
+    expect_parse_error("select=id,na%25me",
+                       "\"failed to parse select parameter (id,na%me)\" (line 1, column 6)",
+                       "unexpected '%' expecting letter, digit, \"-\", \"->>\", \"->\", \"::\", "
+                       "\".\", \")\", \",\" or end of input");
+}
+
+Test(grammar, select_embedding_is_not_implemented)
+{
+    static const char *const sels[] = { "id,clients(*)", "id,c:clients!inner(id)", "id,...clients(name)",
+                                        "clients()" };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(sels); i++) {
+        char qs[96];
+
+        snprintf(qs, sizeof(qs), "select=%s", sels[i]);
+        cr_assert_eq(get(qs), DBA_EINVAL, "%s", sels[i]);
+        cr_expect_eq(err.http_status, 400);
+        cr_expect_str_eq(err.pgrst, "PGRST127", "%s", sels[i]);
+        cr_expect_str_eq(err.msg, "Feature not implemented");
+    }
+}
+
+Test(grammar, select_aggregates_are_pgrst123)
+{
+    static const char *const sels[] = { "count()", "invoice_total.sum()", "t:total.max()::text,id" };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(sels); i++) {
+        char qs[96];
+
+        snprintf(qs, sizeof(qs), "select=%s", sels[i]);
+        cr_assert_eq(get(qs), DBA_EINVAL, "%s", sels[i]);
+        cr_expect_str_eq(err.pgrst, "PGRST123", "%s", sels[i]);
+        cr_expect_str_eq(err.msg, "Use of aggregate functions is not allowed");
+    }
+    cr_expect_eq(get("select=count"), DBA_OK, "a column named count is fine");
+}
+
+/* ---- order ---- */
+
+Test(grammar, order_forms)
+{
+    cr_assert_eq(get("order=a,b.desc,c.asc.nullslast,d.nullsfirst,data->>lat.desc,\"x y\""),
+                 DBA_OK, "%s", err.detail);
+    cr_assert_eq(q.n_order, 6);
+    cr_expect_not(q.order[0].desc);
+    cr_expect_eq(q.order[0].nulls, DBA_NULLS_DEFAULT);
+    cr_expect(q.order[1].desc);
+    cr_expect_not(q.order[2].desc);
+    cr_expect_eq(q.order[2].nulls, DBA_NULLS_LAST);
+    cr_expect_eq(q.order[3].nulls, DBA_NULLS_FIRST);
+    cr_expect_str_eq(q.order[4].field.name, "data");
+    cr_expect_str_eq(q.order[4].field.path[0].key, "lat");
+    cr_expect(q.order[4].desc);
+    cr_expect_str_eq(q.order[5].field.name, "x y");
+}
+
+Test(grammar, order_json_index_and_nested)
+{
+    cr_assert_eq(get("order=data->foo->>bar.nullsfirst,arr->0.desc"), DBA_OK, "%s", err.detail);
+    cr_expect_eq(q.order[0].field.n_path, 2);
+    cr_expect_eq(q.order[0].nulls, DBA_NULLS_FIRST);
+    cr_expect(q.order[1].field.path[0].is_index);
+    cr_expect(q.order[1].desc);
+}
+
+Test(grammar, order_syntax_errors)
+{
+    static const struct {
+        const char *v;
+        unsigned col;
+        const char *detail;
+    } cases[] = {
+        { "id.asc.nullslasttt", 17, "unexpected 't' expecting \",\" or end of input" },
+        { "id.ac", 4, "unexpected \"c\" expecting \"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"" },
+        { "id.descc", 8, "unexpected 'c' expecting delimiter (.), \",\" or end of input" },
+        { "id.nulsfist", 4, "unexpected \"n\" expecting \"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"" },
+        { "id.nullslasttt", 13, "unexpected 't' expecting \",\" or end of input" },
+        { "id.asc.nlsfst", 8, "unexpected \"l\" expecting \"nullsfirst\" or \"nullslast\"" },
+        { "id.asc.smth34", 8, "unexpected \"s\" expecting \"nullsfirst\" or \"nullslast\"" },
+        { "clients(name,id)", 8, "unexpected '(' expecting letter, digit, \"-\", \"->>\", \"->\", "
+                                 "delimiter (.), \",\" or end of input" },
+    };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(cases); i++) {
+        char qs[64], msg[128];
+
+        snprintf(qs, sizeof(qs), "order=%s", cases[i].v);
+        snprintf(msg, sizeof(msg), "\"failed to parse order (%s)\" (line 1, column %u)", cases[i].v,
+                 cases[i].col);
+        expect_parse_error(qs, msg, cases[i].detail);
+    }
+}
+
+Test(grammar, order_by_embedded_resource_is_pgrst108)
+{
+    cr_assert_eq(get("order=clientsx(name).nullsfirst"), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST108");
+    cr_expect_str_eq(err.hint, "Verify that 'clientsx' is included in the 'select' query parameter.");
+    cr_assert_eq(get("tasks.order=name.asc"), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST108");
+    cr_expect_str_eq(err.msg, "'tasks' is not an embedded resource in this request");
+}
+
+Test(grammar, first_order_parameter_wins)
+{
+    cr_assert_eq(get("order=a.desc&order=b"), DBA_OK);
+    cr_assert_eq(q.n_order, 1);
+    cr_expect_str_eq(q.order[0].field.name, "a");
+}
+
+/* ---- limit / offset ---- */
+
+Test(grammar, limit_and_offset)
+{
+    cr_assert_eq(get("limit=10&offset=20"), DBA_OK);
+    cr_expect_eq(q.limit, 10);
+    cr_expect_eq(q.offset, 20);
+    cr_assert_eq(get("limit=0"), DBA_OK);
+    cr_expect_eq(q.limit, 0);
+    cr_assert_eq(get("limit=1&limit=3"), DBA_OK);
+    cr_expect_eq(q.limit, 3, "the last limit wins");
+}
+
+Test(grammar, negative_limit_is_416)
+{
+    cr_assert_eq(get("select=id&limit=-1"), DBA_EINVAL);
+    cr_expect_eq(err.http_status, 416);
+    cr_expect_str_eq(err.pgrst, "PGRST103");
+    cr_expect_str_eq(err.msg, "Requested range not satisfiable");
+    cr_expect_str_eq(err.detail, "Limit should be greater than or equal to zero.");
+}
+
+Test(grammar, negative_offset_is_ignored)
+{
+    cr_assert_eq(get("offset=-4"), DBA_OK);
+    cr_expect_eq(q.offset, 0);
+}
+
+Test(grammar, non_numeric_limit_is_pgrst100)
+{
+    expect_parse_error("limit=abc", "\"failed to parse limit parameter (abc)\" (line 1, column 1)",
+                       "unexpected \"a\" expecting digit");
+    cr_expect_eq(get("offset=5x"), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST100");
+}
+
+Test(grammar, put_with_limit_is_pgrst114)
+{
+    struct dba_http_req_in in = { .method = DBA_M_PUT, .query = "id=eq.1&limit=1",
+                                  .body = "{\"id\":1}", .body_len = 8 };
+
+    cr_assert_eq(dba_http_grammar_parse(arena, &in, &q, &err), DBA_EINVAL);
+    cr_expect_eq(err.http_status, 400);
+    cr_expect_str_eq(err.pgrst, "PGRST114");
+    cr_expect_str_eq(err.msg, "limit/offset querystring parameters are not allowed for PUT");
+}
+
+/* ---- columns / on_conflict ---- */
+
+Test(grammar, columns_plain_and_quoted)
+{
+    cr_assert_eq(get("columns=%22a%22,%22b%20c%22, d"), DBA_OK, "%s", err.detail);
+    cr_assert_eq(q.n_columns, 3);
+    cr_expect_str_eq(q.columns[0], "a");
+    cr_expect_str_eq(q.columns[1], "b c");
+    cr_expect_str_eq(q.columns[2], "d");
+}
+
+Test(grammar, blank_columns_is_pgrst100)
+{
+    expect_parse_error("columns=", "\"failed to parse columns parameter ()\" (line 1, column 1)",
+                       "unexpected end of input expecting field name (* or [a..z0..9_$])");
+}
+
+Test(grammar, on_conflict_list)
+{
+    cr_assert_eq(get("on_conflict=a,b"), DBA_OK);
+    cr_assert_eq(q.n_on_conflict, 2);
+    cr_expect_str_eq(q.on_conflict[1], "b");
+    cr_expect_eq(get("on_conflict=a,"), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST100");
+}
+
+/* ---- helpers ---- */
+
+Test(grammar, method_names)
+{
+    enum dba_method m;
+
+    cr_expect_str_eq(dba_http_method_name(DBA_M_PATCH), "PATCH");
+    cr_expect_str_eq(dba_http_method_name(DBA_M_OPTIONS), "OPTIONS");
+    cr_assert(dba_http_method_from_name("DELETE", &m));
+    cr_expect_eq(m, DBA_M_DELETE);
+    cr_expect_not(dba_http_method_from_name("TRACE", &m));
+    cr_expect_not(dba_http_method_from_name(NULL, &m));
+}
