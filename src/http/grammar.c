@@ -177,7 +177,7 @@ gp_orders(struct gp *gp, struct dba_query *q, struct dba_err *err)
         if (p->kind != GP_ORDER)
             continue;
         memset(&scratch, 0, sizeof(scratch));
-        if (dba__http_grammar_order(gp->a, p->val, have || p->embed ? &scratch : q, &gp->sem,
+        if (dba__http_grammar_order(gp->a, p->val, (have || p->embed) ? &scratch : q, &gp->sem,
                                     err) != DBA_OK)
             return DBA_EINVAL;
         if (p->embed)

@@ -181,11 +181,25 @@ csv_record(struct csv_rd *r, struct dba_buf *b, json_t *hdr, json_t *row)
             bool null = b->len == 4 && memcmp(b->data, "NULL", 4) == 0;
             json_t *v = null ? json_null() : json_stringn(b->data, b->len);
 
-            if (!name || !v || json_object_set_new(row, json_string_value(name), v) != 0)
-                return name ? -1 : -2;
+            if (!name) {
+                json_decref(v);
+                return -2;
+            }
+            if (!v || json_object_set_new(row, json_string_value(name), v) != 0)
+                return -1;
         }
     } while (end == CSV_FIELD);
     return hdr && i != json_array_size(hdr) ? -2 : 0;
+}
+
+/* True when only line breaks are left (trailing blank lines are not records). */
+static bool
+csv_blank_rest(const struct csv_rd *r)
+{
+    for (size_t i = r->pos; i < r->len; i++)
+        if (r->s[i] != '\r' && r->s[i] != '\n')
+            return false;
+    return true;
 }
 
 static int
@@ -195,7 +209,7 @@ csv_rows(struct csv_rd *r, json_t *hdr, json_t *rows, struct dba_err *err)
     int rc = 0;
 
     dba_buf_init(&b);
-    while (rc == 0 && r->pos < r->len) {
+    while (rc == 0 && !csv_blank_rest(r)) {
         json_t *row = json_object();
 
         rc = csv_record(r, &b, hdr, row);

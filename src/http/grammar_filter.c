@@ -282,16 +282,14 @@ static bool
 flt_operation(struct gram_cur *c, bool in_logic, struct dba_filter *f)
 {
     size_t p = c->pos;
-    enum op_kind tried = OPK_QUANT;
     bool group_done = false;
 
     for (size_t i = 0; i < DBA_ARRAY_LEN(op_defs); i++) {
         const struct op_def *d = &op_defs[i];
         int rc;
 
-        if (i > 0 && d->kind != tried)
-            group_done = false;
-        tried = d->kind;
+        if (i == 0 || d->kind != op_defs[i - 1].kind)
+            group_done = false; /* a new group starts */
         if (group_done)
             continue;
         if (!dba__http_grammar_starts(c, p, d->name)) {

@@ -212,8 +212,8 @@ dba__http_grammar_raise(const struct gram_cur *c, const char *what, const char *
     unsigned line, col;
 
     lex_linecol(c, e->set ? e->pos : c->pos, &line, &col);
-    dba_err_set(err, DBA_EINVAL, 400, "PGRST100", "\"failed to parse %s (%s)\" (line %u, column %u)",
-                what, shown, line, col);
+    dba_err_set(err, DBA_EINVAL, 400, "PGRST100",
+                "\"failed to parse %s (%s)\" (line %u, column %u)", what, shown, line, col);
     dba_buf_init(&d);
     if (e->has_un)
         dba_buf_printf(&d, "unexpected %s", e->un);

@@ -231,6 +231,25 @@ route_options(struct req *r)
     return dba__http_queue(r, 200, resp);
 }
 
+/* Functions are not served yet; answer as PostgREST does for what it would refuse anyway. */
+static enum MHD_Result
+route_rpc(struct req *r, const char *fn)
+{
+    static const char *const ok[] = { "GET", "HEAD", "POST", "OPTIONS" };
+    bool allowed = false;
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(ok); i++)
+        allowed = allowed || strcmp(r->method, ok[i]) == 0;
+    if (!allowed)
+        return dba__http_error(r, 405, "PGRST101",
+                               dba_arena_printf(r->a, "Cannot use the %s method on RPC", r->method),
+                               NULL, NULL);
+    return dba__http_error(r, 404, "PGRST202",
+                           dba_arena_printf(r->a, "Could not find the function %s in the schema "
+                                            "cache", fn),
+                           "Calling functions (/rpc) is not supported by db-adapter yet.", NULL);
+}
+
 static enum MHD_Result
 route(struct req *r)
 {
@@ -249,6 +268,8 @@ route(struct req *r)
             if (handled)
                 return ret;
         }
+        if (strncmp(rel, "rpc/", 4) == 0)
+            return route_rpc(r, rel + 4);
         if (strchr(rel, '/') != NULL || rel[0] == '\0')
             return dba__http_error(r, 404, "PGRST125", "Invalid path specified in request URL",
                                    NULL, NULL);

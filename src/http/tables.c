@@ -45,9 +45,9 @@ media_type(enum dba_media m)
     case DBA_MEDIA_OBJECT:
         return "application/vnd.pgrst.object+json; charset=utf-8";
     case DBA_MEDIA_OBJECT_STRIPPED:
-        return "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8";
+        return "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8";
     case DBA_MEDIA_ARRAY_STRIPPED:
-        return "application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8";
+        return "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8";
     case DBA_MEDIA_CSV:
         return "text/csv; charset=utf-8";
     case DBA_MEDIA_JSON:
@@ -168,14 +168,14 @@ dba__http_tables(struct req *r, const char *rel)
         return ret;
     tc->q.schema = schema;
     tc->q.table = tc->t->name;
-    if ((m == DBA_M_PATCH || m == DBA_M_DELETE) && where_is_empty(&tc->q.where) &&
-        !cfg->server.allow_unfiltered_writes)
+    /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
+       a PATCH with an empty object changes nothing, so it is let through. */
+    if ((m == DBA_M_DELETE || (m == DBA_M_PATCH && tc->q.n_body_keys > 0)) &&
+        where_is_empty(&tc->q.where) && !cfg->server.allow_unfiltered_writes)
         return dba__http_error(r, 400, "21000",
                                m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
                                                 : "DELETE requires a WHERE clause",
-                               "The request has no filter, so it would change every row.",
-                               "Add a filter such as ?id=eq.1, or set "
-                               "server.allow_unfiltered_writes = true.");
+                               NULL, NULL);
     if (dba_db_sql_build(&tc->q, tc->t, (long)cfg->server.max_rows, r->a, &tc->sql, &err) !=
         DBA_OK)
         return dba__http_send_err(r, &err);
@@ -291,6 +291,34 @@ effective_offset(const struct dba_query *q)
     return lower;
 }
 
+static int
+pair_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Content-Location: the path and the query parameters sorted, as PostgREST sends it. */
+static void
+add_content_location(struct req *r, struct MHD_Response *resp, const char *table)
+{
+    const char *pairs[64];
+    size_t n = 0;
+    struct dba_buf b;
+    char *q = dba_arena_strdup(r->a, r->raw_query);
+
+    for (char *save = NULL, *p = strtok_r(q, "&", &save); p != NULL && n < 64;
+         p = strtok_r(NULL, "&", &save))
+        pairs[n++] = p;
+    qsort(pairs, n, sizeof(pairs[0]), pair_cmp);
+    dba_buf_init(&b);
+    dba_buf_putc(&b, '/');
+    dba_url_encode(&b, table);
+    for (size_t i = 0; i < n; i++)
+        dba_buf_printf(&b, "%c%s", i == 0 ? '?' : '&', pairs[i]);
+    MHD_add_response_header(resp, "Content-Location", b.data);
+    dba_buf_cleanup(&b);
+}
+
 static enum MHD_Result
 finish_read(struct req *r, struct tables_ctx *tc)
 {
@@ -319,6 +347,7 @@ finish_read(struct req *r, struct tables_ctx *tc)
     struct MHD_Response *resp = tables_body(r, q->method != DBA_M_HEAD);
     MHD_add_response_header(resp, "Content-Type", media_type(q->media));
     add_content_range(resp, lower, n, total);
+    add_content_location(r, resp, q->table);
     add_preference_applied(resp, tc, false);
     if (tc->profile_echo)
         MHD_add_response_header(resp, "Content-Profile", q->schema);
@@ -326,13 +355,13 @@ finish_read(struct req *r, struct tables_ctx *tc)
 }
 
 static unsigned
-write_status(const struct dba_query *q, bool repr, long n, const char *inserted)
+write_status(const struct dba_query *q, bool repr, const char *inserted)
 {
     switch (q->method) {
     case DBA_M_POST:
-        if (q->prefer.resolution == DBA_RES_MERGE && inserted != NULL && n > 0 &&
+        if (q->prefer.resolution == DBA_RES_MERGE && inserted != NULL &&
             strtol(inserted, NULL, 10) == 0)
-            return 200;
+            return 200; /* every row (possibly none) was an update */
         return 201;
     case DBA_M_PUT:
         if (!repr)
@@ -358,7 +387,7 @@ finish_write(struct req *r, struct tables_ctx *tc)
                             ? dba_arena_printf(r->a, "%ld", n) : NULL;
     const char *loc = col_text(r, DBA_SQL_COL_LOCATION);
     bool repr = q->prefer.ret == DBA_RET_REPRESENTATION;
-    unsigned status = write_status(q, repr, n, col_text(r, DBA_SQL_COL_INSERTED));
+    unsigned status = write_status(q, repr, col_text(r, DBA_SQL_COL_INSERTED));
 
     if (loc != NULL && q->prefer.ret == DBA_RET_HEADERS_ONLY)
         loc = dba_arena_printf(r->a, "/%s?%s", q->table, loc);

@@ -113,7 +113,7 @@ const char *
 dba_schema_table_suggest(const struct dba_schema_cache *c, const char *schema, const char *name)
 {
     const char *best = NULL;
-    size_t best_d = 4;
+    size_t best_d = 2 + strlen(name) / 5; /* only close names: one edit per five characters */
 
     for (size_t i = 0; c != NULL && i < c->n_tables; i++) {
         if (strcmp(c->tables[i].schema, schema) != 0)

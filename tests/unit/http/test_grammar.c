@@ -24,6 +24,7 @@ static void
 gr_teardown(void)
 {
     dba_arena_free(arena);
+    cr_expect_eq(dba_arena_live(), 0);
 }
 
 TestSuite(grammar, .init = gr_setup, .fini = gr_teardown);
@@ -217,7 +218,8 @@ Test(grammar, neq_does_not_take_a_quantifier)
 
 Test(grammar, in_list_plain_and_quoted)
 {
-    const struct dba_filter *f = one_filter("name=in.(David White,\"Hebdon, John\",\"a\\\"b\\\\c\")");
+    const struct dba_filter *f =
+        one_filter("name=in.(David White,\"Hebdon, John\",\"a\\\"b\\\\c\")");
 
     cr_expect_eq(f->op, DBA_OP_IN);
     cr_assert_eq(f->n_list, 3);
@@ -326,7 +328,8 @@ Test(grammar, quoted_filter_column)
 
 Test(grammar, cast_in_filter_key_is_refused)
 {
-    expect_parse_error("id::text=eq.1", "\"failed to parse tree path (id::text)\" (line 1, column 3)",
+    expect_parse_error("id::text=eq.1",
+                       "\"failed to parse tree path (id::text)\" (line 1, column 3)",
                        "unexpected ':' expecting letter, digit, \"-\", delimiter (.), \"->>\", "
                        "\"->\" or end of input");
 }
@@ -335,7 +338,8 @@ Test(grammar, unknown_operator_messages)
 {
     expect_parse_error("a=noop.0", "\"failed to parse filter (noop.0)\" (line 1, column 1)",
                        "unexpected \"o\" expecting \"not\" or operator (eq, gt, ...)");
-    expect_parse_error("a=fts().value", "\"failed to parse filter (fts().value)\" (line 1, column 5)",
+    expect_parse_error("a=fts().value",
+                       "\"failed to parse filter (fts().value)\" (line 1, column 5)",
                        "unexpected \")\" expecting operator (eq, gt, ...)");
     expect_parse_error("a=eq().value", "\"failed to parse filter (eq().value)\" (line 1, column 4)",
                        "unexpected \")\" expecting operator (eq, gt, ...)");
@@ -352,9 +356,10 @@ Test(grammar, embedded_filter_is_pgrst108)
     cr_assert_eq(get("select=*&non_existent_children.id=eq.1"), DBA_EINVAL);
     cr_expect_eq(err.http_status, 400);
     cr_expect_str_eq(err.pgrst, "PGRST108");
-    cr_expect_str_eq(err.msg, "'non_existent_children' is not an embedded resource in this request");
-    cr_expect_str_eq(err.hint,
-                     "Verify that 'non_existent_children' is included in the 'select' query parameter.");
+    cr_expect_str_eq(err.msg,
+                     "'non_existent_children' is not an embedded resource in this request");
+    cr_expect_str_eq(err.hint, "Verify that 'non_existent_children' is included in the 'select' "
+                               "query parameter.");
     cr_expect_str_empty(err.detail);
 }
 
@@ -558,14 +563,17 @@ Test(grammar, select_json_syntax_errors)
                        "unexpected \"-\" expecting digit");
     expect_parse_error("select=data->>-78xy",
                        "\"failed to parse select parameter (data->>-78xy)\" (line 1, column 11)",
-                       "unexpected 'x' expecting digit, \"->\", \"::\", \".\", \",\" or end of input");
+                       "unexpected 'x' expecting digit, \"->\", \"::\", \".\", \",\" or end "
+                       "of input");
 }
 
 Test(grammar, select_other_syntax_errors)
 {
-    expect_parse_error("select=name::", "\"failed to parse select parameter (name::)\" (line 1, column 7)",
+    expect_parse_error("select=name::",
+                       "\"failed to parse select parameter (name::)\" (line 1, column 7)",
                        "unexpected end of input expecting letter or digit");
-    expect_parse_error("select=*!hint", "\"failed to parse select parameter (*!hint)\" (line 1, column 2)",
+    expect_parse_error("select=*!hint",
+                       "\"failed to parse select parameter (*!hint)\" (line 1, column 2)",
                        "unexpected '!' expecting \")\", \",\" or end of input");
     expect_parse_error("select=id,na%25me",
                        "\"failed to parse select parameter (id,na%me)\" (line 1, column 6)",
@@ -575,8 +583,8 @@ Test(grammar, select_other_syntax_errors)
 
 Test(grammar, select_embedding_is_not_implemented)
 {
-    static const char *const sels[] = { "id,clients(*)", "id,c:clients!inner(id)", "id,...clients(name)",
-                                        "clients()" };
+    static const char *const sels[] = { "id,clients(*)", "id,c:clients!inner(id)",
+                                        "id,...clients(name)", "clients()" };
 
     for (size_t i = 0; i < DBA_ARRAY_LEN(sels); i++) {
         char qs[96];
@@ -591,7 +599,8 @@ Test(grammar, select_embedding_is_not_implemented)
 
 Test(grammar, select_aggregates_are_pgrst123)
 {
-    static const char *const sels[] = { "count()", "invoice_total.sum()", "t:total.max()::text,id" };
+    static const char *const sels[] = { "count()", "invoice_total.sum()",
+                                        "t:total.max()::text,id" };
 
     for (size_t i = 0; i < DBA_ARRAY_LEN(sels); i++) {
         char qs[96];
@@ -640,9 +649,11 @@ Test(grammar, order_syntax_errors)
         const char *detail;
     } cases[] = {
         { "id.asc.nullslasttt", 17, "unexpected 't' expecting \",\" or end of input" },
-        { "id.ac", 4, "unexpected \"c\" expecting \"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"" },
+        { "id.ac", 4,
+          "unexpected \"c\" expecting \"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"" },
         { "id.descc", 8, "unexpected 'c' expecting delimiter (.), \",\" or end of input" },
-        { "id.nulsfist", 4, "unexpected \"n\" expecting \"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"" },
+        { "id.nulsfist", 4,
+          "unexpected \"n\" expecting \"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"" },
         { "id.nullslasttt", 13, "unexpected 't' expecting \",\" or end of input" },
         { "id.asc.nlsfst", 8, "unexpected \"l\" expecting \"nullsfirst\" or \"nullslast\"" },
         { "id.asc.smth34", 8, "unexpected \"s\" expecting \"nullsfirst\" or \"nullslast\"" },
@@ -664,7 +675,8 @@ Test(grammar, order_by_embedded_resource_is_pgrst108)
 {
     cr_assert_eq(get("order=clientsx(name).nullsfirst"), DBA_EINVAL);
     cr_expect_str_eq(err.pgrst, "PGRST108");
-    cr_expect_str_eq(err.hint, "Verify that 'clientsx' is included in the 'select' query parameter.");
+    cr_expect_str_eq(err.hint,
+                     "Verify that 'clientsx' is included in the 'select' query parameter.");
     cr_assert_eq(get("tasks.order=name.asc"), DBA_EINVAL);
     cr_expect_str_eq(err.pgrst, "PGRST108");
     cr_expect_str_eq(err.msg, "'tasks' is not an embedded resource in this request");
@@ -762,4 +774,46 @@ Test(grammar, method_names)
     cr_expect_eq(m, DBA_M_DELETE);
     cr_expect_not(dba_http_method_from_name("TRACE", &m));
     cr_expect_not(dba_http_method_from_name(NULL, &m));
+}
+
+Test(grammar, embedded_limit_and_offset_are_pgrst108)
+{
+    cr_assert_eq(get("projects.limit=2"), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST108");
+    cr_expect_str_eq(err.msg, "'projects' is not an embedded resource in this request");
+    cr_assert_eq(get("projects.tasks.offset=1"), DBA_EINVAL);
+    cr_expect_str_eq(err.msg, "'projects' is not an embedded resource in this request");
+}
+
+Test(grammar, not_and_key_and_unicode_names)
+{
+    cr_assert_eq(get("not.and=(a.eq.1,b.eq.2)&select=%D8%AA%D8%B3%D8%AA,j->!@%23$%25^%26*_a"),
+                 DBA_OK, "%s", err.detail);
+    cr_expect_eq(q.where.children[0].kind, DBA_L_AND);
+    cr_expect(q.where.children[0].negate);
+    cr_assert_eq(q.n_select, 2);
+    cr_expect_str_eq(q.select[0].field.name, "\xd8\xaa\xd8\xb3\xd8\xaa");
+    cr_expect_str_eq(q.select[1].field.path[0].key, "!@#$%^&*_a");
+}
+
+Test(grammar, unicode_token_is_shown_like_haskell)
+{
+    expect_parse_error("a=%C3%A9", "\"failed to parse filter (\xc3\xa9)\" (line 1, column 1)",
+                       "unexpected \"\\233\" expecting \"not\" or operator (eq, gt, ...)");
+}
+
+Test(grammar, nul_byte_in_query_is_refused)
+{
+    cr_assert_eq(get("a=eq.x%00y"), DBA_EINVAL);
+    cr_expect_eq(err.http_status, 400);
+    cr_expect_str_eq(err.pgrst, "PGRST100");
+}
+
+Test(grammar, trailing_text_after_complete_values_is_refused)
+{
+    expect_parse_error("a=in.(1,2)x", "\"failed to parse filter (in.(1,2)x)\" (line 1, column 9)",
+                       "unexpected 'x' expecting end of input");
+    expect_parse_error("or=(a.eq.1))",
+                       "\"failed to parse logic tree ((a.eq.1)))\" (line 1, column 11)",
+                       "unexpected ')' expecting end of input");
 }
