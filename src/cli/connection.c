@@ -161,44 +161,6 @@ dba_cli_profiles(struct dba_cli *c)
     return DBA_EXIT_OK;
 }
 
-/* Connects, loads the schema cache and counts rows: the facts connect and status report. */
-static json_t *
-probe(const struct dba_profile *p, const char *source, struct dba_err *err)
-{
-    char *conninfo = dba_config_profile_conninfo(p);
-    char *where = dba_config_profile_display(p);
-    json_t *o = json_pack("{s:s,s:s,s:s}", "profile", p->name, "source", source ? source : "",
-                          "location", where);
-    free(where);
-    struct pg_conn *pg = dba_db_connect_blocking(conninfo, 10, err);
-    free(conninfo);
-    if (pg == NULL) {
-        json_object_set_new(o, "reachable", json_false());
-        json_object_set_new(o, "error", json_string(err->msg));
-        json_object_set_new(o, "details", json_string(err->detail));
-        return o;
-    }
-    json_object_set_new(o, "reachable", json_true());
-    json_object_set_new(o, "server_version", json_string(dba_db_server_version(pg)));
-    struct dba_schema_cache *cache = dba_schema_cache_load(
-        pg, (const char *const *)p->schemas.v, p->schemas.n, err);
-    if (cache != NULL) {
-        char *sql = dba_schema_rowcount_sql(cache);
-        struct pg_result *r = dba_db_exec(pg, sql, NULL, 0, err);
-        free(sql);
-        if (r != NULL) {
-            json_t *counts = json_loads(dba_db_res_value(r, 0, 0), 0, NULL);
-            json_object_set_new(o, "tables", counts ? counts : json_object());
-            dba_db_res_clear(r);
-        }
-        dba_schema_cache_unref(cache);
-    }
-    if (json_object_get(o, "tables") == NULL)
-        json_object_set_new(o, "error", json_string(err->msg));
-    dba_db_close(pg);
-    return o;
-}
-
 static void
 print_probe(json_t *o)
 {
@@ -241,7 +203,7 @@ dba_cli_connect(struct dba_cli *c)
     if (p == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
-    json_t *o = probe(p, source, &err);
+    json_t *o = dba_schema_status_probe(p, source, &err);
     bool ok = json_is_true(json_object_get(o, "reachable")) && json_object_get(o, "tables");
     if (ok && !p->implicit && dba_config_lock_write(p->name, &err) != DBA_OK) {
         json_object_set_new(o, "error", json_string(err.msg));
@@ -277,7 +239,7 @@ dba_cli_status(struct dba_cli *c)
     if (p == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
-    json_t *o = probe(p, source, &err);
+    json_t *o = dba_schema_status_probe(p, source, &err);
     if (c->json)
         print_json(o);
     else

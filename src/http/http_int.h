@@ -14,6 +14,10 @@
 #include "schema/schema.h"
 
 struct req;
+struct http_task;
+/* A blocking operation for dba__http_task: runs on its own thread; returns a new JSON value and
+   may set *status (default 200), or returns NULL with err filled. Must not touch the request. */
+typedef json_t *(*dba__http_task_fn)(void *arg, unsigned *status, struct dba_err *err);
 /* Builds the response of a resumed request; runs on the worker thread. */
 typedef enum MHD_Result (*req_finish_cb)(struct req *r);
 
@@ -36,6 +40,9 @@ struct req {
     bool body_too_big;             /* body exceeded max_body_bytes */
     struct dba_schema_cache *cache; /* reference held for the request, or NULL */
     struct dba_db_job *job;        /* running job, or NULL */
+    struct http_task *task;        /* running background task, or NULL */
+    json_t *task_result;           /* finished task's result (owned), or NULL */
+    unsigned task_status;          /* status the task chose, 0 = default */
     struct dba_db_stmt stmt;       /* statement of the running job */
     struct pg_result *res;         /* job result (owned until finish) */
     struct dba_err err;            /* job error when res is NULL */
@@ -61,6 +68,8 @@ struct worker {
     bool mhd_due;                  /* run MHD on the next iteration */
     long inflight;                 /* suspended requests */
     int listen_fd;                 /* listen socket handed back by MHD_quiesce_daemon, or -1 */
+    pthread_mutex_t tasks_lock;    /* guards tasks_done */
+    struct http_task *tasks_done;  /* finished background tasks, pushed by their threads */
     pthread_mutex_t stats_lock;    /* guards stats_snap */
     struct dba_db_pool_stats stats_snap; /* pool figures, refreshed every tick for /pool */
 };
@@ -81,6 +90,7 @@ struct dba_http_server {
     int64_t started_ms;                 /* start time */
     atomic_ulong n_requests;            /* requests answered */
     atomic_ulong n_errors;              /* 5xx answers */
+    atomic_int tasks_running;           /* background task threads alive */
 };
 
 /* req.c */
@@ -102,6 +112,14 @@ struct dba_schema_cache *dba__http_cache(struct req *r);
 const char *dba__http_header(struct req *r, const char *name);
 /* Every value of a repeated header joined with ", " (arena), or NULL. */
 const char *dba__http_header_all(struct req *r, const char *name);
+
+/* task.c */
+/* Runs fn(arg) on a new thread and suspends r; finish runs after resume with r->task_result.
+   arg is owned by the task and released with arg_free (may be NULL) on the worker thread. */
+enum MHD_Result dba__http_task(struct req *r, dba__http_task_fn fn, void *arg,
+                               void (*arg_free)(void *), req_finish_cb finish);
+void dba__http_task_detach(struct http_task *t);
+void dba__http_tasks_collect(struct worker *w);
 
 /* tables.c */
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);

@@ -49,51 +49,41 @@ ops_profiles(struct req *r)
     return dba__http_send_jsonv(r, 200, dba_schema_profiles_json(s->cfg, s->active));
 }
 
-static json_t *
-status_base(struct req *r)
-{
-    struct dba_http_server *s = r->w->srv;
-    struct dba_schema_cache *c = dba__http_cache(r);
+struct status_arg {
+    const struct dba_profile *profile; /* borrowed: lives as long as the server */
+    const char *source;                /* borrowed, idem */
+};
 
-    return json_pack("{s:s,s:s,s:s,s:s,s:s?,s:I}", "version", DBA_VERSION, "profile",
-                     s->active->name, "source", s->active_source ? s->active_source : "",
-                     "location", s->display, "server_version", c ? c->server_version : NULL,
-                     "uptime_s", (json_int_t)((dba_now_ms() - s->started_ms) / 1000));
+static json_t *
+status_task(void *arg, unsigned *status, struct dba_err *err)
+{
+    struct status_arg *sa = arg;
+
+    DBA_UNUSED(status);
+    return dba_schema_status_probe(sa->profile, sa->source, err);
 }
 
 static enum MHD_Result
 ops_status_done(struct req *r)
 {
-    json_t *o = status_base(r);
+    struct dba_http_server *s = r->w->srv;
+    json_t *o = r->task_result;
 
-    if (r->failed) {
-        json_object_set_new(o, "reachable", json_false());
-        json_object_set_new(o, "error", json_string(r->err.msg));
-        return dba__http_send_jsonv(r, 200, o);
-    }
-    json_t *counts = json_loads(dba_db_res_value(r->res, 0, 0), 0, NULL);
-    json_object_set_new(o, "reachable", json_true());
-    json_object_set_new(o, "tables", counts ? counts : json_object());
+    r->task_result = NULL;
+    json_object_set_new(o, "version", json_string(DBA_VERSION));
+    json_object_set_new(o, "uptime_s", json_integer((dba_now_ms() - s->started_ms) / 1000));
     return dba__http_send_jsonv(r, 200, o);
 }
 
+/* The same core operation as `db-adapter status`, on a thread of its own. */
 static enum MHD_Result
 ops_status(struct req *r)
 {
-    struct dba_schema_cache *c = dba__http_cache(r);
+    struct status_arg *sa = dba_xcalloc(1, sizeof(*sa));
 
-    if (c == NULL) {
-        json_t *o = status_base(r);
-        char why[512];
-        dba_schema_keeper_last_error(r->w->srv->keeper, why, sizeof(why));
-        json_object_set_new(o, "reachable", json_false());
-        json_object_set_new(o, "error", json_string(why));
-        return dba__http_send_jsonv(r, 200, o);
-    }
-    char *sql = dba_schema_rowcount_sql(c);
-    char *copy = dba_arena_strdup(r->a, sql);
-    free(sql);
-    return dba__http_run(r, copy, NULL, 0, ops_status_done);
+    sa->profile = r->w->srv->active;
+    sa->source = r->w->srv->active_source;
+    return dba__http_task(r, status_task, sa, free, ops_status_done);
 }
 
 static void

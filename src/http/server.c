@@ -30,6 +30,11 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         return;
     if (r->job != NULL)
         dba_db_job_detach(r->job);
+    if (r->task != NULL) {
+        dba__http_task_detach(r->task);
+        r->w->inflight--;
+    }
+    json_decref(r->task_result);
     dba_db_res_clear(r->res);
     dba_buf_cleanup(&r->body);
     dba_schema_cache_unref(r->cache);
@@ -53,6 +58,7 @@ worker_on_wake(void *arg)
     struct worker *w = arg;
 
     w->mhd_due = true;
+    dba__http_tasks_collect(w);
 }
 
 static int
@@ -118,6 +124,7 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
     w->index = index;
     w->listen_fd = -1;
     pthread_mutex_init(&w->stats_lock, NULL);
+    pthread_mutex_init(&w->tasks_lock, NULL);
     w->loop = dba_loop_new();
     w->mhd = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
@@ -188,6 +195,14 @@ dba__http_cache(struct req *r)
 static void
 server_free(struct dba_http_server *s)
 {
+    /* Background tasks are bounded by statement_timeout; wait for them before freeing what
+       they report to. */
+    while (atomic_load(&s->tasks_running) > 0)
+        usleep(10 * 1000);
+    for (int i = 0; i < s->n_workers; i++) {
+        if (s->workers[i].loop != NULL)
+            dba__http_tasks_collect(&s->workers[i]);
+    }
     dba_schema_keeper_stop(s->keeper);
     for (int i = 0; i < s->n_workers; i++) {
         struct worker *w = &s->workers[i];
@@ -198,6 +213,7 @@ server_free(struct dba_http_server *s)
             close(w->listen_fd);
         dba_loop_free(w->loop);
         pthread_mutex_destroy(&w->stats_lock);
+        pthread_mutex_destroy(&w->tasks_lock);
         dba_schema_cache_unref(w->cache);
     }
     free(s->workers);

@@ -100,5 +100,10 @@ json_t *dba_schema_profiles_json(const struct dba_config *cfg, const struct dba_
 /* One statement returning one text column: a JSON object {"table": rows, ...} over the cache's
    base tables (schema-qualified when not in the first schema). New heap string. */
 char *dba_schema_rowcount_sql(const struct dba_schema_cache *c);
+/* Blocking (CLI or a background task): connects to p, loads its schema cache and counts rows.
+   Returns a new object {profile, source, location, reachable, server_version?, tables?, error?,
+   details?}; err tells why when reachable is false or tables is missing. */
+json_t *dba_schema_status_probe(const struct dba_profile *p, const char *source,
+                                struct dba_err *err);
 
 #endif
