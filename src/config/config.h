@@ -42,6 +42,7 @@ struct dba_config_server {
     int64_t max_rows;                   /* cap on rows per read, default 0 = no cap */
     struct dba_config_strv cors_allowed_origins; /* default [ "*" ]; empty = no CORS */
     bool allow_unfiltered_writes;       /* allow PATCH/DELETE without filters, default false */
+    bool plan_enabled;                  /* serve EXPLAIN plans (Accept: vnd.pgrst.plan), default false */
     int request_timeout_ms;             /* per-request deadline, default 30000; 0 = none */
     int queue_limit;                    /* requests waiting for a connection, default 1024 */
     char *base_path;                    /* table routes prefix, default "/tables"; "" = root */

@@ -25,6 +25,9 @@ enum dba_sql_col {
     DBA_SQL_COL_INSERTED,   /* bigint: upsert (resolution=merge-duplicates) and PUT on a base
                                table: how many rows were inserted rather than updated (decides
                                201 vs 200), else NULL */
+    DBA_SQL_COL_RESPONSE_HEADERS, /* text: the response.headers setting a trigger or function set
+                                     during the statement (a JSON array of one-key objects), or NULL */
+    DBA_SQL_COL_RESPONSE_STATUS,  /* text: the response.status setting, or NULL */
     DBA_SQL_N_COLS,         /* number of result columns */
 };
 
@@ -37,6 +40,12 @@ enum dba_sql_col {
  * and the HTTP layer maps it: DBA_SQL_SINGULAR -> 406 PGRST116 "The result contains 4 rows",
  * DBA_SQL_MAX_AFFECTED -> 400 PGRST124 "The query affects 4 rows". <n> is the row count.
  */
+/* The last two result columns: settings made during the statement that shape the response, as in
+   PostgREST (set_config('response.headers', '[{"X-A":"b"}]', true), 'response.status'). */
+#define DBA_SQL_RESPONSE_GUCS                                                      \
+    ", nullif(current_setting('response.headers', true), '') AS response_headers," \
+    " nullif(current_setting('response.status', true), '') AS response_status"
+
 #define DBA_SQL_SENTINEL_SQLSTATE "22P02"
 #define DBA_SQL_SINGULAR "DBA_SINGULAR:"
 #define DBA_SQL_MAX_AFFECTED "DBA_MAX_AFFECTED:"

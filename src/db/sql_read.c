@@ -99,7 +99,8 @@ dba__sql_read_build(struct sql_ctx *c, struct dba_buf *b, long max_rows)
     read_total(c, b, &where);
     dba_buf_puts(b, " AS total, count(*) AS page_total, ");
     dba__sql_body(c, b);
-    dba_buf_puts(b, " AS body, NULL::text AS location, NULL::bigint AS inserted FROM "
+    dba_buf_puts(b, " AS body, NULL::text AS location, NULL::bigint AS inserted"
+                    DBA_SQL_RESPONSE_GUCS " FROM "
                     SQL_SOURCE " " SQL_ROW);
     dba_buf_cleanup(&where);
     return DBA_OK;

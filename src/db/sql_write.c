@@ -474,7 +474,7 @@ write_outer(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
         dba_buf_puts(b, "(SELECT count(*) FROM " SQL_SOURCE " WHERE " SQL_INSERTED ")");
     else
         dba_buf_puts(b, "NULL::bigint");
-    dba_buf_puts(b, " AS inserted FROM ");
+    dba_buf_puts(b, " AS inserted" DBA_SQL_RESPONSE_GUCS " FROM ");
     if (!p->repr) {
         dba_buf_puts(b, SQL_SOURCE " " SQL_ROW);
         return DBA_OK;

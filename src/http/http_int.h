@@ -43,7 +43,7 @@ struct req {
     struct http_task *task;        /* running background task, or NULL */
     json_t *task_result;           /* finished task's result (owned), or NULL */
     unsigned task_status;          /* status the task chose, 0 = default */
-    struct dba_db_stmt stmt;       /* statement of the running job */
+    struct dba_db_stmt stmts[2];   /* statements of the running job */
     struct pg_result *res;         /* job result (owned until finish) */
     struct dba_err err;            /* job error when res is NULL */
     bool failed;                   /* job ended with err */
@@ -108,6 +108,11 @@ void dba__http_add_common(struct req *r, struct MHD_Response *resp);
 /* Runs stmt on the worker's pool and suspends; finish runs after resume. */
 enum MHD_Result dba__http_run(struct req *r, const char *sql, const char *const *params,
                               int n_params, req_finish_cb finish);
+/* As dba__http_run, with a setup statement (e.g. set_config) sent first in the same pipeline and
+   transaction; the result delivered is the main statement's. */
+enum MHD_Result dba__http_run2(struct req *r, const char *setup, const char *const *setup_params,
+                               int n_setup, const char *sql, const char *const *params,
+                               int n_params, req_finish_cb finish);
 struct dba_schema_cache *dba__http_cache(struct req *r);
 const char *dba__http_header(struct req *r, const char *name);
 /* Every value of a repeated header joined with ", " (arena), or NULL. */
@@ -120,6 +125,20 @@ enum MHD_Result dba__http_task(struct req *r, dba__http_task_fn fn, void *arg,
                                void (*arg_free)(void *), req_finish_cb finish);
 void dba__http_task_detach(struct http_task *t);
 void dba__http_tasks_collect(struct worker *w);
+
+/* plan.c */
+struct http_plan {
+    bool on;              /* the client asked for a plan */
+    bool json;            /* +json, else text */
+    const char *for_type; /* media type the plan is for (arena) */
+    const char *options;  /* options= text as given, or NULL (arena) */
+    unsigned flags;       /* EXPLAIN options: bit per analyze, verbose, settings, buffers, wal */
+};
+/* True when Accept asks for a plan; fills plan (memory from a). */
+bool dba__http_plan_parse(struct dba_arena *a, const char *accept, struct http_plan *plan);
+/* "EXPLAIN (FORMAT ..., options) <sql>" in a. */
+char *dba__http_plan_sql(struct dba_arena *a, const struct http_plan *plan, const char *sql);
+enum MHD_Result dba__http_plan_finish(struct req *r, const struct http_plan *plan);
 
 /* tables.c */
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);

@@ -183,20 +183,17 @@ on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
     }
 }
 
-enum MHD_Result
-dba__http_run(struct req *r, const char *sql, const char *const *params, int n_params,
-              req_finish_cb finish)
+static enum MHD_Result
+http_submit(struct req *r, size_t n, req_finish_cb finish)
 {
     struct dba_http_server *s = r->w->srv;
     int timeout = s->cfg->server.request_timeout_ms > 0 ? s->cfg->server.request_timeout_ms
                                                         : 24 * 3600 * 1000;
-    r->stmt.sql = sql;
-    r->stmt.params = params;
-    r->stmt.n_params = n_params;
+
     r->finish = finish;
     r->state = REQ_WAITING;
     r->dispatching = true; /* a synchronous completion must not resume */
-    int rc = dba_db_query(r->w->pool, &r->stmt, 1, 0, r->start_ms + timeout, on_job_done, r,
+    int rc = dba_db_query(r->w->pool, r->stmts, n, n - 1, r->start_ms + timeout, on_job_done, r,
                           &r->job, &r->err);
     r->dispatching = false;
     if (rc != DBA_EAGAIN) {
@@ -211,6 +208,23 @@ dba__http_run(struct req *r, const char *sql, const char *const *params, int n_p
     r->w->inflight++;
     MHD_suspend_connection(r->mc);
     return MHD_YES;
+}
+
+enum MHD_Result
+dba__http_run(struct req *r, const char *sql, const char *const *params, int n_params,
+              req_finish_cb finish)
+{
+    r->stmts[0] = (struct dba_db_stmt){ sql, params, n_params };
+    return http_submit(r, 1, finish);
+}
+
+enum MHD_Result
+dba__http_run2(struct req *r, const char *setup, const char *const *setup_params, int n_setup,
+               const char *sql, const char *const *params, int n_params, req_finish_cb finish)
+{
+    r->stmts[0] = (struct dba_db_stmt){ setup, setup_params, n_setup };
+    r->stmts[1] = (struct dba_db_stmt){ sql, params, n_params };
+    return http_submit(r, 2, finish);
 }
 
 static enum MHD_Result

@@ -13,6 +13,8 @@ struct tables_ctx {
     struct dba_sql sql;        /* built statement */
     const struct dba_table *t; /* relation, borrowed from r->cache */
     bool profile_echo;         /* echo Content-Profile */
+    struct http_plan plan;     /* Accept: vnd.pgrst.plan */
+    const char *timezone;      /* Prefer: timezone= accepted (server's spelling), or NULL */
 };
 
 static bool
@@ -110,15 +112,21 @@ where_is_empty(const struct dba_logic *w)
 }
 
 static enum MHD_Result tables_finish(struct req *r);
+static enum MHD_Result tables_queue(struct req *r, unsigned status, struct MHD_Response *resp);
 
 static bool
 tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, enum MHD_Result *ret)
 {
+    const char *accept = dba__http_header(r, "Accept");
+
+    if (r->w->srv->cfg->server.plan_enabled &&
+        dba__http_plan_parse(r->a, accept, &tc->plan))
+        accept = tc->plan.for_type; /* negotiate the body the plan is for */
     struct dba_http_req_in in = {
         .method = m,
         .query = r->raw_query,
         .prefer = dba__http_header_all(r, "Prefer"),
-        .accept = dba__http_header(r, "Accept"),
+        .accept = accept,
         .range = dba__http_header(r, "Range"),
         .content_type = dba__http_header(r, "Content-Type"),
         .body = r->body.data,
@@ -168,6 +176,14 @@ dba__http_tables(struct req *r, const char *rel)
         return ret;
     tc->q.schema = schema;
     tc->q.table = tc->t->name;
+    if (tc->q.prefer.timezone != NULL) {
+        tc->timezone = dba_schema_timezone(c, tc->q.prefer.timezone);
+        if (tc->timezone == NULL && tc->q.prefer.handling_strict)
+            return dba__http_error(r, 400, "PGRST122",
+                                   "Invalid preferences given with handling=strict",
+                                   dba_arena_printf(r->a, "Invalid preferences: timezone=%s",
+                                                    tc->q.prefer.timezone), NULL);
+    }
     /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
        a PATCH with an empty object changes nothing, so it is let through. */
     if ((m == DBA_M_DELETE || (m == DBA_M_PATCH && tc->q.n_body_keys > 0)) &&
@@ -180,8 +196,17 @@ dba__http_tables(struct req *r, const char *rel)
         DBA_OK)
         return dba__http_send_err(r, &err);
     dba_arena_defer(r->a, dba_db_sql_cleanup_cb, &tc->sql);
-    return dba__http_run(r, tc->sql.text.data, tc->sql.params, (int)tc->sql.n_params,
-                         tables_finish);
+    const char *sql = tc->sql.text.data;
+    if (tc->plan.on)
+        sql = dba__http_plan_sql(r->a, &tc->plan, sql);
+    if (tc->timezone != NULL) {
+        /* SET LOCAL time zone in the same pipeline and implicit transaction: no extra trip. */
+        const char **tz = dba_arena_alloc(r->a, sizeof(*tz));
+        tz[0] = tc->timezone;
+        return dba__http_run2(r, "SELECT set_config('timezone', $1, true)", tz, 1, sql,
+                              tc->sql.params, (int)tc->sql.n_params, tables_finish);
+    }
+    return dba__http_run(r, sql, tc->sql.params, (int)tc->sql.n_params, tables_finish);
 }
 
 /* Row count in the sentinel message "... \"DBA_SINGULAR:4\"". */
@@ -260,6 +285,8 @@ add_preference_applied(struct MHD_Response *resp, const struct tables_ctx *tc, b
         dba_buf_printf(&b, "count=%s, ", cnt_names[q->prefer.count]);
     if (q->prefer.set_handling)
         dba_buf_printf(&b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
+    if (tc->timezone != NULL)
+        dba_buf_printf(&b, "timezone=%s, ", q->prefer.timezone);
     if (q->prefer.handling_strict && q->prefer.max_affected >= 0 && write)
         dba_buf_printf(&b, "max-affected=%ld, ", q->prefer.max_affected);
     if (b.len > 2) {
@@ -351,7 +378,7 @@ finish_read(struct req *r, struct tables_ctx *tc)
     add_preference_applied(resp, tc, false);
     if (tc->profile_echo)
         MHD_add_response_header(resp, "Content-Profile", q->schema);
-    return dba__http_queue(r, status, resp);
+    return tables_queue(r, status, resp);
 }
 
 static unsigned
@@ -405,6 +432,60 @@ finish_write(struct req *r, struct tables_ctx *tc)
     add_preference_applied(resp, tc, true);
     if (tc->profile_echo)
         MHD_add_response_header(resp, "Content-Profile", q->schema);
+    return tables_queue(r, status, resp);
+}
+
+/* Applies response.headers / response.status set during the statement (PostgREST's GUCs).
+   Returns false when they are malformed (the caller answers 500 PGRST111/112). */
+static bool
+apply_response_gucs(struct req *r, struct MHD_Response *resp, unsigned *status)
+{
+    const char *st = col_text(r, DBA_SQL_COL_RESPONSE_STATUS);
+    const char *hd = col_text(r, DBA_SQL_COL_RESPONSE_HEADERS);
+
+    if (st != NULL) {
+        char *end;
+        long v = strtol(st, &end, 10);
+        if (*end != '\0' || v < 100 || v > 599)
+            return false;
+        *status = (unsigned)v;
+    }
+    if (hd == NULL)
+        return true;
+    json_t *arr = json_loads(hd, 0, NULL);
+    bool ok = json_is_array(arr);
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(o) || json_object_size(o) != 1) {
+            ok = false;
+            break;
+        }
+        json_object_foreach(o, k, v) {
+            if (!json_is_string(v))
+                ok = false;
+            else
+                MHD_add_response_header(resp, k, json_string_value(v));
+        }
+    }
+    json_decref(arr);
+    return ok;
+}
+
+static enum MHD_Result
+tables_queue(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (!apply_response_gucs(r, resp, &status)) {
+        MHD_destroy_response(resp);
+        bool bad_status = col_text(r, DBA_SQL_COL_RESPONSE_STATUS) != NULL;
+        return dba__http_error(r, 500, bad_status ? "PGRST112" : "PGRST111",
+                               bad_status ? "response.status guc must be a valid status code"
+                                          : "response.headers guc must be a JSON array composed "
+                                            "of objects with a single key and a string value",
+                               NULL, NULL);
+    }
     return dba__http_queue(r, status, resp);
 }
 
@@ -415,6 +496,8 @@ tables_finish(struct req *r)
 
     if (r->failed)
         return tables_failed(r);
+    if (tc->plan.on)
+        return dba__http_plan_finish(r, &tc->plan);
     if (dba_db_res_ntuples(r->res) != 1 || dba_db_res_nfields(r->res) < DBA_SQL_N_COLS)
         return dba__http_error(r, 500, "DBA500", "unexpected result shape", NULL, NULL);
     if (is_read(tc->q.method))

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -35,6 +36,24 @@ static const char *const sql_constraints =
     " LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace"
     " WHERE n.nspname = ANY($1::text[]) AND con.contype IN ('p', 'u', 'f')"
     " ORDER BY n.nspname, c.relname, con.contype, con.conname";
+
+static const char *const sql_timezones =
+    "SELECT coalesce(json_agg(name ORDER BY lower(name), name), '[]')::text FROM pg_timezone_names";
+
+static int
+tz_cmp(const void *a, const void *b)
+{
+    return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char *
+dba_schema_timezone(const struct dba_schema_cache *c, const char *name)
+{
+    const char *key = name;
+    char **hit = c ? bsearch(&key, c->timezones, c->n_timezones, sizeof(char *), tz_cmp) : NULL;
+
+    return hit ? *hit : NULL;
+}
 
 static int
 table_cmp(const char *s1, const char *n1, const char *s2, const char *n2)
@@ -259,9 +278,11 @@ dba_schema_cache_load(void *pgconn, const char *const *schemas, size_t n_schemas
 
     PGresult *cols = dba_db_exec(pg, sql_columns, params, 1, err);
     PGresult *cons = cols ? dba_db_exec(pg, sql_constraints, params, 1, err) : NULL;
+    PGresult *tzs = cons ? dba_db_exec(pg, sql_timezones, NULL, 0, err) : NULL;
     free(lit);
-    if (cols == NULL || cons == NULL) {
+    if (cols == NULL || cons == NULL || tzs == NULL) {
         PQclear(cols);
+        PQclear(cons);
         return NULL;
     }
     c = dba_xcalloc(1, sizeof(*c));
@@ -274,8 +295,11 @@ dba_schema_cache_load(void *pgconn, const char *const *schemas, size_t n_schemas
     cache_add_columns(c, cols);
     for (int i = 0; i < PQntuples(cons); i++)
         cache_add_constraint(c, cons, i);
+    c->timezones = json_names(PQgetvalue(tzs, 0, 0), &c->n_timezones);
+    qsort(c->timezones, c->n_timezones, sizeof(char *), tz_cmp);
     PQclear(cols);
     PQclear(cons);
+    PQclear(tzs);
     return c;
 }
 
@@ -327,6 +351,7 @@ dba_schema_cache_unref(struct dba_schema_cache *c)
         table_free(&c->tables[i]);
     free(c->tables);
     names_free(c->schemas, c->n_schemas);
+    names_free(c->timezones, c->n_timezones);
     free(c->server_version);
     free(c);
 }

@@ -60,6 +60,8 @@ struct dba_schema_cache {
     struct dba_table *tables;   /* every relation of the exposed schemas, sorted by (schema, name) */
     size_t n_tables;            /* count */
     char *server_version;       /* e.g. "15.18" */
+    char **timezones;           /* pg_timezone_names, sorted case-insensitively (Prefer: timezone) */
+    size_t n_timezones;         /* count */
     /* internal */
     _Atomic int refs;           /* reference count */
 };
@@ -69,6 +71,8 @@ const struct dba_table *dba_schema_table_find(const struct dba_schema_cache *c, 
                                               const char *name);
 const struct dba_column *dba_schema_column_find(const struct dba_table *t, const char *name);
 bool dba_schema_has(const struct dba_schema_cache *c, const char *schema);
+/* The server's spelling of a time zone name (case-insensitive match), or NULL when unknown. */
+const char *dba_schema_timezone(const struct dba_schema_cache *c, const char *name);
 /* Closest table name in schema to `name` (for hints), or NULL. */
 const char *dba_schema_table_suggest(const struct dba_schema_cache *c, const char *schema,
                                      const char *name);

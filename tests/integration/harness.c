@@ -42,11 +42,14 @@ dbat_server_start_with(const char *server_extra, const char *profile_extra)
     snprintf(path, sizeof(path), "%s/db-adapter.conf", tmpdir);
     FILE *f = fopen(path, "w");
     cr_assert(f != NULL);
-    fprintf(f, "server: { listen = \"127.0.0.1\"; port = 0; workers = 2; %s };\n"
+    bool own_workers = server_extra != NULL && strstr(server_extra, "workers") != NULL;
+    fprintf(f, "server: { listen = \"127.0.0.1\"; port = 0; %s %s };\n"
                "default_profile = \"test\";\n"
                "profiles: { test: { url = \"%s\"; schemas = [ \"public\", \"other\" ]; "
-               "pool_size = 4; %s }; };\n",
-            server_extra ? server_extra : "", test_url(), profile_extra ? profile_extra : "");
+               "%s %s }; };\n",
+            own_workers ? "" : "workers = 2;", server_extra ? server_extra : "", test_url(),
+            profile_extra != NULL && strstr(profile_extra, "pool_size") ? "" : "pool_size = 4;",
+            profile_extra ? profile_extra : "");
     fclose(f);
     cr_assert_eq(dba_config_load(path, true, NULL, &cfg, &err), DBA_OK, "%s", err.msg);
     cr_assert_eq(dba_config_active_profile(cfg, NULL, &p, NULL, &err), DBA_OK, "%s", err.msg);

@@ -5,7 +5,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "harness.h"
+
+static size_t
+discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
 
 TestSuite(ops, .init = dbat_server_start, .fini = dbat_server_stop);
 
@@ -103,6 +113,99 @@ Test(ops, oversized_body_is_413, .init = start_small_body)
     struct dbat_resp *r = dbat_req("POST", "/tables/items", h, body);
     cr_expect_eq(r->status, 413);
     dbat_resp_free(r);
+}
+
+static void
+start_short_deadline(void)
+{
+    dbat_server_start_with("request_timeout_ms = 300;", NULL);
+}
+
+Test(ops, deadline_gives_504_and_the_gateway_carries_on, .init = start_short_deadline)
+{
+    struct dbat_resp *r = dbat_get("/tables/slow");
+    cr_expect_eq(r->status, 504, "%s", r->body);
+    dbat_resp_free(r);
+    r = dbat_get("/tables/items?select=id&id=eq.2");
+    cr_expect_eq(r->status, 200);
+    dbat_resp_free(r);
+}
+
+static void
+start_tiny_pool(void)
+{
+    dbat_server_start_with("workers = 1; queue_limit = 1;", "pool_size = 1;");
+}
+
+/* One connection, one waiting slot: of four concurrent slow reads, at least one is refused at
+   once with 503 and Retry-After, and the others complete. */
+Test(ops, full_wait_queue_is_503, .init = start_tiny_pool, .timeout = 60)
+{
+    struct dbat_resp *warm = dbat_get("/tables/items?select=id&id=eq.1"); /* opens the connection */
+    cr_assert_eq(warm->status, 200);
+    dbat_resp_free(warm);
+    CURLM *m = curl_multi_init();
+    CURL *e[4];
+    char url[128];
+    long codes[4] = { 0 };
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/tables/slow", dbat_port());
+    for (int i = 0; i < 4; i++) {
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
+        curl_multi_add_handle(m, e[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(m, &running);
+        curl_multi_wait(m, NULL, 0, 100, NULL);
+    }
+    int ok = 0, busy = 0;
+    for (int i = 0; i < 4; i++) {
+        curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &codes[i]);
+        ok += codes[i] == 200;
+        busy += codes[i] == 503;
+        curl_multi_remove_handle(m, e[i]);
+        curl_easy_cleanup(e[i]);
+    }
+    curl_multi_cleanup(m);
+    cr_expect_geq(busy, 1, "codes %ld %ld %ld %ld", codes[0], codes[1], codes[2], codes[3]);
+    cr_expect_geq(ok, 2, "codes %ld %ld %ld %ld", codes[0], codes[1], codes[2], codes[3]);
+    cr_expect_eq(ok + busy, 4);
+}
+
+static void
+start_unprepared(void)
+{
+    dbat_server_start_with(NULL, "prepared_statements = false;");
+}
+
+Test(ops, prepared_statements_off, .init = start_unprepared)
+{
+    for (int i = 0; i < 3; i++) {
+        struct dbat_resp *r = dbat_get("/tables/items?select=id&id=eq.3");
+        cr_expect_eq(r->status, 200);
+        cr_expect(dbat_json_eq(r->json, "[{\"id\":3}]"));
+        dbat_resp_free(r);
+    }
+    char *n = dbat_sql("SELECT count(*) FROM pg_prepared_statements");
+    cr_expect_str_eq(n, "0"); /* (of this session; the gateway's are checked below) */
+    free(n);
+}
+
+Test(ops, notify_reloads_schema_cache)
+{
+    free(dbat_sql("DROP TABLE IF EXISTS notified_table; CREATE TABLE notified_table (id int);"
+                  "NOTIFY pgrst, 'reload schema'"));
+    long status = 0;
+    for (int i = 0; i < 100 && status != 200; i++) {
+        usleep(50 * 1000);
+        struct dbat_resp *r = dbat_get("/tables/notified_table");
+        status = r->status;
+        dbat_resp_free(r);
+    }
+    cr_expect_eq(status, 200);
+    free(dbat_sql("DROP TABLE notified_table; NOTIFY pgrst"));
 }
 
 static int

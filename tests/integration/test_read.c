@@ -227,3 +227,27 @@ Test(read, view_is_readable)
 {
     EXPECT_GET("/tables/active_items?select=id&order=id", 200, "[{\"id\":1},{\"id\":2},{\"id\":3}]");
 }
+
+Test(read, prefer_timezone)
+{
+    const char *h[] = { "Prefer: timezone=America/Los_Angeles", NULL };
+    struct dbat_resp *r = dbat_req("GET", "/tables/items?select=created_at&id=eq.1", h, NULL);
+    cr_expect_eq(r->status, 200);
+    cr_expect(dbat_json_eq(r->json, "[{\"created_at\":\"2024-01-01T02:00:00-08:00\"}]"));
+    cr_expect_str_eq(dbat_header(r, "Preference-Applied"), "timezone=America/Los_Angeles");
+    dbat_resp_free(r);
+    /* The setting is local to that request's transaction: the next one is back to UTC. */
+    r = dbat_get("/tables/items?select=created_at&id=eq.1");
+    cr_expect(dbat_json_eq(r->json, "[{\"created_at\":\"2024-01-01T10:00:00+00:00\"}]"));
+    dbat_resp_free(r);
+    const char *bad[] = { "Prefer: timezone=Mars/Olympus", NULL };
+    r = dbat_req("GET", "/tables/items?select=id&id=eq.1", bad, NULL);
+    cr_expect_eq(r->status, 200);
+    cr_expect_null(dbat_header(r, "Preference-Applied"));
+    dbat_resp_free(r);
+    const char *strict[] = { "Prefer: handling=strict, timezone=Mars/Olympus", NULL };
+    r = dbat_req("GET", "/tables/items?select=id&id=eq.1", strict, NULL);
+    cr_expect_eq(r->status, 400);
+    cr_expect(dbat_json_eq(json_object_get(r->json, "code"), "\"PGRST122\""));
+    dbat_resp_free(r);
+}

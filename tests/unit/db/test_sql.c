@@ -290,7 +290,7 @@ expect_err(const struct dba_query *q, const struct dba_table *t, int status, con
 #define READ_HEAD "WITH pgrst_source AS (SELECT "
 #define READ_TAIL ") SELECT NULL::bigint AS total, count(*) AS page_total, " \
     "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, " \
-    "NULL::bigint AS inserted FROM pgrst_source _t"
+    "NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t"
 #define READ(src) READ_HEAD src READ_TAIL
 #define ITEMS_ALL "\"api\".\"items\".*"
 #define FROM_ITEMS " FROM \"api\".\"items\""
@@ -711,7 +711,7 @@ Test(sql, max_rows_caps_reads)
 #define READ_TOTAL(src, total) READ_HEAD src ") SELECT " total " AS total, count(*) AS " \
     "page_total, " \
     "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, " \
-    "NULL::bigint AS inserted FROM pgrst_source _t"
+    "NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t"
 
 Test(sql, count_exact_reuses_filter_params)
 {
@@ -759,7 +759,7 @@ Test(sql, count_planned_with_filter_or_view_and_estimated_are_exact)
 
 #define READ_BODY(src, body) READ_HEAD src ") SELECT NULL::bigint AS total, count(*) AS " \
     "page_total, " \
-    body " AS body, NULL::text AS location, NULL::bigint AS inserted FROM pgrst_source _t"
+    body " AS body, NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t"
 
 Test(sql, head_has_empty_body)
 {
@@ -808,10 +808,10 @@ Test(sql, media_csv)
 #define W_INS_ITEMS "INSERT INTO \"api\".\"items\""
 #define W_POP(fn) " FROM " fn "(NULL::\"api\".\"items\", $1::json) AS pgrst_body"
 #define W_MIN_TAIL ") SELECT NULL::bigint AS total, count(*) AS page_total, '' AS body, " \
-    "NULL::text AS location, NULL::bigint AS inserted FROM pgrst_source _t"
+    "NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t"
 #define W_REPR_TAIL(proj) ") SELECT NULL::bigint AS total, count(*) AS page_total, " \
     "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, " \
-    "NULL::bigint AS inserted FROM (SELECT " proj " FROM pgrst_source) _t"
+    "NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT " proj " FROM pgrst_source) _t"
 
 Test(sql, insert_object_minimal)
 {
@@ -837,7 +837,7 @@ Test(sql, insert_array_representation_with_select)
                             "pgrst_body.\"name\"" W_POP("json_populate_recordset")
                             " RETURNING \"api\".\"items\".*) SELECT count(*) AS total, count(*) AS "
                             "page_total, coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS "
-                            "location, NULL::bigint AS inserted FROM (SELECT pgrst_source.\"id\", "
+                            "location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT pgrst_source.\"id\", "
                             "pgrst_source.\"name\" AS \"n\" FROM pgrst_source) _t");
     expect_params(1, q->body);
 }
@@ -922,7 +922,7 @@ Test(sql, insert_missing_default_object_drops_absent_columns)
 
 #define W_INSERTED_TAIL(proj) ") SELECT NULL::bigint AS total, count(*) AS page_total, " \
     "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, (SELECT count(*) FROM " \
-    "pgrst_source WHERE pgrst_inserted) AS inserted FROM (SELECT " proj " FROM pgrst_source) _t"
+    "pgrst_source WHERE pgrst_inserted) AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT " proj " FROM pgrst_source) _t"
 
 Test(sql, upsert_merge_on_primary_key)
 {
@@ -951,7 +951,7 @@ Test(sql, upsert_merge_minimal_returns_only_the_flag)
                             "\"id\" = EXCLUDED.\"id\" RETURNING (\"api\".\"items\".xmax = 0) AS "
                             "pgrst_inserted) SELECT NULL::bigint AS total, count(*) AS page_total, "
                             "'' AS body, NULL::text AS location, (SELECT count(*) FROM "
-                            "pgrst_source WHERE pgrst_inserted) AS inserted FROM pgrst_source _t");
+                            "pgrst_source WHERE pgrst_inserted) AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t");
 }
 
 Test(sql, upsert_ignore_on_conflict_columns)
@@ -1015,7 +1015,7 @@ Test(sql, insert_headers_only_location)
     cr_expect(strstr(S.text.data, "'') || '&year=eq.' || coalesce(") != NULL);
     cr_expect(strstr(S.text.data, "convert_to(pgrst_source.\"year\"::text, 'UTF8')") != NULL);
     cr_expect(strstr(S.text.data, " FROM pgrst_source WHERE (SELECT count(*) FROM pgrst_source) "
-                                  "= 1) AS location, NULL::bigint AS inserted FROM pgrst_source _t")
+                                  "= 1) AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t")
               != NULL);
     expect_params(1, q->body);
 }
@@ -1045,7 +1045,7 @@ Test(sql, insert_singular_aborts_unless_one_row)
                             "count(*))::integer::text "
                             "ELSE coalesce((json_agg(_t)->0)::text, 'null') END AS body, "
                             "NULL::text "
-                            "AS location, NULL::bigint AS inserted FROM (SELECT pgrst_source.* "
+                            "AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT pgrst_source.* "
                             "FROM "
                             "pgrst_source) _t");
 }
@@ -1060,7 +1060,7 @@ Test(sql, insert_csv_representation)
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"name\") SELECT pgrst_body.\"name\""
                             W_POP("json_populate_recordset") " RETURNING \"api\".\"items\".*) "
                             "SELECT NULL::bigint AS total, count(*) AS page_total, " CSV_BODY
-                            " AS body, NULL::text AS location, NULL::bigint AS inserted FROM "
+                            " AS body, NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM "
                             "(SELECT pgrst_source.* FROM pgrst_source) _t");
 }
 
@@ -1136,7 +1136,7 @@ Test(sql, patch_max_affected_and_singular)
                             "text WHEN count(*) > 10 THEN ('DBA_MAX_AFFECTED:' || "
                             "count(*))::integer"
                             "::text ELSE '' END AS body, NULL::text AS location, NULL::bigint AS "
-                            "inserted FROM pgrst_source _t");
+                            "inserted" DBA_SQL_RESPONSE_GUCS " FROM pgrst_source _t");
 }
 
 Test(sql, max_affected_needs_strict_handling)
@@ -1172,7 +1172,7 @@ Test(sql, delete_max_affected_sentinel)
                             "SELECT count(*) AS total, count(*) AS page_total, CASE WHEN count(*) "
                             "> 10 THEN ('DBA_MAX_AFFECTED:' || count(*))::integer::text ELSE '' "
                             "END "
-                            "AS body, NULL::text AS location, NULL::bigint AS inserted FROM "
+                            "AS body, NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM "
                             "pgrst_source _t");
 }
 
@@ -1270,7 +1270,7 @@ Test(sql, put_compound_pk_text_values)
                         "EXCLUDED.\"n\", \"v\" = EXCLUDED.\"v\" RETURNING (\"api\".\"items\".xmax "
                         "= 0) AS pgrst_inserted) SELECT NULL::bigint AS total, count(*) AS "
                         "page_total, '' AS body, NULL::text AS location, (SELECT count(*) FROM "
-                        "pgrst_source WHERE pgrst_inserted) AS inserted FROM pgrst_source _t");
+                        "pgrst_source WHERE pgrst_inserted) AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t");
     dba_buf_cleanup(&S.text);
     set_body(q, DBA_BODY_OBJECT, "{\"k\":\"java\",\"n\":2}", "k,n", 1);
     expect_err(q, t, 400, "PGRST115", NULL);
