@@ -74,10 +74,33 @@ as_pg() {
 
 # ---------------------------------------------------------------- helpers
 
+# True when every directory from $1 up to / can be searched by other users.
+searchable_by_others() {
+    local p=$1 m
+    while [[ -n "$p" && "$p" != / ]]; do
+        m=$(stat -c %a "$p") || return 1
+        (((8#$m & 1) == 1)) || return 1
+        p=$(dirname "$p")
+    done
+}
+
 set_dir() {
     [[ -n "${1:-}" ]] || usage
     mkdir -p "$1" || die "cannot create $1"
     DIR=$(cd "$1" && pwd -P)
+    # As root in a checkout under a private directory (say /root), the PostgreSQL user cannot
+    # reach DIR: keep the cluster in /tmp instead and leave symlinks in DIR (data, sock, log),
+    # so clients still connect through DIR/sock.
+    if [[ $(id -u) -eq 0 ]] && ! searchable_by_others "$(dirname "$DIR")"; then
+        local real
+        real=/tmp/dba-pg-$(printf %s "$DIR" | md5sum | cut -c1-12)
+        mkdir -p "$real" || die "cannot create $real"
+        for x in data sock log port; do
+            [[ -L "$DIR/$x" || ! -e "$DIR/$x" ]] || die "$DIR/$x exists; remove it or use another DIR"
+            ln -sfn "$real/$x" "$DIR/$x"
+        done
+        DIR=$real
+    fi
     LOG="$DIR/log"
 }
 
