@@ -125,5 +125,8 @@ void dba__http_tasks_collect(struct worker *w);
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
 /* ops.c */
 enum MHD_Result dba__http_ops(struct req *r, const char *path, bool *handled);
+/* schema_routes.c: GET /schema, POST /schema/validate, POST /schema/fix; *handled is false when
+   path is none of them. */
+enum MHD_Result dba__http_schema_routes(struct req *r, const char *path, bool *handled);
 
 #endif
