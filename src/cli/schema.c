@@ -200,8 +200,9 @@ dba_cli_validate(struct dba_cli *c)
     if (c->json) {
         print_json(rep);
     } else {
-        printf("%s profile '%s' against %s\n", valid ? "v Schema is valid:" : "x Schema has drifted:",
-               p->name, str(rep, "schema_source"));
+        printf("%s profile '%s' against %s\n",
+               valid ? "v Schema is valid:" : "x Schema has drifted:", p->name,
+               str(rep, "schema_source"));
         print_report(rep);
     }
     json_decref(rep);

@@ -127,7 +127,8 @@ create_table(struct plan_ctx *x, const char *key, const json_t *t)
         json_array_foreach(json_object_get(t, lists[k]), i, m) {
             char *target = k == 2 ? fk_target(m) : NULL;
             bool later = target && strcmp(target, key) != 0 &&
-                         json_object_get(x->missing, target) && !json_object_get(x->created, target);
+                         json_object_get(x->missing, target) &&
+                         !json_object_get(x->created, target);
             free(target);
             if (later) {
                 json_array_append_new(x->deferred, json_pack("{s:s,s:O}", "table", key, "m", m));
