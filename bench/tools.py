@@ -12,7 +12,8 @@
   tools.py hold PORT N PATH STATUS LEN READY open N keep-alive connections, send one GET on
                                              each and check it, write READY (JSON), then hold
                                              them until SIGTERM
-  tools.py check-wrk FILE                    fail unless every response of a wrk run was right
+  tools.py check-wrk FILE [TICKS]            fail unless every response of a wrk run was right;
+                                             TICKS: gateway CPU ticks used, added to FILE
   tools.py check-pgbench FILE                fail unless pgbench ran without failures
   tools.py report DIR OUT.json               print the results table, write OUT.json
 """
@@ -115,21 +116,35 @@ def cmd_pgstats(stdout_path, prefix, out):
         "latency_stddev_ms": grab(r"^latency stddev = ([\d.]+) ms"),
         "connection_ms": grab(r"^initial connection time = ([\d.]+) ms"),
     }
-    lat = []
+    # Log lines: client_id transaction_no time script_no time_epoch time_us [schedule_lag].
+    # With --rate, time counts from the scheduled start (lag included); latency_ms is then
+    # time - lag (from the actual start, as wrk measures) and latency_incl_lag_ms is time.
+    lat, incl = [], []
     for path in glob.glob(prefix + ".*"):
         with open(path) as f:
             for line in f:
                 parts = line.split()
-                if len(parts) >= 3 and parts[2].isdigit():
-                    lat.append(int(parts[2]))
-    lat.sort()
-    res["latency_ms"] = {
-        "p50": percentile(lat, 50) / 1000 if lat else None,
-        "p90": percentile(lat, 90) / 1000 if lat else None,
-        "p99": percentile(lat, 99) / 1000 if lat else None,
-        "max": lat[-1] / 1000 if lat else None,
-        "samples": len(lat),
-    }
+                if len(parts) < 6 or not parts[2].isdigit():
+                    continue
+                t = int(parts[2])
+                if len(parts) >= 7:
+                    incl.append(t)
+                    t -= int(parts[6])
+                lat.append(t)
+
+    def pct(vals):
+        vals.sort()
+        return {
+            "p50": percentile(vals, 50) / 1000 if vals else None,
+            "p90": percentile(vals, 90) / 1000 if vals else None,
+            "p99": percentile(vals, 99) / 1000 if vals else None,
+            "max": vals[-1] / 1000 if vals else None,
+            "samples": len(vals),
+        }
+
+    res["latency_ms"] = pct(lat)
+    if incl:
+        res["latency_incl_lag_ms"] = pct(incl)
     with open(out, "w") as f:
         json.dump(res, f, indent=1)
 
@@ -190,15 +205,21 @@ def cmd_hold(port, n, path, status, length, ready):
 # ------------------------------------------------------------------------------ checks
 
 
-def cmd_check_wrk(path):
+def cmd_check_wrk(path, ticks=None):
     with open(path) as f:
         r = json.load(f)
+    if ticks is not None:
+        cpu = int(ticks) / os.sysconf("SC_CLK_TCK")
+        r["gateway_cpu_s"] = round(cpu, 2)
+        r["gateway_cpu_us_per_req"] = round(cpu * 1e6 / r["ok"]) if r["ok"] else None
+        with open(path, "w") as f:
+            json.dump(r, f)
     errs = {k: v for k, v in r["errors"].items() if v}
     if r["bad"] or errs or not r["ok"]:
         sys.exit(f"{os.path.basename(path)}: {r['ok']} right responses, {r['bad']} wrong "
                  f"(first wrong: {r['bad_sample']}), socket errors {errs or 'none'}")
     print(f"{r['ok']} responses, all right; {r['rps']:.0f} req/s, p50 {r['latency_ms']['p50']:.2f} ms, "
-          f"p99 {r['latency_ms']['p99']:.2f} ms")
+          f"p99 {r['latency_ms']['p99']:.2f} ms, gateway CPU {r.get('gateway_cpu_us_per_req')} us/req")
 
 
 def cmd_check_pgbench(path):
@@ -243,7 +264,8 @@ def case_rows(d):
         rows.append({
             "case": num, "name": title,
             "gateway": {"rps": round(g["rps"], 1), "requests": g["requests"], "ok": g["ok"],
-                        "latency_ms": g["latency_ms"]},
+                        "latency_ms": g["latency_ms"],
+                        "cpu_us_per_req": g.get("gateway_cpu_us_per_req")},
             "database": {"tps": db["tps"], "transactions": db["transactions"],
                          "latency_avg_ms": db["latency_avg_ms"],
                          "latency_stddev_ms": db["latency_stddev_ms"],
@@ -257,7 +279,8 @@ def case_rows(d):
         rows.append({
             "case": 4, "name": "bulk insert 100,000 rows",
             "gateway": {"seconds": bulk["gateway_s"], "rows_per_s": round(bulk["rows"] / bulk["gateway_s"]),
-                        "body_bytes": bulk["json_bytes"], "all_s": bulk["gateway_all_s"]},
+                        "body_bytes": bulk["json_bytes"], "all_s": bulk["gateway_all_s"],
+                        "its_sql_in_psql_s": bulk.get("gateway_sql_in_psql_s")},
             "database": {"seconds": bulk["copy_s"], "rows_per_s": round(bulk["rows"] / bulk["copy_s"]),
                          "csv_bytes": bulk["csv_bytes"], "all_s": bulk["copy_all_s"]},
             "ratio": round(ratio, 3), "target": 0.5, "meets_target": ratio >= 0.5,
@@ -268,29 +291,42 @@ def case_rows(d):
 
 def print_table(res):
     print()
-    print(f"{'case':<27} {'gw req/s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'db tps':>9} "
-          f"{'avg ms':>7} {'p50 ms':>7} {'p99 ms':>7} | {'gw/db':>6} {'target':>6}")
-    print("-" * 107)
+    print(f"{'case':<27} {'gw req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>6} | "
+          f"{'db tps':>9} {'avg ms':>7} {'p50 ms':>7} {'p99 ms':>7} | {'gw/db':>6} {'target':>6}")
+    print("-" * 114)
     for r in res["cases"]:
         ok = "ok" if r["meets_target"] else "MISSED"
         if r["case"] == 4:
             g, db = r["gateway"], r["database"]
             print(f"{'4 bulk insert 100k rows':<27} {g['rows_per_s']:>9} {g['seconds']:>7.2f}s"
-                  f"{'':>7} | {db['rows_per_s']:>9} {db['seconds']:>7.2f}s{'':>15} | "
+                  f"{'':>15} | {db['rows_per_s']:>9} {db['seconds']:>7.2f}s{'':>15} | "
                   f"{r['ratio']:>6.2f} {r['target']:>5}{'' if r['meets_target'] else '!'}  {ok}")
             continue
         g, db = r["gateway"], r["database"]
         print(f"{str(r['case']) + ' ' + r['name']:<27} {g['rps']:>9.0f} "
-              f"{g['latency_ms']['p50']:>7.2f} {g['latency_ms']['p99']:>7.2f} | "
+              f"{g['latency_ms']['p50']:>7.2f} {g['latency_ms']['p99']:>7.2f} "
+              f"{fmt(g['cpu_us_per_req'], '{:.0f}'):>6} | "
               f"{db['tps']:>9.0f} {fmt(db['latency_avg_ms']):>7} {fmt(db['latency_ms']['p50']):>7} "
               f"{fmt(db['latency_ms']['p99']):>7} | {fmt(r['ratio']):>6} {r['target']:>5}"
               f"{'' if r['meets_target'] else '!'}  {ok}")
+    print("(cpu us: gateway CPU time per request; bulk: wall seconds for 100,000 rows, ratio = "
+          "COPY time / gateway time)")
+    for r in res["cases"]:
+        if r["case"] == 4 and r["gateway"].get("its_sql_in_psql_s"):
+            print(f"case 4: the gateway's own INSERT statement, run by psql: "
+                  f"{r['gateway']['its_sql_in_psql_s']:.2f} s")
     lat = res.get("latency_half_peak")
     if lat:
-        print(f"\ncase 1 at half the peak rate: target {lat['rate_target']:.0f} req/s, achieved "
-              f"{lat['rps']:.0f}; p50 {lat['latency_ms']['p50']:.2f} ms, p90 "
-              f"{lat['latency_ms']['p90']:.2f} ms, p99 {lat['latency_ms']['p99']:.2f} ms "
+        g, db = lat["gateway"], lat.get("database")
+        print(f"\ncase 1 at half the peak rate ({g['rate_target']:.0f} req/s): gateway achieved "
+              f"{g['rps']:.0f} req/s, p50 {g['latency_ms']['p50']:.2f} ms, p90 "
+              f"{g['latency_ms']['p90']:.2f} ms, p99 {g['latency_ms']['p99']:.2f} ms "
               f"(target <= 5 ms: {'ok' if lat['meets_target'] else 'MISSED'})")
+        if db:
+            print(f"  pgbench -R at the same rate: {db['tps']:.0f} tps, p50 "
+                  f"{fmt(db['latency_ms']['p50'])} ms, p90 {fmt(db['latency_ms']['p90'])} ms, p99 "
+                  f"{fmt(db['latency_ms']['p99'])} ms (from the actual start; with schedule lag: "
+                  f"p99 {fmt(db.get('latency_incl_lag_ms', {}).get('p99'))} ms)")
     mem = res.get("memory")
     if mem:
         print("\nmemory of the gateway (MB)      VmRSS   VmHWM  target")
@@ -350,8 +386,9 @@ def cmd_report(d, out):
     res["cases"] = case_rows(d)
     lat = load(d, "latency.wrk.json")
     if lat:
-        lat["meets_target"] = lat["latency_ms"]["p99"] <= 5.0
-        res["latency_half_peak"] = lat
+        res["latency_half_peak"] = {"gateway": lat, "database": load(d, "latency.pgbench.json"),
+                                    "target_p99_ms": 5.0,
+                                    "meets_target": lat["latency_ms"]["p99"] <= 5.0}
     mem = {}
     for key, _, target in MEM_ROWS:
         e = mem_entry(d, f"mem.{key}.json", target)
@@ -397,7 +434,7 @@ def main():
         cmd_pgstats(*args)
     elif cmd == "hold" and len(args) == 6:
         cmd_hold(*args)
-    elif cmd == "check-wrk" and len(args) == 1:
+    elif cmd == "check-wrk" and len(args) in (1, 2):
         cmd_check_wrk(*args)
     elif cmd == "check-pgbench" and len(args) == 1:
         cmd_check_pgbench(*args)

@@ -18,6 +18,14 @@ static const char usage[] =
     "  connect             connect to the active profile for real, report server version and\n"
     "                      row counts, and remember the profile in .db-profile\n"
     "  status              active profile, where it came from, reachable or not, row counts\n"
+    "  schema              the live schema: tables, columns, keys, constraints, indexes\n"
+    "  validate [--schema-file F]\n"
+    "                      compare the database with schema.sql (schema.file); exit 0 when\n"
+    "                      valid, 1 when tables or columns are missing or types differ\n"
+    "  fix [--schema-file F] [--confirm] [--no-backup]\n"
+    "                      print the numbered SQL that adds what is missing (never drops);\n"
+    "                      --confirm backs up the touched tables to backups/ and applies it\n"
+    "                      in one transaction\n"
     "\n"
     "global options (before or after the command):\n"
     "  --config PATH       configuration file (default ./db-adapter.conf; optional)\n"
@@ -39,6 +47,7 @@ struct command {
 static const struct command commands[] = {
     { "serve", dba_cli_serve }, { "profiles", dba_cli_profiles },
     { "connect", dba_cli_connect }, { "status", dba_cli_status },
+    { "schema", dba_cli_schema }, { "validate", dba_cli_validate }, { "fix", dba_cli_fix },
 };
 
 /* Takes the global options out of argv wherever they are; leaves the rest in order. */

@@ -10,6 +10,8 @@
 --   BENCH_RATE     if set (req/s, all threads together), pace requests to this rate: each
 --                  thread hands out send slots 1/rate apart (open-loop schedule, no bursts
 --                  to catch up after a stall longer than one second)
+--   BENCH_THREADS  wrk's -t (for the pacing)
+--   BENCH_POST_OFFSET  added to the POST ids (default 0)
 --   BENCH_OUT      file that done() writes its JSON summary to
 --   BENCH_ID_MAX   highest random id for get_one/patch (default 100000); get_page uses
 --                  BENCH_PAGE_MAX (default 99900) so that every page has 100 rows
@@ -61,8 +63,9 @@ local next_slot = nil
 function init(args)
     ok, bad, bad_status, bad_len, bad_range = 0, 0, -1, -1, ""
     math.randomseed(os.time() * 1000 + tid * 7919)
-    -- POST ids: 100,000,000 per thread, far above the loaded rows and the bulk ranges.
-    post_base = 100000000 * (tid + 1)
+    -- POST ids: 100,000,000 per thread, far above the loaded rows and the bulk ranges, plus
+    -- BENCH_POST_OFFSET so that a warm-up and the measured run do not collide.
+    post_base = 100000000 * (tid + 1) + tonumber(os.getenv("BENCH_POST_OFFSET") or "0")
     if rate and rate > 0 then
         -- wrk.thread is set; the thread count is not, so it comes from the environment.
         local n = tonumber(os.getenv("BENCH_THREADS") or "2")

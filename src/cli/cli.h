@@ -27,6 +27,16 @@ int dba_cli_serve(struct dba_cli *c);
 int dba_cli_profiles(struct dba_cli *c);
 int dba_cli_connect(struct dba_cli *c);
 int dba_cli_status(struct dba_cli *c);
+/* schema.c: `schema [--json]`, `validate [--schema-file F]` (exit 0 valid, 1 drifted) and
+   `fix [--schema-file F] [--confirm] [--no-backup]` (dry run by default). */
+int dba_cli_schema(struct dba_cli *c);
+int dba_cli_validate(struct dba_cli *c);
+int dba_cli_fix(struct dba_cli *c);
+struct json_t;
+struct dba_profile;
+/* For connect: validates p when schema.validate_on_connect is set and the schema file exists;
+   records the outcome in o (borrowed) and prints drift on a terminal. False on drift or error. */
+bool dba_cli_connect_validate(struct dba_cli *c, const struct dba_profile *p, struct json_t *o);
 /* Prints an error (message, details, hint) to stderr, or as JSON on stdout with --json. */
 void dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e);
 

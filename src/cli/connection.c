@@ -205,6 +205,8 @@ dba_cli_connect(struct dba_cli *c)
     dba_err_clear(&err);
     json_t *o = dba_schema_status_probe(p, source, &err);
     bool ok = json_is_true(json_object_get(o, "reachable")) && json_object_get(o, "tables");
+    if (ok)
+        ok = dba_cli_connect_validate(c, p, o);
     if (ok && !p->implicit && dba_config_lock_write(p->name, &err) != DBA_OK) {
         json_object_set_new(o, "error", json_string(err.msg));
         ok = false;
@@ -215,6 +217,12 @@ dba_cli_connect(struct dba_cli *c)
         print_json(o);
     } else {
         print_probe(o);
+        if (json_object_get(o, "schema_validation") != NULL)
+            printf("schema:    %s%s%s\n",
+                   json_string_value(json_object_get(o, "schema_validation")),
+                   json_object_get(o, "schema") == NULL && !ok ? ": " : "",
+                   json_object_get(o, "schema") == NULL && !ok
+                       ? json_string_value(json_object_get(o, "error")) : "");
         if (ok)
             printf(p->implicit ? "connected (implicit profile: lock file not written)\n"
                                : "connected: .db-profile now selects '%s'\n", p->name);

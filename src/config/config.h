@@ -76,7 +76,7 @@ struct dba_config {
     char *implicit_var;          /* env var the implicit profile came from, or NULL */
     char *schema_file;           /* schema.file, default "schema.sql" (relative to the CWD) */
     struct dba_config_strv exclude_tables; /* schema.exclude_tables, default empty */
-    bool validate_on_connect;    /* schema.validate_on_connect, default true */
+    bool validate_on_connect;    /* schema.validate_on_connect, default false */
     char *column_defs;           /* schema.column_defs (JSON file), or NULL */
     char *backup_schema;         /* schema.backup_schema (JSON file), or NULL */
     char *admin_token_env;       /* admin.token_env, default "DB_ADAPTER_ADMIN_TOKEN" */

@@ -144,5 +144,8 @@ enum MHD_Result dba__http_plan_finish(struct req *r, const struct http_plan *pla
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
 /* ops.c */
 enum MHD_Result dba__http_ops(struct req *r, const char *path, bool *handled);
+/* schema_routes.c: GET /schema, POST /schema/validate, POST /schema/fix; *handled is false when
+   path is none of them. */
+enum MHD_Result dba__http_schema_routes(struct req *r, const char *path, bool *handled);
 
 #endif

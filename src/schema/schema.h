@@ -110,4 +110,74 @@ char *dba_schema_rowcount_sql(const struct dba_schema_cache *c);
 json_t *dba_schema_status_probe(const struct dba_profile *p, const char *source,
                                 struct dba_err *err);
 
+/* ---- Schema management: introspect, expected schema, validate, fix (blocking; CLI or a task
+   thread, never a worker loop). Documents are jansson objects; see docs in each .c file. ---- */
+
+struct pg_conn;
+
+/* The live schema over an open connection: every table and view of schemas[0..n) minus
+   exclude (names "t" or "schema.t"), as {"schemas": [...], "tables": {"schema.name": {...}}}
+   with columns, primary_key, uniques, foreign_keys, checks and indexes (three catalog queries
+   for the whole database). New reference, or NULL with err. */
+json_t *dba_schema_introspect(struct pg_conn *pg, const char *const *schemas, size_t n,
+                              const struct dba_config_strv *exclude, struct dba_err *err);
+
+/* The expected schema: sql (len bytes, the text of a schema.sql) applied by PostgreSQL itself
+   in a scratch database created from template0 next to the live one (always dropped), then
+   introspected like the live one. Unqualified names land in schemas[0]. A file PostgreSQL
+   rejects gives DBA_EINVAL with PostgreSQL's message and the line. New reference or NULL. */
+json_t *dba_schema_expected(struct pg_conn *live, const char *conninfo, const char *sql,
+                            const char *const *schemas, size_t n,
+                            const struct dba_config_strv *exclude, struct dba_err *err);
+/* Reads a schema file into a new heap string; NULL with err (DBA_ENOTFOUND) when unreadable. */
+char *dba_schema_file_read(const char *path, struct dba_err *err);
+
+/* Pure: compares expected with live. New report {valid, error_count, warning_count,
+   missing_tables, missing_columns, type_mismatches, extra_tables, extra_columns,
+   nullability_differences, default_differences, missing_constraints, missing_indexes}. */
+json_t *dba_schema_diff(const json_t *expected, const json_t *live);
+
+/* Pure: the fix plan for a report. nonempty lists the tables ("schema.name") that have rows
+   (borrowed, may be NULL = none). New object {ok, statements: [{sql, action, table}],
+   refused: [{table, column, reason, choices}], not_fixed: [...]}; ok is false when refused. */
+json_t *dba_schema_fix_plan(const json_t *report, const json_t *expected, const json_t *nonempty);
+/* Tables of the plan that already exist and so would be touched (new array of names). */
+json_t *dba_schema_fix_touched(const json_t *plan, const json_t *report);
+/* Runs the plan's statements in one transaction. DBA_OK, or an error naming the failing
+   statement (1-based index in *failed, 0 when not a statement) after a full rollback. */
+DBA_MUSTCHECK int dba_schema_fix_apply(struct pg_conn *pg, const json_t *plan, int *failed,
+                                       struct dba_err *err);
+
+/* Writes the rows of tables (array of "schema.name", borrowed) read in one REPEATABLE READ READ
+   ONLY transaction to <dir>/pre-fix-<profile>-<UTC timestamp>.json in the backup document
+   format. Returns the path (new heap string) or NULL with err; nothing is left on failure. */
+char *dba_schema_prefix_backup(struct pg_conn *pg, const char *profile, const json_t *tables,
+                               const char *first_schema, const char *dir, struct dba_err *err);
+
+/* Where the expected schema comes from: sql text if non-NULL, else the file at path. */
+struct dba_schema_src {
+    const char *sql;     /* schema SQL text, or NULL */
+    const char *path;    /* file to read when sql is NULL */
+};
+
+/* GET /schema and `db-adapter schema`: connects to p and introspects. New reference or NULL. */
+json_t *dba_schema_live(const struct dba_config *cfg, const struct dba_profile *p,
+                        struct dba_err *err);
+/* POST /schema/validate and `db-adapter validate`: the diff report for profile p, plus
+   "schema_file" when read from a file. New reference or NULL with err. */
+json_t *dba_schema_validate(const struct dba_config *cfg, const struct dba_profile *p,
+                            const struct dba_schema_src *src, struct dba_err *err);
+
+struct dba_schema_fix_opts {
+    struct dba_schema_src src;  /* expected schema */
+    bool confirm;               /* apply (else plan only) */
+    bool backup;                /* write the pre-fix backup before applying */
+    const char *backup_dir;     /* directory for it, NULL = "backups" */
+};
+/* POST /schema/fix and `db-adapter fix`: {report, plan, applied, backup?, failed_statement?,
+   after?}. Returns NULL with err only when nothing could be computed; an apply failure is a
+   returned document with "applied": false and "error", plus err filled. */
+json_t *dba_schema_fix(const struct dba_config *cfg, const struct dba_profile *p,
+                       const struct dba_schema_fix_opts *o, struct dba_err *err);
+
 #endif

@@ -28,7 +28,8 @@ test_url(void)
 }
 
 void
-dbat_server_start_with(const char *server_extra, const char *profile_extra)
+dbat_server_start_conf(const char *server_extra, const char *profile_extra, const char *schemas,
+                       const char *top_extra)
 {
     char path[128];
     struct dba_err err;
@@ -45,11 +46,12 @@ dbat_server_start_with(const char *server_extra, const char *profile_extra)
     bool own_workers = server_extra != NULL && strstr(server_extra, "workers") != NULL;
     fprintf(f, "server: { listen = \"127.0.0.1\"; port = 0; %s %s };\n"
                "default_profile = \"test\";\n"
-               "profiles: { test: { url = \"%s\"; schemas = [ \"public\", \"other\" ]; "
-               "%s %s }; };\n",
+               "profiles: { test: { url = \"%s\"; schemas = [ %s ]; "
+               "%s %s }; };\n%s\n",
             own_workers ? "" : "workers = 2;", server_extra ? server_extra : "", test_url(),
+            schemas ? schemas : "\"public\", \"other\"",
             profile_extra != NULL && strstr(profile_extra, "pool_size") ? "" : "pool_size = 4;",
-            profile_extra ? profile_extra : "");
+            profile_extra ? profile_extra : "", top_extra ? top_extra : "");
     fclose(f);
     cr_assert_eq(dba_config_load(path, true, NULL, &cfg, &err), DBA_OK, "%s", err.msg);
     cr_assert_eq(dba_config_active_profile(cfg, NULL, &p, NULL, &err), DBA_OK, "%s", err.msg);
@@ -58,6 +60,12 @@ dbat_server_start_with(const char *server_extra, const char *profile_extra)
     cr_assert(srv != NULL, "%s", err.msg);
     cr_assert(dba_http_server_wait_ready(srv, 10000), "schema cache did not load");
     curl_global_init(CURL_GLOBAL_ALL);
+}
+
+void
+dbat_server_start_with(const char *server_extra, const char *profile_extra)
+{
+    dbat_server_start_conf(server_extra, profile_extra, NULL, NULL);
 }
 
 void
@@ -80,6 +88,12 @@ dbat_server_stop(void)
     rmdir(tmpdir);
     curl_global_cleanup();
     cr_expect_eq(dba_arena_live(), 0, "request arenas leaked: %ld", dba_arena_live());
+}
+
+const struct dba_config *
+dbat_config(void)
+{
+    return cfg;
 }
 
 int

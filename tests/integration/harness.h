@@ -19,8 +19,15 @@ struct dbat_resp {
 /* Suite hooks: start / stop the gateway (config extra lines may be NULL). */
 void dbat_server_start(void);
 void dbat_server_start_with(const char *server_extra, const char *profile_extra);
+/* The same with the profile's schemas list (e.g. "\"drift\"", NULL = public, other) and extra
+   top-level config groups (e.g. "schema: { file = ...; };"). */
+void dbat_server_start_conf(const char *server_extra, const char *profile_extra, const char *schemas,
+                            const char *top_extra);
 void dbat_server_stop(void);
 int dbat_port(void);
+struct dba_config;
+/* The running server's configuration (borrowed until dbat_server_stop). */
+const struct dba_config *dbat_config(void);
 
 /* Sends a request. headers: NULL-terminated "Name: value" list or NULL. body may be NULL. */
 struct dbat_resp *dbat_req(const char *method, const char *path, const char *const *headers,

@@ -1,0 +1,180 @@
+/* schema_routes.c - GET /schema, POST /schema/validate and POST /schema/fix. Each runs the same
+   blocking core operation as the CLI (schema/schema.h) on a task thread, so the worker loop never
+   blocks. Plans and validation are read-only; POST /schema/fix?confirm=true changes the schema
+   and needs `Authorization: Bearer <admin token>`. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http_int.h"
+
+enum schema_op {
+    SCHEMA_OP_GET,      /* GET /schema */
+    SCHEMA_OP_VALIDATE, /* POST /schema/validate */
+    SCHEMA_OP_FIX,      /* POST /schema/fix */
+};
+
+struct schema_task {
+    enum schema_op op;               /* which operation */
+    const struct dba_config *cfg;    /* borrowed: lives as long as the server */
+    const struct dba_profile *p;     /* borrowed, idem */
+    char *sql;                       /* schema SQL from the body (owned), or NULL */
+    bool confirm;                    /* fix: apply */
+    bool backup;                     /* fix: write the pre-fix backup first */
+};
+
+static void
+schema_task_free(void *arg)
+{
+    struct schema_task *t = arg;
+
+    free(t->sql);
+    free(t);
+}
+
+static json_t *
+schema_task_run(void *arg, unsigned *status, struct dba_err *err)
+{
+    struct schema_task *t = arg;
+    struct dba_schema_src src = { .sql = t->sql, .path = NULL };
+
+    switch (t->op) {
+    case SCHEMA_OP_GET:
+        return dba_schema_live(t->cfg, t->p, err);
+    case SCHEMA_OP_VALIDATE:
+        return dba_schema_validate(t->cfg, t->p, &src, err);
+    case SCHEMA_OP_FIX: {
+        struct dba_schema_fix_opts o = { .src = src, .confirm = t->confirm, .backup = t->backup,
+                                         .backup_dir = NULL };
+        json_t *doc = dba_schema_fix(t->cfg, t->p, &o, err);
+        if (doc != NULL && json_object_get(doc, "error") != NULL)
+            *status = err->http_status ? (unsigned)err->http_status : 500;
+        return doc;
+    }
+    }
+    return NULL;
+}
+
+static enum MHD_Result
+schema_done(struct req *r)
+{
+    if (r->failed)
+        return dba__http_send_err(r, &r->err);
+    json_t *o = r->task_result;
+    r->task_result = NULL;
+    if (json_is_true(json_object_get(o, "applied")))
+        dba_http_server_reload(r->w->srv);
+    return dba__http_send_jsonv(r, r->task_status ? r->task_status : 200, o);
+}
+
+/* True when the query string has name=true (or name=1). */
+static bool
+query_flag(const char *q, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = q; p != NULL && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, n) != 0 || p[n] != '=')
+            continue;
+        const char *v = p + n + 1;
+        size_t len = strcspn(v, "&");
+        return (len == 4 && strncmp(v, "true", 4) == 0) || (len == 1 && v[0] == '1');
+    }
+    return false;
+}
+
+static bool
+token_eq(const char *given, const char *want)
+{
+    size_t lg = strlen(given);
+    size_t lw = strlen(want);
+    unsigned char diff = (unsigned char)(lg != lw);
+
+    for (size_t i = 0; i < lw; i++)
+        diff |= (unsigned char)(want[i] ^ (i < lg ? given[i] : 0));
+    return diff == 0;
+}
+
+/* 403 when no admin token is configured, 401 when the request's is missing or wrong. */
+static bool
+admin_ok(struct req *r, enum MHD_Result *ret)
+{
+    const struct dba_config *cfg = r->w->srv->cfg;
+    const char *auth = dba__http_header(r, "Authorization");
+
+    if (cfg->admin_token == NULL) {
+        *ret = dba__http_error(
+            r, 403, "DBA403", "confirmed schema fixes are disabled: no admin token is configured",
+            NULL,
+            dba_arena_printf(r->a, "Set the environment variable %s (named by admin.token_env) "
+                                   "to a secret token, restart the server, and send it as "
+                                   "'Authorization: Bearer <token>'.", cfg->admin_token_env));
+        return false;
+    }
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
+        !token_eq(auth + 7, cfg->admin_token)) {
+        *ret = dba__http_error(r, 401, "DBA401", "admin token missing or wrong", NULL,
+                               "Send 'Authorization: Bearer <admin token>'.");
+        return false;
+    }
+    return true;
+}
+
+static bool
+body_is_sql(struct req *r)
+{
+    const char *ct = dba__http_header(r, "Content-Type");
+
+    return ct != NULL && strncasecmp(ct, "application/sql", 15) == 0 &&
+           (ct[15] == '\0' || ct[15] == ';' || ct[15] == ' ');
+}
+
+static enum MHD_Result
+schema_start(struct req *r, enum schema_op op)
+{
+    struct schema_task *t = dba_xcalloc(1, sizeof(*t));
+    enum MHD_Result ret;
+
+    t->op = op;
+    t->cfg = r->w->srv->cfg;
+    t->p = r->w->srv->active;
+    t->confirm = op == SCHEMA_OP_FIX && query_flag(r->raw_query, "confirm");
+    t->backup = !query_flag(r->raw_query, "no_backup");
+    if (t->confirm && !admin_ok(r, &ret)) {
+        schema_task_free(t);
+        return ret;
+    }
+    if (op != SCHEMA_OP_GET && body_is_sql(r))
+        t->sql = dba_xstrndup(r->body.data ? r->body.data : "", r->body.len);
+    return dba__http_task(r, schema_task_run, t, schema_task_free, schema_done);
+}
+
+enum MHD_Result
+dba__http_schema_routes(struct req *r, const char *path, bool *handled)
+{
+    static const struct {
+        const char *path;    /* exact path */
+        const char *method;  /* allowed method (HEAD allowed with GET) */
+        enum schema_op op;   /* operation */
+    } routes[] = {
+        { "/schema", "GET", SCHEMA_OP_GET },
+        { "/schema/validate", "POST", SCHEMA_OP_VALIDATE },
+        { "/schema/fix", "POST", SCHEMA_OP_FIX },
+    };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(routes); i++) {
+        if (strcmp(path, routes[i].path) != 0)
+            continue;
+        *handled = true;
+        bool ok = strcmp(r->method, routes[i].method) == 0 ||
+                  (strcmp(routes[i].method, "GET") == 0 && strcmp(r->method, "HEAD") == 0);
+        if (!ok)
+            return dba__http_error(r, 405, "DBA405",
+                                   dba_arena_printf(r->a, "method %s not allowed on %s",
+                                                    r->method, path),
+                                   NULL, dba_arena_printf(r->a, "Use %s.", routes[i].method));
+        return schema_start(r, routes[i].op);
+    }
+    *handled = false;
+    return MHD_NO;
+}
