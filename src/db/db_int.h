@@ -79,6 +79,7 @@ struct dba_db_pool {
     int backoff_ms;              /* current back-off */
     bool healthy;                /* last connect succeeded */
     char last_error[256];        /* last connect error, without secrets */
+    char hostaddr[64];           /* host resolved at creation, or "" (sockets, lists, failure) */
     struct dba_db_pool_stats stats; /* counters */
 };
 

@@ -15,7 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -105,8 +109,9 @@ conn_connect_start(struct db_conn *c)
 {
     struct dba_db_pool *p = c->pool;
     char opts[64];
-    const char *keys[] = { "dbname", "application_name", "options", NULL };
-    const char *vals[] = { p->opts.conninfo, "db-adapter", opts, NULL };
+    const char *keys[] = { "dbname", "application_name", "options",
+                           p->hostaddr[0] ? "hostaddr" : NULL, NULL };
+    const char *vals[] = { p->opts.conninfo, "db-adapter", opts, p->hostaddr, NULL };
 
     snprintf(opts, sizeof(opts), "-c statement_timeout=%d", p->opts.statement_timeout_ms);
     c->pg = PQconnectStartParams(keys, vals, 1);
@@ -331,8 +336,9 @@ conn_on_io(void *arg, uint32_t events)
             conn_fail(c, "idle connection lost");
             return;
         }
-        while (PQnotifies(c->pg) != NULL)
-            ; /* not listening; nothing to free beyond what PQnotifies returns */
+        PGnotify *n;
+        while ((n = PQnotifies(c->pg)) != NULL)
+            PQfreemem(n); /* the pool does not LISTEN; the schema keeper does */
         return;
     case DB_CONN_CLOSED:
         return;
@@ -389,6 +395,40 @@ pool_pump(struct dba_db_pool *p)
     }
 }
 
+/* PQconnectStartParams resolves host names with a blocking getaddrinfo(); resolve once here,
+   when the pool is made (at start, off the loops), and connect by address afterwards. */
+static void
+pool_resolve_host(struct dba_db_pool *p)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(p->opts.conninfo, &errmsg);
+    const char *host = NULL;
+    bool has_addr = false;
+
+    PQfreemem(errmsg);
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "host") == 0 && o->val != NULL && o->val[0] != '\0')
+            host = o->val;
+        if (strcmp(o->keyword, "hostaddr") == 0 && o->val != NULL && o->val[0] != '\0')
+            has_addr = true;
+    }
+    if (host != NULL && !has_addr && host[0] != '/' && host[0] != '@' &&
+        strchr(host, ',') == NULL) {
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+        struct addrinfo *res = NULL;
+        /* Only a name with one address: libpq tries every address of a name in turn, and a
+           single hostaddr would lose that (localhost: ::1 then 127.0.0.1). */
+        if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL && res->ai_next == NULL) {
+            void *addr = res->ai_family == AF_INET6
+                             ? (void *)&((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr
+                             : (void *)&((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr;
+            inet_ntop(res->ai_family, addr, p->hostaddr, sizeof(p->hostaddr));
+        }
+        freeaddrinfo(res);
+    }
+    PQconninfoFree(opts);
+}
+
 struct dba_db_pool *
 dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
 {
@@ -400,6 +440,7 @@ dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
     p->opts.conninfo = dba_xstrdup(o->conninfo);
     if (p->opts.size < 1)
         p->opts.size = 1;
+    pool_resolve_host(p);
     p->healthy = true;
     p->conns = dba_xcalloc((size_t)p->opts.size, sizeof(*p->conns));
     for (int i = 0; i < p->opts.size; i++) {
