@@ -18,6 +18,15 @@ static const char usage[] =
     "  connect             connect to the active profile for real, report server version and\n"
     "                      row counts, and remember the profile in .db-profile\n"
     "  status              active profile, where it came from, reachable or not, row counts\n"
+    "  backup [-o FILE] [--tables a,b] [--user-id U] [--format json|jsonl]\n"
+    "                      consistent backup (one snapshot) of the backup schema's tables\n"
+    "                      (default file backups/<profile>-<UTC time>.json)\n"
+    "  validate-backup FILE  check a backup without a database (also backup --validate FILE)\n"
+    "  restore FILE [--mode skip|overwrite|fail] [--dry-run] [--yes] [--user-id U]\n"
+    "                      restore all or nothing, new keys remapped; asks unless --yes\n"
+    "  sync --from PROFILE [--tables a,b] [--user-id U] [--mode skip|overwrite]\n"
+    "       [--dry-run | --confirm]\n"
+    "                      copy rows from PROFILE into the active one (plan without --confirm)\n"
     "\n"
     "global options (before or after the command):\n"
     "  --config PATH       configuration file (default ./db-adapter.conf; optional)\n"
@@ -39,6 +48,8 @@ struct command {
 static const struct command commands[] = {
     { "serve", dba_cli_serve }, { "profiles", dba_cli_profiles },
     { "connect", dba_cli_connect }, { "status", dba_cli_status },
+    { "backup", dba_cli_backup }, { "validate-backup", dba_cli_validate_backup },
+    { "restore", dba_cli_restore }, { "sync", dba_cli_sync },
 };
 
 /* Takes the global options out of argv wherever they are; leaves the rest in order. */

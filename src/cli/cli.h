@@ -27,6 +27,11 @@ int dba_cli_serve(struct dba_cli *c);
 int dba_cli_profiles(struct dba_cli *c);
 int dba_cli_connect(struct dba_cli *c);
 int dba_cli_status(struct dba_cli *c);
+/* backup.c */
+int dba_cli_backup(struct dba_cli *c);
+int dba_cli_validate_backup(struct dba_cli *c);
+int dba_cli_restore(struct dba_cli *c);
+int dba_cli_sync(struct dba_cli *c);
 /* Prints an error (message, details, hint) to stderr, or as JSON on stdout with --json. */
 void dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e);
 
