@@ -299,3 +299,42 @@ Test(backup, invalid_backup_is_reported)
     cr_expect(strstr(out, "not a terminal") != NULL, "%s", out);
     free(out);
 }
+
+Test(backup, killed_restore_leaves_target_unchanged)
+{
+    char *out, cmd[4096];
+    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'c' || g, 'n' FROM generate_series(1, 30000) g\"", sock());
+    backup_src("");
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && DATABASE_URL='postgresql:///dba_bk_dst?host=%s&user=postgres' %s restore "
+             "b.json --yes >/dev/null 2>&1 & echo $!", dir, sock(), getenv("DBA_TEST_BIN"));
+    FILE *p = popen(cmd, "r");
+    cr_assert(p != NULL);
+    int pid = 0;
+    cr_assert_eq(fscanf(p, "%d", &pid), 1);
+    pclose(p);
+    int seen = 0;
+    for (int i = 0; i < 200 && !seen; i++) { /* wait until it is writing */
+        out = q("dba_bk_dst", "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = "
+                              "l.relation WHERE c.relname = 'categories' AND l.mode = "
+                              "'RowExclusiveLock' AND l.pid <> pg_backend_pid()");
+        seen = strcmp(out, "0") != 0;
+        free(out);
+        usleep(20000);
+    }
+    cr_assert(seen, "the restore never started writing");
+    sh("kill -9 %d", pid);
+    for (int i = 0; i < 100; i++) { /* the server notices the lost client */
+        out = q("dba_bk_dst", "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                              "'dba_bk_dst' AND pid <> pg_backend_pid()");
+        bool gone = strcmp(out, "0") == 0;
+        free(out);
+        if (gone)
+            break;
+        usleep(50000);
+    }
+    out = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    cr_expect_str_eq(out, "0");
+    free(out);
+}
