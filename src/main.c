@@ -26,6 +26,15 @@ static const char usage[] =
     "                      print the numbered SQL that adds what is missing (never drops);\n"
     "                      --confirm backs up the touched tables to backups/ and applies it\n"
     "                      in one transaction\n"
+    "  backup [-o FILE] [--tables a,b] [--user-id U] [--format json|jsonl]\n"
+    "                      consistent backup (one snapshot) of the backup schema's tables\n"
+    "                      (default file backups/<profile>-<UTC time>.json)\n"
+    "  validate-backup FILE  check a backup without a database (also backup --validate FILE)\n"
+    "  restore FILE [--mode skip|overwrite|fail] [--dry-run] [--yes] [--user-id U]\n"
+    "                      restore all or nothing, new keys remapped; asks unless --yes\n"
+    "  sync --from PROFILE [--tables a,b] [--user-id U] [--mode skip|overwrite]\n"
+    "       [--dry-run | --confirm]\n"
+    "                      copy rows from PROFILE into the active one (plan without --confirm)\n"
     "\n"
     "global options (before or after the command):\n"
     "  --config PATH       configuration file (default ./db-adapter.conf; optional)\n"
@@ -48,6 +57,8 @@ static const struct command commands[] = {
     { "serve", dba_cli_serve }, { "profiles", dba_cli_profiles },
     { "connect", dba_cli_connect }, { "status", dba_cli_status },
     { "schema", dba_cli_schema }, { "validate", dba_cli_validate }, { "fix", dba_cli_fix },
+    { "backup", dba_cli_backup }, { "validate-backup", dba_cli_validate_backup },
+    { "restore", dba_cli_restore }, { "sync", dba_cli_sync },
 };
 
 /* Takes the global options out of argv wherever they are; leaves the rest in order. */

@@ -37,6 +37,11 @@ struct dba_profile;
 /* For connect: validates p when schema.validate_on_connect is set and the schema file exists;
    records the outcome in o (borrowed) and prints drift on a terminal. False on drift or error. */
 bool dba_cli_connect_validate(struct dba_cli *c, const struct dba_profile *p, struct json_t *o);
+/* backup.c */
+int dba_cli_backup(struct dba_cli *c);
+int dba_cli_validate_backup(struct dba_cli *c);
+int dba_cli_restore(struct dba_cli *c);
+int dba_cli_sync(struct dba_cli *c);
 /* Prints an error (message, details, hint) to stderr, or as JSON on stdout with --json. */
 void dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e);
 

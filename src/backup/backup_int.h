@@ -1,0 +1,39 @@
+/* backup_int.h - declarations shared inside the backup module. */
+#ifndef DBA_BACKUP_INT_H
+#define DBA_BACKUP_INT_H
+
+#include "backup/backup.h"
+
+/* Text form of a scalar JSON value used as a key (integers, strings, reals, booleans) into buf;
+   returns buf, or NULL for null, objects and arrays. */
+const char *dba__backup_key(const json_t *v, char *buf, size_t n);
+/* Callbacks of a walk over a backup: meta once (the metadata object or NULL), table for each
+   table present, row for each row (parsed with DBA__BACKUP_JSON_FLAGS, plus its exact text). A
+   non-zero return of row stops the walk and is returned. */
+struct dba__backup_walk {
+    void (*meta)(void *arg, const json_t *meta);                  /* metadata */
+    void (*table)(void *arg, const char *table);                  /* table present */
+    int (*row)(void *arg, const char *table, json_t *row, const char *raw, size_t len); /* row */
+};
+/* Walks a JSON document's text: metadata, then the schema's tables in the schema's order. */
+int dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s,
+                          const struct dba__backup_walk *cbs, void *arg, struct dba_err *err);
+/* Walks a jsonl file line by line. DBA_OK, DBA_EINVAL/DBA_EIO with err (line number given). */
+int dba__backup_walk_jsonl(const char *path, const struct dba__backup_walk *cbs, void *arg,
+                           struct dba_err *err);
+/* Reads the whole file into a new heap buffer (NUL-terminated); NULL with err. */
+char *dba__backup_read_file(const char *path, size_t *len, struct dba_err *err);
+/* True when the file at path starts like a jsonl backup ({"metadata": ...} alone on line 1). */
+bool dba__backup_is_jsonl(const char *path);
+
+/* Calls cb for each member of the JSON object (object true; key unescaped, truncated to 255
+   bytes) or element of the array (key "") at p[0..n), with the value's exact bytes. DBA_OK,
+   DBA_EINVAL when malformed, or cb's non-zero return. */
+typedef int (*dba__backup_scan_cb)(void *arg, const char *key, const char *v, size_t len);
+int dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg);
+
+/* Flags for parsing one row: integers as reals, so huge integers parse; the exact text is what
+   PostgreSQL receives. */
+#define DBA__BACKUP_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY)
+
+#endif

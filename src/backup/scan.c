@@ -1,0 +1,180 @@
+/* scan.c - finds the members of a JSON object and the elements of an array as byte spans without
+   building a tree, so each row can be handed to PostgreSQL exactly as written (numerics, big
+   integers and nested jsonb keep their form) and a large document is not parsed whole. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backup/backup_int.h"
+
+static size_t
+skip_ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+static size_t
+skip_string(const char *p, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (p[i] == '\\')
+            i++;
+        else if (p[i] == '"')
+            return i + 1;
+    }
+    return (size_t)-1;
+}
+
+/* End of the value starting at i, or (size_t)-1 when malformed. */
+static size_t
+skip_value(const char *p, size_t n, size_t i)
+{
+    int depth = 0;
+    while (i < n) {
+        char c = p[i];
+        if (c == '"') {
+            i = skip_string(p, n, i);
+            if (i == (size_t)-1)
+                return i;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            i++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return i;
+            depth--;
+            i++;
+        } else if (c == ',' && depth == 0) {
+            return i;
+        } else if ((c == ' ' || c == '\n' || c == '\t' || c == '\r') && depth == 0) {
+            return i;
+        } else {
+            i++;
+        }
+        if (depth == 0 && (c == '"' || c == '}' || c == ']'))
+            return i;
+    }
+    return depth == 0 ? i : (size_t)-1;
+}
+
+int
+dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg)
+{
+    size_t i = skip_ws(p, n, 0);
+    if (i >= n || p[i] != (object ? '{' : '['))
+        return DBA_EINVAL;
+    i = skip_ws(p, n, i + 1);
+    if (i < n && p[i] == (object ? '}' : ']'))
+        return DBA_OK;
+    while (i < n) {
+        char key[256] = "";
+        if (object) {
+            size_t ke = p[i] == '"' ? skip_string(p, n, i) : (size_t)-1;
+            if (ke == (size_t)-1)
+                return DBA_EINVAL;
+            json_t *k = json_loadb(p + i, ke - i, JSON_DECODE_ANY, NULL);
+            snprintf(key, sizeof(key), "%s", json_string_value(k) ? json_string_value(k) : "");
+            json_decref(k);
+            i = skip_ws(p, n, ke);
+            if (i >= n || p[i] != ':')
+                return DBA_EINVAL;
+            i = skip_ws(p, n, i + 1);
+        }
+        size_t ve = skip_value(p, n, i);
+        if (ve == (size_t)-1 || ve == i)
+            return DBA_EINVAL;
+        int rc = cb(arg, key, p + i, ve - i);
+        if (rc != DBA_OK)
+            return rc;
+        i = skip_ws(p, n, ve);
+        if (i < n && p[i] == ',')
+            i = skip_ws(p, n, i + 1);
+        else if (i < n && p[i] == (object ? '}' : ']'))
+            return DBA_OK;
+        else
+            return DBA_EINVAL;
+    }
+    return DBA_EINVAL;
+}
+
+struct walk_member {
+    char key[256];   /* member name */
+    const char *v;   /* value bytes */
+    size_t len;      /* their length */
+};
+
+struct walk {
+    struct walk_member *m; /* top-level members */
+    size_t n, cap;         /* count, allocated */
+    const char *table;     /* table whose rows are being walked */
+    const struct dba__backup_walk *cbs; /* callbacks */
+    void *arg;             /* their argument */
+};
+
+static int
+walk_member(void *arg, const char *key, const char *v, size_t len)
+{
+    struct walk *w = arg;
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 16;
+        w->m = dba_xrealloc(w->m, w->cap * sizeof(*w->m));
+    }
+    snprintf(w->m[w->n].key, sizeof(w->m[w->n].key), "%s", key);
+    w->m[w->n].v = v;
+    w->m[w->n++].len = len;
+    return DBA_OK;
+}
+
+static int
+walk_row(void *arg, const char *key, const char *v, size_t len)
+{
+    struct walk *w = arg;
+    DBA_UNUSED(key);
+    json_t *row = json_loadb(v, len, DBA__BACKUP_JSON_FLAGS, NULL);
+    int rc = row != NULL ? w->cbs->row(w->arg, w->table, row, v, len) : DBA_EINVAL;
+    json_decref(row);
+    return rc;
+}
+
+static const struct walk_member *
+walk_find(const struct walk *w, const char *key)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->m[i].key, key) == 0)
+            return &w->m[i];
+    return NULL;
+}
+
+int
+dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s,
+                      const struct dba__backup_walk *cbs, void *arg, struct dba_err *err)
+{
+    struct walk w = { .cbs = cbs, .arg = arg };
+    int rc = dba__backup_scan(p, n, true, walk_member, &w);
+    if (rc != DBA_OK) {
+        free(w.m);
+        return dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
+                           "Invalid JSON: the backup is not a well-formed JSON object");
+    }
+    const struct walk_member *m = walk_find(&w, "metadata");
+    if (m != NULL) {
+        json_t *meta = json_loadb(m->v, m->len, DBA__BACKUP_JSON_FLAGS, NULL);
+        cbs->meta(arg, meta);
+        json_decref(meta);
+    }
+    for (size_t i = 0; i < s->n && rc == DBA_OK; i++) {
+        m = walk_find(&w, s->tables[i].name);
+        if (m == NULL)
+            continue;
+        w.table = s->tables[i].name;
+        cbs->table(arg, w.table);
+        rc = dba__backup_scan(m->v, m->len, false, walk_row, &w);
+        if (rc == DBA_EINVAL)
+            dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
+                        "Invalid JSON: \"%s\" is not an array of row objects", w.table);
+    }
+    free(w.m);
+    return rc;
+}

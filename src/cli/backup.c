@@ -1,0 +1,483 @@
+/* backup.c - the backup, validate-backup, restore and sync commands. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "backup/backup.h"
+#include "cli/cli.h"
+#include "db/db.h"
+#include "schema/schema.h"
+
+/* Options shared by the four commands. */
+struct bk_args {
+    const char *file;      /* positional FILE, -o, or --validate */
+    const char *tables;    /* --tables */
+    const char *user_id;   /* --user-id */
+    const char *format;    /* --format */
+    const char *mode;      /* --mode */
+    const char *from;      /* --from */
+    bool validate;         /* backup --validate */
+    bool dry_run;          /* --dry-run */
+    bool yes;              /* --yes */
+    bool confirm;          /* --confirm */
+};
+
+/* Progress state for a line on stderr (terminal only). */
+struct bk_progress {
+    int64_t start_ms; /* when the command started */
+    int64_t rows;     /* rows so far in finished tables */
+    int64_t last_ms;  /* last line drawn */
+};
+
+static int
+bk_usage(const char *cmd, const char *why, const char *arg)
+{
+    fprintf(stderr, "db-adapter %s: %s%s%s (see db-adapter --help)\n", cmd, why,
+            arg ? " " : "", arg ? arg : "");
+    return DBA_EXIT_USAGE;
+}
+
+static int
+bk_parse(const char *cmd, struct dba_cli *c, struct bk_args *a)
+{
+    static const struct { const char *name; size_t off; } valued[] = {
+        { "-o", offsetof(struct bk_args, file) }, { "--output", offsetof(struct bk_args, file) },
+        { "--tables", offsetof(struct bk_args, tables) },
+        { "--user-id", offsetof(struct bk_args, user_id) },
+        { "--format", offsetof(struct bk_args, format) },
+        { "--mode", offsetof(struct bk_args, mode) }, { "-m", offsetof(struct bk_args, mode) },
+        { "--from", offsetof(struct bk_args, from) }, { "-f", offsetof(struct bk_args, from) },
+        { "--validate", offsetof(struct bk_args, file) },
+    };
+    for (int i = 0; i < c->argc; i++) {
+        const char *s = c->argv[i];
+        size_t k = 0;
+        while (k < DBA_ARRAY_LEN(valued) && strcmp(s, valued[k].name) != 0)
+            k++;
+        if (k < DBA_ARRAY_LEN(valued)) {
+            if (i + 1 >= c->argc)
+                return bk_usage(cmd, "missing value for", s);
+            *(const char **)(void *)((char *)a + valued[k].off) = c->argv[++i];
+            a->validate |= strcmp(s, "--validate") == 0;
+        } else if (strcmp(s, "--dry-run") == 0) {
+            a->dry_run = true;
+        } else if (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0) {
+            a->yes = true;
+        } else if (strcmp(s, "--confirm") == 0) {
+            a->confirm = true;
+        } else if (s[0] != '-' && a->file == NULL) {
+            a->file = s;
+        } else {
+            return bk_usage(cmd, "unexpected argument", s);
+        }
+    }
+    return DBA_EXIT_OK;
+}
+
+static void
+bk_print_json(json_t *o)
+{
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+}
+
+static void
+bk_progress(void *arg, const char *table, int64_t done, int64_t total)
+{
+    struct bk_progress *p = arg;
+    int64_t now = dba_now_ms();
+    if (now - p->last_ms < 200 && done != total)
+        return;
+    p->last_ms = now;
+    double secs = (double)(now - p->start_ms) / 1000.0;
+    fprintf(stderr, "\r  %-24s %10lld", table, (long long)done);
+    if (total >= 0)
+        fprintf(stderr, " / %-10lld", (long long)total);
+    fprintf(stderr, " rows  %8.0f rows/s ", secs > 0 ? (double)(p->rows + done) / secs : 0.0);
+    if (done == total) {
+        p->rows += done;
+        fputc('\n', stderr);
+    }
+}
+
+/* Resolves the active profile and connects; prints the error and returns NULL on failure. */
+static struct pg_conn *
+bk_connect(struct dba_cli *c, const struct dba_profile *p)
+{
+    struct dba_err err;
+    dba_err_clear(&err);
+    if (dba_config_profile_check(p, &err) != DBA_OK) {
+        dba_cli_print_err(c, &err);
+        return NULL;
+    }
+    char *ci = dba_config_profile_conninfo(p);
+    struct pg_conn *conn = dba_db_connect_blocking(ci, 10, &err);
+    free(ci);
+    if (conn == NULL)
+        dba_cli_print_err(c, &err);
+    return conn;
+}
+
+static const struct dba_profile *
+bk_active(struct dba_cli *c)
+{
+    const struct dba_profile *p = NULL;
+    struct dba_err err;
+    if (dba_config_active_profile(c->cfg, c->profile, &p, NULL, &err) != DBA_OK) {
+        dba_cli_print_err(c, &err);
+        return NULL;
+    }
+    return p;
+}
+
+/* Declared schema, else derived from the profile's cache. */
+static struct dba_backup_schema *
+bk_schema_live(struct dba_cli *c, const struct dba_profile *p, struct pg_conn *conn)
+{
+    struct dba_err err;
+    struct dba_backup_schema *s = NULL;
+    dba_err_clear(&err);
+    if (dba_backup_schema_from_config(c->cfg, &s, &err) != DBA_OK) {
+        dba_cli_print_err(c, &err);
+        return NULL;
+    }
+    if (s != NULL)
+        return s;
+    struct dba_schema_cache *cache = dba_schema_cache_load(
+        conn, (const char *const *)p->schemas.v, p->schemas.n, &err);
+    if (cache != NULL)
+        s = dba_backup_schema_derive(cache, p->schemas.v[0], &err);
+    dba_schema_cache_unref(cache);
+    if (s == NULL)
+        dba_cli_print_err(c, &err);
+    return s;
+}
+
+static int
+bk_write_file(void *arg, const char *p, size_t n)
+{
+    return fwrite(p, 1, n, arg) == n ? 0 : -1;
+}
+
+static char *
+bk_default_path(const struct dba_profile *p, bool jsonl)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+    if (mkdir("backups", 0755) != 0 && errno != EEXIST)
+        return NULL;
+    size_t n = strlen(p->name) + 64;
+    char *path = dba_xmalloc(n);
+    snprintf(path, n, "backups/%s-%s.%s", p->name, ts, jsonl ? "jsonl" : "json");
+    return path;
+}
+
+static void
+bk_print_counts(json_t *tables, const char *head)
+{
+    const char *k;
+    json_t *v;
+    printf("  %-32s %12s\n", "TABLE", head);
+    json_object_foreach(tables, k, v)
+        printf("  %-32s %12lld\n", k, (long long)json_integer_value(v));
+}
+
+/* Runs the dump into path through a temp file renamed at the end. */
+static json_t *
+bk_dump_to(struct pg_conn *conn, const struct dba_backup_schema *s, struct dba_backup_opts *o,
+           const char *path, struct dba_err *err)
+{
+    size_t n = strlen(path) + 8;
+    char *tmp = dba_xmalloc(n);
+    snprintf(tmp, n, "%s.part", path);
+    FILE *f = fopen(tmp, "w");
+    json_t *sum = NULL;
+    if (f == NULL) {
+        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s: %s", tmp,
+                    strerror(errno));
+    } else {
+        o->write = bk_write_file;
+        o->write_arg = f;
+        sum = dba_backup_dump(conn, s, o, err);
+        if (fclose(f) != 0 && sum != NULL) {
+            json_decref(sum);
+            sum = NULL;
+            dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s", tmp);
+        }
+        if (sum != NULL && rename(tmp, path) != 0) {
+            json_decref(sum);
+            sum = NULL;
+            dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot rename to %s", path);
+        }
+        if (sum == NULL)
+            unlink(tmp);
+    }
+    free(tmp);
+    return sum;
+}
+
+static int bk_validate_cmd(struct dba_cli *c, const char *path);
+
+static int
+bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profile *p,
+              struct pg_conn *conn, struct dba_backup_schema *s)
+{
+    struct dba_err err;
+    struct bk_progress prog = { .start_ms = dba_now_ms() };
+    json_t *warnings = json_array();
+    struct dba_backup_opts o = { .profile = p->name, .user_id = a->user_id,
+                                 .jsonl = a->format != NULL && strcmp(a->format, "jsonl") == 0,
+                                 .progress = isatty(2) ? bk_progress : NULL,
+                                 .progress_arg = &prog };
+    dba_err_clear(&err);
+    if (a->tables != NULL && dba_backup_schema_filter(s, a->tables, warnings, &err) != DBA_OK) {
+        dba_cli_print_err(c, &err);
+        json_decref(warnings);
+        return DBA_EXIT_FAIL;
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach(warnings, i, w)
+        fprintf(stderr, "warning: %s\n", json_string_value(w));
+    char *path = a->file != NULL ? dba_xstrdup(a->file) : bk_default_path(p, o.jsonl);
+    json_t *sum = path != NULL ? bk_dump_to(conn, s, &o, path, &err) : NULL;
+    if (path == NULL)
+        dba_err_set(&err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot create ./backups");
+    if (sum == NULL) {
+        dba_cli_print_err(c, &err);
+    } else if (c->json) {
+        json_object_set_new(sum, "file", json_string(path));
+        json_object_set_new(sum, "warnings", json_incref(warnings));
+        bk_print_json(sum);
+    } else {
+        printf("Backup saved to: %s\n", path);
+        bk_print_counts(json_object_get(sum, "tables"), "ROWS");
+    }
+    free(path);
+    json_decref(warnings);
+    int rc = sum != NULL ? DBA_EXIT_OK : DBA_EXIT_FAIL;
+    json_decref(sum);
+    return rc;
+}
+
+int
+dba_cli_backup(struct dba_cli *c)
+{
+    struct bk_args a = { 0 };
+    int rc = bk_parse("backup", c, &a);
+    if (rc != DBA_EXIT_OK)
+        return rc;
+    if (a.validate)
+        return bk_validate_cmd(c, a.file);
+    if (a.format != NULL && strcmp(a.format, "json") != 0 && strcmp(a.format, "jsonl") != 0)
+        return bk_usage("backup", "--format must be json or jsonl, not", a.format);
+    const struct dba_profile *p = bk_active(c);
+    struct pg_conn *conn = p != NULL ? bk_connect(c, p) : NULL;
+    if (conn == NULL)
+        return DBA_EXIT_FAIL;
+    struct dba_backup_schema *s = bk_schema_live(c, p, conn);
+    rc = s != NULL ? bk_backup_run(c, &a, p, conn, s) : DBA_EXIT_FAIL;
+    dba_backup_schema_free(s);
+    dba_db_close(conn);
+    return rc;
+}
+
+static void
+bk_print_list(const char *head, json_t *arr)
+{
+    size_t i;
+    json_t *v;
+    if (json_array_size(arr) == 0)
+        return;
+    printf("%s\n", head);
+    json_array_foreach(arr, i, v)
+        printf("  - %s\n", json_string_value(v));
+}
+
+static json_t *
+bk_validate_path(struct dba_cli *c, const char *path, struct dba_schema_cache *cache,
+                 const char *nsp, struct dba_backup_schema **out, char **text, size_t *len)
+{
+    struct dba_err err;
+    dba_err_clear(&err);
+    *out = NULL;
+    json_t *meta = dba_backup_file_metadata(path, text, len, &err);
+    if (meta == NULL) {
+        if (access(path, R_OK) != 0)
+            dba_err_set(&err, DBA_EIO, 400, DBA_BACKUP_CODE, "Backup file not found: %s", path);
+        return json_pack("{s:b,s:[s],s:[]}", "valid", 0, "errors", err.msg, "warnings");
+    }
+    *out = dba_backup_schema_for(c->cfg, meta, *text, *len, cache, nsp, &err);
+    json_decref(meta);
+    if (*out == NULL)
+        return json_pack("{s:b,s:[s],s:[]}", "valid", 0, "errors", err.msg, "warnings");
+    return *text != NULL ? dba_backup_validate_text(*out, *text, *len)
+                         : dba_backup_validate_file(*out, path);
+}
+
+static int
+bk_validate_cmd(struct dba_cli *c, const char *path)
+{
+    struct dba_backup_schema *s;
+    char *text = NULL;
+    size_t len = 0;
+    if (path == NULL)
+        return bk_usage("validate-backup", "missing the backup FILE", NULL);
+    json_t *v = bk_validate_path(c, path, NULL, NULL, &s, &text, &len);
+    bool ok = json_is_true(json_object_get(v, "valid"));
+    if (c->json) {
+        json_object_set_new(v, "file", json_string(path));
+        bk_print_json(v);
+    } else {
+        printf("%s Backup is %s: %s\n", ok ? "v" : "x", ok ? "valid" : "invalid", path);
+        bk_print_list("Errors:", json_object_get(v, "errors"));
+        bk_print_list("Warnings:", json_object_get(v, "warnings"));
+    }
+    json_decref(v);
+    free(text);
+    dba_backup_schema_free(s);
+    return ok ? DBA_EXIT_OK : DBA_EXIT_FAIL;
+}
+
+int
+dba_cli_validate_backup(struct dba_cli *c)
+{
+    struct bk_args a = { 0 };
+    int rc = bk_parse("validate-backup", c, &a);
+    return rc != DBA_EXIT_OK ? rc : bk_validate_cmd(c, a.file);
+}
+
+/* Asks for "yes" on a terminal; refuses when stdin is not one. */
+static bool
+bk_confirm(const char *what)
+{
+    char line[64];
+    if (!isatty(0)) {
+        fprintf(stderr, "db-adapter: refusing to %s: standard input is not a terminal; "
+                        "pass --yes to confirm\n", what);
+        return false;
+    }
+    fprintf(stderr, "%s? Type 'yes' to confirm: ", what);
+    if (fgets(line, sizeof(line), stdin) == NULL || strncasecmp(line, "yes", 3) != 0 ||
+        line[3 + strspn(line + 3, " \t")] != '\n') {
+        fprintf(stderr, "Aborted.\n");
+        return false;
+    }
+    return true;
+}
+
+static void
+bk_print_restore(json_t *rep)
+{
+    json_t *f = json_object_get(rep, "failed");
+    bool ok = json_is_true(json_object_get(rep, "ok"));
+    if (json_is_true(json_object_get(rep, "dry_run")))
+        printf("DRY RUN - No changes made.\n");
+    else
+        printf(ok ? "Restore complete.\n" : "Restore failed: nothing was written.\n");
+    printf("Mode: %s\n", json_string_value(json_object_get(rep, "mode")));
+    printf("  %-32s %10s %10s %10s\n", "TABLE", "INSERTED", "UPDATED", "SKIPPED");
+    const char *k;
+    json_t *t;
+    json_object_foreach(json_object_get(rep, "tables"), k, t)
+        printf("  %-32s %10lld %10lld %10lld\n", k,
+               (long long)json_integer_value(json_object_get(t, "inserted")),
+               (long long)json_integer_value(json_object_get(t, "updated")),
+               (long long)json_integer_value(json_object_get(t, "skipped")));
+    if (f != NULL)
+        printf("Failed row: %s row %lld (pk=%s): %s\n",
+               json_string_value(json_object_get(f, "table")),
+               (long long)json_integer_value(json_object_get(f, "row_index")),
+               json_string_value(json_object_get(f, "old_pk")),
+               json_string_value(json_object_get(f, "error")));
+}
+
+static json_t *
+bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profile *p,
+               struct pg_conn *conn, struct dba_err *err)
+{
+    struct bk_progress prog = { .start_ms = dba_now_ms() };
+    struct dba_backup_restore_opts o = {
+        .dry_run = a->dry_run, .user_id = a->user_id,
+        .schemas = (const char *const *)p->schemas.v, .n_schemas = p->schemas.n,
+        .progress = isatty(2) ? bk_progress : NULL, .progress_arg = &prog };
+    if (dba_backup_mode_parse(a->mode != NULL ? a->mode : "skip", &o.mode, err) != DBA_OK)
+        return NULL;
+    struct dba_schema_cache *cache = dba_schema_cache_load(conn, o.schemas, o.n_schemas, err);
+    if (cache == NULL)
+        return NULL;
+    struct dba_backup_schema *s;
+    json_t *rep;
+    char *text = NULL;
+    size_t len = 0;
+    json_t *v = bk_validate_path(c, a->file, cache, p->schemas.v[0], &s, &text, &len);
+    dba_schema_cache_unref(cache);
+    if (!json_is_true(json_object_get(v, "valid"))) {
+        json_t *e = json_array_get(json_object_get(v, "errors"), 0);
+        dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup: %s",
+                    json_string_value(e) ? json_string_value(e) : "?");
+        rep = json_pack("{s:b,s:o}", "ok", 0, "validation", v);
+    } else {
+        json_decref(v);
+        rep = text != NULL ? dba_backup_restore(conn, s, text, len, &o, err)
+                           : dba_backup_restore_file(conn, s, a->file, &o, err);
+    }
+    free(text);
+    dba_backup_schema_free(s);
+    return rep;
+}
+
+int
+dba_cli_restore(struct dba_cli *c)
+{
+    struct bk_args a = { 0 };
+    struct dba_err err;
+    int rc = bk_parse("restore", c, &a);
+    if (rc != DBA_EXIT_OK)
+        return rc;
+    if (a.file == NULL)
+        return bk_usage("restore", "missing the backup FILE", NULL);
+    const struct dba_profile *p = bk_active(c);
+    if (p == NULL)
+        return DBA_EXIT_FAIL;
+    if (!a.yes && !a.dry_run) {
+        char what[512];
+        snprintf(what, sizeof(what), "Restore %s into profile '%s' with mode=%s", a.file,
+                 p->name, a.mode ? a.mode : "skip");
+        if (!bk_confirm(what))
+            return DBA_EXIT_FAIL;
+    }
+    struct pg_conn *conn = bk_connect(c, p);
+    if (conn == NULL)
+        return DBA_EXIT_FAIL;
+    dba_err_clear(&err);
+    json_t *rep = bk_restore_run(c, &a, p, conn, &err);
+    dba_db_close(conn);
+    bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
+    if (c->json && rep != NULL)
+        bk_print_json(rep);
+    else if (rep != NULL && json_object_get(rep, "tables") != NULL)
+        bk_print_restore(rep);
+    if (!ok && !(c->json && rep != NULL))
+        dba_cli_print_err(c, &err);
+    json_decref(rep);
+    return ok ? DBA_EXIT_OK : DBA_EXIT_FAIL;
+}
+
+int
+dba_cli_sync(struct dba_cli *c)
+{
+    DBA_UNUSED(c);
+    fprintf(stderr, "db-adapter sync: not implemented yet\n");
+    return DBA_EXIT_FAIL;
+}

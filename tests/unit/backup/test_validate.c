@@ -1,0 +1,78 @@
+/* test_validate.c - validate-backup rules on documents. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "backup/backup.h"
+
+static struct dba_backup_schema *s;
+
+static void
+setup(void)
+{
+    struct dba_err err;
+    json_t *j = json_loads("{\"tables\":[{\"name\":\"p\"},{\"name\":\"c\",\"parent\":"
+                           "{\"table\":\"p\",\"field\":\"p_id\"}}]}", 0, NULL);
+    s = dba_backup_schema_from_json(j, &err);
+    json_decref(j);
+    cr_assert(s != NULL);
+}
+
+static void
+teardown(void)
+{
+    dba_backup_schema_free(s);
+}
+
+TestSuite(backup_validate, .init = setup, .fini = teardown);
+
+static json_t *
+check(const char *doc)
+{
+    return dba_backup_validate_text(s, doc, strlen(doc));
+}
+
+static bool
+has(json_t *v, const char *list, const char *needle)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(v, list), i, e)
+        if (strstr(json_string_value(e), needle) != NULL)
+            return true;
+    return false;
+}
+
+Test(backup_validate, valid_document)
+{
+    json_t *v = check("{\"metadata\":{\"version\":\"1.1\",\"created_at\":\"x\",\"user_id\":null,"
+                      "\"backup_type\":\"full\"},\"p\":[{\"id\":1,\"slug\":\"a\"}],"
+                      "\"c\":[{\"id\":12345678901234567890,\"slug\":\"b\",\"p_id\":1}]}");
+    cr_expect(json_is_true(json_object_get(v, "valid")));
+    cr_expect_eq(json_array_size(json_object_get(v, "warnings")), 0);
+    json_decref(v);
+}
+
+Test(backup_validate, errors_and_warnings)
+{
+    json_t *v = check("{\"metadata\":{\"version\":\"1.0\"},\"p\":[{\"slug\":\"a\"},{\"id\":0,"
+                      "\"slug\":\"z\"},{\"id\":2}],\"c\":[{\"id\":5,\"slug\":\"o\",\"p_id\":9}]}");
+    cr_expect(!json_is_true(json_object_get(v, "valid")));
+    cr_expect(has(v, "errors", "Unsupported backup version '1.0'"));
+    cr_expect(has(v, "errors", "p row missing 'id' field: a"));
+    cr_expect(has(v, "errors", "p row has empty 'id': z"));
+    cr_expect(has(v, "errors", "p row missing 'slug' field"));
+    cr_expect(has(v, "warnings", "Orphaned c 'o': p_id not in backup"));
+    cr_expect(has(v, "warnings", "Missing metadata field: created_at"));
+    json_decref(v);
+}
+
+Test(backup_validate, missing_keys_and_bad_json)
+{
+    json_t *v = check("{\"p\":[]}");
+    cr_expect(has(v, "errors", "Missing required key: metadata"));
+    cr_expect(has(v, "errors", "Missing required key: c"));
+    json_decref(v);
+    v = check("{\"metadata\": {}, \"p\": [ {\"id\": 1,]");
+    cr_expect(has(v, "errors", "Invalid JSON"));
+    json_decref(v);
+}
