@@ -5,6 +5,7 @@
  * when its generation number changes.
  */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,11 +37,14 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     }
     json_decref(r->task_result);
     dba_db_res_clear(r->res);
+    bool big = r->body.cap > (4u << 20);
     dba_buf_cleanup(&r->body);
     dba_schema_cache_unref(r->cache);
     dba_arena_free(r->a);
     free(r);
     *con_cls = NULL;
+    if (big)
+        malloc_trim(0); /* give a large body's pages back instead of keeping them in the heap */
 }
 
 static void
