@@ -67,6 +67,9 @@ void dba_buf_printf(struct dba_buf *b, const char *fmt, ...) DBA_PRINTF(2, 3);
 void dba_buf_put_ident(struct dba_buf *b, const char *s);
 /* Appends s as a single-quoted SQL literal ('it''s'); only for trusted catalog text. */
 void dba_buf_put_literal(struct dba_buf *b, const char *s);
+/* Appends a PostgreSQL array literal of the n strings, each double-quoted with " and \ escaped
+   ({"a","b \"c\""}), to be sent as ONE bound parameter (the SQL text then does not depend on n). */
+void dba_buf_put_text_array(struct dba_buf *b, const char *const *v, size_t n);
 /* Steals the data: returns it (never NULL) and leaves b empty. */
 char *dba_buf_take(struct dba_buf *b);
 

@@ -169,6 +169,24 @@ dba_buf_put_literal(struct dba_buf *b, const char *s)
     buf_put_quoted(b, s, '\'');
 }
 
+void
+dba_buf_put_text_array(struct dba_buf *b, const char *const *v, size_t n)
+{
+    dba_buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            dba_buf_putc(b, ',');
+        dba_buf_putc(b, '"');
+        for (const char *p = v[i] ? v[i] : ""; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                dba_buf_putc(b, '\\');
+            dba_buf_putc(b, *p);
+        }
+        dba_buf_putc(b, '"');
+    }
+    dba_buf_putc(b, '}');
+}
+
 char *
 dba_buf_take(struct dba_buf *b)
 {

@@ -152,19 +152,7 @@ expr_in_literal(struct sql_ctx *c, const struct dba_filter *f)
     char *s;
 
     dba_buf_init(&b);
-    dba_buf_putc(&b, '{');
-    for (size_t i = 0; i < f->n_list; i++) {
-        if (i)
-            dba_buf_putc(&b, ',');
-        dba_buf_putc(&b, '"');
-        for (const char *p = f->list[i] ? f->list[i] : ""; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                dba_buf_putc(&b, '\\');
-            dba_buf_putc(&b, *p);
-        }
-        dba_buf_putc(&b, '"');
-    }
-    dba_buf_putc(&b, '}');
+    dba_buf_put_text_array(&b, f->list, f->n_list);
     s = dba_arena_strdup(c->a, b.data);
     dba_buf_cleanup(&b);
     return s;

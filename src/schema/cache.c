@@ -251,19 +251,7 @@ schemas_array_literal(const char *const *schemas, size_t n)
     struct dba_buf b;
 
     dba_buf_init(&b);
-    dba_buf_putc(&b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            dba_buf_putc(&b, ',');
-        dba_buf_putc(&b, '"');
-        for (const char *p = schemas[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                dba_buf_putc(&b, '\\');
-            dba_buf_putc(&b, *p);
-        }
-        dba_buf_putc(&b, '"');
-    }
-    dba_buf_putc(&b, '}');
+    dba_buf_put_text_array(&b, schemas, n);
     return dba_buf_take(&b);
 }
 
