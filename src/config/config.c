@@ -25,7 +25,8 @@ static const char *const cfg_top_keys[] = {
 };
 static const char *const cfg_server_keys[] = {
     "listen", "port", "workers", "max_body_bytes", "max_rows", "cors_allowed_origins",
-    "allow_unfiltered_writes", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled", NULL,
+    "allow_unfiltered_writes", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled",
+    "server_timing", "trace_header", NULL,
 };
 static const char *const cfg_schema_keys[] = {
     "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema", NULL,
@@ -106,6 +107,8 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
             err) != DBA_OK
         || dba__config_read_int(c, g, "request_timeout_ms", 0, INT32_MAX, &timeout, err) != DBA_OK
         || dba__config_read_int(c, g, "queue_limit", 0, INT32_MAX, &queue, err) != DBA_OK
+        || dba__config_read_bool(c, g, "server_timing", &s->server_timing, err) != DBA_OK
+        || dba__config_read_string(c, g, "trace_header", &s->trace_header, err) != DBA_OK
         || dba__config_read_string(c, g, "base_path", &s->base_path, err) != DBA_OK)
         return DBA_EINVAL;
     s->port = (int)port;
@@ -348,6 +351,7 @@ dba_config_free(struct dba_config *c)
     free(c->server.listen);
     dba__config_strv_cleanup(&c->server.cors_allowed_origins);
     free(c->server.base_path);
+    free(c->server.trace_header);
     for (size_t i = 0; i < c->n_profiles; i++)
         dba__config_profile_cleanup(&c->profiles[i]);
     free(c->profiles);

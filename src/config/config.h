@@ -46,6 +46,9 @@ struct dba_config_server {
     int request_timeout_ms;             /* per-request deadline, default 30000; 0 = none */
     int queue_limit;                    /* requests waiting for a connection, default 1024 */
     char *base_path;                    /* table routes prefix, default "/tables"; "" = root */
+    bool server_timing;                 /* send Server-Timing (parse, plan, transaction, response) */
+    char *trace_header;                 /* request header echoed on the response (e.g. X-Request-Id),
+                                           or NULL */
 };
 
 /* One entry of the `profiles` group (or the implicit one built from DATABASE_URL). */

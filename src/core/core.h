@@ -117,8 +117,9 @@ void dba_log_write(int level, const char *fmt, ...) DBA_PRINTF(2, 3);
 #define dba_log(level, ...) \
     do { if ((level) <= dba_log_level_current) dba_log_write((level), __VA_ARGS__); } while (0)
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds / microseconds. */
 int64_t dba_now_ms(void);
+int64_t dba_now_us(void);
 /* Wall clock as an ISO-8601 UTC string "2026-11-25T14:40:11Z" into out (>= 21 bytes). */
 void dba_utc_now(char *out, size_t n);
 

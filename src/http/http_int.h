@@ -21,6 +21,8 @@ typedef json_t *(*dba__http_task_fn)(void *arg, unsigned *status, struct dba_err
 /* Builds the response of a resumed request; runs on the worker thread. */
 typedef enum MHD_Result (*req_finish_cb)(struct req *r);
 
+enum { REQ_T_PARSED, REQ_T_PLANNED, REQ_T_SENT, REQ_T_RESULT }; /* indexes into req.t_us */
+
 enum req_state {
     REQ_READING,    /* collecting the body */
     REQ_WAITING,    /* suspended: a database job or task is running */
@@ -52,6 +54,8 @@ struct req {
     req_finish_cb finish;          /* completion: builds the response */
     void *ctx;                     /* handler-specific state (arena) */
     int64_t start_ms;              /* arrival */
+    int64_t start_us;              /* arrival, microseconds */
+    int64_t t_us[4];               /* Server-Timing stamps: parsed, planned, sent, result (0 = none) */
 };
 
 struct worker {

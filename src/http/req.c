@@ -58,6 +58,7 @@ dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     r->a = dba_arena_new();
     r->raw_query = dba_arena_strdup(r->a, q ? q + 1 : "");
     r->start_ms = dba_now_ms();
+    r->start_us = dba_now_us();
     dba_buf_init(&r->body);
     return r;
 }
@@ -85,12 +86,38 @@ dba__http_add_common(struct req *r, struct MHD_Response *resp)
     }
 }
 
+/* Server-Timing in PostgREST's metric names; a phase that did not happen counts 0. */
+static void
+add_server_timing(struct req *r, struct MHD_Response *resp)
+{
+    int64_t start = r->start_us;
+    int64_t now = dba_now_us();
+    int64_t *t = r->t_us;
+    double parse = t[REQ_T_PARSED] ? (double)(t[REQ_T_PARSED] - start) / 1000 : 0;
+    double plan = t[REQ_T_PLANNED] ? (double)(t[REQ_T_PLANNED] - t[REQ_T_PARSED]) / 1000 : 0;
+    double tx = t[REQ_T_RESULT] ? (double)(t[REQ_T_RESULT] - t[REQ_T_SENT]) / 1000 : 0;
+    double resp_ms = (double)(now - (t[REQ_T_RESULT] ? t[REQ_T_RESULT] : start)) / 1000;
+    char v[160];
+
+    snprintf(v, sizeof(v), "jwt;dur=0.0, parse;dur=%.1f, plan;dur=%.1f, transaction;dur=%.1f, "
+                           "response;dur=%.1f", parse, plan, tx, resp_ms);
+    MHD_add_response_header(resp, "Server-Timing", v);
+}
+
 enum MHD_Result
 dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
 {
     struct dba_http_server *s = r->w->srv;
+    const char *trace = s->cfg->server.trace_header;
 
     dba__http_add_common(r, resp);
+    if (s->cfg->server.server_timing)
+        add_server_timing(r, resp);
+    if (trace != NULL && trace[0] != '\0') {
+        const char *v = dba__http_header(r, trace);
+        if (v != NULL)
+            MHD_add_response_header(resp, trace, v);
+    }
     enum MHD_Result ret = MHD_queue_response(r->mc, status, resp);
     MHD_destroy_response(resp);
     atomic_fetch_add_explicit(&s->n_requests, 1, memory_order_relaxed);
@@ -172,6 +199,7 @@ on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
     r->job = NULL;
     r->res = res;
     r->failed = res == NULL;
+    r->t_us[REQ_T_RESULT] = dba_now_us();
     if (res == NULL)
         r->err = *err;
     r->state = REQ_READY;
@@ -192,6 +220,7 @@ http_submit(struct req *r, size_t n, req_finish_cb finish)
 
     r->finish = finish;
     r->state = REQ_WAITING;
+    r->t_us[REQ_T_SENT] = dba_now_us();
     r->dispatching = true; /* a synchronous completion must not resume */
     int rc = dba_db_query(r->w->pool, r->stmts, n, n - 1, r->start_ms + timeout, on_job_done, r,
                           &r->job, &r->err);

@@ -174,6 +174,7 @@ dba__http_tables(struct req *r, const char *rel)
     const char *schema = tc->q.schema;
     if (!tables_parse(r, m, tc, &ret))
         return ret;
+    r->t_us[REQ_T_PARSED] = dba_now_us();
     tc->q.schema = schema;
     tc->q.table = tc->t->name;
     if (tc->q.prefer.timezone != NULL) {
@@ -196,6 +197,7 @@ dba__http_tables(struct req *r, const char *rel)
         DBA_OK)
         return dba__http_send_err(r, &err);
     dba_arena_defer(r->a, dba_db_sql_cleanup_cb, &tc->sql);
+    r->t_us[REQ_T_PLANNED] = dba_now_us();
     const char *sql = tc->sql.text.data;
     if (tc->plan.on)
         sql = dba__http_plan_sql(r->a, &tc->plan, sql);

@@ -278,3 +278,22 @@ Test(ops, openapi_matches_the_routes)
                   served[i]);
     dbat_resp_free(doc);
 }
+
+static void
+start_observed(void)
+{
+    dbat_server_start_with("server_timing = true; trace_header = \"X-Request-Id\";", NULL);
+}
+
+Test(ops, server_timing_and_trace_header, .init = start_observed)
+{
+    const char *h[] = { "X-Request-Id: abc-123", NULL };
+    struct dbat_resp *r = dbat_req("GET", "/tables/items?select=id&id=eq.1", h, NULL);
+    cr_expect_eq(r->status, 200);
+    cr_expect_str_eq(dbat_header(r, "X-Request-Id"), "abc-123");
+    const char *st = dbat_header(r, "Server-Timing");
+    cr_assert(st != NULL);
+    cr_expect(strstr(st, "parse;dur=") && strstr(st, "plan;dur=") &&
+              strstr(st, "transaction;dur=") && strstr(st, "response;dur="), "%s", st);
+    dbat_resp_free(r);
+}
