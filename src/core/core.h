@@ -128,6 +128,26 @@ size_t dba_url_decode(char *out, const char *in, size_t len, bool plus_is_space)
 /* Percent-encodes everything but unreserved characters (RFC 3986) into b. */
 void dba_url_encode(struct dba_buf *b, const char *s);
 
+/* JSON scanning without building a tree (json_scan.c): validates and walks request bodies of any
+   size in one pass, leaving every value's text as the client wrote it. */
+enum dba_json_type {
+    DBA_JSON_NULL,   /* null */
+    DBA_JSON_BOOL,   /* true / false */
+    DBA_JSON_NUMBER, /* number, text kept as written */
+    DBA_JSON_STRING, /* "..." (span includes the quotes) */
+    DBA_JSON_ARRAY,  /* [...] */
+    DBA_JSON_OBJECT, /* {...} */
+};
+#define DBA_JSON_BAD SIZE_MAX /* returned for malformed input */
+/* Index of the first non-space byte at or after i. */
+size_t dba_json_ws(const char *p, size_t n, size_t i);
+/* Validates the value starting at p[i] (after spaces) and returns the index just past it, or
+   DBA_JSON_BAD; *type (may be NULL) tells what it was. Nesting deeper than 512 is refused. */
+size_t dba_json_value(const char *p, size_t n, size_t i, enum dba_json_type *type);
+/* Appends the decoded text of the string span p[0..len) (quotes included) to b; false when the
+   escapes are invalid. */
+bool dba_json_unescape(struct dba_buf *b, const char *p, size_t len);
+
 /* Event loop: level-triggered epoll, one per worker thread; never shared between threads except
    dba_loop_wake(), which any thread may call. */
 struct dba_loop;

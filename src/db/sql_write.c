@@ -152,6 +152,9 @@ write_insert_into(struct sql_ctx *c, struct dba_buf *b, const struct write_cols 
         write_rows_defaults(c, b, wc);
         return;
     }
+    if (!object && !single && q->n_body_rows >= SQL_BULK_ROWS && wc->n > 0 &&
+        dba__sql_bulk_rows(c, b, wc->cols, wc->n))
+        return;
     write_col_list(b, wc, "pgrst_body.");
     dba_buf_printf(b, " FROM json_populate_record%s(NULL::%s, ", object ? "" : "set", c->qual);
     write_body_param(c, b, single);

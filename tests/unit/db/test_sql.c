@@ -1296,3 +1296,44 @@ Test(sql, cleanup_callback_releases_text)
     dba_arena_free(a);
     cr_expect_null(s->text.data);
 }
+
+/* Arrays of SQL_BULK_ROWS (64) rows or more are inserted column-wise through unnest(): one text[]
+   parameter per column holding each value as written (json columns: JSON text; array columns:
+   a PostgreSQL array literal; missing keys: NULL). */
+Test(sql, bulk_insert_is_column_wise)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+    struct dba_buf b;
+    static const char *keys[] = { "id", "js", "arr", "body" };
+
+    q->table = "docs";
+    dba_buf_init(&b);
+    dba_buf_putc(&b, '[');
+    for (int i = 0; i < 64; i++)
+        dba_buf_printf(&b, "%s{\"id\":%d,\"js\":{\"a\":[1,\"x\"]},\"arr\":[1,null,3],"
+                           "\"body\":\"q\\\"\\u00e9\"}", i ? "," : "", i);
+    dba_buf_puts(&b, ",{\"id\":64}]");
+    q->body = dba_arena_strdup(A, b.data);
+    q->body_len = b.len;
+    dba_buf_cleanup(&b);
+    q->body_kind = DBA_BODY_ARRAY;
+    q->n_body_rows = 65;
+    q->columns = keys;
+    q->n_columns = 4;
+    q->body_keys = keys;
+    q->n_body_keys = 4;
+    cr_assert_eq(dba_db_sql_build(q, DOCS, 0, A, &S, &E), DBA_OK, "%s", E.msg);
+    cr_expect(strstr(S.text.data, "INSERT INTO \"api\".\"docs\" (\"id\", \"js\", \"arr\", \"body\") "
+                                  "SELECT pgrst_body.\"id\"::integer, pgrst_body.\"js\"::json, "
+                                  "pgrst_body.\"arr\"::integer[], pgrst_body.\"body\"::text "
+                                  "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
+                                  "AS pgrst_body(\"id\", \"js\", \"arr\", \"body\")") != NULL,
+              "%s", S.text.data);
+    cr_assert_eq(S.n_params, 4);
+    cr_expect(strncmp(S.params[0], "{\"0\",\"1\",", strlen("{\"0\",\"1\",")) == 0, "%s", S.params[0]);
+    cr_expect(strstr(S.params[0], ",\"64\"}") != NULL);
+    cr_expect(strncmp(S.params[1], "{\"{\\\"a\\\":[1,\\\"x\\\"]}\",", strlen("{\"{\\\"a\\\":[1,\\\"x\\\"]}\",")) == 0, "%s", S.params[1]);
+    cr_expect(strncmp(S.params[2], "{\"{\\\"1\\\",NULL,\\\"3\\\"}\",", strlen("{\"{\\\"1\\\",NULL,\\\"3\\\"}\",")) == 0, "%s", S.params[2]);
+    cr_expect(strncmp(S.params[3], "{\"q\\\"\xc3\xa9\",", strlen("{\"q\\\"\xc3\xa9\",")) == 0, "%s", S.params[3]);
+    cr_expect(strstr(S.params[1], ",NULL}") != NULL, "missing key is NULL: %s", S.params[1]);
+}
