@@ -77,6 +77,11 @@ struct dba_backup_schema *dba_backup_schema_for(const struct dba_config *cfg, co
                                                 const char *text, size_t len,
                                                 const struct dba_schema_cache *cache,
                                                 const char *nsp, struct dba_err *err);
+/* The schema to back up profile p with (conn: a PGconn * to it): declared in cfg, else derived
+   from p's schema cache (first exposed schema). New schema or NULL with err. */
+struct dba_backup_schema *dba_backup_schema_live(const struct dba_config *cfg,
+                                                 const struct dba_profile *p, void *conn,
+                                                 struct dba_err *err);
 /* The metadata object of the backup file at path (jsonl: its first line; JSON: the document's),
    new reference, or NULL; *doc (may be NULL) receives the whole JSON document (new reference)
    when the file is not jsonl. *text (heap, caller frees) receives the document's text when the

@@ -19,6 +19,7 @@ struct rs_table {
     json_int_t updated;               /* rows overwritten */
     json_int_t skipped;               /* existing rows left alone, and orphans */
     json_int_t orphans;               /* rows skipped because their parent was not mapped */
+    json_int_t unchanged;             /* existing rows already equal to the backup's */
     json_int_t rows;                  /* rows seen (next row index) */
 };
 
@@ -121,27 +122,61 @@ remap(struct restore *rs, json_t *row, const struct dba_backup_ref *ref)
     return true;
 }
 
+/* Names of the row's columns other than the pk that the target takes, as a JSON array text
+   (heap): the columns compared to tell an unchanged row. */
+static char *
+rs_cmp_cols(const struct rs_table *rt, json_t *row)
+{
+    const char *k;
+    const json_t *v;
+    json_t *a = json_array();
+    json_object_foreach(row, k, v) {
+        const struct dba_column *c = dba_schema_column_find(rt->st, k);
+        if (c != NULL && !c->generated && strcmp(k, rt->t->pk) != 0)
+            json_array_append_new(a, json_string(k));
+    }
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+/* "SELECT pk, same FROM t _t, <incoming row> _r WHERE": same is true when every compared column
+   of the existing row equals the incoming one ($1 raw row, $2 rewritten fields, $3 columns). */
+static void
+rs_find_head(struct dba_buf *b, const struct rs_table *rt)
+{
+    dba_buf_puts(b, "SELECT _t.");
+    dba_buf_put_ident(b, rt->t->pk);
+    dba_buf_puts(b, "::text, coalesce((SELECT bool_and(to_jsonb(_t) -> _k IS NOT DISTINCT FROM "
+                    "to_jsonb(_r) -> _k) FROM jsonb_array_elements_text($3::jsonb) _k), true) "
+                    "FROM ");
+    put_qname(b, rt->st);
+    dba_buf_puts(b, " _t, jsonb_populate_record(NULL::");
+    put_qname(b, rt->st);
+    dba_buf_puts(b, ", $1::jsonb || $2::jsonb) _r WHERE _t.");
+}
+
 /* The existing target row's pk text for row (matched by slug (+ user, + parent) when the row has
-   the slug, else by pk) into *out (heap, caller frees), *out NULL when there is none. */
+   the slug, else by pk) into *out (heap, caller frees), *out NULL when there is none; *same tells
+   whether its columns other than the pk already equal the row's. */
 static int
-rs_find(struct restore *rs, struct rs_table *rt, const json_t *row, const char *old_pk,
-        char **out)
+rs_find(struct restore *rs, struct rs_table *rt, json_t *row, const char *old_pk,
+        char **out, bool *same)
 {
     char b1[64], b2[64], b3[64];
     const struct dba_backup_table *t = rt->t;
     const char *slug = t->slug ? dba__backup_key(json_object_get(row, t->slug), b1, 64) : NULL;
-    const char *params[3];
-    int n = 0;
+    char *raw = dba_xstrndup(rs->raw, rs->raw_len);
+    char *over = json_dumps(rs->over, JSON_COMPACT);
+    char *cols = rs_cmp_cols(rt, row);
+    const char *params[6] = { raw, over, cols };
+    int n = 3;
     struct dba_buf b;
     dba_buf_init(&b);
-    dba_buf_puts(&b, "SELECT ");
-    dba_buf_put_ident(&b, t->pk);
-    dba_buf_puts(&b, "::text FROM ");
-    put_qname(&b, rt->st);
-    dba_buf_puts(&b, " WHERE ");
+    rs_find_head(&b, rt);
     dba_buf_put_ident(&b, slug != NULL ? t->slug : t->pk);
     params[n++] = slug != NULL ? slug : old_pk;
-    dba_buf_puts(&b, " = $1");
+    dba_buf_puts(&b, " = $4");
     const char *u = t->user_field && slug ? dba__backup_key(json_object_get(row, t->user_field),
                                                             b2, 64) : NULL;
     const char *pv = t->parent.table && slug ? dba__backup_key(json_object_get(row,
@@ -150,7 +185,7 @@ rs_find(struct restore *rs, struct rs_table *rt, const json_t *row, const char *
         const char *v = k == 0 ? u : pv;
         if (v == NULL)
             continue;
-        dba_buf_printf(&b, " AND ");
+        dba_buf_printf(&b, " AND _t.");
         dba_buf_put_ident(&b, k == 0 ? t->user_field : t->parent.field);
         params[n++] = v;
         dba_buf_printf(&b, " = $%d", n);
@@ -158,9 +193,13 @@ rs_find(struct restore *rs, struct rs_table *rt, const json_t *row, const char *
     dba_buf_puts(&b, " LIMIT 1");
     struct pg_result *r = dba_db_exec(rs->conn, b.data, params, n, rs->err);
     dba_buf_cleanup(&b);
+    free(raw);
+    free(over);
+    free(cols);
     if (r == NULL)
         return DBA_EDB;
     *out = dba_db_res_ntuples(r) > 0 ? dba_xstrdup(dba_db_res_value(r, 0, 0)) : NULL;
+    *same = *out != NULL && strcmp(dba_db_res_value(r, 0, 1), "t") == 0;
     dba_db_res_clear(r);
     return DBA_OK;
 }
@@ -270,9 +309,13 @@ rs_fail(struct restore *rs, struct rs_table *rt, json_int_t idx, const char *old
 /* Existing row: map it, then skip, overwrite or fail as the mode says. */
 static int
 rs_existing(struct restore *rs, struct rs_table *rt, json_t *row, json_int_t idx,
-            const char *old_pk, const char *pk)
+            const char *old_pk, const char *pk, bool same)
 {
     json_object_set_new(rt->map, old_pk, json_string(pk));
+    if (same && rs->o->mode != DBA_BACKUP_FAIL) {
+        rt->unchanged++;
+        return DBA_OK;
+    }
     switch (rs->o->mode) {
     case DBA_BACKUP_SKIP:
         rt->skipped++;
@@ -312,11 +355,12 @@ rs_row(struct restore *rs, struct rs_table *rt, json_t *row)
             json_object_set_new(rs->over, rt->t->opt[i].field, json_null());
         }
     char *pk = NULL;
-    if (rs_find(rs, rt, row, old_pk, &pk) != DBA_OK)
+    bool same = false;
+    if (rs_find(rs, rt, row, old_pk, &pk, &same) != DBA_OK)
         return rs_fail(rs, rt, idx, old_pk, rs->err->msg);
     int rc;
     if (pk != NULL) {
-        rc = rs_existing(rs, rt, row, idx, old_pk, pk);
+        rc = rs_existing(rs, rt, row, idx, old_pk, pk, same);
     } else if ((rc = rs_insert(rs, rt, row, &pk)) == DBA_OK) {
         json_object_set_new(rt->map, old_pk, json_string(pk));
         rt->inserted++;
@@ -369,9 +413,9 @@ rs_report(struct restore *rs, bool ok)
     for (size_t i = 0; i < rs->s->n && rs->tabs != NULL; i++) {
         struct rs_table *rt = &rs->tabs[i];
         json_object_set_new(tables, rt->t->name,
-                            json_pack("{s:I,s:I,s:I,s:I}", "inserted", rt->inserted, "updated",
-                                      rt->updated, "skipped", rt->skipped, "orphans",
-                                      rt->orphans));
+                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "inserted", rt->inserted,
+                                      "updated", rt->updated, "skipped", rt->skipped,
+                                      "unchanged", rt->unchanged, "orphans", rt->orphans));
     }
     json_t *rep = json_pack("{s:b,s:b,s:s,s:o}", "ok", ok, "dry_run", rs->o->dry_run, "mode",
                             mode_name(rs->o->mode), "tables", tables);

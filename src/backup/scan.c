@@ -111,6 +111,7 @@ struct walk {
     const char *table;     /* table whose rows are being walked */
     const struct dba__backup_walk *cbs; /* callbacks */
     void *arg;             /* their argument */
+    bool cb_failed;        /* the row callback stopped the walk (its err is already set) */
 };
 
 static int
@@ -134,6 +135,7 @@ walk_row(void *arg, const char *key, const char *v, size_t len)
     DBA_UNUSED(key);
     json_t *row = json_loadb(v, len, DBA__BACKUP_JSON_FLAGS, NULL);
     int rc = row != NULL ? w->cbs->row(w->arg, w->table, row, v, len) : DBA_EINVAL;
+    w->cb_failed = row != NULL && rc != DBA_OK;
     json_decref(row);
     return rc;
 }
@@ -171,7 +173,7 @@ dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s
         w.table = s->tables[i].name;
         cbs->table(arg, w.table);
         rc = dba__backup_scan(m->v, m->len, false, walk_row, &w);
-        if (rc == DBA_EINVAL)
+        if (rc == DBA_EINVAL && !w.cb_failed)
             dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                         "Invalid JSON: \"%s\" is not an array of row objects", w.table);
     }

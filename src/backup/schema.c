@@ -512,3 +512,20 @@ dba_backup_schema_for(const struct dba_config *cfg, const json_t *meta, const ch
     dba_err_hint(err, "Declare backup.tables in the configuration.");
     return NULL;
 }
+
+struct dba_backup_schema *
+dba_backup_schema_live(const struct dba_config *cfg, const struct dba_profile *p, void *conn,
+                       struct dba_err *err)
+{
+    struct dba_backup_schema *s = NULL;
+    if (dba_backup_schema_from_config(cfg, &s, err) != DBA_OK)
+        return NULL;
+    if (s != NULL)
+        return s;
+    struct dba_schema_cache *cache = dba_schema_cache_load(
+        conn, (const char *const *)p->schemas.v, p->schemas.n, err);
+    if (cache != NULL)
+        s = dba_backup_schema_derive(cache, p->schemas.v[0], err);
+    dba_schema_cache_unref(cache);
+    return s;
+}

@@ -142,19 +142,8 @@ static struct dba_backup_schema *
 bk_schema_live(struct dba_cli *c, const struct dba_profile *p, struct pg_conn *conn)
 {
     struct dba_err err;
-    struct dba_backup_schema *s = NULL;
     dba_err_clear(&err);
-    if (dba_backup_schema_from_config(c->cfg, &s, &err) != DBA_OK) {
-        dba_cli_print_err(c, &err);
-        return NULL;
-    }
-    if (s != NULL)
-        return s;
-    struct dba_schema_cache *cache = dba_schema_cache_load(
-        conn, (const char *const *)p->schemas.v, p->schemas.n, &err);
-    if (cache != NULL)
-        s = dba_backup_schema_derive(cache, p->schemas.v[0], &err);
-    dba_schema_cache_unref(cache);
+    struct dba_backup_schema *s = dba_backup_schema_live(c->cfg, p, conn, &err);
     if (s == NULL)
         dba_cli_print_err(c, &err);
     return s;
@@ -386,14 +375,16 @@ bk_print_restore(json_t *rep)
     else
         printf(ok ? "Restore complete.\n" : "Restore failed: nothing was written.\n");
     printf("Mode: %s\n", json_string_value(json_object_get(rep, "mode")));
-    printf("  %-32s %10s %10s %10s\n", "TABLE", "INSERTED", "UPDATED", "SKIPPED");
+    printf("  %-32s %10s %10s %10s %10s\n", "TABLE", "INSERTED", "UPDATED", "SKIPPED",
+           "UNCHANGED");
     const char *k;
     json_t *t;
     json_object_foreach(json_object_get(rep, "tables"), k, t)
-        printf("  %-32s %10lld %10lld %10lld\n", k,
+        printf("  %-32s %10lld %10lld %10lld %10lld\n", k,
                (long long)json_integer_value(json_object_get(t, "inserted")),
                (long long)json_integer_value(json_object_get(t, "updated")),
-               (long long)json_integer_value(json_object_get(t, "skipped")));
+               (long long)json_integer_value(json_object_get(t, "skipped")),
+               (long long)json_integer_value(json_object_get(t, "unchanged")));
     if (f != NULL)
         printf("Failed row: %s row %lld (pk=%s): %s\n",
                json_string_value(json_object_get(f, "table")),
@@ -474,10 +465,85 @@ dba_cli_restore(struct dba_cli *c)
     return ok ? DBA_EXIT_OK : DBA_EXIT_FAIL;
 }
 
+static void
+bk_print_sync(json_t *rep)
+{
+    bool applied = json_is_true(json_object_get(rep, "applied"));
+    printf("%s %s -> %s (mode=%s)\n", applied ? "Synced" : "Sync plan (nothing written; pass "
+           "--confirm to apply):", json_string_value(json_object_get(rep, "from")),
+           json_string_value(json_object_get(rep, "to")),
+           json_string_value(json_object_get(rep, "mode")));
+    printf("  %-28s %10s %10s %10s %10s %10s %10s\n", "TABLE", "SOURCE", "DEST", "NEW",
+           "UPDATE", "UNCHANGED", "SKIPPED");
+    const char *k;
+    json_t *t;
+    json_object_foreach(json_object_get(rep, "plan"), k, t) {
+        printf("  %-28s", k);
+        static const char *const f[] = { "source", "destination", "new", "update", "unchanged",
+                                         "skipped" };
+        for (size_t i = 0; i < DBA_ARRAY_LEN(f); i++)
+            printf(" %10lld", (long long)json_integer_value(json_object_get(t, f[i])));
+        putchar('\n');
+    }
+    json_t *fl = json_object_get(rep, "failed");
+    if (fl != NULL)
+        printf("Failed row: %s row %lld (pk=%s): %s\n",
+               json_string_value(json_object_get(fl, "table")),
+               (long long)json_integer_value(json_object_get(fl, "row_index")),
+               json_string_value(json_object_get(fl, "old_pk")),
+               json_string_value(json_object_get(fl, "error")));
+}
+
+/* Checks sync's arguments and resolves both profiles; returns an exit code. */
+static int
+bk_sync_args(struct dba_cli *c, const struct bk_args *a, struct dba_backup_sync_opts *o,
+             struct dba_err *err)
+{
+    if (a->from == NULL)
+        return bk_usage("sync", "missing --from SOURCE", NULL);
+    if (a->file != NULL)
+        return bk_usage("sync", "unexpected argument", a->file);
+    if (a->dry_run && a->confirm)
+        return bk_usage("sync", "--dry-run and --confirm exclude each other", NULL);
+    o->from = dba_config_profile_get(c->cfg, a->from);
+    if (o->from == NULL) {
+        fprintf(stderr, "db-adapter sync: unknown profile '%s'\n", a->from);
+        return DBA_EXIT_USAGE;
+    }
+    o->to = bk_active(c);
+    if (o->to == NULL)
+        return DBA_EXIT_FAIL;
+    if (dba_backup_mode_parse(a->mode != NULL ? a->mode : "skip", &o->mode, err) != DBA_OK ||
+        o->mode == DBA_BACKUP_FAIL)
+        return bk_usage("sync", "--mode must be skip or overwrite, not", a->mode);
+    return DBA_EXIT_OK;
+}
+
 int
 dba_cli_sync(struct dba_cli *c)
 {
-    DBA_UNUSED(c);
-    fprintf(stderr, "db-adapter sync: not implemented yet\n");
-    return DBA_EXIT_FAIL;
+    struct bk_args a = { 0 };
+    struct dba_err err;
+    struct dba_backup_sync_opts o = { 0 };
+    dba_err_clear(&err);
+    int rc = bk_parse("sync", c, &a);
+    if (rc == DBA_EXIT_OK)
+        rc = bk_sync_args(c, &a, &o, &err);
+    if (rc != DBA_EXIT_OK)
+        return rc;
+    o.tables = a.tables;
+    o.user_id = a.user_id;
+    o.confirm = a.confirm;
+    json_t *rep = dba_backup_sync(c->cfg, &o, &err);
+    bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
+    if (c->json && rep != NULL)
+        bk_print_json(rep);
+    else if (rep != NULL)
+        bk_print_sync(rep);
+    if (!ok && !(c->json && rep != NULL))
+        dba_cli_print_err(c, &err);
+    json_decref(rep);
+    if (rep == NULL && err.code == DBA_EINVAL && err.http_status == 400)
+        return DBA_EXIT_USAGE;
+    return ok ? DBA_EXIT_OK : DBA_EXIT_FAIL;
 }

@@ -151,5 +151,15 @@ enum MHD_Result dba__http_ops(struct req *r, const char *path, bool *handled);
 /* schema_routes.c: GET /schema, POST /schema/validate, POST /schema/fix; *handled is false when
    path is none of them. */
 enum MHD_Result dba__http_schema_routes(struct req *r, const char *path, bool *handled);
+/* backup_routes.c: GET /backup, POST /backup/validate, POST /restore, POST /sync; *handled is
+   false when path is none of them. */
+enum MHD_Result dba__http_backup_routes(struct req *r, const char *path, bool *handled);
+/* admin.c: true when the request carries the configured admin token
+   (`Authorization: Bearer <token>`, compared in constant time). Otherwise queues the refusal into
+   *ret and returns false: 403 naming the env var to set when no token is configured ("<what> are
+   disabled: ..."), 401 with WWW-Authenticate when the token is missing or wrong. */
+bool dba__http_admin_check(struct req *r, const char *what, enum MHD_Result *ret);
+/* admin.c: value of query parameter name (decoded, request lifetime), or NULL. */
+const char *dba__http_query(struct req *r, const char *name);
 
 #endif

@@ -192,7 +192,10 @@ dba__http_ops(struct req *r, const char *path, bool *handled)
         { "/openapi.json", "GET", ops_openapi }, { "/schema/reload", "POST", ops_reload },
     };
 
-    enum MHD_Result ret = dba__http_schema_routes(r, path, handled);
+    enum MHD_Result ret = dba__http_backup_routes(r, path, handled);
+    if (*handled)
+        return ret;
+    ret = dba__http_schema_routes(r, path, handled);
     if (*handled)
         return ret;
     for (size_t i = 0; i < DBA_ARRAY_LEN(routes); i++) {

@@ -84,43 +84,6 @@ query_flag(const char *q, const char *name)
 }
 
 static bool
-token_eq(const char *given, const char *want)
-{
-    size_t lg = strlen(given);
-    size_t lw = strlen(want);
-    unsigned char diff = (unsigned char)(lg != lw);
-
-    for (size_t i = 0; i < lw; i++)
-        diff |= (unsigned char)(want[i] ^ (i < lg ? given[i] : 0));
-    return diff == 0;
-}
-
-/* 403 when no admin token is configured, 401 when the request's is missing or wrong. */
-static bool
-admin_ok(struct req *r, enum MHD_Result *ret)
-{
-    const struct dba_config *cfg = r->w->srv->cfg;
-    const char *auth = dba__http_header(r, "Authorization");
-
-    if (cfg->admin_token == NULL) {
-        *ret = dba__http_error(
-            r, 403, "DBA403", "confirmed schema fixes are disabled: no admin token is configured",
-            NULL,
-            dba_arena_printf(r->a, "Set the environment variable %s (named by admin.token_env) "
-                                   "to a secret token, restart the server, and send it as "
-                                   "'Authorization: Bearer <token>'.", cfg->admin_token_env));
-        return false;
-    }
-    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
-        !token_eq(auth + 7, cfg->admin_token)) {
-        *ret = dba__http_error(r, 401, "DBA401", "admin token missing or wrong", NULL,
-                               "Send 'Authorization: Bearer <admin token>'.");
-        return false;
-    }
-    return true;
-}
-
-static bool
 body_is_sql(struct req *r)
 {
     const char *ct = dba__http_header(r, "Content-Type");
@@ -140,7 +103,7 @@ schema_start(struct req *r, enum schema_op op)
     t->p = r->w->srv->active;
     t->confirm = op == SCHEMA_OP_FIX && query_flag(r->raw_query, "confirm");
     t->backup = !query_flag(r->raw_query, "no_backup");
-    if (t->confirm && !admin_ok(r, &ret)) {
+    if (t->confirm && !dba__http_admin_check(r, "confirmed schema fixes", &ret)) {
         schema_task_free(t);
         return ret;
     }

@@ -27,6 +27,19 @@ test_url(void)
     return u;
 }
 
+static const char *url_override;    /* profile "test"'s URL, or NULL for the test database */
+static const char *profiles_extra;  /* more profiles inside the profiles group, or NULL */
+
+void
+dbat_server_start_db(const char *url, const char *more_profiles, const char *top_extra)
+{
+    url_override = url;
+    profiles_extra = more_profiles;
+    dbat_server_start_conf(NULL, NULL, "\"public\"", top_extra);
+    url_override = NULL;
+    profiles_extra = NULL;
+}
+
 void
 dbat_server_start_conf(const char *server_extra, const char *profile_extra, const char *schemas,
                        const char *top_extra)
@@ -47,11 +60,12 @@ dbat_server_start_conf(const char *server_extra, const char *profile_extra, cons
     fprintf(f, "server: { listen = \"127.0.0.1\"; port = 0; %s %s };\n"
                "default_profile = \"test\";\n"
                "profiles: { test: { url = \"%s\"; schemas = [ %s ]; "
-               "%s %s }; };\n%s\n",
-            own_workers ? "" : "workers = 2;", server_extra ? server_extra : "", test_url(),
-            schemas ? schemas : "\"public\", \"other\"",
+               "%s %s }; %s };\n%s\n",
+            own_workers ? "" : "workers = 2;", server_extra ? server_extra : "",
+            url_override ? url_override : test_url(), schemas ? schemas : "\"public\", \"other\"",
             profile_extra != NULL && strstr(profile_extra, "pool_size") ? "" : "pool_size = 4;",
-            profile_extra ? profile_extra : "", top_extra ? top_extra : "");
+            profile_extra ? profile_extra : "", profiles_extra ? profiles_extra : "",
+            top_extra ? top_extra : "");
     fclose(f);
     cr_assert_eq(dba_config_load(path, true, NULL, &cfg, &err), DBA_OK, "%s", err.msg);
     cr_assert_eq(dba_config_active_profile(cfg, NULL, &p, NULL, &err), DBA_OK, "%s", err.msg);

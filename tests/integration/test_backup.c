@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/core.h"
+#include "harness.h"
 
 static char dir[64];
 
@@ -337,4 +339,372 @@ Test(backup, killed_restore_leaves_target_unchanged)
     out = q("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(out, "0");
     free(out);
+}
+
+/* ---- sync through the CLI: profiles src (dba_bk_src) and dst (dba_bk_dst, active) ---- */
+
+static void
+sync_conf(const char *extra)
+{
+    FILE *f;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", dir);
+    cr_assert((f = fopen(path, "w")) != NULL);
+    fprintf(f, "default_profile = \"dst\";\nprofiles: {\n"
+               "  src: { url = \"postgresql:///dba_bk_src?host=%s&user=postgres\"; };\n"
+               "  dst: { url = \"postgresql:///dba_bk_dst?host=%s&user=postgres\"; };\n};\n%s\n",
+            sock(), sock(), extra != NULL ? extra : "");
+    fclose(f);
+}
+
+/* Integer member of plan[table][field] in a --json sync report. */
+static long long
+plan_num(const char *out, const char *table, const char *field)
+{
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    cr_assert(j != NULL, "not JSON: %s", out);
+    long long v = json_integer_value(
+        json_object_get(json_object_get(json_object_get(j, "plan"), table), field));
+    json_decref(j);
+    return v;
+}
+
+Test(backup, sync_moves_only_what_the_plan_said)
+{
+    char *out;
+    sync_conf(NULL);
+    /* dst already has one category equal to the source's and one that differs. */
+    sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"INSERT INTO categories (slug, user_id, "
+       "name, meta) VALUES ('toys', 'u1', 'Toys', NULL), ('books', 'u2', 'Old', NULL)\"", sock());
+    cr_assert_eq(run("dba_bk_dst", "--json sync --from src --mode overwrite", &out), 0, "%s", out);
+    cr_expect_eq(plan_num(out, "categories", "source"), 3, "%s", out);
+    cr_expect_eq(plan_num(out, "categories", "destination"), 2, "%s", out);
+    cr_expect_eq(plan_num(out, "categories", "new"), 1, "%s", out);
+    cr_expect_eq(plan_num(out, "categories", "update"), 1, "%s", out);
+    cr_expect_eq(plan_num(out, "categories", "unchanged"), 1, "%s", out);
+    cr_expect_eq(plan_num(out, "products", "new"), 4, "%s", out);
+    cr_expect_eq(plan_num(out, "reviews", "new"), 4, "%s", out);
+    cr_expect(strstr(out, "\"applied\": false") != NULL, "%s", out);
+    free(out);
+    char *n = q("dba_bk_dst", "SELECT count(*) FROM products");
+    cr_expect_str_eq(n, "0"); /* the plan wrote nothing */
+    free(n);
+    cr_assert_eq(run("dba_bk_dst", "--json sync --from src --mode overwrite --confirm", &out), 0,
+                 "%s", out);
+    cr_expect_eq(plan_num(out, "categories", "new"), 1, "%s", out);
+    cr_expect_eq(plan_num(out, "categories", "update"), 1, "%s", out);
+    cr_expect_eq(plan_num(out, "products", "new"), 4, "%s", out);
+    cr_expect(strstr(out, "\"applied\": true") != NULL, "%s", out);
+    free(out);
+    char *a = q("dba_bk_src", FINGERPRINT), *b = q("dba_bk_dst", FINGERPRINT);
+    cr_expect_str_eq(a, b);
+    free(a);
+    free(b);
+    /* A second plan finds everything unchanged. */
+    cr_assert_eq(run("dba_bk_dst", "--json sync --from src", &out), 0, "%s", out);
+    cr_expect_eq(plan_num(out, "categories", "unchanged"), 3, "%s", out);
+    cr_expect_eq(plan_num(out, "reviews", "unchanged"), 4, "%s", out);
+    cr_expect_eq(plan_num(out, "reviews", "new"), 0, "%s", out);
+    free(out);
+}
+
+Test(backup, sync_tables_from_config_and_same_profile_is_an_error)
+{
+    char *out;
+    sync_conf("sync: { tables = [ \"categories\" ]; };");
+    cr_assert_eq(run("dba_bk_dst", "sync --from src --confirm", &out), 0, "%s", out);
+    cr_expect(strstr(out, "Synced src -> dst") != NULL, "%s", out);
+    cr_expect(strstr(out, "products") == NULL, "%s", out);
+    free(out);
+    char *n = q("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) || '/' || "
+                              "(SELECT count(*) FROM products)");
+    cr_expect_str_eq(n, "3/0");
+    free(n);
+    cr_expect_eq(run("dba_bk_dst", "sync --from dst", &out), 2, "%s", out);
+    cr_expect(strstr(out, "same database") != NULL, "%s", out);
+    free(out);
+    cr_expect_eq(run("dba_bk_dst", "sync --from nope", &out), 2, "%s", out);
+    free(out);
+}
+
+/* ---- peak memory of a large backup ---- */
+
+/* Peak RSS in kB of `db-adapter backup` of dba_bk_big. Under AddressSanitizer the quarantine
+   (freed memory held back, up to 256 MB) would grow with the rows read, so it is turned off for
+   the child: what is measured is the program's own memory. */
+static long
+backup_peak_kb(void)
+{
+    char cmd[4096];
+    long kb = -1;
+    char asan[512];
+    const char *ao = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof(asan), "%s%squarantine_size_mb=0", ao ? ao : "", ao && *ao ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
+    if (access("/usr/bin/time", X_OK) == 0) {
+        snprintf(cmd, sizeof(cmd), "cd %s && DATABASE_URL='postgresql:///dba_bk_big?host=%s&"
+                 "user=postgres' /usr/bin/time -f %%M -o rss.txt %s backup -o big.json "
+                 ">/dev/null 2>&1 && cat rss.txt", dir, sock(), getenv("DBA_TEST_BIN"));
+        FILE *p = popen(cmd, "r");
+        cr_assert(p != NULL);
+        cr_assert_eq(fscanf(p, "%ld", &kb), 1);
+        pclose(p);
+        return kb;
+    }
+    snprintf(cmd, sizeof(cmd), "cd %s && DATABASE_URL='postgresql:///dba_bk_big?host=%s&"
+             "user=postgres' %s backup -o big.json >/dev/null 2>&1 & echo $!", dir, sock(),
+             getenv("DBA_TEST_BIN"));
+    FILE *p = popen(cmd, "r");
+    int pid = 0;
+    cr_assert(p != NULL && fscanf(p, "%d", &pid) == 1);
+    pclose(p);
+    for (;;) { /* poll VmHWM until the process is gone */
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            return kb;
+        while (fgets(line, sizeof(line), f) != NULL)
+            if (strncmp(line, "VmHWM:", 6) == 0)
+                kb = strtol(line + 6, NULL, 10);
+        fclose(f);
+        usleep(20000);
+    }
+}
+
+static long
+big_backup(long rows)
+{
+    sh("psql -X -q -h %s -U postgres -d dba_bk_big -c 'TRUNCATE big' -c \"INSERT INTO big (name, "
+       "n, meta) SELECT 'row number ' || g, g, jsonb_build_object('g', g) FROM "
+       "generate_series(1, %ld) g\"", sock(), rows);
+    long kb = backup_peak_kb();
+    char *n = q("dba_bk_big", "SELECT 1"); /* the server is still fine */
+    free(n);
+    return kb;
+}
+
+Test(backup, million_row_backup_keeps_memory_flat, .timeout = 300)
+{
+    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bk_big' "
+       "-c 'CREATE DATABASE dba_bk_big' >/dev/null 2>&1", sock());
+    sh("psql -X -q -h %s -U postgres -d dba_bk_big -c 'CREATE TABLE big (id bigserial PRIMARY "
+       "KEY, name text, n int, meta jsonb)'", sock());
+    long small = big_backup(100000);
+    long large = big_backup(1000000);
+    struct stat st;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/big.json", dir);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect_gt(st.st_size, 50 * 1000 * 1000, "the 1M-row backup is only %lld bytes",
+                 (long long)st.st_size);
+    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE dba_bk_big' >/dev/null",
+       sock());
+    cr_assert(small > 0 && large > 0);
+    cr_expect_lt(large, small * 3 / 2 + 5 * 1024, "peak RSS 100k rows: %ld kB, 1M rows: %ld kB",
+                 small, large);
+}
+
+/* ---- over HTTP: the gateway in process, active profile "test" = dba_bk_dst, "src" =
+   dba_bk_src ---- */
+
+#define TOKEN "bk-t0ken"
+#define AUTH "Authorization: Bearer " TOKEN
+
+static void
+http_start(bool token)
+{
+    char url[512], more[600];
+    if (token)
+        setenv("DB_ADAPTER_ADMIN_TOKEN", TOKEN, 1);
+    else
+        unsetenv("DB_ADAPTER_ADMIN_TOKEN");
+    bk_setup();
+    snprintf(url, sizeof(url), "postgresql:///dba_bk_dst?host=%s&user=postgres", sock());
+    snprintf(more, sizeof(more), "src: { url = \"postgresql:///dba_bk_src?host=%s&"
+             "user=postgres\"; };", sock());
+    dbat_server_start_db(url, more, NULL);
+}
+
+static void
+http_setup(void)
+{
+    http_start(true);
+}
+
+static void
+http_setup_no_token(void)
+{
+    http_start(false);
+}
+
+static void
+http_teardown(void)
+{
+    dbat_server_stop();
+    sh("rm -rf %s", dir);
+    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bk_src WITH "
+       "(FORCE)' -c 'DROP DATABASE IF EXISTS dba_bk_dst WITH (FORCE)' >/dev/null 2>&1", sock());
+}
+
+TestSuite(backup_http, .init = http_setup, .fini = http_teardown, .timeout = 120);
+TestSuite(backup_http_off, .init = http_setup_no_token, .fini = http_teardown, .timeout = 60);
+
+static long
+status_of(const char *method, const char *path, const char *const *h, const char *body)
+{
+    struct dbat_resp *r = dbat_req(method, path, h, body);
+    long s = r->status;
+    dbat_resp_free(r);
+    return s;
+}
+
+Test(backup_http_off, admin_routes_are_403_without_a_configured_token)
+{
+    struct dbat_resp *r = dbat_get("/backup");
+    cr_expect_eq(r->status, 403);
+    cr_expect(strstr(r->body, "DB_ADAPTER_ADMIN_TOKEN") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(status_of("POST", "/restore", NULL, "{}"), 403);
+    cr_expect_eq(status_of("POST", "/sync?from=src&confirm=true", NULL, NULL), 403);
+    /* The plan and validation need no token. */
+    cr_expect_eq(status_of("POST", "/sync?from=src", NULL, NULL), 200);
+    cr_expect_eq(status_of("POST", "/backup/validate", NULL, "{\"metadata\": {\"version\": "
+                                                             "\"1.1\"}, \"categories\": []}"),
+                 200);
+}
+
+Test(backup_http, wrong_or_missing_token_is_401)
+{
+    const char *bad[] = { "Authorization: Bearer nope", NULL };
+    struct dbat_resp *r = dbat_get("/backup");
+    cr_expect_eq(r->status, 401);
+    cr_expect(dbat_header(r, "WWW-Authenticate") != NULL);
+    dbat_resp_free(r);
+    cr_expect_eq(status_of("GET", "/backup", bad, NULL), 401);
+    cr_expect_eq(status_of("POST", "/restore", bad, "{}"), 401);
+    cr_expect_eq(status_of("POST", "/sync?from=src&confirm=true", NULL, NULL), 401);
+    cr_expect_eq(status_of("DELETE", "/backup", NULL, NULL), 405);
+}
+
+/* Fetches a backup of dba_bk_src with the CLI (the active profile here is empty). */
+static char *
+src_backup_text(void)
+{
+    char *out, path[128];
+    backup_src("");
+    snprintf(path, sizeof(path), "%s/b.json", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL);
+    struct dba_buf b;
+    char chunk[4096];
+    size_t n;
+    dba_buf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        dba_buf_append(&b, chunk, n);
+    fclose(f);
+    out = dba_buf_take(&b);
+    return out;
+}
+
+Test(backup_http, restore_dry_run_then_real_then_get_backup)
+{
+    const char *h[] = { AUTH, NULL };
+    char *doc = src_backup_text();
+    struct dbat_resp *r = dbat_req("POST", "/backup/validate", NULL, doc);
+    cr_expect_eq(r->status, 200);
+    cr_expect(json_is_true(json_object_get(r->json, "valid")), "%s", r->body);
+    dbat_resp_free(r);
+    r = dbat_req("POST", "/restore?dry_run=true", h, doc);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect(strstr(r->body, "\"dry_run\":true") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    char *n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    cr_expect_str_eq(n, "0");
+    free(n);
+    r = dbat_req("POST", "/restore?mode=skip", h, doc);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    json_t *c = json_object_get(json_object_get(r->json, "tables"), "reviews");
+    cr_expect_eq(json_integer_value(json_object_get(c, "inserted")), 4, "%s", r->body);
+    dbat_resp_free(r);
+    r = dbat_req("POST", "/restore?mode=fail", h, doc);
+    cr_expect_eq(r->status, 409, "%s", r->body);
+    cr_expect(json_object_get(r->json, "failed") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    free(doc);
+    /* GET /backup of the restored target validates and restores into the (emptied) source. */
+    r = dbat_req("GET", "/backup?format=json", h, NULL);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    cr_expect(strstr(dbat_header(r, "Content-Disposition"), "attachment; filename=\"test-") !=
+              NULL);
+    cr_expect(strstr(dbat_header(r, "Content-Type"), "application/json") != NULL);
+    json_t *j = json_loads(r->body, JSON_DECODE_INT_AS_REAL, NULL);
+    cr_assert(j != NULL, "%s", r->body);
+    cr_expect_eq(json_array_size(json_object_get(j, "products")), 4);
+    json_decref(j);
+    struct dbat_resp *v = dbat_req("POST", "/backup/validate", NULL, r->body);
+    cr_expect(json_is_true(json_object_get(v->json, "valid")), "%s", v->body);
+    dbat_resp_free(v);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/http.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fwrite(r->body, 1, r->body_len, f);
+    fclose(f);
+    dbat_resp_free(r);
+    mkdb("dba_bk_src", false);
+    char *out;
+    cr_assert_eq(run("dba_bk_src", "restore http.json --yes", &out), 0, "%s", out);
+    free(out);
+    char *a = q("dba_bk_src", FINGERPRINT), *b = q("dba_bk_dst", FINGERPRINT);
+    cr_expect_str_eq(a, b);
+    cr_expect(strlen(a) > 20, "%s", a);
+    free(a);
+    free(b);
+}
+
+Test(backup_http, get_backup_jsonl_and_bad_requests)
+{
+    const char *h[] = { AUTH, NULL };
+    struct dbat_resp *r = dbat_req("GET", "/backup?format=jsonl&tables=categories", h, NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect(strstr(dbat_header(r, "Content-Type"), "application/x-ndjson") != NULL);
+    cr_expect(strncmp(r->body, "{\"metadata\": ", 13) == 0, "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(status_of("GET", "/backup?format=xml", h, NULL), 400);
+    cr_expect_eq(status_of("GET", "/backup?tables=nope", h, NULL), 400);
+    cr_expect_eq(status_of("POST", "/restore?mode=bogus", h, "{}"), 400);
+    cr_expect_eq(status_of("POST", "/restore", h, "{\"metadata\": {\"version\": \"0.1\"}}"), 400);
+    cr_expect_eq(status_of("POST", "/sync", h, NULL), 400);
+    cr_expect_eq(status_of("POST", "/sync?from=test", h, NULL), 400);
+    r = dbat_req("POST", "/backup/validate", NULL, "not json");
+    cr_expect_eq(r->status, 200);
+    cr_expect(json_is_false(json_object_get(r->json, "valid")), "%s", r->body);
+    dbat_resp_free(r);
+}
+
+Test(backup_http, sync_plan_then_confirm)
+{
+    const char *h[] = { AUTH, NULL };
+    struct dbat_resp *r = dbat_req("POST", "/sync?from=src&mode=overwrite", NULL, NULL);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    json_t *p = json_object_get(json_object_get(r->json, "plan"), "products");
+    cr_expect_eq(json_integer_value(json_object_get(p, "new")), 4, "%s", r->body);
+    cr_expect_eq(json_integer_value(json_object_get(p, "source")), 4, "%s", r->body);
+    cr_expect(json_is_false(json_object_get(r->json, "applied")), "%s", r->body);
+    dbat_resp_free(r);
+    char *n = q("dba_bk_dst", "SELECT count(*) FROM products");
+    cr_expect_str_eq(n, "0");
+    free(n);
+    r = dbat_req("POST", "/sync?from=src&confirm=true&tables=categories,products", h, NULL);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    cr_expect(json_is_true(json_object_get(r->json, "applied")), "%s", r->body);
+    cr_expect(json_object_get(json_object_get(r->json, "plan"), "reviews") == NULL, "%s",
+              r->body);
+    dbat_resp_free(r);
+    n = q("dba_bk_dst", "SELECT (SELECT count(*) FROM products) || '/' || "
+                        "(SELECT count(*) FROM reviews)");
+    cr_expect_str_eq(n, "4/0");
+    free(n);
 }

@@ -1,0 +1,399 @@
+/* backup_routes.c - GET /backup, POST /backup/validate, POST /restore and POST /sync. Backups,
+   restores and syncs run the CLI's blocking core operations (backup/backup.h) on a task thread so
+   the worker loop never blocks. A backup is written to a temp file unlinked right after it is
+   created, then streamed from its descriptor: memory stays flat, and a failed backup answers a
+   clean error instead of a truncated 200. Exporting, restoring and confirmed syncs need the admin
+   token; validation reads only the body.
+
+   Restore and sync answer their report as JSON: 200 when it went through (or for a dry run / a
+   plan); 400 when the backup is invalid or a parameter is wrong; 409 when mode=fail met an
+   existing row; 422 when the target refused a row (constraint, type, ...). Nothing is written in
+   any of the error cases: the restore is one transaction. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup/backup.h"
+#include "http/http_int.h"
+
+enum bk_op {
+    BK_OP_BACKUP,  /* GET /backup */
+    BK_OP_RESTORE, /* POST /restore */
+    BK_OP_SYNC,    /* POST /sync */
+};
+
+/* The backup's descriptor, shared by the task and the request: whichever lets go last closes
+   it. Only touched on the worker thread, except fd, written by the task before it reports. */
+struct bk_box {
+    int refs; /* task + request */
+    int fd;   /* the written backup, or -1 (closed, or handed to MHD) */
+};
+
+struct bk_task {
+    enum bk_op op;                      /* which operation */
+    const struct dba_config *cfg;       /* borrowed: lives as long as the server */
+    const struct dba_profile *p;        /* active profile, idem */
+    const struct dba_profile *from;     /* sync source, idem */
+    const char *conninfo;               /* server's conninfo, idem; secret */
+    char *tables;                       /* ?tables=, owned, or NULL */
+    char *user_id;                      /* ?user_id=, owned, or NULL */
+    bool jsonl;                         /* ?format=jsonl */
+    enum dba_backup_mode mode;          /* ?mode= */
+    bool dry_run;                       /* restore: ?dry_run=true */
+    bool confirm;                       /* sync: ?confirm=true */
+    char *body;                         /* request body, owned, or NULL */
+    size_t len;                         /* its length */
+    struct bk_box *box;                 /* backup: shared descriptor */
+};
+
+static void
+bk_box_unref(void *arg)
+{
+    struct bk_box *b = arg;
+
+    if (--b->refs > 0)
+        return;
+    if (b->fd >= 0)
+        close(b->fd);
+    free(b);
+}
+
+static void
+bk_task_free(void *arg)
+{
+    struct bk_task *t = arg;
+
+    if (t->box != NULL)
+        bk_box_unref(t->box);
+    free(t->tables);
+    free(t->user_id);
+    free(t->body);
+    free(t);
+}
+
+static int
+bk_write(void *arg, const char *p, size_t n)
+{
+    return fwrite(p, 1, n, arg) == n ? 0 : -1;
+}
+
+/* Dumps into a temp file unlinked at once; the box keeps the descriptor. */
+static json_t *
+bk_dump_tmp(struct bk_task *t, struct pg_conn *conn, const struct dba_backup_schema *s,
+            struct dba_err *err)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[256];
+    snprintf(path, sizeof(path), "%s/dba-backup-XXXXXX", dir != NULL && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd >= 0)
+        unlink(path);
+    int wfd = fd >= 0 ? dup(fd) : -1;
+    FILE *f = wfd >= 0 ? fdopen(wfd, "w") : NULL;
+    if (f == NULL) {
+        if (wfd >= 0)
+            close(wfd);
+        if (fd >= 0)
+            close(fd);
+        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot create a temp file");
+        return NULL;
+    }
+    struct dba_backup_opts o = { .profile = t->p->name, .user_id = t->user_id, .jsonl = t->jsonl,
+                                 .write = bk_write, .write_arg = f };
+    json_t *sum = dba_backup_dump(conn, s, &o, err);
+    struct stat st;
+    if ((fclose(f) != 0 || fstat(fd, &st) != 0) && sum != NULL) {
+        json_decref(sum);
+        sum = NULL;
+        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write the backup");
+    }
+    if (sum == NULL) {
+        close(fd);
+        return NULL;
+    }
+    t->box->fd = fd;
+    json_object_set_new(sum, "size", json_integer((json_int_t)st.st_size));
+    return sum;
+}
+
+static json_t *
+bk_run_backup(struct bk_task *t, struct dba_err *err)
+{
+    struct pg_conn *conn = dba_db_connect_blocking(t->conninfo, 10, err);
+    if (conn == NULL)
+        return NULL;
+    json_t *sum = NULL;
+    json_t *warnings = json_array();
+    struct dba_backup_schema *s = dba_backup_schema_live(t->cfg, t->p, conn, err);
+    if (s != NULL &&
+        (t->tables == NULL || dba_backup_schema_filter(s, t->tables, warnings, err) == DBA_OK))
+        sum = bk_dump_tmp(t, conn, s, err);
+    if (sum != NULL)
+        json_object_set(sum, "warnings", warnings);
+    json_decref(warnings);
+    dba_backup_schema_free(s);
+    dba_db_close(conn);
+    return sum;
+}
+
+/* Status of a restore or sync report (see the top of the file). */
+static unsigned
+bk_report_status(const json_t *rep, const struct dba_err *err)
+{
+    if (json_is_true(json_object_get(rep, "ok")))
+        return 200;
+    if (json_object_get(rep, "validation") != NULL)
+        return 400;
+    if (json_object_get(rep, "failed") != NULL)
+        return err->code == DBA_EINVAL && err->http_status == 409 ? 409 : 422;
+    return err->http_status > 0 ? (unsigned)err->http_status : 500;
+}
+
+static json_t *
+bk_run_restore(struct bk_task *t, struct dba_err *err)
+{
+    struct pg_conn *conn = dba_db_connect_blocking(t->conninfo, 10, err);
+    if (conn == NULL)
+        return NULL;
+    const char *const *nsp = (const char *const *)t->p->schemas.v;
+    struct dba_backup_restore_opts o = { .mode = t->mode, .dry_run = t->dry_run,
+                                         .user_id = t->user_id, .schemas = nsp,
+                                         .n_schemas = t->p->schemas.n };
+    json_t *rep = NULL;
+    json_t *meta = dba_backup_text_metadata(t->body, t->len);
+    struct dba_schema_cache *cache = dba_schema_cache_load(conn, nsp, o.n_schemas, err);
+    struct dba_backup_schema *s =
+        cache != NULL ? dba_backup_schema_for(t->cfg, meta, t->body, t->len, cache, nsp[0], err)
+                      : NULL;
+    if (s != NULL)
+        rep = dba_backup_restore(conn, s, t->body, t->len, &o, err);
+    dba_backup_schema_free(s);
+    dba_schema_cache_unref(cache);
+    json_decref(meta);
+    dba_db_close(conn);
+    return rep;
+}
+
+static json_t *
+bk_task_run(void *arg, unsigned *status, struct dba_err *err)
+{
+    struct bk_task *t = arg;
+    json_t *rep = NULL;
+
+    switch (t->op) {
+    case BK_OP_BACKUP:
+        return bk_run_backup(t, err);
+    case BK_OP_RESTORE:
+        rep = bk_run_restore(t, err);
+        break;
+    case BK_OP_SYNC: {
+        struct dba_backup_sync_opts o = { .from = t->from, .to = t->p, .tables = t->tables,
+                                          .user_id = t->user_id, .mode = t->mode,
+                                          .confirm = t->confirm };
+        rep = dba_backup_sync(t->cfg, &o, err);
+        break;
+    }
+    }
+    if (rep != NULL) {
+        *status = bk_report_status(rep, err);
+        if (*status != 200)
+            json_object_set_new(rep, "message", json_string(err->msg));
+    }
+    return rep;
+}
+
+static enum MHD_Result
+bk_report_done(struct req *r)
+{
+    if (r->failed)
+        return dba__http_send_err(r, &r->err);
+    json_t *o = r->task_result;
+    r->task_result = NULL;
+    return dba__http_send_jsonv(r, r->task_status ? r->task_status : 200, o);
+}
+
+static enum MHD_Result
+bk_backup_done(struct req *r)
+{
+    struct bk_box *box = r->ctx;
+    if (r->failed)
+        return dba__http_send_err(r, &r->err);
+    json_int_t size = json_integer_value(json_object_get(r->task_result, "size"));
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)size, box->fd);
+    if (resp == NULL)
+        return dba__http_error(r, 500, "DBA500", "cannot stream the backup", NULL, NULL);
+    box->fd = -1; /* MHD closes it with the response */
+    const char *ext = strcmp(dba__http_query(r, "format") ? dba__http_query(r, "format") : "",
+                             "jsonl") == 0 ? "jsonl" : "json";
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+    MHD_add_response_header(resp, "Content-Type", strcmp(ext, "jsonl") == 0
+                                                      ? "application/x-ndjson"
+                                                      : "application/json; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Disposition",
+                            dba_arena_printf(r->a, "attachment; filename=\"%s-%s.%s\"",
+                                             r->w->srv->active->name, ts, ext));
+    return dba__http_queue(r, 200, resp);
+}
+
+/* ?name=true|false (absent = false) into *out; false when the value is neither. */
+static bool
+bk_flag(struct req *r, const char *name, bool *out)
+{
+    const char *v = dba__http_query(r, name);
+
+    *out = v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    return v == NULL || *out || strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
+}
+
+static char *
+bk_dup(const char *s)
+{
+    return s != NULL && *s ? dba_xstrdup(s) : NULL;
+}
+
+/* Reads the query into t; queues a 400 into *ret and returns false when it is wrong. */
+static bool
+bk_parse_query(struct req *r, struct bk_task *t, enum MHD_Result *ret)
+{
+    struct dba_err err;
+    const char *mode = dba__http_query(r, "mode");
+    const char *format = dba__http_query(r, "format");
+
+    dba_err_clear(&err);
+    t->tables = bk_dup(dba__http_query(r, "tables"));
+    t->user_id = bk_dup(dba__http_query(r, "user_id"));
+    t->jsonl = format != NULL && strcmp(format, "jsonl") == 0;
+    if (format != NULL && !t->jsonl && strcmp(format, "json") != 0) {
+        *ret = dba__http_error(r, 400, DBA_BACKUP_CODE, "format must be json or jsonl", NULL, NULL);
+        return false;
+    }
+    if (dba_backup_mode_parse(mode != NULL ? mode : "skip", &t->mode, &err) != DBA_OK ||
+        (t->op == BK_OP_SYNC && t->mode == DBA_BACKUP_FAIL)) {
+        *ret = dba__http_error(r, 400, DBA_BACKUP_CODE, "unknown or unsupported mode", NULL,
+                               t->op == BK_OP_SYNC ? "Use skip or overwrite."
+                                                   : "Use skip, overwrite or fail.");
+        return false;
+    }
+    if (!bk_flag(r, "dry_run", &t->dry_run) || !bk_flag(r, "confirm", &t->confirm)) {
+        *ret = dba__http_error(r, 400, DBA_BACKUP_CODE, "dry_run and confirm take true or false",
+                               NULL, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Sync's source profile; queues a 400 into *ret and returns false when missing or unknown. */
+static bool
+bk_sync_from(struct req *r, struct bk_task *t, enum MHD_Result *ret)
+{
+    const char *from = dba__http_query(r, "from");
+
+    t->from = from != NULL ? dba_config_profile_get(t->cfg, from) : NULL;
+    if (t->from != NULL)
+        return true;
+    *ret = dba__http_error(r, 400, DBA_BACKUP_CODE,
+                           from == NULL ? "missing the source profile"
+                                        : dba_arena_printf(r->a, "unknown profile '%s'", from),
+                           NULL, "Pass ?from=<profile> naming a profile of the configuration.");
+    return false;
+}
+
+static bool
+bk_checks(struct req *r, struct bk_task *t, enum MHD_Result *ret)
+{
+    if (!bk_parse_query(r, t, ret))
+        return false;
+    if (t->op == BK_OP_SYNC && !bk_sync_from(r, t, ret))
+        return false;
+    if (t->op == BK_OP_BACKUP)
+        return dba__http_admin_check(r, "backups over HTTP", ret);
+    if (t->op == BK_OP_RESTORE)
+        return dba__http_admin_check(r, "restores over HTTP", ret);
+    return !t->confirm || dba__http_admin_check(r, "confirmed syncs over HTTP", ret);
+}
+
+static enum MHD_Result
+bk_start(struct req *r, enum bk_op op)
+{
+    struct bk_task *t = dba_xcalloc(1, sizeof(*t));
+    enum MHD_Result ret;
+
+    t->op = op;
+    t->cfg = r->w->srv->cfg;
+    t->p = r->w->srv->active;
+    t->conninfo = r->w->srv->conninfo;
+    if (!bk_checks(r, t, &ret)) {
+        bk_task_free(t);
+        return ret;
+    }
+    if (op == BK_OP_RESTORE)
+        t->body = dba_xstrndup(r->body.data ? r->body.data : "", r->body.len);
+    t->len = r->body.len;
+    if (op != BK_OP_BACKUP)
+        return dba__http_task(r, bk_task_run, t, bk_task_free, bk_report_done);
+    t->box = dba_xcalloc(1, sizeof(*t->box));
+    t->box->fd = -1;
+    t->box->refs = 2;
+    r->ctx = t->box;
+    dba_arena_defer(r->a, bk_box_unref, t->box);
+    return dba__http_task(r, bk_task_run, t, bk_task_free, bk_backup_done);
+}
+
+/* POST /backup/validate: no database, no token; the body's schema is the configured one, else
+   the one recorded in the backup, else derived from the schema cache when it is loaded. */
+static enum MHD_Result
+bk_validate(struct req *r)
+{
+    struct dba_err err;
+    const char *text = r->body.data ? r->body.data : "";
+    const struct dba_profile *p = r->w->srv->active;
+
+    dba_err_clear(&err);
+    json_t *meta = dba_backup_text_metadata(text, r->body.len);
+    struct dba_backup_schema *s = dba_backup_schema_for(r->w->srv->cfg, meta, text, r->body.len,
+                                                        dba__http_cache(r), p->schemas.v[0], &err);
+    json_decref(meta);
+    json_t *v = s != NULL ? dba_backup_validate_text(s, text, r->body.len)
+                          : json_pack("{s:b,s:[s],s:[]}", "valid", 0, "errors", err.msg,
+                                      "warnings");
+    dba_backup_schema_free(s);
+    return dba__http_send_jsonv(r, 200, v);
+}
+
+enum MHD_Result
+dba__http_backup_routes(struct req *r, const char *path, bool *handled)
+{
+    static const struct {
+        const char *path;   /* exact path */
+        const char *method; /* allowed method */
+        int op;             /* enum bk_op, or -1 for validate */
+    } routes[] = {
+        { "/backup", "GET", BK_OP_BACKUP },
+        { "/backup/validate", "POST", -1 },
+        { "/restore", "POST", BK_OP_RESTORE },
+        { "/sync", "POST", BK_OP_SYNC },
+    };
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(routes); i++) {
+        if (strcmp(path, routes[i].path) != 0)
+            continue;
+        *handled = true;
+        if (strcmp(r->method, routes[i].method) != 0)
+            return dba__http_error(r, 405, "DBA405",
+                                   dba_arena_printf(r->a, "method %s not allowed on %s",
+                                                    r->method, path),
+                                   NULL, dba_arena_printf(r->a, "Use %s.", routes[i].method));
+        if (routes[i].op < 0)
+            return bk_validate(r);
+        return bk_start(r, (enum bk_op)routes[i].op);
+    }
+    *handled = false;
+    return MHD_NO;
+}
