@@ -355,8 +355,10 @@ dba_backup_schema_json(const struct dba_backup_schema *s)
     json_t *arr = json_array();
     for (size_t i = 0; i < s->n; i++) {
         const struct dba_backup_table *t = &s->tables[i];
-        json_t *o = json_pack("{s:s,s:s,s:s*,s:s*}", "name", t->name, "pk", t->pk, "slug",
-                              t->slug, "user_field", t->user_field);
+        /* slug is written even when there is none (null): a reader's default is "slug". */
+        json_t *o = json_pack("{s:s,s:s,s:o,s:s*}", "name", t->name, "pk", t->pk, "slug",
+                              t->slug ? json_string(t->slug) : json_null(), "user_field",
+                              t->user_field);
         if (t->parent.table != NULL)
             json_object_set_new(o, "parent", ref_json(&t->parent));
         json_t *refs = json_array();
