@@ -123,6 +123,8 @@ int64_t dba_now_us(void);
 /* Wall clock as an ISO-8601 UTC string "2026-11-25T14:40:11Z" into out (>= 21 bytes). */
 void dba_utc_now(char *out, size_t n);
 
+/* Value of a hexadecimal digit, or -1. */
+int dba_hex_digit(char c);
 /* Percent-decoding: decodes %XX and (when plus_is_space) '+'; returns length; out may equal in. */
 size_t dba_url_decode(char *out, const char *in, size_t len, bool plus_is_space);
 /* Percent-encodes everything but unreserved characters (RFC 3986) into b. */

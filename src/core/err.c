@@ -113,8 +113,8 @@ dba_utc_now(char *out, size_t n)
     strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int
-hexval(char c)
+int
+dba_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -131,8 +131,8 @@ dba_url_decode(char *out, const char *in, size_t len, bool plus_is_space)
     size_t o = 0;
 
     for (size_t i = 0; i < len; i++) {
-        if (in[i] == '%' && i + 2 < len && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+        if (in[i] == '%' && i + 2 < len && dba_hex_digit(in[i + 1]) >= 0 && dba_hex_digit(in[i + 2]) >= 0) {
+            out[o++] = (char)(dba_hex_digit(in[i + 1]) * 16 + dba_hex_digit(in[i + 2]));
             i += 2;
         } else if (in[i] == '+' && plus_is_space) {
             out[o++] = ' ';

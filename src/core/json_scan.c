@@ -14,18 +14,6 @@ dba_json_ws(const char *p, size_t n, size_t i)
     return i;
 }
 
-static int
-json_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* p[i] is '"'; returns the index past the closing quote. */
 static size_t
 json_string(const char *p, size_t n, size_t i)
@@ -44,7 +32,7 @@ json_string(const char *p, size_t n, size_t i)
             if (i + 4 >= n)
                 return DBA_JSON_BAD;
             for (int k = 1; k <= 4; k++)
-                if (json_hex(p[i + k]) < 0)
+                if (dba_hex_digit(p[i + k]) < 0)
                     return DBA_JSON_BAD;
             i += 4;
         } else if (strchr("\"\\/bfnrt", p[i]) == NULL || p[i] == '\0') {
@@ -198,8 +186,8 @@ json_put_utf8(struct dba_buf *b, unsigned cp)
 static unsigned
 json_u4(const char *p)
 {
-    return (unsigned)(json_hex(p[0]) << 12 | json_hex(p[1]) << 8 | json_hex(p[2]) << 4 |
-                      json_hex(p[3]));
+    return (unsigned)(dba_hex_digit(p[0]) << 12 | dba_hex_digit(p[1]) << 8 | dba_hex_digit(p[2]) << 4 |
+                      dba_hex_digit(p[3]));
 }
 
 bool

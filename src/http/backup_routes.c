@@ -205,15 +205,6 @@ bk_task_run(void *arg, unsigned *status, struct dba_err *err)
     return rep;
 }
 
-static enum MHD_Result
-bk_report_done(struct req *r)
-{
-    if (r->failed)
-        return dba__http_send_err(r, &r->err);
-    json_t *o = r->task_result;
-    r->task_result = NULL;
-    return dba__http_send_jsonv(r, r->task_status ? r->task_status : 200, o);
-}
 
 static enum MHD_Result
 bk_backup_done(struct req *r)
@@ -337,7 +328,7 @@ bk_start(struct req *r, enum bk_op op)
         t->body = dba_xstrndup(r->body.data ? r->body.data : "", r->body.len);
     t->len = r->body.len;
     if (op != BK_OP_BACKUP)
-        return dba__http_task(r, bk_task_run, t, bk_task_free, bk_report_done);
+        return dba__http_task(r, bk_task_run, t, bk_task_free, dba__http_send_task_result);
     t->box = dba_xcalloc(1, sizeof(*t->box));
     t->box->fd = -1;
     t->box->refs = 2;
@@ -385,11 +376,9 @@ dba__http_backup_routes(struct req *r, const char *path, bool *handled)
         if (strcmp(path, routes[i].path) != 0)
             continue;
         *handled = true;
-        if (strcmp(r->method, routes[i].method) != 0)
-            return dba__http_error(r, 405, "DBA405",
-                                   dba_arena_printf(r->a, "method %s not allowed on %s",
-                                                    r->method, path),
-                                   NULL, dba_arena_printf(r->a, "Use %s.", routes[i].method));
+        enum MHD_Result ret405;
+        if (!dba__http_method_ok(r, routes[i].method, path, &ret405))
+            return ret405;
         if (routes[i].op < 0)
             return bk_validate(r);
         return bk_start(r, (enum bk_op)routes[i].op);

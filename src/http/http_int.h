@@ -119,6 +119,11 @@ enum MHD_Result dba__http_run2(struct req *r, const char *setup, const char *con
                                int n_params, req_finish_cb finish);
 struct dba_schema_cache *dba__http_cache(struct req *r);
 const char *dba__http_header(struct req *r, const char *name);
+/* True when r's method is `allowed` (HEAD counts as GET); else *ret is the 405 answer. */
+bool dba__http_method_ok(struct req *r, const char *allowed, const char *path,
+                         enum MHD_Result *ret);
+/* Finish callback of a task answering its JSON result (or its error) as is. */
+enum MHD_Result dba__http_send_task_result(struct req *r);
 /* Every value of a repeated header joined with ", " (arena), or NULL. */
 const char *dba__http_header_all(struct req *r, const char *name);
 

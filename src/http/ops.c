@@ -202,13 +202,9 @@ dba__http_ops(struct req *r, const char *path, bool *handled)
         if (strcmp(path, routes[i].path) != 0)
             continue;
         *handled = true;
-        bool ok = strcmp(r->method, routes[i].method) == 0 ||
-                  (strcmp(routes[i].method, "GET") == 0 && strcmp(r->method, "HEAD") == 0);
-        if (!ok)
-            return dba__http_error(r, 405, "DBA405",
-                                   dba_arena_printf(r->a, "method %s not allowed on %s",
-                                                    r->method, path),
-                                   NULL, dba_arena_printf(r->a, "Use %s.", routes[i].method));
+        enum MHD_Result ret405;
+        if (!dba__http_method_ok(r, routes[i].method, path, &ret405))
+            return ret405;
         return routes[i].fn(r);
     }
     *handled = false;

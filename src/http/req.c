@@ -258,6 +258,28 @@ dba__http_run2(struct req *r, const char *setup, const char *const *setup_params
     return http_submit(r, 2, finish);
 }
 
+bool
+dba__http_method_ok(struct req *r, const char *allowed, const char *path, enum MHD_Result *ret)
+{
+    if (strcmp(r->method, allowed) == 0 ||
+        (strcmp(allowed, "GET") == 0 && strcmp(r->method, "HEAD") == 0))
+        return true;
+    *ret = dba__http_error(r, 405, "DBA405",
+                           dba_arena_printf(r->a, "method %s not allowed on %s", r->method, path),
+                           NULL, dba_arena_printf(r->a, "Use %s.", allowed));
+    return false;
+}
+
+enum MHD_Result
+dba__http_send_task_result(struct req *r)
+{
+    if (r->failed)
+        return dba__http_send_err(r, &r->err);
+    json_t *o = r->task_result;
+    r->task_result = NULL;
+    return dba__http_send_jsonv(r, r->task_status ? r->task_status : 200, o);
+}
+
 static enum MHD_Result
 route_options(struct req *r)
 {

@@ -58,13 +58,9 @@ schema_task_run(void *arg, unsigned *status, struct dba_err *err)
 static enum MHD_Result
 schema_done(struct req *r)
 {
-    if (r->failed)
-        return dba__http_send_err(r, &r->err);
-    json_t *o = r->task_result;
-    r->task_result = NULL;
-    if (json_is_true(json_object_get(o, "applied")))
+    if (!r->failed && json_is_true(json_object_get(r->task_result, "applied")))
         dba_http_server_reload(r->w->srv);
-    return dba__http_send_jsonv(r, r->task_status ? r->task_status : 200, o);
+    return dba__http_send_task_result(r);
 }
 
 /* True when the query string has name=true (or name=1). */
@@ -129,13 +125,9 @@ dba__http_schema_routes(struct req *r, const char *path, bool *handled)
         if (strcmp(path, routes[i].path) != 0)
             continue;
         *handled = true;
-        bool ok = strcmp(r->method, routes[i].method) == 0 ||
-                  (strcmp(routes[i].method, "GET") == 0 && strcmp(r->method, "HEAD") == 0);
-        if (!ok)
-            return dba__http_error(r, 405, "DBA405",
-                                   dba_arena_printf(r->a, "method %s not allowed on %s",
-                                                    r->method, path),
-                                   NULL, dba_arena_printf(r->a, "Use %s.", routes[i].method));
+        enum MHD_Result ret405;
+        if (!dba__http_method_ok(r, routes[i].method, path, &ret405))
+            return ret405;
         return schema_start(r, routes[i].op);
     }
     *handled = false;
