@@ -141,12 +141,66 @@ tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, enum MHD_R
     return true;
 }
 
+/* Checks that need the parsed request: Prefer timezone and unfiltered writes. False with *ret
+   set when the request is refused. */
+static bool
+tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_schema_cache *c,
+              enum MHD_Result *ret)
+{
+    const struct dba_query *q = &tc->q;
+    enum dba_method m = q->method;
+
+    if (q->prefer.timezone != NULL) {
+        tc->timezone = dba_schema_timezone(c, q->prefer.timezone);
+        if (tc->timezone == NULL && q->prefer.handling_strict) {
+            *ret = dba__http_error(r, 400, "PGRST122",
+                                   "Invalid preferences given with handling=strict",
+                                   dba_arena_printf(r->a, "Invalid preferences: timezone=%s",
+                                                    q->prefer.timezone), NULL);
+            return false;
+        }
+    }
+    /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
+       a PATCH with an empty object changes nothing, so it is let through. */
+    if ((m == DBA_M_DELETE || (m == DBA_M_PATCH && q->n_body_keys > 0)) &&
+        where_is_empty(&q->where) && !r->w->srv->cfg->server.allow_unfiltered_writes) {
+        *ret = dba__http_error(r, 400, "21000",
+                               m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
+                                                : "DELETE requires a WHERE clause",
+                               NULL, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Builds the statement and sends it (with the time zone setup, or wrapped in EXPLAIN). */
+static enum MHD_Result
+tables_submit(struct req *r, struct tables_ctx *tc)
+{
+    struct dba_err err;
+
+    if (dba_db_sql_build(&tc->q, tc->t, (long)r->w->srv->cfg->server.max_rows, r->a, &tc->sql,
+                         &err) != DBA_OK)
+        return dba__http_send_err(r, &err);
+    dba_arena_defer(r->a, dba_db_sql_cleanup_cb, &tc->sql);
+    r->t_us[REQ_T_PLANNED] = dba_now_us();
+    const char *sql = tc->sql.text.data;
+    if (tc->plan.on)
+        sql = dba__http_plan_sql(r->a, &tc->plan, sql);
+    if (tc->timezone != NULL) {
+        /* SET LOCAL time zone in the same pipeline and implicit transaction: no extra trip. */
+        const char **tz = dba_arena_alloc(r->a, sizeof(*tz));
+        tz[0] = tc->timezone;
+        return dba__http_run2(r, "SELECT set_config('timezone', $1, true)", tz, 1, sql,
+                              tc->sql.params, (int)tc->sql.n_params, tables_finish);
+    }
+    return dba__http_run(r, sql, tc->sql.params, (int)tc->sql.n_params, tables_finish);
+}
+
 enum MHD_Result
 dba__http_tables(struct req *r, const char *rel)
 {
     struct tables_ctx *tc = dba_arena_alloc(r->a, sizeof(*tc));
-    const struct dba_config *cfg = r->w->srv->cfg;
-    struct dba_err err;
     enum dba_method m;
     bool done;
 
@@ -177,38 +231,9 @@ dba__http_tables(struct req *r, const char *rel)
     r->t_us[REQ_T_PARSED] = dba_now_us();
     tc->q.schema = schema;
     tc->q.table = tc->t->name;
-    if (tc->q.prefer.timezone != NULL) {
-        tc->timezone = dba_schema_timezone(c, tc->q.prefer.timezone);
-        if (tc->timezone == NULL && tc->q.prefer.handling_strict)
-            return dba__http_error(r, 400, "PGRST122",
-                                   "Invalid preferences given with handling=strict",
-                                   dba_arena_printf(r->a, "Invalid preferences: timezone=%s",
-                                                    tc->q.prefer.timezone), NULL);
-    }
-    /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
-       a PATCH with an empty object changes nothing, so it is let through. */
-    if ((m == DBA_M_DELETE || (m == DBA_M_PATCH && tc->q.n_body_keys > 0)) &&
-        where_is_empty(&tc->q.where) && !cfg->server.allow_unfiltered_writes)
-        return dba__http_error(r, 400, "21000",
-                               m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
-                                                : "DELETE requires a WHERE clause",
-                               NULL, NULL);
-    if (dba_db_sql_build(&tc->q, tc->t, (long)cfg->server.max_rows, r->a, &tc->sql, &err) !=
-        DBA_OK)
-        return dba__http_send_err(r, &err);
-    dba_arena_defer(r->a, dba_db_sql_cleanup_cb, &tc->sql);
-    r->t_us[REQ_T_PLANNED] = dba_now_us();
-    const char *sql = tc->sql.text.data;
-    if (tc->plan.on)
-        sql = dba__http_plan_sql(r->a, &tc->plan, sql);
-    if (tc->timezone != NULL) {
-        /* SET LOCAL time zone in the same pipeline and implicit transaction: no extra trip. */
-        const char **tz = dba_arena_alloc(r->a, sizeof(*tz));
-        tz[0] = tc->timezone;
-        return dba__http_run2(r, "SELECT set_config('timezone', $1, true)", tz, 1, sql,
-                              tc->sql.params, (int)tc->sql.n_params, tables_finish);
-    }
-    return dba__http_run(r, sql, tc->sql.params, (int)tc->sql.n_params, tables_finish);
+    if (!tables_checks(r, tc, c, &ret))
+        return ret;
+    return tables_submit(r, tc);
 }
 
 /* Row count in the sentinel message "... \"DBA_SINGULAR:4\"". */

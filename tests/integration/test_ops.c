@@ -297,3 +297,23 @@ Test(ops, server_timing_and_trace_header, .init = start_observed)
               strstr(st, "transaction;dur=") && strstr(st, "response;dur="), "%s", st);
     dbat_resp_free(r);
 }
+
+static void
+start_read_only(void)
+{
+    dbat_server_start_with(NULL, "read_only = true;");
+}
+
+Test(ops, read_only_profile_refuses_writes, .init = start_read_only)
+{
+    const char *h[] = { "Content-Type: application/json", NULL };
+    struct dbat_resp *r = dbat_req("POST", "/tables/items", h, "{\"name\":\"nope\"}");
+    cr_expect_eq(r->status, 405, "%s", r->body);
+    dbat_resp_free(r);
+    r = dbat_get("/tables/items?select=id&id=eq.1");
+    cr_expect_eq(r->status, 200);
+    dbat_resp_free(r);
+    char *n = dbat_sql("SELECT count(*) FROM items WHERE name = 'nope'");
+    cr_expect_str_eq(n, "0");
+    free(n);
+}
