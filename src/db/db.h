@@ -38,6 +38,7 @@ struct dba_db_pool_opts {
     bool prepared;             /* cache prepared statements per connection */
     int queue_limit;           /* max waiting jobs; beyond it dba_db_query fails with DBA_EBUSY */
     int statement_timeout_ms;  /* sent as the statement_timeout setting; 0 = none */
+    bool read_only;            /* sessions run with default_transaction_read_only = on */
 };
 
 /* Figures for /pool and /metrics. */

@@ -108,12 +108,13 @@ static void
 conn_connect_start(struct db_conn *c)
 {
     struct dba_db_pool *p = c->pool;
-    char opts[64];
+    char opts[128];
     const char *keys[] = { "dbname", "application_name", "options",
                            p->hostaddr[0] ? "hostaddr" : NULL, NULL };
     const char *vals[] = { p->opts.conninfo, "db-adapter", opts, p->hostaddr, NULL };
 
-    snprintf(opts, sizeof(opts), "-c statement_timeout=%d", p->opts.statement_timeout_ms);
+    snprintf(opts, sizeof(opts), "-c statement_timeout=%d%s", p->opts.statement_timeout_ms,
+             p->opts.read_only ? " -c default_transaction_read_only=on" : "");
     c->pg = PQconnectStartParams(keys, vals, 1);
     conn_set_state(c, DB_CONN_CONNECTING);
     if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD ||

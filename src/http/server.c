@@ -158,6 +158,7 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
         .prepared = s->active->prepared_statements,
         .queue_limit = cfg->server.queue_limit > 0 ? cfg->server.queue_limit : 1024,
         .statement_timeout_ms = s->active->statement_timeout_ms,
+        .read_only = s->active->read_only,
     };
     w->pool = dba_db_pool_new(w->loop, &po);
     return DBA_OK;

@@ -316,4 +316,12 @@ Test(ops, read_only_profile_refuses_writes, .init = start_read_only)
     char *n = dbat_sql("SELECT count(*) FROM items WHERE name = 'nope'");
     cr_expect_str_eq(n, "0");
     free(n);
+    /* The sessions themselves are read-only, so not even a function called by a read writes. */
+    r = dbat_get("/tables/writer");
+    cr_expect_eq(r->status, 405, "%s", r->body);
+    cr_expect(dbat_json_eq(json_object_get(r->json, "code"), "\"25006\""), "%s", r->body);
+    dbat_resp_free(r);
+    n = dbat_sql("SELECT count(*) FROM items WHERE name = 'touched'");
+    cr_expect_str_eq(n, "0");
+    free(n);
 }
