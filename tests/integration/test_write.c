@@ -234,7 +234,8 @@ bulk_body(int rows, int first_id, bool with_nulls, int bad_row)
 Test(write, bulk_insert_round_trips_exactly)
 {
     const char *cols = "name,qty,price,tags,meta,created_at,uid,data,active";
-    char *big = bulk_body(150, 1000, true, -1);
+    char *big = bulk_body(250, 1000, true, -1); /* > 64 KB: the streaming validator's path too */
+    cr_assert_gt(strlen(big), 64 * 1024);
     char *small = bulk_body(10, 2000, true, -1);
     struct dbat_resp *r = dbat_req("POST", "/tables/items", json_ct, big);
     cr_expect_eq(r->status, 201, "%s", r->body);
@@ -255,9 +256,19 @@ Test(write, bulk_insert_round_trips_exactly)
               a->body);
     dbat_resp_free(a);
     dbat_resp_free(b);
-    char *n = dbat_sql("SELECT count(*) FROM items WHERE id >= 1000 AND id < 1150");
-    cr_expect_str_eq(n, "150");
+    char *n = dbat_sql("SELECT count(*) FROM items WHERE id >= 1000 AND id < 1250");
+    cr_expect_str_eq(n, "250");
     free(n);
+    /* A large body whose last element has other keys is refused like a small one. */
+    size_t len = strlen(big);
+    big = realloc(big, len + 32);
+    cr_assert(big != NULL);
+    strcpy(big + len - 1, ",{\"other\":1}]");
+    r = dbat_req("POST", "/tables/items", json_ct, big);
+    cr_expect_eq(r->status, 400, "%s", r->body);
+    cr_expect(dbat_json_eq(r->json, "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
+                                    "\"message\":\"All object keys must match\"}"), "%s", r->body);
+    dbat_resp_free(r);
     free(big);
     free(small);
 }
