@@ -10,16 +10,22 @@
 
 #include "db/sql_int.h"
 
-/* Appends s[0..n) double-quoted for an array literal element. */
+/* Appends s[0..n) double-quoted for an array literal element (runs copied whole: this is the
+   bulk path's inner loop). */
 static void
 bulk_quote(struct dba_buf *b, const char *s, size_t n)
 {
+    size_t run = 0;
+
     dba_buf_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            dba_buf_putc(b, '\\');
-        dba_buf_putc(b, s[i]);
+        if (s[i] != '"' && s[i] != '\\')
+            continue;
+        dba_buf_append(b, s + run, i - run);
+        dba_buf_putc(b, '\\');
+        run = i;
     }
+    dba_buf_append(b, s + run, n - run);
     dba_buf_putc(b, '"');
 }
 
@@ -60,6 +66,7 @@ bulk_pg_array(struct dba_buf *out, struct dba_buf *tmp, const char *p, size_t en
 
 struct bulk_col {
     const struct dba_column *col; /* target column */
+    size_t name_len;              /* strlen(col->name) */
     bool json;                    /* json/jsonb: the value's JSON text */
     bool array;                   /* PostgreSQL array type */
     struct dba_buf lit;           /* the text[] literal being built */
@@ -77,6 +84,14 @@ bulk_put(struct bulk_col *bc, struct dba_buf *tmp, const char *p, size_t i, size
         dba_buf_putc(b, ',');
     if (t == DBA_JSON_NULL) {
         dba_buf_puts(b, "NULL");
+        return true;
+    }
+    if (!bc->json && (t == DBA_JSON_NUMBER || t == DBA_JSON_BOOL)) {
+        bulk_quote(b, p + i, e - i);
+        return true;
+    }
+    if (t == DBA_JSON_STRING && !bc->json && memchr(p + i, '\\', e - i) == NULL) {
+        bulk_quote(b, p + i + 1, e - i - 2); /* no escapes: the text between the quotes */
         return true;
     }
     dba_buf_reset(tmp);
@@ -105,6 +120,7 @@ bulk_row(struct bulk_col *cols, size_t n_cols, struct dba_buf *tmp, const char *
          size_t i)
 {
     size_t before = cols[0].row;
+    size_t member = 0;
 
     for (i = dba_json_ws(p, n, i + 1); i < n && p[i] != '}';) {
         size_t kend = dba_json_value(p, n, i, NULL);
@@ -115,15 +131,17 @@ bulk_row(struct bulk_col *cols, size_t n_cols, struct dba_buf *tmp, const char *
         size_t vend = dba_json_value(p, n, vstart, &t);
         if (vend == DBA_JSON_BAD)
             return DBA_JSON_BAD;
-        for (size_t k = 0; k < n_cols; k++) {
-            const char *name = cols[k].col->name;
-            size_t len = strlen(name);
-            if (cols[k].row == before && kend - i - 2 == len && memcmp(p + i + 1, name, len) == 0) {
-                if (!bulk_put(&cols[k], tmp, p, vstart, vend, t))
+        /* Members usually come in the same order in every element: try the next column first. */
+        for (size_t j = 0; j < n_cols; j++) {
+            struct bulk_col *bc = &cols[(member + j) % n_cols];
+            if (bc->row == before && kend - i - 2 == bc->name_len &&
+                memcmp(p + i + 1, bc->col->name, bc->name_len) == 0) {
+                if (!bulk_put(bc, tmp, p, vstart, vend, t))
                     return DBA_JSON_BAD;
                 break;
             }
         }
+        member++;
         i = dba_json_ws(p, n, vend);
         if (i < n && p[i] == ',')
             i = dba_json_ws(p, n, i + 1);
@@ -164,6 +182,7 @@ dba__sql_bulk_rows(struct sql_ctx *c, struct dba_buf *b, const struct dba_column
     for (size_t k = 0; k < n; k++) {
         size_t tl = strlen(wc[k]->type);
         cols[k].col = wc[k];
+        cols[k].name_len = strlen(wc[k]->name);
         cols[k].json = dba__sql_type_is_json(wc[k]);
         cols[k].array = tl > 2 && strcmp(wc[k]->type + tl - 2, "[]") == 0;
         dba_buf_init(&cols[k].lit);
