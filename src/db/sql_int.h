@@ -52,7 +52,7 @@ DBA_MUSTCHECK int dba__sql_expr_order(struct sql_ctx *c, struct dba_buf *b);
 
 /* sql_bulk.c: arrays of at least SQL_BULK_ROWS rows are inserted column-wise through unnest(). */
 #define SQL_BULK_ROWS 64
-/* Appends "<casts> FROM unnest($i::text[], ...) AS pgrst_body(<cols>)" for the body's rows and
+/* Appends "unnest($i::text[])::<type>, ..." for the body's rows and
    binds one text[] per column; false (nothing appended or bound) when the body cannot take this
    path (escaped keys), so the caller falls back to json_populate_recordset. */
 bool dba__sql_bulk_rows(struct sql_ctx *c, struct dba_buf *b, const struct dba_column *const *wc,

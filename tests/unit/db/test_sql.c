@@ -1324,10 +1324,11 @@ Test(sql, bulk_insert_is_column_wise)
     q->n_body_keys = 4;
     cr_assert_eq(dba_db_sql_build(q, DOCS, 0, A, &S, &E), DBA_OK, "%s", E.msg);
     cr_expect(strstr(S.text.data, "INSERT INTO \"api\".\"docs\" (\"id\", \"js\", \"arr\", \"body\") "
-                                  "SELECT pgrst_body.\"id\"::integer, pgrst_body.\"js\"::json, "
-                                  "pgrst_body.\"arr\"::integer[], pgrst_body.\"body\"::text "
-                                  "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
-                                  "AS pgrst_body(\"id\", \"js\", \"arr\", \"body\")") != NULL,
+                                  "SELECT unnest($1::text[])::integer, unnest($2::text[])::json, "
+                                  "unnest($3::text[])::integer[], unnest($4::text[])::text "
+                                  "ON CONFLICT") == NULL &&
+              strstr(S.text.data, "SELECT unnest($1::text[])::integer, unnest($2::text[])::json, "
+                                  "unnest($3::text[])::integer[], unnest($4::text[])::text") != NULL,
               "%s", S.text.data);
     cr_assert_eq(S.n_params, 4);
     cr_expect(strncmp(S.params[0], "{\"0\",\"1\",", strlen("{\"0\",\"1\",")) == 0, "%s", S.params[0]);
