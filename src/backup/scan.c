@@ -1,96 +1,48 @@
 /* scan.c - finds the members of a JSON object and the elements of an array as byte spans without
-   building a tree, so each row can be handed to PostgreSQL exactly as written (numerics, big
-   integers and nested jsonb keep their form) and a large document is not parsed whole. */
+   building a tree (core's json_scan.c validates each value), so each row can be handed to
+   PostgreSQL exactly as written (numerics, big integers and nested jsonb keep their form) and a
+   large document is not parsed whole. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backup/backup_int.h"
 
-static size_t
-skip_ws(const char *p, size_t n, size_t i)
-{
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-        i++;
-    return i;
-}
-
-static size_t
-skip_string(const char *p, size_t n, size_t i)
-{
-    for (i++; i < n; i++) {
-        if (p[i] == '\\')
-            i++;
-        else if (p[i] == '"')
-            return i + 1;
-    }
-    return (size_t)-1;
-}
-
-/* End of the value starting at i, or (size_t)-1 when malformed. */
-static size_t
-skip_value(const char *p, size_t n, size_t i)
-{
-    int depth = 0;
-    while (i < n) {
-        char c = p[i];
-        if (c == '"') {
-            i = skip_string(p, n, i);
-            if (i == (size_t)-1)
-                return i;
-        } else if (c == '{' || c == '[') {
-            depth++;
-            i++;
-        } else if (c == '}' || c == ']') {
-            if (depth == 0)
-                return i;
-            depth--;
-            i++;
-        } else if (c == ',' && depth == 0) {
-            return i;
-        } else if ((c == ' ' || c == '\n' || c == '\t' || c == '\r') && depth == 0) {
-            return i;
-        } else {
-            i++;
-        }
-        if (depth == 0 && (c == '"' || c == '}' || c == ']'))
-            return i;
-    }
-    return depth == 0 ? i : (size_t)-1;
-}
-
 int
 dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg)
 {
-    size_t i = skip_ws(p, n, 0);
+    size_t i = dba_json_ws(p, n, 0);
     if (i >= n || p[i] != (object ? '{' : '['))
         return DBA_EINVAL;
-    i = skip_ws(p, n, i + 1);
+    i = dba_json_ws(p, n, i + 1);
     if (i < n && p[i] == (object ? '}' : ']'))
         return DBA_OK;
     while (i < n) {
         char key[256] = "";
         if (object) {
-            size_t ke = p[i] == '"' ? skip_string(p, n, i) : (size_t)-1;
-            if (ke == (size_t)-1)
+            enum dba_json_type kt;
+            size_t ke = dba_json_value(p, n, i, &kt);
+            if (kt != DBA_JSON_STRING)
+                ke = DBA_JSON_BAD;
+            if (ke == DBA_JSON_BAD)
                 return DBA_EINVAL;
             json_t *k = json_loadb(p + i, ke - i, JSON_DECODE_ANY, NULL);
             snprintf(key, sizeof(key), "%s", json_string_value(k) ? json_string_value(k) : "");
             json_decref(k);
-            i = skip_ws(p, n, ke);
+            i = dba_json_ws(p, n, ke);
             if (i >= n || p[i] != ':')
                 return DBA_EINVAL;
-            i = skip_ws(p, n, i + 1);
+            i = dba_json_ws(p, n, i + 1);
         }
-        size_t ve = skip_value(p, n, i);
-        if (ve == (size_t)-1 || ve == i)
+        size_t ve = dba_json_value(p, n, i, NULL);
+        if (ve == DBA_JSON_BAD || ve == i)
             return DBA_EINVAL;
         int rc = cb(arg, key, p + i, ve - i);
         if (rc != DBA_OK)
             return rc;
-        i = skip_ws(p, n, ve);
+        i = dba_json_ws(p, n, ve);
         if (i < n && p[i] == ',')
-            i = skip_ws(p, n, i + 1);
+            i = dba_json_ws(p, n, i + 1);
         else if (i < n && p[i] == (object ? '}' : ']'))
             return DBA_OK;
         else
