@@ -52,6 +52,17 @@ opt_str(const json_t *o, const char *key, const char *def)
     return v != NULL ? dba_xstrdup(v) : def != NULL ? dba_xstrdup(def) : NULL;
 }
 
+/* Orders s parents first; frees it and returns NULL on a cycle. */
+static struct dba_backup_schema *
+schema_ordered(struct dba_backup_schema *s, struct dba_err *err)
+{
+    if (dba_backup_schema_order(s, err) != DBA_OK) {
+        dba_backup_schema_free(s);
+        return NULL;
+    }
+    return s;
+}
+
 static int
 ref_from_json(const json_t *j, struct dba_backup_ref *r, const char *where, struct dba_err *err)
 {
@@ -120,11 +131,7 @@ dba_backup_schema_from_json(const json_t *doc, struct dba_err *err)
             return NULL;
         }
     }
-    if (dba_backup_schema_order(s, err) != DBA_OK) {
-        dba_backup_schema_free(s);
-        return NULL;
-    }
-    return s;
+    return schema_ordered(s, err);
 }
 
 /* libconfig setting -> JSON (groups -> objects, lists/arrays -> arrays, scalars). */
@@ -441,11 +448,7 @@ dba_backup_schema_derive(const struct dba_schema_cache *c, const char *nsp, stru
         dba_backup_schema_free(s);
         return NULL;
     }
-    if (dba_backup_schema_order(s, err) != DBA_OK) {
-        dba_backup_schema_free(s);
-        return NULL;
-    }
-    return s;
+    return schema_ordered(s, err);
 }
 
 static int

@@ -359,30 +359,25 @@ bk_validate(struct req *r)
 }
 
 enum MHD_Result
-dba__http_backup_routes(struct req *r, const char *path, bool *handled)
+dba__http_backup_get(struct req *r)
 {
-    static const struct {
-        const char *path;   /* exact path */
-        const char *method; /* allowed method */
-        int op;             /* enum bk_op, or -1 for validate */
-    } routes[] = {
-        { "/backup", "GET", BK_OP_BACKUP },
-        { "/backup/validate", "POST", -1 },
-        { "/restore", "POST", BK_OP_RESTORE },
-        { "/sync", "POST", BK_OP_SYNC },
-    };
+    return bk_start(r, BK_OP_BACKUP);
+}
 
-    for (size_t i = 0; i < DBA_ARRAY_LEN(routes); i++) {
-        if (strcmp(path, routes[i].path) != 0)
-            continue;
-        *handled = true;
-        enum MHD_Result ret405;
-        if (!dba__http_method_ok(r, routes[i].method, path, &ret405))
-            return ret405;
-        if (routes[i].op < 0)
-            return bk_validate(r);
-        return bk_start(r, (enum bk_op)routes[i].op);
-    }
-    *handled = false;
-    return MHD_NO;
+enum MHD_Result
+dba__http_backup_validate(struct req *r)
+{
+    return bk_validate(r);
+}
+
+enum MHD_Result
+dba__http_restore(struct req *r)
+{
+    return bk_start(r, BK_OP_RESTORE);
+}
+
+enum MHD_Result
+dba__http_sync(struct req *r)
+{
+    return bk_start(r, BK_OP_SYNC);
 }

@@ -153,12 +153,16 @@ enum MHD_Result dba__http_plan_finish(struct req *r, const struct http_plan *pla
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
 /* ops.c */
 enum MHD_Result dba__http_ops(struct req *r, const char *path, bool *handled);
-/* schema_routes.c: GET /schema, POST /schema/validate, POST /schema/fix; *handled is false when
-   path is none of them. */
-enum MHD_Result dba__http_schema_routes(struct req *r, const char *path, bool *handled);
-/* backup_routes.c: GET /backup, POST /backup/validate, POST /restore, POST /sync; *handled is
-   false when path is none of them. */
-enum MHD_Result dba__http_backup_routes(struct req *r, const char *path, bool *handled);
+/* schema_routes.c: GET /schema, POST /schema/validate, POST /schema/fix (routed by ops.c). */
+enum MHD_Result dba__http_schema_get(struct req *r);
+enum MHD_Result dba__http_schema_validate(struct req *r);
+enum MHD_Result dba__http_schema_fix(struct req *r);
+/* backup_routes.c: GET /backup, POST /backup/validate, POST /restore, POST /sync (routed by
+   ops.c). */
+enum MHD_Result dba__http_backup_get(struct req *r);
+enum MHD_Result dba__http_backup_validate(struct req *r);
+enum MHD_Result dba__http_restore(struct req *r);
+enum MHD_Result dba__http_sync(struct req *r);
 /* admin.c: true when the request carries the configured admin token
    (`Authorization: Bearer <token>`, compared in constant time). Otherwise queues the refusal into
    *ret and returns false: 403 naming the env var to set when no token is configured ("<what> are

@@ -190,14 +190,14 @@ dba__http_ops(struct req *r, const char *path, bool *handled)
         { "/profiles", "GET", ops_profiles }, { "/status", "GET", ops_status },
         { "/pool", "GET", ops_pool }, { "/metrics", "GET", ops_metrics },
         { "/openapi.json", "GET", ops_openapi }, { "/schema/reload", "POST", ops_reload },
+        { "/schema", "GET", dba__http_schema_get },
+        { "/schema/validate", "POST", dba__http_schema_validate },
+        { "/schema/fix", "POST", dba__http_schema_fix },
+        { "/backup", "GET", dba__http_backup_get },
+        { "/backup/validate", "POST", dba__http_backup_validate },
+        { "/restore", "POST", dba__http_restore }, { "/sync", "POST", dba__http_sync },
     };
 
-    enum MHD_Result ret = dba__http_backup_routes(r, path, handled);
-    if (*handled)
-        return ret;
-    ret = dba__http_schema_routes(r, path, handled);
-    if (*handled)
-        return ret;
     for (size_t i = 0; i < DBA_ARRAY_LEN(routes); i++) {
         if (strcmp(path, routes[i].path) != 0)
             continue;

@@ -109,27 +109,19 @@ schema_start(struct req *r, enum schema_op op)
 }
 
 enum MHD_Result
-dba__http_schema_routes(struct req *r, const char *path, bool *handled)
+dba__http_schema_get(struct req *r)
 {
-    static const struct {
-        const char *path;    /* exact path */
-        const char *method;  /* allowed method (HEAD allowed with GET) */
-        enum schema_op op;   /* operation */
-    } routes[] = {
-        { "/schema", "GET", SCHEMA_OP_GET },
-        { "/schema/validate", "POST", SCHEMA_OP_VALIDATE },
-        { "/schema/fix", "POST", SCHEMA_OP_FIX },
-    };
+    return schema_start(r, SCHEMA_OP_GET);
+}
 
-    for (size_t i = 0; i < DBA_ARRAY_LEN(routes); i++) {
-        if (strcmp(path, routes[i].path) != 0)
-            continue;
-        *handled = true;
-        enum MHD_Result ret405;
-        if (!dba__http_method_ok(r, routes[i].method, path, &ret405))
-            return ret405;
-        return schema_start(r, routes[i].op);
-    }
-    *handled = false;
-    return MHD_NO;
+enum MHD_Result
+dba__http_schema_validate(struct req *r)
+{
+    return schema_start(r, SCHEMA_OP_VALIDATE);
+}
+
+enum MHD_Result
+dba__http_schema_fix(struct req *r)
+{
+    return schema_start(r, SCHEMA_OP_FIX);
 }
