@@ -1,4 +1,5 @@
 /* main.c - argument parsing and dispatch to the commands. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ static const char usage[] =
     "                      default_profile, the only profile)\n"
     "  --env-prefix P      prefix for DB_PROFILE / DATABASE_URL environment variables\n"
     "  --json              machine-readable output\n"
-    "  -h, --help          this help\n"
+    "  -h, --help          this help; `db-adapter <command> --help` for one command\n"
     "  --version           print the version\n"
     "\n"
     "Without a configuration file, <PREFIX>DATABASE_URL or DATABASE_URL defines a profile named\n"
@@ -51,21 +52,112 @@ static const char usage[] =
 struct command {
     const char *name;                 /* command word */
     int (*fn)(struct dba_cli *c);     /* implementation */
+    const char *help;                 /* `db-adapter <name> --help` */
 };
 
+#define GLOBALS_HINT "\nGlobal options (--config, --profile, --env-prefix, --json) as in db-adapter --help.\n"
+
 static const struct command commands[] = {
-    { "serve", dba_cli_serve }, { "profiles", dba_cli_profiles },
-    { "connect", dba_cli_connect }, { "status", dba_cli_status },
-    { "schema", dba_cli_schema }, { "validate", dba_cli_validate }, { "fix", dba_cli_fix },
-    { "backup", dba_cli_backup }, { "validate-backup", dba_cli_validate_backup },
-    { "restore", dba_cli_restore }, { "sync", dba_cli_sync },
+    { "serve", dba_cli_serve,
+      "usage: db-adapter serve [--port N] [--listen ADDR] [--workers N]\n"
+      "\n"
+      "Run the HTTP gateway for the active profile: the PostgREST API under server.base_path\n"
+      "(default /tables) and the operational routes. Stops on SIGINT/SIGTERM.\n"
+      "\n"
+      "  --port N        TCP port (default server.port, 8080; 0 picks a free port)\n"
+      "  --listen ADDR   address to listen on (default server.listen, 0.0.0.0)\n"
+      "  --workers N     worker threads, each with its own event loop (default: one per CPU)\n"
+      GLOBALS_HINT },
+    { "profiles", dba_cli_profiles,
+      "usage: db-adapter profiles [--json]\n"
+      "\n"
+      "List the configured profiles: a * marks the active one; name, description, host and\n"
+      "database (never passwords).\n" GLOBALS_HINT },
+    { "connect", dba_cli_connect,
+      "usage: db-adapter connect [--profile NAME]\n"
+      "\n"
+      "Connect to the profile for real, report the server version and row counts, and remember\n"
+      "the profile in .db-profile. Exit 1 (lock file untouched) when the connection fails.\n"
+      GLOBALS_HINT },
+    { "status", dba_cli_status,
+      "usage: db-adapter status [--exact]\n"
+      "\n"
+      "The active profile, where it came from, whether it is reachable, and per-table row\n"
+      "counts (estimated from pg_class.reltuples; --exact counts every row).\n" GLOBALS_HINT },
+    { "schema", dba_cli_schema,
+      "usage: db-adapter schema [--json]\n"
+      "\n"
+      "The live schema of the exposed schemas: tables, views, columns, keys, constraints,\n"
+      "indexes.\n" GLOBALS_HINT },
+    { "validate", dba_cli_validate,
+      "usage: db-adapter validate [--schema-file F]\n"
+      "\n"
+      "Compare the database with the expected schema (schema.file, or F). The SQL is parsed\n"
+      "by PostgreSQL's parser first: only DDL runs (in a scratch database, as an unprivileged\n"
+      "role); owners and grants are skipped; anything else is refused.\n"
+      "Exit 0 valid, 1 drifted or refused, 2 usage.\n" GLOBALS_HINT },
+    { "fix", dba_cli_fix,
+      "usage: db-adapter fix [--schema-file F] [--confirm] [--no-backup]\n"
+      "\n"
+      "Print the numbered SQL that adds what is missing (never drops anything).\n"
+      "  --confirm       back up the touched tables to backups/ and apply the plan in one\n"
+      "                  transaction (refused on read_only profiles); exit 1 while drift that\n"
+      "                  fix cannot repair remains\n"
+      "  --no-backup     skip the pre-fix backup\n" GLOBALS_HINT },
+    { "backup", dba_cli_backup,
+      "usage: db-adapter backup [-o FILE] [--tables a,b] [--user-id U] [--format json|jsonl]\n"
+      "       db-adapter backup --validate FILE\n"
+      "\n"
+      "Consistent backup (one snapshot) of the backup schema's tables.\n"
+      "  -o, --output FILE   where to write (default backups/<profile>-<UTC time>.json)\n"
+      "  --tables a,b        only these tables\n"
+      "  --user-id U         only rows of this user (backup.tables[].user_field)\n"
+      "  --format F          json (default) or jsonl (one object a line)\n"
+      "  --validate FILE     check FILE instead (as validate-backup)\n" GLOBALS_HINT },
+    { "validate-backup", dba_cli_validate_backup,
+      "usage: db-adapter validate-backup FILE\n"
+      "\n"
+      "Check a backup file without a database: structure, counts, keys and references.\n"
+      "Exit 0 valid, 1 invalid.\n" GLOBALS_HINT },
+    { "restore", dba_cli_restore,
+      "usage: db-adapter restore FILE [--mode skip|overwrite|fail] [--dry-run] [--yes]\n"
+      "                          [--user-id U]\n"
+      "\n"
+      "Restore a backup into the active profile, all or nothing; new keys come from the\n"
+      "target's sequences and children are remapped. Refused on read_only profiles.\n"
+      "  -m, --mode M    existing rows: skip (default), overwrite, or fail\n"
+      "  --dry-run       run everything, then roll back and report\n"
+      "  -y, --yes       do not ask for confirmation\n"
+      "  --user-id U     write rows as this user (backup.tables[].user_field)\n" GLOBALS_HINT },
+    { "sync", dba_cli_sync,
+      "usage: db-adapter sync --from PROFILE [--tables a,b] [--user-id U]\n"
+      "                       [--mode skip|overwrite] [--dry-run | --confirm]\n"
+      "\n"
+      "Copy rows from PROFILE into the active profile. Without --confirm it prints the plan\n"
+      "(new / update / unchanged per table); --confirm applies it in one transaction (refused\n"
+      "on read_only profiles).\n"
+      "  -f, --from P    source profile (must differ from the active one)\n"
+      "  --tables a,b    only these tables\n"
+      "  --user-id U     only rows of this user\n"
+      "  -m, --mode M    rows that exist: skip (default) or overwrite\n" GLOBALS_HINT },
 };
+
+static const struct command *
+find_command(const char *name)
+{
+    for (size_t i = 0; i < DBA_ARRAY_LEN(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
 
 /* Takes the global options out of argv wherever they are; leaves the rest in order. */
 static int
 parse_globals(int argc, char **argv, struct dba_cli *c, const char **cmd)
 {
     int out = 0;
+
+    bool help = false;
 
     *cmd = NULL;
     for (int i = 1; i < argc; i++) {
@@ -82,9 +174,9 @@ parse_globals(int argc, char **argv, struct dba_cli *c, const char **cmd)
             *slot = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             c->json = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0) {
-            fputs(usage, stdout);
-            exit(DBA_EXIT_OK);
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 ||
+                   (*cmd == NULL && strcmp(a, "help") == 0)) {
+            help = true;
         } else if (strcmp(a, "--version") == 0 || strcmp(a, "version") == 0) {
             printf("db-adapter %s\n", DBA_VERSION);
             exit(DBA_EXIT_OK);
@@ -93,6 +185,12 @@ parse_globals(int argc, char **argv, struct dba_cli *c, const char **cmd)
         } else {
             argv[out++] = argv[i];
         }
+    }
+    if (help) {
+        /* `db-adapter <command> --help` and `db-adapter help <command>`: that command's page. */
+        const struct command *k = *cmd != NULL ? find_command(*cmd) : NULL;
+        fputs(k != NULL ? k->help : usage, stdout);
+        exit(DBA_EXIT_OK);
     }
     c->argc = out;
     c->argv = argv;
@@ -119,10 +217,7 @@ main(int argc, char **argv)
         fputs(usage, stderr);
         return DBA_EXIT_USAGE;
     }
-    const struct command *found = NULL;
-    for (size_t i = 0; i < DBA_ARRAY_LEN(commands); i++)
-        if (strcmp(commands[i].name, cmd) == 0)
-            found = &commands[i];
+    const struct command *found = find_command(cmd);
     if (found == NULL) {
         fprintf(stderr, "db-adapter: unknown command '%s' (see db-adapter --help)\n", cmd);
         return DBA_EXIT_USAGE;
