@@ -4,7 +4,7 @@
 # Usage:
 #   scripts/deps.sh              the build/test set (compiler, cmake, -dev libraries, Criterion,
 #                                PostgreSQL 15, Node.js + npm unless `node` is already installed,
-#                                wrk, psql, curl)
+#                                wrk, psql, curl, clang for the fuzz build)
 #   scripts/deps.sh PKG...       the build/test set plus PKG...
 #   scripts/deps.sh --only PKG...   only PKG... (e.g. --only podman buildah debootstrap runc)
 #
@@ -16,6 +16,8 @@ set -euo pipefail
 BASE=(build-essential cmake pkg-config libmicrohttpd-dev libpq-dev libjansson-dev libconfig-dev
     libcriterion-dev libcurl4-openssl-dev postgresql-15 postgresql-contrib wrk postgresql-client
     curl)
+# scripts/test builds the libFuzzer target: clang and its sanitizer/fuzzer runtimes.
+BASE+=(clang libclang-rt-14-dev)
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
