@@ -452,7 +452,9 @@ struct header_scan {
    still in the buffer, so a value must be followed by its line end only: one or two NULs, then
    the next header's name (or, after the last header, the blank line, also a NUL). A gap of more
    than two bytes holding anything but NULs is a NUL inside the line. Gaps of 1 KiB or more are
-   not judged (MHD grows its read buffer by at least 1 KiB, so such a gap may be a move). */
+   not judged (MHD grows its read buffer by at least 1 KiB, so such a gap may be a move). An
+   obsolete folded continuation line leaves the same trace and is refused too (RFC 9112 allows
+   a 400 for it). */
 static enum MHD_Result
 header_scan_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
                const char *value, size_t value_size)
@@ -494,8 +496,9 @@ req_malformed(struct req *r, enum MHD_Result *ret)
         return true;
     }
     if (headers_have_nul(r)) {
-        *ret = dba__http_error(r, 400, "DBA400", "a request header contains a NUL byte", NULL,
-                               NULL);
+        *ret = dba__http_error(r, 400, "DBA400", "malformed request header",
+                               "A header value contains a NUL byte or continues on a folded "
+                               "line (obsolete line folding, RFC 9112 5.2).", NULL);
         return true;
     }
     if (strlen(r->raw_query) > DBA_HTTP_MAX_QUERY_BYTES) {
