@@ -210,8 +210,8 @@ dba__http_send_jsonv(struct req *r, unsigned status, json_t *v)
     return ret;
 }
 
-/* Appends the UTF-8 sequence starting at s (n bytes left) and returns its length, or 0 when s
-   does not start a valid one (overlong, surrogate, above U+10FFFF, or cut short). */
+/* Length of the UTF-8 sequence starting at s (n bytes left), or 0 when s does not start a valid
+   one (a stray byte, overlong, a surrogate, above U+10FFFF, or cut short). */
 static size_t
 utf8_seq_len(const unsigned char *s, size_t n)
 {
@@ -284,7 +284,7 @@ dba__http_error(struct req *r, unsigned status, const char *code, const char *ms
     json_t *o = json_object();
     char proxy[64];
 
-    json_object_set_new(o, "code", json_text(code));
+    json_object_set_new(o, "code", json_text(code ? code : "DBA500"));
     json_object_set_new(o, "details", str_or_null(detail));
     json_object_set_new(o, "hint", str_or_null(hint));
     json_object_set_new(o, "message", json_text(msg ? msg : ""));
@@ -293,7 +293,7 @@ dba__http_error(struct req *r, unsigned status, const char *code, const char *ms
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    snprintf(proxy, sizeof(proxy), "PostgREST; error=%s", code);
+    snprintf(proxy, sizeof(proxy), "PostgREST; error=%s", code ? code : "DBA500");
     for (char *p = proxy; *p != '\0'; p++) /* header text: printable ASCII only */
         if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
             *p = '?';
