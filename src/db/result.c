@@ -49,12 +49,15 @@ dba_db_res_clear(struct pg_result *r)
         PQclear(r);
 }
 
-/* PostgREST's mapSQLtoHTTP: first match wins; prefixes of one or two characters are classes. */
+/* PostgREST's mapSQLtoHTTP: first match wins; prefixes of one or two characters are classes.
+   One departure: a 503 means only "the database is unavailable" (clients retry it), so the
+   SQLSTATEs that say the gateway sent something wrong over a working connection (protocol
+   violation, a parameter the statement does not have) are 500. */
 static const struct {
     const char *prefix; /* SQLSTATE or class prefix */
     int status;         /* HTTP status */
 } sqlstate_http[] = {
-    { "08", 503 }, { "09", 500 }, { "0L", 403 }, { "0P", 403 }, { "23503", 409 },
+    { "08P01", 500 }, { "42P02", 500 }, { "08", 503 }, { "09", 500 }, { "0L", 403 }, { "0P", 403 }, { "23503", 409 },
     { "23505", 409 }, { "25006", 405 }, { "25", 500 }, { "28", 403 }, { "2D", 500 },
     { "38", 500 }, { "39", 500 }, { "3B", 500 }, { "40", 500 }, { "53400", 500 }, { "53", 503 },
     { "54", 500 }, { "55", 500 }, { "57P01", 503 }, { "57014", 504 }, { "57", 500 },
@@ -100,6 +103,9 @@ dba_db_res_to_err(const struct pg_result *r, struct dba_err *err)
         dba_err_detail(err, "%s", detail);
     if (hint != NULL)
         dba_err_hint(err, "%s", hint);
+    else if (strcmp(state, "08P01") == 0 || strcmp(state, "42P02") == 0)
+        dba_err_hint(err, "The gateway built a statement the database refused; this is a "
+                          "db-adapter bug, please report it with the request.");
 }
 
 /* Strips the trailing newline libpq puts on its messages. */

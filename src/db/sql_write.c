@@ -253,7 +253,10 @@ write_patch(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p, const st
     if (write_columns(c, &wc, false) != DBA_OK)
         return c->err->code;
     if (wc.n == 0 || (q->body_kind != DBA_BODY_OBJECT && q->n_body_rows == 0)) {
+        /* A no-op; the filters stay in the text so the parameters they bound are all used. */
         dba_buf_printf(b, "SELECT %s.* FROM %s WHERE false", c->qual, c->qual);
+        if (where->len)
+            dba_buf_printf(b, " AND (%s)", where->data);
         p->dml = false;
         return DBA_OK;
     }

@@ -45,5 +45,5 @@ dba__http_admin_check(struct req *r, const char *what, enum MHD_Result *ret)
 const char *
 dba__http_query(struct req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->mc, MHD_GET_ARGUMENT_KIND, name);
+    return dba__http_query_param(r, name);
 }

@@ -368,6 +368,68 @@ gp_prefer(struct dba_arena *a, const struct dba_http_req_in *in, struct dba_quer
 }
 
 static int
+gp_check_field(const struct dba_field *f, struct dba_err *err)
+{
+    if (f->n_path <= GRAM_MAX_JSON_PATH)
+        return DBA_OK;
+    dba_err_set(err, DBA_EINVAL, 400, "PGRST100", "JSON path too deep");
+    dba_err_detail(err, "The path on column '%s' has %zu steps; at most %d are accepted.",
+                   f->name ? f->name : "", f->n_path, GRAM_MAX_JSON_PATH);
+    return DBA_EINVAL;
+}
+
+/* A text search configuration is a name (regconfig), optionally schema-qualified in SQL but not
+   here, where '.' ends it: a letter or '_' first, then letters, digits, '_' or '$'. Anything
+   else (e.g. a number, which regconfig would take as an OID) is the client's mistake. */
+static bool
+gp_fts_config_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || *p >= 0x80))
+        return false;
+    for (p++; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '$' || *p >= 0x80))
+            return false;
+    }
+    return true;
+}
+
+static int
+gp_check_logic(const struct dba_logic *l, struct dba_err *err)
+{
+    if (l->kind == DBA_L_FILTER) {
+        const struct dba_filter *f = &l->filter;
+        if (f->lang != NULL && !gp_fts_config_ok(f->lang)) {
+            dba_err_set(err, DBA_EINVAL, 400, "PGRST100",
+                        "invalid text search configuration \"%s\"", f->lang);
+            dba_err_detail(err, "A text search configuration is a name such as english or "
+                                "simple: a letter or '_' first, then letters, digits or '_'.");
+            return DBA_EINVAL;
+        }
+        return f->field.name != NULL ? gp_check_field(&f->field, err) : DBA_OK;
+    }
+    for (size_t i = 0; i < l->n_children; i++)
+        if (gp_check_logic(&l->children[i], err) != DBA_OK)
+            return DBA_EINVAL;
+    return DBA_OK;
+}
+
+/* Limits checked on the parsed request: fts configurations and JSON path depth. */
+static int
+gp_check(const struct dba_query *q, struct dba_err *err)
+{
+    for (size_t i = 0; i < q->n_select; i++)
+        if (!q->select[i].star && gp_check_field(&q->select[i].field, err) != DBA_OK)
+            return DBA_EINVAL;
+    for (size_t i = 0; i < q->n_order; i++)
+        if (gp_check_field(&q->order[i].field, err) != DBA_OK)
+            return DBA_EINVAL;
+    return gp_check_logic(&q->where, err);
+}
+
+static int
 gp_sem_raise(const struct gram_sem *sem, struct dba_err *err)
 {
     switch (sem->kind) {
@@ -420,7 +482,7 @@ dba_http_grammar_parse(struct dba_arena *a, const struct dba_http_req_in *in,
     if (gp_split(&gp, in->query, err) != DBA_OK || gp_params(&gp, q, err) != DBA_OK ||
         gp_limits(&gp, in, q, err) != DBA_OK || gp_range(in, q, err) != DBA_OK ||
         gp_prefer(a, in, q, err) != DBA_OK || dba__http_grammar_body(a, in, q, err) != DBA_OK ||
-        gp_sem_raise(&gp.sem, err) != DBA_OK)
+        gp_sem_raise(&gp.sem, err) != DBA_OK || gp_check(q, err) != DBA_OK)
         return DBA_EINVAL;
     return dba_http_grammar_accept(in->accept, &q->media, err);
 }

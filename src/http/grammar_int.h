@@ -15,6 +15,9 @@
 #define GRAM_L_EOF "end of input"
 #define GRAM_MAX_EXPECT 16
 #define GRAM_MAX_DEPTH 64
+/* Longest JSON path (`->` / `->>` steps) in one field: far beyond any real document, well below
+   what makes PostgreSQL's parser run out of stack (issue 8: 5,000 steps gave a 500). */
+#define GRAM_MAX_JSON_PATH 100
 
 /* Appends a zeroed element to an arena array arr of n elements and capacity cap; yields it. */
 #define GRAM_PUSH(a, arr, n, cap) \

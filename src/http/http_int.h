@@ -3,6 +3,7 @@
 #define DBA_HTTP_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 
 #include <jansson.h>
@@ -38,6 +39,7 @@ struct req {
     const char *url;               /* path (decoded by MHD) */
     const char *raw_query;         /* query string as received (undecoded), or "" */
     bool started;                  /* the access handler has seen the request */
+    bool path_has_nul;             /* the raw path holds %00 (MHD's decoded url is cut there) */
     struct dba_buf body;           /* request body */
     bool body_too_big;             /* body exceeded max_body_bytes */
     struct dba_schema_cache *cache; /* reference held for the request, or NULL */
@@ -97,7 +99,15 @@ struct dba_http_server {
     atomic_int tasks_running;           /* background task threads alive */
 };
 
+/* Longest query string served; a longer one is answered 414. The per-connection memory
+   (DBA_HTTP_CONN_MEMORY) holds the request line and headers and the response headers, which
+   echo the query in Content-Location, so it must be well above twice this. */
+#define DBA_HTTP_MAX_QUERY_BYTES (16 * 1024)
+#define DBA_HTTP_CONN_MEMORY ((size_t)128 * 1024)
+
 /* req.c */
+/* MHD_OPTION_EXTERNAL_LOGGER callback: MHD's messages go to the log at warn level. */
+void dba__http_mhd_log(void *cls, const char *fmt, va_list ap);
 void *dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc);
 enum MHD_Result dba__http_on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                      const char *method, const char *version, const char *upload,
@@ -170,5 +180,7 @@ enum MHD_Result dba__http_sync(struct req *r);
 bool dba__http_admin_check(struct req *r, const char *what, enum MHD_Result *ret);
 /* admin.c: value of query parameter name (decoded, request lifetime), or NULL. */
 const char *dba__http_query(struct req *r, const char *name);
+/* req.c: the same, read from the raw query string (MHD's argument list is left empty). */
+const char *dba__http_query_param(struct req *r, const char *name);
 
 #endif

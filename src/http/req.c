@@ -47,39 +47,100 @@ dba__http_header_all(struct req *r, const char *name)
     return out;
 }
 
+const char *
+dba__http_query_param(struct req *r, const char *name)
+{
+    const char *s = r->raw_query;
+
+    while (*s != '\0') {
+        size_t n = strcspn(s, "&");
+        const char *eq = memchr(s, '=', n);
+        if (eq != NULL) {
+            char *k = dba_arena_strndup(r->a, s, (size_t)(eq - s));
+            size_t kn = dba_url_decode(k, k, strlen(k), true);
+            if (kn == strlen(name) && strcmp(k, name) == 0) {
+                char *v = dba_arena_strndup(r->a, eq + 1, n - (size_t)(eq - s) - 1);
+                dba_url_decode(v, v, strlen(v), true);
+                return v;
+            }
+        }
+        s += n;
+        if (*s == '&')
+            s++;
+    }
+    return NULL;
+}
+
 void *
 dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
     struct req *r = dba_xcalloc(1, sizeof(*r));
-    const char *q = strchr(uri, '?');
+    char *q = strchr(uri, '?');
 
     r->w = cls;
     r->mc = mc;
     r->a = dba_arena_new();
     r->raw_query = dba_arena_strdup(r->a, q ? q + 1 : "");
+    /* MHD (0.9.x) found the '?' before calling us and next splits the query into one record per
+       parameter in the connection's fixed memory pool: a 16 KB query of short parameters fills
+       it and the client gets an empty reply. The grammar and dba__http_query_param read our
+       copy, so MHD is left an empty query to split (its own buffer, which it parses in place;
+       the pointer it hands us is const only by declaration). */
+    if (q != NULL && q[1] != '\0')
+        q[1] = '\0';
+    /* MHD decodes the path into a C string, so "%00" would silently cut it: remember it. */
+    for (const char *p = uri; *p != '\0' && p != q; p++)
+        if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+            r->path_has_nul = true;
     r->start_ms = dba_now_ms();
     r->start_us = dba_now_us();
     dba_buf_init(&r->body);
     return r;
 }
 
+/* True when server.cors_allowed_origins allows every origin: an entry "*", or "" (PostgREST's
+   empty setting). An empty list means no CORS at all. */
 static bool
-cors_origin_allowed(const struct dba_config *cfg, const char *origin)
+cors_any_origin(const struct dba_config *cfg)
 {
     const struct dba_config_strv *o = &cfg->server.cors_allowed_origins;
 
     for (size_t i = 0; i < o->n; i++)
-        if (strcmp(o->v[i], "*") == 0 || strcmp(o->v[i], origin) == 0)
+        if (strcmp(o->v[i], "*") == 0 || o->v[i][0] == '\0')
             return true;
     return false;
 }
 
+static bool
+cors_origin_listed(const struct dba_config *cfg, const char *origin)
+{
+    const struct dba_config_strv *o = &cfg->server.cors_allowed_origins;
+
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->v[i], origin) == 0)
+            return true;
+    return false;
+}
+
+/* CORS: any origin gets "*" and no credentials (a browser never sends cookies to "*"); with a
+   list, only a listed origin is echoed, with credentials, and the answer varies by Origin. */
 void
 dba__http_add_common(struct req *r, struct MHD_Response *resp)
 {
+    const struct dba_config *cfg = r->w->srv->cfg;
     const char *origin = dba__http_header(r, "Origin");
 
-    if (origin != NULL && cors_origin_allowed(r->w->srv->cfg, origin)) {
+    if (cfg->server.cors_allowed_origins.n == 0)
+        return;
+    if (cors_any_origin(cfg)) {
+        if (origin != NULL) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+            MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);
+        }
+        return;
+    }
+    MHD_add_response_header(resp, "Vary", "Origin");
+    if (origin != NULL && cors_origin_listed(cfg, origin)) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
         MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);
@@ -149,10 +210,71 @@ dba__http_send_jsonv(struct req *r, unsigned status, json_t *v)
     return ret;
 }
 
+/* Length of the UTF-8 sequence starting at s (n bytes left), or 0 when s does not start a valid
+   one (a stray byte, overlong, a surrogate, above U+10FFFF, or cut short). */
+static size_t
+utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* s as a JSON string, each byte that does not belong to valid UTF-8 replaced by U+FFFD, so an
+   error body is always valid JSON with every member present (jansson refuses invalid UTF-8). */
+static json_t *
+json_text(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    struct dba_buf b;
+
+    dba_buf_init(&b);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq_len(p + i, n - i);
+        if (k == 0) {
+            dba_buf_puts(&b, "\xef\xbf\xbd");
+            i++;
+        } else {
+            dba_buf_append(&b, p + i, k);
+            i += k;
+        }
+    }
+    json_t *v = json_stringn(b.data ? b.data : "", b.len);
+    dba_buf_cleanup(&b);
+    return v;
+}
+
 static json_t *
 str_or_null(const char *s)
 {
-    return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+    return s != NULL && s[0] != '\0' ? json_text(s) : json_null();
 }
 
 enum MHD_Result
@@ -162,16 +284,19 @@ dba__http_error(struct req *r, unsigned status, const char *code, const char *ms
     json_t *o = json_object();
     char proxy[64];
 
-    json_object_set_new(o, "code", json_string(code));
+    json_object_set_new(o, "code", json_text(code ? code : "DBA500"));
     json_object_set_new(o, "details", str_or_null(detail));
     json_object_set_new(o, "hint", str_or_null(hint));
-    json_object_set_new(o, "message", json_string(msg));
+    json_object_set_new(o, "message", json_text(msg ? msg : ""));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    snprintf(proxy, sizeof(proxy), "PostgREST; error=%s", code);
+    snprintf(proxy, sizeof(proxy), "PostgREST; error=%s", code ? code : "DBA500");
+    for (char *p = proxy; *p != '\0'; p++) /* header text: printable ASCII only */
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
     MHD_add_response_header(resp, "Proxy-Status", proxy);
     if (status == 503)
         MHD_add_response_header(resp, "Retry-After", "1");
@@ -317,6 +442,77 @@ route_rpc(struct req *r, const char *fn)
                            "Calling functions (/rpc) is not supported by db-adapter yet.", NULL);
 }
 
+struct header_scan {
+    bool bad;                /* a header hides bytes behind a NUL */
+    const char *prev_end;    /* end of the previous header's value, or NULL */
+};
+
+/* MHD (0.9.x) parses the header block in place, ending each line with NUL bytes where its CR/LF
+   were, and reports values by strlen: a NUL inside a value silently cuts it. What it cut off is
+   still in the buffer, so a value must be followed by its line end only: one or two NULs, then
+   the next header's name (or, after the last header, the blank line, also a NUL). A gap of more
+   than two bytes holding anything but NULs is a NUL inside the line. Gaps of 1 KiB or more are
+   not judged (MHD grows its read buffer by at least 1 KiB, so such a gap may be a move). An
+   obsolete folded continuation line leaves the same trace and is refused too (RFC 9112 allows
+   a 400 for it). */
+static enum MHD_Result
+header_scan_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+               const char *value, size_t value_size)
+{
+    struct header_scan *hs = cls;
+
+    DBA_UNUSED(kind);
+    if (key == NULL || value == NULL)
+        return MHD_YES;
+    if (hs->prev_end != NULL && key > hs->prev_end + 2 && key < hs->prev_end + 1024) {
+        for (const char *p = hs->prev_end; p < key; p++)
+            hs->bad = hs->bad || *p != '\0';
+    }
+    DBA_UNUSED(key_size);
+    hs->prev_end = value + value_size;
+    return MHD_YES;
+}
+
+static bool
+headers_have_nul(struct req *r)
+{
+    struct header_scan hs = { 0 };
+
+    MHD_get_connection_values_n(r->mc, MHD_HEADER_KIND, header_scan_cb, &hs);
+    /* After the last value: its line end (NUL), then the blank line (NUL) for LF-only input or
+       the LF of its CRLF (NUL). Anything else was cut off by a NUL. */
+    if (!hs.bad && hs.prev_end != NULL && hs.prev_end[0] == '\0' && hs.prev_end[1] != '\0')
+        hs.bad = true;
+    return hs.bad;
+}
+
+/* Requests refused before routing: a NUL in the path or a header, an oversize query string. */
+static bool
+req_malformed(struct req *r, enum MHD_Result *ret)
+{
+    if (r->path_has_nul) {
+        *ret = dba__http_error(r, 400, "DBA400", "the request path contains a NUL byte (%00)",
+                               NULL, NULL);
+        return true;
+    }
+    if (headers_have_nul(r)) {
+        *ret = dba__http_error(r, 400, "DBA400", "malformed request header",
+                               "A header value contains a NUL byte or continues on a folded "
+                               "line (obsolete line folding, RFC 9112 5.2).", NULL);
+        return true;
+    }
+    if (strlen(r->raw_query) > DBA_HTTP_MAX_QUERY_BYTES) {
+        *ret = dba__http_error(r, 414, "DBA414", "query string too long",
+                               dba_arena_printf(r->a, "The query string has %zu bytes; at most "
+                                                "%d are accepted.", strlen(r->raw_query),
+                                                DBA_HTTP_MAX_QUERY_BYTES),
+                               "Send fewer or shorter filters, e.g. one in.(...) list instead of "
+                               "many parameters.");
+        return true;
+    }
+    return false;
+}
+
 static enum MHD_Result
 route(struct req *r)
 {
@@ -324,14 +520,25 @@ route(struct req *r)
     const char *base = cfg->server.base_path ? cfg->server.base_path : "/tables";
     size_t blen = strlen(base);
     const char *url = r->url;
+    enum MHD_Result ret;
 
+    if (req_malformed(r, &ret))
+        return ret;
+    if (blen == 0) {
+        /* API at the root: the operational paths (/healthz, /readyz, /metrics, ...) come first
+           and hide tables of the same names. */
+        bool handled = false;
+        ret = dba__http_ops(r, url, &handled);
+        if (handled)
+            return ret;
+    }
     if (strncmp(url, base, blen) == 0 && (url[blen] == '/' || url[blen] == '\0')) {
         const char *rel = url[blen] == '/' ? url + blen + 1 : url + blen;
         if (strcmp(r->method, "OPTIONS") == 0)
             return route_options(r);
         if (rel[0] == '\0') {
             bool handled = false;
-            enum MHD_Result ret = dba__http_ops(r, "/openapi.json", &handled);
+            ret = dba__http_ops(r, "/openapi.json", &handled);
             if (handled)
                 return ret;
         }
@@ -343,7 +550,7 @@ route(struct req *r)
         return dba__http_tables(r, rel);
     }
     bool handled = false;
-    enum MHD_Result ret = dba__http_ops(r, url, &handled);
+    ret = dba__http_ops(r, url, &handled);
     if (handled)
         return ret;
     return dba__http_error(r, 404, "DBA404", "not found", NULL,
@@ -385,4 +592,17 @@ dba__http_on_request(void *cls, struct MHD_Connection *mc, const char *url, cons
         return dba__http_error(r, 413, "DBA413", "request body too large", NULL,
                                "Raise server.max_body_bytes or send fewer rows per request.");
     return route(r);
+}
+
+/* MHD's own diagnostics (MHD_OPTION_EXTERNAL_LOGGER): a request it refuses or a connection it
+   drops (e.g. out of per-connection memory) would otherwise leave no trace. */
+void
+dba__http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+
+    DBA_UNUSED(cls);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\r\n")] = '\0';
+    dba_log(DBA_LOG_WARN, "http: %s", line);
 }

@@ -131,15 +131,16 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
     pthread_mutex_init(&w->tasks_lock, NULL);
     w->loop = dba_loop_new();
     w->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, dba__http_on_request, w,
+        MHD_OPTION_EXTERNAL_LOGGER, dba__http_mhd_log, w, /* first, so it sees every message */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
         MHD_OPTION_URI_LOG_CALLBACK, dba__http_on_uri, w,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)20000,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, DBA_HTTP_CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_END);
     if (w->mhd == NULL)

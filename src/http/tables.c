@@ -15,6 +15,8 @@ struct tables_ctx {
     bool profile_echo;         /* echo Content-Profile */
     struct http_plan plan;     /* Accept: vnd.pgrst.plan */
     const char *timezone;      /* Prefer: timezone= accepted (server's spelling), or NULL */
+    const char *guc_status;    /* response.status set by the statement (arena), or NULL */
+    const char *guc_headers;   /* response.headers set by the statement (arena), or NULL */
 };
 
 static bool
@@ -355,12 +357,15 @@ pair_cmp(const void *a, const void *b)
 static void
 add_content_location(struct req *r, struct MHD_Response *resp, const char *table)
 {
-    const char *pairs[64];
-    size_t n = 0;
+    size_t cap = 1;
     struct dba_buf b;
     char *q = dba_arena_strdup(r->a, r->raw_query);
 
-    for (char *save = NULL, *p = strtok_r(q, "&", &save); p != NULL && n < 64;
+    for (const char *p = q; *p != '\0'; p++)
+        cap += *p == '&';
+    const char **pairs = dba_arena_alloc(r->a, cap * sizeof(*pairs));
+    size_t n = 0;
+    for (char *save = NULL, *p = strtok_r(q, "&", &save); p != NULL && n < cap;
          p = strtok_r(NULL, "&", &save))
         pairs[n++] = p;
     qsort(pairs, n, sizeof(pairs[0]), pair_cmp);
@@ -467,8 +472,9 @@ finish_write(struct req *r, struct tables_ctx *tc)
 static bool
 apply_response_gucs(struct req *r, struct MHD_Response *resp, unsigned *status)
 {
-    const char *st = col_text(r, DBA_SQL_COL_RESPONSE_STATUS);
-    const char *hd = col_text(r, DBA_SQL_COL_RESPONSE_HEADERS);
+    const struct tables_ctx *tc = r->ctx;
+    const char *st = tc->guc_status;
+    const char *hd = tc->guc_headers;
 
     if (st != NULL) {
         char *end;
@@ -506,7 +512,7 @@ tables_queue(struct req *r, unsigned status, struct MHD_Response *resp)
 {
     if (!apply_response_gucs(r, resp, &status)) {
         MHD_destroy_response(resp);
-        bool bad_status = col_text(r, DBA_SQL_COL_RESPONSE_STATUS) != NULL;
+        bool bad_status = ((const struct tables_ctx *)r->ctx)->guc_status != NULL;
         return dba__http_error(r, 500, bad_status ? "PGRST112" : "PGRST111",
                                bad_status ? "response.status guc must be a valid status code"
                                           : "response.headers guc must be a JSON array composed "
@@ -527,6 +533,11 @@ tables_finish(struct req *r)
         return dba__http_plan_finish(r, &tc->plan);
     if (dba_db_res_ntuples(r->res) != 1 || dba_db_res_nfields(r->res) < DBA_SQL_N_COLS)
         return dba__http_error(r, 500, "DBA500", "unexpected result shape", NULL, NULL);
+    /* Copied now: a response with a body takes r->res over (tables_body). */
+    const char *st = col_text(r, DBA_SQL_COL_RESPONSE_STATUS);
+    const char *hd = col_text(r, DBA_SQL_COL_RESPONSE_HEADERS);
+    tc->guc_status = st ? dba_arena_strdup(r->a, st) : NULL;
+    tc->guc_headers = hd ? dba_arena_strdup(r->a, hd) : NULL;
     if (is_read(tc->q.method))
         return finish_read(r, tc);
     return finish_write(r, tc);

@@ -1107,8 +1107,21 @@ Test(sql, patch_empty_body_updates_nothing)
     add_filter(q, leaf("id", DBA_OP_EQ, "1"));
     set_body(q, DBA_BODY_OBJECT, "{}", "", 1);
     q->prefer.ret = DBA_RET_REPRESENTATION;
+    /* The filter's parameter is bound, so the text must use it (issue 8: 08P01 otherwise). */
+    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"api\".\"items\".*" FROM_ITEMS " WHERE false AND ("
+                            COL("id") " = $1)" W_REPR_TAIL("pgrst_source.*"));
+    expect_params(1, "1");
+}
+
+Test(sql, patch_empty_body_without_filter)
+{
+    struct dba_query *q = mk_query(DBA_M_PATCH);
+
+    set_body(q, DBA_BODY_OBJECT, "{}", "", 1);
+    q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"api\".\"items\".*" FROM_ITEMS " WHERE false"
                             W_REPR_TAIL("pgrst_source.*"));
+    expect_params(0);
 }
 
 Test(sql, patch_unknown_columns_entry)

@@ -817,3 +817,52 @@ Test(grammar, trailing_text_after_complete_values_is_refused)
                        "\"failed to parse logic tree ((a.eq.1)))\" (line 1, column 11)",
                        "unexpected ')' expecting end of input");
 }
+
+/* Issue 8: regconfig takes a number as an OID ("cache lookup failed", a 500); the configuration
+   must be a name. */
+Test(grammar, fts_config_must_be_a_name)
+{
+    static const char *const bad[] = { "email=phfts(30).x", "email=fts(1abc).x",
+                                       "or=(email.wfts(007).x)", "email=not.plfts($x).y" };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(get(bad[i]), DBA_EINVAL, "%s parsed", bad[i]);
+        cr_expect_eq(err.http_status, 400, "%s", bad[i]);
+        cr_expect_str_eq(err.pgrst, "PGRST100");
+        cr_expect(strstr(err.msg, "invalid text search configuration") != NULL, "%s", err.msg);
+        dba_err_clear(&err);
+    }
+    cr_expect_str_eq(one_filter("tsv=fts(pg_catalog_english2).x")->lang, "pg_catalog_english2");
+    cr_expect_str_eq(one_filter("tsv=fts(_x$1).x")->lang, "_x$1");
+}
+
+static char *
+json_path(const char *head, int steps, const char *tail)
+{
+    size_t n = strlen(head) + (size_t)steps * 3 + strlen(tail) + 1;
+    char *s = dba_arena_alloc(arena, n);
+    size_t o = (size_t)snprintf(s, n, "%s", head);
+
+    for (int i = 0; i < steps; i++)
+        o += (size_t)snprintf(s + o, n - o, "->a");
+    snprintf(s + o, n - o, "%s", tail);
+    return s;
+}
+
+/* Issue 8: a 5,000-step JSON path ran PostgreSQL out of stack (a 500); 100 steps are the limit
+   (GRAM_MAX_JSON_PATH), in select=, filters, logic trees and order=. */
+Test(grammar, json_path_depth_is_bounded)
+{
+    const char *bad[] = { json_path("select=data", 5000, ""), json_path("select=data", 101, ""),
+                          json_path("data", 101, "=eq.1"), json_path("or=(data", 101, ".eq.1)"),
+                          json_path("order=data", 101, ".desc") };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(get(bad[i]), DBA_EINVAL, "case %zu parsed", i);
+        cr_expect_eq(err.http_status, 400);
+        cr_expect_str_eq(err.msg, "JSON path too deep");
+        dba_err_clear(&err);
+    }
+    cr_expect_eq(get(json_path("select=data", 100, "")), DBA_OK, "%s", err.msg);
+    cr_expect_eq(q.select[0].field.n_path, 100);
+}
