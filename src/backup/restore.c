@@ -521,10 +521,11 @@ rs_run(struct restore *rs, int (*feed)(struct restore *, const void *), const vo
     int rc = rs->cache != NULL ? rs_bind(rs) : DBA_EDB;
     if (rc == DBA_OK)
         rc = rs_exec(rs, "BEGIN");
+    bool begun = rc == DBA_OK;
     if (rc == DBA_OK)
         rc = feed(rs, src);
     bool commit = rc == DBA_OK && !rs->o->dry_run;
-    {
+    if (begun) {
         struct dba_err *keep = rs->err;
         rs->err = &end_err;
         int end = rs_exec(rs, commit ? "COMMIT" : "ROLLBACK");

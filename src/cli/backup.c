@@ -105,7 +105,7 @@ bk_writable(struct dba_cli *c, const struct dba_profile *p, const char *what)
     struct dba_err err;
     if (!p->read_only)
         return true;
-    dba_err_set(&err, DBA_EINVAL, 403, "DBA403", "profile '%s' is read-only: %s refused",
+    dba_err_set(&err, DBA_EINVAL, 403, "DBA403", "profile '%s' has read_only = true: %s refused",
                 p->name, what);
     dba_err_hint(&err, "Writes are disabled by read_only = true in the profile; --dry-run is "
                        "allowed.");

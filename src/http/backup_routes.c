@@ -338,7 +338,7 @@ bk_read_only(struct req *r, struct bk_task *t, enum MHD_Result *ret)
     if (!t->p->read_only)
         return true;
     *ret = dba__http_error(r, 403, "DBA403",
-                           dba_arena_printf(r->a, "profile '%s' is read-only: %s refused",
+                           dba_arena_printf(r->a, "profile '%s' has read_only = true: %s refused",
                                             t->p->name, t->op == BK_OP_SYNC ? "sync into it"
                                                                            : "restore into it"),
                            NULL, "Writes are disabled by read_only = true in the profile; a "
