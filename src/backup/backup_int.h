@@ -40,7 +40,8 @@ typedef int (*dba__backup_scan_cb)(void *arg, const char *key, const char *v, si
 int dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg);
 
 /* Flags for parsing one row: integers as reals, so huge integers parse; the exact text is what
-   PostgreSQL receives. */
+   PostgreSQL receives, and keys are read from that text (dba__backup_field), never from these
+   doubles (they are inexact above 2^53). */
 #define DBA__BACKUP_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY)
 
 #endif

@@ -69,7 +69,16 @@ dba__backup_scalar_text(const char *v, size_t n)
         }
         return dba_buf_take(&b);
     }
-    case DBA_JSON_NUMBER:
+    case DBA_JSON_NUMBER: {
+        /* "7.0" (a writer's float) is the key 7: an integer column would refuse "7.0". */
+        size_t dot = s;
+        while (dot < e && v[dot] != '.')
+            dot++;
+        size_t z = dot + 1;
+        while (dot < e && z < e && v[z] == '0')
+            z++;
+        return dba_xstrndup(v + s, (dot < e && z == e ? dot : e) - s);
+    }
     case DBA_JSON_BOOL:
         return dba_xstrndup(v + s, e - s);
     case DBA_JSON_NULL:

@@ -101,3 +101,15 @@ Test(backup_validate, unknown_table_is_reported)
     cr_expect(has(v, "warnings", "Table 'ghost' is not in the backup schema"));
     json_decref(v);
 }
+
+/* A parent key written as 7.0 (a float in some writers' output) is the key 7. */
+Test(backup_validate, integral_float_key_matches_its_integer)
+{
+    json_t *v = check("{\"metadata\":{\"version\":\"1.1\",\"created_at\":\"x\",\"user_id\":null,"
+                      "\"backup_type\":\"full\"},\"p\":[{\"id\":7.0,\"slug\":\"a\"}],"
+                      "\"c\":[{\"id\":1,\"slug\":\"ok\",\"p_id\":7},{\"id\":2,\"slug\":\"ok2\","
+                      "\"p_id\":7.00}]}");
+    cr_expect(json_is_true(json_object_get(v, "valid")));
+    cr_expect_eq(json_array_size(json_object_get(v, "warnings")), 0);
+    json_decref(v);
+}
