@@ -487,8 +487,9 @@ rs_report(struct restore *rs, bool ok)
                                       "updated", rt->updated, "skipped", rt->skipped,
                                       "unchanged", rt->unchanged, "orphans", rt->orphans));
     }
-    json_t *rep = json_pack("{s:b,s:b,s:s,s:o}", "ok", ok, "dry_run", rs->o->dry_run, "mode",
-                            mode_name(rs->o->mode), "tables", tables);
+    json_t *rep = json_pack("{s:b,s:b,s:s,s:s,s:o}", "ok", ok, "dry_run", rs->o->dry_run,
+                            "mode", mode_name(rs->o->mode), "db_schema", rs_nsp(rs), "tables",
+                            tables);
     if (rs->failed != NULL)
         json_object_set(rep, "failed", rs->failed);
     return rep;

@@ -891,7 +891,9 @@ Test(backup, exposed_schema_is_backed_up_restored_and_synced)
     cr_expect(strstr(doc, "public-p") == NULL, "%s", doc);
     cr_expect(strstr(doc, "\"db_schema\":\"api\"") != NULL, "%s", doc);
     free(doc);
-    cr_assert_eq(run("dba_bk_dst", "--profile dstapi restore api.json --yes", &out), 0, "%s", out);
+    cr_assert_eq(run("dba_bk_dst", "--json --profile dstapi restore api.json --yes", &out), 0,
+                 "%s", out);
+    cr_expect(strstr(out, "\"db_schema\": \"api\"") != NULL, "%s", out);
     free(out);
 #define API_ROWS "SELECT (SELECT string_agg(v, ',' ORDER BY v) FROM api.things) || '|' || " \
                  "(SELECT string_agg(v, ',' ORDER BY v) FROM public.things)"
