@@ -15,6 +15,8 @@
 /*
  * The document is the Python original's (version "1.1"): {"metadata": {version, created_at,
  * user_id, backup_type, <table>_count..., profile, server_version}, "<table>": [rows...], ...}.
+ * This program adds to the metadata "db_schema" (the PostgreSQL schema the rows were read from),
+ * "format" and "schema" (the backup schema); readers treat all three as optional.
  * The jsonl form is one object a line: {"metadata": {...}} first, then {"table": T, "row": {...}}
  * grouped by table in dependency order.
  */
@@ -87,6 +89,10 @@ struct dba_backup_schema *dba_backup_schema_live(const struct dba_config *cfg,
    when the file is not jsonl. *text (heap, caller frees) receives the document's text when the
    file is not jsonl, else NULL. */
 json_t *dba_backup_file_metadata(const char *path, char **text, size_t *len, struct dba_err *err);
+/* Checks that the file at path exists and is a backup: jsonl whose first line is the metadata,
+   or a well-formed JSON object (checked without building a tree). DBA_OK, or DBA_EIO (missing,
+   unreadable) / DBA_EINVAL (malformed) with err naming the file. */
+DBA_MUSTCHECK int dba_backup_file_check(const char *path, struct dba_err *err);
 /* The metadata object of a document's text (an empty object when absent); new reference. */
 json_t *dba_backup_text_metadata(const char *text, size_t len);
 /* The schema as the original's JSON shape; new reference. */
@@ -120,6 +126,9 @@ typedef void (*dba_backup_progress_cb)(void *arg, const char *table, int64_t don
 struct dba_backup_opts {
     const char *profile;          /* profile name written to the metadata */
     const char *user_id;          /* scope to this user (tables with user_field), or NULL */
+    const char *nsp;              /* schema the tables are read from (NULL = "public"); every
+                                     statement names it, and the metadata records it
+                                     ("db_schema") */
     bool jsonl;                   /* one object a line instead of one document */
     dba_backup_write_cb write;    /* output */
     void *write_arg;              /* its argument */

@@ -7,12 +7,19 @@
 /* Text form of a scalar JSON value used as a key (integers, strings, reals, booleans) into buf;
    returns buf, or NULL for null, objects and arrays. */
 const char *dba__backup_key(const json_t *v, char *buf, size_t n);
+/* Exact text of the scalar JSON value at v[0..n) (a key): a string unescaped, a number exactly
+   as written (no trip through a double, so bigint keys near 2^63 stay exact), true/false; NULL
+   for null, objects, arrays and malformed input. New heap string. */
+char *dba__backup_scalar_text(const char *v, size_t n);
+/* The same for the top-level member name of the row object raw[0..len); NULL when absent. */
+char *dba__backup_field(const char *raw, size_t len, const char *name);
 /* Callbacks of a walk over a backup: meta once (the metadata object or NULL), table for each
-   table present, row for each row (parsed with DBA__BACKUP_JSON_FLAGS, plus its exact text). A
-   non-zero return of row stops the walk and is returned. */
+   table present (also those the schema does not have: a JSON document's are all reported before
+   any row), row for each row (parsed with DBA__BACKUP_JSON_FLAGS, plus its exact text). A
+   non-zero return of table or row stops the walk and is returned. */
 struct dba__backup_walk {
     void (*meta)(void *arg, const json_t *meta);                  /* metadata */
-    void (*table)(void *arg, const char *table);                  /* table present */
+    int (*table)(void *arg, const char *table);                   /* table present */
     int (*row)(void *arg, const char *table, json_t *row, const char *raw, size_t len); /* row */
 };
 /* Walks a JSON document's text: metadata, then the schema's tables in the schema's order. */
@@ -33,7 +40,8 @@ typedef int (*dba__backup_scan_cb)(void *arg, const char *key, const char *v, si
 int dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg);
 
 /* Flags for parsing one row: integers as reals, so huge integers parse; the exact text is what
-   PostgreSQL receives. */
+   PostgreSQL receives, and keys are read from that text (dba__backup_field), never from these
+   doubles (they are inexact above 2^53). */
 #define DBA__BACKUP_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY)
 
 #endif

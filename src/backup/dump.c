@@ -20,6 +20,15 @@ struct dump {
     int64_t *counts;                     /* rows per table */
 };
 
+/* The table's name qualified with the schema it is read from: "nsp"."name". */
+static void
+dump_qname(const struct dump *d, const char *name, struct dba_buf *b)
+{
+    dba_buf_put_ident(b, d->o->nsp != NULL ? d->o->nsp : "public");
+    dba_buf_putc(b, '.');
+    dba_buf_put_ident(b, name);
+}
+
 /* WHERE condition selecting table i's rows: the user's, and (for children) those whose parent
    row is selected too (recursively), so children of rows left out are left out. */
 static void
@@ -45,7 +54,7 @@ dump_where(struct dump *d, size_t i, struct dba_buf *b)
         dba_buf_puts(b, " IN (SELECT ");
         dba_buf_put_ident(b, d->s->tables[p].pk);
         dba_buf_puts(b, " FROM ");
-        dba_buf_put_ident(b, d->s->tables[p].name);
+        dump_qname(d, d->s->tables[p].name, b);
         dba_buf_puts(b, " WHERE ");
         dump_where(d, (size_t)p, b);
         dba_buf_puts(b, ")");
@@ -75,7 +84,7 @@ dump_counts(struct dump *d)
         struct pg_result *r;
         dba_buf_init(&b);
         dba_buf_puts(&b, "SELECT count(*) FROM ");
-        dba_buf_put_ident(&b, d->s->tables[i].name);
+        dump_qname(d, d->s->tables[i].name, &b);
         dba_buf_puts(&b, " WHERE ");
         dump_where(d, i, &b);
         int rc = dump_exec(d, b.data, &r);
@@ -107,10 +116,11 @@ dump_metadata(struct dump *d)
 {
     char now[32];
     dba_utc_now(now, sizeof(now));
-    json_t *m = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s,s:s}", "version", DBA_BACKUP_VERSION,
+    json_t *m = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:s}", "version", DBA_BACKUP_VERSION,
                           "created_at", now, "user_id", d->o->user_id, "backup_type",
                           d->o->user_id != NULL ? "user" : "full", "profile",
                           d->o->profile != NULL ? d->o->profile : "",
+                          "db_schema", d->o->nsp != NULL ? d->o->nsp : "public",
                           "server_version", dba_db_server_version(d->conn),
                           "format", d->o->jsonl ? "jsonl" : "json");
     for (size_t i = 0; i < d->s->n; i++) {
@@ -198,7 +208,7 @@ dump_table(struct dump *d, size_t i)
     dba_buf_init(&b);
     dba_buf_puts(&b, "DECLARE dba_backup_cur NO SCROLL CURSOR FOR SELECT row_to_json(_r)::text "
                      "FROM ");
-    dba_buf_put_ident(&b, t->name);
+    dump_qname(d, t->name, &b);
     dba_buf_puts(&b, " _r WHERE ");
     dump_where(d, i, &b);
     dba_buf_puts(&b, " ORDER BY ");

@@ -32,6 +32,7 @@ struct restore {
     const struct dba_backup_restore_opts *o; /* borrowed */
     struct dba_schema_cache *cache;          /* target's cache (owned ref) */
     struct rs_table *tabs;                   /* one per schema table */
+    size_t n_bound;                          /* tabs bound to a target table so far */
     json_t *failed;                          /* failing row report, or NULL */
     struct dba_err *err;                     /* out */
 };
@@ -80,28 +81,59 @@ col_generated(const struct dba_column *c)
            (c->default_expr != NULL && strncmp(c->default_expr, "nextval(", 8) == 0);
 }
 
+static const char *
+rs_nsp(const struct restore *rs)
+{
+    return rs->o->n_schemas > 0 ? rs->o->schemas[0] : "public";
+}
+
+/* Binds every table of the schema to the target's, before anything is written: a table or a
+   pk column the target lacks is an error naming it (422). */
 static int
 rs_bind(struct restore *rs)
 {
-    const char *nsp = rs->o->n_schemas > 0 ? rs->o->schemas[0] : "public";
+    const char *nsp = rs_nsp(rs);
     rs->tabs = dba_xcalloc(rs->s->n + 1, sizeof(*rs->tabs));
     for (size_t i = 0; i < rs->s->n; i++) {
         struct rs_table *rt = &rs->tabs[i];
-        rt->t = &rs->s->tables[i];
-        rt->map = json_object();
-        rt->st = dba_schema_table_find(rs->cache, nsp, rt->t->name);
-        if (rt->st == NULL || rt->st->is_view)
-            return dba_err_set(rs->err, DBA_ENOTFOUND, 400, DBA_BACKUP_CODE,
-                               "table '%s' does not exist in the target (schema %s)",
-                               rt->t->name, nsp);
-        const struct dba_column *pk = dba_schema_column_find(rt->st, rt->t->pk);
+        const struct dba_backup_table *t = &rs->s->tables[i];
+        const struct dba_table *st = dba_schema_table_find(rs->cache, nsp, t->name);
+        if (st == NULL || st->is_view) {
+            dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE,
+                        "table '%s' of the backup does not exist in the target (schema '%s')",
+                        t->name, nsp);
+            dba_err_hint(rs->err, "Create the table in the target first (db-adapter fix), or "
+                                  "leave it out of the backup (--tables).");
+            return DBA_ENOTFOUND;
+        }
+        const struct dba_column *pk = dba_schema_column_find(st, t->pk);
         if (pk == NULL)
-            return dba_err_set(rs->err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
-                               "table '%s' has no column '%s' (its pk) in the target",
-                               rt->t->name, rt->t->pk);
+            return dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE,
+                               "table '%s' has no column '%s' (its pk) in the target "
+                               "(schema '%s')", t->name, t->pk, nsp);
+        rt->t = t;
+        rt->st = st;
+        rt->map = json_object();
         rt->pk_generated = col_generated(pk);
+        rs->n_bound++;
     }
     return DBA_OK;
+}
+
+/* Exact text of the current row's member field: a rewritten value (an id from a map, the
+   user id) when there is one, else the row's own text (never through a double). Heap or NULL. */
+static char *
+rs_key(const struct restore *rs, const char *field)
+{
+    char kb[64];
+    if (field == NULL)
+        return NULL;
+    const json_t *o = json_object_get(rs->over, field);
+    if (o != NULL) {
+        const char *k = dba__backup_key(o, kb, sizeof(kb));
+        return k != NULL ? dba_xstrdup(k) : NULL;
+    }
+    return dba__backup_field(rs->raw, rs->raw_len, field);
 }
 
 /* Rewrites a reference through the parent's id map. Returns false when the value is non-null and
@@ -109,12 +141,12 @@ rs_bind(struct restore *rs)
 static bool
 remap(struct restore *rs, json_t *row, const struct dba_backup_ref *ref)
 {
-    char kb[64];
-    const char *k = dba__backup_key(json_object_get(row, ref->field), kb, sizeof(kb));
+    char *k = rs_key(rs, ref->field);
     int p = dba_backup_schema_find(rs->s, ref->table);
     if (k == NULL)
         return true;
     json_t *to = p >= 0 ? json_object_get(rs->tabs[p].map, k) : NULL;
+    free(k);
     if (to == NULL)
         return false;
     json_object_set(row, ref->field, to);
@@ -163,9 +195,10 @@ static int
 rs_find(struct restore *rs, struct rs_table *rt, json_t *row, const char *old_pk,
         char **out, bool *same)
 {
-    char b1[64], b2[64], b3[64];
     const struct dba_backup_table *t = rt->t;
-    const char *slug = t->slug ? dba__backup_key(json_object_get(row, t->slug), b1, 64) : NULL;
+    char *slug = t->slug != NULL ? rs_key(rs, t->slug) : NULL;
+    char *u = slug != NULL ? rs_key(rs, t->user_field) : NULL;
+    char *pv = slug != NULL && t->parent.table != NULL ? rs_key(rs, t->parent.field) : NULL;
     char *raw = dba_xstrndup(rs->raw, rs->raw_len);
     char *over = json_dumps(rs->over, JSON_COMPACT);
     char *cols = rs_cmp_cols(rt, row);
@@ -177,10 +210,6 @@ rs_find(struct restore *rs, struct rs_table *rt, json_t *row, const char *old_pk
     dba_buf_put_ident(&b, slug != NULL ? t->slug : t->pk);
     params[n++] = slug != NULL ? slug : old_pk;
     dba_buf_puts(&b, " = $4");
-    const char *u = t->user_field && slug ? dba__backup_key(json_object_get(row, t->user_field),
-                                                            b2, 64) : NULL;
-    const char *pv = t->parent.table && slug ? dba__backup_key(json_object_get(row,
-                                                      t->parent.field), b3, 64) : NULL;
     for (int k = 0; k < 2; k++) {
         const char *v = k == 0 ? u : pv;
         if (v == NULL)
@@ -196,6 +225,9 @@ rs_find(struct restore *rs, struct rs_table *rt, json_t *row, const char *old_pk
     free(raw);
     free(over);
     free(cols);
+    free(slug);
+    free(u);
+    free(pv);
     if (r == NULL)
         return DBA_EDB;
     *out = dba_db_res_ntuples(r) > 0 ? dba_xstrdup(dba_db_res_value(r, 0, 0)) : NULL;
@@ -332,13 +364,36 @@ rs_existing(struct restore *rs, struct rs_table *rt, json_t *row, json_int_t idx
     return DBA_OK;
 }
 
+/* A column of the row the target's table does not have is an error, not a silent loss. */
+static int
+rs_check_cols(struct restore *rs, struct rs_table *rt, json_t *row, json_int_t idx,
+              const char *old_pk)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach(row, k, v) {
+        if (dba_schema_column_find(rt->st, k) != NULL)
+            continue;
+        char why[400];
+        snprintf(why, sizeof(why), "table '%.100s' has no column '%.100s' in the target "
+                 "(schema '%.100s')", rt->t->name, k, rt->st->schema);
+        dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE, "%s", why);
+        return rs_fail(rs, rt, idx, old_pk, why);
+    }
+    return DBA_OK;
+}
+
 static int
 rs_row(struct restore *rs, struct rs_table *rt, json_t *row)
 {
-    char kb[64];
     json_int_t idx = rt->rows++;
-    const char *k = dba__backup_key(json_object_get(row, rt->t->pk), kb, sizeof(kb));
+    char *k = rs_key(rs, rt->t->pk);
     const char *old_pk = k != NULL ? k : "<unknown>";
+    int rc = rs_check_cols(rs, rt, row, idx, old_pk);
+    if (rc != DBA_OK) {
+        free(k);
+        return rc;
+    }
     if (rs->o->user_id != NULL && rt->t->user_field != NULL)
     {
         json_object_set_new(row, rt->t->user_field, json_string(rs->o->user_id));
@@ -347,6 +402,7 @@ rs_row(struct restore *rs, struct rs_table *rt, json_t *row)
     if (rt->t->parent.table != NULL && !remap(rs, row, &rt->t->parent)) {
         rt->skipped++;
         rt->orphans++;
+        free(k);
         return DBA_OK;
     }
     for (size_t i = 0; i < rt->t->n_opt; i++)
@@ -356,10 +412,9 @@ rs_row(struct restore *rs, struct rs_table *rt, json_t *row)
         }
     char *pk = NULL;
     bool same = false;
-    if (rs_find(rs, rt, row, old_pk, &pk, &same) != DBA_OK)
-        return rs_fail(rs, rt, idx, old_pk, rs->err->msg);
-    int rc;
-    if (pk != NULL) {
+    if (rs_find(rs, rt, row, old_pk, &pk, &same) != DBA_OK) {
+        rc = rs_fail(rs, rt, idx, old_pk, rs->err->msg);
+    } else if (pk != NULL) {
         rc = rs_existing(rs, rt, row, idx, old_pk, pk, same);
     } else if ((rc = rs_insert(rs, rt, row, &pk)) == DBA_OK) {
         json_object_set_new(rt->map, old_pk, json_string(pk));
@@ -368,19 +423,41 @@ rs_row(struct restore *rs, struct rs_table *rt, json_t *row)
         rc = rs_fail(rs, rt, idx, old_pk, rs->err->msg);
     }
     free(pk);
+    free(k);
     if (rc == DBA_OK && rs->o->progress != NULL && rt->rows % 1000 == 0)
         rs->o->progress(rs->o->progress_arg, rt->t->name, rt->rows, -1);
     return rc;
 }
 
-/* Feeds one row of the named table (rows of tables outside the schema are ignored). */
+/* A table of the document the schema does not have is refused (nothing is written yet for a
+   JSON document; a jsonl one is rolled back). */
+static int
+rs_table_seen(void *arg, const char *table)
+{
+    struct restore *rs = arg;
+    if (dba_backup_schema_find(rs->s, table) >= 0)
+        return DBA_OK;
+    const char *nsp = rs_nsp(rs);
+    if (dba_schema_table_find(rs->cache, nsp, table) == NULL)
+        dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE,
+                    "table '%s' of the backup does not exist in the target (schema '%s')",
+                    table, nsp);
+    else
+        dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE,
+                    "table '%s' of the backup is not in the backup schema", table);
+    dba_err_hint(rs->err, "Restore into a target that has the table, or declare it in "
+                          "backup.tables.");
+    return DBA_ENOTFOUND;
+}
+
+/* Feeds one row of the named table. */
 static int
 rs_feed(void *arg, const char *table, json_t *row, const char *raw, size_t len)
 {
     struct restore *rs = arg;
     int i = dba_backup_schema_find(rs->s, table);
     if (i < 0)
-        return DBA_OK;
+        return rs_table_seen(arg, table);
     rs->raw = raw;
     rs->raw_len = len;
     rs->over = json_object();
@@ -397,28 +474,22 @@ rs_meta(void *arg, const json_t *meta)
     DBA_UNUSED(meta);
 }
 
-static void
-rs_table_seen(void *arg, const char *table)
-{
-    DBA_UNUSED(arg);
-    DBA_UNUSED(table);
-}
-
 static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed };
 
 static json_t *
 rs_report(struct restore *rs, bool ok)
 {
     json_t *tables = json_object();
-    for (size_t i = 0; i < rs->s->n && rs->tabs != NULL; i++) {
+    for (size_t i = 0; i < rs->n_bound; i++) {
         struct rs_table *rt = &rs->tabs[i];
         json_object_set_new(tables, rt->t->name,
                             json_pack("{s:I,s:I,s:I,s:I,s:I}", "inserted", rt->inserted,
                                       "updated", rt->updated, "skipped", rt->skipped,
                                       "unchanged", rt->unchanged, "orphans", rt->orphans));
     }
-    json_t *rep = json_pack("{s:b,s:b,s:s,s:o}", "ok", ok, "dry_run", rs->o->dry_run, "mode",
-                            mode_name(rs->o->mode), "tables", tables);
+    json_t *rep = json_pack("{s:b,s:b,s:s,s:s,s:o}", "ok", ok, "dry_run", rs->o->dry_run,
+                            "mode", mode_name(rs->o->mode), "db_schema", rs_nsp(rs), "tables",
+                            tables);
     if (rs->failed != NULL)
         json_object_set(rep, "failed", rs->failed);
     return rep;
@@ -427,7 +498,7 @@ rs_report(struct restore *rs, bool ok)
 static void
 rs_cleanup(struct restore *rs)
 {
-    for (size_t i = 0; i < rs->s->n && rs->tabs != NULL; i++)
+    for (size_t i = 0; i < rs->n_bound; i++)
         json_decref(rs->tabs[i].map);
     free(rs->tabs);
     json_decref(rs->failed);
@@ -451,10 +522,11 @@ rs_run(struct restore *rs, int (*feed)(struct restore *, const void *), const vo
     int rc = rs->cache != NULL ? rs_bind(rs) : DBA_EDB;
     if (rc == DBA_OK)
         rc = rs_exec(rs, "BEGIN");
+    bool begun = rc == DBA_OK;
     if (rc == DBA_OK)
         rc = feed(rs, src);
     bool commit = rc == DBA_OK && !rs->o->dry_run;
-    {
+    if (begun) {
         struct dba_err *keep = rs->err;
         rs->err = &end_err;
         int end = rs_exec(rs, commit ? "COMMIT" : "ROLLBACK");

@@ -51,6 +51,71 @@ dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, v
     return DBA_EINVAL;
 }
 
+char *
+dba__backup_scalar_text(const char *v, size_t n)
+{
+    enum dba_json_type t;
+    size_t e = dba_json_value(v, n, 0, &t);
+    if (e == DBA_JSON_BAD)
+        return NULL;
+    size_t s = dba_json_ws(v, n, 0);
+    switch (t) {
+    case DBA_JSON_STRING: {
+        struct dba_buf b;
+        dba_buf_init(&b);
+        if (!dba_json_unescape(&b, v + s, e - s)) {
+            dba_buf_cleanup(&b);
+            return NULL;
+        }
+        return dba_buf_take(&b);
+    }
+    case DBA_JSON_NUMBER: {
+        /* "7.0" (a writer's float) is the key 7: an integer column would refuse "7.0". */
+        size_t dot = s;
+        while (dot < e && v[dot] != '.')
+            dot++;
+        size_t z = dot + 1;
+        while (dot < e && z < e && v[z] == '0')
+            z++;
+        return dba_xstrndup(v + s, (dot < e && z == e ? dot : e) - s);
+    }
+    case DBA_JSON_BOOL:
+        return dba_xstrndup(v + s, e - s);
+    case DBA_JSON_NULL:
+    case DBA_JSON_ARRAY:
+    case DBA_JSON_OBJECT:
+        break;
+    }
+    return NULL;
+}
+
+struct field_find {
+    const char *name; /* member wanted */
+    const char *v;    /* its bytes, or NULL */
+    size_t len;       /* their length */
+};
+
+static int
+field_member(void *arg, const char *key, const char *v, size_t len)
+{
+    struct field_find *f = arg;
+    if (strcmp(key, f->name) == 0) {
+        f->v = v;
+        f->len = len;
+    }
+    return DBA_OK;
+}
+
+char *
+dba__backup_field(const char *raw, size_t len, const char *name)
+{
+    struct field_find f = { .name = name };
+    if (raw == NULL || name == NULL ||
+        dba__backup_scan(raw, len, true, field_member, &f) != DBA_OK || f.v == NULL)
+        return NULL;
+    return dba__backup_scalar_text(f.v, f.len);
+}
+
 struct walk_member {
     char key[256];   /* member name */
     const char *v;   /* value bytes */
@@ -118,12 +183,18 @@ dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s
         cbs->meta(arg, meta);
         json_decref(meta);
     }
+    for (size_t i = 0; i < w.n && rc == DBA_OK; i++) /* tables the schema does not have */
+        if (strcmp(w.m[i].key, "metadata") != 0 && w.m[i].len > 0 && w.m[i].v[0] == '[' &&
+            dba_backup_schema_find(s, w.m[i].key) < 0)
+            rc = cbs->table(arg, w.m[i].key);
     for (size_t i = 0; i < s->n && rc == DBA_OK; i++) {
         m = walk_find(&w, s->tables[i].name);
         if (m == NULL)
             continue;
         w.table = s->tables[i].name;
-        cbs->table(arg, w.table);
+        rc = cbs->table(arg, w.table);
+        if (rc != DBA_OK)
+            break;
         rc = dba__backup_scan(m->v, m->len, false, walk_row, &w);
         if (rc == DBA_EINVAL && !w.cb_failed)
             dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,

@@ -117,6 +117,8 @@ sync_snapshot(struct sync *y)
         return dba_err_set(y->err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot create a temp file");
     }
     struct dba_backup_opts bo = { .profile = y->o->from->name, .user_id = y->o->user_id,
+                                  .nsp = y->o->from->schemas.n > 0 ? y->o->from->schemas.v[0]
+                                                                   : NULL,
                                   .jsonl = true, .write = sync_write, .write_arg = f };
     y->dumped = dba_backup_dump(y->src, y->s, &bo, y->err);
     if (fclose(f) != 0 && y->dumped != NULL) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backup/backup_int.h"
 
@@ -106,34 +107,42 @@ dba_backup_validator_table(struct dba_backup_validator *v, const char *table)
         json_object_set_new(v->seen, table, json_integer(0));
 }
 
-static const char *
-row_label(const struct dba_backup_table *t, const json_t *row, char *buf, size_t n)
+/* Exact text of a row's member: from the row's text when there is one, else from the value. */
+static char *
+row_key(const json_t *row, const char *raw, size_t len, const char *field)
 {
-    const char *l = t->slug != NULL ? dba__backup_key(json_object_get(row, t->slug), buf, n) : NULL;
-    return l != NULL ? l : "unknown";
+    char kb[64];
+    if (field == NULL)
+        return NULL;
+    if (raw != NULL)
+        return dba__backup_field(raw, len, field);
+    const char *k = dba__backup_key(json_object_get(row, field), kb, sizeof(kb));
+    return k != NULL ? dba_xstrdup(k) : NULL;
 }
 
 static void
 row_check_parent(struct dba_backup_validator *v, const struct dba_backup_table *t,
-                 const json_t *row)
+                 const json_t *row, const char *raw, size_t len)
 {
-    char kb[64], lb[64];
     if (t->parent.table == NULL || dba_backup_schema_find(v->s, t->parent.table) < 0)
         return;
-    const char *k = dba__backup_key(json_object_get(row, t->parent.field), kb, sizeof(kb));
-    if (k == NULL || json_object_get(json_object_get(v->pks, t->parent.table), k) != NULL)
-        return;
-    if (json_array_size(v->warnings) < VALIDATE_MAX_ERRORS)
+    char *k = row_key(row, raw, len, t->parent.field);
+    if (k != NULL && json_object_get(json_object_get(v->pks, t->parent.table), k) == NULL &&
+        json_array_size(v->warnings) < VALIDATE_MAX_ERRORS) {
+        char *l = row_key(row, raw, len, t->slug);
         json_array_append_new(v->warnings,
                               json_sprintf("Orphaned %s '%s': %s not in backup", t->name,
-                                           row_label(t, row, lb, sizeof(lb)), t->parent.field));
+                                           l != NULL ? l : "unknown", t->parent.field));
+        free(l);
+    }
+    free(k);
 }
 
-void
-dba_backup_validator_row(struct dba_backup_validator *v, const char *table, const json_t *row)
+static void
+validator_row(struct dba_backup_validator *v, const char *table, const json_t *row,
+              const char *raw, size_t len)
 {
     int i = dba_backup_schema_find(v->s, table);
-    char kb[64], lb[64];
     dba_backup_validator_table(v, table);
     json_object_set_new(v->seen, table, json_integer(json_integer_value(
                                             json_object_get(v->seen, table)) + 1));
@@ -145,22 +154,32 @@ dba_backup_validator_row(struct dba_backup_validator *v, const char *table, cons
         return;
     }
     const json_t *pk = json_object_get(row, t->pk);
-    const char *k = dba__backup_key(pk, kb, sizeof(kb));
+    char *k = row_key(row, raw, len, t->pk);
+    char *l = pk == NULL || k == NULL || k[0] == '\0' || strcmp(k, "0") == 0
+                  ? row_key(row, raw, len, t->slug) : NULL;
     if (pk == NULL)
         verr(v, json_sprintf("%s row missing '%s' field: %s", table, t->pk,
-                             row_label(t, row, lb, sizeof(lb))));
+                             l != NULL ? l : "unknown"));
     else if (k == NULL || k[0] == '\0' || strcmp(k, "0") == 0)
         verr(v, json_sprintf("%s row has empty '%s': %s", table, t->pk,
-                             row_label(t, row, lb, sizeof(lb))));
+                             l != NULL ? l : "unknown"));
+    free(l);
     if (t->slug != NULL && json_object_get(row, t->slug) == NULL)
         verr(v, json_sprintf("%s row missing '%s' field", table, t->slug));
-    row_check_parent(v, t, row);
+    row_check_parent(v, t, row, raw, len);
     if (k != NULL) {
         json_t *set = json_object_get(v->pks, table);
         if (set == NULL)
             json_object_set_new(v->pks, table, set = json_object());
         json_object_set_new(set, k, json_true());
     }
+    free(k);
+}
+
+void
+dba_backup_validator_row(struct dba_backup_validator *v, const char *table, const json_t *row)
+{
+    validator_row(v, table, row, NULL, 0);
 }
 
 json_t *
@@ -171,6 +190,12 @@ dba_backup_validator_finish(struct dba_backup_validator *v)
     for (size_t i = 0; i < v->s->n; i++)
         if (json_object_get(v->seen, v->s->tables[i].name) == NULL)
             verr(v, json_sprintf("Missing required key: %s", v->s->tables[i].name));
+    const char *name;
+    const json_t *n;
+    json_object_foreach(v->seen, name, n)
+        if (dba_backup_schema_find(v->s, name) < 0)
+            json_array_append_new(v->warnings, json_sprintf(
+                "Table '%s' is not in the backup schema: a restore refuses it", name));
     if (v->n_errors > VALIDATE_MAX_ERRORS)
         json_array_append_new(v->errors, json_sprintf("... and %zu more errors",
                                                       v->n_errors - VALIDATE_MAX_ERRORS));
@@ -262,11 +287,13 @@ jl_line(const char *line, size_t n, long no, const struct dba__backup_walk *cbs,
         (row = json_loadb(l.row, l.len, DBA__BACKUP_JSON_FLAGS, NULL)) == NULL)
         return dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                            "line %ld is not a {\"table\", \"row\"} object", no);
+    int rc = DBA_OK;
     if (strcmp(last, l.table) != 0) {
         snprintf(last, 256, "%s", l.table);
-        cbs->table(arg, l.table);
+        rc = cbs->table(arg, l.table);
     }
-    int rc = cbs->row(arg, l.table, row, l.row, l.len);
+    if (rc == DBA_OK)
+        rc = cbs->row(arg, l.table, row, l.row, l.len);
     json_decref(row);
     return rc;
 }
@@ -300,18 +327,17 @@ vmeta(void *arg, const json_t *m)
         dba_backup_validator_metadata(arg, m);
 }
 
-static void
+static int
 vtable(void *arg, const char *t)
 {
     dba_backup_validator_table(arg, t);
+    return DBA_OK;
 }
 
 static int
 vrow(void *arg, const char *table, json_t *row, const char *raw, size_t len)
 {
-    DBA_UNUSED(raw);
-    DBA_UNUSED(len);
-    dba_backup_validator_row(arg, table, row);
+    validator_row(arg, table, row, raw, len);
     return DBA_OK;
 }
 
@@ -378,4 +404,35 @@ dba_backup_file_metadata(const char *path, char **text, size_t *len, struct dba_
     }
     *text = dba__backup_read_file(path, len, err);
     return *text != NULL ? dba_backup_text_metadata(*text, *len) : NULL;
+}
+
+static int
+check_member(void *arg, const char *key, const char *v, size_t len)
+{
+    DBA_UNUSED(arg);
+    DBA_UNUSED(key);
+    DBA_UNUSED(v);
+    DBA_UNUSED(len);
+    return DBA_OK;
+}
+
+int
+dba_backup_file_check(const char *path, struct dba_err *err)
+{
+    if (access(path, R_OK) != 0)
+        return dba_err_set(err, DBA_EIO, 400, DBA_BACKUP_CODE, "Backup file not found: %s",
+                           path);
+    if (dba__backup_is_jsonl(path))
+        return DBA_OK;
+    size_t len;
+    char *text = dba__backup_read_file(path, &len, err);
+    if (text == NULL)
+        return DBA_EIO;
+    int rc = dba__backup_scan(text, len, true, check_member, NULL);
+    free(text);
+    if (rc != DBA_OK)
+        return dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
+                           "Invalid JSON: %s is not a well-formed backup (a JSON object, or "
+                           "jsonl with the metadata on its first line)", path);
+    return DBA_OK;
 }

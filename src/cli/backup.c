@@ -44,41 +44,73 @@ bk_usage(const char *cmd, const char *why, const char *arg)
     return DBA_EXIT_USAGE;
 }
 
+/* Which command takes an option (bits of bk_parse's cmd mask). */
+enum {
+    BK_BACKUP = 1,   /* backup */
+    BK_VALIDATE = 2, /* validate-backup */
+    BK_RESTORE = 4,  /* restore */
+    BK_SYNC = 8,     /* sync */
+};
+
+/* Parses argv for cmd (one of the BK_ bits); an option the command does not take, a missing
+   value, or a second positional argument is a usage error (exit 2). */
 static int
-bk_parse(const char *cmd, struct dba_cli *c, struct bk_args *a)
+bk_parse(const char *cmd, unsigned mask, struct dba_cli *c, struct bk_args *a)
 {
-    static const struct { const char *name; size_t off; } valued[] = {
-        { "-o", offsetof(struct bk_args, file) }, { "--output", offsetof(struct bk_args, file) },
-        { "--tables", offsetof(struct bk_args, tables) },
-        { "--user-id", offsetof(struct bk_args, user_id) },
-        { "--format", offsetof(struct bk_args, format) },
-        { "--mode", offsetof(struct bk_args, mode) }, { "-m", offsetof(struct bk_args, mode) },
-        { "--from", offsetof(struct bk_args, from) }, { "-f", offsetof(struct bk_args, from) },
-        { "--validate", offsetof(struct bk_args, file) },
+    static const struct { const char *name; size_t off; unsigned cmds; } valued[] = {
+        { "-o", offsetof(struct bk_args, file), BK_BACKUP },
+        { "--output", offsetof(struct bk_args, file), BK_BACKUP },
+        { "--tables", offsetof(struct bk_args, tables), BK_BACKUP | BK_SYNC },
+        { "--user-id", offsetof(struct bk_args, user_id), BK_BACKUP | BK_RESTORE | BK_SYNC },
+        { "--format", offsetof(struct bk_args, format), BK_BACKUP },
+        { "--mode", offsetof(struct bk_args, mode), BK_RESTORE | BK_SYNC },
+        { "-m", offsetof(struct bk_args, mode), BK_RESTORE | BK_SYNC },
+        { "--from", offsetof(struct bk_args, from), BK_SYNC },
+        { "-f", offsetof(struct bk_args, from), BK_SYNC },
+        { "--validate", offsetof(struct bk_args, file), BK_BACKUP },
+    };
+    static const struct { const char *name; size_t off; unsigned cmds; } flags[] = {
+        { "--dry-run", offsetof(struct bk_args, dry_run), BK_RESTORE | BK_SYNC },
+        { "--yes", offsetof(struct bk_args, yes), BK_RESTORE },
+        { "-y", offsetof(struct bk_args, yes), BK_RESTORE },
+        { "--confirm", offsetof(struct bk_args, confirm), BK_SYNC },
     };
     for (int i = 0; i < c->argc; i++) {
         const char *s = c->argv[i];
-        size_t k = 0;
+        size_t k = 0, f = 0;
         while (k < DBA_ARRAY_LEN(valued) && strcmp(s, valued[k].name) != 0)
             k++;
-        if (k < DBA_ARRAY_LEN(valued)) {
+        while (f < DBA_ARRAY_LEN(flags) && strcmp(s, flags[f].name) != 0)
+            f++;
+        if (k < DBA_ARRAY_LEN(valued) && (valued[k].cmds & mask) != 0) {
             if (i + 1 >= c->argc)
                 return bk_usage(cmd, "missing value for", s);
             *(const char **)(void *)((char *)a + valued[k].off) = c->argv[++i];
             a->validate |= strcmp(s, "--validate") == 0;
-        } else if (strcmp(s, "--dry-run") == 0) {
-            a->dry_run = true;
-        } else if (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0) {
-            a->yes = true;
-        } else if (strcmp(s, "--confirm") == 0) {
-            a->confirm = true;
-        } else if (s[0] != '-' && a->file == NULL) {
+        } else if (f < DBA_ARRAY_LEN(flags) && (flags[f].cmds & mask) != 0) {
+            *(bool *)(void *)((char *)a + flags[f].off) = true;
+        } else if (s[0] != '-' && a->file == NULL && (mask & BK_SYNC) == 0) {
             a->file = s;
         } else {
             return bk_usage(cmd, "unexpected argument", s);
         }
     }
     return DBA_EXIT_OK;
+}
+
+/* A write into a profile with read_only = true is refused (exit 1), naming the setting. */
+static bool
+bk_writable(struct dba_cli *c, const struct dba_profile *p, const char *what)
+{
+    struct dba_err err;
+    if (!p->read_only)
+        return true;
+    dba_err_set(&err, DBA_EINVAL, 403, "DBA403", "profile '%s' has read_only = true: %s refused",
+                p->name, what);
+    dba_err_hint(&err, "Writes are disabled by read_only = true in the profile; --dry-run is "
+                       "allowed.");
+    dba_cli_print_err(c, &err);
+    return false;
 }
 
 static void
@@ -225,6 +257,7 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
     struct bk_progress prog = { .start_ms = dba_now_ms() };
     json_t *warnings = json_array();
     struct dba_backup_opts o = { .profile = p->name, .user_id = a->user_id,
+                                 .nsp = p->schemas.n > 0 ? p->schemas.v[0] : NULL,
                                  .jsonl = a->format != NULL && strcmp(a->format, "jsonl") == 0,
                                  .progress = isatty(2) ? bk_progress : NULL,
                                  .progress_arg = &prog };
@@ -263,7 +296,7 @@ int
 dba_cli_backup(struct dba_cli *c)
 {
     struct bk_args a = { 0 };
-    int rc = bk_parse("backup", c, &a);
+    int rc = bk_parse("backup", BK_BACKUP, c, &a);
     if (rc != DBA_EXIT_OK)
         return rc;
     if (a.validate)
@@ -342,7 +375,7 @@ int
 dba_cli_validate_backup(struct dba_cli *c)
 {
     struct bk_args a = { 0 };
-    int rc = bk_parse("validate-backup", c, &a);
+    int rc = bk_parse("validate-backup", BK_VALIDATE, c, &a);
     return rc != DBA_EXIT_OK ? rc : bk_validate_cmd(c, a.file);
 }
 
@@ -395,15 +428,13 @@ bk_print_restore(json_t *rep)
 
 static json_t *
 bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profile *p,
-               struct pg_conn *conn, struct dba_err *err)
+               enum dba_backup_mode mode, struct pg_conn *conn, struct dba_err *err)
 {
     struct bk_progress prog = { .start_ms = dba_now_ms() };
     struct dba_backup_restore_opts o = {
-        .dry_run = a->dry_run, .user_id = a->user_id,
+        .mode = mode, .dry_run = a->dry_run, .user_id = a->user_id,
         .schemas = (const char *const *)p->schemas.v, .n_schemas = p->schemas.n,
         .progress = isatty(2) ? bk_progress : NULL, .progress_arg = &prog };
-    if (dba_backup_mode_parse(a->mode != NULL ? a->mode : "skip", &o.mode, err) != DBA_OK)
-        return NULL;
     struct dba_schema_cache *cache = dba_schema_cache_load(conn, o.schemas, o.n_schemas, err);
     if (cache == NULL)
         return NULL;
@@ -428,19 +459,40 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
     return rep;
 }
 
+/* restore's arguments, checked before anything is asked or connected: the mode (usage, exit 2),
+   then the file (exists and is a well-formed backup, exit 1) and the profile (exit 1). */
+static int
+bk_restore_args(struct dba_cli *c, const struct bk_args *a, enum dba_backup_mode *mode,
+                const struct dba_profile **p)
+{
+    struct dba_err err;
+    dba_err_clear(&err);
+    if (a->file == NULL)
+        return bk_usage("restore", "missing the backup FILE", NULL);
+    if (dba_backup_mode_parse(a->mode != NULL ? a->mode : "skip", mode, &err) != DBA_OK)
+        return bk_usage("restore", "--mode must be skip, overwrite or fail, not", a->mode);
+    if (dba_backup_file_check(a->file, &err) != DBA_OK) {
+        dba_cli_print_err(c, &err);
+        return DBA_EXIT_FAIL;
+    }
+    *p = bk_active(c);
+    if (*p == NULL || (!a->dry_run && !bk_writable(c, *p, "restore into it")))
+        return DBA_EXIT_FAIL;
+    return DBA_EXIT_OK;
+}
+
 int
 dba_cli_restore(struct dba_cli *c)
 {
     struct bk_args a = { 0 };
     struct dba_err err;
-    int rc = bk_parse("restore", c, &a);
+    enum dba_backup_mode mode = DBA_BACKUP_SKIP;
+    const struct dba_profile *p = NULL;
+    int rc = bk_parse("restore", BK_RESTORE, c, &a);
+    if (rc == DBA_EXIT_OK)
+        rc = bk_restore_args(c, &a, &mode, &p);
     if (rc != DBA_EXIT_OK)
         return rc;
-    if (a.file == NULL)
-        return bk_usage("restore", "missing the backup FILE", NULL);
-    const struct dba_profile *p = bk_active(c);
-    if (p == NULL)
-        return DBA_EXIT_FAIL;
     if (!a.yes && !a.dry_run) {
         char what[512];
         snprintf(what, sizeof(what), "Restore %s into profile '%s' with mode=%s", a.file,
@@ -452,7 +504,7 @@ dba_cli_restore(struct dba_cli *c)
     if (conn == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
-    json_t *rep = bk_restore_run(c, &a, p, conn, &err);
+    json_t *rep = bk_restore_run(c, &a, p, mode, conn, &err);
     dba_db_close(conn);
     bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
     if (c->json && rep != NULL)
@@ -494,28 +546,31 @@ bk_print_sync(json_t *rep)
                json_string_value(json_object_get(fl, "error")));
 }
 
-/* Checks sync's arguments and resolves both profiles; returns an exit code. */
+/* Checks sync's arguments (usage errors exit 2) and resolves both profiles (an unknown source,
+   the active profile as source, or a confirmed sync into a read_only profile exit 1). */
 static int
 bk_sync_args(struct dba_cli *c, const struct bk_args *a, struct dba_backup_sync_opts *o,
              struct dba_err *err)
 {
     if (a->from == NULL)
         return bk_usage("sync", "missing --from SOURCE", NULL);
-    if (a->file != NULL)
-        return bk_usage("sync", "unexpected argument", a->file);
     if (a->dry_run && a->confirm)
         return bk_usage("sync", "--dry-run and --confirm exclude each other", NULL);
+    if (dba_backup_mode_parse(a->mode != NULL ? a->mode : "skip", &o->mode, err) != DBA_OK ||
+        o->mode == DBA_BACKUP_FAIL)
+        return bk_usage("sync", "--mode must be skip or overwrite, not", a->mode);
     o->from = dba_config_profile_get(c->cfg, a->from);
     if (o->from == NULL) {
-        fprintf(stderr, "db-adapter sync: unknown profile '%s'\n", a->from);
-        return DBA_EXIT_USAGE;
+        dba_err_set(err, DBA_ENOTFOUND, 404, DBA_BACKUP_CODE, "unknown profile '%s'", a->from);
+        dba_err_hint(err, "db-adapter profiles lists the profiles of the configuration.");
+        dba_cli_print_err(c, err);
+        return DBA_EXIT_FAIL;
     }
     o->to = bk_active(c);
     if (o->to == NULL)
         return DBA_EXIT_FAIL;
-    if (dba_backup_mode_parse(a->mode != NULL ? a->mode : "skip", &o->mode, err) != DBA_OK ||
-        o->mode == DBA_BACKUP_FAIL)
-        return bk_usage("sync", "--mode must be skip or overwrite, not", a->mode);
+    if (a->confirm && !bk_writable(c, o->to, "sync into it"))
+        return DBA_EXIT_FAIL;
     return DBA_EXIT_OK;
 }
 
@@ -526,7 +581,7 @@ dba_cli_sync(struct dba_cli *c)
     struct dba_err err;
     struct dba_backup_sync_opts o = { 0 };
     dba_err_clear(&err);
-    int rc = bk_parse("sync", c, &a);
+    int rc = bk_parse("sync", BK_SYNC, c, &a);
     if (rc == DBA_EXIT_OK)
         rc = bk_sync_args(c, &a, &o, &err);
     if (rc != DBA_EXIT_OK)
@@ -543,7 +598,5 @@ dba_cli_sync(struct dba_cli *c)
     if (!ok && !(c->json && rep != NULL))
         dba_cli_print_err(c, &err);
     json_decref(rep);
-    if (rep == NULL && err.code == DBA_EINVAL && err.http_status == 400)
-        return DBA_EXIT_USAGE;
     return ok ? DBA_EXIT_OK : DBA_EXIT_FAIL;
 }

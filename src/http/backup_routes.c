@@ -1,14 +1,17 @@
 /* backup_routes.c - GET /backup, POST /backup/validate, POST /restore and POST /sync. Backups,
-   restores and syncs run the CLI's blocking core operations (backup/backup.h) on a task thread so
-   the worker loop never blocks. A backup is written to a temp file unlinked right after it is
-   created, then streamed from its descriptor: memory stays flat, and a failed backup answers a
-   clean error instead of a truncated 200. Exporting, restoring and confirmed syncs need the admin
-   token; validation reads only the body.
+   validations, restores and syncs run the CLI's blocking core operations (backup/backup.h) on a
+   task thread so the worker loop never blocks (a validation parses a body of any size). A backup
+   is written to a temp file unlinked right after it is created, then streamed from its
+   descriptor: memory stays flat, and a failed backup answers a clean error instead of a truncated
+   200. Exporting, restoring and confirmed syncs need the admin token; validation reads only the
+   body. A profile with read_only = true refuses restores and confirmed syncs (403).
 
    Restore and sync answer their report as JSON: 200 when it went through (or for a dry run / a
    plan); 400 when the backup is invalid or a parameter is wrong; 409 when mode=fail met an
-   existing row; 422 when the target refused a row (constraint, type, ...). Nothing is written in
-   any of the error cases: the restore is one transaction. */
+   existing row; 422 when the target lacks a table or column of the backup, or refused a row
+   (constraint, type, ...). A report that is not 200 also carries the error's code, message,
+   details and hint. Nothing is written in any of the error cases: the restore is one
+   transaction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +23,8 @@
 #include "http/http_int.h"
 
 enum bk_op {
-    BK_OP_BACKUP,  /* GET /backup */
+    BK_OP_BACKUP,   /* GET /backup */
+    BK_OP_VALIDATE, /* POST /backup/validate */
     BK_OP_RESTORE, /* POST /restore */
     BK_OP_SYNC,    /* POST /sync */
 };
@@ -47,6 +51,7 @@ struct bk_task {
     char *body;                         /* request body, owned, or NULL */
     size_t len;                         /* its length */
     struct bk_box *box;                 /* backup: shared descriptor */
+    struct dba_schema_cache *cache;     /* validate: the worker's cache (own ref), or NULL */
 };
 
 static void
@@ -71,6 +76,7 @@ bk_task_free(void *arg)
     free(t->tables);
     free(t->user_id);
     free(t->body);
+    dba_schema_cache_unref(t->cache);
     free(t);
 }
 
@@ -102,6 +108,7 @@ bk_dump_tmp(struct bk_task *t, struct pg_conn *conn, const struct dba_backup_sch
         return NULL;
     }
     struct dba_backup_opts o = { .profile = t->p->name, .user_id = t->user_id, .jsonl = t->jsonl,
+                                 .nsp = t->p->schemas.n > 0 ? t->p->schemas.v[0] : NULL,
                                  .write = bk_write, .write_arg = f };
     json_t *sum = dba_backup_dump(conn, s, &o, err);
     struct stat st;
@@ -137,6 +144,25 @@ bk_run_backup(struct bk_task *t, struct dba_err *err)
     dba_backup_schema_free(s);
     dba_db_close(conn);
     return sum;
+}
+
+/* POST /backup/validate, on the task thread (a big body takes a while to parse). */
+static json_t *
+bk_run_validate(struct bk_task *t)
+{
+    struct dba_err err;
+    const char *text = t->body != NULL ? t->body : "";
+    dba_err_clear(&err);
+    json_t *meta = dba_backup_text_metadata(text, t->len);
+    struct dba_backup_schema *s = dba_backup_schema_for(
+        t->cfg, meta, text, t->len, t->cache, t->p->schemas.n > 0 ? t->p->schemas.v[0] : "public",
+        &err);
+    json_decref(meta);
+    json_t *v = s != NULL ? dba_backup_validate_text(s, text, t->len)
+                          : json_pack("{s:b,s:[s],s:[]}", "valid", 0, "errors", err.msg,
+                                      "warnings");
+    dba_backup_schema_free(s);
+    return v;
 }
 
 /* Status of a restore or sync report (see the top of the file). */
@@ -186,6 +212,8 @@ bk_task_run(void *arg, unsigned *status, struct dba_err *err)
     switch (t->op) {
     case BK_OP_BACKUP:
         return bk_run_backup(t, err);
+    case BK_OP_VALIDATE:
+        return bk_run_validate(t);
     case BK_OP_RESTORE:
         rep = bk_run_restore(t, err);
         break;
@@ -199,8 +227,14 @@ bk_task_run(void *arg, unsigned *status, struct dba_err *err)
     }
     if (rep != NULL) {
         *status = bk_report_status(rep, err);
-        if (*status != 200)
+        if (*status != 200) { /* the error's own shape, next to the report */
+            json_object_set_new(rep, "code", json_string(err->pgrst[0] ? err->pgrst
+                                                                       : DBA_BACKUP_CODE));
             json_object_set_new(rep, "message", json_string(err->msg));
+            json_object_set_new(rep, "details", err->detail[0] ? json_string(err->detail)
+                                                               : json_null());
+            json_object_set_new(rep, "hint", err->hint[0] ? json_string(err->hint) : json_null());
+        }
     }
     return rep;
 }
@@ -296,18 +330,45 @@ bk_sync_from(struct req *r, struct bk_task *t, enum MHD_Result *ret)
     return false;
 }
 
+/* Restores and confirmed syncs write: a read_only profile refuses them (403). Dry runs and sync
+   plans roll back, so they are allowed. */
+static bool
+bk_read_only(struct req *r, struct bk_task *t, enum MHD_Result *ret)
+{
+    if (!t->p->read_only)
+        return true;
+    *ret = dba__http_error(r, 403, "DBA403",
+                           dba_arena_printf(r->a, "profile '%s' has read_only = true: %s refused",
+                                            t->p->name, t->op == BK_OP_SYNC ? "sync into it"
+                                                                           : "restore into it"),
+                           NULL, "Writes are disabled by read_only = true in the profile; a "
+                                 "dry run (restore ?dry_run=true, a sync without confirm) is "
+                                 "allowed.");
+    return false;
+}
+
 static bool
 bk_checks(struct req *r, struct bk_task *t, enum MHD_Result *ret)
 {
+    if (t->op == BK_OP_VALIDATE)
+        return true; /* no token, no parameters */
     if (!bk_parse_query(r, t, ret))
         return false;
-    if (t->op == BK_OP_SYNC && !bk_sync_from(r, t, ret))
-        return false;
-    if (t->op == BK_OP_BACKUP)
+    switch (t->op) {
+    case BK_OP_BACKUP:
         return dba__http_admin_check(r, "backups over HTTP", ret);
-    if (t->op == BK_OP_RESTORE)
-        return dba__http_admin_check(r, "restores over HTTP", ret);
-    return !t->confirm || dba__http_admin_check(r, "confirmed syncs over HTTP", ret);
+    case BK_OP_VALIDATE:
+        return true;
+    case BK_OP_RESTORE:
+        return dba__http_admin_check(r, "restores over HTTP", ret) &&
+               (t->dry_run || bk_read_only(r, t, ret));
+    case BK_OP_SYNC:
+        if (t->confirm && (!dba__http_admin_check(r, "confirmed syncs over HTTP", ret) ||
+                           !bk_read_only(r, t, ret)))
+            return false;
+        return bk_sync_from(r, t, ret);
+    }
+    return false;
 }
 
 static enum MHD_Result
@@ -324,9 +385,11 @@ bk_start(struct req *r, enum bk_op op)
         bk_task_free(t);
         return ret;
     }
-    if (op == BK_OP_RESTORE)
-        t->body = dba_xstrndup(r->body.data ? r->body.data : "", r->body.len);
+    if (op == BK_OP_VALIDATE)
+        t->cache = dba_schema_cache_ref(dba__http_cache(r));
     t->len = r->body.len;
+    if (op == BK_OP_RESTORE || op == BK_OP_VALIDATE) /* the body moves to the task */
+        t->body = dba_buf_take(&r->body);
     if (op != BK_OP_BACKUP)
         return dba__http_task(r, bk_task_run, t, bk_task_free, dba__http_send_task_result);
     t->box = dba_xcalloc(1, sizeof(*t->box));
@@ -335,27 +398,6 @@ bk_start(struct req *r, enum bk_op op)
     r->ctx = t->box;
     dba_arena_defer(r->a, bk_box_unref, t->box);
     return dba__http_task(r, bk_task_run, t, bk_task_free, bk_backup_done);
-}
-
-/* POST /backup/validate: no database, no token; the body's schema is the configured one, else
-   the one recorded in the backup, else derived from the schema cache when it is loaded. */
-static enum MHD_Result
-bk_validate(struct req *r)
-{
-    struct dba_err err;
-    const char *text = r->body.data ? r->body.data : "";
-    const struct dba_profile *p = r->w->srv->active;
-
-    dba_err_clear(&err);
-    json_t *meta = dba_backup_text_metadata(text, r->body.len);
-    struct dba_backup_schema *s = dba_backup_schema_for(r->w->srv->cfg, meta, text, r->body.len,
-                                                        dba__http_cache(r), p->schemas.v[0], &err);
-    json_decref(meta);
-    json_t *v = s != NULL ? dba_backup_validate_text(s, text, r->body.len)
-                          : json_pack("{s:b,s:[s],s:[]}", "valid", 0, "errors", err.msg,
-                                      "warnings");
-    dba_backup_schema_free(s);
-    return dba__http_send_jsonv(r, 200, v);
 }
 
 enum MHD_Result
@@ -367,7 +409,7 @@ dba__http_backup_get(struct req *r)
 enum MHD_Result
 dba__http_backup_validate(struct req *r)
 {
-    return bk_validate(r);
+    return bk_start(r, BK_OP_VALIDATE); /* parsed on a task thread: no token, no database */
 }
 
 enum MHD_Result

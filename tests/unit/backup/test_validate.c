@@ -76,3 +76,40 @@ Test(backup_validate, missing_keys_and_bad_json)
     cr_expect(has(v, "errors", "Invalid JSON"));
     json_decref(v);
 }
+
+/* Keys near 2^63 are compared exactly: as doubles, 9223372036854775001 and ...003 are the same
+   number and the orphan below would go unnoticed. */
+Test(backup_validate, bigint_keys_are_exact)
+{
+    json_t *v = check("{\"metadata\":{\"version\":\"1.1\",\"created_at\":\"x\",\"user_id\":null,"
+                      "\"backup_type\":\"full\"},\"p\":[{\"id\":9223372036854775001,"
+                      "\"slug\":\"a\"},{\"id\":9223372036854775002,\"slug\":\"b\"}],"
+                      "\"c\":[{\"id\":1,\"slug\":\"ok\",\"p_id\":9223372036854775002},"
+                      "{\"id\":2,\"slug\":\"lost\",\"p_id\":9223372036854775003}]}");
+    cr_expect(json_is_true(json_object_get(v, "valid")));
+    cr_expect(has(v, "warnings", "Orphaned c 'lost'"));
+    cr_expect(!has(v, "warnings", "Orphaned c 'ok'"));
+    cr_expect_eq(json_array_size(json_object_get(v, "warnings")), 1);
+    json_decref(v);
+}
+
+/* A table of the document that the schema does not have is reported, not silently dropped. */
+Test(backup_validate, unknown_table_is_reported)
+{
+    json_t *v = check("{\"metadata\":{\"version\":\"1.1\",\"created_at\":\"x\",\"user_id\":null,"
+                      "\"backup_type\":\"full\"},\"p\":[],\"c\":[],\"ghost\":[{\"id\":1}]}");
+    cr_expect(has(v, "warnings", "Table 'ghost' is not in the backup schema"));
+    json_decref(v);
+}
+
+/* A parent key written as 7.0 (a float in some writers' output) is the key 7. */
+Test(backup_validate, integral_float_key_matches_its_integer)
+{
+    json_t *v = check("{\"metadata\":{\"version\":\"1.1\",\"created_at\":\"x\",\"user_id\":null,"
+                      "\"backup_type\":\"full\"},\"p\":[{\"id\":7.0,\"slug\":\"a\"}],"
+                      "\"c\":[{\"id\":1,\"slug\":\"ok\",\"p_id\":7},{\"id\":2,\"slug\":\"ok2\","
+                      "\"p_id\":7.00}]}");
+    cr_expect(json_is_true(json_object_get(v, "valid")));
+    cr_expect_eq(json_array_size(json_object_get(v, "warnings")), 0);
+    json_decref(v);
+}
