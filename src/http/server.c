@@ -126,6 +126,8 @@ worker_main(void *arg)
             pthread_mutex_unlock(&w->stats_lock);
             next_tick = now + WORKER_TICK_MS;
             w->mhd_due = true; /* let MHD time out idle connections */
+            if (w->index == 0)
+                dba_log_flush(false); /* counts of repeated log lines whose second is over */
         }
         if (atomic_load(&w->stop)) {
             if (!quiesced) {
@@ -391,4 +393,5 @@ dba_http_server_stop(struct dba_http_server *s)
     for (int i = 0; i < s->n_workers; i++)
         pthread_join(s->workers[i].thread, NULL);
     server_free(s);
+    dba_log_flush(true);
 }
