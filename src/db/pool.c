@@ -111,7 +111,7 @@ conn_connect_start(struct db_conn *c)
     char opts[128];
     const char *keys[] = { "dbname", "application_name", "options",
                            p->hostaddr[0] ? "hostaddr" : NULL, NULL };
-    const char *vals[] = { p->opts.conninfo, "db-adapter", opts, p->hostaddr, NULL };
+    const char *vals[] = { p->opts.conninfo, "db-adapter pool", opts, p->hostaddr, NULL };
 
     snprintf(opts, sizeof(opts), "-c statement_timeout=%d%s", p->opts.statement_timeout_ms,
              p->opts.read_only ? " -c default_transaction_read_only=on" : "");

@@ -499,3 +499,62 @@ Test(ops, status_row_counts_estimated_or_exact)
     dbat_resp_free(r);
     free(dbat_sql("DROP TABLE est_a, est_n"));
 }
+
+/* ---- pool_size is the profile's total (issue 8) ---- */
+
+static void
+start_two_connections_four_workers(void)
+{
+    dbat_server_start_with("workers = 4;", "pool_size = 2;");
+}
+
+#define POOL_BACKENDS                                                                             \
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "             \
+    "application_name LIKE 'db-adapter%' AND pid <> pg_backend_pid()"
+
+/* pool_size = 2 with 4 workers: never more than 2 connections serve requests, under concurrent
+   load. The original gave each worker ceil(2/4) = 1: 4 connections. */
+Test(ops, pool_size_is_the_total, .init = start_two_connections_four_workers, .timeout = 120)
+{
+    PGconn *obs = PQconnectdb(getenv("DBA_TEST_DATABASE_URL"));
+    cr_assert_eq(PQstatus(obs), CONNECTION_OK);
+    CURLM *m = curl_multi_init();
+    enum { N = 8 };
+    CURL *e[N];
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/tables/slow", dbat_port());
+    for (int i = 0; i < N; i++) {
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(e[i], CURLOPT_FORBID_REUSE, 1L);
+        curl_multi_add_handle(m, e[i]);
+    }
+    int running = N;
+    long max_pool = 0, max_all = 0;
+    while (running) {
+        curl_multi_perform(m, &running);
+        curl_multi_wait(m, NULL, 0, 50, NULL);
+        long p = sql_long(obs, POOL_BACKENDS " AND application_name = 'db-adapter pool'");
+        long a = sql_long(obs, POOL_BACKENDS " AND query LIKE '%\"slow\"%'");
+        max_pool = p > max_pool ? p : max_pool;
+        max_all = a > max_all ? a : max_all;
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        long code = 0;
+        curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &code);
+        ok += code == 200;
+        curl_multi_remove_handle(m, e[i]);
+        curl_easy_cleanup(e[i]);
+    }
+    curl_multi_cleanup(m);
+    cr_expect_eq(ok, N, "every request is served, whichever worker takes it");
+    cr_expect_leq(max_pool, 2, "%ld pool connections", max_pool);
+    cr_expect_leq(max_all, 2, "%ld gateway backends read the view", max_all);
+    struct dbat_resp *r = dbat_get("/pool");
+    json_t *p = json_array_get(json_object_get(r->json, "pools"), 0);
+    cr_expect(dbat_json_eq(json_object_get(p, "size"), "2"), "%s", r->body);
+    dbat_resp_free(r);
+    PQfinish(obs);
+}
