@@ -31,7 +31,7 @@ log_slot_flush(struct log_slot *s, int64_t now)
     if (s->repeats > 0) {
         char ts[32];
         dba_utc_now(ts, sizeof(ts));
-        fprintf(stderr, "%s %s last message repeated %lu times in %.1f s: %s\n", ts, s->level_name,
+        fprintf(stderr, "%s %s message repeated %lu times in %.1f s: %s\n", ts, s->level_name,
                 s->repeats, (double)(now - s->printed_ms) / 1000.0, s->text);
     }
     free(s->text);
