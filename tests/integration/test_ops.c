@@ -175,23 +175,107 @@ Test(ops, full_wait_queue_is_503, .init = start_tiny_pool, .timeout = 60)
     cr_expect_eq(ok + busy, 4);
 }
 
+/* ---- prepared statements, observed on the gateway's own backends (issue 8) ----
+   Statement logging is switched on for the test database before the gateway connects, and the
+   server log (DBA_TEST_PG_DIR/log) shows how each of the gateway's statements ran: "execute
+   <unnamed>: ..." for an unnamed statement, "execute dbaN: ..." for a prepared one. A marker in
+   the select list finds the test's own statements. (The original test looked at
+   pg_prepared_statements of its own session, which is always empty.) */
+
+static void
+statement_log(bool on)
+{
+    free(dbat_sql(on ? "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_statement = "
+                       "''all''', current_database()); END $$"
+                     : "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET log_statement', "
+                       "current_database()); END $$"));
+}
+
+static long
+server_log_size(void)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/log", getenv("DBA_TEST_PG_DIR"));
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL, "cannot read the server log %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* Runs three reads marked with marker, then counts the server log lines (written since from)
+   that execute them: *unnamed as unnamed statements, *named as prepared ones. */
+static void
+run_marked_reads(const char *marker, long from, int *unnamed, int *named)
+{
+    char path[512], url[128];
+    snprintf(url, sizeof(url), "/tables/items?select=%s:id&id=eq.3", marker);
+    for (int i = 0; i < 3; i++) {
+        struct dbat_resp *r = dbat_get(url);
+        cr_expect_eq(r->status, 200, "%s", r->body);
+        dbat_resp_free(r);
+    }
+    snprintf(path, sizeof(path), "%s/log", getenv("DBA_TEST_PG_DIR"));
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL);
+    fseek(f, from, SEEK_SET);
+    char line[8192];
+    *unnamed = *named = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *x = strstr(line, "LOG:  execute ");
+        if (x == NULL || strstr(line, marker) == NULL)
+            continue;
+        if (strncmp(x + 14, "<unnamed>", 9) == 0)
+            (*unnamed)++;
+        else
+            (*named)++;
+    }
+    fclose(f);
+}
+
 static void
 start_unprepared(void)
 {
+    statement_log(true);
     dbat_server_start_with(NULL, "prepared_statements = false;");
 }
 
-Test(ops, prepared_statements_off, .init = start_unprepared)
+static void
+start_prepared(void)
 {
-    for (int i = 0; i < 3; i++) {
-        struct dbat_resp *r = dbat_get("/tables/items?select=id&id=eq.3");
-        cr_expect_eq(r->status, 200);
-        cr_expect(dbat_json_eq(r->json, "[{\"id\":3}]"));
-        dbat_resp_free(r);
-    }
-    char *n = dbat_sql("SELECT count(*) FROM pg_prepared_statements");
-    cr_expect_str_eq(n, "0"); /* (of this session; the gateway's are checked below) */
-    free(n);
+    statement_log(true);
+    dbat_server_start_with(NULL, "prepared_statements = true;");
+}
+
+static void
+stop_logged(void)
+{
+    dbat_server_stop();
+    statement_log(false);
+}
+
+Test(ops, prepared_statements_off, .init = start_unprepared, .fini = stop_logged)
+{
+    char marker[32];
+    int unnamed, named;
+    long from = server_log_size();
+    snprintf(marker, sizeof(marker), "pso_off_%d", (int)getpid());
+    run_marked_reads(marker, from, &unnamed, &named);
+    cr_expect_geq(unnamed, 3, "the gateway's statements are not in the server log");
+    cr_expect_eq(named, 0, "prepared statements used with prepared_statements = false");
+}
+
+/* The same observation sees prepared statements when they are on, so the test above can fail. */
+Test(ops, prepared_statements_on, .init = start_prepared, .fini = stop_logged)
+{
+    char marker[32];
+    int unnamed, named;
+    long from = server_log_size();
+    snprintf(marker, sizeof(marker), "pso_on_%d", (int)getpid());
+    run_marked_reads(marker, from, &unnamed, &named);
+    cr_expect_geq(named, 3, "prepared statements are not used (%d unnamed)", unnamed);
+    cr_expect_eq(unnamed, 0);
 }
 
 Test(ops, notify_reloads_schema_cache)
