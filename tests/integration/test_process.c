@@ -137,17 +137,20 @@ http_get(int port, const char *path, char **body)
     return code;
 }
 
-/* Waits until the server on port answers /healthz (or its process ended). */
+/* Waits until the server on port is ready: schema cache loaded, database answering (or its
+   process ended). */
 static bool
 wait_serving(pid_t pid, int port)
 {
     for (int i = 0; i < 600; i++) {
-        if (http_get(port, "/healthz", NULL) == 200)
+        if (http_get(port, "/readyz", NULL) == 200)
             return true;
         if (waitpid(pid, NULL, WNOHANG) == pid)
             return false;
         usleep(50 * 1000);
     }
+    kill(pid, SIGKILL); /* never leave a server behind */
+    waitpid(pid, NULL, 0);
     return false;
 }
 
@@ -175,7 +178,7 @@ Test(process, second_server_on_a_used_port_fails, .timeout = 180)
     write_conf(port, NULL);
     pid_t first = spawn_serve("first.log");
     cr_assert(wait_serving(first, port), "the first server did not start");
-    pid_t second = spawn_serve("second.log");
+    pid_t second = spawn_serve("second.log"); /* its exit is waited for (or it is killed) */
     int st = wait_exit(second);
     char *log = read_log("second.log");
     cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1, "second server: status %d: %s",
@@ -241,13 +244,13 @@ Test(process, sigterm_answers_in_flight_requests, .timeout = 300)
     bool both = false;
     for (int i = 0; i < 600 && !both; i++) {
         both = sql_long(obs, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                             "'Lock' AND datname = current_database()") == 1 &&
+                             "'Lock' AND datname = current_database() AND "
+                             "application_name LIKE 'db-adapter%'") >= 1 &&
                sql_long(obs, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
                              "'%slow%' AND state = 'active' AND pid <> pg_backend_pid()") >= 1;
         if (!both)
             usleep(20 * 1000);
     }
-    cr_assert(both, "the requests did not reach the database");
     kill(pid, SIGTERM);
     pthread_join(th_read, NULL);
     pthread_join(th_task, NULL);
@@ -256,6 +259,7 @@ Test(process, sigterm_answers_in_flight_requests, .timeout = 300)
     PQfinish(lk);
     PQfinish(obs);
     char *log = read_log("serve.log");
+    cr_expect(both, "the requests did not reach the database");
     cr_expect_eq(read.code, 200, "read: %ld %s", read.code, read.body);
     cr_expect_eq(task.code, 503, "operation: %ld %s", task.code, task.body);
     cr_expect(task.body != NULL && strstr(task.body, "shutting down") != NULL, "%s", task.body);
