@@ -78,6 +78,7 @@ struct dba_db_pool {
     int64_t next_connect_ms;     /* no connect attempt before this */
     int backoff_ms;              /* current back-off */
     bool healthy;                /* last connect succeeded */
+    bool closed;                 /* dba_db_pool_close ran: every query is refused */
     char last_error[256];        /* last connect error, without secrets */
     char *host;                  /* host name to resolve before connecting, or NULL (a socket,
                                     an address, hostaddr given, a host list) */

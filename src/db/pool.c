@@ -618,16 +618,36 @@ dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
 void
 dba_db_pool_free(struct dba_db_pool *p)
 {
-    struct dba_err err;
-
     if (p == NULL)
         return;
+    dba_db_pool_close(p);
+    if (p->resolving != NULL) {
+        dba_loop_io_del(p->loop, &p->resolve_io);
+        resolve_unref(p->resolving); /* the thread frees it when its lookup ends */
+    }
+    free(p->host);
+    free(p->conn_hosts);
+    free(p->conn_addrs);
+    free(p->conns);
+    free((char *)(uintptr_t)p->opts.name);
+    free((char *)(uintptr_t)p->opts.conninfo);
+    free(p);
+}
+
+void
+dba_db_pool_close(struct dba_db_pool *p)
+{
+    struct dba_err err;
+
+    p->closed = true;
     dba_err_set(&err, DBA_EIO, 503, "PGRST000", "server shutting down");
     while (p->q_head != NULL) {
         struct dba_db_job *j = p->q_head;
         p->q_head = j->next;
         job_finish(j, NULL, &err);
     }
+    p->q_tail = NULL;
+    p->n_waiting = 0;
     for (int i = 0; i < p->opts.size; i++) {
         struct db_conn *c = &p->conns[i];
         struct dba_db_job *j = c->job;
@@ -640,17 +660,6 @@ dba_db_pool_free(struct dba_db_pool *p)
             job_finish(j, NULL, &err);
         }
     }
-    if (p->resolving != NULL) {
-        dba_loop_io_del(p->loop, &p->resolve_io);
-        resolve_unref(p->resolving); /* the thread frees it when its lookup ends */
-    }
-    free(p->host);
-    free(p->conn_hosts);
-    free(p->conn_addrs);
-    free(p->conns);
-    free((char *)(uintptr_t)p->opts.name);
-    free((char *)(uintptr_t)p->opts.conninfo);
-    free(p);
 }
 
 void
@@ -715,6 +724,8 @@ dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, s
 {
     int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
 
+    if (p->closed)
+        return dba_err_set(err, DBA_EIO, 503, "PGRST000", "server shutting down");
     if (open == 0 && dba_now_ms() < p->next_connect_ms) {
         p->stats.rejected++;
         dba_err_set(err, DBA_EIO, 503, "PGRST000", "database connection error");

@@ -96,7 +96,6 @@ struct dba_http_server {
     int64_t started_ms;                 /* start time */
     atomic_ulong n_requests;            /* requests answered */
     atomic_ulong n_errors;              /* 5xx answers */
-    atomic_int tasks_running;           /* background task threads alive */
     struct http_task_pool *tasks;       /* bounded pool running background operations (task.c) */
     int64_t stop_deadline_ms;           /* shutdown deadline, set by dba_http_server_stop */
 };

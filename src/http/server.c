@@ -1,9 +1,9 @@
 /* server.c - worker threads: each owns an event loop, a libmicrohttpd daemon in external epoll mode
  * (all daemons listen on the same port with SO_REUSEPORT, so the kernel spreads connections; the
  * port is claimed first so that no second process can join them) and its own share of the active
- * profile's connection pool (pool_size is the total across workers). A request never leaves its worker, so the
- * hot path takes no lock; the only shared state is the schema cache pointer, read under a mutex only
- * when its generation number changes.
+ * profile's connection pool (pool_size is the total across workers). A request never leaves its
+ * worker, so the hot path takes no lock; the only shared state is the schema cache pointer, read
+ * under a mutex only when its generation number changes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -91,9 +91,9 @@ worker_drain(struct worker *w)
     w->draining = true;
     w->answering = w->inflight;
     dba__http_tasks_abandon(w);
-    /* Fails whatever is still waiting on the database; the callbacks resume their connections. */
-    dba_db_pool_free(w->pool);
-    w->pool = NULL;
+    /* Fails whatever is still waiting on the database (the callbacks resume their connections)
+       and refuses what keep-alive connections still send; the pool is freed in server_free. */
+    dba_db_pool_close(w->pool);
     int64_t end = dba_now_ms() + 1000;
     w->mhd_due = true;
     do {

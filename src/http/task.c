@@ -255,6 +255,10 @@ dba__http_task(struct req *r, dba__http_task_fn fn, void *arg, void (*arg_free)(
     t->fn = fn;
     t->arg = arg;
     t->arg_free = arg_free;
+    if (r->w->draining) {
+        task_free(t);
+        return dba__http_error(r, 503, "DBA503", "server shutting down", NULL, NULL);
+    }
     pthread_mutex_lock(&p->lock);
     bool full = p->stopping ||
                 p->n_running + p->n_queued >= p->n_threads + p->queue_limit;
