@@ -57,7 +57,7 @@ dbat_server_start_conf(const char *server_extra, const char *profile_extra, cons
     const struct dba_profile *p;
 
     dba_mem_init();
-    dba_log_set_level(getenv("DBAT_LOG") ? DBA_LOG_DEBUG : DBA_LOG_ERROR);
+    dba_log_set_level(DBA_LOG_ERROR);
     dbat_reset();
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbat-XXXXXX");
     cr_assert(mkdtemp(tmpdir) != NULL);
