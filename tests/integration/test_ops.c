@@ -642,3 +642,46 @@ Test(ops, pool_size_is_the_total, .init = start_two_connections_four_workers, .t
     dbat_resp_free(r);
     PQfinish(obs);
 }
+
+static void
+start_one_task_thread_short_wait(void)
+{
+    dbat_server_start_with("task_threads = 1; task_queue_limit = 1; request_timeout_ms = 300;",
+                           NULL);
+}
+
+/* An operation that waits for a thread longer than request_timeout_ms is answered 504 without
+   running (the one running is not cut: its libpq calls block). */
+Test(ops, task_waiting_past_its_deadline_is_504, .init = start_one_task_thread_short_wait,
+     .timeout = 120)
+{
+    PGconn *lk = lock_items();
+    PGconn *obs = PQconnectdb(getenv("DBA_TEST_DATABASE_URL"));
+    cr_assert_eq(PQstatus(obs), CONNECTION_OK);
+    CURLM *m = curl_multi_init();
+    CURL *e = curl_easy_init();
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/status?exact=true", dbat_port());
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_multi_add_handle(m, e);
+    int running = 1;
+    for (int i = 0; i < 600 && sql_long(obs, LOCK_WAITERS) == 0; i++) {
+        curl_multi_perform(m, &running);
+        curl_multi_wait(m, NULL, 0, 50, NULL);
+    }
+    cr_assert_eq(sql_long(obs, LOCK_WAITERS), 1, "the first operation is not running");
+    struct dbat_resp *r = dbat_get("/status");
+    cr_expect_eq(r->status, 504, "%s", r->body);
+    cr_expect(dbat_json_eq(json_object_get(r->json, "code"), "\"DBA504\""), "%s", r->body);
+    dbat_resp_free(r);
+    lock_release(lk);
+    while (running) {
+        curl_multi_perform(m, &running);
+        curl_multi_wait(m, NULL, 0, 100, NULL);
+    }
+    curl_multi_remove_handle(m, e);
+    curl_easy_cleanup(e);
+    curl_multi_cleanup(m);
+    PQfinish(obs);
+}
