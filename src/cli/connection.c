@@ -182,11 +182,18 @@ print_probe(json_t *o)
                json_string_value(json_object_get(o, "error")));
         return;
     }
-    printf("tables:    %zu\n", json_object_size(tables));
+    const char *kind = json_string_value(json_object_get(o, "row_counts"));
+    bool estimated = kind != NULL && strcmp(kind, "estimated") == 0;
+    printf("tables:    %zu%s\n", json_object_size(tables),
+           estimated ? " (estimated row counts; --exact counts them)" : "");
     const char *k;
     json_t *v;
-    json_object_foreach(tables, k, v)
-        printf("  %-40s %12lld rows\n", k, (long long)json_integer_value(v));
+    json_object_foreach(tables, k, v) {
+        if (json_is_integer(v))
+            printf("  %-40s %12lld rows\n", k, (long long)json_integer_value(v));
+        else
+            printf("  %-40s %12s rows\n", k, "unknown");
+    }
 }
 
 int
@@ -203,7 +210,7 @@ dba_cli_connect(struct dba_cli *c)
     if (p == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
-    json_t *o = dba_schema_status_probe(p, source, &err);
+    json_t *o = dba_schema_status_probe(p, source, true, &err);
     bool ok = json_is_true(json_object_get(o, "reachable")) && json_object_get(o, "tables");
     if (ok)
         ok = dba_cli_connect_validate(c, p, o);
@@ -239,15 +246,21 @@ dba_cli_status(struct dba_cli *c)
     const char *source = NULL;
     struct dba_err err;
 
-    if (c->argc > 0) {
-        fprintf(stderr, "db-adapter status: unexpected argument '%s'\n", c->argv[0]);
+    bool exact = false;
+
+    for (int i = 0; i < c->argc; i++) {
+        if (strcmp(c->argv[i], "--exact") == 0) {
+            exact = true;
+            continue;
+        }
+        fprintf(stderr, "db-adapter status: unexpected argument '%s'\n", c->argv[i]);
         return DBA_EXIT_USAGE;
     }
     const struct dba_profile *p = cli_active(c, &source);
     if (p == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
-    json_t *o = dba_schema_status_probe(p, source, &err);
+    json_t *o = dba_schema_status_probe(p, source, exact, &err);
     if (c->json)
         print_json(o);
     else

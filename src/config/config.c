@@ -26,7 +26,8 @@ static const char *const cfg_top_keys[] = {
 static const char *const cfg_server_keys[] = {
     "listen", "port", "workers", "max_body_bytes", "max_rows", "cors_allowed_origins",
     "allow_unfiltered_writes", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled",
-    "server_timing", "trace_header", NULL,
+    "server_timing", "trace_header", "task_threads", "task_queue_limit", "shutdown_timeout_ms",
+    NULL,
 };
 static const char *const cfg_schema_keys[] = {
     "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema", NULL,
@@ -63,6 +64,9 @@ cfg_defaults(struct dba_config *c)
     c->server.allow_unfiltered_writes = false;
     c->server.request_timeout_ms = 30000;
     c->server.queue_limit = 1024;
+    c->server.task_threads = 2;
+    c->server.task_queue_limit = 16;
+    c->server.shutdown_timeout_ms = 10000;
     c->server.base_path = dba_xstrdup("/tables");
     c->env_prefix = dba_xstrdup("");
     c->schema_file = dba_xstrdup("schema.sql");
@@ -90,6 +94,8 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
     struct dba_config_server *s = &c->server;
     int64_t port = s->port, workers = s->workers, timeout = s->request_timeout_ms;
     int64_t queue = s->queue_limit;
+    int64_t task_threads = s->task_threads, task_queue = s->task_queue_limit;
+    int64_t shutdown = s->shutdown_timeout_ms;
 
     if (g == NULL)
         return DBA_OK;
@@ -107,6 +113,10 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
             err) != DBA_OK
         || dba__config_read_int(c, g, "request_timeout_ms", 0, INT32_MAX, &timeout, err) != DBA_OK
         || dba__config_read_int(c, g, "queue_limit", 0, INT32_MAX, &queue, err) != DBA_OK
+        || dba__config_read_int(c, g, "task_threads", 1, 64, &task_threads, err) != DBA_OK
+        || dba__config_read_int(c, g, "task_queue_limit", 0, 100000, &task_queue, err) != DBA_OK
+        || dba__config_read_int(c, g, "shutdown_timeout_ms", 0, INT32_MAX, &shutdown, err)
+            != DBA_OK
         || dba__config_read_bool(c, g, "server_timing", &s->server_timing, err) != DBA_OK
         || dba__config_read_string(c, g, "trace_header", &s->trace_header, err) != DBA_OK
         || dba__config_read_string(c, g, "base_path", &s->base_path, err) != DBA_OK)
@@ -115,6 +125,9 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
     s->workers = (int)workers;
     s->request_timeout_ms = (int)timeout;
     s->queue_limit = (int)queue;
+    s->task_threads = (int)task_threads;
+    s->task_queue_limit = (int)task_queue;
+    s->shutdown_timeout_ms = (int)shutdown;
     if (s->listen[0] == '\0')
         return dba_config_err_at(err, c, config_setting_get_member(g, "listen"),
             "must not be empty");

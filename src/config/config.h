@@ -45,6 +45,12 @@ struct dba_config_server {
     bool plan_enabled;                  /* serve EXPLAIN plans (Accept: vnd.pgrst.plan), default false */
     int request_timeout_ms;             /* per-request deadline, default 30000; 0 = none */
     int queue_limit;                    /* requests waiting for a connection, default 1024 */
+    int task_threads;                   /* background operation threads (/status, schema, backup),
+                                           default 2 */
+    int task_queue_limit;               /* background operations waiting for a thread, default 16;
+                                           more are answered 503 */
+    int shutdown_timeout_ms;            /* on SIGTERM, wait this long for in-flight requests and
+                                           background operations, default 10000 */
     char *base_path;                    /* table routes prefix, default "/tables"; "" = root */
     bool server_timing;                 /* send Server-Timing (parse, plan, transaction, response) */
     char *trace_header;                 /* request header echoed on the response (e.g. X-Request-Id),

@@ -116,6 +116,15 @@ void dba_log_set_level(int level);
 void dba_log_write(int level, const char *fmt, ...) DBA_PRINTF(2, 3);
 #define dba_log(level, ...) \
     do { if ((level) <= dba_log_level_current) dba_log_write((level), __VA_ARGS__); } while (0)
+/* log.c: a line whose text was printed less than a second ago is counted instead of printed;
+   the count comes out as "message repeated N times in S s: ..." once the second is over (at the
+   next log call or dba_log_flush). dba_log_flush(false) prints the counts that are due,
+   dba_log_flush(true) all of them (at exit). Thread-safe. */
+void dba_log_flush(bool all);
+/* log.c, for dba_log_write: prints (or counts) one formatted line. */
+void dba__log_emit(const char *ts, const char *level_name, const char *line);
+/* log.c, for tests: the millisecond clock used for the window (NULL = dba_now_ms). */
+void dba__log_set_clock(int64_t (*clock_ms)(void));
 
 /* Monotonic clock in milliseconds / microseconds. */
 int64_t dba_now_ms(void);

@@ -82,7 +82,7 @@ dba_log_write(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s %s %s\n", ts, names[level < 0 || level > 3 ? 0 : level], line);
+    dba__log_emit(ts, names[level < 0 || level > 3 ? 0 : level], line);
 }
 
 int64_t

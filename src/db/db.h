@@ -59,6 +59,10 @@ struct dba_db_pool_stats {
 struct dba_db_pool *dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o);
 /* Fails every queued job, closes connections; NULL is a no-op. */
 void dba_db_pool_free(struct dba_db_pool *p);
+/* Shutdown: fails every queued and running job (their callbacks run, 503 "server shutting
+   down"), closes connections, and refuses every later dba_db_query the same way (synchronously,
+   the callback never runs). The pool is freed later with dba_db_pool_free. */
+void dba_db_pool_close(struct dba_db_pool *p);
 void dba_db_pool_stats_get(const struct dba_db_pool *p, struct dba_db_pool_stats *out);
 /* Cuts jobs past their deadline and retries connects; call about every 100 ms. */
 void dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms);

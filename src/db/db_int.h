@@ -78,8 +78,16 @@ struct dba_db_pool {
     int64_t next_connect_ms;     /* no connect attempt before this */
     int backoff_ms;              /* current back-off */
     bool healthy;                /* last connect succeeded */
+    bool closed;                 /* dba_db_pool_close ran: every query is refused */
     char last_error[256];        /* last connect error, without secrets */
-    char hostaddr[64];           /* host resolved at creation, or "" (sockets, lists, failure) */
+    char *host;                  /* host name to resolve before connecting, or NULL (a socket,
+                                    an address, hostaddr given, a host list) */
+    char *conn_hosts;            /* "name,name,..." matching conn_addrs, or NULL */
+    char *conn_addrs;            /* resolved addresses "a,b,...", or NULL before resolving */
+    int64_t resolved_ms;         /* when conn_addrs was resolved */
+    bool resolve_again;          /* a connect failed since: resolve before the next one */
+    struct db_resolve *resolving; /* lookup in flight on its thread, or NULL */
+    struct dba_loop_io resolve_io; /* the lookup's eventfd in the loop */
     struct dba_db_pool_stats stats; /* counters */
 };
 

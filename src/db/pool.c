@@ -9,16 +9,25 @@
  * - Connections open lazily (PQconnectStartParams + PQconnectPoll); a failed connect backs off
  *   (100 ms doubling to 5 s) and, while no connection is up, jobs are refused at once (503) rather
  *   than queued, so a database outage never piles up requests.
+ * - Host names: libpq's PQconnectStartParams resolves a host name with a blocking getaddrinfo(),
+ *   so the pool resolves it itself on a short-lived thread (result back through an eventfd in the
+ *   loop) and connects with host= and hostaddr= lists, one entry per address, so that libpq still
+ *   tries every address in turn (localhost: ::1 then 127.0.0.1). The answer is kept for
+ *   POOL_DNS_TTL_MS and resolved again after a failed connect, as pgbouncer does.
  * - Deadlines: dba_db_pool_tick() cuts jobs past their deadline. libpq 15 has no non-blocking
  *   cancel, so a running job is cut by closing its connection; statement_timeout backs this up.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <libpq-fe.h>
@@ -28,6 +37,8 @@
 static void conn_dispatch(struct db_conn *c);
 static void conn_on_io(void *arg, uint32_t events);
 static void pool_pump(struct dba_db_pool *p);
+static bool pool_resolve_due(const struct dba_db_pool *p);
+static void pool_resolve_start(struct dba_db_pool *p);
 
 static void
 conn_set_state(struct db_conn *c, enum db_conn_state s)
@@ -70,6 +81,7 @@ conn_fail(struct db_conn *c, const char *what)
     p->stats.errors++;
     dba_log(DBA_LOG_WARN, "pool %s conn %d: %s: %s", p->opts.name, c->id, what, msg);
     bool was_connecting = c->state == DB_CONN_CONNECTING;
+    p->resolve_again = true; /* reconnecting: the name may point elsewhere now */
     struct dba_db_job *j = c->job;
     c->job = NULL;
     conn_close(c);
@@ -97,7 +109,10 @@ conn_watch(struct db_conn *c, uint32_t events)
 
     if (fd < 0)
         return DBA_EIO;
-    if (c->io.fd != fd) {
+    /* While connecting, libpq may close the socket and open another for the next address (a name
+       with several addresses), possibly under the same number, which epoll no longer watches:
+       register it afresh. */
+    if (c->io.fd != fd || c->state == DB_CONN_CONNECTING) {
         dba_loop_io_del(c->pool->loop, &c->io);
         return dba_loop_io_add(c->pool->loop, &c->io, fd, events, conn_on_io, c);
     }
@@ -109,9 +124,11 @@ conn_connect_start(struct db_conn *c)
 {
     struct dba_db_pool *p = c->pool;
     char opts[128];
-    const char *keys[] = { "dbname", "application_name", "options",
-                           p->hostaddr[0] ? "hostaddr" : NULL, NULL };
-    const char *vals[] = { p->opts.conninfo, "db-adapter", opts, p->hostaddr, NULL };
+    bool by_addr = p->host != NULL && p->conn_addrs != NULL;
+    const char *keys[] = { "dbname", "application_name", "options", by_addr ? "host" : NULL,
+                           "hostaddr", NULL };
+    const char *vals[] = { p->opts.conninfo, "db-adapter pool", opts, p->conn_hosts,
+                           p->conn_addrs, NULL };
 
     snprintf(opts, sizeof(opts), "-c statement_timeout=%d%s", p->opts.statement_timeout_ms,
              p->opts.read_only ? " -c default_transaction_read_only=on" : "");
@@ -377,6 +394,12 @@ pool_pump(struct dba_db_pool *p)
     int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
     if (p->q_head != NULL && connecting < p->n_waiting && open < p->opts.size &&
         dba_now_ms() >= p->next_connect_ms) {
+        if (p->resolving != NULL)
+            return; /* pool_on_resolved pumps again */
+        if (pool_resolve_due(p)) {
+            pool_resolve_start(p);
+            return;
+        }
         c = pool_find(p, DB_CONN_CLOSED);
         conn_connect_start(c);
         return;
@@ -396,10 +419,158 @@ pool_pump(struct dba_db_pool *p)
     }
 }
 
-/* PQconnectStartParams resolves host names with a blocking getaddrinfo(); resolve once here,
-   when the pool is made (at start, off the loops), and connect by address afterwards. */
+#define POOL_DNS_TTL_MS 15000 /* a resolved address is used this long (pgbouncer dns_max_ttl) */
+#define POOL_DNS_MAX 16         /* addresses kept per name */
+
+/* One lookup, shared by the pool (until it reads the answer or goes away) and the thread. */
+struct db_resolve {
+    atomic_int refs;    /* pool + thread */
+    int efd;            /* eventfd the thread signals when done */
+    char *name;         /* the host name (owned) */
+    char *addrs;        /* "a,b,..." (owned), or NULL on failure */
+    char *hosts;        /* "name,name,..." matching addrs (owned) */
+    char error[160];    /* why the lookup failed */
+};
+
 static void
-pool_resolve_host(struct dba_db_pool *p)
+resolve_unref(struct db_resolve *rs)
+{
+    if (atomic_fetch_sub(&rs->refs, 1) != 1)
+        return;
+    close(rs->efd);
+    free(rs->name);
+    free(rs->addrs);
+    free(rs->hosts);
+    free(rs);
+}
+
+/* Resolver thread: the blocking getaddrinfo, off every loop. */
+static void *
+resolve_main(void *arg)
+{
+    struct db_resolve *rs = arg;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(rs->name, NULL, &hints, &res);
+
+    if (rc != 0) {
+        snprintf(rs->error, sizeof(rs->error), "could not translate host name \"%s\" to "
+                 "address: %s", rs->name, gai_strerror(rc));
+    } else {
+        struct dba_buf a, h;
+        int n = 0;
+        dba_buf_init(&a);
+        dba_buf_init(&h);
+        for (struct addrinfo *ai = res; ai != NULL && n < POOL_DNS_MAX; ai = ai->ai_next) {
+            char text[INET6_ADDRSTRLEN];
+            const void *addr = ai->ai_family == AF_INET6
+                ? (const void *)&((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr
+                : (const void *)&((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
+            if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+                inet_ntop(ai->ai_family, addr, text, sizeof(text)) == NULL)
+                continue;
+            dba_buf_printf(&a, "%s%s", n ? "," : "", text);
+            dba_buf_printf(&h, "%s%s", n ? "," : "", rs->name);
+            n++;
+        }
+        if (n > 0) {
+            rs->addrs = dba_buf_take(&a);
+            rs->hosts = dba_buf_take(&h);
+        } else {
+            dba_buf_cleanup(&a);
+            dba_buf_cleanup(&h);
+            snprintf(rs->error, sizeof(rs->error), "host name \"%s\" has no address", rs->name);
+        }
+        freeaddrinfo(res);
+    }
+    uint64_t one = 1;
+    if (write(rs->efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+        dba_log(DBA_LOG_ERROR, "resolver: cannot signal the pool");
+    resolve_unref(rs);
+    return NULL;
+}
+
+static bool
+pool_resolve_due(const struct dba_db_pool *p)
+{
+    return p->host != NULL && (p->conn_addrs == NULL || p->resolve_again ||
+                               dba_now_ms() - p->resolved_ms >= POOL_DNS_TTL_MS);
+}
+
+/* Loop: the lookup ended; keep its answer (or back off as after a failed connect), then pump. */
+static void
+pool_on_resolved(void *arg, uint32_t events)
+{
+    struct dba_db_pool *p = arg;
+    struct db_resolve *rs = p->resolving;
+    uint64_t v;
+
+    DBA_UNUSED(events);
+    if (read(rs->efd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+        return; /* spurious */
+    dba_loop_io_del(p->loop, &p->resolve_io);
+    p->resolving = NULL;
+    if (rs->addrs != NULL) {
+        free(p->conn_addrs);
+        free(p->conn_hosts);
+        p->conn_addrs = rs->addrs;
+        p->conn_hosts = rs->hosts;
+        rs->addrs = rs->hosts = NULL;
+        p->resolved_ms = dba_now_ms();
+        p->resolve_again = false;
+    } else {
+        p->stats.errors++;
+        dba_log(DBA_LOG_WARN, "pool %s: %s", p->opts.name, rs->error);
+        snprintf(p->last_error, sizeof(p->last_error), "%s", rs->error);
+        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
+        if (p->backoff_ms > 5000)
+            p->backoff_ms = 5000;
+        p->next_connect_ms = dba_now_ms() + p->backoff_ms;
+        p->healthy = false;
+    }
+    resolve_unref(rs);
+    pool_pump(p);
+}
+
+static void
+pool_resolve_start(struct dba_db_pool *p)
+{
+    struct db_resolve *rs = dba_xcalloc(1, sizeof(*rs));
+    pthread_attr_t attr;
+    pthread_t th;
+
+    atomic_init(&rs->refs, 2);
+    rs->name = dba_xstrdup(p->host);
+    rs->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rs->efd < 0 ||
+        dba_loop_io_add(p->loop, &p->resolve_io, rs->efd, EPOLLIN, pool_on_resolved, p) != DBA_OK) {
+        dba_log(DBA_LOG_ERROR, "pool %s: cannot watch a host name lookup", p->opts.name);
+        if (rs->efd < 0)
+            rs->efd = eventfd(0, EFD_CLOEXEC); /* something for resolve_unref to close */
+        atomic_store(&rs->refs, 1);
+        resolve_unref(rs);
+        p->next_connect_ms = dba_now_ms() + 1000;
+        return;
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, resolve_main, rs) != 0) {
+        pthread_attr_destroy(&attr);
+        dba_loop_io_del(p->loop, &p->resolve_io);
+        dba_log(DBA_LOG_ERROR, "pool %s: cannot start a host name lookup", p->opts.name);
+        atomic_store(&rs->refs, 1);
+        resolve_unref(rs);
+        p->next_connect_ms = dba_now_ms() + 1000;
+        return;
+    }
+    pthread_attr_destroy(&attr);
+    p->resolving = rs;
+}
+
+/* The one host name of the conninfo that the pool resolves itself: not a socket directory, not an
+   address, not a list (libpq then resolves; lists are rare behind a pooler), no hostaddr given. */
+static void
+pool_parse_host(struct dba_db_pool *p)
 {
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(p->opts.conninfo, &errmsg);
@@ -413,20 +584,11 @@ pool_resolve_host(struct dba_db_pool *p)
         if (strcmp(o->keyword, "hostaddr") == 0 && o->val != NULL && o->val[0] != '\0')
             has_addr = true;
     }
+    unsigned char buf[sizeof(struct in6_addr)];
     if (host != NULL && !has_addr && host[0] != '/' && host[0] != '@' &&
-        strchr(host, ',') == NULL) {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-        struct addrinfo *res = NULL;
-        /* Only a name with one address: libpq tries every address of a name in turn, and a
-           single hostaddr would lose that (localhost: ::1 then 127.0.0.1). */
-        if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL && res->ai_next == NULL) {
-            void *addr = res->ai_family == AF_INET6
-                             ? (void *)&((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr
-                             : (void *)&((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr;
-            inet_ntop(res->ai_family, addr, p->hostaddr, sizeof(p->hostaddr));
-        }
-        freeaddrinfo(res);
-    }
+        strchr(host, ',') == NULL && inet_pton(AF_INET, host, buf) != 1 &&
+        inet_pton(AF_INET6, host, buf) != 1)
+        p->host = dba_xstrdup(host);
     PQconninfoFree(opts);
 }
 
@@ -441,7 +603,8 @@ dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
     p->opts.conninfo = dba_xstrdup(o->conninfo);
     if (p->opts.size < 1)
         p->opts.size = 1;
-    pool_resolve_host(p);
+    pool_parse_host(p);
+    p->resolve_io.fd = -1;
     p->healthy = true;
     p->conns = dba_xcalloc((size_t)p->opts.size, sizeof(*p->conns));
     for (int i = 0; i < p->opts.size; i++) {
@@ -455,16 +618,36 @@ dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
 void
 dba_db_pool_free(struct dba_db_pool *p)
 {
-    struct dba_err err;
-
     if (p == NULL)
         return;
+    dba_db_pool_close(p);
+    if (p->resolving != NULL) {
+        dba_loop_io_del(p->loop, &p->resolve_io);
+        resolve_unref(p->resolving); /* the thread frees it when its lookup ends */
+    }
+    free(p->host);
+    free(p->conn_hosts);
+    free(p->conn_addrs);
+    free(p->conns);
+    free((char *)(uintptr_t)p->opts.name);
+    free((char *)(uintptr_t)p->opts.conninfo);
+    free(p);
+}
+
+void
+dba_db_pool_close(struct dba_db_pool *p)
+{
+    struct dba_err err;
+
+    p->closed = true;
     dba_err_set(&err, DBA_EIO, 503, "PGRST000", "server shutting down");
     while (p->q_head != NULL) {
         struct dba_db_job *j = p->q_head;
         p->q_head = j->next;
         job_finish(j, NULL, &err);
     }
+    p->q_tail = NULL;
+    p->n_waiting = 0;
     for (int i = 0; i < p->opts.size; i++) {
         struct db_conn *c = &p->conns[i];
         struct dba_db_job *j = c->job;
@@ -477,10 +660,6 @@ dba_db_pool_free(struct dba_db_pool *p)
             job_finish(j, NULL, &err);
         }
     }
-    free(p->conns);
-    free((char *)(uintptr_t)p->opts.name);
-    free((char *)(uintptr_t)p->opts.conninfo);
-    free(p);
 }
 
 void
@@ -545,6 +724,8 @@ dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, s
 {
     int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
 
+    if (p->closed)
+        return dba_err_set(err, DBA_EIO, 503, "PGRST000", "server shutting down");
     if (open == 0 && dba_now_ms() < p->next_connect_ms) {
         p->stats.rejected++;
         dba_err_set(err, DBA_EIO, 503, "PGRST000", "database connection error");

@@ -73,6 +73,8 @@ struct worker {
     atomic_bool stop;              /* asked to stop */
     bool mhd_due;                  /* run MHD on the next iteration */
     long inflight;                 /* suspended requests */
+    bool draining;                 /* shutting down: counting the last responses out */
+    long answering;                /* while draining: resumed requests not yet completed */
     int listen_fd;                 /* listen socket handed back by MHD_quiesce_daemon, or -1 */
     pthread_mutex_t tasks_lock;    /* guards tasks_done */
     struct http_task *tasks_done;  /* finished background tasks, pushed by their threads */
@@ -96,7 +98,8 @@ struct dba_http_server {
     int64_t started_ms;                 /* start time */
     atomic_ulong n_requests;            /* requests answered */
     atomic_ulong n_errors;              /* 5xx answers */
-    atomic_int tasks_running;           /* background task threads alive */
+    struct http_task_pool *tasks;       /* bounded pool running background operations (task.c) */
+    int64_t stop_deadline_ms;           /* shutdown deadline, set by dba_http_server_stop */
 };
 
 /* Longest query string served; a longer one is answered 414. The per-connection memory
@@ -138,12 +141,21 @@ enum MHD_Result dba__http_send_task_result(struct req *r);
 const char *dba__http_header_all(struct req *r, const char *name);
 
 /* task.c */
-/* Runs fn(arg) on a new thread and suspends r; finish runs after resume with r->task_result.
-   arg is owned by the task and released with arg_free (may be NULL) on the worker thread. */
+/* Queues fn(arg) on the server's bounded operation pool and suspends r; finish runs after resume
+   with r->task_result (NULL and r->failed when fn failed). A full queue answers 503 at once; a
+   task that cannot start in time, or is abandoned at shutdown, is answered with an error without
+   calling finish. arg is owned by the task and released with arg_free (may be NULL). */
 enum MHD_Result dba__http_task(struct req *r, dba__http_task_fn fn, void *arg,
                                void (*arg_free)(void *), req_finish_cb finish);
 void dba__http_task_detach(struct http_task *t);
 void dba__http_tasks_collect(struct worker *w);
+/* Starts / stops the server's operation pool (stop waits for running tasks until deadline_ms). */
+void dba__http_tasks_start(struct dba_http_server *s);
+void dba__http_tasks_stop(struct dba_http_server *s, int64_t deadline_ms);
+/* Worker thread: answers tasks waiting past their deadline; at shutdown, answers every request
+   still waiting for a task with 503. */
+void dba__http_tasks_tick(struct worker *w, int64_t now_ms);
+void dba__http_tasks_abandon(struct worker *w);
 
 /* plan.c */
 struct http_plan {

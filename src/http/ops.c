@@ -52,6 +52,7 @@ ops_profiles(struct req *r)
 struct status_arg {
     const struct dba_profile *profile; /* borrowed: lives as long as the server */
     const char *source;                /* borrowed, idem */
+    bool exact;                        /* count(*) every table instead of the estimates */
 };
 
 static json_t *
@@ -60,7 +61,7 @@ status_task(void *arg, unsigned *status, struct dba_err *err)
     struct status_arg *sa = arg;
 
     DBA_UNUSED(status);
-    return dba_schema_status_probe(sa->profile, sa->source, err);
+    return dba_schema_status_probe(sa->profile, sa->source, sa->exact, err);
 }
 
 static enum MHD_Result
@@ -69,18 +70,25 @@ ops_status_done(struct req *r)
     struct dba_http_server *s = r->w->srv;
     json_t *o = r->task_result;
 
+    if (r->failed)
+        return dba__http_send_err(r, &r->err);
     r->task_result = NULL;
     json_object_set_new(o, "version", json_string(DBA_VERSION));
     json_object_set_new(o, "uptime_s", json_integer((dba_now_ms() - s->started_ms) / 1000));
     return dba__http_send_jsonv(r, 200, o);
 }
 
-/* The same core operation as `db-adapter status`, on a thread of its own. */
+/* The same core operation as `db-adapter status`, on the background operation pool. Row counts
+   are the planner's estimates unless ?exact=true. */
 static enum MHD_Result
 ops_status(struct req *r)
 {
-    struct status_arg *sa = dba_xcalloc(1, sizeof(*sa));
+    const char *exact = dba__http_query(r, "exact");
 
+    if (exact != NULL && strcmp(exact, "true") != 0 && strcmp(exact, "false") != 0)
+        return dba__http_error(r, 400, "DBA400", "exact must be true or false", NULL, NULL);
+    struct status_arg *sa = dba_xcalloc(1, sizeof(*sa));
+    sa->exact = exact != NULL && strcmp(exact, "true") == 0;
     sa->profile = r->w->srv->active;
     sa->source = r->w->srv->active_source;
     return dba__http_task(r, status_task, sa, free, ops_status_done);

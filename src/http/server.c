@@ -1,10 +1,12 @@
 /* server.c - worker threads: each owns an event loop, a libmicrohttpd daemon in external epoll mode
- * (all daemons listen on the same port with SO_REUSEPORT, so the kernel spreads connections) and
- * its own slice of the active profile's connection pool. A request never leaves its worker, so the
- * hot path takes no lock; the only shared state is the schema cache pointer, read under a mutex only
- * when its generation number changes.
+ * (all daemons listen on the same port with SO_REUSEPORT, so the kernel spreads connections; the
+ * port is claimed first so that no second process can join them) and its own share of the active
+ * profile's connection pool (pool_size is the total across workers). A request never leaves its
+ * worker, so the hot path takes no lock; the only shared state is the schema cache pointer, read
+ * under a mutex only when its generation number changes.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http/http_int.h"
@@ -29,6 +32,8 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     DBA_UNUSED(toe);
     if (r == NULL)
         return;
+    if (r->w->draining)
+        r->w->answering--;
     if (r->job != NULL)
         dba_db_job_detach(r->job);
     if (r->task != NULL) {
@@ -77,12 +82,36 @@ worker_timeout(struct worker *w)
     return WORKER_TICK_MS;
 }
 
+/* Shutdown, past the deadline or once nothing waits: fails what still waits on the database and
+   on background operations (their requests are answered 503), then runs the loop until those
+   answers are sent, or a second more. */
+static void
+worker_drain(struct worker *w)
+{
+    w->draining = true;
+    w->answering = w->inflight;
+    dba__http_tasks_abandon(w);
+    /* Fails whatever is still waiting on the database (the callbacks resume their connections)
+       and refuses what keep-alive connections still send; the pool is freed in server_free. */
+    dba_db_pool_close(w->pool);
+    int64_t end = dba_now_ms() + 1000;
+    w->mhd_due = true;
+    do {
+        MHD_run(w->mhd);
+        if (w->answering <= 0)
+            break;
+        dba_loop_run_once(w->loop, 10);
+        w->mhd_due = false;
+    } while (dba_now_ms() < end);
+    MHD_run(w->mhd);
+}
+
 static void *
 worker_main(void *arg)
 {
     struct worker *w = arg;
     int64_t next_tick = dba_now_ms() + WORKER_TICK_MS;
-    int64_t stop_deadline = 0;
+    bool quiesced = false;
 
     while (true) {
         dba_loop_run_once(w->loop, worker_timeout(w));
@@ -91,27 +120,61 @@ worker_main(void *arg)
         MHD_run(w->mhd);
         if (now >= next_tick) {
             dba_db_pool_tick(w->pool, now);
+            dba__http_tasks_tick(w, now);
             pthread_mutex_lock(&w->stats_lock);
             dba_db_pool_stats_get(w->pool, &w->stats_snap);
             pthread_mutex_unlock(&w->stats_lock);
             next_tick = now + WORKER_TICK_MS;
             w->mhd_due = true; /* let MHD time out idle connections */
+            if (w->index == 0)
+                dba_log_flush(false); /* counts of repeated log lines whose second is over */
         }
         if (atomic_load(&w->stop)) {
-            if (stop_deadline == 0) {
+            if (!quiesced) {
                 w->listen_fd = MHD_quiesce_daemon(w->mhd);
-                stop_deadline = now + 2000;
+                quiesced = true;
             }
-            if (w->inflight == 0 || now >= stop_deadline)
+            /* In-flight requests finish normally until the deadline. */
+            if (w->inflight == 0 || now >= w->srv->stop_deadline_ms)
                 break;
         }
     }
-    /* Fails whatever is still waiting on the database; the callbacks resume their connections. */
-    dba_db_pool_free(w->pool);
-    w->pool = NULL;
-    for (int i = 0; i < 3; i++)
-        MHD_run(w->mhd);
+    worker_drain(w);
     return NULL;
+}
+
+/* The workers share the port through SO_REUSEPORT, which would also let a second server process
+   join in and split the traffic. Claim the port first with a plain socket (SO_REUSEADDR only, so a
+   port in TIME_WAIT is fine): the bind fails while any other socket listens there. The claim is
+   held, bound but not listening, until the workers have bound. */
+static int
+server_port_claim(const char *listen_addr, int port, int *fd_out, struct dba_err *err)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    int one = 1;
+
+    if (inet_pton(AF_INET, listen_addr, &sa.sin_addr) != 1)
+        return dba_err_set(err, DBA_EINVAL, 0, "DBA002", "bad listen address '%s' (IPv4 expected)",
+                           listen_addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return dba_err_set(err, DBA_EIO, 0, "DBA003", "cannot create a socket: %s",
+                           strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE) {
+            dba_err_set(err, DBA_EIO, 0, "DBA003", "port %d is in use", port);
+            dba_err_detail(err, "Another process listens on %s:%d.", listen_addr, port);
+            dba_err_hint(err, "Stop it, or choose another port with --port or server.port.");
+            return DBA_EIO;
+        }
+        return dba_err_set(err, DBA_EIO, 0, "DBA003", "cannot listen on %s:%d: %s", listen_addr,
+                           port, strerror(e));
+    }
+    *fd_out = fd;
+    return DBA_OK;
 }
 
 static int
@@ -151,7 +214,9 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
                                         worker_on_mhd, w) != DBA_OK)
         return dba_err_set(err, DBA_EIO, 0, "DBA003", "cannot watch the HTTP daemon");
     dba_loop_set_wake_cb(w->loop, worker_on_wake, w);
-    int per = (s->active->pool_size + s->n_workers - 1) / s->n_workers;
+    /* pool_size is the profile's total: split it, the remainder going to the first workers
+       (n_workers <= pool_size, see dba_http_server_start, so each gets at least one). */
+    int per = s->active->pool_size / s->n_workers + (index < s->active->pool_size % s->n_workers);
     struct dba_db_pool_opts po = {
         .name = s->active->name,
         .conninfo = s->conninfo,
@@ -201,10 +266,9 @@ dba__http_cache(struct req *r)
 static void
 server_free(struct dba_http_server *s)
 {
-    /* Background tasks are bounded by statement_timeout; wait for them before freeing what
-       they report to. */
-    while (atomic_load(&s->tasks_running) > 0)
-        usleep(10 * 1000);
+    /* Running background operations are waited for until the shutdown deadline, then abandoned:
+       they no longer report to the workers freed below. */
+    dba__http_tasks_stop(s, s->stop_deadline_ms);
     for (int i = 0; i < s->n_workers; i++) {
         if (s->workers[i].loop != NULL)
             dba__http_tasks_collect(&s->workers[i]);
@@ -249,9 +313,23 @@ dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *ac
     s->n_workers = o && o->workers > 0 ? o->workers : dba_config_workers(cfg);
     if (s->n_workers < 1)
         s->n_workers = 1;
+    if (s->n_workers > active->pool_size && active->pool_size > 0) {
+        /* Every worker needs a connection of its own, and pool_size is the profile's total. */
+        dba_log(DBA_LOG_INFO, "%d workers reduced to %d: pool_size is %d connections in all",
+                s->n_workers, active->pool_size, active->pool_size);
+        s->n_workers = active->pool_size;
+    }
     s->workers = dba_xcalloc((size_t)s->n_workers, sizeof(*s->workers));
+    dba__http_tasks_start(s);
+    int claim_fd = -1;
+    if (port != 0 && server_port_claim(listen_addr, port, &claim_fd, err) != DBA_OK) {
+        server_free(s);
+        return NULL;
+    }
     for (int i = 0; i < s->n_workers; i++) {
         if (worker_init(&s->workers[i], s, i, listen_addr, port, err) != DBA_OK) {
+            if (claim_fd >= 0)
+                close(claim_fd);
             server_free(s);
             return NULL;
         }
@@ -261,6 +339,8 @@ dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *ac
             s->port = port = bi ? bi->port : port;
         }
     }
+    if (claim_fd >= 0)
+        close(claim_fd);
     s->keeper = dba_schema_keeper_start(s->conninfo, (const char *const *)active->schemas.v,
                                         active->schemas.n, server_on_cache, s);
     sigset_t all, old;
@@ -305,6 +385,8 @@ dba_http_server_stop(struct dba_http_server *s)
 {
     if (s == NULL)
         return;
+    int grace = s->cfg->server.shutdown_timeout_ms;
+    s->stop_deadline_ms = dba_now_ms() + (grace > 0 ? grace : 0);
     for (int i = 0; i < s->n_workers; i++) {
         atomic_store(&s->workers[i].stop, true);
         dba_loop_wake(s->workers[i].loop);
@@ -312,4 +394,5 @@ dba_http_server_stop(struct dba_http_server *s)
     for (int i = 0; i < s->n_workers; i++)
         pthread_join(s->workers[i].thread, NULL);
     server_free(s);
+    dba_log_flush(true);
 }

@@ -33,7 +33,7 @@ dba_schema_profiles_json(const struct dba_config *cfg, const struct dba_profile 
 }
 
 char *
-dba_schema_rowcount_sql(const struct dba_schema_cache *c)
+dba_schema_rowcount_sql(const struct dba_schema_cache *c, bool exact)
 {
     struct dba_buf b;
     size_t n = 0;
@@ -54,10 +54,21 @@ dba_schema_rowcount_sql(const struct dba_schema_cache *c)
         dba_buf_puts(&name, t->name);
         dba_buf_put_literal(&b, name.data);
         dba_buf_cleanup(&name);
-        dba_buf_puts(&b, " AS name, count(*) AS n FROM ");
-        dba_buf_put_ident(&b, t->schema);
-        dba_buf_putc(&b, '.');
-        dba_buf_put_ident(&b, t->name);
+        struct dba_buf qual;
+        dba_buf_init(&qual);
+        dba_buf_put_ident(&qual, t->schema);
+        dba_buf_putc(&qual, '.');
+        dba_buf_put_ident(&qual, t->name);
+        if (exact) {
+            dba_buf_printf(&b, " AS name, count(*) AS n FROM %s", qual.data);
+        } else {
+            /* The planner's estimate; -1 (never vacuumed or analyzed) is reported as null. */
+            dba_buf_puts(&b, " AS name, (SELECT CASE WHEN c.reltuples >= 0 THEN "
+                             "c.reltuples::bigint END FROM pg_catalog.pg_class c WHERE c.oid = ");
+            dba_buf_put_literal(&b, qual.data);
+            dba_buf_puts(&b, "::regclass) AS n");
+        }
+        dba_buf_cleanup(&qual);
     }
     if (n == 0)
         dba_buf_puts(&b, "SELECT NULL::text AS name, NULL::bigint AS n WHERE false");
@@ -66,7 +77,8 @@ dba_schema_rowcount_sql(const struct dba_schema_cache *c)
 }
 
 json_t *
-dba_schema_status_probe(const struct dba_profile *p, const char *source, struct dba_err *err)
+dba_schema_status_probe(const struct dba_profile *p, const char *source, bool exact,
+                        struct dba_err *err)
 {
     char *conninfo = dba_config_profile_conninfo(p);
     char *where = dba_config_profile_display(p);
@@ -86,7 +98,8 @@ dba_schema_status_probe(const struct dba_profile *p, const char *source, struct 
     struct dba_schema_cache *cache = dba_schema_cache_load(
         pg, (const char *const *)p->schemas.v, p->schemas.n, err);
     if (cache != NULL) {
-        char *sql = dba_schema_rowcount_sql(cache);
+        char *sql = dba_schema_rowcount_sql(cache, exact);
+        json_object_set_new(o, "row_counts", json_string(exact ? "exact" : "estimated"));
         struct pg_result *r = dba_db_exec(pg, sql, NULL, 0, err);
         free(sql);
         if (r != NULL) {

@@ -102,12 +102,14 @@ void dba_schema_keeper_last_error(struct dba_schema_keeper *k, char *buf, size_t
    read_only}]. New reference. */
 json_t *dba_schema_profiles_json(const struct dba_config *cfg, const struct dba_profile *active);
 /* One statement returning one text column: a JSON object {"table": rows, ...} over the cache's
-   base tables (schema-qualified when not in the first schema). New heap string. */
-char *dba_schema_rowcount_sql(const struct dba_schema_cache *c);
-/* Blocking (CLI or a background task): connects to p, loads its schema cache and counts rows.
-   Returns a new object {profile, source, location, reachable, server_version?, tables?, error?,
-   details?}; err tells why when reachable is false or tables is missing. */
-json_t *dba_schema_status_probe(const struct dba_profile *p, const char *source,
+   base tables (schema-qualified when not in the first schema): exact count(*)s, or the planner's
+   estimates (pg_class.reltuples; null when the table was never analyzed). New heap string. */
+char *dba_schema_rowcount_sql(const struct dba_schema_cache *c, bool exact);
+/* Blocking (CLI or a background task): connects to p, loads its schema cache and counts rows
+   (exactly, or estimated). Returns a new object {profile, source, location, reachable,
+   server_version?, row_counts?, tables?, error?, details?}; err tells why when reachable is false
+   or tables is missing. */
+json_t *dba_schema_status_probe(const struct dba_profile *p, const char *source, bool exact,
                                 struct dba_err *err);
 
 /* ---- Schema management: introspect, expected schema, validate, fix (blocking; CLI or a task

@@ -26,6 +26,8 @@ void dbat_server_start_conf(const char *server_extra, const char *profile_extra,
 /* Starts the gateway with profile "test" (active, schemas ["public"]) on url, more profiles
    (e.g. "other: { url = \"...\"; };", may be NULL) and extra top-level groups (may be NULL). */
 void dbat_server_start_db(const char *url, const char *more_profiles, const char *top_extra);
+/* Starts the gateway with profile "test" at url (schemas ["public"]) and extra config lines. */
+void dbat_server_start_url(const char *url, const char *server_extra, const char *profile_extra);
 void dbat_server_stop(void);
 int dbat_port(void);
 struct dba_config;

@@ -167,7 +167,7 @@ Test(cli, connect_writes_lock_only_on_success)
     cr_expect_str_eq(lock, "good");
     free(lock);
     /* status now picks the profile from the lock file; the env var beats it; --profile beats both. */
-    cr_expect_eq(run(NULL, "status --json", &out), 0);
+    cr_expect_eq(run(NULL, "status --json --exact", &out), 0);
     json_t *j = json_loads(out, 0, NULL);
     cr_expect_str_eq(json_string_value(json_object_get(j, "source")), ".db-profile", "%s", out);
     cr_expect_eq(json_integer_value(json_object_get(json_object_get(j, "tables"), "items")), 5);

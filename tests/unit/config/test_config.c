@@ -1044,3 +1044,21 @@ Test(config, err_at_for_other_modules)
     cr_expect_str_eq(err.msg, "./db-adapter.conf:3: backup.extra: unknown key");
     dba_config_free(c);
 }
+
+/* Background operations and shutdown (issue 8). */
+Test(config, task_and_shutdown_keys)
+{
+    struct dba_config *c = load_ok(ONE_PROFILE);
+    cr_expect_eq(c->server.task_threads, 2);
+    cr_expect_eq(c->server.task_queue_limit, 16);
+    cr_expect_eq(c->server.shutdown_timeout_ms, 10000);
+    dba_config_free(c);
+    c = load_ok("server: { task_threads = 4; task_queue_limit = 0; shutdown_timeout_ms = 0; };\n"
+                ONE_PROFILE);
+    cr_expect_eq(c->server.task_threads, 4);
+    cr_expect_eq(c->server.task_queue_limit, 0);
+    cr_expect_eq(c->server.shutdown_timeout_ms, 0);
+    dba_config_free(c);
+    struct dba_err err = load_fail("server: { task_threads = 0; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "server.task_threads: 0 is out of range") != NULL, "%s", err.msg);
+}
