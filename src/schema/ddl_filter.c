@@ -546,6 +546,7 @@ ddl_add(struct dba_schema_ddl *d, enum dba_schema_stmt_action a, const char *kin
         d->stmts = dba_xrealloc(d->stmts, d->cap * sizeof(*d->stmts));
     }
     struct dba_schema_stmt *s = &d->stmts[d->n++];
+    memset(s, 0, sizeof(*s));
     s->action = a;
     snprintf(s->kind, sizeof(s->kind), "%s", kind);
     s->line = line;
@@ -634,12 +635,14 @@ ddl_detail_line(struct dba_err *err, const char *t, size_t off, int line)
     dba_err_detail(err, "line %d: %.*s", line, (int)len, t + start);
 }
 
+/* s is refused: its kind and line. t is the text with meta-commands blanked (where its first
+   token is found), orig the text as given (quoted in the detail). */
 static int
-ddl_refuse(const struct dba_schema_stmt *s, const char *orig, struct dba_err *err)
+ddl_refuse(const struct dba_schema_stmt *s, const char *t, const char *orig, struct dba_err *err)
 {
     dba_err_set(err, DBA_EINVAL, 422, "DBA024",
                 "expected schema refused: %s at line %d is not allowed", s->kind, s->line);
-    ddl_detail_line(err, orig, ddl_first_token(orig, s->off), s->line);
+    ddl_detail_line(err, orig, ddl_first_token(t, s->off), s->line);
     dba_err_hint(err, "An expected schema may create tables, indexes, views, sequences, types, "
                       "domains, schemas, functions, triggers, policies and allowed extensions, "
                       "and alter them as pg_dump does; owners and grants are skipped. Nothing "
@@ -682,8 +685,13 @@ ddl_sort(struct dba_schema_ddl *d, const json_t *root, const struct dba_config_s
         if (len == 0 || loc + len > total)
             len = total - loc;
         size_t first = ddl_first_token(d->text, loc);
-        enum dba_schema_stmt_action a = ddl_classify(json_object_get(raw, "stmt"), allowed, kind);
+        const json_t *stmt = json_object_get(raw, "stmt");
+        enum dba_schema_stmt_action a = ddl_classify(stmt, allowed, kind);
         ddl_add(d, a, kind, ddl_line_at(d->text, first), loc, len);
+        const char *sch = ddl_str(json_object_get(stmt, "CreateSchemaStmt"), "schemaname");
+        if (sch != NULL)
+            snprintf(d->stmts[d->n - 1].creates_schema, sizeof(d->stmts[0].creates_schema), "%s",
+                     sch);
     }
     return DBA_OK;
 }
@@ -693,6 +701,8 @@ ddl_cmp_line(const void *a, const void *b)
 {
     const struct dba_schema_stmt *x = a, *y = b;
 
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
@@ -725,7 +735,7 @@ dba_schema_ddl_filter(const char *sql, const struct dba_config_strv *allowed,
     qsort(d->stmts, d->n, sizeof(*d->stmts), ddl_cmp_line);
     for (size_t i = 0; i < d->n; i++)
         if (d->stmts[i].action == DBA_SCHEMA_STMT_REFUSE)
-            return ddl_refuse(&d->stmts[i], sql, err);
+            return ddl_refuse(&d->stmts[i], d->text, sql, err);
     return DBA_OK;
 }
 

@@ -86,9 +86,10 @@ rejected(const PGresult *r, const char *t, const struct dba_schema_stmt *s, stru
         for (size_t i = 0; i < off; i++)
             line += t[i] == '\n';
     }
-    const char *start = t + off;
-    while (start > t && start[-1] != '\n')
-        start--;
+    /* The start of that line (the statement's text may begin before its first token). */
+    const char *start = t;
+    for (int l = 1; l < line && strchr(start, '\n') != NULL; l++)
+        start = strchr(start, '\n') + 1;
     dba_err_set(err, DBA_EINVAL, 422, "DBA020", "schema file rejected by PostgreSQL at line %d: %s",
                 line, msg);
     dba_err_detail(err, "line %d: %.*s", line, (int)strcspn(start, "\r\n"), start);
@@ -139,13 +140,18 @@ exec_named(PGconn *c, const char *prefix, const char *name, const char *suffix,
 /* Becomes the scratch role, creates the first exposed schema when needed, points unqualified
    names at it, and defines the security-definer function every statement runs through. */
 static bool
-scratch_prepare(PGconn *c, const char *role, const char *fn, const char *first,
-                struct dba_err *err)
+scratch_prepare(PGconn *c, const struct dba_schema_ddl *d, const char *role, const char *fn,
+                const char *first, struct dba_err *err)
 {
     bool ok = db_exec(c, "SET client_min_messages = warning", err) &&
               exec_named(c, "SET ROLE ", role, "", err);
+    bool created_by_file = false;
 
-    if (ok && strcmp(first, "public") != 0)
+    /* A dump of the schema creates it itself (CREATE SCHEMA has no IF NOT EXISTS in dumps). */
+    for (size_t i = 0; i < d->n; i++)
+        created_by_file = created_by_file || (d->stmts[i].action == DBA_SCHEMA_STMT_RUN &&
+                                              strcmp(d->stmts[i].creates_schema, first) == 0);
+    if (ok && strcmp(first, "public") != 0 && !created_by_file)
         ok = exec_named(c, "CREATE SCHEMA ", first, "", err);
     if (ok) {
         struct dba_buf b;
@@ -169,7 +175,7 @@ scratch_run(PGconn *c, const struct dba_schema_ddl *d, const char *role, const c
 {
     struct dba_buf call;
 
-    if (!scratch_prepare(c, role, fn, schemas[0], err))
+    if (!scratch_prepare(c, d, role, fn, schemas[0], err))
         return NULL;
     dba_buf_init(&call);
     dba_buf_puts(&call, "SELECT pg_temp.");
@@ -229,7 +235,7 @@ static bool
 scratch_create(PGconn *live, const char *name, bool *db, bool *role, struct dba_err *err)
 {
     *role = exec_named(live, "CREATE ROLE ", name,
-                       " NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION "
+                       " NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
                        "NOBYPASSRLS", err);
     if (!*role) {
         scratch_denied(err, "role", "CREATEROLE");

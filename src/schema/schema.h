@@ -135,6 +135,7 @@ enum dba_schema_stmt_action {
 struct dba_schema_stmt {
     enum dba_schema_stmt_action action; /* verdict */
     char kind[96];           /* what it is, e.g. "CREATE TABLE", "GRANT", "SELECT lo_import()" */
+    char creates_schema[64]; /* CREATE SCHEMA: the schema's name, else "" */
     int line;                /* 1-based line of its first token */
     size_t off;              /* byte offset of its text in dba_schema_ddl.text */
     size_t len;              /* byte length of its text */
