@@ -732,7 +732,8 @@ dba_schema_ddl_filter(const char *sql, const struct dba_config_strv *allowed,
     json_decref(root);
     if (rc != DBA_OK)
         return rc;
-    qsort(d->stmts, d->n, sizeof(*d->stmts), ddl_cmp_line);
+    if (d->n > 1)
+        qsort(d->stmts, d->n, sizeof(*d->stmts), ddl_cmp_line);
     for (size_t i = 0; i < d->n; i++)
         if (d->stmts[i].action == DBA_SCHEMA_STMT_REFUSE)
             return ddl_refuse(&d->stmts[i], d->text, sql, err);
