@@ -12,6 +12,7 @@
    lexer that knows comments, quoted strings, quoted identifiers and dollar quotes, and blanked
    byte for byte (newlines kept) so that every offset and line of the file stays true. The module
    is pure: no database, no I/O. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,10 +124,21 @@ ddl_node(const json_t *wrapper, const json_t **body)
     return it ? json_object_iter_key(it) : "";
 }
 
+/* Writes a statement's kind into kind (DDL_KIND_MAX bytes); a long one is cut, on purpose. */
+static void DBA_PRINTF(2, 3)
+ddl_kind(char *kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(kind, DDL_KIND_MAX, fmt, ap);
+    va_end(ap);
+}
+
 static enum dba_schema_stmt_action
 ddl_verdict(char *kind, enum dba_schema_stmt_action a, const char *fmt, const char *arg)
 {
-    snprintf(kind, DDL_KIND_MAX, fmt, arg);
+    ddl_kind(kind, fmt, arg);
     return a;
 }
 
@@ -152,7 +164,7 @@ ddl_objname(char *kind, const char *prefix, const char *obj, const char *suffix)
     for (; *obj && n + 1 < sizeof(word); obj++)
         word[n++] = *obj == '_' ? ' ' : *obj;
     word[n] = '\0';
-    snprintf(kind, DDL_KIND_MAX, "%s%s%s", prefix, word, suffix);
+    ddl_kind(kind, "%s%s%s", prefix, word, suffix);
 }
 
 static enum dba_schema_stmt_action
