@@ -744,3 +744,49 @@ Test(schema, cli_fix_confirm_on_a_read_only_profile_exits_1)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }
+
+/* The profile's role needs CREATEDB and CREATEROLE, not superuser; without CREATEROLE the error
+   says what to grant. */
+Test(schema, a_non_superuser_profile_reads_the_expected_schema)
+{
+    char dir[] = "/tmp/dbat-cli-XXXXXX";
+    char cmd[2048];
+    const char *url = getenv("DBA_TEST_DATABASE_URL");
+    const char *user = strstr(url, "user=postgres");
+
+    cr_assert(user != NULL && mkdtemp(dir) != NULL);
+    free(dbat_sql("SET client_min_messages = warning;"
+                  "DROP ROLE IF EXISTS dbat_app; DROP ROLE IF EXISTS dbat_app_nocr;"
+                  "CREATE ROLE dbat_app LOGIN CREATEDB CREATEROLE;"
+                  "CREATE ROLE dbat_app_nocr LOGIN CREATEDB;"
+                  "GRANT USAGE ON SCHEMA sm_drift TO dbat_app, dbat_app_nocr"));
+    const char *roles[] = { "dbat_app", "dbat_app_nocr" };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof(cmd), "%s/db-adapter.conf", dir);
+        FILE *f = fopen(cmd, "w");
+        cr_assert(f != NULL);
+        fprintf(f, "default_profile = \"t\";\nprofiles: { t: { url = \"%.*suser=%s%s\"; "
+                   "schemas = [ \"sm_drift\" ]; }; };\nschema: { file = \"%s\"; };\n",
+                (int)(user - url), url, roles[i], user + strlen("user=postgres"),
+                fixture_path());
+        fclose(f);
+        snprintf(cmd, sizeof(cmd), "cd %s && %s validate >out.txt 2>&1; echo $? >>out.txt; "
+                                   "cat out.txt", dir, getenv("DBA_TEST_BIN"));
+        FILE *p = popen(cmd, "r");
+        cr_assert(p != NULL);
+        size_t n = fread(cli_out, 1, sizeof(cli_out) - 1, p);
+        cli_out[n] = '\0';
+        pclose(p);
+        cr_log_info("%s: %s", roles[i], cli_out);
+        if (i == 0)
+            cr_expect(strstr(cli_out, "x Schema has drifted") != NULL, "%s", cli_out);
+        else
+            cr_expect(strstr(cli_out, "cannot create the scratch role") != NULL &&
+                          strstr(cli_out, "CREATEROLE") != NULL, "%s", cli_out);
+    }
+    cr_expect_eq(scratch_leftovers(), 0);
+    free(dbat_sql("SET client_min_messages = warning; REVOKE USAGE ON SCHEMA sm_drift FROM "
+                  "dbat_app, dbat_app_nocr; DROP ROLE dbat_app; DROP ROLE dbat_app_nocr"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
