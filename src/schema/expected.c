@@ -17,9 +17,12 @@
    SECURITY DEFINER function owned by that role: within a security-definer function PostgreSQL
    refuses any change of role or session authorization, so even a function of the file that
    PostgreSQL evaluates while creating something (a fast column default, a partition bound)
-   cannot RESET ROLE back to the profile's role. A gap in the filter is therefore not a breach:
-   the role can do nothing outside its own empty database. Database and role are dropped
-   whatever happens.
+   cannot RESET ROLE back to the profile's role. Such a function could try to leave code to run
+   after its statement, outside that call: the apply function is checked to be unchanged before
+   each statement, fires deferred triggers and closes WITH HOLD cursors before it returns, and
+   temporary objects are discarded before the introspection. A gap in the filter is therefore
+   not a breach: the role can do nothing outside its own empty database. Database and role are
+   dropped whatever happens.
 
    Unqualified names in the file land in the profile's first exposed schema (created in the
    scratch database when it is not public), which is what they mean for the gateway. A file that
@@ -70,11 +73,15 @@ rejected(const PGresult *r, const char *t, const struct dba_schema_stmt *s, stru
 {
     const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     const char *pos = PQresultErrorField(r, PG_DIAG_INTERNAL_POSITION);
+    const char *query = PQresultErrorField(r, PG_DIAG_INTERNAL_QUERY);
     size_t off = s->off;
     int line = s->line;
 
     msg = msg ? msg : "unknown error";
-    if (pos != NULL && atol(pos) > 0) {
+    /* The position counts in the statement itself only when the failing query is the statement
+       (not a query its own functions ran). */
+    if (pos != NULL && atol(pos) > 0 && query != NULL && strlen(query) == s->len &&
+        strncmp(query, t + s->off, s->len) == 0) {
         long want = atol(pos), chars = 0;
         for (size_t i = s->off; i < s->off + s->len; i++) {
             if (((unsigned char)t[i] & 0xC0) != 0x80 && ++chars == want) {
@@ -137,6 +144,13 @@ exec_named(PGconn *c, const char *prefix, const char *name, const char *suffix,
     return ok;
 }
 
+/* The body of the apply function. Nothing of the file may run at commit, outside the
+   security-definer call, where RESET ROLE works: SET CONSTRAINTS ALL IMMEDIATE fires the deferred
+   triggers a statement queued (a function of the file may insert rows) and CLOSE ALL drops the
+   WITH HOLD cursors it may have declared (their query would run at commit). */
+#define SCRATCH_FN_BODY \
+    "BEGIN EXECUTE sql; SET CONSTRAINTS ALL IMMEDIATE; EXECUTE 'CLOSE ALL'; END"
+
 /* Becomes the scratch role, creates the first exposed schema when needed, points unqualified
    names at it, and defines the security-definer function every statement runs through. */
 static bool
@@ -164,7 +178,89 @@ scratch_prepare(PGconn *c, const struct dba_schema_ddl *d, const char *role, con
     }
     return ok && exec_named(c, "CREATE FUNCTION pg_temp.", fn,
                             "(sql text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER "
-                            "AS $f$BEGIN EXECUTE sql; END$f$", err);
+                            "AS $f$" SCRATCH_FN_BODY "$f$", err);
+}
+
+/* The apply function as created: "oid", "proowner", "prolang" (text), checked before each
+   statement. A function of the file that PostgreSQL evaluates during one statement runs as the
+   scratch role, which owns the apply function and so could replace it (say, without SECURITY
+   DEFINER, or as an immutable function PostgreSQL would evaluate while planning the call) for the
+   statements after; the check, a query of its own before the call, makes that a refusal.
+   Everything the gateway runs after the first statement of the file names pg_catalog objects
+   qualified, operators as OPERATOR(pg_catalog.=), because the file may put its own schema before
+   pg_catalog and temporary relations and types come before it anyway. */
+struct scratch_fn {
+    char id[3][24];      /* oid, proowner, prolang */
+};
+
+static bool
+scratch_fn_get(PGconn *c, const char *fn, struct scratch_fn *f, struct dba_err *err)
+{
+    const char *params[] = { fn };
+    PGresult *r = PQexecParams(
+        c, "SELECT oid, proowner, prolang FROM pg_catalog.pg_proc"
+           " WHERE proname OPERATOR(pg_catalog.=) $1"
+           " AND pronamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()",
+        1, NULL, params, NULL, NULL, 0);
+    bool ok = r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+
+    for (int k = 0; ok && k < 3; k++)
+        snprintf(f->id[k], sizeof(f->id[k]), "%s", PQgetvalue(r, 0, k));
+    if (!ok)
+        dba_err_set(err, DBA_EDB, 503, "DBA022", "could not prepare the scratch database");
+    PQclear(r);
+    return ok;
+}
+
+/* True when the apply function is still exactly as created. */
+static bool
+scratch_fn_intact(PGconn *c, const struct scratch_fn *f, int line, struct dba_err *err)
+{
+    const char *params[] = { f->id[0], f->id[1], f->id[2], SCRATCH_FN_BODY };
+    PGresult *r = PQexecParams(
+        c, "SELECT 1 FROM pg_catalog.pg_proc WHERE oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+           " AND proowner OPERATOR(pg_catalog.=) $2::pg_catalog.oid"
+           " AND prolang OPERATOR(pg_catalog.=) $3::pg_catalog.oid AND prosecdef"
+           " AND provolatile OPERATOR(pg_catalog.=) 'v' AND proconfig IS NULL"
+           " AND prosrc OPERATOR(pg_catalog.=) $4::pg_catalog.text",
+        4, NULL, params, NULL, NULL, 0);
+    bool ran = r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK;
+    bool ok = ran && PQntuples(r) == 1;
+
+    PQclear(r);
+    if (!ran)
+        dba_err_set(err, DBA_EIO, 503, "DBA022", "scratch database connection lost");
+    else if (!ok) {
+        dba_err_set(err, DBA_EINVAL, 422, "DBA024",
+                    "expected schema refused: a statement before line %d changed the function "
+                    "the gateway applies the schema through", line);
+        dba_err_detail(err, "A function of the schema file replaced or altered it while "
+                            "PostgreSQL evaluated it. Nothing after that ran.");
+    }
+    return ok;
+}
+
+/* Runs statement s through the apply function (call: the query). */
+static bool
+scratch_apply(PGconn *c, const char *call, const struct scratch_fn *f,
+              const struct dba_schema_ddl *d, const struct dba_schema_stmt *s,
+              struct dba_err *err)
+{
+    if (!scratch_fn_intact(c, f, s->line, err))
+        return false;
+    char *text = dba_xstrndup(d->text + s->off, s->len);
+    const char *params[] = { text };
+    PGresult *r = PQexecParams(c, call, 1, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    bool ok = st == PGRES_TUPLES_OK;
+
+    free(text);
+    if (!ok && r != NULL && PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) != NULL)
+        rejected(r, d->text, s, err);
+    else if (!ok)
+        dba_err_set(err, DBA_EIO, 503, "DBA022", "scratch database connection lost");
+    PQclear(r);
+    return ok;
 }
 
 /* Applies the runnable statements of d one by one, then introspects. */
@@ -174,35 +270,24 @@ scratch_run(PGconn *c, const struct dba_schema_ddl *d, const char *role, const c
             struct dba_err *err)
 {
     struct dba_buf call;
+    struct scratch_fn f;
 
-    if (!scratch_prepare(c, d, role, fn, schemas[0], err))
+    if (!scratch_prepare(c, d, role, fn, schemas[0], err) || !scratch_fn_get(c, fn, &f, err))
         return NULL;
     dba_buf_init(&call);
     dba_buf_puts(&call, "SELECT pg_temp.");
     dba_buf_put_ident(&call, fn);
-    dba_buf_puts(&call, "($1)");
-    for (size_t i = 0; i < d->n; i++) {
-        const struct dba_schema_stmt *s = &d->stmts[i];
-        if (s->action != DBA_SCHEMA_STMT_RUN)
-            continue;
-        char *text = dba_xstrndup(d->text + s->off, s->len);
-        const char *params[] = { text };
-        PGresult *r = PQexecParams(c, call.data, 1, NULL, params, NULL, NULL, 0);
-        free(text);
-        ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-            if (r != NULL && PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) != NULL)
-                rejected(r, d->text, s, err);
-            else
-                dba_err_set(err, DBA_EIO, 503, "DBA022", "scratch database connection lost");
-            PQclear(r);
-            dba_buf_cleanup(&call);
-            return NULL;
-        }
-        PQclear(r);
-    }
+    dba_buf_puts(&call, "($1::pg_catalog.text)");
+    bool ok = true;
+    for (size_t i = 0; ok && i < d->n; i++)
+        if (d->stmts[i].action == DBA_SCHEMA_STMT_RUN)
+            ok = scratch_apply(c, call.data, &f, d, &d->stmts[i], err);
     dba_buf_cleanup(&call);
-    return dba_schema_introspect(c, schemas, n, exclude, err);
+    /* Temporary relations and types come first in every search path: a function of the file
+       may have left one named like a catalog for the introspection to read. */
+    if (ok && !db_exec(c, "DISCARD TEMP", err))
+        return NULL;
+    return ok ? dba_schema_introspect(c, schemas, n, exclude, err) : NULL;
 }
 
 static void

@@ -790,3 +790,63 @@ Test(schema, a_non_superuser_profile_reads_the_expected_schema)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }
+
+/* A function of the file, evaluated during a statement, could try to leave code that runs after
+   the statement, outside the security-definer call where RESET ROLE works: by replacing the
+   function the statements are applied through, by a deferred trigger, by a WITH HOLD cursor
+   (run at commit), or by a temporary view named like the catalog the introspection reads. Each
+   attempt ends without any of the file's code running as the profile's role. */
+Test(schema, the_file_cannot_leave_code_to_run_after_its_statement)
+{
+    static const char evil[] =
+        "CREATE TABLE p (a int) PARTITION BY LIST (a);\n"
+        "CREATE FUNCTION evil() RETURNS boolean LANGUAGE plpgsql AS $$\n"
+        "BEGIN EXECUTE 'RESET ROLE'; EXECUTE 'CREATE ROLE x_left_behind'; RETURN true; END$$;\n";
+    static const char *const plants[][2] = {
+        { "CREATE FUNCTION plant() RETURNS int LANGUAGE plpgsql AS $$\n"
+          "DECLARE f text;\n"
+          "BEGIN SELECT n.nspname || '.' || quote_ident(p.proname) INTO f FROM pg_proc p\n"
+          "  JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname LIKE 'dba_apply%';\n"
+          "  EXECUTE format('CREATE OR REPLACE FUNCTION %s(sql text) RETURNS void LANGUAGE '\n"
+          "    'plpgsql SECURITY INVOKER AS $b$BEGIN EXECUTE sql; END$b$', f); RETURN 1; END$$;\n"
+          "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (plant());\n"
+          "CREATE TABLE p2 PARTITION OF p FOR VALUES IN (evil()::int + 1);\n",
+          "changed the function the gateway applies the schema through" },
+        { "CREATE TABLE d (id int);\n"
+          "CREATE FUNCTION evil_trg() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+          "BEGIN PERFORM evil(); RETURN NULL; END$$;\n"
+          "CREATE CONSTRAINT TRIGGER d_evil AFTER INSERT ON d DEFERRABLE INITIALLY DEFERRED\n"
+          "  FOR EACH ROW EXECUTE FUNCTION evil_trg();\n"
+          "CREATE FUNCTION plant() RETURNS int LANGUAGE plpgsql AS $$\n"
+          "BEGIN INSERT INTO d VALUES (1); RETURN 1; END$$;\n"
+          "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (plant());\n",
+          "cannot set parameter \"role\"" },
+        { "CREATE FUNCTION plant() RETURNS int LANGUAGE plpgsql AS $$\n"
+          "BEGIN EXECUTE 'DECLARE c CURSOR WITH HOLD FOR SELECT evil()'; RETURN 1; END$$;\n"
+          "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (plant());\n",
+          NULL },
+        { "CREATE FUNCTION plant() RETURNS int LANGUAGE plpgsql AS $$\n"
+          "BEGIN EXECUTE 'CREATE TEMP VIEW pg_namespace AS SELECT * FROM pg_catalog.pg_namespace'\n"
+          "  ' WHERE evil()'; RETURN 1; END$$;\n"
+          "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (plant());\n",
+          NULL },
+    };
+    char sql[4096];
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(plants); i++) {
+        snprintf(sql, sizeof(sql), "%s%s", evil, plants[i][0]);
+        struct dbat_resp *r = post_sql("/schema/validate", TOKEN, sql);
+        if (plants[i][1] != NULL) {
+            cr_expect_eq(r->status, 422, "attempt %zu: %s", i, r->body);
+            const char *msg = json_string_value(json_object_get(r->json, "message"));
+            cr_expect(msg != NULL && strstr(msg, plants[i][1]) != NULL, "attempt %zu: %s", i,
+                      r->body);
+        } else {
+            cr_expect_eq(r->status, 200, "attempt %zu: the planted code never ran: %s", i,
+                         r->body);
+        }
+        dbat_resp_free(r);
+        cr_expect(!role_exists("x_left_behind"), "attempt %zu ran as the profile's role", i);
+    }
+    cr_expect_eq(scratch_leftovers(), 0);
+}
