@@ -154,6 +154,23 @@ print_group(const json_t *rep, const char *list, const char *title)
         print_item(list, it);
 }
 
+/* Statements of the expected schema that were skipped (owners, grants, meta-commands). */
+static void
+print_skipped(const json_t *doc)
+{
+    const json_t *sk = json_object_get(doc, "skipped_statements");
+    size_t i;
+    const json_t *it;
+
+    if (json_array_size(sk) == 0)
+        return;
+    printf("Skipped %zu statements of the schema file (owners, grants, psql meta-commands; they "
+           "are not part of the schema's shape):\n", json_array_size(sk));
+    json_array_foreach(sk, i, it)
+        printf("    - line %lld: %s\n", (long long)json_integer_value(json_object_get(it, "line")),
+               str(it, "statement"));
+}
+
 static void
 print_report(const json_t *rep)
 {
@@ -203,6 +220,7 @@ dba_cli_validate(struct dba_cli *c)
         printf("%s profile '%s' against %s\n",
                valid ? "v Schema is valid:" : "x Schema has drifted:", p->name,
                str(rep, "schema_source"));
+        print_skipped(rep);
         print_report(rep);
     }
     json_decref(rep);
@@ -239,6 +257,7 @@ print_fix(const json_t *doc, const struct dba_profile *p)
     const json_t *plan = json_object_get(doc, "plan");
 
     printf("Analyzing schema for profile '%s' against %s\n", p->name, str(doc, "schema_source"));
+    print_skipped(doc);
     print_report(rep);
     print_plan(plan);
     if (!json_is_true(json_object_get(doc, "confirm"))) {
@@ -256,7 +275,8 @@ print_fix(const json_t *doc, const struct dba_profile *p)
                json_array_size(json_object_get(plan, "statements")));
         printf("%s\n", json_is_true(json_object_get(after, "valid"))
                            ? "v Schema is valid now"
-                           : "x Schema still differs (see the report)");
+                           : "x Schema still differs: fix does not change what remains (such as "
+                             "column types); see the report");
     }
 }
 
@@ -282,6 +302,9 @@ dba_cli_fix(struct dba_cli *c)
         return DBA_EXIT_FAIL;
     }
     bool failed = json_object_get(doc, "error") != NULL;
+    /* A confirmed fix that leaves drift it cannot fix (a type mismatch, say) is not a success. */
+    bool drift_left = !failed && o.confirm &&
+                      !json_is_true(json_object_get(json_object_get(doc, "after"), "valid"));
     if (c->json) {
         print_json(doc);
     } else {
@@ -290,7 +313,7 @@ dba_cli_fix(struct dba_cli *c)
             dba_cli_print_err(c, &err);
     }
     json_decref(doc);
-    return failed ? DBA_EXIT_FAIL : DBA_EXIT_OK;
+    return failed || drift_left ? DBA_EXIT_FAIL : DBA_EXIT_OK;
 }
 
 bool

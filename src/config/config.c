@@ -30,7 +30,8 @@ static const char *const cfg_server_keys[] = {
     NULL,
 };
 static const char *const cfg_schema_keys[] = {
-    "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema", NULL,
+    "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema",
+    "allowed_extensions", NULL,
 };
 static const char *const cfg_admin_keys[] = { "token_env", NULL };
 
@@ -54,6 +55,8 @@ static void
 cfg_defaults(struct dba_config *c)
 {
     static const char *const star[] = { "*" };
+    static const char *const extensions[] = { "pgcrypto", "uuid-ossp", "citext", "pg_trgm",
+                                               "btree_gist" };
 
     c->server.listen = dba_xstrdup("0.0.0.0");
     c->server.port = 8080;
@@ -71,6 +74,7 @@ cfg_defaults(struct dba_config *c)
     c->env_prefix = dba_xstrdup("");
     c->schema_file = dba_xstrdup("schema.sql");
     c->validate_on_connect = false;
+    dba__config_strv_set(&c->allowed_extensions, extensions, DBA_ARRAY_LEN(extensions));
     c->admin_token_env = dba_xstrdup("DB_ADAPTER_ADMIN_TOKEN");
 }
 
@@ -145,7 +149,9 @@ cfg_parse_schema(struct dba_config *c, const config_setting_t *g, struct dba_err
         || dba__config_read_bool(c, g, "validate_on_connect", &c->validate_on_connect, err)
             != DBA_OK
         || dba__config_read_string(c, g, "column_defs", &c->column_defs, err) != DBA_OK
-        || dba__config_read_string(c, g, "backup_schema", &c->backup_schema, err) != DBA_OK)
+        || dba__config_read_string(c, g, "backup_schema", &c->backup_schema, err) != DBA_OK
+        || dba__config_read_strv(c, g, "allowed_extensions", true, &c->allowed_extensions, err)
+            != DBA_OK)
         return DBA_EINVAL;
     return DBA_OK;
 }
@@ -374,6 +380,7 @@ dba_config_free(struct dba_config *c)
     free(c->implicit_var);
     free(c->schema_file);
     dba__config_strv_cleanup(&c->exclude_tables);
+    dba__config_strv_cleanup(&c->allowed_extensions);
     free(c->column_defs);
     free(c->backup_schema);
     free(c->admin_token_env);

@@ -88,6 +88,9 @@ struct dba_config {
     bool validate_on_connect;    /* schema.validate_on_connect, default false */
     char *column_defs;           /* schema.column_defs (JSON file), or NULL */
     char *backup_schema;         /* schema.backup_schema (JSON file), or NULL */
+    struct dba_config_strv allowed_extensions; /* schema.allowed_extensions: CREATE EXTENSION IF
+                                           NOT EXISTS an expected schema may run, default pgcrypto,
+                                           uuid-ossp, citext, pg_trgm, btree_gist */
     char *admin_token_env;       /* admin.token_env, default "DB_ADAPTER_ADMIN_TOKEN" */
     char *admin_token;           /* getenv(admin_token_env) if non-empty, else NULL; secret */
     /* internal */

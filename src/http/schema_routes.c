@@ -1,7 +1,9 @@
 /* schema_routes.c - GET /schema, POST /schema/validate and POST /schema/fix. Each runs the same
    blocking core operation as the CLI (schema/schema.h) on a task thread, so the worker loop never
    blocks. Plans and validation are read-only; POST /schema/fix?confirm=true changes the schema
-   and needs `Authorization: Bearer <admin token>`. */
+   and needs `Authorization: Bearer <admin token>`, and so does any expected schema sent as an
+   application/sql body (it is filtered and run in a scratch database, see schema/expected.c);
+   validating against the configured schema.file needs no token. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -99,11 +101,14 @@ schema_start(struct req *r, enum schema_op op)
     t->p = r->w->srv->active;
     t->confirm = op == SCHEMA_OP_FIX && query_flag(r->raw_query, "confirm");
     t->backup = !query_flag(r->raw_query, "no_backup");
-    if (t->confirm && !dba__http_admin_check(r, "confirmed schema fixes", &ret)) {
+    bool sql = op != SCHEMA_OP_GET && body_is_sql(r);
+    if ((t->confirm || sql) &&
+        !dba__http_admin_check(r, t->confirm ? "confirmed schema fixes"
+                                             : "expected schemas sent in the request body", &ret)) {
         schema_task_free(t);
         return ret;
     }
-    if (op != SCHEMA_OP_GET && body_is_sql(r))
+    if (sql)
         t->sql = dba_xstrndup(r->body.data ? r->body.data : "", r->body.len);
     return dba__http_task(r, schema_task_run, t, schema_task_free, schema_done);
 }

@@ -105,6 +105,15 @@ dba_schema_fix(const struct dba_config *cfg, const struct dba_profile *p,
 {
     struct dba__schema_cmp c;
 
+    if (o->confirm && p->read_only) {
+        dba_err_set(err, DBA_EINVAL, 403, "DBA403",
+                    "profile '%s' is read_only: a confirmed fix would change its schema", p->name);
+        dba_err_detail(err, "The profile sets read_only = true, which refuses every write, "
+                            "schema changes included. Nothing was changed.");
+        dba_err_hint(err, "Run the fix without confirm to see the plan, or apply it through a "
+                          "profile without read_only.");
+        return NULL;
+    }
     if (dba__schema_compare(cfg, p, &o->src, &c, err) != DBA_OK)
         return NULL;
     json_t *nonempty = nonempty_tables(&c, err);
@@ -114,9 +123,9 @@ dba_schema_fix(const struct dba_config *cfg, const struct dba_profile *p,
     }
     json_t *plan = dba_schema_fix_plan(c.report, c.expected, nonempty);
     json_decref(nonempty);
-    json_t *doc = json_pack("{s:s,s:s,s:O,s:o,s:b,s:b}", "profile", p->name, "schema_source",
-                            c.source, "report", c.report, "plan", plan, "confirm", o->confirm,
-                            "applied", 0);
+    json_t *doc = json_pack("{s:s,s:s,s:O,s:O,s:o,s:b,s:b}", "profile", p->name,
+                            "schema_source", c.source, "skipped_statements", c.skipped, "report",
+                            c.report, "plan", plan, "confirm", o->confirm, "applied", 0);
     int rc = DBA_OK;
     if (o->confirm && !json_is_true(json_object_get(plan, "ok")))
         rc = fix_refused(plan, err);

@@ -124,13 +124,54 @@ struct pg_conn;
 json_t *dba_schema_introspect(struct pg_conn *pg, const char *const *schemas, size_t n,
                               const struct dba_config_strv *exclude, struct dba_err *err);
 
-/* The expected schema: sql (len bytes, the text of a schema.sql) applied by PostgreSQL itself
-   in a scratch database created from template0 next to the live one (always dropped), then
-   introspected like the live one. Unqualified names land in schemas[0]. A file PostgreSQL
-   rejects gives DBA_EINVAL with PostgreSQL's message and the line. New reference or NULL. */
+/* ---- The expected-schema filter (ddl_filter.c, pure): every statement of an expected schema
+   is read by PostgreSQL's parser (libpg_query) and sorted before anything runs. ---- */
+
+/* What happens to one statement. */
+enum dba_schema_stmt_action {
+    DBA_SCHEMA_STMT_RUN,     /* schema DDL: applied in the scratch database */
+    DBA_SCHEMA_STMT_SKIP,    /* owners, grants, pg_dump's psql meta-commands: reported, not run */
+    DBA_SCHEMA_STMT_REFUSE,  /* anything else: the whole text is refused, nothing runs */
+};
+
+struct dba_schema_stmt {
+    enum dba_schema_stmt_action action; /* verdict */
+    char kind[96];           /* what it is, e.g. "CREATE TABLE", "GRANT", "SELECT lo_import()" */
+    char creates_schema[64]; /* CREATE SCHEMA: the schema's name, else "" */
+    int line;                /* 1-based line of its first token */
+    size_t off;              /* byte offset of its text in dba_schema_ddl.text */
+    size_t len;              /* byte length of its text */
+};
+
+struct dba_schema_ddl {
+    char *text;                     /* the input with meta-command lines blanked (owned) */
+    struct dba_schema_stmt *stmts;  /* every statement and meta-command, in text order (owned) */
+    size_t n;                       /* count */
+    /* internal */
+    size_t cap;                     /* allocated */
+};
+
+/* Parses sql and sorts its statements into d (always initialised; dba_schema_ddl_cleanup it).
+   allowed: the extensions CREATE EXTENSION IF NOT EXISTS may name (borrowed, may be NULL = none).
+   DBA_OK, or DBA_EINVAL (HTTP 422) when a statement is refused (err names its kind and line,
+   code DBA024) or the text is not SQL (PostgreSQL's message and the line, code DBA020). */
+DBA_MUSTCHECK int dba_schema_ddl_filter(const char *sql, const struct dba_config_strv *allowed,
+                                        struct dba_schema_ddl *d, struct dba_err *err);
+void dba_schema_ddl_cleanup(struct dba_schema_ddl *d);
+/* The skipped statements as [{line, statement}]. New reference. */
+json_t *dba_schema_ddl_skipped(const struct dba_schema_ddl *d);
+
+/* The expected schema: sql (the text of a schema.sql) filtered (dba_schema_ddl_filter), then
+   its runnable statements applied by PostgreSQL itself in a scratch database created from
+   template0 next to the live one, as a NOLOGIN role that owns it and nothing else (database and
+   role always dropped), then introspected like the live one. Unqualified names land in
+   schemas[0]. A refused statement, or one PostgreSQL rejects, gives DBA_EINVAL naming the line.
+   *skipped (when non-NULL) gets the skipped statements (new reference). New reference or NULL. */
 json_t *dba_schema_expected(struct pg_conn *live, const char *conninfo, const char *sql,
                             const char *const *schemas, size_t n,
-                            const struct dba_config_strv *exclude, struct dba_err *err);
+                            const struct dba_config_strv *exclude,
+                            const struct dba_config_strv *allowed_extensions, json_t **skipped,
+                            struct dba_err *err);
 /* Reads a schema file into a new heap string; NULL with err (DBA_ENOTFOUND) when unreadable. */
 char *dba_schema_file_read(const char *path, struct dba_err *err);
 

@@ -10,6 +10,8 @@ struct dba__schema_cmp {
     json_t *expected;        /* expected schema document (owned) */
     json_t *live;            /* live schema document (owned) */
     json_t *report;          /* diff report (owned) */
+    json_t *skipped;         /* statements of the expected schema skipped, [{line, statement}]
+                                (owned) */
     const char *source;      /* "request body" or the file read (borrowed) */
 };
 

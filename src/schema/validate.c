@@ -31,6 +31,7 @@ dba__schema_cmp_cleanup(struct dba__schema_cmp *c)
     json_decref(c->expected);
     json_decref(c->live);
     json_decref(c->report);
+    json_decref(c->skipped);
     memset(c, 0, sizeof(*c));
 }
 
@@ -61,7 +62,8 @@ dba__schema_compare(const struct dba_config *cfg, const struct dba_profile *p,
     out->pg = dba_db_connect_blocking(conninfo, 10, err);
     if (out->pg != NULL)
         out->expected = dba_schema_expected(out->pg, conninfo, sql, schemas, p->schemas.n,
-                                            &cfg->exclude_tables, err);
+                                            &cfg->exclude_tables, &cfg->allowed_extensions,
+                                            &out->skipped, err);
     free(conninfo);
     free(sql);
     if (out->expected != NULL)
@@ -72,6 +74,8 @@ dba__schema_compare(const struct dba_config *cfg, const struct dba_profile *p,
         dba__schema_cmp_cleanup(out);
         return code;
     }
+    if (out->skipped == NULL)
+        out->skipped = json_array();
     out->report = dba_schema_diff(out->expected, out->live);
     return DBA_OK;
 }
@@ -87,6 +91,7 @@ dba_schema_validate(const struct dba_config *cfg, const struct dba_profile *p,
     json_t *rep = json_incref(c.report);
     json_object_set_new(rep, "profile", json_string(p->name));
     json_object_set_new(rep, "schema_source", json_string(c.source));
+    json_object_set(rep, "skipped_statements", c.skipped);
     dba__schema_cmp_cleanup(&c);
     return rep;
 }

@@ -65,7 +65,7 @@ drift_reset(void)
 }
 
 static void
-start_with_token(const char *token)
+start_profile(const char *token, const char *profile_extra)
 {
     char top[1200];
 
@@ -76,7 +76,19 @@ start_with_token(const char *token)
     dba_mem_init();
     drift_reset();
     snprintf(top, sizeof(top), "schema: { file = \"%s\"; };", fixture_path());
-    dbat_server_start_conf(NULL, NULL, "\"sm_drift\"", top);
+    dbat_server_start_conf(NULL, profile_extra, "\"sm_drift\"", top);
+}
+
+static void
+start_with_token(const char *token)
+{
+    start_profile(token, NULL);
+}
+
+static void
+start_read_only(void)
+{
+    start_profile(TOKEN, "read_only = true;");
 }
 
 static void
@@ -309,7 +321,7 @@ Test(schema, confirmed_fix_without_a_configured_token_is_403, .init = start_no_t
 
 Test(schema, a_rejected_schema_body_names_the_line)
 {
-    const char *h[] = { "Content-Type: application/sql", NULL };
+    const char *h[] = { "Content-Type: application/sql", "Authorization: Bearer " TOKEN, NULL };
     struct dbat_resp *r = dbat_req("POST", "/schema/validate", h,
                                    "-- two tables\nCREATE TABLE a (id int);\n"
                                    "CREATE TABLE b (\n  id int,\n  x nosuchtype\n);\n");
@@ -324,9 +336,13 @@ Test(schema, a_rejected_schema_body_names_the_line)
     dbat_resp_free(r);
 }
 
-/* Runs the built binary in a temp directory with a config for schema sch; returns its exit code. */
+/* Output of the last cli run. */
+static char cli_out[65536];
+
+/* Runs the built binary in a temp directory with a config for schema sch (profile_extra added
+   to the profile, may be ""); returns its exit code, output in cli_out. */
 static int
-cli(const char *dir, const char *sch, const char *args)
+cli_conf(const char *dir, const char *sch, const char *profile_extra, const char *args)
 {
     char cmd[4096];
     char conf[1024];
@@ -337,23 +353,29 @@ cli(const char *dir, const char *sch, const char *args)
     snprintf(conf, sizeof(conf), "%s/db-adapter.conf", dir);
     FILE *f = fopen(conf, "w");
     cr_assert(f != NULL);
-    fprintf(f, "default_profile = \"t\";\nprofiles: { t: { url = \"%s\"; schemas = [ \"%s\" ]; }; };\n"
+    fprintf(f, "default_profile = \"t\";\nprofiles: { t: { url = \"%s\"; schemas = [ \"%s\" ]; %s }; };\n"
                "schema: { file = \"%s\"; validate_on_connect = true; };\n", url, sch,
-            fixture_path());
+            profile_extra, fixture_path());
     fclose(f);
     snprintf(cmd, sizeof(cmd), "cd %s && %s %s >out.txt 2>&1", dir, bin, args);
     int rc = system(cmd);
     rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
     snprintf(cmd, sizeof(cmd), "%s/out.txt", dir);
-    char *out = NULL;
-    size_t len = 0;
+    cli_out[0] = '\0';
     FILE *o = fopen(cmd, "r");
-    if (o != NULL && getdelim(&out, &len, '\0', o) > 0)
-        cr_log_info("db-adapter %s (schema %s) -> %d:\n%s", args, sch, rc, out);
-    free(out);
-    if (o != NULL)
+    if (o != NULL) {
+        size_t n = fread(cli_out, 1, sizeof(cli_out) - 1, o);
+        cli_out[n] = '\0';
         fclose(o);
+    }
+    cr_log_info("db-adapter %s (schema %s) -> %d:\n%s", args, sch, rc, cli_out);
     return rc;
+}
+
+static int
+cli(const char *dir, const char *sch, const char *args)
+{
+    return cli_conf(dir, sch, "", args);
 }
 
 Test(schema, cli_validate_fix_and_connect_exit_codes, .timeout = 120)
@@ -383,11 +405,448 @@ Test(schema, cli_validate_fix_and_connect_exit_codes, .timeout = 120)
     unlink(cmd);
     cr_expect_eq(cli(dir, "sm_drift", "fix"), 0, "a dry run succeeds");
     cr_expect_eq(cli(dir, "sm_drift", "validate"), 1, "and changes nothing");
-    cr_expect_eq(cli(dir, "sm_drift", "fix --confirm --no-backup"), 0);
+    cr_expect_eq(cli(dir, "sm_drift", "fix --confirm --no-backup"), 1,
+                 "a type mismatch, which fix never changes, remains: not a success");
+    cr_expect(strstr(cli_out, "Schema still differs") != NULL, "%s", cli_out);
+    cr_expect_eq(cli(dir, "sm_drift", "validate"), 1, "the type mismatch is still there");
     free(dbat_sql("ALTER TABLE sm_drift.\"Publishers\" ALTER COLUMN country TYPE char(2)"));
     cr_expect_eq(cli(dir, "sm_drift", "validate"), 0, "valid after the fix");
+    cr_expect_eq(cli(dir, "sm_drift", "fix --confirm --no-backup"), 0, "nothing left to fix");
     cr_expect_eq(cli(dir, "sm_drift", "fix --bogus"), 2);
     free(dbat_sql("SET client_min_messages = warning; DROP SCHEMA sm_full CASCADE"));
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
+}
+
+/* ---- Issue 8: an expected schema sent over HTTP is no way to run SQL ---- */
+
+static bool
+role_exists(const char *name)
+{
+    char q[256];
+
+    snprintf(q, sizeof(q), "SELECT count(*) FROM pg_roles WHERE rolname = '%s'", name);
+    char *n = dbat_sql(q);
+    bool yes = strcmp(n, "0") != 0;
+    free(n);
+    return yes;
+}
+
+/* Scratch databases and roles left behind (there must be none). */
+static long
+scratch_leftovers(void)
+{
+    char *n = dbat_sql("SELECT (SELECT count(*) FROM pg_database WHERE datname LIKE 'dba_scratch%')"
+                       " + (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'dba_scratch%')");
+    long v = atol(n);
+    free(n);
+    return v;
+}
+
+static const char *
+proof_path(void)
+{
+    static char path[128];
+
+    snprintf(path, sizeof(path), "/tmp/dbat-proof-%ld", (long)getpid());
+    return path;
+}
+
+static struct dbat_resp *
+post_sql(const char *path, const char *auth, const char *sql)
+{
+    char hdr[256];
+    const char *h[] = { "Content-Type: application/sql", hdr, NULL };
+
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", auth ? auth : "");
+    if (auth == NULL)
+        h[1] = NULL;
+    return dbat_req("POST", path, h, sql);
+}
+
+Test(schema, an_sql_body_needs_the_admin_token)
+{
+    const char *sql = "CREATE TABLE tags (id int PRIMARY KEY, label text NOT NULL, UNIQUE (label));";
+    struct dbat_resp *r = post_sql("/schema/validate", NULL, sql);
+    cr_expect_eq(r->status, 401, "%s", r->body);
+    cr_expect(strstr(r->body, "\"code\":\"DBA401\"") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    r = post_sql("/schema/validate", "nope", sql);
+    cr_expect_eq(r->status, 401, "%s", r->body);
+    dbat_resp_free(r);
+    r = post_sql("/schema/fix", NULL, sql);
+    cr_expect_eq(r->status, 401, "a fix plan from a body needs the token too: %s", r->body);
+    dbat_resp_free(r);
+    r = post_sql("/schema/validate", TOKEN, sql);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    expect_json(json_object_get(r->json, "schema_source"), "\"request body\"");
+    dbat_resp_free(r);
+    r = dbat_req("POST", "/schema/validate", NULL, NULL);
+    cr_expect_eq(r->status, 200, "the configured schema.file needs no token: %s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(scratch_leftovers(), 0);
+}
+
+Test(schema, an_sql_body_without_a_configured_token_is_403, .init = start_no_token)
+{
+    struct dbat_resp *r = post_sql("/schema/validate", TOKEN, "CREATE TABLE t (id int);");
+    cr_expect_eq(r->status, 403, "%s", r->body);
+    cr_expect(strstr(r->body, "DB_ADAPTER_ADMIN_TOKEN") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+}
+
+Test(schema, the_issue_attack_runs_nothing)
+{
+    char sql[512];
+
+    free(dbat_sql("SET client_min_messages = warning; DROP ROLE IF EXISTS x"));
+    unlink(proof_path());
+    snprintf(sql, sizeof(sql), "CREATE TABLE attack_t(id int); CREATE ROLE x LOGIN SUPERUSER; "
+                               "COPY (SELECT 1) TO PROGRAM 'id > %s';", proof_path());
+    const char *paths[] = { "/schema/validate", "/schema/fix" };
+    for (size_t i = 0; i < 2; i++) {
+        struct dbat_resp *r = post_sql(paths[i], NULL, sql);
+        cr_expect_eq(r->status, 401, "%s without token: %s", paths[i], r->body);
+        dbat_resp_free(r);
+        r = post_sql(paths[i], TOKEN, sql);
+        cr_expect_eq(r->status, 422, "%s with the token: %s", paths[i], r->body);
+        expect_json(json_object_get(r->json, "code"), "\"DBA024\"");
+        const char *msg = json_string_value(json_object_get(r->json, "message"));
+        cr_expect(msg != NULL && strstr(msg, "CREATE ROLE at line 1") != NULL, "%s", r->body);
+        cr_expect(json_is_string(json_object_get(r->json, "details")), "%s", r->body);
+        cr_expect(json_is_string(json_object_get(r->json, "hint")), "%s", r->body);
+        dbat_resp_free(r);
+    }
+    /* The same on several lines: the line is the refused statement's. */
+    snprintf(sql, sizeof(sql), "CREATE TABLE attack_t(id int);\n\n  COPY (SELECT 1) TO PROGRAM "
+                               "'id > %s';\nCREATE ROLE x LOGIN SUPERUSER;\n", proof_path());
+    struct dbat_resp *r = post_sql("/schema/validate", TOKEN, sql);
+    cr_expect_eq(r->status, 422, "%s", r->body);
+    const char *msg = json_string_value(json_object_get(r->json, "message"));
+    cr_expect(msg != NULL && strstr(msg, "COPY at line 3") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect(!role_exists("x"), "role x was not created");
+    cr_expect_neq(access(proof_path(), F_OK), 0, "no program ran");
+    char *t = dbat_sql("SELECT count(*) FROM pg_class WHERE relname = 'attack_t'");
+    cr_expect_str_eq(t, "0");
+    free(t);
+    cr_expect_eq(scratch_leftovers(), 0);
+}
+
+/* A statement the filter lets through may still call a function PostgreSQL evaluates while
+   creating something (a partition bound here; a fast column default is another). It runs as the
+   scratch role inside a security-definer function: it can neither take back the profile's role
+   nor use any privilege. */
+Test(schema, a_function_evaluated_during_ddl_has_no_privilege)
+{
+    static const char *const attempts[][2] = {
+        { "EXECUTE 'RESET ROLE'", "cannot set parameter \"role\"" },
+        { "PERFORM set_config('role', 'none', false)", "cannot set parameter \"role\"" },
+        { "EXECUTE 'SET SESSION AUTHORIZATION DEFAULT'",
+          "cannot set parameter \"session_authorization\"" },
+        { "EXECUTE 'CREATE ROLE x_slipped LOGIN'", "permission denied to create role" },
+        { "EXECUTE 'COPY (SELECT 1) TO PROGRAM ''id > PROOF'''", "pg_execute_server_program" },
+        { "PERFORM pg_read_file('/etc/hostname')", "permission denied" },
+        { "PERFORM lo_import('/etc/hostname')", "permission denied" },
+    };
+    char sql[1024];
+    char body[256];
+
+    unlink(proof_path());
+    for (size_t i = 0; i < DBA_ARRAY_LEN(attempts); i++) {
+        const char *at = strstr(attempts[i][0], "PROOF");
+        if (at != NULL)
+            snprintf(body, sizeof(body), "%.*s%s%s", (int)(at - attempts[i][0]), attempts[i][0],
+                     proof_path(), at + 5);
+        else
+            snprintf(body, sizeof(body), "%s", attempts[i][0]);
+        snprintf(sql, sizeof(sql),
+                 "CREATE TABLE p (a int) PARTITION BY LIST (a);\n"
+                 "CREATE FUNCTION slip() RETURNS int LANGUAGE plpgsql AS $$\n"
+                 "BEGIN %s; RETURN 1; END$$;\n"
+                 "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (slip());\n", body);
+        struct dbat_resp *r = post_sql("/schema/validate", TOKEN, sql);
+        cr_expect_eq(r->status, 422, "%s: %s", body, r->body);
+        const char *msg = json_string_value(json_object_get(r->json, "message"));
+        cr_expect(msg != NULL && strstr(msg, "line 4") != NULL &&
+                      strstr(msg, attempts[i][1]) != NULL, "%s: %s", body, r->body);
+        dbat_resp_free(r);
+    }
+    cr_expect(!role_exists("x_slipped"));
+    cr_expect_neq(access(proof_path(), F_OK), 0, "no program ran");
+    cr_expect_eq(scratch_leftovers(), 0, "scratch databases and roles are dropped on failure");
+}
+
+Test(schema, an_allowed_extension_is_created_in_the_scratch_database)
+{
+    struct dbat_resp *r = post_sql(
+        "/schema/validate", TOKEN,
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n"
+        "CREATE TABLE tags (id int PRIMARY KEY, label text NOT NULL, UNIQUE (label));\n"
+        "CREATE TABLE keys (k text DEFAULT encode(gen_random_bytes(8), 'hex'));\n"
+        "GRANT SELECT ON tags TO PUBLIC;\n");
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    expect_json(json_object_get(r->json, "missing_tables"), "[\"sm_drift.keys\"]");
+    expect_json(json_object_get(r->json, "skipped_statements"),
+                "[{\"line\": 4, \"statement\": \"GRANT\"}]");
+    dbat_resp_free(r);
+    r = post_sql("/schema/validate", TOKEN, "CREATE EXTENSION IF NOT EXISTS dblink;");
+    cr_expect_eq(r->status, 422, "%s", r->body);
+    cr_expect(strstr(r->body, "schema.allowed_extensions") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(scratch_leftovers(), 0);
+}
+
+static const char dump_sql[] =
+    "SET client_min_messages = warning;"
+    "DROP SCHEMA IF EXISTS sm_dump CASCADE;"
+    "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dbat_dump_reader') THEN"
+    "  CREATE ROLE dbat_dump_reader NOLOGIN; END IF; END$$;"
+    "CREATE SCHEMA sm_dump;"
+    "CREATE TYPE sm_dump.mood AS ENUM ('sad', 'ok', 'happy');"
+    "CREATE DOMAIN sm_dump.posint AS int CHECK (VALUE > 0);"
+    "CREATE SEQUENCE sm_dump.ticket_seq START 100;"
+    "CREATE TABLE sm_dump.people (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  name text NOT NULL UNIQUE, mood sm_dump.mood DEFAULT 'ok', age sm_dump.posint,"
+    "  ticket int DEFAULT nextval('sm_dump.ticket_seq'), updated timestamptz NOT NULL"
+    "  DEFAULT now());"
+    "CREATE TABLE sm_dump.notes (id serial PRIMARY KEY, person_id int NOT NULL"
+    "  REFERENCES sm_dump.people (id) ON DELETE CASCADE, body text CHECK (length(body) < 1000));"
+    "CREATE INDEX notes_person_idx ON sm_dump.notes (person_id);"
+    "CREATE FUNCTION sm_dump.touch() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN NEW.updated := now(); RETURN NEW; END$$;"
+    "CREATE TRIGGER people_touch BEFORE UPDATE ON sm_dump.people FOR EACH ROW"
+    "  EXECUTE FUNCTION sm_dump.touch();"
+    "CREATE VIEW sm_dump.happy AS SELECT id, name FROM sm_dump.people WHERE mood = 'happy';"
+    "CREATE MATERIALIZED VIEW sm_dump.counts AS SELECT count(*) AS n FROM sm_dump.people;"
+    "CREATE TABLE sm_dump.events (id int, at date NOT NULL) PARTITION BY RANGE (at);"
+    "CREATE TABLE sm_dump.events_2026 PARTITION OF sm_dump.events"
+    "  FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+    "CREATE INDEX events_at_idx ON sm_dump.events (at);"
+    "ALTER TABLE sm_dump.notes ENABLE ROW LEVEL SECURITY;"
+    "CREATE POLICY notes_all ON sm_dump.notes USING (true);"
+    "COMMENT ON TABLE sm_dump.people IS 'People; with a comment';"
+    "COMMENT ON COLUMN sm_dump.people.name IS 'their name';"
+    "GRANT USAGE ON SCHEMA sm_dump TO dbat_dump_reader;"
+    "GRANT SELECT ON ALL TABLES IN SCHEMA sm_dump TO dbat_dump_reader;"
+    "REVOKE ALL ON FUNCTION sm_dump.touch() FROM PUBLIC;"
+    "ALTER DEFAULT PRIVILEGES IN SCHEMA sm_dump GRANT SELECT ON TABLES TO dbat_dump_reader;";
+
+/* How many skipped statements' names contain s. */
+static size_t
+skipped_with(const json_t *doc, const char *s)
+{
+    size_t i, n = 0;
+    const json_t *it;
+
+    json_array_foreach(json_object_get(doc, "skipped_statements"), i, it) {
+        const char *st = json_string_value(json_object_get(it, "statement"));
+        n += st != NULL && strstr(st, s) != NULL;
+    }
+    return n;
+}
+
+Test(schema, a_pg_dump_of_the_test_database_validates, .timeout = 120)
+{
+    char dir[] = "/tmp/dbat-dump-XXXXXX";
+    char cmd[2048];
+    const char *deb = "/usr/lib/postgresql/15/bin/pg_dump";
+    const char *url = getenv("DBA_TEST_DATABASE_URL");
+    struct dba_err err;
+
+    cr_assert(mkdtemp(dir) != NULL);
+    free(dbat_sql(dump_sql));
+    snprintf(cmd, sizeof(cmd), "%s --schema-only -d '%s' -f %s/dump.sql",
+             access(deb, X_OK) == 0 ? deb : "pg_dump", url, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    snprintf(cmd, sizeof(cmd), "%s/dump.sql", dir);
+    char *dump = dba_schema_file_read(cmd, &err);
+    cr_assert(dump != NULL);
+    bool restrict_cmd = strstr(dump, "\n\\restrict ") != NULL;
+    free(dump);
+
+    cr_expect_eq(cli(dir, "sm_dump", "validate --json --schema-file dump.sql"), 0);
+    json_t *doc = json_loads(cli_out, 0, NULL);
+    cr_assert(doc != NULL, "%s", cli_out);
+    expect_json(json_object_get(doc, "valid"), "true");
+    expect_json(json_object_get(doc, "error_count"), "0");
+    cr_expect_gt(skipped_with(doc, "OWNER TO"), 5, "owners are skipped: %s", cli_out);
+    cr_expect_gt(skipped_with(doc, "GRANT"), 0, "grants are skipped");
+    cr_expect_gt(skipped_with(doc, "REVOKE"), 0, "revokes are skipped");
+    cr_expect_eq(skipped_with(doc, "psql meta-command \\restrict"), restrict_cmd ? 1 : 0);
+    json_decref(doc);
+    cr_expect_eq(cli(dir, "public", "validate --schema-file dump.sql"), 0,
+                 "the fixtures' public schema too");
+    cr_expect(strstr(cli_out, "Skipped ") != NULL, "the text report names the skipped: %s",
+              cli_out);
+    cr_expect_eq(cli(dir, "sm_dump", "fix --schema-file dump.sql"), 0);
+    cr_expect(strstr(cli_out, "Nothing to fix") != NULL, "%s", cli_out);
+    cr_expect_eq(scratch_leftovers(), 0);
+    free(dbat_sql("SET client_min_messages = warning; DROP SCHEMA sm_dump CASCADE;"
+                  "DROP ROLE dbat_dump_reader"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+Test(schema, a_refused_schema_file_exits_1_on_the_cli)
+{
+    char dir[] = "/tmp/dbat-cli-XXXXXX";
+    char path[256];
+
+    cr_assert(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/evil.sql", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fputs("CREATE TABLE tags (id int);\n\\! touch /tmp/nope\nDO $$BEGIN END$$;\n", f);
+    fclose(f);
+    cr_expect_eq(cli(dir, "sm_drift", "validate --schema-file evil.sql"), 1);
+    cr_expect(strstr(cli_out, "psql meta-command \\! at line 2") != NULL, "%s", cli_out);
+    f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fputs("CREATE TABLE tags (id int);\n\nDO $$BEGIN END$$;\n", f);
+    fclose(f);
+    cr_expect_eq(cli(dir, "sm_drift", "fix --confirm --schema-file evil.sql"), 1);
+    cr_expect(strstr(cli_out, "DO at line 3") != NULL, "%s", cli_out);
+    snprintf(path, sizeof(path), "rm -rf %s", dir);
+    cr_expect_eq(system(path), 0);
+}
+
+/* ---- Issue 8: read_only profiles refuse confirmed fixes ---- */
+
+Test(schema, confirmed_fix_on_a_read_only_profile_is_403, .init = start_read_only)
+{
+    const char *h[] = { "Authorization: Bearer " TOKEN, NULL };
+    struct dbat_resp *r = dbat_req("POST", "/schema/fix?confirm=true", h, NULL);
+    cr_expect_eq(r->status, 403, "%s", r->body);
+    const char *msg = json_string_value(json_object_get(r->json, "message"));
+    cr_expect(msg != NULL && strstr(msg, "read_only") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    char *exists = dbat_sql("SELECT to_regclass('sm_drift.reviews') IS NOT NULL");
+    cr_expect_str_eq(exists, "f", "nothing was applied");
+    free(exists);
+    r = dbat_req("POST", "/schema/fix", NULL, NULL);
+    cr_expect_eq(r->status, 200, "a plan is still shown: %s", r->body);
+    dbat_resp_free(r);
+}
+
+Test(schema, cli_fix_confirm_on_a_read_only_profile_exits_1)
+{
+    char dir[] = "/tmp/dbat-cli-XXXXXX";
+    char cmd[256];
+
+    cr_assert(mkdtemp(dir) != NULL);
+    cr_expect_eq(cli_conf(dir, "sm_drift", "read_only = true;", "fix --confirm --no-backup"), 1);
+    cr_expect(strstr(cli_out, "read_only") != NULL, "%s", cli_out);
+    char *exists = dbat_sql("SELECT to_regclass('sm_drift.reviews') IS NOT NULL");
+    cr_expect_str_eq(exists, "f", "nothing was applied");
+    free(exists);
+    cr_expect_eq(cli_conf(dir, "sm_drift", "read_only = true;", "fix"), 0, "a dry run is fine");
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* The profile's role needs CREATEDB and CREATEROLE, not superuser; without CREATEROLE the error
+   says what to grant. */
+Test(schema, a_non_superuser_profile_reads_the_expected_schema)
+{
+    char dir[] = "/tmp/dbat-cli-XXXXXX";
+    char cmd[2048];
+    const char *url = getenv("DBA_TEST_DATABASE_URL");
+    const char *user = strstr(url, "user=postgres");
+
+    cr_assert(user != NULL && mkdtemp(dir) != NULL);
+    free(dbat_sql("SET client_min_messages = warning;"
+                  "DROP ROLE IF EXISTS dbat_app; DROP ROLE IF EXISTS dbat_app_nocr;"
+                  "CREATE ROLE dbat_app LOGIN CREATEDB CREATEROLE;"
+                  "CREATE ROLE dbat_app_nocr LOGIN CREATEDB;"
+                  "GRANT USAGE ON SCHEMA sm_drift TO dbat_app, dbat_app_nocr"));
+    const char *roles[] = { "dbat_app", "dbat_app_nocr" };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof(cmd), "%s/db-adapter.conf", dir);
+        FILE *f = fopen(cmd, "w");
+        cr_assert(f != NULL);
+        fprintf(f, "default_profile = \"t\";\nprofiles: { t: { url = \"%.*suser=%s%s\"; "
+                   "schemas = [ \"sm_drift\" ]; }; };\nschema: { file = \"%s\"; };\n",
+                (int)(user - url), url, roles[i], user + strlen("user=postgres"),
+                fixture_path());
+        fclose(f);
+        snprintf(cmd, sizeof(cmd), "cd %s && %s validate >out.txt 2>&1; echo $? >>out.txt; "
+                                   "cat out.txt", dir, getenv("DBA_TEST_BIN"));
+        FILE *p = popen(cmd, "r");
+        cr_assert(p != NULL);
+        size_t n = fread(cli_out, 1, sizeof(cli_out) - 1, p);
+        cli_out[n] = '\0';
+        pclose(p);
+        cr_log_info("%s: %s", roles[i], cli_out);
+        if (i == 0)
+            cr_expect(strstr(cli_out, "x Schema has drifted") != NULL, "%s", cli_out);
+        else
+            cr_expect(strstr(cli_out, "cannot create the scratch role") != NULL &&
+                          strstr(cli_out, "CREATEROLE") != NULL, "%s", cli_out);
+    }
+    cr_expect_eq(scratch_leftovers(), 0);
+    free(dbat_sql("SET client_min_messages = warning; REVOKE USAGE ON SCHEMA sm_drift FROM "
+                  "dbat_app, dbat_app_nocr; DROP ROLE dbat_app; DROP ROLE dbat_app_nocr"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* A function of the file, evaluated during a statement, could try to leave code that runs after
+   the statement, outside the security-definer call where RESET ROLE works: by replacing the
+   function the statements are applied through, by a deferred trigger, by a WITH HOLD cursor
+   (run at commit), or by a temporary view named like the catalog the introspection reads. Each
+   attempt ends without any of the file's code running as the profile's role. */
+Test(schema, the_file_cannot_leave_code_to_run_after_its_statement)
+{
+    static const char evil[] =
+        "CREATE TABLE p (a int) PARTITION BY LIST (a);\n"
+        "CREATE FUNCTION evil() RETURNS boolean LANGUAGE plpgsql AS $$\n"
+        "BEGIN EXECUTE 'RESET ROLE'; EXECUTE 'CREATE ROLE x_left_behind'; RETURN true; END$$;\n";
+    static const char *const plants[][2] = {
+        { "CREATE FUNCTION plant() RETURNS int LANGUAGE plpgsql AS $$\n"
+          "DECLARE f text;\n"
+          "BEGIN SELECT n.nspname || '.' || quote_ident(p.proname) INTO f FROM pg_proc p\n"
+          "  JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname LIKE 'dba_apply%';\n"
+          "  EXECUTE format('CREATE OR REPLACE FUNCTION %s(sql text) RETURNS void LANGUAGE '\n"
+          "    'plpgsql SECURITY INVOKER AS $b$BEGIN EXECUTE sql; END$b$', f); RETURN 1; END$$;\n"
+          "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (plant());\n"
+          "CREATE TABLE p2 PARTITION OF p FOR VALUES IN (evil()::int + 1);\n",
+          "changed the function the gateway applies the schema through" },
+        { "CREATE TABLE d (id int);\n"
+          "CREATE FUNCTION evil_trg() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+          "BEGIN PERFORM evil(); RETURN NULL; END$$;\n"
+          "CREATE CONSTRAINT TRIGGER d_evil AFTER INSERT ON d DEFERRABLE INITIALLY DEFERRED\n"
+          "  FOR EACH ROW EXECUTE FUNCTION evil_trg();\n"
+          "CREATE FUNCTION plant() RETURNS int LANGUAGE plpgsql AS $$\n"
+          "BEGIN INSERT INTO d VALUES (1); RETURN 1; END$$;\n"
+          "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (plant());\n",
+          "cannot set parameter \"role\"" },
+        { "CREATE FUNCTION plant() RETURNS int LANGUAGE plpgsql AS $$\n"
+          "BEGIN EXECUTE 'DECLARE c CURSOR WITH HOLD FOR SELECT evil()'; RETURN 1; END$$;\n"
+          "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (plant());\n",
+          NULL },
+        { "CREATE FUNCTION plant() RETURNS int LANGUAGE plpgsql AS $$\n"
+          "BEGIN EXECUTE 'CREATE TEMP VIEW pg_namespace AS SELECT * FROM pg_catalog.pg_namespace'\n"
+          "  ' WHERE evil()'; RETURN 1; END$$;\n"
+          "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (plant());\n",
+          NULL },
+    };
+    char sql[4096];
+
+    for (size_t i = 0; i < DBA_ARRAY_LEN(plants); i++) {
+        snprintf(sql, sizeof(sql), "%s%s", evil, plants[i][0]);
+        struct dbat_resp *r = post_sql("/schema/validate", TOKEN, sql);
+        if (plants[i][1] != NULL) {
+            cr_expect_eq(r->status, 422, "attempt %zu: %s", i, r->body);
+            const char *msg = json_string_value(json_object_get(r->json, "message"));
+            cr_expect(msg != NULL && strstr(msg, plants[i][1]) != NULL, "attempt %zu: %s", i,
+                      r->body);
+        } else {
+            cr_expect_eq(r->status, 200, "attempt %zu: the planted code never ran: %s", i,
+                         r->body);
+        }
+        dbat_resp_free(r);
+        cr_expect(!role_exists("x_left_behind"), "attempt %zu ran as the profile's role", i);
+    }
+    cr_expect_eq(scratch_leftovers(), 0);
 }
