@@ -103,12 +103,8 @@ static bool
 bk_writable(struct dba_cli *c, const struct dba_profile *p, const char *what)
 {
     struct dba_err err;
-    if (!p->read_only)
+    if (dba_config_profile_writable(p, what, &err) == DBA_OK)
         return true;
-    dba_err_set(&err, DBA_EINVAL, 403, "DBA403", "profile '%s' has read_only = true: %s refused",
-                p->name, what);
-    dba_err_hint(&err, "Writes are disabled by read_only = true in the profile; --dry-run is "
-                       "allowed.");
     dba_cli_print_err(c, &err);
     return false;
 }
@@ -476,7 +472,7 @@ bk_restore_args(struct dba_cli *c, const struct bk_args *a, enum dba_backup_mode
         return DBA_EXIT_FAIL;
     }
     *p = bk_active(c);
-    if (*p == NULL || (!a->dry_run && !bk_writable(c, *p, "restore into it")))
+    if (*p == NULL || (!a->dry_run && !bk_writable(c, *p, "a restore into it")))
         return DBA_EXIT_FAIL;
     return DBA_EXIT_OK;
 }
@@ -569,7 +565,7 @@ bk_sync_args(struct dba_cli *c, const struct bk_args *a, struct dba_backup_sync_
     o->to = bk_active(c);
     if (o->to == NULL)
         return DBA_EXIT_FAIL;
-    if (a->confirm && !bk_writable(c, o->to, "sync into it"))
+    if (a->confirm && !bk_writable(c, o->to, "a sync into it"))
         return DBA_EXIT_FAIL;
     return DBA_EXIT_OK;
 }

@@ -162,6 +162,14 @@ char *dba_config_profile_display(const struct dba_profile *p);
 DBA_MUSTCHECK int dba_config_profile_check(const struct dba_profile *p, struct dba_err *err);
 
 /*
+ * The one read_only check for operator writes (restore, confirmed sync, confirmed fix): DBA_OK
+ * when the profile may be written, else DBA_EINVAL with a 403 "DBA403" error naming the profile,
+ * the setting and what was refused (`what`, e.g. "a restore into it"). Nothing else is checked.
+ */
+DBA_MUSTCHECK int dba_config_profile_writable(const struct dba_profile *p, const char *what,
+                                              struct dba_err *err);
+
+/*
  * Reads the lock file .db-profile in the CWD into buf (size n), trimmed of surrounding whitespace.
  * Returns the name's length (> 0), or 0 when the file is missing, unreadable, empty or blank, or
  * the name does not fit in buf; buf is always NUL-terminated when n > 0.

@@ -330,6 +330,20 @@ dba_config_profile_display(const struct dba_profile *p)
 }
 
 int
+dba_config_profile_writable(const struct dba_profile *p, const char *what, struct dba_err *err)
+{
+    if (!p->read_only)
+        return DBA_OK;
+    dba_err_set(err, DBA_EINVAL, 403, "DBA403", "profile '%s' has read_only = true: %s is refused",
+                p->name, what);
+    dba_err_detail(err, "read_only = true refuses every write, operator writes included. Nothing "
+                        "was changed.");
+    dba_err_hint(err, "A dry run (restore --dry-run, sync without --confirm, fix without "
+                      "--confirm) only plans; to write, use a profile without read_only.");
+    return DBA_EINVAL;
+}
+
+int
 dba_config_profile_check(const struct dba_profile *p, struct dba_err *err)
 {
     PQconninfoOption *o = profile_parse(p->url, NULL);

@@ -335,15 +335,12 @@ bk_sync_from(struct req *r, struct bk_task *t, enum MHD_Result *ret)
 static bool
 bk_read_only(struct req *r, struct bk_task *t, enum MHD_Result *ret)
 {
-    if (!t->p->read_only)
+    struct dba_err err;
+    if (dba_config_profile_writable(t->p, t->op == BK_OP_SYNC ? "a sync into it"
+                                                               : "a restore into it",
+                                    &err) == DBA_OK)
         return true;
-    *ret = dba__http_error(r, 403, "DBA403",
-                           dba_arena_printf(r->a, "profile '%s' has read_only = true: %s refused",
-                                            t->p->name, t->op == BK_OP_SYNC ? "sync into it"
-                                                                           : "restore into it"),
-                           NULL, "Writes are disabled by read_only = true in the profile; a "
-                                 "dry run (restore ?dry_run=true, a sync without confirm) is "
-                                 "allowed.");
+    *ret = dba__http_send_err(r, &err);
     return false;
 }
 

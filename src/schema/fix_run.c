@@ -105,15 +105,8 @@ dba_schema_fix(const struct dba_config *cfg, const struct dba_profile *p,
 {
     struct dba__schema_cmp c;
 
-    if (o->confirm && p->read_only) {
-        dba_err_set(err, DBA_EINVAL, 403, "DBA403",
-                    "profile '%s' is read_only: a confirmed fix would change its schema", p->name);
-        dba_err_detail(err, "The profile sets read_only = true, which refuses every write, "
-                            "schema changes included. Nothing was changed.");
-        dba_err_hint(err, "Run the fix without confirm to see the plan, or apply it through a "
-                          "profile without read_only.");
+    if (o->confirm && dba_config_profile_writable(p, "a confirmed fix", err) != DBA_OK)
         return NULL;
-    }
     if (dba__schema_compare(cfg, p, &o->src, &c, err) != DBA_OK)
         return NULL;
     json_t *nonempty = nonempty_tables(&c, err);
