@@ -10,7 +10,7 @@
 
 #include "config/config.h"
 #include "core/core.h"
-#include "schema/schema.h"
+#include "catalog/catalog.h"
 
 /*
  * The document is the Python original's (version "1.1"): {"metadata": {version, created_at,
@@ -62,7 +62,7 @@ DBA_MUSTCHECK int dba_backup_schema_from_config(const struct dba_config *cfg,
 /* Every base table of schema `nsp` in the cache, parents first from the foreign keys (NOT NULL
    single-column FK = parent, nullable = optional), matched by a unique `slug` column when there is
    one, else by primary key. Tables without a single-column primary key are left out. */
-struct dba_backup_schema *dba_backup_schema_derive(const struct dba_schema_cache *c,
+struct dba_backup_schema *dba_backup_schema_derive(const struct dba_catalog *c,
                                                    const char *nsp, struct dba_err *err);
 /* Stable topological sort of s (parents and optional references before their children; a table's
    references to itself are ignored). DBA_OK, or DBA_EINVAL naming the cycle ("a -> b -> a"). */
@@ -77,7 +77,7 @@ DBA_MUSTCHECK int dba_backup_schema_filter(struct dba_backup_schema *s, const ch
    matched by "id". New schema or NULL with err. */
 struct dba_backup_schema *dba_backup_schema_for(const struct dba_config *cfg, const json_t *meta,
                                                 const char *text, size_t len,
-                                                const struct dba_schema_cache *cache,
+                                                const struct dba_catalog *cache,
                                                 const char *nsp, struct dba_err *err);
 /* The schema to back up profile p with (conn: a PGconn * to it): declared in cfg, else derived
    from p's schema cache (first exposed schema). New schema or NULL with err. */

@@ -30,7 +30,7 @@ struct restore {
     struct pg_conn *conn;                    /* borrowed */
     const struct dba_backup_schema *s;       /* borrowed */
     const struct dba_backup_restore_opts *o; /* borrowed */
-    struct dba_schema_cache *cache;          /* target's cache (owned ref) */
+    struct dba_catalog *cache;          /* target's cache (owned ref) */
     struct rs_table *tabs;                   /* one per schema table */
     size_t n_bound;                          /* tabs bound to a target table so far */
     json_t *failed;                          /* failing row report, or NULL */
@@ -97,7 +97,7 @@ rs_bind(struct restore *rs)
     for (size_t i = 0; i < rs->s->n; i++) {
         struct rs_table *rt = &rs->tabs[i];
         const struct dba_backup_table *t = &rs->s->tables[i];
-        const struct dba_table *st = dba_schema_table_find(rs->cache, nsp, t->name);
+        const struct dba_table *st = dba_catalog_table_find(rs->cache, nsp, t->name);
         if (st == NULL || st->is_view) {
             dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE,
                         "table '%s' of the backup does not exist in the target (schema '%s')",
@@ -106,7 +106,7 @@ rs_bind(struct restore *rs)
                                   "leave it out of the backup (--tables).");
             return DBA_ENOTFOUND;
         }
-        const struct dba_column *pk = dba_schema_column_find(st, t->pk);
+        const struct dba_column *pk = dba_catalog_column_find(st, t->pk);
         if (pk == NULL)
             return dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE,
                                "table '%s' has no column '%s' (its pk) in the target "
@@ -163,7 +163,7 @@ rs_cmp_cols(const struct rs_table *rt, json_t *row)
     const json_t *v;
     json_t *a = json_array();
     json_object_foreach(row, k, v) {
-        const struct dba_column *c = dba_schema_column_find(rt->st, k);
+        const struct dba_column *c = dba_catalog_column_find(rt->st, k);
         if (c != NULL && !c->generated && strcmp(k, rt->t->pk) != 0)
             json_array_append_new(a, json_string(k));
     }
@@ -245,7 +245,7 @@ rs_cols(const struct rs_table *rt, json_t *row, bool skip_pk, const char *prefix
     const json_t *v;
     *n = 0;
     json_object_foreach(row, k, v) {
-        const struct dba_column *c = dba_schema_column_find(rt->st, k);
+        const struct dba_column *c = dba_catalog_column_find(rt->st, k);
         if (c == NULL || c->generated || (skip_pk && strcmp(k, rt->t->pk) == 0))
             continue;
         if ((*n)++ > 0)
@@ -372,7 +372,7 @@ rs_check_cols(struct restore *rs, struct rs_table *rt, json_t *row, json_int_t i
     const char *k;
     const json_t *v;
     json_object_foreach(row, k, v) {
-        if (dba_schema_column_find(rt->st, k) != NULL)
+        if (dba_catalog_column_find(rt->st, k) != NULL)
             continue;
         char why[400];
         snprintf(why, sizeof(why), "table '%.100s' has no column '%.100s' in the target "
@@ -438,7 +438,7 @@ rs_table_seen(void *arg, const char *table)
     if (dba_backup_schema_find(rs->s, table) >= 0)
         return DBA_OK;
     const char *nsp = rs_nsp(rs);
-    if (dba_schema_table_find(rs->cache, nsp, table) == NULL)
+    if (dba_catalog_table_find(rs->cache, nsp, table) == NULL)
         dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE,
                     "table '%s' of the backup does not exist in the target (schema '%s')",
                     table, nsp);
@@ -502,7 +502,7 @@ rs_cleanup(struct restore *rs)
         json_decref(rs->tabs[i].map);
     free(rs->tabs);
     json_decref(rs->failed);
-    dba_schema_cache_unref(rs->cache);
+    dba_catalog_unref(rs->cache);
 }
 
 static int
@@ -518,7 +518,7 @@ static json_t *
 rs_run(struct restore *rs, int (*feed)(struct restore *, const void *), const void *src)
 {
     struct dba_err end_err;
-    rs->cache = dba_schema_cache_load(rs->conn, rs->o->schemas, rs->o->n_schemas, rs->err);
+    rs->cache = dba_catalog_load(rs->conn, rs->o->schemas, rs->o->n_schemas, rs->err);
     int rc = rs->cache != NULL ? rs_bind(rs) : DBA_EDB;
     if (rc == DBA_OK)
         rc = rs_exec(rs, "BEGIN");

@@ -379,11 +379,11 @@ dba_backup_schema_json(const struct dba_backup_schema *s)
 
 /* The single column of fk when it references the single-column primary key of a table of nsp. */
 static const char *
-derive_fk_col(const struct dba_schema_cache *c, const char *nsp, const struct dba_fkey *fk)
+derive_fk_col(const struct dba_catalog *c, const char *nsp, const struct dba_fkey *fk)
 {
     if (fk->n_cols != 1 || strcmp(fk->ref_schema, nsp) != 0)
         return NULL;
-    const struct dba_table *p = dba_schema_table_find(c, nsp, fk->ref_table);
+    const struct dba_table *p = dba_catalog_table_find(c, nsp, fk->ref_table);
     if (p == NULL || p->n_pk != 1 || strcmp(p->pk[0], fk->ref_cols[0]) != 0)
         return NULL;
     return fk->cols[0];
@@ -400,20 +400,20 @@ derive_slug(const struct dba_table *t)
 }
 
 static void
-derive_table(const struct dba_schema_cache *c, const char *nsp, const struct dba_table *st,
+derive_table(const struct dba_catalog *c, const char *nsp, const struct dba_table *st,
              struct dba_backup_table *t)
 {
     t->name = dba_xstrdup(st->name);
     t->pk = dba_xstrdup(st->pk[0]);
     t->slug = derive_slug(st);
-    if (dba_schema_column_find(st, "user_id") != NULL)
+    if (dba_catalog_column_find(st, "user_id") != NULL)
         t->user_field = dba_xstrdup("user_id");
     t->opt = dba_xcalloc(st->n_fkeys + 1, sizeof(*t->opt));
     for (size_t k = 0; k < st->n_fkeys; k++) {
         const char *col = derive_fk_col(c, nsp, &st->fkeys[k]);
         if (col == NULL)
             continue;
-        const struct dba_column *cd = dba_schema_column_find(st, col);
+        const struct dba_column *cd = dba_catalog_column_find(st, col);
         bool self = strcmp(st->fkeys[k].ref_table, st->name) == 0;
         struct dba_backup_ref *r = &t->opt[t->n_opt];
         if (t->parent.table == NULL && cd != NULL && !cd->nullable && !self)
@@ -426,7 +426,7 @@ derive_table(const struct dba_schema_cache *c, const char *nsp, const struct dba
 }
 
 struct dba_backup_schema *
-dba_backup_schema_derive(const struct dba_schema_cache *c, const char *nsp, struct dba_err *err)
+dba_backup_schema_derive(const struct dba_catalog *c, const char *nsp, struct dba_err *err)
 {
     struct dba_backup_schema *s = dba_xcalloc(1, sizeof(*s));
     s->derived = true;
@@ -495,7 +495,7 @@ schema_narrow(struct dba_backup_schema *s, const json_t *meta)
 
 struct dba_backup_schema *
 dba_backup_schema_for(const struct dba_config *cfg, const json_t *meta, const char *text,
-                      size_t len, const struct dba_schema_cache *cache, const char *nsp, struct dba_err *err)
+                      size_t len, const struct dba_catalog *cache, const char *nsp, struct dba_err *err)
 {
     struct dba_backup_schema *s = NULL;
     if (cfg != NULL && dba_backup_schema_from_config(cfg, &s, err) != DBA_OK)
@@ -527,10 +527,10 @@ dba_backup_schema_live(const struct dba_config *cfg, const struct dba_profile *p
         return NULL;
     if (s != NULL)
         return s;
-    struct dba_schema_cache *cache = dba_schema_cache_load(
+    struct dba_catalog *cache = dba_catalog_load(
         conn, (const char *const *)p->schemas.v, p->schemas.n, err);
     if (cache != NULL)
         s = dba_backup_schema_derive(cache, p->schemas.v[0], err);
-    dba_schema_cache_unref(cache);
+    dba_catalog_unref(cache);
     return s;
 }

@@ -323,7 +323,7 @@ bk_print_list(const char *head, json_t *arr)
 }
 
 static json_t *
-bk_validate_path(struct dba_cli *c, const char *path, struct dba_schema_cache *cache,
+bk_validate_path(struct dba_cli *c, const char *path, struct dba_catalog *cache,
                  const char *nsp, struct dba_backup_schema **out, char **text, size_t *len)
 {
     struct dba_err err;
@@ -431,7 +431,7 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
         .mode = mode, .dry_run = a->dry_run, .user_id = a->user_id,
         .schemas = (const char *const *)p->schemas.v, .n_schemas = p->schemas.n,
         .progress = isatty(2) ? bk_progress : NULL, .progress_arg = &prog };
-    struct dba_schema_cache *cache = dba_schema_cache_load(conn, o.schemas, o.n_schemas, err);
+    struct dba_catalog *cache = dba_catalog_load(conn, o.schemas, o.n_schemas, err);
     if (cache == NULL)
         return NULL;
     struct dba_backup_schema *s;
@@ -439,7 +439,7 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
     char *text = NULL;
     size_t len = 0;
     json_t *v = bk_validate_path(c, a->file, cache, p->schemas.v[0], &s, &text, &len);
-    dba_schema_cache_unref(cache);
+    dba_catalog_unref(cache);
     if (!json_is_true(json_object_get(v, "valid"))) {
         json_t *e = json_array_get(json_object_get(v, "errors"), 0);
         dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup: %s",

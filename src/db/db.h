@@ -1,5 +1,5 @@
 /* db.h - the database module: the async query engine (pools of non-blocking libpq connections),
-   blocking helpers for the CLI and background threads, and the SQL builder. */
+   blocking helpers for the CLI and background threads. */
 #ifndef DBA_DB_H
 #define DBA_DB_H
 
@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #include "core/core.h"
-#include "db/query.h"
 
 struct pg_result; /* libpq's PGresult; other modules use the accessors below */
 struct pg_conn;   /* libpq's PGconn */

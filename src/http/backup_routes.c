@@ -51,7 +51,7 @@ struct bk_task {
     char *body;                         /* request body, owned, or NULL */
     size_t len;                         /* its length */
     struct bk_box *box;                 /* backup: shared descriptor */
-    struct dba_schema_cache *cache;     /* validate: the worker's cache (own ref), or NULL */
+    struct dba_catalog *cache;     /* validate: the worker's cache (own ref), or NULL */
 };
 
 static void
@@ -76,7 +76,7 @@ bk_task_free(void *arg)
     free(t->tables);
     free(t->user_id);
     free(t->body);
-    dba_schema_cache_unref(t->cache);
+    dba_catalog_unref(t->cache);
     free(t);
 }
 
@@ -190,14 +190,14 @@ bk_run_restore(struct bk_task *t, struct dba_err *err)
                                          .n_schemas = t->p->schemas.n };
     json_t *rep = NULL;
     json_t *meta = dba_backup_text_metadata(t->body, t->len);
-    struct dba_schema_cache *cache = dba_schema_cache_load(conn, nsp, o.n_schemas, err);
+    struct dba_catalog *cache = dba_catalog_load(conn, nsp, o.n_schemas, err);
     struct dba_backup_schema *s =
         cache != NULL ? dba_backup_schema_for(t->cfg, meta, t->body, t->len, cache, nsp[0], err)
                       : NULL;
     if (s != NULL)
         rep = dba_backup_restore(conn, s, t->body, t->len, &o, err);
     dba_backup_schema_free(s);
-    dba_schema_cache_unref(cache);
+    dba_catalog_unref(cache);
     json_decref(meta);
     dba_db_close(conn);
     return rep;
@@ -383,7 +383,7 @@ bk_start(struct req *r, enum bk_op op)
         return ret;
     }
     if (op == BK_OP_VALIDATE)
-        t->cache = dba_schema_cache_ref(dba__http_cache(r));
+        t->cache = dba_catalog_ref(dba__http_cache(r));
     t->len = r->body.len;
     if (op == BK_OP_RESTORE || op == BK_OP_VALIDATE) /* the body moves to the task */
         t->body = dba_buf_take(&r->body);

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "core/core.h"
-#include "db/query.h"
+#include "query/query.h"
 
 /* The raw facts of one request the grammar needs; all borrowed for the duration of the call. */
 struct dba_http_req_in {

@@ -42,7 +42,7 @@ struct req {
     bool path_has_nul;             /* the raw path holds %00 (MHD's decoded url is cut there) */
     struct dba_buf body;           /* request body */
     bool body_too_big;             /* body exceeded max_body_bytes */
-    struct dba_schema_cache *cache; /* reference held for the request, or NULL */
+    struct dba_catalog *cache; /* reference held for the request, or NULL */
     struct dba_db_job *job;        /* running job, or NULL */
     struct http_task *task;        /* running background task, or NULL */
     json_t *task_result;           /* finished task's result (owned), or NULL */
@@ -68,7 +68,7 @@ struct worker {
     struct MHD_Daemon *mhd;        /* its daemon (external epoll mode) */
     struct dba_loop_io mhd_io;     /* MHD's epoll fd in our loop */
     struct dba_db_pool *pool;      /* its slice of the active profile's pool */
-    struct dba_schema_cache *cache; /* current cache reference, or NULL */
+    struct dba_catalog *cache; /* current cache reference, or NULL */
     unsigned cache_gen;            /* generation of cache */
     atomic_bool stop;              /* asked to stop */
     bool mhd_due;                  /* run MHD on the next iteration */
@@ -91,9 +91,9 @@ struct dba_http_server {
     int port;                           /* bound port */
     int n_workers;                      /* count */
     struct worker *workers;             /* n_workers */
-    struct dba_schema_keeper *keeper;   /* schema cache loader */
+    struct dba_catalog_keeper *keeper;   /* schema cache loader */
     pthread_mutex_t cache_lock;         /* guards cache */
-    struct dba_schema_cache *cache;     /* latest cache, or NULL before the first load */
+    struct dba_catalog *cache;     /* latest cache, or NULL before the first load */
     atomic_uint cache_gen;              /* bumped on every new cache */
     int64_t started_ms;                 /* start time */
     atomic_ulong n_requests;            /* requests answered */
@@ -130,7 +130,7 @@ enum MHD_Result dba__http_run(struct req *r, const char *sql, const char *const 
 enum MHD_Result dba__http_run2(struct req *r, const char *setup, const char *const *setup_params,
                                int n_setup, const char *sql, const char *const *params,
                                int n_params, req_finish_cb finish);
-struct dba_schema_cache *dba__http_cache(struct req *r);
+struct dba_catalog *dba__http_cache(struct req *r);
 const char *dba__http_header(struct req *r, const char *name);
 /* True when r's method is `allowed` (HEAD counts as GET); else *ret is the 405 answer. */
 bool dba__http_method_ok(struct req *r, const char *allowed, const char *path,

@@ -33,7 +33,7 @@ ops_ready(struct req *r)
 {
     if (dba__http_cache(r) == NULL) {
         char why[512];
-        dba_schema_keeper_last_error(r->w->srv->keeper, why, sizeof(why));
+        dba_catalog_keeper_last_error(r->w->srv->keeper, why, sizeof(why));
         return dba__http_send_jsonv(r, 503, json_pack("{s:s,s:s,s:s}", "status", "unavailable",
                                                      "profile", r->w->srv->active->name,
                                                      "error", why));

@@ -44,7 +44,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     dba_db_res_clear(r->res);
     bool big = r->body.cap > (4u << 20);
     dba_buf_cleanup(&r->body);
-    dba_schema_cache_unref(r->cache);
+    dba_catalog_unref(r->cache);
     dba_arena_free(r->a);
     free(r);
     *con_cls = NULL;
@@ -231,19 +231,19 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
 }
 
 static void
-server_on_cache(void *arg, struct dba_schema_cache *c)
+server_on_cache(void *arg, struct dba_catalog *c)
 {
     struct dba_http_server *s = arg;
 
     pthread_mutex_lock(&s->cache_lock);
-    struct dba_schema_cache *old = s->cache;
+    struct dba_catalog *old = s->cache;
     s->cache = c;
     atomic_fetch_add(&s->cache_gen, 1);
     pthread_mutex_unlock(&s->cache_lock);
-    dba_schema_cache_unref(old);
+    dba_catalog_unref(old);
 }
 
-struct dba_schema_cache *
+struct dba_catalog *
 dba__http_cache(struct req *r)
 {
     struct worker *w = r->w;
@@ -252,14 +252,14 @@ dba__http_cache(struct req *r)
 
     if (gen != w->cache_gen) {
         pthread_mutex_lock(&s->cache_lock);
-        struct dba_schema_cache *c = dba_schema_cache_ref(s->cache);
+        struct dba_catalog *c = dba_catalog_ref(s->cache);
         w->cache_gen = atomic_load(&s->cache_gen);
         pthread_mutex_unlock(&s->cache_lock);
-        dba_schema_cache_unref(w->cache);
+        dba_catalog_unref(w->cache);
         w->cache = c;
     }
     if (r->cache == NULL)
-        r->cache = dba_schema_cache_ref(w->cache);
+        r->cache = dba_catalog_ref(w->cache);
     return r->cache;
 }
 
@@ -273,7 +273,7 @@ server_free(struct dba_http_server *s)
         if (s->workers[i].loop != NULL)
             dba__http_tasks_collect(&s->workers[i]);
     }
-    dba_schema_keeper_stop(s->keeper);
+    dba_catalog_keeper_stop(s->keeper);
     for (int i = 0; i < s->n_workers; i++) {
         struct worker *w = &s->workers[i];
         dba_db_pool_free(w->pool);
@@ -284,10 +284,10 @@ server_free(struct dba_http_server *s)
         dba_loop_free(w->loop);
         pthread_mutex_destroy(&w->stats_lock);
         pthread_mutex_destroy(&w->tasks_lock);
-        dba_schema_cache_unref(w->cache);
+        dba_catalog_unref(w->cache);
     }
     free(s->workers);
-    dba_schema_cache_unref(s->cache);
+    dba_catalog_unref(s->cache);
     pthread_mutex_destroy(&s->cache_lock);
     free(s->conninfo);
     free(s->display);
@@ -341,7 +341,7 @@ dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *ac
     }
     if (claim_fd >= 0)
         close(claim_fd);
-    s->keeper = dba_schema_keeper_start(s->conninfo, (const char *const *)active->schemas.v,
+    s->keeper = dba_catalog_keeper_start(s->conninfo, (const char *const *)active->schemas.v,
                                         active->schemas.n, server_on_cache, s);
     sigset_t all, old;
     sigfillset(&all);
@@ -364,7 +364,7 @@ dba_http_server_port(const struct dba_http_server *s)
 void
 dba_http_server_reload(struct dba_http_server *s)
 {
-    dba_schema_keeper_reload(s->keeper);
+    dba_catalog_keeper_reload(s->keeper);
 }
 
 bool

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "db/sql.h"
+#include "query/query.h"
 #include "http/grammar.h"
 #include "http/http_int.h"
 
@@ -68,7 +68,7 @@ is_singular(enum dba_media m)
 
 /* Picks the schema from Accept-Profile (reads) or Content-Profile (writes). */
 static enum MHD_Result
-tables_schema(struct req *r, const struct dba_schema_cache *c, enum dba_method m,
+tables_schema(struct req *r, const struct dba_catalog *c, enum dba_method m,
               struct tables_ctx *tc, bool *done)
 {
     const char *hdr = dba__http_header(r, is_read(m) ? "Accept-Profile" : "Content-Profile");
@@ -78,7 +78,7 @@ tables_schema(struct req *r, const struct dba_schema_cache *c, enum dba_method m
     tc->profile_echo = c->n_schemas > 1;
     if (hdr == NULL)
         return MHD_YES;
-    if (!dba_schema_has(c, hdr)) {
+    if (!dba_catalog_has(c, hdr)) {
         struct dba_buf b;
         dba_buf_init(&b);
         for (size_t i = 0; i < c->n_schemas; i++)
@@ -95,10 +95,10 @@ tables_schema(struct req *r, const struct dba_schema_cache *c, enum dba_method m
 }
 
 static enum MHD_Result
-tables_not_found(struct req *r, const struct dba_schema_cache *c, const char *schema,
+tables_not_found(struct req *r, const struct dba_catalog *c, const char *schema,
                  const char *rel)
 {
-    const char *near = dba_schema_table_suggest(c, schema, rel);
+    const char *near = dba_catalog_table_suggest(c, schema, rel);
     char *msg = dba_arena_printf(r->a, "Could not find the table '%s.%s' in the schema cache",
                                  schema, rel);
     char *hint = near ? dba_arena_printf(r->a, "Perhaps you meant the table '%s.%s'", schema, near)
@@ -146,14 +146,14 @@ tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, enum MHD_R
 /* Checks that need the parsed request: Prefer timezone and unfiltered writes. False with *ret
    set when the request is refused. */
 static bool
-tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_schema_cache *c,
+tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
               enum MHD_Result *ret)
 {
     const struct dba_query *q = &tc->q;
     enum dba_method m = q->method;
 
     if (q->prefer.timezone != NULL) {
-        tc->timezone = dba_schema_timezone(c, q->prefer.timezone);
+        tc->timezone = dba_catalog_timezone(c, q->prefer.timezone);
         if (tc->timezone == NULL && q->prefer.handling_strict) {
             *ret = dba__http_error(r, 400, "PGRST122",
                                    "Invalid preferences given with handling=strict",
@@ -181,10 +181,10 @@ tables_submit(struct req *r, struct tables_ctx *tc)
 {
     struct dba_err err;
 
-    if (dba_db_sql_build(&tc->q, tc->t, (long)r->w->srv->cfg->server.max_rows, r->a, &tc->sql,
+    if (dba_query_sql_build(&tc->q, tc->t, (long)r->w->srv->cfg->server.max_rows, r->a, &tc->sql,
                          &err) != DBA_OK)
         return dba__http_send_err(r, &err);
-    dba_arena_defer(r->a, dba_db_sql_cleanup_cb, &tc->sql);
+    dba_arena_defer(r->a, dba_query_sql_cleanup_cb, &tc->sql);
     r->t_us[REQ_T_PLANNED] = dba_now_us();
     const char *sql = tc->sql.text.data;
     if (tc->plan.on)
@@ -211,7 +211,7 @@ dba__http_tables(struct req *r, const char *rel)
         return dba__http_error(r, 405, "PGRST117",
                                dba_arena_printf(r->a, "Unsupported HTTP method: %s", r->method),
                                NULL, NULL);
-    struct dba_schema_cache *c = dba__http_cache(r);
+    struct dba_catalog *c = dba__http_cache(r);
     if (c == NULL)
         return dba__http_error(r, 503, "PGRST002",
                                "Could not query the database for the schema cache. Retrying.",
@@ -219,7 +219,7 @@ dba__http_tables(struct req *r, const char *rel)
     enum MHD_Result ret = tables_schema(r, c, m, tc, &done);
     if (done)
         return ret;
-    tc->t = dba_schema_table_find(c, tc->q.schema, rel);
+    tc->t = dba_catalog_table_find(c, tc->q.schema, rel);
     if (tc->t == NULL)
         return tables_not_found(r, c, tc->q.schema, rel);
     if (!is_read(m) && r->w->srv->active->read_only)

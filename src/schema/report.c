@@ -33,7 +33,7 @@ dba_schema_profiles_json(const struct dba_config *cfg, const struct dba_profile 
 }
 
 char *
-dba_schema_rowcount_sql(const struct dba_schema_cache *c, bool exact)
+dba_schema_rowcount_sql(const struct dba_catalog *c, bool exact)
 {
     struct dba_buf b;
     size_t n = 0;
@@ -95,7 +95,7 @@ dba_schema_status_probe(const struct dba_profile *p, const char *source, bool ex
     }
     json_object_set_new(o, "reachable", json_true());
     json_object_set_new(o, "server_version", json_string(dba_db_server_version(pg)));
-    struct dba_schema_cache *cache = dba_schema_cache_load(
+    struct dba_catalog *cache = dba_catalog_load(
         pg, (const char *const *)p->schemas.v, p->schemas.n, err);
     if (cache != NULL) {
         char *sql = dba_schema_rowcount_sql(cache, exact);
@@ -107,7 +107,7 @@ dba_schema_status_probe(const struct dba_profile *p, const char *source, bool ex
             json_object_set_new(o, "tables", counts ? counts : json_object());
             dba_db_res_clear(r);
         }
-        dba_schema_cache_unref(cache);
+        dba_catalog_unref(cache);
     }
     if (json_object_get(o, "tables") == NULL)
         json_object_set_new(o, "error", json_string(err->msg));

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "db/sql.h"
+#include "query/query.h"
 #include "http/grammar.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,7 +67,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct dba_sql sql;
         q.schema = "public";
         q.table = "t";
-        if (dba_db_sql_build(&q, &table, data[0] & 8 ? 100 : 0, a, &sql, &err) == DBA_OK)
+        if (dba_query_sql_build(&q, &table, data[0] & 8 ? 100 : 0, a, &sql, &err) == DBA_OK)
             dba_buf_cleanup(&sql.text);
         else
             DBA_ASSERT(err.http_status >= 400 && err.http_status < 500);

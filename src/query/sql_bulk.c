@@ -7,7 +7,7 @@
  * the value's JSON text, array columns a PostgreSQL array literal built from a JSON array. */
 #include <string.h>
 
-#include "db/sql_int.h"
+#include "query/query_int.h"
 
 /* Appends s[0..n) double-quoted for an array literal element (runs copied whole: this is the
    bulk path's inner loop). */

@@ -1,7 +1,7 @@
 /* sql_read.c - SQL builder: GET and HEAD statements. */
 #include <limits.h>
 
-#include "db/sql_int.h"
+#include "query/query_int.h"
 
 /* The page: limit/offset and the Range header intersect (PostgREST's RangeQuery), then
  * max_rows caps the size. *lim is -1 when unlimited. */

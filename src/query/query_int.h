@@ -1,14 +1,12 @@
-/* sql_int.h - declarations shared by the SQL builder's files (sql*.c) only. */
-#ifndef DBA_DB_SQL_INT_H
-#define DBA_DB_SQL_INT_H
+/* query_int.h - declarations shared by the SQL builder's files (sql*.c) only. */
+#ifndef DBA_QUERY_INT_H
+#define DBA_QUERY_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "core/core.h"
-#include "db/query.h"
-#include "db/sql.h"
-#include "schema/schema.h"
+#include "query/query.h"
 
 /* Alias of the row source in every outer SELECT. */
 #define SQL_ROW "_t"
@@ -23,7 +21,7 @@ enum sql_colref {
     SQL_REF_BODY,  /* body key or columns= entry: 400 PGRST204 "Could not find the 'c' column..." */
 };
 
-/* State of one build; lives on dba_db_sql_build's stack. */
+/* State of one build; lives on dba_query_sql_build's stack. */
 struct sql_ctx {
     const struct dba_query *q; /* the request */
     const struct dba_table *t; /* its relation */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/sql_int.h"
+#include "query/query_int.h"
 
 /* What the outer SELECT needs from the RETURNING rows. */
 struct write_plan {

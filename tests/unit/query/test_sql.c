@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "db/sql.h"
+#include "query/query.h"
 
 /* ---- helpers: hand-built tables and queries (BEGIN HELPERS) ---- */
 
@@ -241,7 +241,7 @@ TestSuite(sql, .init = setup, .fini = teardown);
 static int
 build(const struct dba_query *q, const struct dba_table *t, long max_rows)
 {
-    return dba_db_sql_build(q, t, max_rows, A, &S, &E);
+    return dba_query_sql_build(q, t, max_rows, A, &S, &E);
 }
 
 /* Builds q on t and checks the whole statement text. */
@@ -1304,8 +1304,8 @@ Test(sql, cleanup_callback_releases_text)
     struct dba_sql *s = dba_arena_alloc(A, sizeof(*s));
     struct dba_arena *a = dba_arena_new();
 
-    cr_assert_eq(dba_db_sql_build(q, ITEMS, 0, a, s, &E), DBA_OK);
-    dba_arena_defer(a, dba_db_sql_cleanup_cb, s);
+    cr_assert_eq(dba_query_sql_build(q, ITEMS, 0, a, s, &E), DBA_OK);
+    dba_arena_defer(a, dba_query_sql_cleanup_cb, s);
     dba_arena_free(a);
     cr_expect_null(s->text.data);
 }
@@ -1335,7 +1335,7 @@ Test(sql, bulk_insert_is_column_wise)
     q->n_columns = 4;
     q->body_keys = keys;
     q->n_body_keys = 4;
-    cr_assert_eq(dba_db_sql_build(q, DOCS, 0, A, &S, &E), DBA_OK, "%s", E.msg);
+    cr_assert_eq(dba_query_sql_build(q, DOCS, 0, A, &S, &E), DBA_OK, "%s", E.msg);
     cr_expect(strstr(S.text.data, "INSERT INTO \"api\".\"docs\" (\"id\", \"js\", \"arr\", \"body\") "
                                   "SELECT unnest($1::text[])::integer, unnest($2::text[])::json, "
                                   "unnest($3::text[])::integer[], unnest($4::text[])::text "

@@ -9,7 +9,7 @@
 #include <libpq-fe.h>
 
 #include "db/db.h"
-#include "schema/schema.h"
+#include "catalog/catalog.h"
 
 static const char *const sql_columns =
     "SELECT n.nspname, c.relname, c.relkind::text, a.attname,"
@@ -47,7 +47,7 @@ tz_cmp(const void *a, const void *b)
 }
 
 const char *
-dba_schema_timezone(const struct dba_schema_cache *c, const char *name)
+dba_catalog_timezone(const struct dba_catalog *c, const char *name)
 {
     const char *key = name;
     char **hit = c ? bsearch(&key, c->timezones, c->n_timezones, sizeof(char *), tz_cmp) : NULL;
@@ -64,7 +64,7 @@ table_cmp(const char *s1, const char *n1, const char *s2, const char *n2)
 }
 
 const struct dba_table *
-dba_schema_table_find(const struct dba_schema_cache *c, const char *schema, const char *name)
+dba_catalog_table_find(const struct dba_catalog *c, const char *schema, const char *name)
 {
     size_t lo = 0;
     size_t hi = c ? c->n_tables : 0;
@@ -84,7 +84,7 @@ dba_schema_table_find(const struct dba_schema_cache *c, const char *schema, cons
 }
 
 const struct dba_column *
-dba_schema_column_find(const struct dba_table *t, const char *name)
+dba_catalog_column_find(const struct dba_table *t, const char *name)
 {
     for (size_t i = 0; i < t->n_cols; i++)
         if (strcmp(t->cols[i].name, name) == 0)
@@ -93,7 +93,7 @@ dba_schema_column_find(const struct dba_table *t, const char *name)
 }
 
 bool
-dba_schema_has(const struct dba_schema_cache *c, const char *schema)
+dba_catalog_has(const struct dba_catalog *c, const char *schema)
 {
     for (size_t i = 0; i < c->n_schemas; i++)
         if (strcmp(c->schemas[i], schema) == 0)
@@ -129,7 +129,7 @@ edit_distance(const char *a, const char *b)
 }
 
 const char *
-dba_schema_table_suggest(const struct dba_schema_cache *c, const char *schema, const char *name)
+dba_catalog_table_suggest(const struct dba_catalog *c, const char *schema, const char *name)
 {
     const char *best = NULL;
     size_t best_d = 2 + strlen(name) / 5; /* only close names: one edit per five characters */
@@ -175,7 +175,7 @@ opt_dup(const PGresult *r, int row, int col)
 }
 
 static void
-cache_add_columns(struct dba_schema_cache *c, const PGresult *r)
+cache_add_columns(struct dba_catalog *c, const PGresult *r)
 {
     int n = PQntuples(r);
 
@@ -208,9 +208,9 @@ cache_add_columns(struct dba_schema_cache *c, const PGresult *r)
 }
 
 static void
-cache_add_constraint(struct dba_schema_cache *c, const PGresult *r, int i)
+cache_add_constraint(struct dba_catalog *c, const PGresult *r, int i)
 {
-    struct dba_table *t = (struct dba_table *)(uintptr_t)dba_schema_table_find(
+    struct dba_table *t = (struct dba_table *)(uintptr_t)dba_catalog_table_find(
         c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
     char kind = PQgetvalue(r, i, 3)[0];
     size_t n = 0;
@@ -255,14 +255,14 @@ schemas_array_literal(const char *const *schemas, size_t n)
     return dba_buf_take(&b);
 }
 
-struct dba_schema_cache *
-dba_schema_cache_load(void *pgconn, const char *const *schemas, size_t n_schemas,
+struct dba_catalog *
+dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas,
                       struct dba_err *err)
 {
     PGconn *pg = pgconn;
     char *lit = schemas_array_literal(schemas, n_schemas);
     const char *params[1] = { lit };
-    struct dba_schema_cache *c = NULL;
+    struct dba_catalog *c = NULL;
 
     PGresult *cols = dba_db_exec(pg, sql_columns, params, 1, err);
     PGresult *cons = cols ? dba_db_exec(pg, sql_constraints, params, 1, err) : NULL;
@@ -291,8 +291,8 @@ dba_schema_cache_load(void *pgconn, const char *const *schemas, size_t n_schemas
     return c;
 }
 
-struct dba_schema_cache *
-dba_schema_cache_ref(struct dba_schema_cache *c)
+struct dba_catalog *
+dba_catalog_ref(struct dba_catalog *c)
 {
     if (c != NULL)
         atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
@@ -329,7 +329,7 @@ table_free(struct dba_table *t)
 }
 
 void
-dba_schema_cache_unref(struct dba_schema_cache *c)
+dba_catalog_unref(struct dba_catalog *c)
 {
     if (c == NULL)
         return;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/sql_int.h"
+#include "query/query_int.h"
 
 static int
 expr_bad(struct sql_ctx *c, const char *what, const char *text)

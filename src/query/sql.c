@@ -9,11 +9,11 @@
  * checked against the schema cache first; the only literals in the text are integers we parsed,
  * fixed keywords and trusted catalog text (default expressions, names in pg_class lookups).
  */
-#include "db/sql.h"
+#include "query/query.h"
 
 #include <string.h>
 
-#include "db/sql_int.h"
+#include "query/query_int.h"
 
 size_t
 dba__sql_param_add(struct sql_ctx *c, const char *v)
@@ -40,7 +40,7 @@ dba__sql_param_put(struct sql_ctx *c, struct dba_buf *b, const char *v)
 const struct dba_column *
 dba__sql_column(struct sql_ctx *c, const char *name, enum sql_colref ref)
 {
-    const struct dba_column *col = name ? dba_schema_column_find(c->t, name) : NULL;
+    const struct dba_column *col = name ? dba_catalog_column_find(c->t, name) : NULL;
 
     if (col)
         return col;
@@ -117,7 +117,7 @@ sql_qual(struct dba_arena *a, const struct dba_table *t)
 }
 
 int
-dba_db_sql_build(const struct dba_query *q, const struct dba_table *t, long max_rows,
+dba_query_sql_build(const struct dba_query *q, const struct dba_table *t, long max_rows,
                  struct dba_arena *a, struct dba_sql *out, struct dba_err *err)
 {
     struct sql_ctx c = { .q = q, .t = t, .a = a, .err = err };
@@ -153,7 +153,7 @@ dba_db_sql_build(const struct dba_query *q, const struct dba_table *t, long max_
 }
 
 void
-dba_db_sql_cleanup_cb(void *sql)
+dba_query_sql_cleanup_cb(void *sql)
 {
     dba_buf_cleanup(&((struct dba_sql *)sql)->text);
 }

@@ -12,25 +12,25 @@
 #include <libpq-fe.h>
 
 #include "db/db.h"
-#include "schema/schema.h"
+#include "catalog/catalog.h"
 
-struct dba_schema_keeper {
+struct dba_catalog_keeper {
     pthread_t thread;            /* the keeper thread */
     int pipe_rd;                 /* wake-up pipe, read end (keeper) */
     int pipe_wr;                 /* wake-up pipe, write end (any thread) */
-    atomic_bool stop;            /* set by dba_schema_keeper_stop */
-    atomic_bool reload;          /* set by dba_schema_keeper_reload */
+    atomic_bool stop;            /* set by dba_catalog_keeper_stop */
+    atomic_bool reload;          /* set by dba_catalog_keeper_reload */
     char *conninfo;              /* owned; secret */
     char **schemas;              /* owned copies */
     size_t n_schemas;            /* count */
-    dba_schema_keeper_cb cb;     /* receives new caches */
+    dba_catalog_keeper_cb cb;     /* receives new caches */
     void *arg;                   /* its argument */
     pthread_mutex_t lock;        /* guards last_error */
     char last_error[1600];       /* last failure, "" when fine */
 };
 
 static void
-keeper_set_error(struct dba_schema_keeper *k, const struct dba_err *err)
+keeper_set_error(struct dba_catalog_keeper *k, const struct dba_err *err)
 {
     pthread_mutex_lock(&k->lock);
     if (err == NULL)
@@ -43,7 +43,7 @@ keeper_set_error(struct dba_schema_keeper *k, const struct dba_err *err)
 
 /* Waits on the pipe (and the connection's socket when given) for up to timeout_ms. */
 static void
-keeper_wait(struct dba_schema_keeper *k, PGconn *pg, int timeout_ms)
+keeper_wait(struct dba_catalog_keeper *k, PGconn *pg, int timeout_ms)
 {
     struct pollfd fds[2] = { { .fd = k->pipe_rd, .events = POLLIN },
                              { .fd = pg ? PQsocket(pg) : -1, .events = POLLIN } };
@@ -55,11 +55,11 @@ keeper_wait(struct dba_schema_keeper *k, PGconn *pg, int timeout_ms)
 }
 
 static bool
-keeper_load(struct dba_schema_keeper *k, PGconn *pg)
+keeper_load(struct dba_catalog_keeper *k, PGconn *pg)
 {
     struct dba_err err;
-    struct dba_schema_cache *c =
-        dba_schema_cache_load(pg, (const char *const *)k->schemas, k->n_schemas, &err);
+    struct dba_catalog *c =
+        dba_catalog_load(pg, (const char *const *)k->schemas, k->n_schemas, &err);
 
     if (c == NULL) {
         keeper_set_error(k, &err);
@@ -89,7 +89,7 @@ keeper_notified(PGconn *pg)
 }
 
 static PGconn *
-keeper_connect(struct dba_schema_keeper *k)
+keeper_connect(struct dba_catalog_keeper *k)
 {
     struct dba_err err;
     PGconn *pg = dba_db_connect_blocking(k->conninfo, 5, &err);
@@ -106,7 +106,7 @@ keeper_connect(struct dba_schema_keeper *k)
 static void *
 keeper_main(void *arg)
 {
-    struct dba_schema_keeper *k = arg;
+    struct dba_catalog_keeper *k = arg;
     PGconn *pg = NULL;
     int backoff_ms = 200;
     bool need_load = true;
@@ -148,11 +148,11 @@ keeper_main(void *arg)
     return NULL;
 }
 
-struct dba_schema_keeper *
-dba_schema_keeper_start(const char *conninfo, const char *const *schemas, size_t n_schemas,
-                        dba_schema_keeper_cb cb, void *arg)
+struct dba_catalog_keeper *
+dba_catalog_keeper_start(const char *conninfo, const char *const *schemas, size_t n_schemas,
+                        dba_catalog_keeper_cb cb, void *arg)
 {
-    struct dba_schema_keeper *k = dba_xcalloc(1, sizeof(*k));
+    struct dba_catalog_keeper *k = dba_xcalloc(1, sizeof(*k));
     int fds[2];
 
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
@@ -174,7 +174,7 @@ dba_schema_keeper_start(const char *conninfo, const char *const *schemas, size_t
 }
 
 static void
-keeper_poke(struct dba_schema_keeper *k)
+keeper_poke(struct dba_catalog_keeper *k)
 {
     char c = 1;
 
@@ -183,14 +183,14 @@ keeper_poke(struct dba_schema_keeper *k)
 }
 
 void
-dba_schema_keeper_reload(struct dba_schema_keeper *k)
+dba_catalog_keeper_reload(struct dba_catalog_keeper *k)
 {
     atomic_store(&k->reload, true);
     keeper_poke(k);
 }
 
 void
-dba_schema_keeper_stop(struct dba_schema_keeper *k)
+dba_catalog_keeper_stop(struct dba_catalog_keeper *k)
 {
     if (k == NULL)
         return;
@@ -208,7 +208,7 @@ dba_schema_keeper_stop(struct dba_schema_keeper *k)
 }
 
 void
-dba_schema_keeper_last_error(struct dba_schema_keeper *k, char *buf, size_t n)
+dba_catalog_keeper_last_error(struct dba_catalog_keeper *k, char *buf, size_t n)
 {
     pthread_mutex_lock(&k->lock);
     snprintf(buf, n, "%s", k->last_error);
