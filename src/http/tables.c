@@ -353,12 +353,16 @@ pair_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Content-Location: the path and the query parameters sorted, as PostgREST sends it. */
+/* Content-Location: the path and the query parameters sorted, as PostgREST sends it; left out
+   for a query longer than DBA_HTTP_ECHO_QUERY_BYTES (it would not fit the connection's memory). */
 static void
 add_content_location(struct req *r, struct MHD_Response *resp, const char *table)
 {
     size_t cap = 1;
     struct dba_buf b;
+
+    if (strlen(r->raw_query) > DBA_HTTP_ECHO_QUERY_BYTES)
+        return;
     char *q = dba_arena_strdup(r->a, r->raw_query);
 
     for (const char *p = q; *p != '\0'; p++)
