@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -202,6 +203,28 @@ dbat_resp_free(struct dbat_resp *r)
     free(r->headers);
     free(r->body);
     free(r);
+}
+
+int
+dbat_cli(const char *dir, const char *env, const char *args, char **out)
+{
+    const char *bin = getenv("DBA_TEST_BIN");
+    struct dba_buf b;
+    char chunk[4096];
+    size_t n;
+
+    cr_assert(bin != NULL, "DBA_TEST_BIN is not set");
+    dba_buf_init(&b);
+    dba_buf_printf(&b, "cd %s && env -u DATABASE_URL -u DB_PROFILE %s %s %s 2>&1", dir,
+                   env ? env : "", bin, args);
+    FILE *p = popen(b.data, "r");
+    cr_assert(p != NULL);
+    dba_buf_reset(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+        dba_buf_append(&b, chunk, n);
+    int st = pclose(p);
+    *out = dba_buf_take(&b);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 char *

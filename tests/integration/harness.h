@@ -42,6 +42,11 @@ struct dbat_resp *dbat_req(const char *method, const char *path, const char *con
 const char *dbat_header(const struct dbat_resp *r, const char *name);
 void dbat_resp_free(struct dbat_resp *r);
 
+/* Runs `db-adapter <args>` (the binary in DBA_TEST_BIN) in directory dir without DATABASE_URL
+   and DB_PROFILE, with extra environment assignments env (may be NULL); stdout and stderr
+   together go to *out (heap). Returns the exit status (-1 when it did not exit). */
+int dbat_cli(const char *dir, const char *env, const char *args, char **out);
+
 /* Runs SQL on the test database (blocking, fresh connection); returns the first value or NULL. */
 char *dbat_sql(const char *sql);
 /* Restores items, people, parents, children to the fixture's seed rows. */

@@ -3,30 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "core/core.h"
+#include "harness.h"
 
-/* Runs `db-adapter <args>` without any configuration; returns the exit status and stdout. */
+/* Runs `db-adapter <args>` without any configuration, from /tmp. */
 static int
 help_run(const char *args, char **out)
 {
-    const char *bin = getenv("DBA_TEST_BIN");
-    char cmd[1024];
-    char chunk[4096];
-    struct dba_buf b;
-    size_t n;
-
-    cr_assert(bin != NULL, "DBA_TEST_BIN is not set");
-    snprintf(cmd, sizeof(cmd), "cd /tmp && env -u DATABASE_URL %s %s", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-        dba_buf_append(&b, chunk, n);
-    int st = pclose(p);
-    *out = dba_buf_take(&b);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return dbat_cli("/tmp", NULL, args, out);
 }
 
 Test(help, each_command_prints_its_own_usage)
