@@ -87,7 +87,7 @@ sel_star(struct gram_cur *c, struct dba_select_item *it)
     dba__http_grammar_ws(c);
     if (!sel_end(c))
         return SEL_FAIL;
-    it->star = true;
+    it->kind = DBA_ITEM_STAR;
     return SEL_OK;
 }
 
@@ -158,16 +158,16 @@ dba__http_grammar_select(struct dba_arena *a, const char *v, struct dba_query *q
     size_t cap = 0;
 
     dba__http_grammar_cur_init(&c, a, v);
-    q->select = NULL;
-    q->n_select = 0;
+    q->rel.select = NULL;
+    q->rel.n_select = 0;
     dba__http_grammar_ws(&c);
     if (c.pos >= c.len) {
         /* An empty select= parses to no items in PostgREST; we read it as the default `*`. */
-        GRAM_PUSH(a, q->select, q->n_select, cap)->star = true;
+        GRAM_PUSH(a, q->rel.select, q->rel.n_select, cap)->kind = DBA_ITEM_STAR;
         return DBA_OK;
     }
     for (;;) {
-        struct dba_select_item *it = GRAM_PUSH(a, q->select, q->n_select, cap);
+        struct dba_select_item *it = GRAM_PUSH(a, q->rel.select, q->rel.n_select, cap);
 
         switch (sel_item(&c, it, sem)) {
         case SEL_OK:

@@ -81,8 +81,8 @@ mk_query(enum dba_method m)
     q->method = m;
     q->schema = "api";
     q->table = "items";
-    q->where.kind = DBA_L_AND;
-    q->limit = -1;
+    q->rel.where.kind = DBA_L_AND;
+    q->rel.limit = -1;
     q->range_from = -1;
     q->range_to = -1;
     q->prefer.max_affected = -1;
@@ -124,7 +124,7 @@ nleaf(const char *field, enum dba_op op, const char *value)
 static void
 add_filter(struct dba_query *q, struct dba_logic l)
 {
-    add_logic(&q->where, l);
+    add_logic(&q->rel.where, l);
 }
 
 /* in.(...) with the elements given as a NULL-terminated list. */
@@ -150,13 +150,13 @@ set_select(struct dba_query *q, const char *spec)
 {
     char *s = dba_arena_strdup(A, spec), *save = NULL;
 
-    q->select = dba_arena_alloc(A, 16 * sizeof(*q->select));
+    q->rel.select = dba_arena_alloc(A, 16 * sizeof(*q->rel.select));
     for (char *e = strtok_r(s, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
-        struct dba_select_item *it = &q->select[q->n_select++];
+        struct dba_select_item *it = &q->rel.select[q->rel.n_select++];
         char *colon = strchr(e, ':'), *cast = strstr(e, "::");
 
         if (strcmp(e, "*") == 0) {
-            it->star = true;
+            it->kind = DBA_ITEM_STAR;
             continue;
         }
         if (cast) {
@@ -175,15 +175,15 @@ set_select(struct dba_query *q, const char *spec)
 static void
 add_order(struct dba_query *q, const char *field, bool desc, enum dba_nulls nulls)
 {
-    struct dba_order_item *o = dba_arena_alloc(A, (q->n_order + 1) * sizeof(*o));
+    struct dba_order_item *o = dba_arena_alloc(A, (q->rel.n_order + 1) * sizeof(*o));
 
-    if (q->n_order)
-        memcpy(o, q->order, q->n_order * sizeof(*o));
-    o[q->n_order].field = mk_field(field);
-    o[q->n_order].desc = desc;
-    o[q->n_order].nulls = nulls;
-    q->order = o;
-    q->n_order++;
+    if (q->rel.n_order)
+        memcpy(o, q->rel.order, q->rel.n_order * sizeof(*o));
+    o[q->rel.n_order].field = mk_field(field);
+    o[q->rel.n_order].desc = desc;
+    o[q->rel.n_order].nulls = nulls;
+    q->rel.order = o;
+    q->rel.n_order++;
 }
 
 /* Splits "a,b" into a NULL-free array; *n gets the count. */
@@ -292,11 +292,11 @@ expect_err(const struct dba_query *q, const struct dba_table *t, int status, con
     "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, " \
     "NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t"
 #define READ(src) READ_HEAD src READ_TAIL
-#define ITEMS_ALL "\"api\".\"items\".*"
-#define FROM_ITEMS " FROM \"api\".\"items\""
-#define COL(c) "\"api\".\"items\".\"" c "\""
-#define DCOL(c) "\"api\".\"docs\".\"" c "\""
-#define FROM_DOCS " FROM \"api\".\"docs\""
+#define ITEMS_ALL "\"items\".*"
+#define FROM_ITEMS " FROM \"api\".\"items\" AS \"items\""
+#define COL(c) "\"items\".\"" c "\""
+#define DCOL(c) "\"docs\".\"" c "\""
+#define FROM_DOCS " FROM \"api\".\"docs\" AS \"docs\""
 
 /* ---- reads: select list ---- */
 
@@ -377,7 +377,7 @@ Test(sql, read_select_bad_json_index)
     struct dba_query *q = mk_query(DBA_M_GET);
 
     set_select(q, "js->0");
-    q->select[0].field.path[0].key = "1x";
+    q->rel.select[0].field.path[0].key = "1x";
     expect_err(q, DOCS, 400, "PGRST100", NULL);
 }
 
@@ -474,7 +474,7 @@ Test(sql, filter_is_literals)
         l.filter.is_value = vals[i];
         add_filter(q, l);
     }
-    q->where.children[0].filter.negate = true;
+    q->rel.where.children[0].filter.negate = true;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE NOT (" COL("name") " IS NULL) AND "
                                  COL("name") " IS NOT NULL AND " COL("id") " IS TRUE AND "
                                  COL("id") " IS FALSE AND " COL("id") " IS UNKNOWN"));
@@ -528,7 +528,7 @@ Test(sql, filter_fts_on_tsvector_column_is_not_wrapped)
     struct dba_query *q = mk_query(DBA_M_GET);
 
     add_filter(q, leaf("tsv", DBA_OP_FTS, "fat & rat"));
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("tsv")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE " DCOL("tsv")
                                 " @@ to_tsquery($1)"));
     expect_params(1, "fat & rat");
 }
@@ -540,7 +540,7 @@ Test(sql, filter_fts_language_on_text_column)
 
     l.filter.lang = "french";
     add_filter(q, l);
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE to_tsvector($1::regconfig, "
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE to_tsvector($1::regconfig, "
                                 DCOL("body") ") @@ to_tsquery($1::regconfig, $2)"));
     expect_params(2, "french", "amusant");
 }
@@ -554,7 +554,7 @@ Test(sql, filter_fts_variants)
     add_filter(q, leaf("body", DBA_OP_PLFTS, "a b"));
     add_filter(q, nleaf("tsv", DBA_OP_PHFTS, "b c"));
     add_filter(q, l);
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE to_tsvector(" DCOL("body")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE to_tsvector(" DCOL("body")
                                 ") @@ plainto_tsquery($1) AND NOT (" DCOL("tsv")
                                 " @@ phraseto_tsquery($2)) AND " DCOL("tsv")
                                 " @@ websearch_to_tsquery($3::regconfig, $4)"));
@@ -569,7 +569,7 @@ Test(sql, filter_range_and_array_operators)
 
     for (size_t i = 0; i < DBA_ARRAY_LEN(ops); i++)
         add_filter(q, leaf("arr", ops[i], "{1}"));
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("arr") " @> $1 AND "
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE " DCOL("arr") " @> $1 AND "
                                 DCOL("arr") " <@ $2 AND " DCOL("arr") " && $3 AND " DCOL("arr")
                                 " << $4 AND " DCOL("arr") " >> $5 AND " DCOL("arr") " &< $6 AND "
                                 DCOL("arr") " &> $7 AND " DCOL("arr") " -|- $8"));
@@ -582,7 +582,7 @@ Test(sql, filter_json_text_path)
 
     add_filter(q, leaf("jb->a->>b", DBA_OP_EQ, "foo"));
     add_filter(q, leaf("js->>-3", DBA_OP_EQ, "1"));
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("jb")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE " DCOL("jb")
                                 "->$1::text->>$2::text = $3 AND " DCOL("js") "->>-3 = $4"));
     expect_params(4, "a", "b", "foo", "1");
 }
@@ -593,7 +593,7 @@ Test(sql, filter_json_arrow_on_json_casts_to_jsonb)
 
     add_filter(q, leaf("js->a", DBA_OP_EQ, "{\"b\":2}"));
     add_filter(q, leaf("jb->a", DBA_OP_EQ, "{\"b\":2}"));
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE (" DCOL("js")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE (" DCOL("js")
                                 "->$1::text)::jsonb = $2 AND " DCOL("jb") "->$3::text = $4"));
     expect_params(4, "a", "{\"b\":2}", "a", "{\"b\":2}");
 }
@@ -638,7 +638,7 @@ Test(sql, order_items)
     add_order(q, "js->a", false, DBA_NULLS_FIRST);
     add_order(q, "jb->>b", false, DBA_NULLS_DEFAULT);
     add_order(q, "cx->re", true, DBA_NULLS_DEFAULT);
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " ORDER BY " DCOL("id")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " ORDER BY " DCOL("id")
                                 " DESC NULLS LAST, (" DCOL("js") "->$1::text)::jsonb ASC NULLS "
                                 "FIRST, "
                                 DCOL("jb") "->>$2::text ASC, to_jsonb(" DCOL("cx")
@@ -650,8 +650,8 @@ Test(sql, limit_and_offset)
 {
     struct dba_query *q = mk_query(DBA_M_GET);
 
-    q->limit = 5;
-    q->offset = 10;
+    q->rel.limit = 5;
+    q->rel.offset = 10;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 5 OFFSET 10"));
 }
 
@@ -659,8 +659,8 @@ Test(sql, negative_offset_is_ignored_and_limit_zero_kept)
 {
     struct dba_query *q = mk_query(DBA_M_GET);
 
-    q->limit = 0;
-    q->offset = -3;
+    q->rel.limit = 0;
+    q->rel.offset = -3;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 0"));
 }
 
@@ -668,7 +668,7 @@ Test(sql, range_intersects_limit)
 {
     struct dba_query *q = mk_query(DBA_M_GET);
 
-    q->limit = 5;
+    q->rel.limit = 5;
     q->range_from = 0;
     q->range_to = 9;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 5"));
@@ -684,12 +684,12 @@ Test(sql, range_header_alone_and_with_offset)
     dba_buf_cleanup(&S.text);
     q->range_from = 0;
     q->range_to = 3;
-    q->limit = 3;
-    q->offset = 2;
+    q->rel.limit = 3;
+    q->rel.offset = 2;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 2 OFFSET 2"));
     dba_buf_cleanup(&S.text);
-    q->limit = -1;
-    q->offset = 0;
+    q->rel.limit = -1;
+    q->rel.offset = 0;
     q->range_from = 4;
     q->range_to = -1;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " OFFSET 4"));
@@ -701,10 +701,10 @@ Test(sql, max_rows_caps_reads)
 
     expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 100"));
     dba_buf_cleanup(&S.text);
-    q->limit = 500;
+    q->rel.limit = 500;
     expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 100"));
     dba_buf_cleanup(&S.text);
-    q->limit = 7;
+    q->rel.limit = 7;
     expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 7"));
 }
 
@@ -718,7 +718,7 @@ Test(sql, count_exact_reuses_filter_params)
     struct dba_query *q = mk_query(DBA_M_GET);
 
     q->prefer.count = DBA_COUNT_EXACT;
-    q->limit = 2;
+    q->rel.limit = 2;
     add_filter(q, leaf("id", DBA_OP_GT, "3"));
     expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS " WHERE " COL("id") " > $1 LIMIT 2",
                                        "(SELECT count(*)" FROM_ITEMS " WHERE " COL("id")
@@ -805,7 +805,7 @@ Test(sql, media_csv)
 /* ---- writes ---- */
 
 #define W_HEAD "WITH pgrst_source AS ("
-#define W_INS_ITEMS "INSERT INTO \"api\".\"items\""
+#define W_INS_ITEMS "INSERT INTO \"api\".\"items\" AS \"items\""
 #define W_POP(fn) " FROM " fn "(NULL::\"api\".\"items\", $1::json) AS pgrst_body"
 #define W_MIN_TAIL ") SELECT NULL::bigint AS total, count(*) AS page_total, '' AS body, " \
     "NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t"
@@ -835,7 +835,7 @@ Test(sql, insert_array_representation_with_select)
     q->prefer.count = DBA_COUNT_EXACT;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
                             "pgrst_body.\"name\"" W_POP("json_populate_recordset")
-                            " RETURNING \"api\".\"items\".*) SELECT count(*) AS total, count(*) AS "
+                            " RETURNING \"items\".*) SELECT count(*) AS total, count(*) AS "
                             "page_total, coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS "
                             "location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT pgrst_source.\"id\", "
                             "pgrst_source.\"name\" AS \"n\" FROM pgrst_source) _t");
@@ -851,7 +851,7 @@ Test(sql, insert_columns_param_ignores_other_keys)
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
                             "pgrst_body.\"name\"" W_POP("json_populate_record")
-                            " RETURNING \"api\".\"items\".*" W_REPR_TAIL("pgrst_source.*"));
+                            " RETURNING \"items\".*" W_REPR_TAIL("pgrst_source.*"));
 }
 
 Test(sql, insert_unknown_body_key)
@@ -934,8 +934,8 @@ Test(sql, upsert_merge_on_primary_key)
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
                             "pgrst_body.\"name\"" W_POP("json_populate_recordset")
                             " ON CONFLICT (\"id\") DO UPDATE SET \"id\" = EXCLUDED.\"id\", "
-                            "\"name\" = EXCLUDED.\"name\" RETURNING \"api\".\"items\".*, "
-                            "(\"api\".\"items\".xmax = 0) AS pgrst_inserted"
+                            "\"name\" = EXCLUDED.\"name\" RETURNING \"items\".*, "
+                            "(\"items\".xmax = 0) AS pgrst_inserted"
                             W_INSERTED_TAIL("pgrst_source.\"id\", pgrst_source.\"name\", "
                                             "pgrst_source.\"price\""));
 }
@@ -948,7 +948,7 @@ Test(sql, upsert_merge_minimal_returns_only_the_flag)
     q->prefer.resolution = DBA_RES_MERGE;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\") SELECT pgrst_body.\"id\""
                             W_POP("json_populate_record") " ON CONFLICT (\"id\") DO UPDATE SET "
-                            "\"id\" = EXCLUDED.\"id\" RETURNING (\"api\".\"items\".xmax = 0) AS "
+                            "\"id\" = EXCLUDED.\"id\" RETURNING (\"items\".xmax = 0) AS "
                             "pgrst_inserted) SELECT NULL::bigint AS total, count(*) AS page_total, "
                             "'' AS body, NULL::text AS location, (SELECT count(*) FROM "
                             "pgrst_source WHERE pgrst_inserted) AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t");
@@ -1008,7 +1008,7 @@ Test(sql, insert_headers_only_location)
     set_body(q, DBA_BODY_OBJECT, "{\"name\":\"a b\",\"year\":1}", "name,year", 1);
     q->prefer.ret = DBA_RET_HEADERS_ONLY;
     cr_assert_eq(build(q, t, 0), DBA_OK);
-    cr_expect(strstr(S.text.data, " RETURNING \"api\".\"items\".*) SELECT NULL::bigint AS total, "
+    cr_expect(strstr(S.text.data, " RETURNING \"items\".*) SELECT NULL::bigint AS total, "
                                   "count(*) AS page_total, '' AS body, (SELECT 'name=eq.' || "
                                   "coalesce((SELECT string_agg(") != NULL, "%s", S.text.data);
     cr_expect(strstr(S.text.data, "convert_to(pgrst_source.\"name\"::text, 'UTF8')") != NULL);
@@ -1039,7 +1039,7 @@ Test(sql, insert_singular_aborts_unless_one_row)
     q->media = DBA_MEDIA_OBJECT;
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\") SELECT pgrst_body.\"id\""
-                            W_POP("json_populate_recordset") " RETURNING \"api\".\"items\".*) "
+                            W_POP("json_populate_recordset") " RETURNING \"items\".*) "
                             "SELECT NULL::bigint AS total, count(*) AS page_total, CASE WHEN "
                             "count(*) <> 1 THEN ('" DBA_SQL_SINGULAR "' || "
                             "count(*))::integer::text "
@@ -1058,7 +1058,7 @@ Test(sql, insert_csv_representation)
     q->media = DBA_MEDIA_CSV;
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"name\") SELECT pgrst_body.\"name\""
-                            W_POP("json_populate_recordset") " RETURNING \"api\".\"items\".*) "
+                            W_POP("json_populate_recordset") " RETURNING \"items\".*) "
                             "SELECT NULL::bigint AS total, count(*) AS page_total, " CSV_BODY
                             " AS body, NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM "
                             "(SELECT pgrst_source.* FROM pgrst_source) _t");
@@ -1071,7 +1071,7 @@ Test(sql, insert_without_body_fails)
     expect_err(q, ITEMS, 400, "PGRST102", "Empty or invalid json");
 }
 
-#define W_UPD_ITEMS "UPDATE \"api\".\"items\" SET "
+#define W_UPD_ITEMS "UPDATE \"api\".\"items\" AS \"items\" SET "
 
 Test(sql, patch_sets_body_keys_only)
 {
@@ -1097,7 +1097,7 @@ Test(sql, patch_columns_with_missing_default)
     "DEFAULT "
                             "FROM json_populate_record(NULL::\"api\".\"items\", ($1::json)->0) AS "
                             "pgrst_body RETURNING "
-                            "\"api\".\"items\".*" W_REPR_TAIL("pgrst_source.*"));
+                            "\"items\".*" W_REPR_TAIL("pgrst_source.*"));
 }
 
 Test(sql, patch_empty_body_updates_nothing)
@@ -1108,7 +1108,7 @@ Test(sql, patch_empty_body_updates_nothing)
     set_body(q, DBA_BODY_OBJECT, "{}", "", 1);
     q->prefer.ret = DBA_RET_REPRESENTATION;
     /* The filter's parameter is bound, so the text must use it (issue 8: 08P01 otherwise). */
-    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"api\".\"items\".*" FROM_ITEMS " WHERE false AND ("
+    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"items\".*" FROM_ITEMS " WHERE false AND ("
                             COL("id") " = $1)" W_REPR_TAIL("pgrst_source.*"));
     expect_params(1, "1");
 }
@@ -1119,7 +1119,7 @@ Test(sql, patch_empty_body_without_filter)
 
     set_body(q, DBA_BODY_OBJECT, "{}", "", 1);
     q->prefer.ret = DBA_RET_REPRESENTATION;
-    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"api\".\"items\".*" FROM_ITEMS " WHERE false"
+    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"items\".*" FROM_ITEMS " WHERE false"
                             W_REPR_TAIL("pgrst_source.*"));
     expect_params(0);
 }
@@ -1168,7 +1168,7 @@ Test(sql, delete_with_filter_and_representation)
     set_select(q, "myid:id,id::text");
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD "DELETE" FROM_ITEMS " WHERE " COL("id") " < $1 RETURNING "
-                            "\"api\".\"items\".*" W_REPR_TAIL("pgrst_source.\"id\" AS \"myid\", "
+                            "\"items\".*" W_REPR_TAIL("pgrst_source.\"id\" AS \"myid\", "
                             "CAST(pgrst_source.\"id\" AS text) AS \"id\""));
     expect_params(1, "5");
 }
@@ -1212,7 +1212,7 @@ Test(sql, put_upserts_on_primary_key)
                             "($1::json)->0) AS pgrst_body ON CONFLICT (\"id\") DO UPDATE SET "
                             "\"id\" "
                             "= EXCLUDED.\"id\", \"name\" = EXCLUDED.\"name\" RETURNING "
-                            "\"api\".\"items\".*, (\"api\".\"items\".xmax = 0) AS pgrst_inserted"
+                            "\"items\".*, (\"items\".xmax = 0) AS pgrst_inserted"
                             W_INSERTED_TAIL("pgrst_source.\"id\", pgrst_source.\"name\", "
                                             "pgrst_source.\"price\""));
     expect_params(1, q->body);
@@ -1223,11 +1223,11 @@ Test(sql, put_rejects_limit_and_offset)
     struct dba_query *q = mk_query(DBA_M_PUT);
 
     set_body(q, DBA_BODY_OBJECT, "{\"id\":7}", "id", 1);
-    q->limit = 1;
+    q->rel.limit = 1;
     expect_err(q, ITEMS, 400, "PGRST114",
                "limit/offset querystring parameters are not allowed for PUT");
-    q->limit = -1;
-    q->offset = 2;
+    q->rel.limit = -1;
+    q->rel.offset = 2;
     expect_err(q, ITEMS, 400, "PGRST114", NULL);
 }
 
@@ -1246,7 +1246,7 @@ Test(sql, put_filters_must_be_exactly_the_pk)
     set_body(q, DBA_BODY_OBJECT, "{\"id\":7}", "id", 1);
     add_filter(q, leaf("id", DBA_OP_GTE, "7"));
     expect_err(q, ITEMS, 405, "PGRST105", msg);                 /* not eq */
-    q->where.children[0].filter.op = DBA_OP_EQ;
+    q->rel.where.children[0].filter.op = DBA_OP_EQ;
     add_filter(q, leaf("name", DBA_OP_EQ, "x"));
     expect_err(q, ITEMS, 405, "PGRST105", msg);                 /* pk plus extra */
     q = mk_query(DBA_M_PUT);
@@ -1280,7 +1280,7 @@ Test(sql, put_compound_pk_text_values)
     expect_sql(q, t, 0, W_HEAD W_INS_ITEMS " (\"k\", \"n\", \"v\") SELECT pgrst_body.\"k\", "
                         "pgrst_body.\"n\", pgrst_body.\"v\"" W_POP("json_populate_record")
                         " ON CONFLICT (\"k\", \"n\") DO UPDATE SET \"k\" = EXCLUDED.\"k\", \"n\" = "
-                        "EXCLUDED.\"n\", \"v\" = EXCLUDED.\"v\" RETURNING (\"api\".\"items\".xmax "
+                        "EXCLUDED.\"n\", \"v\" = EXCLUDED.\"v\" RETURNING (\"items\".xmax "
                         "= 0) AS pgrst_inserted) SELECT NULL::bigint AS total, count(*) AS "
                         "page_total, '' AS body, NULL::text AS location, (SELECT count(*) FROM "
                         "pgrst_source WHERE pgrst_inserted) AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t");
@@ -1336,7 +1336,7 @@ Test(sql, bulk_insert_is_column_wise)
     q->body_keys = keys;
     q->n_body_keys = 4;
     cr_assert_eq(dba_query_sql_build(q, DOCS, 0, A, &S, &E), DBA_OK, "%s", E.msg);
-    cr_expect(strstr(S.text.data, "INSERT INTO \"api\".\"docs\" (\"id\", \"js\", \"arr\", \"body\") "
+    cr_expect(strstr(S.text.data, "INSERT INTO \"api\".\"docs\" AS \"docs\" (\"id\", \"js\", \"arr\", \"body\") "
                                   "SELECT unnest($1::text[])::integer, unnest($2::text[])::json, "
                                   "unnest($3::text[])::integer[], unnest($4::text[])::text "
                                   "ON CONFLICT") == NULL &&
