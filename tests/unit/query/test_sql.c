@@ -1351,3 +1351,282 @@ Test(sql, bulk_insert_is_column_wise)
     cr_expect(strncmp(S.params[3], "{\"q\\\"\xc3\xa9\",", strlen("{\"q\\\"\xc3\xa9\",")) == 0, "%s", S.params[3]);
     cr_expect(strstr(S.params[1], ",NULL}") != NULL, "missing key is NULL: %s", S.params[1]);
 }
+
+/* ---- the query tree: nested scopes with hand-built child nodes ---- */
+
+/* api.reviews(id pk, item_id, author_id, stars, note jsonb) and api.authors(id pk, name). */
+static struct dba_table *
+reviews_table(void)
+{
+    return mk_table("api", "reviews", "id:integer:pk;item_id:integer;author_id:integer;"
+                                      "stars:integer;note:jsonb");
+}
+
+static struct dba_table *
+authors_table(void)
+{
+    return mk_table("api", "authors", "id:integer:pk;name:text");
+}
+
+/* A child node on t joined by child_col = parent_col, with select items from spec (as
+   set_select), no filters, no limit. */
+static struct dba_rel *
+mk_child(const struct dba_table *t, const char *alias, const char *child_col,
+         const char *parent_col, const char *spec)
+{
+    struct dba_query tmp = { 0 };
+    struct dba_rel *r = dba_arena_alloc(A, sizeof(*r));
+    const char **cc = dba_arena_alloc(A, sizeof(*cc)), **pc = dba_arena_alloc(A, sizeof(*pc));
+
+    set_select(&tmp, spec);
+    *r = tmp.rel;
+    r->schema = t->schema;
+    r->name = t->name;
+    r->alias = alias;
+    r->table = t;
+    cc[0] = child_col;
+    pc[0] = parent_col;
+    r->child_cols = cc;
+    r->parent_cols = pc;
+    r->n_join = 1;
+    r->where.kind = DBA_L_AND;
+    r->limit = -1;
+    return r;
+}
+
+/* Appends a child item to a node's select list (set_select leaves room for 16 items). */
+static void
+add_child(struct dba_rel *parent, struct dba_rel *child)
+{
+    struct dba_select_item *it = &parent->select[parent->n_select++];
+
+    it->kind = DBA_ITEM_CHILD;
+    it->child = child;
+}
+
+#define LAT_LEFT(a) " LEFT JOIN LATERAL (SELECT json_agg(\"" a "\") AS pgrst_agg FROM ("
+#define LAT_END(a) ") AS \"" a "\") AS \"" a "\" ON TRUE"
+
+Test(sql, tree_child_is_a_correlated_lateral_subquery)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_table *rev = reviews_table();
+
+    set_select(q, "id");
+    add_child(&q->rel, mk_child(rev, NULL, "item_id", "id", "stars"));
+    expect_sql(q, ITEMS, 0,
+               READ(COL("id") ", coalesce(\"reviews_1\".pgrst_agg, '[]') AS \"reviews\""
+                    FROM_ITEMS LAT_LEFT("reviews_1")
+                    "SELECT \"reviews_1\".\"stars\" FROM \"api\".\"reviews\" AS \"reviews_1\" "
+                    "WHERE \"reviews_1\".\"item_id\" = \"items\".\"id\"" LAT_END("reviews_1")));
+    expect_params(0);
+}
+
+/* Filters, order and limit/offset inside the child stay in the child's scope; parameters are
+   numbered across scopes in the order they are bound (the root's filters first, shared with the
+   count; then the select list, a child's filters before its own select list). */
+Test(sql, tree_child_filters_order_limit_and_param_numbering)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_table *rev = reviews_table();
+    struct dba_rel *r = mk_child(rev, "top", "item_id", "id", "stars,note->>by");
+
+    set_select(q, "id,name");
+    add_filter(q, leaf("price", DBA_OP_GT, "10"));
+    add_logic(&r->where, leaf("stars", DBA_OP_GTE, "3"));
+    add_logic(&r->where, leaf("note->>lang", DBA_OP_EQ, "en"));
+    r->order = dba_arena_alloc(A, sizeof(*r->order));
+    r->order[0].field = mk_field("stars");
+    r->order[0].desc = true;
+    r->n_order = 1;
+    r->limit = 2;
+    r->offset = 1;
+    r->join = DBA_JOIN_INNER;
+    add_child(&q->rel, r);
+    q->prefer.count = DBA_COUNT_EXACT;
+    expect_sql(q, ITEMS, 0,
+               "WITH pgrst_source AS (SELECT " COL("id") ", " COL("name") ", "
+               "coalesce(\"reviews_1\".pgrst_agg, '[]') AS \"top\"" FROM_ITEMS
+               " INNER JOIN LATERAL (SELECT json_agg(\"reviews_1\") AS pgrst_agg FROM ("
+               "SELECT \"reviews_1\".\"stars\", \"reviews_1\".\"note\"->>$5::text AS \"by\" "
+               "FROM \"api\".\"reviews\" AS \"reviews_1\" "
+               "WHERE \"reviews_1\".\"item_id\" = \"items\".\"id\" AND (\"reviews_1\".\"stars\" "
+               ">= $2 AND \"reviews_1\".\"note\"->>$3::text = $4) "
+               "ORDER BY \"reviews_1\".\"stars\" DESC LIMIT 2 OFFSET 1) AS \"reviews_1\") "
+               "AS \"reviews_1\" ON \"reviews_1\".pgrst_agg IS NOT NULL"
+               " WHERE " COL("price") " > $1) SELECT (SELECT count(*)" FROM_ITEMS " WHERE "
+               COL("price") " > $1) AS total, count(*) AS page_total, "
+               "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, "
+               "NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') "
+               "AS response_headers, nullif(current_setting('response.status', true), '') AS "
+               "response_status FROM pgrst_source _t");
+    expect_params(5, "10", "3", "lang", "en", "by");
+}
+
+/* Two levels: the grandchild correlates with the child's alias, not the root's; every relation
+   gets its own alias even when a name repeats. */
+Test(sql, tree_two_levels_deep_and_to_one)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_table *rev = reviews_table(), *aut = authors_table();
+    struct dba_rel *r = mk_child(rev, NULL, "item_id", "id", "stars");
+    struct dba_rel *au = mk_child(aut, "author", "id", "author_id", "name");
+    struct dba_rel *r2 = mk_child(rev, "again", "item_id", "id", "id");
+
+    au->to_one = true;
+    add_logic(&au->where, leaf("name", DBA_OP_LIKE, "A%"));
+    add_child(r, au);
+    set_select(q, "id");
+    add_child(&q->rel, r);
+    add_child(&q->rel, r2);
+    expect_sql(q, ITEMS, 0,
+               READ(COL("id") ", coalesce(\"reviews_1\".pgrst_agg, '[]') AS \"reviews\", "
+                    "coalesce(\"reviews_3\".pgrst_agg, '[]') AS \"again\"" FROM_ITEMS
+                    LAT_LEFT("reviews_1")
+                    "SELECT \"reviews_1\".\"stars\", \"authors_2\".pgrst_agg AS \"author\" "
+                    "FROM \"api\".\"reviews\" AS \"reviews_1\" LEFT JOIN LATERAL (SELECT "
+                    "json_agg(\"authors_2\")->0 AS pgrst_agg FROM (SELECT \"authors_2\".\"name\" "
+                    "FROM \"api\".\"authors\" AS \"authors_2\" WHERE \"authors_2\".\"id\" = "
+                    "\"reviews_1\".\"author_id\" AND (\"authors_2\".\"name\" LIKE $1))"
+                    " AS \"authors_2\") AS \"authors_2\" ON TRUE"
+                    " WHERE \"reviews_1\".\"item_id\" = \"items\".\"id\"" LAT_END("reviews_1")
+                    LAT_LEFT("reviews_3")
+                    "SELECT \"reviews_3\".\"id\" FROM \"api\".\"reviews\" AS \"reviews_3\" "
+                    "WHERE \"reviews_3\".\"item_id\" = \"items\".\"id\"" LAT_END("reviews_3")));
+    expect_params(1, "A%");
+}
+
+/* The prepared-statement property holds through the scopes: other values, same text. */
+Test(sql, tree_text_does_not_vary_with_values)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_rel *r = mk_child(reviews_table(), NULL, "item_id", "id", "*");
+    char *first;
+
+    add_logic(&r->where, leaf("stars", DBA_OP_EQ, "1"));
+    add_logic(&r->where, in_leaf("id", false, "1", "2", NULL));
+    set_select(q, "*");
+    add_child(&q->rel, r);
+    add_filter(q, leaf("name", DBA_OP_EQ, "a"));
+    cr_assert_eq(build(q, ITEMS, 0), DBA_OK, "%s", E.msg);
+    first = dba_arena_strdup(A, S.text.data);
+    dba_buf_cleanup(&S.text);
+    r->where.children[0].filter.value = "5";
+    r->where.children[1].filter.list[1] = "9";
+    r->where.children[1].filter.list[2] = "10";
+    r->where.children[1].filter.n_list = 3;
+    q->rel.where.children[0].filter.value = "zzz";
+    cr_assert_eq(build(q, ITEMS, 0), DBA_OK, "%s", E.msg);
+    cr_expect_str_eq(S.text.data, first);
+    expect_params(3, "zzz", "5", "{\"1\",\"9\",\"10\"}");
+}
+
+Test(sql, tree_child_errors)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_rel *r = mk_child(reviews_table(), NULL, "item_id", "id", "stars");
+
+    set_select(q, "id");
+    add_child(&q->rel, r);
+    r->table = NULL; /* not resolved: relationships come with embedding */
+    expect_err(q, ITEMS, 400, "PGRST200",
+               "Could not find a relationship between 'items' and 'reviews' in the schema cache");
+    dba_err_clear(&E);
+    r->table = reviews_table();
+    r->parent_cols[0] = "nope";
+    expect_err(q, ITEMS, 400, "42703", "column items.nope does not exist");
+    dba_err_clear(&E);
+    r->parent_cols[0] = "id";
+    r->child_cols[0] = "nope";
+    expect_err(q, ITEMS, 400, "42703", "column reviews.nope does not exist");
+    dba_err_clear(&E);
+    r->child_cols[0] = "item_id";
+    q->method = DBA_M_DELETE; /* return=representation cannot embed yet */
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
+}
+
+Test(sql, tree_nesting_is_bounded)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_table *rev = reviews_table();
+    struct dba_rel *parent = &q->rel;
+
+    set_select(q, "id");
+    for (int i = 0; i < 20; i++) {
+        struct dba_rel *r = mk_child(rev, NULL, "id", "id", "id");
+
+        add_child(parent, r);
+        parent = r;
+    }
+    q->rel.select[0].field.name = "id";
+    expect_err(q, ITEMS, 400, "PGRST100", NULL);
+}
+
+Test(sql, tree_call_node_is_not_supported_yet)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+    struct dba_call call = { .schema = "api", .name = "fn" };
+
+    q->call = &call;
+    cr_expect_eq(dba_query_kind(q), DBA_NODE_CALL);
+    expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
+    q->call = NULL;
+    cr_expect_eq(dba_query_kind(q), DBA_NODE_WRITE);
+    q->method = DBA_M_HEAD;
+    cr_expect_eq(dba_query_kind(q), DBA_NODE_READ);
+}
+
+/* ---- aggregates in the tree (the grammar still answers PGRST123 for them) ---- */
+
+static struct dba_select_item *
+add_agg(struct dba_rel *r, enum dba_agg fn, const char *col, const char *alias,
+        const char *cast, const char *agg_cast)
+{
+    struct dba_select_item *it = &r->select[r->n_select++];
+
+    it->kind = DBA_ITEM_AGG;
+    it->agg = fn;
+    it->alias = alias;
+    it->cast = cast;
+    it->agg_cast = agg_cast;
+    if (col)
+        it->field = mk_field(col);
+    return it;
+}
+
+Test(sql, tree_aggregates_group_by_the_other_items)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "name");
+    add_agg(&q->rel, DBA_AGG_COUNT, NULL, NULL, NULL, NULL);
+    add_agg(&q->rel, DBA_AGG_SUM, "price", "total", NULL, "int");
+    add_agg(&q->rel, DBA_AGG_MAX, "id", NULL, "text", NULL);
+    add_order(q, "name", false, DBA_NULLS_DEFAULT);
+    expect_sql(q, ITEMS, 0, READ(COL("name") ", count(*) AS \"count\", CAST(sum(" COL("price")
+                                 ") AS int) AS \"total\", max(CAST(" COL("id") " AS text)) AS "
+                                 "\"max\"" FROM_ITEMS " GROUP BY 1 ORDER BY " COL("name")
+                                 " ASC"));
+}
+
+Test(sql, tree_aggregate_alone_and_errors)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->rel.select = dba_arena_alloc(A, 4 * sizeof(*q->rel.select));
+    add_agg(&q->rel, DBA_AGG_AVG, "price", "mean", NULL, NULL);
+    expect_sql(q, ITEMS, 0, READ("avg(" COL("price") ") AS \"mean\"" FROM_ITEMS));
+    dba_buf_cleanup(&S.text);
+    q->rel.select[0].agg = DBA_AGG_MIN;
+    q->rel.select[0].field.name = NULL;
+    expect_err(q, ITEMS, 400, "PGRST100", "invalid aggregate: min() needs a column");
+    dba_err_clear(&E);
+    q->rel.select[0].field.name = "price";
+    q->rel.select[0].agg_cast = "int; drop";
+    expect_err(q, ITEMS, 400, "PGRST100", NULL);
+    dba_err_clear(&E);
+    q->rel.select[0].agg_cast = NULL;
+    q->rel.select[q->rel.n_select++].kind = DBA_ITEM_STAR;
+    expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
+}
