@@ -866,3 +866,37 @@ Test(grammar, json_path_depth_is_bounded)
     cr_expect_eq(get(json_path("select=data", 100, "")), DBA_OK, "%s", err.msg);
     cr_expect_eq(q.rel.select[0].field.n_path, 100);
 }
+
+/* The refused items still reach the query tree with their kind, for the embedding and aggregate
+   issues to build on. */
+Test(grammar, select_embedding_and_aggregates_are_kept_in_the_tree)
+{
+    const struct dba_rel *r;
+
+    cr_assert_eq(get("select=id,c:clients!inner(id)"), DBA_EINVAL);
+    cr_assert_eq(q.rel.select[1].kind, DBA_ITEM_CHILD);
+    r = q.rel.select[1].child;
+    cr_assert_not_null(r);
+    cr_expect_str_eq(r->name, "clients");
+    cr_expect_str_eq(r->alias, "c");
+    cr_expect_eq(r->join, DBA_JOIN_INNER);
+    cr_expect_null(r->hint);
+    cr_assert_eq(get("select=clients!fk_cl!left(id)"), DBA_EINVAL);
+    r = q.rel.select[0].child;
+    cr_assert_eq(q.rel.select[0].kind, DBA_ITEM_CHILD);
+    cr_expect_str_eq(r->hint, "fk_cl");
+    cr_expect_eq(r->join, DBA_JOIN_LEFT);
+    cr_expect_null(r->alias);
+
+    cr_assert_eq(get("select=t:total.max()::text,id"), DBA_EINVAL);
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_AGG);
+    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_MAX);
+    cr_expect_str_eq(q.rel.select[0].field.name, "total");
+    cr_expect_str_eq(q.rel.select[0].alias, "t");
+    cr_assert_eq(get("select=n:count()"), DBA_EINVAL);
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_AGG);
+    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_COUNT);
+    cr_expect_null(q.rel.select[0].field.name);
+    cr_assert_eq(get("select=amount.sum()"), DBA_EINVAL);
+    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_SUM);
+}
