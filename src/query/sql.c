@@ -1,4 +1,4 @@
-/* sql.c - SQL builder: entry point, bound parameters, column lookup and response bodies.
+/* sql.c - SQL builder: entry point, scopes, bound parameters, column lookup and response bodies.
  *
  * Design. Each request becomes ONE statement returning ONE row (see enum dba_sql_col), so the
  * engine runs a single round trip and a failing check (singular write, max-affected) aborts the
@@ -8,6 +8,13 @@
  * type from the context (column type, array of it for = ANY). Identifiers are always quoted and
  * checked against the schema cache first; the only literals in the text are integers we parsed,
  * fixed keywords and trusted catalog text (default expressions, names in pg_class lookups).
+ *
+ * The query tree (query.h: struct dba_rel nodes) is rendered with a stack of scopes (struct
+ * sql_scope): each node is read from its relation under an alias ("s"."t" AS "t" for the root,
+ * "s"."c" AS "c_<n>" for children) and every column reference is qualified by the alias of the
+ * scope it belongs to, so a child's subquery can name its parent's columns (correlation). The
+ * scopes live on the build's stack (SQL_MAX_SCOPES deep); strings come from the request arena,
+ * so a build allocates nothing on the heap beyond the statement text and short-lived buffers.
  */
 #include "query/query.h"
 
@@ -173,11 +180,19 @@ dba_query_sql_build(const struct dba_query *q, const struct dba_table *t, long m
     /* The root scope: the request's relation, aliased by its own name. */
     struct sql_ctx c = { .q = q, .a = a, .err = err, .rel = &q->rel, .t = t };
     struct dba_buf b;
+    size_t n;
     int rc;
 
-    c.qual = dba__sql_qual(a, t->schema, t->name);
-    c.alias = dba__sql_ident(a, t->name);
+    /* qual and alias through one scratch buffer: no more heap traffic than before aliasing. */
     dba_buf_init(&b);
+    dba_buf_put_ident(&b, t->schema);
+    dba_buf_putc(&b, '.');
+    dba_buf_put_ident(&b, t->name);
+    n = b.len;
+    dba_buf_put_ident(&b, t->name);
+    c.qual = dba_arena_strndup(a, b.data, n);
+    c.alias = dba_arena_strdup(a, b.data + n);
+    dba_buf_reset(&b);
     if (dba_query_kind(q) == DBA_NODE_CALL) {
         rc = dba_err_set(err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
         dba_err_detail(err, "Function calls are not supported yet");
