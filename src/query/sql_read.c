@@ -10,8 +10,12 @@
  * (INNER JOIN ... ON "c_1".pgrst_agg IS NOT NULL for !inner; json_agg(...)->0 for a to-one
  * child). Parameters are numbered in the order they are bound across all scopes. */
 #include <limits.h>
+#include <string.h>
 
 #include "query/query_int.h"
+
+/* Bytes of a relation name kept in a child's generated alias (PostgreSQL's limit is 63). */
+#define SQL_ALIAS_NAME_MAX 48
 
 /* The page: limit/offset and the Range header intersect (PostgREST's RangeQuery), then
  * max_rows caps the size. *lim is -1 when unlimited. */
@@ -149,6 +153,22 @@ read_child_error(struct sql_ctx *c, const struct dba_rel *r)
     return DBA_EINVAL;
 }
 
+/* "name_<n>", unique in the statement. PostgreSQL cuts identifiers at 63 bytes, so a long name is
+ * shortened first (at a UTF-8 character boundary) to keep the counter. */
+static const char *
+read_child_alias(struct sql_ctx *c, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n > SQL_ALIAS_NAME_MAX) {
+        n = SQL_ALIAS_NAME_MAX;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return dba__sql_ident(c->a, dba_arena_printf(c->a, "%.*s_%zu", (int)n, name,
+                                                 ++c->n_aliases));
+}
+
 int
 dba__sql_read_child(struct sql_ctx *c, struct dba_buf *b, struct dba_buf *joins,
                     const struct dba_select_item *it)
@@ -166,8 +186,7 @@ dba__sql_read_child(struct sql_ctx *c, struct dba_buf *b, struct dba_buf *joins,
         return dba_err_set(c->err, DBA_EINVAL, 400, "PGRST100",
                            "embedded resources nest deeper than %d levels", SQL_MAX_SCOPES - 1);
     inner = r->join == DBA_JOIN_INNER;
-    alias = dba__sql_ident(c->a,
-                           dba_arena_printf(c->a, "%s_%zu", r->table->name, ++c->n_aliases));
+    alias = read_child_alias(c, r->table->name);
     dba_buf_printf(b, r->to_one ? "%s.pgrst_agg AS " : "coalesce(%s.pgrst_agg, '[]') AS ", alias);
     dba_buf_put_ident(b, r->alias ? r->alias : r->name ? r->name : r->table->name);
     dba_buf_printf(joins, " %s JOIN LATERAL (SELECT json_agg(%s)%s AS pgrst_agg FROM (",

@@ -1,6 +1,7 @@
 /* test_sql.c - unit tests of the SQL builder: exact statement text and parameters. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "query/query.h"
@@ -1629,4 +1630,25 @@ Test(sql, tree_aggregate_alone_and_errors)
     q->rel.select[0].agg_cast = NULL;
     q->rel.select[q->rel.n_select++].kind = DBA_ITEM_STAR;
     expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
+}
+
+/* Generated aliases stay unique under PostgreSQL's 63-byte identifier limit: a long name is cut
+   to 48 bytes, backing off to a character boundary (here the 2-byte e-acute at bytes 47-48). */
+Test(sql, tree_child_alias_of_a_long_name_keeps_its_counter)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    char name[64], want[64];
+    struct dba_table *t;
+
+    memset(name, 'a', 47);
+    memcpy(name + 47, "\xc3\xa9zzzzzz", 9);
+    t = mk_table("api", name, "id:integer:pk;item_id:integer");
+    set_select(q, "id");
+    add_child(&q->rel, mk_child(t, "a", "item_id", "id", "id"));
+    add_child(&q->rel, mk_child(t, "b", "item_id", "id", "id"));
+    cr_assert_eq(build(q, ITEMS, 0), DBA_OK, "%s", E.msg);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(want, sizeof(want), " AS \"%.47s_%d\" ON TRUE", name, i);
+        cr_expect(strstr(S.text.data, want) != NULL, "%s in %s", want, S.text.data);
+    }
 }
