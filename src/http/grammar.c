@@ -46,7 +46,7 @@ struct gp {
     struct gp_param *params;  /* decoded pairs in query-string order */
     size_t n_params;          /* count */
     size_t params_cap;        /* capacity */
-    size_t where_cap;         /* capacity of q->where.children */
+    size_t where_cap;         /* capacity of q->rel.where.children */
     struct gram_sem sem;      /* first deferred non-syntax error */
     const char *limit;        /* last root limit= value, or NULL */
     const char *offset;       /* last root offset= value, or NULL */
@@ -199,7 +199,7 @@ gp_where(struct gp *gp, struct dba_query *q, enum gp_kind kind, struct dba_err *
 
         if (p->kind != kind)
             continue;
-        n = GRAM_PUSH(gp->a, q->where.children, q->where.n_children, gp->where_cap);
+        n = GRAM_PUSH(gp->a, q->rel.where.children, q->rel.where.n_children, gp->where_cap);
         if (kind == GP_LOGIC)
             rc = dba__http_grammar_logic(gp->a, p->key, p->val, n, &gp->sem, err);
         else
@@ -294,14 +294,14 @@ gp_limits(struct gp *gp, const struct dba_http_req_in *in, struct dba_query *q,
             return DBA_EINVAL;
         if (v < 0)
             return gp_range_err(err, "Limit should be greater than or equal to zero.");
-        q->limit = v;
+        q->rel.limit = v;
     }
     if (gp->offset) {
         if (gp_long(gp->a, "offset parameter", gp->offset, &v, err) != DBA_OK)
             return DBA_EINVAL;
-        q->offset = v < 0 ? 0 : v; /* PostgREST ignores a negative offset */
+        q->rel.offset = v < 0 ? 0 : v; /* PostgREST ignores a negative offset */
     }
-    if (in->method == DBA_M_PUT && (gp->limit || q->offset > 0))
+    if (in->method == DBA_M_PUT && (gp->limit || q->rel.offset > 0))
         return dba_err_set(err, DBA_EINVAL, 400, "PGRST114",
                            "limit/offset querystring parameters are not allowed for PUT");
     return DBA_OK;
@@ -420,13 +420,14 @@ gp_check_logic(const struct dba_logic *l, struct dba_err *err)
 static int
 gp_check(const struct dba_query *q, struct dba_err *err)
 {
-    for (size_t i = 0; i < q->n_select; i++)
-        if (!q->select[i].star && gp_check_field(&q->select[i].field, err) != DBA_OK)
+    for (size_t i = 0; i < q->rel.n_select; i++)
+        if (q->rel.select[i].kind == DBA_ITEM_COLUMN &&
+            gp_check_field(&q->rel.select[i].field, err) != DBA_OK)
             return DBA_EINVAL;
-    for (size_t i = 0; i < q->n_order; i++)
-        if (gp_check_field(&q->order[i].field, err) != DBA_OK)
+    for (size_t i = 0; i < q->rel.n_order; i++)
+        if (gp_check_field(&q->rel.order[i].field, err) != DBA_OK)
             return DBA_EINVAL;
-    return gp_check_logic(&q->where, err);
+    return gp_check_logic(&q->rel.where, err);
 }
 
 static int
@@ -457,12 +458,12 @@ gp_defaults(struct dba_arena *a, const struct dba_http_req_in *in, struct dba_qu
 {
     memset(q, 0, sizeof(*q));
     q->method = in->method;
-    q->select = dba_arena_alloc(a, sizeof(*q->select));
-    q->select->star = true;
-    q->n_select = 1;
-    q->where.kind = DBA_L_AND;
-    q->limit = -1;
-    q->offset = 0;
+    q->rel.select = dba_arena_alloc(a, sizeof(*q->rel.select));
+    q->rel.select->kind = DBA_ITEM_STAR;
+    q->rel.n_select = 1;
+    q->rel.where.kind = DBA_L_AND;
+    q->rel.limit = -1;
+    q->rel.offset = 0;
     q->range_from = -1;
     q->range_to = -1;
     q->prefer.max_affected = -1;

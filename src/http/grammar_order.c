@@ -92,10 +92,10 @@ dba__http_grammar_order(struct dba_arena *a, const char *v, struct dba_query *q,
     size_t cap = 0;
 
     dba__http_grammar_cur_init(&c, a, v);
-    q->order = NULL;
-    q->n_order = 0;
+    q->rel.order = NULL;
+    q->rel.n_order = 0;
     for (;;) {
-        struct dba_order_item *it = GRAM_PUSH(a, q->order, q->n_order, cap);
+        struct dba_order_item *it = GRAM_PUSH(a, q->rel.order, q->rel.n_order, cap);
 
         if (!ord_term(&c, it, sem))
             return dba__http_grammar_raise(&c, "order", v, err);

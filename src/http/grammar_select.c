@@ -1,9 +1,10 @@
 /* grammar_select.c - select= (vertical filtering) and the column lists columns= / on_conflict=.
  *
  * One select item is `*`, or `[alias:]name[json path][::cast]`. Resource embedding
- * (`rel(...)`, `rel!hint(...)`, `...rel(...)`) is recognised but not implemented: it is reported
- * as 400 PGRST127. Aggregates (`count()`, `col.sum()`) are reported as 400 PGRST123, which is what
- * PostgREST answers while db-aggregates-enabled is off. */
+ * (`rel(...)`, `rel!hint(...)`, `...rel(...)`) is recognised but not implemented: its head is kept
+ * as a child node of the tree and the request is reported as 400 PGRST127. Aggregates (`count()`,
+ * `col.sum()`) are kept as aggregate items and reported as 400 PGRST123, which is what PostgREST
+ * answers while db-aggregates-enabled is off (the builder can render them). */
 #include <string.h>
 
 #include "http/grammar_int.h"
@@ -15,6 +16,8 @@ enum sel_rc {
 };
 
 static const char *const sel_aggs[] = { "sum", "avg", "count", "max", "min" };
+static const enum dba_agg sel_agg_kinds[] = { DBA_AGG_SUM, DBA_AGG_AVG, DBA_AGG_COUNT,
+                                              DBA_AGG_MAX, DBA_AGG_MIN };
 
 /* The item text from start to the end of the parameter, for error details. */
 static const char *
@@ -23,9 +26,10 @@ sel_rest(struct gram_cur *c, size_t start)
     return dba_arena_strdup(c->a, c->s + start);
 }
 
-/* After name[path][::cast]: `.agg()` is an aggregate; anything else leaves expectations. */
+/* After name[path][::cast]: `.agg()` is an aggregate (kept in the tree as such, then refused
+ * with PGRST123); anything else leaves expectations. */
 static enum sel_rc
-sel_aggregate(struct gram_cur *c, size_t start, struct gram_sem *sem)
+sel_aggregate(struct gram_cur *c, struct dba_select_item *it, size_t start, struct gram_sem *sem)
 {
     size_t p = c->pos;
 
@@ -44,6 +48,8 @@ sel_aggregate(struct gram_cur *c, size_t start, struct gram_sem *sem)
             dba__http_grammar_fail_str(c, r, "()", "\"()\"");
             return SEL_OK;
         }
+        it->kind = DBA_ITEM_AGG;
+        it->agg = sel_agg_kinds[i];
         dba__http_grammar_sem(sem, GRAM_SEM_AGGREGATE, sel_rest(c, start));
         return SEL_SEM;
     }
@@ -87,7 +93,7 @@ sel_star(struct gram_cur *c, struct dba_select_item *it)
     dba__http_grammar_ws(c);
     if (!sel_end(c))
         return SEL_FAIL;
-    it->star = true;
+    it->kind = DBA_ITEM_STAR;
     return SEL_OK;
 }
 
@@ -109,6 +115,36 @@ sel_alias(struct gram_cur *c, struct dba_select_item *it)
     c->err = saved;
 }
 
+/* `[alias:]name[!hint|!inner|!left](`: an embedded relation. Its head goes into the tree as a
+ * child node; its own select list and the relationship are the embedding issue's (until then the
+ * request is refused with PGRST127). */
+static void
+sel_child(struct gram_cur *c, struct dba_select_item *it)
+{
+    struct dba_rel *r = dba_arena_alloc(c->a, sizeof(*r));
+    const char *name = it->field.name;
+    size_t p = c->pos;
+
+    r->name = name;
+    r->alias = it->alias;
+    r->join = DBA_JOIN_LEFT;
+    r->where.kind = DBA_L_AND;
+    r->limit = -1;
+    while (p < c->len && c->s[p] == '!') {
+        size_t q = ++p;
+
+        while (p < c->len && c->s[p] != '!' && c->s[p] != '(' && c->s[p] != ',')
+            p++;
+        if (p - q == 5 && strncmp(c->s + q, "inner", 5) == 0)
+            r->join = DBA_JOIN_INNER;
+        else if (!(p - q == 4 && strncmp(c->s + q, "left", 4) == 0) && p > q)
+            r->hint = dba_arena_strndup(c->a, c->s + q, p - q);
+    }
+    it->kind = DBA_ITEM_CHILD;
+    it->field.name = NULL;
+    it->child = r;
+}
+
 static enum sel_rc
 sel_item(struct gram_cur *c, struct dba_select_item *it, struct gram_sem *sem)
 {
@@ -124,6 +160,8 @@ sel_item(struct gram_cur *c, struct dba_select_item *it, struct gram_sem *sem)
         return sel_star(c, it);
     sel_alias(c, it);
     if (dba__http_grammar_starts(c, c->pos, "count()")) {
+        it->kind = DBA_ITEM_AGG;
+        it->agg = DBA_AGG_COUNT;
         dba__http_grammar_sem(sem, GRAM_SEM_AGGREGATE, sel_rest(c, start));
         return SEL_SEM;
     }
@@ -136,6 +174,7 @@ sel_item(struct gram_cur *c, struct dba_select_item *it, struct gram_sem *sem)
     if (!dba__http_grammar_field_name(c, &it->field.name))
         return SEL_FAIL;
     if (c->pos < c->len && (c->s[c->pos] == '(' || c->s[c->pos] == '!')) {
+        sel_child(c, it);
         dba__http_grammar_sem(sem, GRAM_SEM_EMBEDDING, sel_rest(c, start));
         return SEL_SEM;
     }
@@ -144,7 +183,7 @@ sel_item(struct gram_cur *c, struct dba_select_item *it, struct gram_sem *sem)
     dba__http_grammar_ws(c);
     if (!sel_cast(c, &it->cast))
         return SEL_FAIL;
-    if (sel_aggregate(c, start, sem) == SEL_SEM)
+    if (sel_aggregate(c, it, start, sem) == SEL_SEM)
         return SEL_SEM;
     dba__http_grammar_ws(c);
     return sel_end(c) ? SEL_OK : SEL_FAIL;
@@ -158,16 +197,16 @@ dba__http_grammar_select(struct dba_arena *a, const char *v, struct dba_query *q
     size_t cap = 0;
 
     dba__http_grammar_cur_init(&c, a, v);
-    q->select = NULL;
-    q->n_select = 0;
+    q->rel.select = NULL;
+    q->rel.n_select = 0;
     dba__http_grammar_ws(&c);
     if (c.pos >= c.len) {
         /* An empty select= parses to no items in PostgREST; we read it as the default `*`. */
-        GRAM_PUSH(a, q->select, q->n_select, cap)->star = true;
+        GRAM_PUSH(a, q->rel.select, q->rel.n_select, cap)->kind = DBA_ITEM_STAR;
         return DBA_OK;
     }
     for (;;) {
-        struct dba_select_item *it = GRAM_PUSH(a, q->select, q->n_select, cap);
+        struct dba_select_item *it = GRAM_PUSH(a, q->rel.select, q->rel.n_select, cap);
 
         switch (sel_item(&c, it, sem)) {
         case SEL_OK:

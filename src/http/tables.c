@@ -165,7 +165,7 @@ tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
     /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
        a PATCH with an empty object changes nothing, so it is let through. */
     if ((m == DBA_M_DELETE || (m == DBA_M_PATCH && q->n_body_keys > 0)) &&
-        where_is_empty(&q->where) && !r->w->srv->cfg->server.allow_unfiltered_writes) {
+        where_is_empty(&q->rel.where) && !r->w->srv->cfg->server.allow_unfiltered_writes) {
         *ret = dba__http_error(r, 400, "21000",
                                m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
                                                 : "DELETE requires a WHERE clause",
@@ -340,7 +340,7 @@ add_content_range(struct MHD_Response *resp, long lower, long n, const char *tot
 static long
 effective_offset(const struct dba_query *q)
 {
-    long lower = q->offset > 0 ? q->offset : 0;
+    long lower = q->rel.offset > 0 ? q->rel.offset : 0;
 
     if (q->range_from > lower)
         lower = q->range_from;

@@ -82,12 +82,27 @@ struct dba_logic {
     size_t n_children;          /* AND/OR: count */
 };
 
+enum dba_item_kind {
+    DBA_ITEM_COLUMN, /* a column with alias, JSON path and cast */
+    DBA_ITEM_STAR,   /* '*': every column of the node's relation */
+    DBA_ITEM_AGG,    /* an aggregate: count(), col.sum(), avg, min, max */
+    DBA_ITEM_CHILD,  /* an embedded relation: a child node */
+};
+
+enum dba_agg { DBA_AGG_COUNT, DBA_AGG_SUM, DBA_AGG_AVG, DBA_AGG_MIN, DBA_AGG_MAX };
+
+struct dba_rel;
+
 /* One item of select=. */
 struct dba_select_item {
-    bool star;                /* '*' */
+    enum dba_item_kind kind;  /* what the item is */
     const char *alias;        /* alias:..., or NULL */
-    struct dba_field field;   /* column and JSON path (unused when star) */
-    const char *cast;         /* ::type, or NULL */
+    struct dba_field field;   /* COLUMN: column and JSON path; AGG: the argument (name NULL for
+                                 count()) */
+    const char *cast;         /* ::type on the column (AGG: on the argument), or NULL */
+    enum dba_agg agg;         /* AGG: the function */
+    const char *agg_cast;     /* AGG: ::type on the result (`col.sum()::int`), or NULL */
+    struct dba_rel *child;    /* CHILD: the embedded relation */
 };
 
 enum dba_nulls {
@@ -100,6 +115,57 @@ struct dba_order_item {
     struct dba_field field; /* column and JSON path */
     bool desc;              /* .desc */
     enum dba_nulls nulls;   /* nulls placement */
+};
+
+enum dba_join {
+    DBA_JOIN_LEFT,  /* parents without children are kept (embedding's default) */
+    DBA_JOIN_INNER, /* !inner: parents without children are dropped */
+};
+
+/*
+ * A relation read: one node of the query tree. The root node is the request's relation (its
+ * relation is the table passed to dba_query_sql_build; schema/name may stay NULL there); a child
+ * node (a DBA_ITEM_CHILD select item) is an embedded relation read in its own scope, correlated
+ * with its parent by the join columns: child.child_cols[i] = parent.parent_cols[i].
+ * Relationship resolution (foreign keys, hints) fills table and the join columns; until then
+ * only hand-built trees carry children.
+ */
+struct dba_rel {
+    const char *schema;             /* relation schema, or NULL for the root */
+    const char *name;               /* relation name (an embedding's name in select=) */
+    const char *alias;              /* child: output key (alias:name(...)), or NULL = name */
+    const char *hint;               /* child: name!hint(...), or NULL */
+    const struct dba_table *table;  /* child: its relation in the catalog (NULL: not resolved) */
+    enum dba_join join;             /* child: join type */
+    bool to_one;                    /* child: one object (many-to-one) instead of an array */
+    const char **parent_cols;       /* child: join columns of the parent */
+    const char **child_cols;        /* child: join columns of the child, same order */
+    size_t n_join;                  /* child: number of join column pairs */
+
+    struct dba_select_item *select; /* select= items; none means '*' */
+    size_t n_select;                /* count */
+    struct dba_logic where;         /* top-level AND of filters, or/and trees */
+    struct dba_order_item *order;   /* order= items */
+    size_t n_order;                 /* count */
+    long limit;                     /* limit=, or -1 */
+    long offset;                    /* offset=, or 0 */
+};
+
+/* A function call (POST/GET /rpc/fn): a node of its own kind, filled by the RPC issue. */
+struct dba_call {
+    const char *schema;         /* function schema */
+    const char *name;           /* function name */
+    const char **arg_names;     /* named arguments */
+    const char **arg_values;    /* their values (bound as parameters) */
+    size_t n_args;              /* count */
+};
+
+/* What the root of a request's tree is. */
+enum dba_node_kind {
+    DBA_NODE_READ,  /* GET/HEAD: q->rel read */
+    DBA_NODE_WRITE, /* POST/PATCH/PUT/DELETE on q->rel: body, columns, on_conflict, Prefer; the
+                       rel's filters select the rows, its select shapes return=representation */
+    DBA_NODE_CALL,  /* q->call */
 };
 
 enum dba_ret { DBA_RET_DEFAULT, DBA_RET_MINIMAL, DBA_RET_HEADERS_ONLY, DBA_RET_REPRESENTATION };
@@ -143,13 +209,8 @@ struct dba_query {
     const char *schema;             /* resolved schema (profile header or default) */
     const char *table;              /* relation name from the path */
 
-    struct dba_select_item *select; /* select= items; default one star item */
-    size_t n_select;                /* count */
-    struct dba_logic where;         /* top-level AND of filters, or/and trees */
-    struct dba_order_item *order;   /* order= items */
-    size_t n_order;                 /* count */
-    long limit;                     /* limit=, or -1 */
-    long offset;                    /* offset=, or 0 */
+    struct dba_rel rel;             /* the root node: select, filters, order, limit/offset */
+    struct dba_call *call;          /* a function call instead of a relation, or NULL */
     long range_from;                /* Range header start, or -1 (GET only) */
     long range_to;                  /* Range header end, or -1 for open */
 
@@ -168,6 +229,9 @@ struct dba_query {
     size_t n_body_keys;             /* count */
     size_t n_body_rows;             /* 1 for an object, array length for an array */
 };
+
+/* The kind of q's root node: CALL when q->call is set, else READ or WRITE by method. */
+enum dba_node_kind dba_query_kind(const struct dba_query *q);
 
 /* ---- The SQL builder (sql*.c) ---- */
 

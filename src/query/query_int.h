@@ -21,19 +21,43 @@ enum sql_colref {
     SQL_REF_BODY,  /* body key or columns= entry: 400 PGRST204 "Could not find the 'c' column..." */
 };
 
-/* State of one build; lives on dba_query_sql_build's stack. */
+/* Deepest nesting of scopes (the root and its embedded children). */
+#define SQL_MAX_SCOPES 16
+
+/* One scope: a node of the query tree read from its relation under an alias. Column references
+   in a scope are qualified by its alias, so a child scope can reference its parent's columns. */
+struct sql_scope {
+    const struct dba_rel *rel; /* the node */
+    const struct dba_table *t; /* its relation */
+    const char *qual;          /* the quoted relation name "schema"."table" */
+    const char *alias;         /* the quoted alias the relation is read under, "table" or
+                                  "name_<n>" for children */
+};
+
+/* State of one build; lives on dba_query_sql_build's stack. The current scope's fields are
+   copied into rel/t/qual/alias; the enclosing ones wait on the stack outer[0..depth). */
 struct sql_ctx {
     const struct dba_query *q; /* the request */
-    const struct dba_table *t; /* its relation */
     struct dba_arena *a;       /* request arena: params and temporary strings */
     struct dba_err *err;       /* filled on failure */
-    const char *qual;          /* the quoted relation name "schema"."table" */
+    const struct dba_rel *rel; /* current scope: its node */
+    const struct dba_table *t; /* current scope: its relation */
+    const char *qual;          /* current scope: "schema"."table" */
+    const char *alias;         /* current scope: quoted alias */
+    struct sql_scope outer[SQL_MAX_SCOPES]; /* enclosing scopes, innermost last */
+    size_t depth;              /* number of enclosing scopes */
+    size_t n_aliases;          /* child aliases generated so far (name_1, name_2, ...) */
     const char **params;       /* bound values so far (arena) */
     size_t n_params;           /* count */
     size_t cap_params;         /* allocated slots */
 };
 
-/* sql.c: parameters, column lookup, response body. */
+/* sql.c: scopes, parameters, column lookup, response body. */
+const char *dba__sql_qual(struct dba_arena *a, const char *schema, const char *name);
+const char *dba__sql_ident(struct dba_arena *a, const char *name);
+void dba__sql_scope_enter(struct sql_ctx *c, const struct dba_rel *rel, const struct dba_table *t,
+                          const char *alias);
+void dba__sql_scope_leave(struct sql_ctx *c);
 size_t dba__sql_param_add(struct sql_ctx *c, const char *v);
 void dba__sql_param_put(struct sql_ctx *c, struct dba_buf *b, const char *v);
 const struct dba_column *dba__sql_column(struct sql_ctx *c, const char *name, enum sql_colref ref);
@@ -45,8 +69,9 @@ DBA_MUSTCHECK int dba__sql_expr_field(struct sql_ctx *c, struct dba_buf *b,
                                       const struct dba_field *f, const char *qual, bool cmp);
 DBA_MUSTCHECK int dba__sql_expr_where(struct sql_ctx *c, struct dba_buf *b);
 DBA_MUSTCHECK int dba__sql_expr_select(struct sql_ctx *c, struct dba_buf *b, const char *qual,
-                                       bool expand_star);
+                                       bool expand_star, struct dba_buf *joins, bool *grouped);
 DBA_MUSTCHECK int dba__sql_expr_order(struct sql_ctx *c, struct dba_buf *b);
+DBA_MUSTCHECK int dba__sql_expr_group_by(struct sql_ctx *c, struct dba_buf *b);
 
 /* sql_bulk.c: arrays of at least SQL_BULK_ROWS rows are inserted column-wise through unnest(). */
 #define SQL_BULK_ROWS 64
@@ -58,6 +83,9 @@ bool dba__sql_bulk_rows(struct sql_ctx *c, struct dba_buf *b, const struct dba_c
 
 /* sql_read.c / sql_write.c: whole statements. */
 DBA_MUSTCHECK int dba__sql_read_build(struct sql_ctx *c, struct dba_buf *b, long max_rows);
+/* Appends the item of a child node to the select list b and its LATERAL join to joins. */
+DBA_MUSTCHECK int dba__sql_read_child(struct sql_ctx *c, struct dba_buf *b, struct dba_buf *joins,
+                                      const struct dba_select_item *it);
 DBA_MUSTCHECK int dba__sql_write_build(struct sql_ctx *c, struct dba_buf *b);
 
 #endif

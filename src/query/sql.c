@@ -1,4 +1,4 @@
-/* sql.c - SQL builder: entry point, bound parameters, column lookup and response bodies.
+/* sql.c - SQL builder: entry point, scopes, bound parameters, column lookup and response bodies.
  *
  * Design. Each request becomes ONE statement returning ONE row (see enum dba_sql_col), so the
  * engine runs a single round trip and a failing check (singular write, max-affected) aborts the
@@ -8,6 +8,13 @@
  * type from the context (column type, array of it for = ANY). Identifiers are always quoted and
  * checked against the schema cache first; the only literals in the text are integers we parsed,
  * fixed keywords and trusted catalog text (default expressions, names in pg_class lookups).
+ *
+ * The query tree (query.h: struct dba_rel nodes) is rendered with a stack of scopes (struct
+ * sql_scope): each node is read from its relation under an alias ("s"."t" AS "t" for the root,
+ * "s"."c" AS "c_<n>" for children) and every column reference is qualified by the alias of the
+ * scope it belongs to, so a child's subquery can name its parent's columns (correlation). The
+ * scopes live on the build's stack (SQL_MAX_SCOPES deep); strings come from the request arena,
+ * so a build allocates nothing on the heap beyond the statement text and short-lived buffers.
  */
 #include "query/query.h"
 
@@ -101,46 +108,111 @@ dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
     }
 }
 
-static char *
-sql_qual(struct dba_arena *a, const struct dba_table *t)
+const char *
+dba__sql_ident(struct dba_arena *a, const char *name)
 {
     struct dba_buf b;
-    char *s;
+    const char *s;
 
     dba_buf_init(&b);
-    dba_buf_put_ident(&b, t->schema);
-    dba_buf_putc(&b, '.');
-    dba_buf_put_ident(&b, t->name);
+    dba_buf_put_ident(&b, name);
     s = dba_arena_strdup(a, b.data);
     dba_buf_cleanup(&b);
     return s;
+}
+
+const char *
+dba__sql_qual(struct dba_arena *a, const char *schema, const char *name)
+{
+    struct dba_buf b;
+    const char *s;
+
+    dba_buf_init(&b);
+    dba_buf_put_ident(&b, schema);
+    dba_buf_putc(&b, '.');
+    dba_buf_put_ident(&b, name);
+    s = dba_arena_strdup(a, b.data);
+    dba_buf_cleanup(&b);
+    return s;
+}
+
+/* Enters the scope of node rel read from t under the quoted alias; the current scope waits on
+   the stack (the caller checked c->depth < SQL_MAX_SCOPES). */
+void
+dba__sql_scope_enter(struct sql_ctx *c, const struct dba_rel *rel, const struct dba_table *t,
+                     const char *alias)
+{
+    struct sql_scope *o = &c->outer[c->depth++];
+
+    o->rel = c->rel;
+    o->t = c->t;
+    o->qual = c->qual;
+    o->alias = c->alias;
+    c->rel = rel;
+    c->t = t;
+    c->qual = dba__sql_qual(c->a, t->schema, t->name);
+    c->alias = alias;
+}
+
+void
+dba__sql_scope_leave(struct sql_ctx *c)
+{
+    const struct sql_scope *o = &c->outer[--c->depth];
+
+    c->rel = o->rel;
+    c->t = o->t;
+    c->qual = o->qual;
+    c->alias = o->alias;
+}
+
+enum dba_node_kind
+dba_query_kind(const struct dba_query *q)
+{
+    if (q->call)
+        return DBA_NODE_CALL;
+    return q->method == DBA_M_GET || q->method == DBA_M_HEAD ? DBA_NODE_READ : DBA_NODE_WRITE;
 }
 
 int
 dba_query_sql_build(const struct dba_query *q, const struct dba_table *t, long max_rows,
                  struct dba_arena *a, struct dba_sql *out, struct dba_err *err)
 {
-    struct sql_ctx c = { .q = q, .t = t, .a = a, .err = err };
+    /* The root scope: the request's relation, aliased by its own name. */
+    struct sql_ctx c = { .q = q, .a = a, .err = err, .rel = &q->rel, .t = t };
     struct dba_buf b;
+    size_t n;
     int rc;
 
-    c.qual = sql_qual(a, t);
+    /* qual and alias through one scratch buffer: no more heap traffic than before aliasing. */
     dba_buf_init(&b);
-    switch (q->method) {
-    case DBA_M_GET:
-    case DBA_M_HEAD:
-        rc = dba__sql_read_build(&c, &b, max_rows);
-        break;
-    case DBA_M_POST:
-    case DBA_M_PATCH:
-    case DBA_M_PUT:
-    case DBA_M_DELETE:
-        rc = dba__sql_write_build(&c, &b);
-        break;
-    case DBA_M_OPTIONS:
-    default:
-        rc = dba_err_set(err, DBA_EINVAL, 405, "PGRST117", "Unsupported HTTP method");
-        break;
+    dba_buf_put_ident(&b, t->schema);
+    dba_buf_putc(&b, '.');
+    dba_buf_put_ident(&b, t->name);
+    n = b.len;
+    dba_buf_put_ident(&b, t->name);
+    c.qual = dba_arena_strndup(a, b.data, n);
+    c.alias = dba_arena_strdup(a, b.data + n);
+    dba_buf_reset(&b);
+    if (dba_query_kind(q) == DBA_NODE_CALL) {
+        rc = dba_err_set(err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
+        dba_err_detail(err, "Function calls are not supported yet");
+    } else {
+        switch (q->method) {
+        case DBA_M_GET:
+        case DBA_M_HEAD:
+            rc = dba__sql_read_build(&c, &b, max_rows);
+            break;
+        case DBA_M_POST:
+        case DBA_M_PATCH:
+        case DBA_M_PUT:
+        case DBA_M_DELETE:
+            rc = dba__sql_write_build(&c, &b);
+            break;
+        case DBA_M_OPTIONS:
+        default:
+            rc = dba_err_set(err, DBA_EINVAL, 405, "PGRST117", "Unsupported HTTP method");
+            break;
+        }
     }
     if (rc != DBA_OK) {
         dba_buf_cleanup(&b);

@@ -176,7 +176,7 @@ expr_fts(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *f)
         if (lang)
             dba_buf_printf(b, "$%zu::regconfig, ", lang);
     }
-    if (dba__sql_expr_field(c, b, &f->field, c->qual, false) != DBA_OK)
+    if (dba__sql_expr_field(c, b, &f->field, c->alias, false) != DBA_OK)
         return c->err->code;
     dba_buf_printf(b, "%s @@ %s(", wrap ? ")" : "", expr_tsquery(f->op));
     if (lang)
@@ -193,7 +193,7 @@ expr_filter_body(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *
 
     if (expr_is_fts(f->op))
         return expr_fts(c, b, f);
-    if (dba__sql_expr_field(c, b, &f->field, c->qual, true) != DBA_OK)
+    if (dba__sql_expr_field(c, b, &f->field, c->alias, true) != DBA_OK)
         return c->err->code;
     if (f->op == DBA_OP_IS) {
         dba_buf_puts(b, expr_is(f->is_value));
@@ -261,11 +261,12 @@ expr_logic(struct sql_ctx *c, struct dba_buf *b, const struct dba_logic *l, bool
     return DBA_OK;
 }
 
-/* Appends the condition of q->where (without "WHERE"); appends nothing when there is none. */
+/* Appends the condition of the current node's filters (without "WHERE"); appends nothing when
+ * there is none. */
 int
 dba__sql_expr_where(struct sql_ctx *c, struct dba_buf *b)
 {
-    const struct dba_logic *w = &c->q->where;
+    const struct dba_logic *w = &c->rel->where;
 
     /* No filter: an empty AND, or a zeroed node (a leaf without a column). */
     if (w->kind == DBA_L_FILTER ? w->filter.field.name == NULL : w->n_children == 0 && !w->negate)
@@ -341,24 +342,112 @@ expr_item(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it
     return DBA_OK;
 }
 
-/* The select list over qual. expand_star lists the cached columns instead of qual.* (needed when
- * the source carries extra columns, as RETURNING rows do). */
-int
-dba__sql_expr_select(struct sql_ctx *c, struct dba_buf *b, const char *qual, bool expand_star)
-{
-    const struct dba_query *q = c->q;
+static const char *const expr_agg_names[] = { "count", "sum", "avg", "min", "max" };
 
-    if (q->n_select == 0) {
+/* An aggregate: count(*), count(col), sum(col), ... with the argument's and the result's casts.
+ * Named by its alias, else by the function (PostgREST). */
+static int
+expr_agg(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it, const char *qual)
+{
+    const char *fn = expr_agg_names[it->agg];
+
+    if (it->cast && !expr_cast_ok(it->cast))
+        return expr_bad(c, "type name in cast", it->cast);
+    if (it->agg_cast && !expr_cast_ok(it->agg_cast))
+        return expr_bad(c, "type name in cast", it->agg_cast);
+    if (!it->field.name && it->agg != DBA_AGG_COUNT)
+        return expr_bad(c, "aggregate", dba_arena_printf(c->a, "%s() needs a column", fn));
+    if (it->agg_cast)
+        dba_buf_puts(b, "CAST(");
+    dba_buf_printf(b, "%s(", fn);
+    if (!it->field.name) {
+        dba_buf_putc(b, '*');
+    } else {
+        if (it->cast)
+            dba_buf_puts(b, "CAST(");
+        if (dba__sql_expr_field(c, b, &it->field, qual, false) != DBA_OK)
+            return c->err->code;
+        if (it->cast)
+            dba_buf_printf(b, " AS %s)", it->cast);
+    }
+    dba_buf_putc(b, ')');
+    if (it->agg_cast)
+        dba_buf_printf(b, " AS %s)", it->agg_cast);
+    dba_buf_puts(b, " AS ");
+    dba_buf_put_ident(b, it->alias ? it->alias : fn);
+    return DBA_OK;
+}
+
+/* With aggregates, the other items are the groups: GROUP BY their output positions (a position,
+ * not the expression again, which would bind its JSON keys a second time under new $n). Stars
+ * and embedded relations (json has no equality) cannot be grouped. */
+int
+dba__sql_expr_group_by(struct sql_ctx *c, struct dba_buf *b)
+{
+    const struct dba_rel *r = c->rel;
+    bool any = false;
+
+    for (size_t i = 0; i < r->n_select; i++) {
+        if (r->select[i].kind == DBA_ITEM_STAR || r->select[i].kind == DBA_ITEM_CHILD) {
+            dba_err_set(c->err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
+            dba_err_detail(c->err, "Aggregates together with '*' or an embedded resource are "
+                                   "not supported yet");
+            return DBA_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < r->n_select; i++) {
+        if (r->select[i].kind != DBA_ITEM_COLUMN)
+            continue;
+        dba_buf_printf(b, "%s%zu", any ? ", " : " GROUP BY ", i + 1);
+        any = true;
+    }
+    return DBA_OK;
+}
+
+/* The select list of the current node over qual. expand_star lists the cached columns instead of
+ * qual.* (needed when the source carries extra columns, as RETURNING rows do). Child nodes add
+ * their LATERAL join to joins (NULL: children are not allowed here). *grouped is set when the list
+ * holds aggregates; the caller then appends the GROUP BY clause (dba__sql_expr_group_by). */
+int
+dba__sql_expr_select(struct sql_ctx *c, struct dba_buf *b, const char *qual, bool expand_star,
+                     struct dba_buf *joins, bool *grouped)
+{
+    const struct dba_rel *r = c->rel;
+
+    *grouped = false;
+    if (r->n_select == 0) {
         expr_star(c, b, qual, expand_star);
         return DBA_OK;
     }
-    for (size_t i = 0; i < q->n_select; i++) {
+    for (size_t i = 0; i < r->n_select; i++) {
+        const struct dba_select_item *it = &r->select[i];
+        int rc = DBA_OK;
+
         if (i)
             dba_buf_puts(b, ", ");
-        if (q->select[i].star)
+        switch (it->kind) {
+        case DBA_ITEM_STAR:
             expr_star(c, b, qual, expand_star);
-        else if (expr_item(c, b, &q->select[i], qual) != DBA_OK)
-            return c->err->code;
+            break;
+        case DBA_ITEM_COLUMN:
+            rc = expr_item(c, b, it, qual);
+            break;
+        case DBA_ITEM_AGG:
+            *grouped = true;
+            rc = expr_agg(c, b, it, qual);
+            break;
+        case DBA_ITEM_CHILD:
+            if (!joins) {
+                dba_err_set(c->err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
+                dba_err_detail(c->err, "Resource embedding is not supported here: %s",
+                               it->child && it->child->name ? it->child->name : "");
+                return DBA_EINVAL;
+            }
+            rc = dba__sql_read_child(c, b, joins, it);
+            break;
+        }
+        if (rc != DBA_OK)
+            return rc;
     }
     return DBA_OK;
 }
@@ -367,12 +456,12 @@ dba__sql_expr_select(struct sql_ctx *c, struct dba_buf *b, const char *qual, boo
 int
 dba__sql_expr_order(struct sql_ctx *c, struct dba_buf *b)
 {
-    for (size_t i = 0; i < c->q->n_order; i++) {
-        const struct dba_order_item *o = &c->q->order[i];
+    for (size_t i = 0; i < c->rel->n_order; i++) {
+        const struct dba_order_item *o = &c->rel->order[i];
 
         if (i)
             dba_buf_puts(b, ", ");
-        if (dba__sql_expr_field(c, b, &o->field, c->qual, true) != DBA_OK)
+        if (dba__sql_expr_field(c, b, &o->field, c->alias, true) != DBA_OK)
             return c->err->code;
         dba_buf_puts(b, o->desc ? " DESC" : " ASC");
         if (o->nulls == DBA_NULLS_FIRST)

@@ -141,7 +141,7 @@ write_insert_into(struct sql_ctx *c, struct dba_buf *b, const struct write_cols 
     const struct dba_query *q = c->q;
     bool object = single || q->body_kind == DBA_BODY_OBJECT;
 
-    dba_buf_printf(b, "INSERT INTO %s", c->qual);
+    dba_buf_printf(b, "INSERT INTO %s AS %s", c->qual, c->alias);
     if (wc->n) {
         dba_buf_puts(b, " (");
         write_col_list(b, wc, "");
@@ -225,7 +225,7 @@ write_update(struct sql_ctx *c, struct dba_buf *b, const struct write_cols *wc,
     const struct dba_query *q = c->q;
     bool defaults = q->columns && q->prefer.missing == DBA_MISSING_DEFAULT;
 
-    dba_buf_printf(b, "UPDATE %s SET ", c->qual);
+    dba_buf_printf(b, "UPDATE %s AS %s SET ", c->qual, c->alias);
     for (size_t i = 0; i < wc->n; i++) {
         if (i)
             dba_buf_puts(b, ", ");
@@ -254,7 +254,7 @@ write_patch(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p, const st
         return c->err->code;
     if (wc.n == 0 || (q->body_kind != DBA_BODY_OBJECT && q->n_body_rows == 0)) {
         /* A no-op; the filters stay in the text so the parameters they bound are all used. */
-        dba_buf_printf(b, "SELECT %s.* FROM %s WHERE false", c->qual, c->qual);
+        dba_buf_printf(b, "SELECT %s.* FROM %s AS %s WHERE false", c->alias, c->qual, c->alias);
         if (where->len)
             dba_buf_printf(b, " AND (%s)", where->data);
         p->dml = false;
@@ -276,7 +276,7 @@ write_put_error(struct sql_ctx *c)
 static const struct dba_filter *
 write_put_filter(const struct sql_ctx *c, size_t i)
 {
-    const struct dba_logic *w = &c->q->where;
+    const struct dba_logic *w = &c->rel->where;
     const struct dba_logic *kids = w->kind == DBA_L_FILTER ? w : w->children;
     size_t n = w->kind == DBA_L_FILTER ? (w->filter.field.name ? 1 : 0) : w->n_children;
     const struct dba_filter *found = NULL;
@@ -354,7 +354,7 @@ write_put(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p)
     const struct dba_filter **pkf;
     struct write_cols wc;
 
-    if (q->limit >= 0 || q->offset > 0)
+    if (q->rel.limit >= 0 || q->rel.offset > 0)
         return dba_err_set(c->err, DBA_EINVAL, 400, "PGRST114",
                            "limit/offset querystring parameters are not allowed for PUT");
     if (c->t->n_pk == 0)
@@ -456,16 +456,27 @@ write_returning(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p
         return;
     dba_buf_puts(b, " RETURNING ");
     if (p->repr || p->location)
-        dba_buf_printf(b, "%s.*%s", c->qual, p->inserted ? ", " : "");
+        dba_buf_printf(b, "%s.*%s", c->alias, p->inserted ? ", " : "");
     if (p->inserted)
-        dba_buf_printf(b, "(%s.xmax = 0) AS " SQL_INSERTED, c->qual);
+        dba_buf_printf(b, "(%s.xmax = 0) AS " SQL_INSERTED, c->alias);
     else if (!p->repr && !p->location)
         dba_buf_putc(b, '1');
+}
+
+/* return=representation shapes the written rows with the select list only. */
+static int
+write_grouped(struct sql_ctx *c)
+{
+    dba_err_set(c->err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
+    dba_err_detail(c->err, "Aggregates in the representation of a write are not supported");
+    return DBA_EINVAL;
 }
 
 static int
 write_outer(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
 {
+    bool grouped;
+
     write_returning(c, b, p);
     dba_buf_printf(b, ") SELECT %s AS total, count(*) AS page_total, ",
                    c->q->prefer.count != DBA_COUNT_NONE ? "count(*)" : "NULL::bigint");
@@ -486,8 +497,10 @@ write_outer(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
         return DBA_OK;
     }
     dba_buf_puts(b, "(SELECT ");
-    if (dba__sql_expr_select(c, b, SQL_SOURCE, p->inserted) != DBA_OK)
+    if (dba__sql_expr_select(c, b, SQL_SOURCE, p->inserted, NULL, &grouped) != DBA_OK)
         return c->err->code;
+    if (grouped)
+        return write_grouped(c);
     dba_buf_puts(b, " FROM " SQL_SOURCE ") " SQL_ROW);
     return DBA_OK;
 }
@@ -513,7 +526,7 @@ write_statement(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p)
         break;
     case DBA_M_DELETE:
         rc = dba__sql_expr_where(c, &where);
-        dba_buf_printf(b, "DELETE FROM %s", c->qual);
+        dba_buf_printf(b, "DELETE FROM %s AS %s", c->qual, c->alias);
         if (rc == DBA_OK && where.len)
             dba_buf_printf(b, " WHERE %s", where.data);
         break;

@@ -45,9 +45,9 @@ one_filter(const char *qs)
     int rc = get(qs);
 
     cr_assert_eq(rc, DBA_OK, "%s: %s / %s", qs, err.msg, err.detail);
-    cr_assert_eq(q.where.n_children, 1);
-    cr_assert_eq(q.where.children[0].kind, DBA_L_FILTER);
-    return &q.where.children[0].filter;
+    cr_assert_eq(q.rel.where.n_children, 1);
+    cr_assert_eq(q.rel.where.children[0].kind, DBA_L_FILTER);
+    return &q.rel.where.children[0].filter;
 }
 
 /* Requires a PGRST100 with exactly msg and detail. */
@@ -68,12 +68,12 @@ Test(grammar, defaults_without_query)
 {
     cr_assert_eq(get(NULL), DBA_OK);
     cr_expect_eq(q.method, DBA_M_GET);
-    cr_assert_eq(q.n_select, 1);
-    cr_expect(q.select[0].star);
-    cr_expect_eq(q.where.kind, DBA_L_AND);
-    cr_expect_eq(q.where.n_children, 0);
-    cr_expect_eq(q.limit, -1);
-    cr_expect_eq(q.offset, 0);
+    cr_assert_eq(q.rel.n_select, 1);
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_STAR);
+    cr_expect_eq(q.rel.where.kind, DBA_L_AND);
+    cr_expect_eq(q.rel.where.n_children, 0);
+    cr_expect_eq(q.rel.limit, -1);
+    cr_expect_eq(q.rel.offset, 0);
     cr_expect_eq(q.range_from, -1);
     cr_expect_eq(q.range_to, -1);
     cr_expect_eq(q.prefer.max_affected, -1);
@@ -95,32 +95,32 @@ Test(grammar, percent_and_plus_decode_to_space)
 Test(grammar, encoded_reserved_characters)
 {
     cr_assert_eq(get("select=a%2Cb&a=in.%28%22x%2Cy%22%2C2%29"), DBA_OK, "%s", err.detail);
-    cr_assert_eq(q.n_select, 2);
-    cr_expect_str_eq(q.select[1].field.name, "b");
-    cr_assert_eq(q.where.children[0].filter.n_list, 2);
-    cr_expect_str_eq(q.where.children[0].filter.list[0], "x,y");
+    cr_assert_eq(q.rel.n_select, 2);
+    cr_expect_str_eq(q.rel.select[1].field.name, "b");
+    cr_assert_eq(q.rel.where.children[0].filter.n_list, 2);
+    cr_expect_str_eq(q.rel.where.children[0].filter.list[0], "x,y");
 }
 
 Test(grammar, repeated_filter_keys_all_apply)
 {
     cr_assert_eq(get("a=gte.1&a=lte.5"), DBA_OK);
-    cr_assert_eq(q.where.n_children, 2);
-    cr_expect_eq(q.where.children[0].filter.op, DBA_OP_GTE);
-    cr_expect_str_eq(q.where.children[0].filter.value, "1");
-    cr_expect_eq(q.where.children[1].filter.op, DBA_OP_LTE);
-    cr_expect_str_eq(q.where.children[1].filter.value, "5");
+    cr_assert_eq(q.rel.where.n_children, 2);
+    cr_expect_eq(q.rel.where.children[0].filter.op, DBA_OP_GTE);
+    cr_expect_str_eq(q.rel.where.children[0].filter.value, "1");
+    cr_expect_eq(q.rel.where.children[1].filter.op, DBA_OP_LTE);
+    cr_expect_str_eq(q.rel.where.children[1].filter.value, "5");
 }
 
 Test(grammar, pairs_without_value_and_empty_pairs_are_ignored)
 {
     cr_assert_eq(get("&&flag&a=eq.1&"), DBA_OK);
-    cr_expect_eq(q.where.n_children, 1);
+    cr_expect_eq(q.rel.where.n_children, 1);
 }
 
 Test(grammar, semicolon_separates_pairs_like_postgrest)
 {
     cr_assert_eq(get("a=eq.1;b=eq.2"), DBA_OK);
-    cr_expect_eq(q.where.n_children, 2);
+    cr_expect_eq(q.rel.where.n_children, 2);
 }
 
 Test(grammar, value_without_operator_is_an_error)
@@ -376,15 +376,15 @@ Test(grammar, or_tree)
     const struct dba_logic *t;
 
     cr_assert_eq(get("or=(id.eq.1,id.eq.2)&name=eq.entity 1"), DBA_OK, "%s", err.detail);
-    cr_assert_eq(q.where.n_children, 2);
-    t = &q.where.children[0];
+    cr_assert_eq(q.rel.where.n_children, 2);
+    t = &q.rel.where.children[0];
     cr_expect_eq(t->kind, DBA_L_OR);
     cr_expect_not(t->negate);
     cr_assert_eq(t->n_children, 2);
     cr_expect_eq(t->children[0].kind, DBA_L_FILTER);
     cr_expect_str_eq(t->children[0].filter.field.name, "id");
     cr_expect_str_eq(t->children[1].filter.value, "2");
-    cr_expect_str_eq(q.where.children[1].filter.value, "entity 1");
+    cr_expect_str_eq(q.rel.where.children[1].filter.value, "entity 1");
 }
 
 Test(grammar, not_or_and_nested_trees)
@@ -393,7 +393,7 @@ Test(grammar, not_or_and_nested_trees)
 
     cr_assert_eq(get("not.or=(id.eq.1,not.and(age.gte.11,age.lte.17),or(a.is.null))"), DBA_OK,
                  "%s", err.detail);
-    t = &q.where.children[0];
+    t = &q.rel.where.children[0];
     cr_expect_eq(t->kind, DBA_L_OR);
     cr_expect(t->negate);
     cr_assert_eq(t->n_children, 3);
@@ -411,7 +411,7 @@ Test(grammar, and_tree_with_negated_leaves)
 
     cr_assert_eq(get("and=(arr.not.cs.{1,2,3},and(id.not.in.(1,3),name.not.like.*3))"), DBA_OK,
                  "%s", err.detail);
-    t = &q.where.children[0];
+    t = &q.rel.where.children[0];
     cr_expect_eq(t->kind, DBA_L_AND);
     cr_expect(t->children[0].filter.negate);
     cr_expect_eq(t->children[0].filter.op, DBA_OP_CS);
@@ -426,7 +426,7 @@ Test(grammar, tree_quoted_values_and_in_lists)
 
     cr_assert_eq(get("or=(name.eq.\"(a,b)\",name.like.\"*ity,4*\",id.in.(\"1\",\"2\"))"), DBA_OK,
                  "%s", err.detail);
-    t = &q.where.children[0];
+    t = &q.rel.where.children[0];
     cr_expect_str_eq(t->children[0].filter.value, "(a,b)");
     cr_expect_str_eq(t->children[1].filter.value, "%ity,4%");
     cr_assert_eq(t->children[2].filter.n_list, 2);
@@ -439,14 +439,14 @@ Test(grammar, tree_whitespace_json_paths_and_reserved_word_columns)
 
     cr_assert_eq(get("and=( and ( id.in.( 1, 2, 3 ) , id.eq.3 ) , or ( id.eq.2 , id.eq.3 ) )"),
                  DBA_OK, "%s", err.detail);
-    t = &q.where.children[0];
+    t = &q.rel.where.children[0];
     cr_assert_eq(t->n_children, 2);
     cr_expect_eq(t->children[0].children[0].filter.n_list, 3);
     cr_expect_eq(t->children[1].kind, DBA_L_OR);
     memset(&q, 0, sizeof(q));
     cr_assert_eq(get("or=(jsonb_col->a->>b.eq.foo, or_col.eq.x, and_col.eq.y)"), DBA_OK,
                  "%s", err.detail);
-    t = &q.where.children[0];
+    t = &q.rel.where.children[0];
     cr_expect_eq(t->children[0].filter.field.n_path, 2);
     cr_expect_str_eq(t->children[1].filter.field.name, "or_col");
     cr_expect_str_eq(t->children[2].filter.field.name, "and_col");
@@ -502,23 +502,23 @@ Test(grammar, select_columns_alias_cast)
 {
     cr_assert_eq(get("select=id, myId:id::text ,\"quoted col\",field-with_sep"), DBA_OK,
                  "%s", err.detail);
-    cr_assert_eq(q.n_select, 4);
-    cr_expect_str_eq(q.select[0].field.name, "id");
-    cr_expect_null(q.select[0].alias);
-    cr_expect_null(q.select[0].cast);
-    cr_expect_str_eq(q.select[1].alias, "myId");
-    cr_expect_str_eq(q.select[1].field.name, "id");
-    cr_expect_str_eq(q.select[1].cast, "text");
-    cr_expect_str_eq(q.select[2].field.name, "quoted col");
-    cr_expect_str_eq(q.select[3].field.name, "field-with_sep");
+    cr_assert_eq(q.rel.n_select, 4);
+    cr_expect_str_eq(q.rel.select[0].field.name, "id");
+    cr_expect_null(q.rel.select[0].alias);
+    cr_expect_null(q.rel.select[0].cast);
+    cr_expect_str_eq(q.rel.select[1].alias, "myId");
+    cr_expect_str_eq(q.rel.select[1].field.name, "id");
+    cr_expect_str_eq(q.rel.select[1].cast, "text");
+    cr_expect_str_eq(q.rel.select[2].field.name, "quoted col");
+    cr_expect_str_eq(q.rel.select[3].field.name, "field-with_sep");
 }
 
 Test(grammar, select_star_mixed)
 {
     cr_assert_eq(get("select=*,id"), DBA_OK);
-    cr_assert_eq(q.n_select, 2);
-    cr_expect(q.select[0].star);
-    cr_expect_not(q.select[1].star);
+    cr_assert_eq(q.rel.n_select, 2);
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_STAR);
+    cr_expect_neq(q.rel.select[1].kind, DBA_ITEM_STAR);
 }
 
 Test(grammar, select_json_paths)
@@ -527,33 +527,33 @@ Test(grammar, select_json_paths)
 
     cr_assert_eq(get("select=myBar:settings->foo->>bar,data->>0::int,data->-1,j->\"a.b\""),
                  DBA_OK, "%s", err.detail);
-    cr_assert_eq(q.n_select, 4);
-    it = &q.select[0];
+    cr_assert_eq(q.rel.n_select, 4);
+    it = &q.rel.select[0];
     cr_expect_str_eq(it->alias, "myBar");
     cr_expect_str_eq(it->field.name, "settings");
     cr_assert_eq(it->field.n_path, 2);
     cr_expect_str_eq(it->field.path[1].key, "bar");
     cr_expect(it->field.path[1].as_text);
-    it = &q.select[1];
+    it = &q.rel.select[1];
     cr_expect(it->field.path[0].is_index);
     cr_expect_str_eq(it->field.path[0].key, "0");
     cr_expect_str_eq(it->cast, "int");
-    cr_expect_str_eq(q.select[2].field.path[0].key, "-1");
-    cr_expect_str_eq(q.select[3].field.path[0].key, "a.b");
-    cr_expect_not(q.select[3].field.path[0].is_index);
+    cr_expect_str_eq(q.rel.select[2].field.path[0].key, "-1");
+    cr_expect_str_eq(q.rel.select[3].field.path[0].key, "a.b");
+    cr_expect_not(q.rel.select[3].field.path[0].is_index);
 }
 
 Test(grammar, select_quoted_name_with_escapes)
 {
     cr_assert_eq(get("select=%22a%5C%22b%22"), DBA_OK, "%s", err.detail);
-    cr_expect_str_eq(q.select[0].field.name, "a\"b");
+    cr_expect_str_eq(q.rel.select[0].field.name, "a\"b");
 }
 
 Test(grammar, select_empty_means_star)
 {
     cr_assert_eq(get("select="), DBA_OK);
-    cr_assert_eq(q.n_select, 1);
-    cr_expect(q.select[0].star);
+    cr_assert_eq(q.rel.n_select, 1);
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_STAR);
 }
 
 Test(grammar, select_json_syntax_errors)
@@ -619,26 +619,26 @@ Test(grammar, order_forms)
 {
     cr_assert_eq(get("order=a,b.desc,c.asc.nullslast,d.nullsfirst,data->>lat.desc,\"x y\""),
                  DBA_OK, "%s", err.detail);
-    cr_assert_eq(q.n_order, 6);
-    cr_expect_not(q.order[0].desc);
-    cr_expect_eq(q.order[0].nulls, DBA_NULLS_DEFAULT);
-    cr_expect(q.order[1].desc);
-    cr_expect_not(q.order[2].desc);
-    cr_expect_eq(q.order[2].nulls, DBA_NULLS_LAST);
-    cr_expect_eq(q.order[3].nulls, DBA_NULLS_FIRST);
-    cr_expect_str_eq(q.order[4].field.name, "data");
-    cr_expect_str_eq(q.order[4].field.path[0].key, "lat");
-    cr_expect(q.order[4].desc);
-    cr_expect_str_eq(q.order[5].field.name, "x y");
+    cr_assert_eq(q.rel.n_order, 6);
+    cr_expect_not(q.rel.order[0].desc);
+    cr_expect_eq(q.rel.order[0].nulls, DBA_NULLS_DEFAULT);
+    cr_expect(q.rel.order[1].desc);
+    cr_expect_not(q.rel.order[2].desc);
+    cr_expect_eq(q.rel.order[2].nulls, DBA_NULLS_LAST);
+    cr_expect_eq(q.rel.order[3].nulls, DBA_NULLS_FIRST);
+    cr_expect_str_eq(q.rel.order[4].field.name, "data");
+    cr_expect_str_eq(q.rel.order[4].field.path[0].key, "lat");
+    cr_expect(q.rel.order[4].desc);
+    cr_expect_str_eq(q.rel.order[5].field.name, "x y");
 }
 
 Test(grammar, order_json_index_and_nested)
 {
     cr_assert_eq(get("order=data->foo->>bar.nullsfirst,arr->0.desc"), DBA_OK, "%s", err.detail);
-    cr_expect_eq(q.order[0].field.n_path, 2);
-    cr_expect_eq(q.order[0].nulls, DBA_NULLS_FIRST);
-    cr_expect(q.order[1].field.path[0].is_index);
-    cr_expect(q.order[1].desc);
+    cr_expect_eq(q.rel.order[0].field.n_path, 2);
+    cr_expect_eq(q.rel.order[0].nulls, DBA_NULLS_FIRST);
+    cr_expect(q.rel.order[1].field.path[0].is_index);
+    cr_expect(q.rel.order[1].desc);
 }
 
 Test(grammar, order_syntax_errors)
@@ -685,8 +685,8 @@ Test(grammar, order_by_embedded_resource_is_pgrst108)
 Test(grammar, first_order_parameter_wins)
 {
     cr_assert_eq(get("order=a.desc&order=b"), DBA_OK);
-    cr_assert_eq(q.n_order, 1);
-    cr_expect_str_eq(q.order[0].field.name, "a");
+    cr_assert_eq(q.rel.n_order, 1);
+    cr_expect_str_eq(q.rel.order[0].field.name, "a");
 }
 
 /* ---- limit / offset ---- */
@@ -694,12 +694,12 @@ Test(grammar, first_order_parameter_wins)
 Test(grammar, limit_and_offset)
 {
     cr_assert_eq(get("limit=10&offset=20"), DBA_OK);
-    cr_expect_eq(q.limit, 10);
-    cr_expect_eq(q.offset, 20);
+    cr_expect_eq(q.rel.limit, 10);
+    cr_expect_eq(q.rel.offset, 20);
     cr_assert_eq(get("limit=0"), DBA_OK);
-    cr_expect_eq(q.limit, 0);
+    cr_expect_eq(q.rel.limit, 0);
     cr_assert_eq(get("limit=1&limit=3"), DBA_OK);
-    cr_expect_eq(q.limit, 3, "the last limit wins");
+    cr_expect_eq(q.rel.limit, 3, "the last limit wins");
 }
 
 Test(grammar, negative_limit_is_416)
@@ -714,7 +714,7 @@ Test(grammar, negative_limit_is_416)
 Test(grammar, negative_offset_is_ignored)
 {
     cr_assert_eq(get("offset=-4"), DBA_OK);
-    cr_expect_eq(q.offset, 0);
+    cr_expect_eq(q.rel.offset, 0);
 }
 
 Test(grammar, non_numeric_limit_is_pgrst100)
@@ -789,11 +789,11 @@ Test(grammar, not_and_key_and_unicode_names)
 {
     cr_assert_eq(get("not.and=(a.eq.1,b.eq.2)&select=%D8%AA%D8%B3%D8%AA,j->!@%23$%25^%26*_a"),
                  DBA_OK, "%s", err.detail);
-    cr_expect_eq(q.where.children[0].kind, DBA_L_AND);
-    cr_expect(q.where.children[0].negate);
-    cr_assert_eq(q.n_select, 2);
-    cr_expect_str_eq(q.select[0].field.name, "\xd8\xaa\xd8\xb3\xd8\xaa");
-    cr_expect_str_eq(q.select[1].field.path[0].key, "!@#$%^&*_a");
+    cr_expect_eq(q.rel.where.children[0].kind, DBA_L_AND);
+    cr_expect(q.rel.where.children[0].negate);
+    cr_assert_eq(q.rel.n_select, 2);
+    cr_expect_str_eq(q.rel.select[0].field.name, "\xd8\xaa\xd8\xb3\xd8\xaa");
+    cr_expect_str_eq(q.rel.select[1].field.path[0].key, "!@#$%^&*_a");
 }
 
 Test(grammar, unicode_token_is_shown_like_haskell)
@@ -864,5 +864,39 @@ Test(grammar, json_path_depth_is_bounded)
         dba_err_clear(&err);
     }
     cr_expect_eq(get(json_path("select=data", 100, "")), DBA_OK, "%s", err.msg);
-    cr_expect_eq(q.select[0].field.n_path, 100);
+    cr_expect_eq(q.rel.select[0].field.n_path, 100);
+}
+
+/* The refused items still reach the query tree with their kind, for the embedding and aggregate
+   issues to build on. */
+Test(grammar, select_embedding_and_aggregates_are_kept_in_the_tree)
+{
+    const struct dba_rel *r;
+
+    cr_assert_eq(get("select=id,c:clients!inner(id)"), DBA_EINVAL);
+    cr_assert_eq(q.rel.select[1].kind, DBA_ITEM_CHILD);
+    r = q.rel.select[1].child;
+    cr_assert_not_null(r);
+    cr_expect_str_eq(r->name, "clients");
+    cr_expect_str_eq(r->alias, "c");
+    cr_expect_eq(r->join, DBA_JOIN_INNER);
+    cr_expect_null(r->hint);
+    cr_assert_eq(get("select=clients!fk_cl!left(id)"), DBA_EINVAL);
+    r = q.rel.select[0].child;
+    cr_assert_eq(q.rel.select[0].kind, DBA_ITEM_CHILD);
+    cr_expect_str_eq(r->hint, "fk_cl");
+    cr_expect_eq(r->join, DBA_JOIN_LEFT);
+    cr_expect_null(r->alias);
+
+    cr_assert_eq(get("select=t:total.max()::text,id"), DBA_EINVAL);
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_AGG);
+    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_MAX);
+    cr_expect_str_eq(q.rel.select[0].field.name, "total");
+    cr_expect_str_eq(q.rel.select[0].alias, "t");
+    cr_assert_eq(get("select=n:count()"), DBA_EINVAL);
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_AGG);
+    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_COUNT);
+    cr_expect_null(q.rel.select[0].field.name);
+    cr_assert_eq(get("select=amount.sum()"), DBA_EINVAL);
+    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_SUM);
 }

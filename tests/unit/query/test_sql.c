@@ -1,6 +1,7 @@
 /* test_sql.c - unit tests of the SQL builder: exact statement text and parameters. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "query/query.h"
@@ -81,8 +82,8 @@ mk_query(enum dba_method m)
     q->method = m;
     q->schema = "api";
     q->table = "items";
-    q->where.kind = DBA_L_AND;
-    q->limit = -1;
+    q->rel.where.kind = DBA_L_AND;
+    q->rel.limit = -1;
     q->range_from = -1;
     q->range_to = -1;
     q->prefer.max_affected = -1;
@@ -124,7 +125,7 @@ nleaf(const char *field, enum dba_op op, const char *value)
 static void
 add_filter(struct dba_query *q, struct dba_logic l)
 {
-    add_logic(&q->where, l);
+    add_logic(&q->rel.where, l);
 }
 
 /* in.(...) with the elements given as a NULL-terminated list. */
@@ -150,13 +151,13 @@ set_select(struct dba_query *q, const char *spec)
 {
     char *s = dba_arena_strdup(A, spec), *save = NULL;
 
-    q->select = dba_arena_alloc(A, 16 * sizeof(*q->select));
+    q->rel.select = dba_arena_alloc(A, 16 * sizeof(*q->rel.select));
     for (char *e = strtok_r(s, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
-        struct dba_select_item *it = &q->select[q->n_select++];
+        struct dba_select_item *it = &q->rel.select[q->rel.n_select++];
         char *colon = strchr(e, ':'), *cast = strstr(e, "::");
 
         if (strcmp(e, "*") == 0) {
-            it->star = true;
+            it->kind = DBA_ITEM_STAR;
             continue;
         }
         if (cast) {
@@ -175,15 +176,15 @@ set_select(struct dba_query *q, const char *spec)
 static void
 add_order(struct dba_query *q, const char *field, bool desc, enum dba_nulls nulls)
 {
-    struct dba_order_item *o = dba_arena_alloc(A, (q->n_order + 1) * sizeof(*o));
+    struct dba_order_item *o = dba_arena_alloc(A, (q->rel.n_order + 1) * sizeof(*o));
 
-    if (q->n_order)
-        memcpy(o, q->order, q->n_order * sizeof(*o));
-    o[q->n_order].field = mk_field(field);
-    o[q->n_order].desc = desc;
-    o[q->n_order].nulls = nulls;
-    q->order = o;
-    q->n_order++;
+    if (q->rel.n_order)
+        memcpy(o, q->rel.order, q->rel.n_order * sizeof(*o));
+    o[q->rel.n_order].field = mk_field(field);
+    o[q->rel.n_order].desc = desc;
+    o[q->rel.n_order].nulls = nulls;
+    q->rel.order = o;
+    q->rel.n_order++;
 }
 
 /* Splits "a,b" into a NULL-free array; *n gets the count. */
@@ -292,11 +293,11 @@ expect_err(const struct dba_query *q, const struct dba_table *t, int status, con
     "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, " \
     "NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t"
 #define READ(src) READ_HEAD src READ_TAIL
-#define ITEMS_ALL "\"api\".\"items\".*"
-#define FROM_ITEMS " FROM \"api\".\"items\""
-#define COL(c) "\"api\".\"items\".\"" c "\""
-#define DCOL(c) "\"api\".\"docs\".\"" c "\""
-#define FROM_DOCS " FROM \"api\".\"docs\""
+#define ITEMS_ALL "\"items\".*"
+#define FROM_ITEMS " FROM \"api\".\"items\" AS \"items\""
+#define COL(c) "\"items\".\"" c "\""
+#define DCOL(c) "\"docs\".\"" c "\""
+#define FROM_DOCS " FROM \"api\".\"docs\" AS \"docs\""
 
 /* ---- reads: select list ---- */
 
@@ -377,7 +378,7 @@ Test(sql, read_select_bad_json_index)
     struct dba_query *q = mk_query(DBA_M_GET);
 
     set_select(q, "js->0");
-    q->select[0].field.path[0].key = "1x";
+    q->rel.select[0].field.path[0].key = "1x";
     expect_err(q, DOCS, 400, "PGRST100", NULL);
 }
 
@@ -474,7 +475,7 @@ Test(sql, filter_is_literals)
         l.filter.is_value = vals[i];
         add_filter(q, l);
     }
-    q->where.children[0].filter.negate = true;
+    q->rel.where.children[0].filter.negate = true;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " WHERE NOT (" COL("name") " IS NULL) AND "
                                  COL("name") " IS NOT NULL AND " COL("id") " IS TRUE AND "
                                  COL("id") " IS FALSE AND " COL("id") " IS UNKNOWN"));
@@ -528,7 +529,7 @@ Test(sql, filter_fts_on_tsvector_column_is_not_wrapped)
     struct dba_query *q = mk_query(DBA_M_GET);
 
     add_filter(q, leaf("tsv", DBA_OP_FTS, "fat & rat"));
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("tsv")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE " DCOL("tsv")
                                 " @@ to_tsquery($1)"));
     expect_params(1, "fat & rat");
 }
@@ -540,7 +541,7 @@ Test(sql, filter_fts_language_on_text_column)
 
     l.filter.lang = "french";
     add_filter(q, l);
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE to_tsvector($1::regconfig, "
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE to_tsvector($1::regconfig, "
                                 DCOL("body") ") @@ to_tsquery($1::regconfig, $2)"));
     expect_params(2, "french", "amusant");
 }
@@ -554,7 +555,7 @@ Test(sql, filter_fts_variants)
     add_filter(q, leaf("body", DBA_OP_PLFTS, "a b"));
     add_filter(q, nleaf("tsv", DBA_OP_PHFTS, "b c"));
     add_filter(q, l);
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE to_tsvector(" DCOL("body")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE to_tsvector(" DCOL("body")
                                 ") @@ plainto_tsquery($1) AND NOT (" DCOL("tsv")
                                 " @@ phraseto_tsquery($2)) AND " DCOL("tsv")
                                 " @@ websearch_to_tsquery($3::regconfig, $4)"));
@@ -569,7 +570,7 @@ Test(sql, filter_range_and_array_operators)
 
     for (size_t i = 0; i < DBA_ARRAY_LEN(ops); i++)
         add_filter(q, leaf("arr", ops[i], "{1}"));
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("arr") " @> $1 AND "
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE " DCOL("arr") " @> $1 AND "
                                 DCOL("arr") " <@ $2 AND " DCOL("arr") " && $3 AND " DCOL("arr")
                                 " << $4 AND " DCOL("arr") " >> $5 AND " DCOL("arr") " &< $6 AND "
                                 DCOL("arr") " &> $7 AND " DCOL("arr") " -|- $8"));
@@ -582,7 +583,7 @@ Test(sql, filter_json_text_path)
 
     add_filter(q, leaf("jb->a->>b", DBA_OP_EQ, "foo"));
     add_filter(q, leaf("js->>-3", DBA_OP_EQ, "1"));
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE " DCOL("jb")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE " DCOL("jb")
                                 "->$1::text->>$2::text = $3 AND " DCOL("js") "->>-3 = $4"));
     expect_params(4, "a", "b", "foo", "1");
 }
@@ -593,7 +594,7 @@ Test(sql, filter_json_arrow_on_json_casts_to_jsonb)
 
     add_filter(q, leaf("js->a", DBA_OP_EQ, "{\"b\":2}"));
     add_filter(q, leaf("jb->a", DBA_OP_EQ, "{\"b\":2}"));
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " WHERE (" DCOL("js")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " WHERE (" DCOL("js")
                                 "->$1::text)::jsonb = $2 AND " DCOL("jb") "->$3::text = $4"));
     expect_params(4, "a", "{\"b\":2}", "a", "{\"b\":2}");
 }
@@ -638,7 +639,7 @@ Test(sql, order_items)
     add_order(q, "js->a", false, DBA_NULLS_FIRST);
     add_order(q, "jb->>b", false, DBA_NULLS_DEFAULT);
     add_order(q, "cx->re", true, DBA_NULLS_DEFAULT);
-    expect_sql(q, DOCS, 0, READ("\"api\".\"docs\".*" FROM_DOCS " ORDER BY " DCOL("id")
+    expect_sql(q, DOCS, 0, READ("\"docs\".*" FROM_DOCS " ORDER BY " DCOL("id")
                                 " DESC NULLS LAST, (" DCOL("js") "->$1::text)::jsonb ASC NULLS "
                                 "FIRST, "
                                 DCOL("jb") "->>$2::text ASC, to_jsonb(" DCOL("cx")
@@ -650,8 +651,8 @@ Test(sql, limit_and_offset)
 {
     struct dba_query *q = mk_query(DBA_M_GET);
 
-    q->limit = 5;
-    q->offset = 10;
+    q->rel.limit = 5;
+    q->rel.offset = 10;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 5 OFFSET 10"));
 }
 
@@ -659,8 +660,8 @@ Test(sql, negative_offset_is_ignored_and_limit_zero_kept)
 {
     struct dba_query *q = mk_query(DBA_M_GET);
 
-    q->limit = 0;
-    q->offset = -3;
+    q->rel.limit = 0;
+    q->rel.offset = -3;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 0"));
 }
 
@@ -668,7 +669,7 @@ Test(sql, range_intersects_limit)
 {
     struct dba_query *q = mk_query(DBA_M_GET);
 
-    q->limit = 5;
+    q->rel.limit = 5;
     q->range_from = 0;
     q->range_to = 9;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 5"));
@@ -684,12 +685,12 @@ Test(sql, range_header_alone_and_with_offset)
     dba_buf_cleanup(&S.text);
     q->range_from = 0;
     q->range_to = 3;
-    q->limit = 3;
-    q->offset = 2;
+    q->rel.limit = 3;
+    q->rel.offset = 2;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " LIMIT 2 OFFSET 2"));
     dba_buf_cleanup(&S.text);
-    q->limit = -1;
-    q->offset = 0;
+    q->rel.limit = -1;
+    q->rel.offset = 0;
     q->range_from = 4;
     q->range_to = -1;
     expect_sql(q, ITEMS, 0, READ(ITEMS_ALL FROM_ITEMS " OFFSET 4"));
@@ -701,10 +702,10 @@ Test(sql, max_rows_caps_reads)
 
     expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 100"));
     dba_buf_cleanup(&S.text);
-    q->limit = 500;
+    q->rel.limit = 500;
     expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 100"));
     dba_buf_cleanup(&S.text);
-    q->limit = 7;
+    q->rel.limit = 7;
     expect_sql(q, ITEMS, 100, READ(ITEMS_ALL FROM_ITEMS " LIMIT 7"));
 }
 
@@ -718,7 +719,7 @@ Test(sql, count_exact_reuses_filter_params)
     struct dba_query *q = mk_query(DBA_M_GET);
 
     q->prefer.count = DBA_COUNT_EXACT;
-    q->limit = 2;
+    q->rel.limit = 2;
     add_filter(q, leaf("id", DBA_OP_GT, "3"));
     expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS " WHERE " COL("id") " > $1 LIMIT 2",
                                        "(SELECT count(*)" FROM_ITEMS " WHERE " COL("id")
@@ -805,7 +806,7 @@ Test(sql, media_csv)
 /* ---- writes ---- */
 
 #define W_HEAD "WITH pgrst_source AS ("
-#define W_INS_ITEMS "INSERT INTO \"api\".\"items\""
+#define W_INS_ITEMS "INSERT INTO \"api\".\"items\" AS \"items\""
 #define W_POP(fn) " FROM " fn "(NULL::\"api\".\"items\", $1::json) AS pgrst_body"
 #define W_MIN_TAIL ") SELECT NULL::bigint AS total, count(*) AS page_total, '' AS body, " \
     "NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t"
@@ -835,7 +836,7 @@ Test(sql, insert_array_representation_with_select)
     q->prefer.count = DBA_COUNT_EXACT;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
                             "pgrst_body.\"name\"" W_POP("json_populate_recordset")
-                            " RETURNING \"api\".\"items\".*) SELECT count(*) AS total, count(*) AS "
+                            " RETURNING \"items\".*) SELECT count(*) AS total, count(*) AS "
                             "page_total, coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS "
                             "location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT pgrst_source.\"id\", "
                             "pgrst_source.\"name\" AS \"n\" FROM pgrst_source) _t");
@@ -851,7 +852,7 @@ Test(sql, insert_columns_param_ignores_other_keys)
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
                             "pgrst_body.\"name\"" W_POP("json_populate_record")
-                            " RETURNING \"api\".\"items\".*" W_REPR_TAIL("pgrst_source.*"));
+                            " RETURNING \"items\".*" W_REPR_TAIL("pgrst_source.*"));
 }
 
 Test(sql, insert_unknown_body_key)
@@ -934,8 +935,8 @@ Test(sql, upsert_merge_on_primary_key)
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\", \"name\") SELECT pgrst_body.\"id\", "
                             "pgrst_body.\"name\"" W_POP("json_populate_recordset")
                             " ON CONFLICT (\"id\") DO UPDATE SET \"id\" = EXCLUDED.\"id\", "
-                            "\"name\" = EXCLUDED.\"name\" RETURNING \"api\".\"items\".*, "
-                            "(\"api\".\"items\".xmax = 0) AS pgrst_inserted"
+                            "\"name\" = EXCLUDED.\"name\" RETURNING \"items\".*, "
+                            "(\"items\".xmax = 0) AS pgrst_inserted"
                             W_INSERTED_TAIL("pgrst_source.\"id\", pgrst_source.\"name\", "
                                             "pgrst_source.\"price\""));
 }
@@ -948,7 +949,7 @@ Test(sql, upsert_merge_minimal_returns_only_the_flag)
     q->prefer.resolution = DBA_RES_MERGE;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\") SELECT pgrst_body.\"id\""
                             W_POP("json_populate_record") " ON CONFLICT (\"id\") DO UPDATE SET "
-                            "\"id\" = EXCLUDED.\"id\" RETURNING (\"api\".\"items\".xmax = 0) AS "
+                            "\"id\" = EXCLUDED.\"id\" RETURNING (\"items\".xmax = 0) AS "
                             "pgrst_inserted) SELECT NULL::bigint AS total, count(*) AS page_total, "
                             "'' AS body, NULL::text AS location, (SELECT count(*) FROM "
                             "pgrst_source WHERE pgrst_inserted) AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t");
@@ -1008,7 +1009,7 @@ Test(sql, insert_headers_only_location)
     set_body(q, DBA_BODY_OBJECT, "{\"name\":\"a b\",\"year\":1}", "name,year", 1);
     q->prefer.ret = DBA_RET_HEADERS_ONLY;
     cr_assert_eq(build(q, t, 0), DBA_OK);
-    cr_expect(strstr(S.text.data, " RETURNING \"api\".\"items\".*) SELECT NULL::bigint AS total, "
+    cr_expect(strstr(S.text.data, " RETURNING \"items\".*) SELECT NULL::bigint AS total, "
                                   "count(*) AS page_total, '' AS body, (SELECT 'name=eq.' || "
                                   "coalesce((SELECT string_agg(") != NULL, "%s", S.text.data);
     cr_expect(strstr(S.text.data, "convert_to(pgrst_source.\"name\"::text, 'UTF8')") != NULL);
@@ -1039,7 +1040,7 @@ Test(sql, insert_singular_aborts_unless_one_row)
     q->media = DBA_MEDIA_OBJECT;
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"id\") SELECT pgrst_body.\"id\""
-                            W_POP("json_populate_recordset") " RETURNING \"api\".\"items\".*) "
+                            W_POP("json_populate_recordset") " RETURNING \"items\".*) "
                             "SELECT NULL::bigint AS total, count(*) AS page_total, CASE WHEN "
                             "count(*) <> 1 THEN ('" DBA_SQL_SINGULAR "' || "
                             "count(*))::integer::text "
@@ -1058,7 +1059,7 @@ Test(sql, insert_csv_representation)
     q->media = DBA_MEDIA_CSV;
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD W_INS_ITEMS " (\"name\") SELECT pgrst_body.\"name\""
-                            W_POP("json_populate_recordset") " RETURNING \"api\".\"items\".*) "
+                            W_POP("json_populate_recordset") " RETURNING \"items\".*) "
                             "SELECT NULL::bigint AS total, count(*) AS page_total, " CSV_BODY
                             " AS body, NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM "
                             "(SELECT pgrst_source.* FROM pgrst_source) _t");
@@ -1071,7 +1072,7 @@ Test(sql, insert_without_body_fails)
     expect_err(q, ITEMS, 400, "PGRST102", "Empty or invalid json");
 }
 
-#define W_UPD_ITEMS "UPDATE \"api\".\"items\" SET "
+#define W_UPD_ITEMS "UPDATE \"api\".\"items\" AS \"items\" SET "
 
 Test(sql, patch_sets_body_keys_only)
 {
@@ -1097,7 +1098,7 @@ Test(sql, patch_columns_with_missing_default)
     "DEFAULT "
                             "FROM json_populate_record(NULL::\"api\".\"items\", ($1::json)->0) AS "
                             "pgrst_body RETURNING "
-                            "\"api\".\"items\".*" W_REPR_TAIL("pgrst_source.*"));
+                            "\"items\".*" W_REPR_TAIL("pgrst_source.*"));
 }
 
 Test(sql, patch_empty_body_updates_nothing)
@@ -1108,7 +1109,7 @@ Test(sql, patch_empty_body_updates_nothing)
     set_body(q, DBA_BODY_OBJECT, "{}", "", 1);
     q->prefer.ret = DBA_RET_REPRESENTATION;
     /* The filter's parameter is bound, so the text must use it (issue 8: 08P01 otherwise). */
-    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"api\".\"items\".*" FROM_ITEMS " WHERE false AND ("
+    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"items\".*" FROM_ITEMS " WHERE false AND ("
                             COL("id") " = $1)" W_REPR_TAIL("pgrst_source.*"));
     expect_params(1, "1");
 }
@@ -1119,7 +1120,7 @@ Test(sql, patch_empty_body_without_filter)
 
     set_body(q, DBA_BODY_OBJECT, "{}", "", 1);
     q->prefer.ret = DBA_RET_REPRESENTATION;
-    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"api\".\"items\".*" FROM_ITEMS " WHERE false"
+    expect_sql(q, ITEMS, 0, W_HEAD "SELECT \"items\".*" FROM_ITEMS " WHERE false"
                             W_REPR_TAIL("pgrst_source.*"));
     expect_params(0);
 }
@@ -1168,7 +1169,7 @@ Test(sql, delete_with_filter_and_representation)
     set_select(q, "myid:id,id::text");
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD "DELETE" FROM_ITEMS " WHERE " COL("id") " < $1 RETURNING "
-                            "\"api\".\"items\".*" W_REPR_TAIL("pgrst_source.\"id\" AS \"myid\", "
+                            "\"items\".*" W_REPR_TAIL("pgrst_source.\"id\" AS \"myid\", "
                             "CAST(pgrst_source.\"id\" AS text) AS \"id\""));
     expect_params(1, "5");
 }
@@ -1212,7 +1213,7 @@ Test(sql, put_upserts_on_primary_key)
                             "($1::json)->0) AS pgrst_body ON CONFLICT (\"id\") DO UPDATE SET "
                             "\"id\" "
                             "= EXCLUDED.\"id\", \"name\" = EXCLUDED.\"name\" RETURNING "
-                            "\"api\".\"items\".*, (\"api\".\"items\".xmax = 0) AS pgrst_inserted"
+                            "\"items\".*, (\"items\".xmax = 0) AS pgrst_inserted"
                             W_INSERTED_TAIL("pgrst_source.\"id\", pgrst_source.\"name\", "
                                             "pgrst_source.\"price\""));
     expect_params(1, q->body);
@@ -1223,11 +1224,11 @@ Test(sql, put_rejects_limit_and_offset)
     struct dba_query *q = mk_query(DBA_M_PUT);
 
     set_body(q, DBA_BODY_OBJECT, "{\"id\":7}", "id", 1);
-    q->limit = 1;
+    q->rel.limit = 1;
     expect_err(q, ITEMS, 400, "PGRST114",
                "limit/offset querystring parameters are not allowed for PUT");
-    q->limit = -1;
-    q->offset = 2;
+    q->rel.limit = -1;
+    q->rel.offset = 2;
     expect_err(q, ITEMS, 400, "PGRST114", NULL);
 }
 
@@ -1246,7 +1247,7 @@ Test(sql, put_filters_must_be_exactly_the_pk)
     set_body(q, DBA_BODY_OBJECT, "{\"id\":7}", "id", 1);
     add_filter(q, leaf("id", DBA_OP_GTE, "7"));
     expect_err(q, ITEMS, 405, "PGRST105", msg);                 /* not eq */
-    q->where.children[0].filter.op = DBA_OP_EQ;
+    q->rel.where.children[0].filter.op = DBA_OP_EQ;
     add_filter(q, leaf("name", DBA_OP_EQ, "x"));
     expect_err(q, ITEMS, 405, "PGRST105", msg);                 /* pk plus extra */
     q = mk_query(DBA_M_PUT);
@@ -1280,7 +1281,7 @@ Test(sql, put_compound_pk_text_values)
     expect_sql(q, t, 0, W_HEAD W_INS_ITEMS " (\"k\", \"n\", \"v\") SELECT pgrst_body.\"k\", "
                         "pgrst_body.\"n\", pgrst_body.\"v\"" W_POP("json_populate_record")
                         " ON CONFLICT (\"k\", \"n\") DO UPDATE SET \"k\" = EXCLUDED.\"k\", \"n\" = "
-                        "EXCLUDED.\"n\", \"v\" = EXCLUDED.\"v\" RETURNING (\"api\".\"items\".xmax "
+                        "EXCLUDED.\"n\", \"v\" = EXCLUDED.\"v\" RETURNING (\"items\".xmax "
                         "= 0) AS pgrst_inserted) SELECT NULL::bigint AS total, count(*) AS "
                         "page_total, '' AS body, NULL::text AS location, (SELECT count(*) FROM "
                         "pgrst_source WHERE pgrst_inserted) AS inserted, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM pgrst_source _t");
@@ -1336,7 +1337,7 @@ Test(sql, bulk_insert_is_column_wise)
     q->body_keys = keys;
     q->n_body_keys = 4;
     cr_assert_eq(dba_query_sql_build(q, DOCS, 0, A, &S, &E), DBA_OK, "%s", E.msg);
-    cr_expect(strstr(S.text.data, "INSERT INTO \"api\".\"docs\" (\"id\", \"js\", \"arr\", \"body\") "
+    cr_expect(strstr(S.text.data, "INSERT INTO \"api\".\"docs\" AS \"docs\" (\"id\", \"js\", \"arr\", \"body\") "
                                   "SELECT unnest($1::text[])::integer, unnest($2::text[])::json, "
                                   "unnest($3::text[])::integer[], unnest($4::text[])::text "
                                   "ON CONFLICT") == NULL &&
@@ -1350,4 +1351,304 @@ Test(sql, bulk_insert_is_column_wise)
     cr_expect(strncmp(S.params[2], "{\"{\\\"1\\\",NULL,\\\"3\\\"}\",", strlen("{\"{\\\"1\\\",NULL,\\\"3\\\"}\",")) == 0, "%s", S.params[2]);
     cr_expect(strncmp(S.params[3], "{\"q\\\"\xc3\xa9\",", strlen("{\"q\\\"\xc3\xa9\",")) == 0, "%s", S.params[3]);
     cr_expect(strstr(S.params[1], ",NULL}") != NULL, "missing key is NULL: %s", S.params[1]);
+}
+
+/* ---- the query tree: nested scopes with hand-built child nodes ---- */
+
+/* api.reviews(id pk, item_id, author_id, stars, note jsonb) and api.authors(id pk, name). */
+static struct dba_table *
+reviews_table(void)
+{
+    return mk_table("api", "reviews", "id:integer:pk;item_id:integer;author_id:integer;"
+                                      "stars:integer;note:jsonb");
+}
+
+static struct dba_table *
+authors_table(void)
+{
+    return mk_table("api", "authors", "id:integer:pk;name:text");
+}
+
+/* A child node on t joined by child_col = parent_col, with select items from spec (as
+   set_select), no filters, no limit. */
+static struct dba_rel *
+mk_child(const struct dba_table *t, const char *alias, const char *child_col,
+         const char *parent_col, const char *spec)
+{
+    struct dba_query tmp = { 0 };
+    struct dba_rel *r = dba_arena_alloc(A, sizeof(*r));
+    const char **cc = dba_arena_alloc(A, sizeof(*cc)), **pc = dba_arena_alloc(A, sizeof(*pc));
+
+    set_select(&tmp, spec);
+    *r = tmp.rel;
+    r->schema = t->schema;
+    r->name = t->name;
+    r->alias = alias;
+    r->table = t;
+    cc[0] = child_col;
+    pc[0] = parent_col;
+    r->child_cols = cc;
+    r->parent_cols = pc;
+    r->n_join = 1;
+    r->where.kind = DBA_L_AND;
+    r->limit = -1;
+    return r;
+}
+
+/* Appends a child item to a node's select list (set_select leaves room for 16 items). */
+static void
+add_child(struct dba_rel *parent, struct dba_rel *child)
+{
+    struct dba_select_item *it = &parent->select[parent->n_select++];
+
+    it->kind = DBA_ITEM_CHILD;
+    it->child = child;
+}
+
+#define LAT_LEFT(a) " LEFT JOIN LATERAL (SELECT json_agg(\"" a "\") AS pgrst_agg FROM ("
+#define LAT_END(a) ") AS \"" a "\") AS \"" a "\" ON TRUE"
+
+Test(sql, tree_child_is_a_correlated_lateral_subquery)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_table *rev = reviews_table();
+
+    set_select(q, "id");
+    add_child(&q->rel, mk_child(rev, NULL, "item_id", "id", "stars"));
+    expect_sql(q, ITEMS, 0,
+               READ(COL("id") ", coalesce(\"reviews_1\".pgrst_agg, '[]') AS \"reviews\""
+                    FROM_ITEMS LAT_LEFT("reviews_1")
+                    "SELECT \"reviews_1\".\"stars\" FROM \"api\".\"reviews\" AS \"reviews_1\" "
+                    "WHERE \"reviews_1\".\"item_id\" = \"items\".\"id\"" LAT_END("reviews_1")));
+    expect_params(0);
+}
+
+/* Filters, order and limit/offset inside the child stay in the child's scope; parameters are
+   numbered across scopes in the order they are bound (the root's filters first, shared with the
+   count; then the select list, a child's filters before its own select list). */
+Test(sql, tree_child_filters_order_limit_and_param_numbering)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_table *rev = reviews_table();
+    struct dba_rel *r = mk_child(rev, "top", "item_id", "id", "stars,note->>by");
+
+    set_select(q, "id,name");
+    add_filter(q, leaf("price", DBA_OP_GT, "10"));
+    add_logic(&r->where, leaf("stars", DBA_OP_GTE, "3"));
+    add_logic(&r->where, leaf("note->>lang", DBA_OP_EQ, "en"));
+    r->order = dba_arena_alloc(A, sizeof(*r->order));
+    r->order[0].field = mk_field("stars");
+    r->order[0].desc = true;
+    r->n_order = 1;
+    r->limit = 2;
+    r->offset = 1;
+    r->join = DBA_JOIN_INNER;
+    add_child(&q->rel, r);
+    q->prefer.count = DBA_COUNT_EXACT;
+    expect_sql(q, ITEMS, 0,
+               "WITH pgrst_source AS (SELECT " COL("id") ", " COL("name") ", "
+               "coalesce(\"reviews_1\".pgrst_agg, '[]') AS \"top\"" FROM_ITEMS
+               " INNER JOIN LATERAL (SELECT json_agg(\"reviews_1\") AS pgrst_agg FROM ("
+               "SELECT \"reviews_1\".\"stars\", \"reviews_1\".\"note\"->>$5::text AS \"by\" "
+               "FROM \"api\".\"reviews\" AS \"reviews_1\" "
+               "WHERE \"reviews_1\".\"item_id\" = \"items\".\"id\" AND (\"reviews_1\".\"stars\" "
+               ">= $2 AND \"reviews_1\".\"note\"->>$3::text = $4) "
+               "ORDER BY \"reviews_1\".\"stars\" DESC LIMIT 2 OFFSET 1) AS \"reviews_1\") "
+               "AS \"reviews_1\" ON \"reviews_1\".pgrst_agg IS NOT NULL"
+               " WHERE " COL("price") " > $1) SELECT (SELECT count(*)" FROM_ITEMS " WHERE "
+               COL("price") " > $1) AS total, count(*) AS page_total, "
+               "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, "
+               "NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') "
+               "AS response_headers, nullif(current_setting('response.status', true), '') AS "
+               "response_status FROM pgrst_source _t");
+    expect_params(5, "10", "3", "lang", "en", "by");
+}
+
+/* Two levels: the grandchild correlates with the child's alias, not the root's; every relation
+   gets its own alias even when a name repeats. */
+Test(sql, tree_two_levels_deep_and_to_one)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_table *rev = reviews_table(), *aut = authors_table();
+    struct dba_rel *r = mk_child(rev, NULL, "item_id", "id", "stars");
+    struct dba_rel *au = mk_child(aut, "author", "id", "author_id", "name");
+    struct dba_rel *r2 = mk_child(rev, "again", "item_id", "id", "id");
+
+    au->to_one = true;
+    add_logic(&au->where, leaf("name", DBA_OP_LIKE, "A%"));
+    add_child(r, au);
+    set_select(q, "id");
+    add_child(&q->rel, r);
+    add_child(&q->rel, r2);
+    expect_sql(q, ITEMS, 0,
+               READ(COL("id") ", coalesce(\"reviews_1\".pgrst_agg, '[]') AS \"reviews\", "
+                    "coalesce(\"reviews_3\".pgrst_agg, '[]') AS \"again\"" FROM_ITEMS
+                    LAT_LEFT("reviews_1")
+                    "SELECT \"reviews_1\".\"stars\", \"authors_2\".pgrst_agg AS \"author\" "
+                    "FROM \"api\".\"reviews\" AS \"reviews_1\" LEFT JOIN LATERAL (SELECT "
+                    "json_agg(\"authors_2\")->0 AS pgrst_agg FROM (SELECT \"authors_2\".\"name\" "
+                    "FROM \"api\".\"authors\" AS \"authors_2\" WHERE \"authors_2\".\"id\" = "
+                    "\"reviews_1\".\"author_id\" AND (\"authors_2\".\"name\" LIKE $1))"
+                    " AS \"authors_2\") AS \"authors_2\" ON TRUE"
+                    " WHERE \"reviews_1\".\"item_id\" = \"items\".\"id\"" LAT_END("reviews_1")
+                    LAT_LEFT("reviews_3")
+                    "SELECT \"reviews_3\".\"id\" FROM \"api\".\"reviews\" AS \"reviews_3\" "
+                    "WHERE \"reviews_3\".\"item_id\" = \"items\".\"id\"" LAT_END("reviews_3")));
+    expect_params(1, "A%");
+}
+
+/* The prepared-statement property holds through the scopes: other values, same text. */
+Test(sql, tree_text_does_not_vary_with_values)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_rel *r = mk_child(reviews_table(), NULL, "item_id", "id", "*");
+    char *first;
+
+    add_logic(&r->where, leaf("stars", DBA_OP_EQ, "1"));
+    add_logic(&r->where, in_leaf("id", false, "1", "2", NULL));
+    set_select(q, "*");
+    add_child(&q->rel, r);
+    add_filter(q, leaf("name", DBA_OP_EQ, "a"));
+    cr_assert_eq(build(q, ITEMS, 0), DBA_OK, "%s", E.msg);
+    first = dba_arena_strdup(A, S.text.data);
+    dba_buf_cleanup(&S.text);
+    r->where.children[0].filter.value = "5";
+    r->where.children[1].filter.list[1] = "9";
+    r->where.children[1].filter.list[2] = "10";
+    r->where.children[1].filter.n_list = 3;
+    q->rel.where.children[0].filter.value = "zzz";
+    cr_assert_eq(build(q, ITEMS, 0), DBA_OK, "%s", E.msg);
+    cr_expect_str_eq(S.text.data, first);
+    expect_params(3, "zzz", "5", "{\"1\",\"9\",\"10\"}");
+}
+
+Test(sql, tree_child_errors)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_rel *r = mk_child(reviews_table(), NULL, "item_id", "id", "stars");
+
+    set_select(q, "id");
+    add_child(&q->rel, r);
+    r->table = NULL; /* not resolved: relationships come with embedding */
+    expect_err(q, ITEMS, 400, "PGRST200",
+               "Could not find a relationship between 'items' and 'reviews' in the schema cache");
+    dba_err_clear(&E);
+    r->table = reviews_table();
+    r->parent_cols[0] = "nope";
+    expect_err(q, ITEMS, 400, "42703", "column items.nope does not exist");
+    dba_err_clear(&E);
+    r->parent_cols[0] = "id";
+    r->child_cols[0] = "nope";
+    expect_err(q, ITEMS, 400, "42703", "column reviews.nope does not exist");
+    dba_err_clear(&E);
+    r->child_cols[0] = "item_id";
+    q->method = DBA_M_DELETE; /* return=representation cannot embed yet */
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
+}
+
+Test(sql, tree_nesting_is_bounded)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_table *rev = reviews_table();
+    struct dba_rel *parent = &q->rel;
+
+    set_select(q, "id");
+    for (int i = 0; i < 20; i++) {
+        struct dba_rel *r = mk_child(rev, NULL, "id", "id", "id");
+
+        add_child(parent, r);
+        parent = r;
+    }
+    q->rel.select[0].field.name = "id";
+    expect_err(q, ITEMS, 400, "PGRST100", NULL);
+}
+
+Test(sql, tree_call_node_is_not_supported_yet)
+{
+    struct dba_query *q = mk_query(DBA_M_POST);
+    struct dba_call call = { .schema = "api", .name = "fn" };
+
+    q->call = &call;
+    cr_expect_eq(dba_query_kind(q), DBA_NODE_CALL);
+    expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
+    q->call = NULL;
+    cr_expect_eq(dba_query_kind(q), DBA_NODE_WRITE);
+    q->method = DBA_M_HEAD;
+    cr_expect_eq(dba_query_kind(q), DBA_NODE_READ);
+}
+
+/* ---- aggregates in the tree (the grammar still answers PGRST123 for them) ---- */
+
+static struct dba_select_item *
+add_agg(struct dba_rel *r, enum dba_agg fn, const char *col, const char *alias,
+        const char *cast, const char *agg_cast)
+{
+    struct dba_select_item *it = &r->select[r->n_select++];
+
+    it->kind = DBA_ITEM_AGG;
+    it->agg = fn;
+    it->alias = alias;
+    it->cast = cast;
+    it->agg_cast = agg_cast;
+    if (col)
+        it->field = mk_field(col);
+    return it;
+}
+
+Test(sql, tree_aggregates_group_by_the_other_items)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "name");
+    add_agg(&q->rel, DBA_AGG_COUNT, NULL, NULL, NULL, NULL);
+    add_agg(&q->rel, DBA_AGG_SUM, "price", "total", NULL, "int");
+    add_agg(&q->rel, DBA_AGG_MAX, "id", NULL, "text", NULL);
+    add_order(q, "name", false, DBA_NULLS_DEFAULT);
+    expect_sql(q, ITEMS, 0, READ(COL("name") ", count(*) AS \"count\", CAST(sum(" COL("price")
+                                 ") AS int) AS \"total\", max(CAST(" COL("id") " AS text)) AS "
+                                 "\"max\"" FROM_ITEMS " GROUP BY 1 ORDER BY " COL("name")
+                                 " ASC"));
+}
+
+Test(sql, tree_aggregate_alone_and_errors)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->rel.select = dba_arena_alloc(A, 4 * sizeof(*q->rel.select));
+    add_agg(&q->rel, DBA_AGG_AVG, "price", "mean", NULL, NULL);
+    expect_sql(q, ITEMS, 0, READ("avg(" COL("price") ") AS \"mean\"" FROM_ITEMS));
+    dba_buf_cleanup(&S.text);
+    q->rel.select[0].agg = DBA_AGG_MIN;
+    q->rel.select[0].field.name = NULL;
+    expect_err(q, ITEMS, 400, "PGRST100", "invalid aggregate: min() needs a column");
+    dba_err_clear(&E);
+    q->rel.select[0].field.name = "price";
+    q->rel.select[0].agg_cast = "int; drop";
+    expect_err(q, ITEMS, 400, "PGRST100", NULL);
+    dba_err_clear(&E);
+    q->rel.select[0].agg_cast = NULL;
+    q->rel.select[q->rel.n_select++].kind = DBA_ITEM_STAR;
+    expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
+}
+
+/* Generated aliases stay unique under PostgreSQL's 63-byte identifier limit: a long name is cut
+   to 48 bytes, backing off to a character boundary (here the 2-byte e-acute at bytes 47-48). */
+Test(sql, tree_child_alias_of_a_long_name_keeps_its_counter)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    char name[64], want[64];
+    struct dba_table *t;
+
+    memset(name, 'a', 47);
+    memcpy(name + 47, "\xc3\xa9zzzzzz", 9);
+    t = mk_table("api", name, "id:integer:pk;item_id:integer");
+    set_select(q, "id");
+    add_child(&q->rel, mk_child(t, "a", "item_id", "id", "id"));
+    add_child(&q->rel, mk_child(t, "b", "item_id", "id", "id"));
+    cr_assert_eq(build(q, ITEMS, 0), DBA_OK, "%s", E.msg);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(want, sizeof(want), " AS \"%.47s_%d\" ON TRUE", name, i);
+        cr_expect(strstr(S.text.data, want) != NULL, "%s in %s", want, S.text.data);
+    }
 }
