@@ -116,6 +116,7 @@ job_finish(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
 {
     struct dba_db_pool *p = j->pool;
 
+    j->queued = false; /* whoever finishes it has taken it off the wait queue */
     if (p->submitting == 0 || j->detached || j->cb == NULL) {
         job_deliver(j, res, err);
         return;
@@ -892,7 +893,9 @@ dba_db_job_detach(struct dba_db_job *j)
     struct dba_db_pool *p = j->pool;
 
     if (!j->queued) {
-        j->detached = true; /* running: the connection finishes it and is reused */
+        /* running: the connection finishes it and is reused; completed and not yet delivered
+           (done): pool_deliver_done frees it */
+        j->detached = true;
         return;
     }
     for (struct dba_db_job **pp = &p->q_head; *pp != NULL; pp = &(*pp)->next) {

@@ -180,6 +180,30 @@ Test(engine, callback_never_runs_inside_query)
     dba_db_pool_free(down);
 }
 
+/* A job that failed while submitting and is detached before its delivery is freed once, without
+   a callback (ASan checks the "once"). */
+Test(engine, detached_before_a_deferred_failure_is_delivered)
+{
+    struct dba_db_pool_opts po = { .name = "down", .conninfo = "host=/nonexistent/dba-socket dbname=x",
+                                   .size = 1, .queue_limit = 8 };
+    struct dba_db_pool *down = dba_db_pool_new(loop, &po);
+    const struct dba_db_stmt s[] = { { "SELECT 1", NULL, 0 } };
+    struct outcome o;
+    struct dba_err err;
+    struct dba_db_job *job = NULL;
+    memset(&o, 0, sizeof(o));
+    cr_assert_eq(dba_db_query(down, s, 1, 0, dba_now_ms() + 10000, on_result, &o, &job, &err),
+                 DBA_EAGAIN, "%s", err.msg);
+    dba_db_job_detach(job);
+    for (int i = 0; i < 5; i++)
+        dba_loop_run_once(loop, 10);
+    cr_expect_not(o.done, "a detached job called back");
+    struct dba_db_pool_stats st;
+    dba_db_pool_stats_get(down, &st);
+    cr_expect_eq(st.waiting, 0);
+    dba_db_pool_free(down);
+}
+
 static char *
 heap_text(const char *s)
 {
