@@ -824,10 +824,13 @@ dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms)
     p->q_tail = NULL;
     for (struct dba_db_job *j = p->q_head; j != NULL; j = j->next)
         p->q_tail = j;
-    for (int i = 0; i < p->opts.size; i++) {
-        struct db_conn *c = &p->conns[i];
-        if (c->state != DB_CONN_BUSY || c->job->deadline_ms > now_ms)
-            continue;
+    for (;;) {
+        /* A callback may move any connection: look again from the head after each cut. */
+        struct db_conn *c = p->conn_lists[DB_CONN_BUSY];
+        while (c != NULL && (c->job == NULL || c->job->deadline_ms > now_ms))
+            c = c->next;
+        if (c == NULL)
+            break;
         /* No non-blocking cancel in libpq 15: drop the connection; a new one replaces it. */
         struct dba_db_job *j = c->job;
         c->job = NULL;

@@ -317,3 +317,27 @@ Test(engine, connection_states_are_counted_by_list)
     cr_expect_eq(st.queries, 2);
     dba_db_pool_free(two);
 }
+
+/* A running job past its deadline is cut by dropping its connection; the engine says so by kind
+   (http/ answers 504 57014) and the next job gets a fresh connection. */
+Test(engine, running_job_past_its_deadline_is_cut)
+{
+    const struct dba_db_stmt s[] = { { "SELECT pg_sleep(2)", NULL, 0 } };
+    struct outcome o;
+    struct dba_err err;
+    memset(&o, 0, sizeof(o));
+    cr_assert_eq(dba_db_query(pool, s, 1, 0, dba_now_ms() + 100, on_result, &o, NULL, &err),
+                 DBA_EAGAIN);
+    for (int i = 0; i < 1000 && !o.done; i++) {
+        dba_loop_run_once(loop, 10);
+        dba_db_pool_tick(pool, dba_now_ms());
+    }
+    cr_assert(o.done);
+    cr_expect_eq(o.kind, DBA_DB_ERR_RUN_DEADLINE);
+    struct dba_db_pool_stats st;
+    dba_db_pool_stats_get(pool, &st);
+    cr_expect_eq(st.timeouts, 1);
+    cr_expect(st.busy == 0 && st.open == 0, "busy %d open %d", st.busy, st.open);
+    run((const struct dba_db_stmt[]){ { "SELECT 'after'", NULL, 0 } }, 1, 0, &o);
+    cr_expect_str_eq(o.value, "after");
+}
