@@ -96,6 +96,7 @@ struct dba_err {
     char detail[1024];     /* details, client-safe; empty means null */
     char hint[512];        /* hint; empty means null */
     char detail_log[512];  /* log only, never shown to clients */
+    int kind;              /* the db engine's own kind (enum dba_db_err_kind), 0 = not from db */
 };
 void dba_err_clear(struct dba_err *e);
 /* Sets code, status and client code and formats msg; returns code so callers can `return dba_err_set(...)`. */

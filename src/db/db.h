@@ -21,10 +21,26 @@ bool dba_db_res_isnull(const struct pg_result *r, int row, int col);
 const char *dba_db_res_value(const struct pg_result *r, int row, int col);
 int dba_db_res_len(const struct pg_result *r, int row, int col);
 void dba_db_res_clear(struct pg_result *r); /* NULL is a no-op */
-/* Fills err from an error result (SQLSTATE, message, detail, hint, HTTP status per PostgREST's map). */
+/* Fills err from an error result: code DBA_EDB, kind DBA_DB_ERR_SQL, SQLSTATE (also as the client
+   code), message, detail, hint. No HTTP status: http/ maps it (src/http/status.c). */
 void dba_db_res_to_err(const struct pg_result *r, struct dba_err *err);
-/* PostgREST's SQLSTATE -> HTTP status mapping (reference/postgrest.md §3.6). */
-int dba_db_sqlstate_http(const char *sqlstate, const char *message);
+
+/* ---- Errors: what the engine reports in struct dba_err.kind (with err->code, an enum dba_rc).
+   The engine chooses no HTTP status and no PostgREST code (err->http_status stays 0, err->pgrst
+   empty except the SQLSTATE of DBA_DB_ERR_SQL); http/ maps kinds to statuses with the request in
+   hand. ---- */
+enum dba_db_err_kind {
+    DBA_DB_ERR_NONE = 0,     /* not an engine error */
+    DBA_DB_ERR_SQL,          /* PostgreSQL reported an error: err->sqlstate (code DBA_EDB) */
+    DBA_DB_ERR_UNAVAILABLE,  /* no connection to the database can be made now (DBA_EIO) */
+    DBA_DB_ERR_LOST,         /* the connection broke while the job ran (DBA_EIO) */
+    DBA_DB_ERR_QUEUE_FULL,   /* every connection busy and the wait queue full (DBA_EBUSY) */
+    DBA_DB_ERR_QUEUE_DEADLINE, /* the deadline passed while the job waited (DBA_ETIMEOUT) */
+    DBA_DB_ERR_RUN_DEADLINE, /* the deadline passed while the job ran; its connection was dropped
+                                (DBA_ETIMEOUT) */
+    DBA_DB_ERR_SHUTDOWN,     /* the pool is closing or closed (DBA_EIO) */
+    DBA_DB_ERR_PROTOCOL,     /* the server answered something the engine cannot read (DBA_EIO) */
+};
 
 /* ---- The async engine: one pool per (worker, profile); used only on its loop's thread ---- */
 struct dba_db_pool;
@@ -49,7 +65,8 @@ struct dba_db_pool_stats {
     int waiting;       /* jobs queued */
     uint64_t connects; /* successful connections made */
     uint64_t errors;   /* failed connects and lost connections */
-    uint64_t queries;  /* jobs completed */
+    uint64_t queries;  /* jobs completed (a result or an SQL error came back) */
+    uint64_t round_trips; /* pipeline syncs sent: one per job, whatever its statement count */
     uint64_t timeouts; /* jobs cut by their deadline */
     uint64_t rejected; /* jobs refused: queue full or database down */
 };
@@ -58,9 +75,10 @@ struct dba_db_pool_stats {
 struct dba_db_pool *dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o);
 /* Fails every queued job, closes connections; NULL is a no-op. */
 void dba_db_pool_free(struct dba_db_pool *p);
-/* Shutdown: fails every queued and running job (their callbacks run, 503 "server shutting
-   down"), closes connections, and refuses every later dba_db_query the same way (synchronously,
-   the callback never runs). The pool is freed later with dba_db_pool_free. */
+/* Shutdown: fails every queued, running and not yet delivered job (their callbacks run here,
+   DBA_DB_ERR_SHUTDOWN; a job completed before keeps its outcome), closes connections, and refuses
+   every later dba_db_query the same way (returned, the callback never runs). The pool is freed
+   later with dba_db_pool_free. */
 void dba_db_pool_close(struct dba_db_pool *p);
 void dba_db_pool_stats_get(const struct dba_db_pool *p, struct dba_db_pool_stats *out);
 /* Cuts jobs past their deadline and retries connects; call about every 100 ms. */
@@ -68,7 +86,8 @@ void dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms);
 /* True when a connection is up or the last connect attempt succeeded. */
 bool dba_db_pool_healthy(const struct dba_db_pool *p);
 
-/* One statement of a job. Strings are borrowed until the callback runs. */
+/* One statement of a job. Borrowed only during dba_db_query: the job copies the text and the
+   parameters it still has to send, so the caller may free them as soon as it returns. */
 struct dba_db_stmt {
     const char *sql;            /* text with $n placeholders */
     const char *const *params;  /* n_params values, NULL = SQL NULL, sent untyped (text) */
@@ -79,14 +98,21 @@ struct dba_db_stmt {
    Runs on the pool's loop thread, exactly once, unless the job was detached. */
 typedef void (*dba_db_result_cb)(void *arg, struct pg_result *res, const struct dba_err *err);
 
-/* Runs stmts[0..n) as one unit on one connection, pipelined (one round trip), and delivers the
-   result of stmts[result_index] (or the first error). deadline_ms is absolute (dba_now_ms()).
-   DBA_EAGAIN: started, cb will run once; *job (if non-NULL) can be detached.
-   DBA_EBUSY / DBA_EIO: refused (queue full, database down), err filled, cb never runs. */
+/* Runs stmts[0..n) as one unit on one connection, pipelined with one sync (one round trip), and
+   delivers the result of stmts[result_index] (or the first error). deadline_ms is absolute
+   (dba_now_ms()). The contract:
+   - DBA_EAGAIN: accepted; cb runs exactly once, and never before dba_db_query has returned (a
+     failure found while submitting, e.g. a send error, is delivered on a later loop iteration);
+     *job (if non-NULL) is set before any callback and stays valid until cb runs or the job is
+     detached.
+   - DBA_EBUSY / DBA_EIO: refused at admission (queue full, database down, pool closed); err filled
+     (see enum dba_db_err_kind), cb never runs, *job untouched. */
 DBA_MUSTCHECK int dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n,
                                size_t result_index, int64_t deadline_ms, dba_db_result_cb cb,
                                void *arg, struct dba_db_job **job, struct dba_err *err);
-/* The requester went away: the callback will not run; the connection finishes and is reused. */
+/* The requester went away: the callback will not run; the job is freed at once if it waits, or
+   when its connection finishes (then reused). The job owns copies of what it sends, so the
+   caller may free its statements right after. */
 void dba_db_job_detach(struct dba_db_job *job);
 
 /* ---- Blocking helpers: CLI and background threads only, never on a worker loop ---- */

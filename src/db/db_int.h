@@ -9,12 +9,15 @@
 #define DB_STMT_BUCKETS 64
 #define DB_STMT_MAX 512
 
+/* A connection's state; it changes only in conn_set_state (pool.c), which moves the connection
+   between the pool's per-state lists and checks these invariants. */
 enum db_conn_state {
-    DB_CONN_CLOSED,     /* no PGconn; the slot is free */
-    DB_CONN_CONNECTING, /* PQconnectPoll in progress; io watches its socket */
-    DB_CONN_IDLE,       /* connected, in pipeline mode, no job */
-    DB_CONN_BUSY,       /* running exactly one job (conn->job) */
+    DB_CONN_CLOSED,     /* no PGconn, no job; on pool->conn_lists[CLOSED] (free slots) */
+    DB_CONN_CONNECTING, /* PQconnectPoll in progress, no job; on pool->conn_lists[CONNECTING] */
+    DB_CONN_IDLE,       /* connected, in pipeline mode, no job; on pool->conn_lists[IDLE] */
+    DB_CONN_BUSY,       /* running exactly one job (conn->job); on pool->conn_lists[BUSY] */
 };
+#define DB_CONN_N_STATES 4
 
 enum db_op_kind {
     DB_OP_EXEC,          /* PQsendQueryParams (unnamed statement) */
@@ -24,9 +27,9 @@ enum db_op_kind {
 
 struct db_op {
     enum db_op_kind kind;        /* what to send */
-    const char *sql;             /* statement text (borrowed from the job's owner) */
+    const char *sql;             /* statement text (the job's own copy) */
     char name[16];               /* prepared statement name */
-    const char *const *params;   /* parameter values (borrowed) */
+    const char *const *params;   /* parameter values (the job's own copies) */
     int n_params;                /* count */
     size_t stmt_index;           /* which dba_db_stmt this op belongs to */
 };
@@ -40,7 +43,8 @@ struct db_stmt_entry {
 struct db_conn {
     struct dba_db_pool *pool;    /* owner */
     int id;                      /* slot number, for logs */
-    enum db_conn_state state;    /* see enum */
+    enum db_conn_state state;    /* see enum; set only by conn_set_state */
+    struct db_conn *prev, *next; /* links in pool->conn_lists[state] */
     PGconn *pg;                  /* NULL when CLOSED */
     struct dba_loop_io io;       /* registration of PQsocket */
     struct dba_db_job *job;      /* BUSY: the running job */
@@ -52,13 +56,15 @@ struct db_conn {
 struct dba_db_job {
     struct dba_db_pool *pool;    /* owner */
     struct db_conn *conn;        /* running on, or NULL while queued */
-    struct dba_db_job *next;     /* queue link */
+    struct dba_db_job *next;     /* queue link (pool->q_head or pool->done_head) */
     bool queued;                 /* on pool->q_head list */
+    bool done;                   /* completed, on pool->done_head until delivered */
     bool detached;               /* requester gone: do not call cb */
-    const struct dba_db_stmt *stmts; /* borrowed */
+    struct dba_db_stmt *stmts;   /* copies of the caller's statements, in this allocation */
     size_t n_stmts;              /* count */
     size_t result_index;         /* whose result to deliver */
-    struct db_op *ops;           /* planned wire operations (owned) */
+    struct db_op *ops;           /* planned wire operations (room for 2 per statement, in this
+                                    allocation) */
     size_t n_ops;                /* count */
     size_t cur_op;               /* op whose results are being read */
     int64_t deadline_ms;         /* absolute */
@@ -66,15 +72,25 @@ struct dba_db_job {
     void *arg;                   /* its argument */
     PGresult *res;               /* result to deliver */
     PGresult *err_res;           /* first error */
+    struct dba_err err;          /* outcome of a deferred failure (done == true, res NULL) */
+    /* followed by: stmts[n_stmts], ops[2 * n_stmts], params arrays, then the texts */
 };
 
 struct dba_db_pool {
     struct dba_loop *loop;       /* the worker's loop */
     struct dba_db_pool_opts opts; /* copy; name and conninfo owned */
     struct db_conn *conns;       /* opts.size slots */
+    struct db_conn *conn_lists[DB_CONN_N_STATES]; /* connections by state (doubly linked) */
+    int n_conns[DB_CONN_N_STATES]; /* list lengths; they sum to opts.size */
     struct dba_db_job *q_head;   /* waiting jobs, FIFO */
     struct dba_db_job *q_tail;   /* last waiting job */
     int n_waiting;               /* queue length */
+    struct dba_db_job *done_head; /* jobs failed while submitting, delivered on the next loop
+                                    iteration (so a callback never runs inside dba_db_query) */
+    struct dba_db_job *done_tail; /* last of them */
+    int submitting;              /* > 0 while inside dba_db_query: completions are deferred */
+    int done_efd;                /* eventfd that wakes the loop to deliver done_head */
+    struct dba_loop_io done_io;  /* its registration */
     int64_t next_connect_ms;     /* no connect attempt before this */
     int backoff_ms;              /* current back-off */
     bool healthy;                /* last connect succeeded */
@@ -91,6 +107,7 @@ struct dba_db_pool {
     struct dba_db_pool_stats stats; /* counters */
 };
 
+/* New job owning copies of stmts (texts and parameters) in one allocation; free() frees it. */
 struct dba_db_job *db_job_new(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n,
                               size_t result_index, int64_t deadline_ms, dba_db_result_cb cb,
                               void *arg);

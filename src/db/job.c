@@ -1,4 +1,5 @@
 /* job.c - jobs and the per-connection prepared statement cache. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,14 +53,57 @@ db_stmt_cache_clear(struct db_conn *c)
     c->n_stmts = 0;
 }
 
+static size_t
+job_align(size_t n)
+{
+    return (n + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+}
+
 struct dba_db_job *
 db_job_new(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, size_t result_index,
            int64_t deadline_ms, dba_db_result_cb cb, void *arg)
 {
-    struct dba_db_job *j = dba_xcalloc(1, sizeof(*j));
+    /* One allocation: the job, its statement copies, room for its wire operations, the parameter
+       pointer arrays, then every text. A detached job so never reads its caller's memory. */
+    size_t head = job_align(sizeof(struct dba_db_job));
+    size_t fixed = head + job_align(n * sizeof(struct dba_db_stmt)) +
+                   job_align(2 * n * sizeof(struct db_op));
+    size_t n_ptrs = 0, text = 0;
 
+    for (size_t i = 0; i < n; i++) {
+        n_ptrs += (size_t)stmts[i].n_params;
+        text += strlen(stmts[i].sql) + 1;
+        for (int k = 0; k < stmts[i].n_params; k++)
+            if (stmts[i].params[k] != NULL)
+                text += strlen(stmts[i].params[k]) + 1;
+    }
+    char *mem = dba_xmalloc(fixed + n_ptrs * sizeof(char *) + text);
+    struct dba_db_job *j = (struct dba_db_job *)(void *)mem;
+    memset(j, 0, sizeof(*j));
+    j->stmts = (struct dba_db_stmt *)(void *)(mem + head);
+    j->ops = (struct db_op *)(void *)(mem + head + job_align(n * sizeof(struct dba_db_stmt)));
+    const char **ptrs = (const char **)(void *)(mem + fixed);
+    char *t = mem + fixed + n_ptrs * sizeof(char *);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(stmts[i].sql) + 1;
+        memcpy(t, stmts[i].sql, len);
+        j->stmts[i].sql = t;
+        t += len;
+        j->stmts[i].n_params = stmts[i].n_params;
+        j->stmts[i].params = stmts[i].n_params > 0 ? ptrs : NULL;
+        for (int k = 0; k < stmts[i].n_params; k++) {
+            const char *v = stmts[i].params[k];
+            if (v == NULL) {
+                *ptrs++ = NULL;
+                continue;
+            }
+            len = strlen(v) + 1;
+            memcpy(t, v, len);
+            *ptrs++ = t;
+            t += len;
+        }
+    }
     j->pool = p;
-    j->stmts = stmts;
     j->n_stmts = n;
     j->result_index = result_index;
     j->deadline_ms = deadline_ms;
@@ -71,8 +115,6 @@ db_job_new(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, siz
 void
 db_job_plan(struct db_conn *c, struct dba_db_job *j)
 {
-    free(j->ops);
-    j->ops = dba_xcalloc(j->n_stmts * 2, sizeof(*j->ops));
     j->n_ops = 0;
     for (size_t i = 0; i < j->n_stmts; i++) {
         const struct dba_db_stmt *s = &j->stmts[i];

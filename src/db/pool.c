@@ -16,8 +16,20 @@
  *   POOL_DNS_TTL_MS and resolved again after a failed connect, as pgbouncer does.
  * - Deadlines: dba_db_pool_tick() cuts jobs past their deadline. libpq 15 has no non-blocking
  *   cancel, so a running job is cut by closing its connection; statement_timeout backs this up.
+ * - The contract (db.h): a callback never runs inside dba_db_query. While a submission is under
+ *   way (pool->submitting), a job that fails (a send error, a connect that fails at once, the
+ *   database found down) is parked on pool->done_head and delivered from the loop, woken by an
+ *   eventfd: the error path pays for it, the hot path does not.
+ * - A job owns copies of its statements and parameters (one allocation with the job), so a job
+ *   whose requester went away (detached) never reads the requester's freed memory.
+ * - Connection states change only in conn_set_state, which keeps one list per state (as
+ *   pgbouncer's change_server_state does) and checks the invariants; "an idle connection" and
+ *   "how many are open" are list heads and counters, not scans.
+ * - Errors carry the engine's kind (enum dba_db_err_kind), never an HTTP status: http/ maps them.
+ * - Round trips are counted: one per PQpipelineSync (stats.round_trips), next to jobs completed.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,21 +52,115 @@ static void pool_pump(struct dba_db_pool *p);
 static bool pool_resolve_due(const struct dba_db_pool *p);
 static void pool_resolve_start(struct dba_db_pool *p);
 
+/* The one place a connection changes state: it leaves its list for the new state's list, and the
+   invariants of enum db_conn_state are checked. */
 static void
 conn_set_state(struct db_conn *c, enum db_conn_state s)
 {
+    struct dba_db_pool *p = c->pool;
+    enum db_conn_state old = c->state;
+
+    /* unlink from the old state's list */
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        p->conn_lists[old] = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    p->n_conns[old]--;
+    /* push on the new one: LIFO, so the most recently used idle connection (warm caches) is
+       reused first, as pgbouncer does by default */
     c->state = s;
+    c->prev = NULL;
+    c->next = p->conn_lists[s];
+    if (c->next != NULL)
+        c->next->prev = c;
+    p->conn_lists[s] = c;
+    p->n_conns[s]++;
+
+    DBA_ASSERT(p->n_conns[old] >= 0);
+    DBA_ASSERT(p->n_conns[DB_CONN_CLOSED] + p->n_conns[DB_CONN_CONNECTING] +
+               p->n_conns[DB_CONN_IDLE] + p->n_conns[DB_CONN_BUSY] == p->opts.size);
+    DBA_ASSERT((s == DB_CONN_BUSY) == (c->job != NULL));
+    DBA_ASSERT((s == DB_CONN_CLOSED) == (c->pg == NULL));
+    DBA_ASSERT(s != DB_CONN_BUSY || c->job->conn == c);
+}
+
+/* Fills err with one of the engine's own error kinds (no HTTP status, no client code). */
+DBA_PRINTF(4, 5) static void
+db_err(struct dba_err *err, int code, enum dba_db_err_kind kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    dba_err_clear(err);
+    err->code = code;
+    err->kind = (int)kind;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
 }
 
 static void
-job_finish(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
+job_deliver(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
 {
     if (!j->detached && j->cb != NULL)
         j->cb(j->arg, res, err);
     else
         PQclear(res);
-    free(j->ops);
     free(j);
+}
+
+/* Completes a job: its callback runs now, or, inside dba_db_query, from the loop soon after. */
+static void
+job_finish(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
+{
+    struct dba_db_pool *p = j->pool;
+
+    j->queued = false; /* whoever finishes it has taken it off the wait queue */
+    if (p->submitting == 0 || j->detached || j->cb == NULL) {
+        job_deliver(j, res, err);
+        return;
+    }
+    j->done = true;
+    j->conn = NULL;
+    j->res = res;
+    j->err_res = NULL;
+    if (err != NULL)
+        j->err = *err;
+    j->next = NULL;
+    if (p->done_tail != NULL)
+        p->done_tail->next = j;
+    else
+        p->done_head = j;
+    p->done_tail = j;
+    uint64_t one = 1;
+    if (write(p->done_efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+        dba_fatal("pool %s: cannot wake the loop for a completion", p->opts.name);
+}
+
+/* Delivers the jobs parked by job_finish; called from the loop (never inside dba_db_query). */
+static void
+pool_deliver_done(struct dba_db_pool *p)
+{
+    while (p->done_head != NULL) {
+        struct dba_db_job *j = p->done_head;
+        p->done_head = j->next;
+        if (p->done_head == NULL)
+            p->done_tail = NULL;
+        job_deliver(j, j->res, j->res == NULL ? &j->err : NULL);
+    }
+}
+
+static void
+pool_on_done(void *arg, uint32_t events)
+{
+    struct dba_db_pool *p = arg;
+    uint64_t v;
+
+    DBA_UNUSED(events);
+    if (read(p->done_efd, &v, sizeof(v)) < 0)
+        return; /* EAGAIN: nothing new */
+    pool_deliver_done(p);
 }
 
 static void
@@ -65,7 +171,8 @@ conn_close(struct db_conn *c)
         PQfinish(c->pg);
     c->pg = NULL;
     db_stmt_cache_clear(c);
-    conn_set_state(c, DB_CONN_CLOSED);
+    if (c->state != DB_CONN_CLOSED)
+        conn_set_state(c, DB_CONN_CLOSED);
 }
 
 /* The connection failed (connect or mid-job): fail its job, close it, and back off. */
@@ -80,14 +187,18 @@ conn_fail(struct db_conn *c, const char *what)
     msg[strcspn(msg, "\n")] = '\0';
     p->stats.errors++;
     dba_log(DBA_LOG_WARN, "pool %s conn %d: %s: %s", p->opts.name, c->id, what, msg);
-    bool was_connecting = c->state == DB_CONN_CONNECTING;
+    /* CLOSED here: PQconnectStartParams itself failed (no PGconn) */
+    bool was_connecting = c->state == DB_CONN_CONNECTING || c->state == DB_CONN_CLOSED;
     p->resolve_again = true; /* reconnecting: the name may point elsewhere now */
     struct dba_db_job *j = c->job;
     c->job = NULL;
     conn_close(c);
     if (j != NULL) {
-        dba_err_set(&err, DBA_EIO, 503, "PGRST001", "database connection lost");
+        db_err(&err, DBA_EIO, DBA_DB_ERR_LOST, "database connection lost");
         dba_err_detail(&err, "%s", msg);
+        PQclear(j->res);
+        PQclear(j->err_res);
+        j->res = j->err_res = NULL;
         job_finish(j, NULL, &err);
     }
     if (was_connecting) {
@@ -133,8 +244,12 @@ conn_connect_start(struct db_conn *c)
     snprintf(opts, sizeof(opts), "-c statement_timeout=%d%s", p->opts.statement_timeout_ms,
              p->opts.read_only ? " -c default_transaction_read_only=on" : "");
     c->pg = PQconnectStartParams(keys, vals, 1);
+    if (c->pg == NULL) {
+        conn_fail(c, "connect");
+        return;
+    }
     conn_set_state(c, DB_CONN_CONNECTING);
-    if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD ||
+    if (PQstatus(c->pg) == CONNECTION_BAD ||
         conn_watch(c, EPOLLOUT) != DBA_OK) {
         conn_fail(c, "connect");
         return;
@@ -208,6 +323,7 @@ conn_send(struct db_conn *c, struct dba_db_job *j)
     }
     if (PQpipelineSync(c->pg) != 1)
         return DBA_EIO;
+    c->pool->stats.round_trips++; /* one sync closes the unit: one round trip */
     int f = PQflush(c->pg);
     if (f < 0)
         return DBA_EIO;
@@ -220,7 +336,8 @@ conn_run(struct db_conn *c, struct dba_db_job *j)
     j->conn = c;
     c->job = j;
     j->cur_op = 0;
-    conn_set_state(c, DB_CONN_BUSY);
+    if (c->state != DB_CONN_BUSY) /* BUSY already: the clean-up ROLLBACK follows a job */
+        conn_set_state(c, DB_CONN_BUSY);
     db_job_plan(c, j);
     if (conn_send(c, j) != DBA_OK)
         conn_fail(c, "send");
@@ -366,20 +483,13 @@ conn_on_io(void *arg, uint32_t events)
 static struct db_conn *
 pool_find(struct dba_db_pool *p, enum db_conn_state s)
 {
-    for (int i = 0; i < p->opts.size; i++)
-        if (p->conns[i].state == s)
-            return &p->conns[i];
-    return NULL;
+    return p->conn_lists[s];
 }
 
 static int
 pool_count(const struct dba_db_pool *p, enum db_conn_state s)
 {
-    int n = 0;
-
-    for (int i = 0; i < p->opts.size; i++)
-        n += p->conns[i].state == s;
-    return n;
+    return p->n_conns[s];
 }
 
 /* Opens connections for waiting jobs, or fails them when the database is down. */
@@ -406,7 +516,7 @@ pool_pump(struct dba_db_pool *p)
     }
     if (p->q_head != NULL && open == 0 && dba_now_ms() < p->next_connect_ms) {
         struct dba_err err;
-        dba_err_set(&err, DBA_EIO, 503, "PGRST000", "database connection error");
+        db_err(&err, DBA_EIO, DBA_DB_ERR_UNAVAILABLE, "database connection error");
         dba_err_detail(&err, "%s", p->last_error);
         while (p->q_head != NULL) {
             struct dba_db_job *j = p->q_head;
@@ -607,11 +717,23 @@ dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
     p->resolve_io.fd = -1;
     p->healthy = true;
     p->conns = dba_xcalloc((size_t)p->opts.size, sizeof(*p->conns));
-    for (int i = 0; i < p->opts.size; i++) {
-        p->conns[i].pool = p;
-        p->conns[i].id = i;
-        p->conns[i].io.fd = -1;
+    for (int i = p->opts.size - 1; i >= 0; i--) { /* slot 0 ends up first on the list */
+        struct db_conn *c = &p->conns[i];
+        c->pool = p;
+        c->id = i;
+        c->io.fd = -1;
+        c->state = DB_CONN_CLOSED;
+        c->next = p->conn_lists[DB_CONN_CLOSED];
+        if (c->next != NULL)
+            c->next->prev = c;
+        p->conn_lists[DB_CONN_CLOSED] = c;
     }
+    p->n_conns[DB_CONN_CLOSED] = p->opts.size;
+    p->done_io.fd = -1;
+    p->done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->done_efd < 0 ||
+        dba_loop_io_add(loop, &p->done_io, p->done_efd, EPOLLIN, pool_on_done, p) != DBA_OK)
+        dba_fatal("pool %s: cannot create its completion eventfd", p->opts.name);
     return p;
 }
 
@@ -625,6 +747,8 @@ dba_db_pool_free(struct dba_db_pool *p)
         dba_loop_io_del(p->loop, &p->resolve_io);
         resolve_unref(p->resolving); /* the thread frees it when its lookup ends */
     }
+    dba_loop_io_del(p->loop, &p->done_io);
+    close(p->done_efd);
     free(p->host);
     free(p->conn_hosts);
     free(p->conn_addrs);
@@ -640,7 +764,8 @@ dba_db_pool_close(struct dba_db_pool *p)
     struct dba_err err;
 
     p->closed = true;
-    dba_err_set(&err, DBA_EIO, 503, "PGRST000", "server shutting down");
+    pool_deliver_done(p); /* completed before the close: they keep their outcome */
+    db_err(&err, DBA_EIO, DBA_DB_ERR_SHUTDOWN, "server shutting down");
     while (p->q_head != NULL) {
         struct dba_db_job *j = p->q_head;
         p->q_head = j->next;
@@ -684,7 +809,7 @@ dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms)
 {
     struct dba_err err;
 
-    dba_err_set(&err, DBA_ETIMEOUT, 504, "PGRST003", "timed out waiting for the database");
+    db_err(&err, DBA_ETIMEOUT, DBA_DB_ERR_QUEUE_DEADLINE, "timed out waiting for the database");
     for (struct dba_db_job **pp = &p->q_head; *pp != NULL;) {
         struct dba_db_job *j = *pp;
         if (j->deadline_ms > now_ms) {
@@ -699,16 +824,20 @@ dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms)
     p->q_tail = NULL;
     for (struct dba_db_job *j = p->q_head; j != NULL; j = j->next)
         p->q_tail = j;
-    for (int i = 0; i < p->opts.size; i++) {
-        struct db_conn *c = &p->conns[i];
-        if (c->state != DB_CONN_BUSY || c->job->deadline_ms > now_ms)
-            continue;
+    for (;;) {
+        /* A callback may move any connection: look again from the head after each cut. */
+        struct db_conn *c = p->conn_lists[DB_CONN_BUSY];
+        while (c != NULL && (c->job == NULL || c->job->deadline_ms > now_ms))
+            c = c->next;
+        if (c == NULL)
+            break;
         /* No non-blocking cancel in libpq 15: drop the connection; a new one replaces it. */
         struct dba_db_job *j = c->job;
         c->job = NULL;
         conn_close(c);
         p->stats.timeouts++;
-        dba_err_set(&err, DBA_ETIMEOUT, 504, "57014", "canceling statement due to request timeout");
+        db_err(&err, DBA_ETIMEOUT, DBA_DB_ERR_RUN_DEADLINE,
+               "canceling statement due to request timeout");
         PQclear(j->res);
         PQclear(j->err_res);
         j->res = NULL;
@@ -724,34 +853,40 @@ dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, s
 {
     int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
 
-    if (p->closed)
-        return dba_err_set(err, DBA_EIO, 503, "PGRST000", "server shutting down");
+    if (p->closed) {
+        db_err(err, DBA_EIO, DBA_DB_ERR_SHUTDOWN, "server shutting down");
+        return DBA_EIO;
+    }
     if (open == 0 && dba_now_ms() < p->next_connect_ms) {
         p->stats.rejected++;
-        dba_err_set(err, DBA_EIO, 503, "PGRST000", "database connection error");
+        db_err(err, DBA_EIO, DBA_DB_ERR_UNAVAILABLE, "database connection error");
         dba_err_detail(err, "%s", p->last_error);
         return DBA_EIO;
     }
     if (p->n_waiting >= p->opts.queue_limit && pool_find(p, DB_CONN_IDLE) == NULL) {
         p->stats.rejected++;
-        return dba_err_set(err, DBA_EBUSY, 503, "DBA503", "too many requests waiting for a database connection");
+        db_err(err, DBA_EBUSY, DBA_DB_ERR_QUEUE_FULL,
+               "too many requests waiting for a database connection");
+        return DBA_EBUSY;
     }
     struct dba_db_job *j = db_job_new(p, stmts, n, result_index, deadline_ms, cb, arg);
     if (jobp != NULL)
         *jobp = j;
+    p->submitting++; /* from here on, a completion is deferred to the loop */
     struct db_conn *c = pool_find(p, DB_CONN_IDLE);
     if (c != NULL && p->q_head == NULL) {
         conn_run(c, j);
-        return DBA_EAGAIN;
+    } else {
+        j->queued = true;
+        if (p->q_tail != NULL)
+            p->q_tail->next = j;
+        else
+            p->q_head = j;
+        p->q_tail = j;
+        p->n_waiting++;
+        pool_pump(p);
     }
-    j->queued = true;
-    if (p->q_tail != NULL)
-        p->q_tail->next = j;
-    else
-        p->q_head = j;
-    p->q_tail = j;
-    p->n_waiting++;
-    pool_pump(p);
+    p->submitting--;
     return DBA_EAGAIN;
 }
 
@@ -761,7 +896,9 @@ dba_db_job_detach(struct dba_db_job *j)
     struct dba_db_pool *p = j->pool;
 
     if (!j->queued) {
-        j->detached = true; /* running: the connection finishes it and is reused */
+        /* running: the connection finishes it and is reused; completed and not yet delivered
+           (done): pool_deliver_done frees it */
+        j->detached = true;
         return;
     }
     for (struct dba_db_job **pp = &p->q_head; *pp != NULL; pp = &(*pp)->next) {
@@ -774,6 +911,5 @@ dba_db_job_detach(struct dba_db_job *j)
     for (struct dba_db_job *k = p->q_head; k != NULL; k = k->next)
         p->q_tail = k;
     p->n_waiting--;
-    free(j->ops);
     free(j);
 }

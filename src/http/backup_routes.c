@@ -175,7 +175,7 @@ bk_report_status(const json_t *rep, const struct dba_err *err)
         return 400;
     if (json_object_get(rep, "failed") != NULL)
         return err->code == DBA_EINVAL && err->http_status == 409 ? 409 : 422;
-    return err->http_status > 0 ? (unsigned)err->http_status : 500;
+    return dba__http_status(err, false, NULL);
 }
 
 static json_t *

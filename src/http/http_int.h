@@ -52,7 +52,6 @@ struct req {
     struct dba_err err;            /* job error when res is NULL */
     bool failed;                   /* job ended with err */
     const char *err_content_range; /* Content-Range to put on an error response, or NULL */
-    bool dispatching;              /* inside dba__http_run: completion must not resume */
     req_finish_cb finish;          /* completion: builds the response */
     void *ctx;                     /* handler-specific state (arena) */
     int64_t start_ms;              /* arrival */
@@ -124,6 +123,13 @@ enum MHD_Result dba__http_queue(struct req *r, unsigned status, struct MHD_Respo
 enum MHD_Result dba__http_send_json(struct req *r, unsigned status, const char *body, size_t len);
 enum MHD_Result dba__http_send_jsonv(struct req *r, unsigned status, json_t *v); /* steals v */
 enum MHD_Result dba__http_send_err(struct req *r, const struct dba_err *e);
+/* status.c: the HTTP status of e and its client code (*code borrowed from e or static; code may be
+   NULL). An engine error (e->kind) is mapped here; any other error keeps the status and code its
+   module set (500 / DBA500 when none). authenticated: the caller proved who it is (42501 is then
+   403, else 401). */
+unsigned dba__http_status(const struct dba_err *e, bool authenticated, const char **code);
+/* status.c: PostgREST's SQLSTATE -> HTTP status map (reference/postgrest.md §3.6). */
+unsigned dba__http_status_sqlstate(const char *sqlstate, const char *message, bool authenticated);
 enum MHD_Result dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
                                 const char *detail, const char *hint);
 void dba__http_add_common(struct req *r, struct MHD_Response *resp);

@@ -112,6 +112,7 @@ pool_sum(struct dba_http_server *s, struct dba_db_pool_stats *sum)
         sum->connects += st.connects;
         sum->errors += st.errors;
         sum->queries += st.queries;
+        sum->round_trips += st.round_trips;
         sum->timeouts += st.timeouts;
         sum->rejected += st.rejected;
     }
@@ -124,12 +125,13 @@ ops_pool(struct req *r)
     struct dba_db_pool_stats st;
 
     pool_sum(s, &st);
-    json_t *p = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "profile",
+    json_t *p = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I}", "profile",
                           s->active->name, "workers", s->n_workers, "size", st.size, "open",
                           st.open, "idle", st.idle, "busy", st.busy, "waiting", st.waiting,
                           "connects", (json_int_t)st.connects, "errors", (json_int_t)st.errors,
                           "queries", (json_int_t)st.queries, "timeouts", (json_int_t)st.timeouts,
-                          "rejected", (json_int_t)st.rejected);
+                          "rejected", (json_int_t)st.rejected, "round_trips",
+                          (json_int_t)st.round_trips);
     return dba__http_send_jsonv(r, 200, json_pack("{s:[o]}", "pools", p));
 }
 

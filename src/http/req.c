@@ -310,8 +310,8 @@ dba__http_error(struct req *r, unsigned status, const char *code, const char *ms
 enum MHD_Result
 dba__http_send_err(struct req *r, const struct dba_err *e)
 {
-    unsigned status = e->http_status > 0 ? (unsigned)e->http_status : 500;
-    const char *code = e->pgrst[0] ? e->pgrst : (e->sqlstate[0] ? e->sqlstate : "DBA500");
+    const char *code;
+    unsigned status = dba__http_status(e, false /* no JWT yet: every caller is anonymous */, &code);
 
     if (status >= 500)
         dba_log(DBA_LOG_WARN, "%s %s -> %u %s: %s", r->method, r->url, status, code, e->msg);
@@ -330,12 +330,11 @@ on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
     if (res == NULL)
         r->err = *err;
     r->state = REQ_READY;
-    if (!r->dispatching) {
-        /* The connection was suspended by dba__http_run: wake it so finish() runs. */
-        r->w->inflight--;
-        MHD_resume_connection(r->mc);
-        r->w->mhd_due = true;
-    }
+    /* dba_db_query never completes before it returns: the connection was suspended by
+       http_submit; wake it so finish() runs. */
+    r->w->inflight--;
+    MHD_resume_connection(r->mc);
+    r->w->mhd_due = true;
 }
 
 static enum MHD_Result
@@ -348,18 +347,12 @@ http_submit(struct req *r, size_t n, req_finish_cb finish)
     r->finish = finish;
     r->state = REQ_WAITING;
     r->t_us[REQ_T_SENT] = dba_now_us();
-    r->dispatching = true; /* a synchronous completion must not resume */
     int rc = dba_db_query(r->w->pool, r->stmts, n, n - 1, r->start_ms + timeout, on_job_done, r,
                           &r->job, &r->err);
-    r->dispatching = false;
     if (rc != DBA_EAGAIN) {
         r->job = NULL;
         r->state = REQ_READING;
         return dba__http_send_err(r, &r->err);
-    }
-    if (r->state == REQ_READY) {
-        r->job = NULL;
-        return finish(r); /* completed synchronously (e.g. refused while the database is down) */
     }
     r->w->inflight++;
     MHD_suspend_connection(r->mc);

@@ -50,7 +50,7 @@ schema_task_run(void *arg, unsigned *status, struct dba_err *err)
                                          .backup_dir = NULL };
         json_t *doc = dba_schema_fix(t->cfg, t->p, &o, err);
         if (doc != NULL && json_object_get(doc, "error") != NULL)
-            *status = err->http_status ? (unsigned)err->http_status : 500;
+            *status = dba__http_status(err, false, NULL);
         return doc;
     }
     }
