@@ -33,10 +33,14 @@ json_t *dba_schema_status_probe(const struct dba_profile *p, const char *source,
 
 struct pg_conn;
 
-/* The live schema over an open connection: every table and view of schemas[0..n) minus
-   exclude (names "t" or "schema.t"), as {"schemas": [...], "tables": {"schema.name": {...}}}
-   with columns, primary_key, uniques, foreign_keys, checks and indexes (three catalog queries
-   for the whole database). New reference, or NULL with err. */
+/* Pure: the catalog rendered as the live-schema document: every managed relation
+   (dba_catalog_table_managed: no partitions, nothing in exclude) as
+   {"server_version", "schemas": [...], "tables": {"schema.name": {schema, name, kind, columns,
+   primary_key, uniques, foreign_keys, checks, indexes}}}. New reference. */
+json_t *dba_schema_catalog_json(const struct dba_catalog *c,
+                                const struct dba_config_strv *exclude);
+/* The live schema over an open connection: dba_catalog_load of schemas[0..n), rendered by
+   dba_schema_catalog_json. New reference, or NULL with err. */
 json_t *dba_schema_introspect(struct pg_conn *pg, const char *const *schemas, size_t n,
                               const struct dba_config_strv *exclude, struct dba_err *err);
 
