@@ -11,6 +11,8 @@ static void
 table_cleanup(struct dba_backup_table *t)
 {
     free(t->name);
+    free(t->nsp);
+    free(t->rel);
     free(t->pk);
     free(t->slug);
     free(t->user_field);

@@ -177,12 +177,6 @@ bk_schema_live(struct dba_cli *c, const struct dba_profile *p, struct pg_conn *c
     return s;
 }
 
-static int
-bk_write_file(void *arg, const char *p, size_t n)
-{
-    return fwrite(p, 1, n, arg) == n ? 0 : -1;
-}
-
 static char *
 bk_default_path(const struct dba_profile *p, bool jsonl)
 {
@@ -207,40 +201,6 @@ bk_print_counts(json_t *tables, const char *head)
     printf("  %-32s %12s\n", "TABLE", head);
     json_object_foreach(tables, k, v)
         printf("  %-32s %12lld\n", k, (long long)json_integer_value(v));
-}
-
-/* Runs the dump into path through a temp file renamed at the end. */
-static json_t *
-bk_dump_to(struct pg_conn *conn, const struct dba_backup_schema *s, struct dba_backup_opts *o,
-           const char *path, struct dba_err *err)
-{
-    size_t n = strlen(path) + 8;
-    char *tmp = dba_xmalloc(n);
-    snprintf(tmp, n, "%s.part", path);
-    FILE *f = fopen(tmp, "w");
-    json_t *sum = NULL;
-    if (f == NULL) {
-        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s: %s", tmp,
-                    strerror(errno));
-    } else {
-        o->write = bk_write_file;
-        o->write_arg = f;
-        sum = dba_backup_dump(conn, s, o, err);
-        if (fclose(f) != 0 && sum != NULL) {
-            json_decref(sum);
-            sum = NULL;
-            dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s", tmp);
-        }
-        if (sum != NULL && rename(tmp, path) != 0) {
-            json_decref(sum);
-            sum = NULL;
-            dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot rename to %s", path);
-        }
-        if (sum == NULL)
-            unlink(tmp);
-    }
-    free(tmp);
-    return sum;
 }
 
 static int bk_validate_cmd(struct dba_cli *c, const char *path);
@@ -268,7 +228,7 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
     json_array_foreach(warnings, i, w)
         fprintf(stderr, "warning: %s\n", json_string_value(w));
     char *path = a->file != NULL ? dba_xstrdup(a->file) : bk_default_path(p, o.jsonl);
-    json_t *sum = path != NULL ? bk_dump_to(conn, s, &o, path, &err) : NULL;
+    json_t *sum = path != NULL ? dba_backup_dump_file(conn, s, &o, path, &err) : NULL;
     if (path == NULL)
         dba_err_set(&err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot create ./backups");
     if (sum == NULL) {

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "backup/backup.h"
 #include "schema/schema.h"
 
 static const char *
@@ -294,7 +295,7 @@ dba_cli_fix(struct dba_cli *c)
         return DBA_EXIT_FAIL;
     struct dba_schema_fix_opts o = { .src = { .sql = NULL, .path = a.schema_file },
                                      .confirm = a.confirm, .backup = !a.no_backup,
-                                     .backup_dir = NULL };
+                                     .backup_cb = dba_backup_prefix, .backup_arg = NULL };
     dba_err_clear(&err);
     json_t *doc = dba_schema_fix(c->cfg, p, &o, &err);
     if (doc == NULL) {

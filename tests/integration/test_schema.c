@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backup/backup.h"
 #include "config/config.h"
 #include "db/db.h"
 #include "harness.h"
@@ -242,6 +243,21 @@ Test(schema, confirmed_fix_applies_keeps_every_row_and_reloads)
     expect_json(json_object_get(json_object_get(doc, "metadata"), "backup_type"), "\"pre-fix\"");
     cr_expect_eq(json_array_size(json_object_get(doc, "authors")), 2);
     json_decref(doc);
+    /* Written by backup/'s streaming writer: valid per validate-backup, with its own schema. */
+    struct dba_err err;
+    char *text = NULL;
+    size_t len = 0;
+    json_t *meta = dba_backup_file_metadata(backup, &text, &len, &err);
+    cr_assert(meta != NULL, "%s", err.msg);
+    expect_json(json_object_get(meta, "format"), "\"json\"");
+    struct dba_backup_schema *bs = dba_backup_schema_for(NULL, meta, text, len, NULL, NULL, &err);
+    cr_assert(bs != NULL, "%s", err.msg);
+    json_t *v = dba_backup_validate_file(bs, backup);
+    expect_json(json_object_get(v, "valid"), "true");
+    json_decref(v);
+    dba_backup_schema_free(bs);
+    json_decref(meta);
+    free(text);
     unlink(backup);
     dbat_resp_free(r);
     char *now = dbat_sql(rows_sql);
