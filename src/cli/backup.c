@@ -110,13 +110,6 @@ bk_writable(struct dba_cli *c, const struct dba_profile *p, const char *what)
 }
 
 static void
-bk_print_json(json_t *o)
-{
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-}
-
-static void
 bk_progress(void *arg, const char *table, int64_t done, int64_t total)
 {
     struct bk_progress *p = arg;
@@ -135,7 +128,7 @@ bk_progress(void *arg, const char *table, int64_t done, int64_t total)
     }
 }
 
-/* Resolves the active profile and connects; prints the error and returns NULL on failure. */
+/* Checks the profile and connects; prints the error and returns NULL on failure. */
 static struct pg_conn *
 bk_connect(struct dba_cli *c, const struct dba_profile *p)
 {
@@ -151,18 +144,6 @@ bk_connect(struct dba_cli *c, const struct dba_profile *p)
     if (conn == NULL)
         dba_cli_print_err(c, &err);
     return conn;
-}
-
-static const struct dba_profile *
-bk_active(struct dba_cli *c)
-{
-    const struct dba_profile *p = NULL;
-    struct dba_err err;
-    if (dba_config_active_profile(c->cfg, c->profile, &p, NULL, &err) != DBA_OK) {
-        dba_cli_print_err(c, &err);
-        return NULL;
-    }
-    return p;
 }
 
 /* Declared schema, else derived from the profile's cache. */
@@ -236,7 +217,7 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
     } else if (c->json) {
         json_object_set_new(sum, "file", json_string(path));
         json_object_set_new(sum, "warnings", json_incref(warnings));
-        bk_print_json(sum);
+        dba_cli_print_json(sum);
     } else {
         printf("Backup saved to: %s\n", path);
         bk_print_counts(json_object_get(sum, "tables"), "ROWS");
@@ -259,7 +240,7 @@ dba_cli_backup(struct dba_cli *c)
         return bk_validate_cmd(c, a.file);
     if (a.format != NULL && strcmp(a.format, "json") != 0 && strcmp(a.format, "jsonl") != 0)
         return bk_usage("backup", "--format must be json or jsonl, not", a.format);
-    const struct dba_profile *p = bk_active(c);
+    const struct dba_profile *p = dba_cli_profile(c, NULL, false);
     struct pg_conn *conn = p != NULL ? bk_connect(c, p) : NULL;
     if (conn == NULL)
         return DBA_EXIT_FAIL;
@@ -315,7 +296,7 @@ bk_validate_cmd(struct dba_cli *c, const char *path)
     bool ok = json_is_true(json_object_get(v, "valid"));
     if (c->json) {
         json_object_set_new(v, "file", json_string(path));
-        bk_print_json(v);
+        dba_cli_print_json(v);
     } else {
         printf("%s Backup is %s: %s\n", ok ? "v" : "x", ok ? "valid" : "invalid", path);
         bk_print_list("Errors:", json_object_get(v, "errors"));
@@ -431,7 +412,7 @@ bk_restore_args(struct dba_cli *c, const struct bk_args *a, enum dba_backup_mode
         dba_cli_print_err(c, &err);
         return DBA_EXIT_FAIL;
     }
-    *p = bk_active(c);
+    *p = dba_cli_profile(c, NULL, false);
     if (*p == NULL || (!a->dry_run && !bk_writable(c, *p, "a restore into it")))
         return DBA_EXIT_FAIL;
     return DBA_EXIT_OK;
@@ -464,7 +445,7 @@ dba_cli_restore(struct dba_cli *c)
     dba_db_close(conn);
     bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
     if (c->json && rep != NULL)
-        bk_print_json(rep);
+        dba_cli_print_json(rep);
     else if (rep != NULL && json_object_get(rep, "tables") != NULL)
         bk_print_restore(rep);
     if (!ok && !(c->json && rep != NULL))
@@ -522,7 +503,7 @@ bk_sync_args(struct dba_cli *c, const struct bk_args *a, struct dba_backup_sync_
         dba_cli_print_err(c, err);
         return DBA_EXIT_FAIL;
     }
-    o->to = bk_active(c);
+    o->to = dba_cli_profile(c, NULL, false);
     if (o->to == NULL)
         return DBA_EXIT_FAIL;
     if (a->confirm && !bk_writable(c, o->to, "a sync into it"))
@@ -548,7 +529,7 @@ dba_cli_sync(struct dba_cli *c)
     json_t *rep = dba_backup_sync(c->cfg, &o, &err);
     bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
     if (c->json && rep != NULL)
-        bk_print_json(rep);
+        dba_cli_print_json(rep);
     else if (rep != NULL)
         bk_print_sync(rep);
     if (!ok && !(c->json && rep != NULL))
