@@ -30,7 +30,7 @@ int dba_cli_serve(struct dba_cli *c);
 int dba_cli_profiles(struct dba_cli *c);
 int dba_cli_connect(struct dba_cli *c);
 int dba_cli_status(struct dba_cli *c);
-/* schema.c: `schema [--json]`, `validate [--schema-file F]` (exit 0 valid, 1 drifted) and
+/* cmd_schema.c: `schema [--json]`, `validate [--schema-file F]` (exit 0 valid, 1 drifted) and
    `fix [--schema-file F] [--confirm] [--no-backup]` (dry run by default). */
 int dba_cli_schema(struct dba_cli *c);
 int dba_cli_validate(struct dba_cli *c);
@@ -38,7 +38,7 @@ int dba_cli_fix(struct dba_cli *c);
 /* For connect: validates p when schema.validate_on_connect is set and the schema file exists;
    records the outcome in o (borrowed) and prints drift on a terminal. False on drift or error. */
 bool dba_cli_connect_validate(struct dba_cli *c, const struct dba_profile *p, struct json_t *o);
-/* backup.c */
+/* cmd_backup.c: backup, validate-backup, restore and sync. */
 int dba_cli_backup(struct dba_cli *c);
 int dba_cli_validate_backup(struct dba_cli *c);
 int dba_cli_restore(struct dba_cli *c);

@@ -1,4 +1,4 @@
-/* backup.c - the backup, validate-backup, restore and sync commands. */
+/* cmd_backup.c - the backup, validate-backup, restore and sync commands. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* schema.c - schema, validate and fix: render the schema module's documents as readable text on a
+/* cmd_schema.c - schema, validate and fix: render the schema module's documents as readable text on a
    terminal or as JSON with --json. */
 #include <stdio.h>
 #include <stdlib.h>
