@@ -3,7 +3,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <strings.h>
 
 #include "catalog/catalog_int.h"
@@ -69,23 +68,25 @@ dba_catalog_has(const struct dba_catalog *c, const char *schema)
     return false;
 }
 
+/* Whether exclude names t: "name", or "schema.name". */
 static bool
-strv_has(const struct dba_config_strv *v, const char *s)
+excluded(const struct dba_table *t, const struct dba_config_strv *exclude)
 {
-    for (size_t i = 0; v != NULL && i < v->n; i++)
-        if (strcmp(v->v[i], s) == 0)
+    size_t ns = strlen(t->schema);
+
+    for (size_t i = 0; exclude != NULL && i < exclude->n; i++) {
+        const char *e = exclude->v[i];
+        if (strcmp(e, t->name) == 0 ||
+            (strncmp(e, t->schema, ns) == 0 && e[ns] == '.' && strcmp(e + ns + 1, t->name) == 0))
             return true;
+    }
     return false;
 }
 
 bool
 dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude)
 {
-    if (t->is_partition || strv_has(exclude, t->name))
-        return false;
-    char q[2 * 64 + 2];
-    snprintf(q, sizeof(q), "%s.%s", t->schema, t->name);
-    return !strv_has(exclude, q);
+    return !t->is_partition && !excluded(t, exclude);
 }
 
 static size_t
