@@ -12,6 +12,8 @@
 #include "core/core.h"
 #include "catalog/catalog.h"
 
+struct pg_conn;
+
 /*
  * The document is the Python original's (version "1.1"): {"metadata": {version, created_at,
  * user_id, backup_type, <table>_count..., profile, server_version}, "<table>": [rows...], ...}.
@@ -31,7 +33,10 @@ struct dba_backup_ref {
 
 /* One table of the backup schema (the original's TableDef). */
 struct dba_backup_table {
-    char *name;                  /* table name, owned */
+    char *name;                  /* table name (the document's key), owned */
+    char *nsp;                   /* schema it is read from when not the dump's (pre-fix backups
+                                    span schemas), owned, or NULL */
+    char *rel;                   /* relation name when it differs from name, owned, or NULL */
     char *pk;                    /* primary key column, default "id", owned */
     char *slug;                  /* matching column, or NULL to match by pk, owned */
     char *user_field;            /* user scoping column, or NULL, owned */
@@ -130,6 +135,8 @@ struct dba_backup_opts {
                                      statement names it, and the metadata records it
                                      ("db_schema") */
     bool jsonl;                   /* one object a line instead of one document */
+    const char *backup_type;      /* metadata backup_type, or NULL ("user" when scoped, else
+                                     "full") */
     dba_backup_write_cb write;    /* output */
     void *write_arg;              /* its argument */
     dba_backup_progress_cb progress; /* or NULL */
@@ -141,6 +148,21 @@ struct dba_backup_opts {
    Returns a new summary {"tables": {t: rows}, "rows": n} or NULL with err. */
 json_t *dba_backup_dump(void *conn, const struct dba_backup_schema *s,
                         const struct dba_backup_opts *o, struct dba_err *err);
+
+/* dba_backup_dump into the file at path: written under path.part, flushed to disk and renamed,
+   so a failed backup leaves nothing behind. Sets o->write/write_arg. Summary or NULL with err. */
+json_t *dba_backup_dump_file(void *conn, const struct dba_backup_schema *s,
+                             struct dba_backup_opts *o, const char *path, struct dba_err *err);
+
+/* The pre-fix backup of a confirmed schema fix (its signature is schema/'s dba_schema_backup_cb;
+   the faces hand it to dba_schema_fix, so schema management never includes backup/). arg: the
+   directory (const char *, NULL = "backups"). Streams the rows of tables (array of "schema.name",
+   borrowed; keyed by bare name in first_schema, else "schema.name") with dba_backup_dump to
+   <dir>/pre-fix-<profile>-<UTC time>.json, backup_type "pre-fix", each table ordered and keyed
+   (for validate-backup) by its primary key (its first column when it has none). Returns the path
+   (new heap string) or NULL with err; nothing is left on failure. */
+char *dba_backup_prefix(void *arg, struct pg_conn *pg, const char *profile, const json_t *tables,
+                        const char *first_schema, struct dba_err *err);
 
 /* ---- restore (blocking) ---- */
 enum dba_backup_mode {

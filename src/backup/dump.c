@@ -1,8 +1,11 @@
 /* dump.c - backup: every table read inside one REPEATABLE READ READ ONLY transaction (one
    consistent snapshot), rows rendered by PostgreSQL (row_to_json keeps numerics, jsonb and arrays
    exact) and streamed through the writer from a server-side cursor, so memory stays flat. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backup/backup_int.h"
 #include "db/db.h"
@@ -20,13 +23,13 @@ struct dump {
     int64_t *counts;                     /* rows per table */
 };
 
-/* The table's name qualified with the schema it is read from: "nsp"."name". */
+/* The table's relation qualified with the schema it is read from: "nsp"."name". */
 static void
-dump_qname(const struct dump *d, const char *name, struct dba_buf *b)
+dump_qname(const struct dump *d, const struct dba_backup_table *t, struct dba_buf *b)
 {
-    dba_buf_put_ident(b, d->o->nsp != NULL ? d->o->nsp : "public");
+    dba_buf_put_ident(b, t->nsp != NULL ? t->nsp : d->o->nsp != NULL ? d->o->nsp : "public");
     dba_buf_putc(b, '.');
-    dba_buf_put_ident(b, name);
+    dba_buf_put_ident(b, t->rel != NULL ? t->rel : t->name);
 }
 
 /* WHERE condition selecting table i's rows: the user's, and (for children) those whose parent
@@ -54,7 +57,7 @@ dump_where(struct dump *d, size_t i, struct dba_buf *b)
         dba_buf_puts(b, " IN (SELECT ");
         dba_buf_put_ident(b, d->s->tables[p].pk);
         dba_buf_puts(b, " FROM ");
-        dump_qname(d, d->s->tables[p].name, b);
+        dump_qname(d, &d->s->tables[p], b);
         dba_buf_puts(b, " WHERE ");
         dump_where(d, (size_t)p, b);
         dba_buf_puts(b, ")");
@@ -84,7 +87,7 @@ dump_counts(struct dump *d)
         struct pg_result *r;
         dba_buf_init(&b);
         dba_buf_puts(&b, "SELECT count(*) FROM ");
-        dump_qname(d, d->s->tables[i].name, &b);
+        dump_qname(d, &d->s->tables[i], &b);
         dba_buf_puts(&b, " WHERE ");
         dump_where(d, i, &b);
         int rc = dump_exec(d, b.data, &r);
@@ -118,7 +121,10 @@ dump_metadata(struct dump *d)
     dba_utc_now(now, sizeof(now));
     json_t *m = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:s}", "version", DBA_BACKUP_VERSION,
                           "created_at", now, "user_id", d->o->user_id, "backup_type",
-                          d->o->user_id != NULL ? "user" : "full", "profile",
+                          d->o->backup_type != NULL ? d->o->backup_type
+                          : d->o->user_id != NULL   ? "user"
+                                                    : "full",
+                          "profile",
                           d->o->profile != NULL ? d->o->profile : "",
                           "db_schema", d->o->nsp != NULL ? d->o->nsp : "public",
                           "server_version", dba_db_server_version(d->conn),
@@ -208,7 +214,7 @@ dump_table(struct dump *d, size_t i)
     dba_buf_init(&b);
     dba_buf_puts(&b, "DECLARE dba_backup_cur NO SCROLL CURSOR FOR SELECT row_to_json(_r)::text "
                      "FROM ");
-    dump_qname(d, t->name, &b);
+    dump_qname(d, t, &b);
     dba_buf_puts(&b, " _r WHERE ");
     dump_where(d, i, &b);
     dba_buf_puts(&b, " ORDER BY ");
@@ -263,5 +269,46 @@ dba_backup_dump(void *conn, const struct dba_backup_schema *s, const struct dba_
         sum = json_pack("{s:o,s:I}", "tables", tables, "rows", (json_int_t)total);
     }
     free(d.counts);
+    return sum;
+}
+
+static int
+dump_write_file(void *arg, const char *p, size_t n)
+{
+    return fwrite(p, 1, n, arg) == n ? 0 : -1;
+}
+
+json_t *
+dba_backup_dump_file(void *conn, const struct dba_backup_schema *s, struct dba_backup_opts *o,
+                     const char *path, struct dba_err *err)
+{
+    size_t n = strlen(path) + 8;
+    char *tmp = dba_xmalloc(n);
+    snprintf(tmp, n, "%s.part", path);
+    FILE *f = fopen(tmp, "w");
+    json_t *sum = NULL;
+    if (f == NULL) {
+        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s: %s", tmp,
+                    strerror(errno));
+        free(tmp);
+        return NULL;
+    }
+    o->write = dump_write_file;
+    o->write_arg = f;
+    sum = dba_backup_dump(conn, s, o, err);
+    bool flushed = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if ((fclose(f) != 0 || !flushed) && sum != NULL) {
+        json_decref(sum);
+        sum = NULL;
+        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s", tmp);
+    }
+    if (sum != NULL && rename(tmp, path) != 0) {
+        json_decref(sum);
+        sum = NULL;
+        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot rename to %s", path);
+    }
+    if (sum == NULL)
+        unlink(tmp);
+    free(tmp);
     return sum;
 }

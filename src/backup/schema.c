@@ -1,9 +1,8 @@
 /* schema.c - the backup schema: declared (config or the original's JSON) or derived from the
    schema cache's foreign keys, ordered parents first, with cycles reported. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <libconfig.h>
 
 #include "backup/backup_int.h"
 
@@ -11,6 +10,8 @@ static void
 table_cleanup(struct dba_backup_table *t)
 {
     free(t->name);
+    free(t->nsp);
+    free(t->rel);
     free(t->pk);
     free(t->slug);
     free(t->user_field);
@@ -134,37 +135,6 @@ dba_backup_schema_from_json(const json_t *doc, struct dba_err *err)
     return schema_ordered(s, err);
 }
 
-/* libconfig setting -> JSON (groups -> objects, lists/arrays -> arrays, scalars). */
-static json_t *
-setting_json(const config_setting_t *s)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_GROUP:
-    case CONFIG_TYPE_LIST:
-    case CONFIG_TYPE_ARRAY: {
-        bool group = config_setting_is_group(s);
-        json_t *o = group ? json_object() : json_array();
-        for (int i = 0; i < config_setting_length(s); i++) {
-            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-            if (group)
-                json_object_set_new(o, config_setting_name(e), setting_json(e));
-            else
-                json_array_append_new(o, setting_json(e));
-        }
-        return o;
-    }
-    case CONFIG_TYPE_STRING:
-        return json_string(config_setting_get_string(s));
-    case CONFIG_TYPE_BOOL:
-        return json_boolean(config_setting_get_bool(s));
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        return json_integer(config_setting_get_int64(s));
-    default:
-        return json_null();
-    }
-}
-
 static int
 schema_from_file(const char *path, struct dba_backup_schema **out, struct dba_err *err)
 {
@@ -178,28 +148,55 @@ schema_from_file(const char *path, struct dba_backup_schema **out, struct dba_er
     return *out != NULL ? DBA_OK : DBA_EINVAL;
 }
 
+static void
+ref_copy(struct dba_backup_ref *dst, const struct dba_config_backup_ref *src)
+{
+    dst->table = src->table != NULL ? dba_xstrdup(src->table) : NULL;
+    dst->field = src->field != NULL ? dba_xstrdup(src->field) : NULL;
+}
+
+/* The typed backup.tables (checked by config/ at load) as a backup schema, ordered; a reference
+   cycle is a configuration error at backup.tables' line. */
+static int
+schema_from_typed(const struct dba_config *cfg, struct dba_backup_schema **out,
+                  struct dba_err *err)
+{
+    const struct dba_config_backup *b = &cfg->backup;
+    struct dba_backup_schema *s = dba_xcalloc(1, sizeof(*s));
+
+    s->tables = dba_xcalloc(b->n_tables + 1, sizeof(*s->tables));
+    for (size_t i = 0; i < b->n_tables; i++) {
+        const struct dba_config_backup_table *ct = &b->tables[i];
+        struct dba_backup_table *t = &s->tables[s->n++];
+        t->name = dba_xstrdup(ct->name);
+        t->pk = dba_xstrdup(ct->pk);
+        t->slug = ct->slug != NULL ? dba_xstrdup(ct->slug) : NULL;
+        t->user_field = ct->user_field != NULL ? dba_xstrdup(ct->user_field) : NULL;
+        ref_copy(&t->parent, &ct->parent);
+        t->opt = dba_xcalloc(ct->n_optional_refs + 1, sizeof(*t->opt));
+        for (size_t k = 0; k < ct->n_optional_refs; k++)
+            ref_copy(&t->opt[t->n_opt++], &ct->optional_refs[k]);
+    }
+    if (dba_backup_schema_order(s, err) != DBA_OK) {
+        char why[sizeof(err->msg)];
+        snprintf(why, sizeof(why), "%s", err->msg);
+        dba_err_set(err, DBA_EINVAL, 0, DBA_CONFIG_CODE_INVALID, "%s:%d: backup.tables: %s",
+                    cfg->path != NULL ? cfg->path : "(config)", b->line, why);
+        dba_backup_schema_free(s);
+        return DBA_EINVAL;
+    }
+    *out = s;
+    return DBA_OK;
+}
+
 int
 dba_backup_schema_from_config(const struct dba_config *cfg, struct dba_backup_schema **out,
                               struct dba_err *err)
 {
-    static const char *const allowed[] = { "tables", "dir", NULL };
-    const config_setting_t *g = dba_config_group_get(cfg, "backup");
-
     *out = NULL;
-    if (g == NULL)
-        return cfg->backup_schema != NULL ? schema_from_file(cfg->backup_schema, out, err)
-                                          : DBA_OK;
-    if (dba_config_keys_check(cfg, g, allowed, err) != DBA_OK)
-        return DBA_EINVAL;
-    const config_setting_t *t = config_setting_get_member(g, "tables");
-    if (t == NULL)
-        return DBA_OK;
-    json_t *j = json_pack("{s:o}", "tables", setting_json(t));
-    *out = dba_backup_schema_from_json(j, err);
-    json_decref(j);
-    if (*out == NULL)
-        return dba_config_err_at(err, cfg, t, "%s", err->msg);
-    return DBA_OK;
+    if (cfg->backup.n_tables > 0)
+        return schema_from_typed(cfg, out, err);
+    return cfg->backup_schema != NULL ? schema_from_file(cfg->backup_schema, out, err) : DBA_OK;
 }
 
 /* Index of the k-th dependency of t inside s (parent, then optional refs), or -1 for none,

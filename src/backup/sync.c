@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libconfig.h>
 
 #include "backup/backup_int.h"
 #include "db/db.h"
@@ -25,25 +24,19 @@ struct sync {
     struct dba_err *err;                 /* out */
 };
 
-/* sync.tables from the config as a comma-separated list (heap), or NULL when not set. Accepts a
-   list of strings or one string. */
+/* sync.tables from the config as a comma-separated list (heap), or NULL when not set. */
 static char *
 sync_default_tables(const struct dba_config *cfg)
 {
-    const config_setting_t *g = dba_config_group_get(cfg, "sync");
-    const config_setting_t *t = g != NULL ? config_setting_get_member(g, "tables") : NULL;
-    if (t == NULL)
-        return NULL;
-    if (config_setting_type(t) == CONFIG_TYPE_STRING)
-        return dba_xstrdup(config_setting_get_string(t));
+    const struct dba_config_strv *t = &cfg->sync.tables;
     struct dba_buf b;
+
+    if (t->n == 0)
+        return NULL;
     dba_buf_init(&b);
-    for (int i = 0; i < config_setting_length(t); i++) {
-        const char *v = config_setting_get_string_elem(t, i);
-        if (v != NULL)
-            dba_buf_printf(&b, "%s%s", b.len > 0 ? "," : "", v);
-    }
-    return b.len > 0 ? dba_buf_take(&b) : (dba_buf_cleanup(&b), NULL);
+    for (size_t i = 0; i < t->n; i++)
+        dba_buf_printf(&b, "%s%s", i > 0 ? "," : "", t->v[i]);
+    return dba_buf_take(&b);
 }
 
 static struct pg_conn *

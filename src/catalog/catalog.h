@@ -1,12 +1,19 @@
-/* catalog.h - the catalog: the schema cache of the exposed schemas (relations, columns, keys,
-   time zones), read from pg_catalog, shared by reference count, and reloaded by the keeper
-   thread without stalling requests. */
+/* catalog.h - the catalog: the ONE reader of pg_catalog and the ONE model of the exposed schemas
+   (relations, columns with type details, keys, checks, indexes, time zones). Requests resolve
+   names in it; schema management renders it as the live-schema document (GET /schema, validate,
+   fix); backup derives its backup schema from it. Shared by reference count and reloaded by the
+   keeper thread without stalling requests.
+
+   Every text in it (types, defaults, definitions) is printed with search_path = pg_catalog, so
+   user types, sequences and referenced tables are schema-qualified and valid under any
+   search_path. */
 #ifndef DBA_CATALOG_H
 #define DBA_CATALOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config/config.h"
 #include "core/core.h"
 
 struct dba_column {
@@ -17,9 +24,17 @@ struct dba_column {
     bool nullable;       /* !attnotnull */
     char *default_expr;  /* pg_get_expr(adbin) or NULL */
     bool identity;       /* attidentity <> '' */
-    bool generated;      /* attgenerated <> '' (stored generated, not writable) */
+    char identity_kind;  /* attidentity: 'a' (always), 'd' (by default) or 0 */
+    bool generated;      /* attgenerated <> '' (stored generated, not writable); default_expr is
+                            then the generation expression */
+    bool serial;         /* owns a sequence (serial/bigserial) and is not an identity */
     bool is_pk;          /* part of the primary key */
     int position;        /* attnum */
+    char type_category;  /* pg_type.typcategory: 'N' numeric, 'S' string, 'A' array, 'E' enum,
+                            'B' boolean, 'D' date/time, 'U' user (json, uuid...), ... */
+    char *elem_type;     /* arrays: format_type() of the element type, else NULL */
+    char **enum_labels;  /* enums: labels in sort order, else NULL */
+    size_t n_enum_labels; /* count */
 };
 
 struct dba_fkey {
@@ -29,27 +44,52 @@ struct dba_fkey {
     char *ref_schema;      /* referenced schema */
     char *ref_table;       /* referenced table */
     char **ref_cols;       /* referenced columns */
+    char on_update;        /* confupdtype: 'a' no action, 'r' restrict, 'c' cascade, 'n' set null,
+                              'd' set default */
+    char on_delete;        /* confdeltype, as on_update */
+    char *definition;      /* pg_get_constraintdef() */
 };
 
+/* A unique, primary key or check constraint. */
 struct dba_unique {
-    char *name;            /* constraint or index name */
-    char **cols;           /* columns */
+    char *name;            /* constraint name */
+    char **cols;           /* columns (conkey order); none for a check without columns */
     size_t n_cols;         /* count */
+    char *definition;      /* pg_get_constraintdef() */
+};
+
+struct dba_index {
+    char *name;            /* index name */
+    bool unique;           /* indisunique */
+    char *method;          /* access method, e.g. "btree" */
+    char **cols;           /* key columns or expressions (pg_get_indexdef per key) */
+    size_t n_cols;         /* count */
+    char *predicate;       /* partial index predicate, or NULL */
+    char *constraint;      /* the primary key, unique or exclusion constraint it backs, or NULL */
+    char *definition;      /* pg_get_indexdef() */
 };
 
 struct dba_table {
     char *schema;               /* schema name */
     char *name;                 /* relation name */
+    char kind;                  /* relkind: 'r' table, 'p' partitioned, 'v' view,
+                                   'm' materialized view, 'f' foreign table */
     bool is_view;               /* view or materialized view */
+    bool is_partition;          /* a partition of another table (relispartition) */
     bool insertable;            /* table or auto-updatable view */
     struct dba_column *cols;    /* columns in attnum order */
     size_t n_cols;              /* count */
     char **pk;                  /* primary key columns in key order */
     size_t n_pk;                /* count */
+    struct dba_unique *pkey;    /* the primary key constraint (name, definition), or NULL */
     struct dba_unique *uniques; /* unique constraints */
     size_t n_uniques;           /* count */
     struct dba_fkey *fkeys;     /* foreign keys */
     size_t n_fkeys;             /* count */
+    struct dba_unique *checks;  /* check constraints */
+    size_t n_checks;            /* count */
+    struct dba_index *indexes;  /* indexes, by name */
+    size_t n_indexes;           /* count */
     double est_rows;            /* pg_class.reltuples, for planned counts */
 };
 
@@ -76,7 +116,14 @@ const char *dba_catalog_timezone(const struct dba_catalog *c, const char *name);
 const char *dba_catalog_table_suggest(const struct dba_catalog *c, const char *schema,
                                      const char *name);
 
-/* Loads the cache over an open blocking connection (a PGconn *). New object, refs = 1. */
+/* The one relation filter of schema management (introspection, validate, fix): true when t is
+   managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */
+bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude);
+
+/* Loads the catalog over an open blocking connection (a PGconn *) in four queries for the whole
+   database (relations and columns, constraints, indexes, time zones), inside a read-only
+   transaction (or a savepoint when the connection is already in one) with search_path =
+   pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,
                                                size_t n_schemas, struct dba_err *err);
 struct dba_catalog *dba_catalog_ref(struct dba_catalog *c);

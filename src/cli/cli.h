@@ -7,6 +7,9 @@
 
 #include "config/config.h"
 
+struct json_t;
+struct dba_profile;
+
 /* Exit codes. */
 #define DBA_EXIT_OK 0      /* success */
 #define DBA_EXIT_FAIL 1    /* handled failure */
@@ -27,22 +30,29 @@ int dba_cli_serve(struct dba_cli *c);
 int dba_cli_profiles(struct dba_cli *c);
 int dba_cli_connect(struct dba_cli *c);
 int dba_cli_status(struct dba_cli *c);
-/* schema.c: `schema [--json]`, `validate [--schema-file F]` (exit 0 valid, 1 drifted) and
+/* cmd_schema.c: `schema [--json]`, `validate [--schema-file F]` (exit 0 valid, 1 drifted) and
    `fix [--schema-file F] [--confirm] [--no-backup]` (dry run by default). */
 int dba_cli_schema(struct dba_cli *c);
 int dba_cli_validate(struct dba_cli *c);
 int dba_cli_fix(struct dba_cli *c);
-struct json_t;
-struct dba_profile;
 /* For connect: validates p when schema.validate_on_connect is set and the schema file exists;
    records the outcome in o (borrowed) and prints drift on a terminal. False on drift or error. */
 bool dba_cli_connect_validate(struct dba_cli *c, const struct dba_profile *p, struct json_t *o);
-/* backup.c */
+/* cmd_backup.c: backup, validate-backup, restore and sync. */
 int dba_cli_backup(struct dba_cli *c);
 int dba_cli_validate_backup(struct dba_cli *c);
 int dba_cli_restore(struct dba_cli *c);
 int dba_cli_sync(struct dba_cli *c);
+/* common.c: helpers every command shares. */
 /* Prints an error (message, details, hint) to stderr, or as JSON on stdout with --json. */
 void dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e);
+/* Prints o (borrowed) on stdout as indented JSON in insertion order, then a newline. */
+void dba_cli_print_json(const struct json_t *o);
+/* The active profile (--profile, ${PREFIX}DB_PROFILE, .db-profile, default_profile, the only
+   one); with usable, its connection string is checked too (a placeholder needs a password).
+   *source (may be NULL) names the step. Prints the error and returns NULL on failure. Borrowed
+   from c->cfg. */
+const struct dba_profile *dba_cli_profile(const struct dba_cli *c, const char **source,
+                                          bool usable);
 
 #endif

@@ -13,52 +13,6 @@
 #include "http/http.h"
 #include "schema/schema.h"
 
-void
-dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e)
-{
-    if (c->json) {
-        json_t *o = json_pack("{s:b,s:s,s:s}", "ok", 0, "code", e->pgrst, "message", e->msg);
-        if (e->detail[0])
-            json_object_set_new(o, "details", json_string(e->detail));
-        if (e->hint[0])
-            json_object_set_new(o, "hint", json_string(e->hint));
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(o);
-        return;
-    }
-    fprintf(stderr, "db-adapter: %s\n", e->msg);
-    if (e->detail[0])
-        fprintf(stderr, "  details: %s\n", e->detail);
-    if (e->hint[0])
-        fprintf(stderr, "  hint: %s\n", e->hint);
-}
-
-static void
-print_json(json_t *o)
-{
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-}
-
-/* Resolves the active profile; prints the error and returns NULL on failure. */
-static const struct dba_profile *
-cli_active(struct dba_cli *c, const char **source)
-{
-    const struct dba_profile *p = NULL;
-    struct dba_err err;
-
-    if (dba_config_active_profile(c->cfg, c->profile, &p, source, &err) != DBA_OK) {
-        dba_cli_print_err(c, &err);
-        return NULL;
-    }
-    if (dba_config_profile_check(p, &err) != DBA_OK) {
-        dba_cli_print_err(c, &err);
-        return NULL;
-    }
-    return p;
-}
-
 static int
 serve_args(struct dba_cli *c, struct dba_http_opts *o)
 {
@@ -98,7 +52,7 @@ dba_cli_serve(struct dba_cli *c)
 
     if (rc != DBA_EXIT_OK)
         return rc;
-    const struct dba_profile *p = cli_active(c, &source);
+    const struct dba_profile *p = dba_cli_profile(c, &source, true);
     if (p == NULL)
         return DBA_EXIT_USAGE;
     sigset_t set;
@@ -139,7 +93,7 @@ dba_cli_profiles(struct dba_cli *c)
         active = NULL;
     json_t *arr = dba_schema_profiles_json(c->cfg, active);
     if (c->json) {
-        print_json(arr);
+        dba_cli_print_json(arr);
         json_decref(arr);
         return DBA_EXIT_OK;
     }
@@ -206,7 +160,7 @@ dba_cli_connect(struct dba_cli *c)
         fprintf(stderr, "db-adapter connect: unexpected argument '%s'\n", c->argv[0]);
         return DBA_EXIT_USAGE;
     }
-    const struct dba_profile *p = cli_active(c, &source);
+    const struct dba_profile *p = dba_cli_profile(c, &source, true);
     if (p == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
@@ -221,7 +175,7 @@ dba_cli_connect(struct dba_cli *c)
     json_object_set_new(o, "ok", json_boolean(ok));
     json_object_set_new(o, "lock_file", json_boolean(ok && !p->implicit));
     if (c->json) {
-        print_json(o);
+        dba_cli_print_json(o);
     } else {
         print_probe(o);
         if (json_object_get(o, "schema_validation") != NULL)
@@ -256,13 +210,13 @@ dba_cli_status(struct dba_cli *c)
         fprintf(stderr, "db-adapter status: unexpected argument '%s'\n", c->argv[i]);
         return DBA_EXIT_USAGE;
     }
-    const struct dba_profile *p = cli_active(c, &source);
+    const struct dba_profile *p = dba_cli_profile(c, &source, true);
     if (p == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
     json_t *o = dba_schema_status_probe(p, source, exact, &err);
     if (c->json)
-        print_json(o);
+        dba_cli_print_json(o);
     else
         print_probe(o);
     bool ok = json_is_true(json_object_get(o, "reachable"));

@@ -290,7 +290,8 @@ cfg_parse(struct dba_config *c, const char *prefix_override, struct dba_err *err
         || cfg_parse_schema(c, schema, err) != DBA_OK
         || cfg_parse_admin(c, admin, err) != DBA_OK
         || dba__config_read_string(c, root, "default_profile", &c->default_profile, err) != DBA_OK
-        || dba__config_profiles_parse(c, profiles, err) != DBA_OK)
+        || dba__config_profiles_parse(c, profiles, err) != DBA_OK
+        || dba__config_backup_parse(c, root, err) != DBA_OK)
         return DBA_EINVAL;
     if (c->default_profile != NULL && c->default_profile[0] == '\0') {
         free(c->default_profile);
@@ -385,6 +386,7 @@ dba_config_free(struct dba_config *c)
     free(c->backup_schema);
     free(c->admin_token_env);
     free(c->admin_token);
+    dba__config_backup_cleanup(c);
     if (c->raw != NULL) {
         config_destroy(c->raw);
         free(c->raw);

@@ -73,6 +73,39 @@ struct dba_profile {
     int line;                    /* line of the profile in the file, 0 when implicit */
 };
 
+/* A reference from a child column to a parent table (backup.tables[].parent, optional_refs). */
+struct dba_config_backup_ref {
+    char *table; /* referenced (parent) table, or NULL = none */
+    char *field; /* referencing column of the child */
+};
+
+/* One entry of backup.tables (the original's TableDef). */
+struct dba_config_backup_table {
+    char *name;                            /* table name, non-empty */
+    char *pk;                              /* primary key column, default "id" */
+    char *slug;                            /* matching column (slug, or slug_field), default "slug" */
+    char *user_field;                      /* user scoping column, or NULL */
+    struct dba_config_backup_ref parent;   /* required parent, table NULL = none */
+    struct dba_config_backup_ref *optional_refs; /* optional references */
+    size_t n_optional_refs;                /* count */
+};
+
+/* The `backup` group. */
+struct dba_config_backup {
+    struct dba_config_backup_table *tables; /* backup.tables in file order (names unique), or
+                                               NULL when not declared */
+    size_t n_tables;                        /* count */
+    char *dir;                              /* backup.dir, or NULL */
+    int line;                               /* line of backup.tables (errors found later, e.g. a
+                                               reference cycle), 0 when absent */
+};
+
+/* The `sync` group. */
+struct dba_config_sync {
+    struct dba_config_strv tables; /* sync.tables: names, or one comma-separated string; empty =
+                                      unset (then every table of the backup schema) */
+};
+
 /* The whole configuration. */
 struct dba_config {
     char *path;                  /* file loaded, or NULL when implicit (no file) */
@@ -93,6 +126,8 @@ struct dba_config {
                                            uuid-ossp, citext, pg_trgm, btree_gist */
     char *admin_token_env;       /* admin.token_env, default "DB_ADAPTER_ADMIN_TOKEN" */
     char *admin_token;           /* getenv(admin_token_env) if non-empty, else NULL; secret */
+    struct dba_config_backup backup; /* the `backup` group */
+    struct dba_config_sync sync; /* the `sync` group */
     /* internal */
     struct config_t *raw;        /* parsed tree kept for other modules' groups, or NULL */
 };

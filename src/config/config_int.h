@@ -35,6 +35,11 @@ void dba__config_profile_cleanup(struct dba_profile *p);
 int dba__config_profile_add_implicit(struct dba_config *c, const char *var, const char *url,
     struct dba_err *err);
 
+/* Parses the `backup` and `sync` groups of root into c->backup and c->sync (backup.c). */
+int dba__config_backup_parse(struct dba_config *c, const config_setting_t *root,
+    struct dba_err *err);
+void dba__config_backup_cleanup(struct dba_config *c);
+
 /* Whether name is in the NULL-terminated list allowed. */
 bool dba__config_key_allowed(const char *name, const char *const *allowed);
 /* Sets err's hint to "known keys: a, b, ...". */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backup/backup.h"
 #include "http/http_int.h"
 
 enum schema_op {
@@ -47,7 +48,7 @@ schema_task_run(void *arg, unsigned *status, struct dba_err *err)
         return dba_schema_validate(t->cfg, t->p, &src, err);
     case SCHEMA_OP_FIX: {
         struct dba_schema_fix_opts o = { .src = src, .confirm = t->confirm, .backup = t->backup,
-                                         .backup_dir = NULL };
+                                         .backup_cb = dba_backup_prefix, .backup_arg = NULL };
         json_t *doc = dba_schema_fix(t->cfg, t->p, &o, err);
         if (doc != NULL && json_object_get(doc, "error") != NULL)
             *status = dba__http_status(err, false, NULL);

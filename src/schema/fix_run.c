@@ -1,5 +1,6 @@
 /* fix_run.c - the fix operation shared by `db-adapter fix` and POST /schema/fix: compare, plan,
-   and when confirmed back up the touched tables, apply in one transaction and re-validate. */
+   and when confirmed back up the touched tables (through the face's callback, backup/'s streaming
+   writer), apply in one transaction and re-validate. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,9 +63,10 @@ fix_confirmed(const struct dba_profile *p, const struct dba_config *cfg,
         return DBA_OK;
     }
     if (o->backup) {
+        if (o->backup_cb == NULL) /* a face's mistake: never apply without the backup asked */
+            return dba_err_set(err, DBA_EINVAL, 500, "DBA025", "no pre-fix backup writer");
         json_t *touched = dba_schema_fix_touched(plan, c->report);
-        char *path = dba_schema_prefix_backup(c->pg, p->name, touched, p->schemas.v[0],
-                                              o->backup_dir ? o->backup_dir : "backups", err);
+        char *path = o->backup_cb(o->backup_arg, c->pg, p->name, touched, p->schemas.v[0], err);
         json_decref(touched);
         if (path == NULL)
             return err->code;

@@ -1,246 +1,167 @@
-/* introspect.c - the live schema as JSON, read with three catalog queries for the whole database.
+/* introspect.c - the live schema as JSON: a rendering of the catalog (catalog/catalog.h, the one
+   reader of pg_catalog), filtered by the catalog's one relation filter (dba_catalog_table_managed).
 
-   Every query runs with search_path = pg_catalog (SET LOCAL in a read-only transaction), so
-   format_type(), pg_get_expr() and pg_get_constraintdef() print every user type, sequence and
-   referenced table schema-qualified. The expected schema (expected.c) is read by the same code,
-   so both sides print alike and the fix plan (fix.c) can reuse the texts verbatim. */
+   The catalog prints every type, default and definition with search_path = pg_catalog, so user
+   types, sequences and referenced tables come schema-qualified. The expected schema (expected.c)
+   is read by the same code, so both sides print alike and the fix plan (fix.c) can reuse the
+   texts verbatim. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "db/db.h"
 #include "schema/schema.h"
 
-/* Relations and their columns. $1 schemas, $2 excluded names. */
-static const char *const sql_relations =
-    "SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'name', c.relname,"
-    " 'kind', CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'"
-    "   WHEN 'f' THEN 'foreign table' ELSE 'table' END,"
-    " 'columns', (SELECT coalesce(json_agg(json_build_object('name', a.attname,"
-    "   'type', format_type(a.atttypid, a.atttypmod), 'nullable', NOT a.attnotnull,"
-    "   'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,"
-    "   'identity', CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,"
-    "   'generated', CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) END,"
-    "   'serial', a.attidentity = '' AND EXISTS (SELECT 1 FROM pg_depend dep"
-    "     JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'"
-    "     WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'))"
-    "   ORDER BY a.attnum), '[]') FROM pg_attribute a"
-    "   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
-    "   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))"
-    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"), '[]')::text"
-    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r','p','v','m','f')"
-    " AND NOT c.relispartition"
-    " AND NOT (c.relname = ANY($2::text[]) OR n.nspname || '.' || c.relname = ANY($2::text[]))";
-
-static const char *const sql_constraints =
-    "SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'table', c.relname,"
-    " 'name', con.conname, 'type', con.contype::text,"
-    " 'columns', (SELECT json_agg(a.attname ORDER BY k.o) FROM unnest(con.conkey)"
-    "   WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid"
-    "   AND a.attnum = k.n),"
-    " 'ref_schema', fn.nspname, 'ref_table', fc.relname,"
-    " 'ref_columns', (SELECT json_agg(a.attname ORDER BY k.o) FROM unnest(con.confkey)"
-    "   WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid"
-    "   AND a.attnum = k.n),"
-    " 'on_update', CASE WHEN con.contype = 'f' THEN CASE con.confupdtype WHEN 'r' THEN 'RESTRICT'"
-    "   WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT'"
-    "   ELSE 'NO ACTION' END END,"
-    " 'on_delete', CASE WHEN con.contype = 'f' THEN CASE con.confdeltype WHEN 'r' THEN 'RESTRICT'"
-    "   WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT'"
-    "   ELSE 'NO ACTION' END END,"
-    " 'definition', pg_get_constraintdef(con.oid))"
-    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", con.conname COLLATE \"C\"),"
-    " '[]')::text"
-    " FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid"
-    " JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " LEFT JOIN pg_class fc ON fc.oid = con.confrelid"
-    " LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace"
-    " WHERE n.nspname = ANY($1::text[]) AND con.contype IN ('p', 'u', 'f', 'c')";
-
-static const char *const sql_indexes =
-    "SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'table', c.relname,"
-    " 'name', ic.relname, 'unique', i.indisunique, 'method', am.amname,"
-    " 'columns', (SELECT json_agg(pg_get_indexdef(i.indexrelid, k, true) ORDER BY k)"
-    "   FROM generate_series(1, i.indnkeyatts) k),"
-    " 'predicate', pg_get_expr(i.indpred, i.indrelid), 'constraint', con.conname,"
-    " 'definition', pg_get_indexdef(i.indexrelid))"
-    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", ic.relname COLLATE \"C\"),"
-    " '[]')::text"
-    " FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
-    " JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " JOIN pg_am am ON am.oid = ic.relam"
-    " LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid"
-    "   AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')"
-    " WHERE n.nspname = ANY($1::text[])";
-
-/* A PostgreSQL text[] literal of the strings. New heap string. */
-static char *
-text_array(const char *const *v, size_t n)
-{
-    struct dba_buf b;
-
-    dba_buf_init(&b);
-    dba_buf_put_text_array(&b, v, n);
-    return dba_buf_take(&b);
-}
-
-/* Runs one of the queries above and parses its single JSON text value. */
 static json_t *
-query_json(struct pg_conn *pg, const char *sql, const char *const *params, int n,
-           struct dba_err *err)
+names_json(char *const *v, size_t n)
 {
-    struct pg_result *r = dba_db_exec(pg, sql, params, n, err);
+    json_t *a = json_array();
 
-    if (r == NULL)
-        return NULL;
-    json_t *v = json_loads(dba_db_res_value(r, 0, 0), 0, NULL);
-    dba_db_res_clear(r);
-    if (!json_is_array(v)) {
-        json_decref(v);
-        dba_err_set(err, DBA_EDB, 500, "DBA500", "catalog query returned unreadable JSON");
-        return NULL;
-    }
-    return v;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
 }
 
-static char *
-qualified(const json_t *o, const char *table_key)
+/* A column list as the catalog query printed it: an array, or null when empty (json_agg). */
+static json_t *
+cols_json(char *const *v, size_t n)
 {
-    struct dba_buf b;
-
-    dba_buf_init(&b);
-    dba_buf_printf(&b, "%s.%s", json_string_value(json_object_get(o, "schema")),
-                   json_string_value(json_object_get(o, table_key)));
-    return dba_buf_take(&b);
+    return n > 0 ? names_json(v, n) : json_null();
 }
 
-/* Moves each relation into tables{"schema.name"} with empty constraint lists. */
-static void
-add_relations(json_t *tables, json_t *rels)
+static const char *
+rel_kind(char kind)
 {
-    size_t i;
-    json_t *rel;
-
-    json_array_foreach(rels, i, rel) {
-        char *key = qualified(rel, "name");
-        json_object_set_new(rel, "primary_key", json_null());
-        json_object_set_new(rel, "uniques", json_array());
-        json_object_set_new(rel, "foreign_keys", json_array());
-        json_object_set_new(rel, "checks", json_array());
-        json_object_set_new(rel, "indexes", json_array());
-        json_object_set(tables, key, rel);
-        free(key);
+    switch (kind) {
+    case 'v':
+        return "view";
+    case 'm':
+        return "materialized view";
+    case 'f':
+        return "foreign table";
+    default:
+        return "table";
     }
 }
 
 static const char *
-constraint_list(const char *type)
+fk_action(char a)
 {
-    switch (type[0]) {
-    case 'u':
-        return "uniques";
-    case 'f':
-        return "foreign_keys";
+    switch (a) {
+    case 'r':
+        return "RESTRICT";
     case 'c':
-        return "checks";
+        return "CASCADE";
+    case 'n':
+        return "SET NULL";
+    case 'd':
+        return "SET DEFAULT";
     default:
-        return NULL;
-    }
-}
-
-/* Files each constraint or index under its table; drops the now redundant table fields. */
-static void
-add_members(json_t *tables, json_t *items, bool are_indexes)
-{
-    size_t i;
-    json_t *it;
-
-    json_array_foreach(items, i, it) {
-        char *key = qualified(it, "table");
-        json_t *t = json_object_get(tables, key);
-        free(key);
-        if (t == NULL)
-            continue;
-        json_object_del(it, "schema");
-        json_object_del(it, "table");
-        if (are_indexes) {
-            json_array_append(json_object_get(t, "indexes"), it);
-            continue;
-        }
-        const char *type = json_string_value(json_object_get(it, "type"));
-        const char *list = constraint_list(type);
-        if (strcmp(type, "f") != 0) {
-            json_object_del(it, "ref_schema");
-            json_object_del(it, "ref_table");
-            json_object_del(it, "ref_columns");
-            json_object_del(it, "on_update");
-            json_object_del(it, "on_delete");
-        }
-        json_object_del(it, "type");
-        if (list == NULL)
-            json_object_set(t, "primary_key", it);
-        else
-            json_array_append(json_object_get(t, list), it);
+        return "NO ACTION";
     }
 }
 
 static json_t *
-introspect_run(struct pg_conn *pg, const char *const *params, struct dba_err *err)
+column_json(const struct dba_column *c)
 {
-    json_t *rels = query_json(pg, sql_relations, params, 2, err);
-    json_t *cons = rels ? query_json(pg, sql_constraints, params, 1, err) : NULL;
-    json_t *idx = cons ? query_json(pg, sql_indexes, params, 1, err) : NULL;
+    const char *identity = c->identity_kind == 'a'   ? "always"
+                           : c->identity_kind == 'd' ? "by default"
+                                                     : NULL;
 
-    if (idx == NULL) {
-        json_decref(rels);
-        json_decref(cons);
-        return NULL;
-    }
-    json_t *tables = json_object();
-    add_relations(tables, rels);
-    add_members(tables, cons, false);
-    add_members(tables, idx, true);
-    json_decref(rels);
-    json_decref(cons);
-    json_decref(idx);
-    return tables;
+    return json_pack("{s:s,s:s,s:b,s:s?,s:s?,s:s?,s:b}", "name", c->name, "type", c->type,
+                     "nullable", c->nullable, "default", c->generated ? NULL : c->default_expr,
+                     "identity", identity, "generated", c->generated ? c->default_expr : NULL,
+                     "serial", c->serial);
 }
 
-static bool
-exec_ok(struct pg_conn *pg, const char *sql, struct dba_err *err)
+static json_t *
+constraint_json(const struct dba_unique *u)
 {
-    struct pg_result *r = dba_db_exec(pg, sql, NULL, 0, err);
+    return json_pack("{s:s,s:o,s:s}", "name", u->name, "columns", cols_json(u->cols, u->n_cols),
+                     "definition", u->definition);
+}
 
-    dba_db_res_clear(r);
-    return r != NULL;
+static json_t *
+constraints_json(const struct dba_unique *v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, constraint_json(&v[i]));
+    return a;
+}
+
+static json_t *
+fkey_json(const struct dba_fkey *f)
+{
+    size_t n_ref = 0;
+
+    while (f->ref_cols != NULL && f->ref_cols[n_ref] != NULL)
+        n_ref++;
+    return json_pack("{s:s,s:o,s:s?,s:s?,s:o,s:s,s:s,s:s}", "name", f->name, "columns",
+                     cols_json(f->cols, f->n_cols), "ref_schema", f->ref_schema, "ref_table",
+                     f->ref_table, "ref_columns", cols_json(f->ref_cols, n_ref), "on_update",
+                     fk_action(f->on_update), "on_delete", fk_action(f->on_delete), "definition",
+                     f->definition);
+}
+
+static json_t *
+index_json(const struct dba_index *x)
+{
+    return json_pack("{s:s,s:b,s:s,s:o,s:s?,s:s?,s:s}", "name", x->name, "unique", x->unique,
+                     "method", x->method, "columns", cols_json(x->cols, x->n_cols), "predicate",
+                     x->predicate, "constraint", x->constraint, "definition", x->definition);
+}
+
+static json_t *
+table_json(const struct dba_table *t)
+{
+    json_t *cols = json_array();
+    json_t *fks = json_array();
+    json_t *idx = json_array();
+
+    for (size_t i = 0; i < t->n_cols; i++)
+        json_array_append_new(cols, column_json(&t->cols[i]));
+    for (size_t i = 0; i < t->n_fkeys; i++)
+        json_array_append_new(fks, fkey_json(&t->fkeys[i]));
+    for (size_t i = 0; i < t->n_indexes; i++)
+        json_array_append_new(idx, index_json(&t->indexes[i]));
+    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "schema", t->schema, "name",
+                     t->name, "kind", rel_kind(t->kind), "columns", cols, "primary_key",
+                     t->pkey ? constraint_json(t->pkey) : json_null(), "uniques",
+                     constraints_json(t->uniques, t->n_uniques), "foreign_keys", fks, "checks",
+                     constraints_json(t->checks, t->n_checks), "indexes", idx);
+}
+
+json_t *
+dba_schema_catalog_json(const struct dba_catalog *c, const struct dba_config_strv *exclude)
+{
+    json_t *tables = json_object();
+
+    for (size_t i = 0; i < c->n_tables; i++) {
+        const struct dba_table *t = &c->tables[i];
+        if (!dba_catalog_table_managed(t, exclude))
+            continue;
+        struct dba_buf key;
+        dba_buf_init(&key);
+        dba_buf_printf(&key, "%s.%s", t->schema, t->name);
+        json_object_set_new(tables, key.data, table_json(t));
+        dba_buf_cleanup(&key);
+    }
+    return json_pack("{s:s,s:o,s:o}", "server_version", c->server_version, "schemas",
+                     names_json(c->schemas, c->n_schemas), "tables", tables);
 }
 
 json_t *
 dba_schema_introspect(struct pg_conn *pg, const char *const *schemas, size_t n,
                       const struct dba_config_strv *exclude, struct dba_err *err)
 {
-    char *lit = text_array(schemas, n);
-    char *ex = text_array(exclude ? (const char *const *)exclude->v : NULL,
-                          exclude ? exclude->n : 0);
-    const char *params[2] = { lit, ex };
-    json_t *tables = NULL;
+    struct dba_catalog *c = dba_catalog_load(pg, schemas, n, err);
 
-    if (exec_ok(pg, "BEGIN READ ONLY", err)) {
-        if (exec_ok(pg, "SET LOCAL search_path TO pg_catalog", err))
-            tables = introspect_run(pg, params, err);
-        struct dba_err ignored;
-        exec_ok(pg, "ROLLBACK", &ignored);
-    }
-    free(lit);
-    free(ex);
-    if (tables == NULL)
+    if (c == NULL)
         return NULL;
-    json_t *sv = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(sv, json_string(schemas[i]));
-    return json_pack("{s:s,s:o,s:o}", "server_version", dba_db_server_version(pg), "schemas", sv,
-                     "tables", tables);
+    json_t *doc = dba_schema_catalog_json(c, exclude);
+    dba_catalog_unref(c);
+    return doc;
 }

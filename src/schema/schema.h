@@ -33,10 +33,14 @@ json_t *dba_schema_status_probe(const struct dba_profile *p, const char *source,
 
 struct pg_conn;
 
-/* The live schema over an open connection: every table and view of schemas[0..n) minus
-   exclude (names "t" or "schema.t"), as {"schemas": [...], "tables": {"schema.name": {...}}}
-   with columns, primary_key, uniques, foreign_keys, checks and indexes (three catalog queries
-   for the whole database). New reference, or NULL with err. */
+/* Pure: the catalog rendered as the live-schema document: every managed relation
+   (dba_catalog_table_managed: no partitions, nothing in exclude) as
+   {"server_version", "schemas": [...], "tables": {"schema.name": {schema, name, kind, columns,
+   primary_key, uniques, foreign_keys, checks, indexes}}}. New reference. */
+json_t *dba_schema_catalog_json(const struct dba_catalog *c,
+                                const struct dba_config_strv *exclude);
+/* The live schema over an open connection: dba_catalog_load of schemas[0..n), rendered by
+   dba_schema_catalog_json. New reference, or NULL with err. */
 json_t *dba_schema_introspect(struct pg_conn *pg, const char *const *schemas, size_t n,
                               const struct dba_config_strv *exclude, struct dba_err *err);
 
@@ -107,12 +111,6 @@ json_t *dba_schema_fix_touched(const json_t *plan, const json_t *report);
 DBA_MUSTCHECK int dba_schema_fix_apply(struct pg_conn *pg, const json_t *plan, int *failed,
                                        struct dba_err *err);
 
-/* Writes the rows of tables (array of "schema.name", borrowed) read in one REPEATABLE READ READ
-   ONLY transaction to <dir>/pre-fix-<profile>-<UTC timestamp>.json in the backup document
-   format. Returns the path (new heap string) or NULL with err; nothing is left on failure. */
-char *dba_schema_prefix_backup(struct pg_conn *pg, const char *profile, const json_t *tables,
-                               const char *first_schema, const char *dir, struct dba_err *err);
-
 /* Where the expected schema comes from: sql text if non-NULL, else the file at path. */
 struct dba_schema_src {
     const char *sql;     /* schema SQL text, or NULL */
@@ -127,11 +125,20 @@ json_t *dba_schema_live(const struct dba_config *cfg, const struct dba_profile *
 json_t *dba_schema_validate(const struct dba_config *cfg, const struct dba_profile *p,
                             const struct dba_schema_src *src, struct dba_err *err);
 
+/* The pre-fix backup, supplied by the face (backup/'s dba_backup_prefix): schema management and
+   backup are siblings, so fix never calls backup/ itself. Writes the rows of tables (array of
+   "schema.name", borrowed) read over pg (idle, the connection the fix will apply on) to a file;
+   returns its path (new heap string) or NULL with err. */
+typedef char *(*dba_schema_backup_cb)(void *arg, struct pg_conn *pg, const char *profile,
+                                      const json_t *tables, const char *first_schema,
+                                      struct dba_err *err);
+
 struct dba_schema_fix_opts {
-    struct dba_schema_src src;  /* expected schema */
-    bool confirm;               /* apply (else plan only) */
-    bool backup;                /* write the pre-fix backup before applying */
-    const char *backup_dir;     /* directory for it, NULL = "backups" */
+    struct dba_schema_src src;      /* expected schema */
+    bool confirm;                   /* apply (else plan only) */
+    bool backup;                    /* write the pre-fix backup before applying */
+    dba_schema_backup_cb backup_cb; /* writes it (required when backup and confirm) */
+    void *backup_arg;               /* its argument */
 };
 /* POST /schema/fix and `db-adapter fix`: {report, plan, applied, backup?, failed_statement?,
    after?}. Returns NULL with err only when nothing could be computed; an apply failure is a

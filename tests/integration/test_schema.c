@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backup/backup.h"
 #include "config/config.h"
 #include "db/db.h"
 #include "harness.h"
@@ -242,6 +243,21 @@ Test(schema, confirmed_fix_applies_keeps_every_row_and_reloads)
     expect_json(json_object_get(json_object_get(doc, "metadata"), "backup_type"), "\"pre-fix\"");
     cr_expect_eq(json_array_size(json_object_get(doc, "authors")), 2);
     json_decref(doc);
+    /* Written by backup/'s streaming writer: valid per validate-backup, with its own schema. */
+    struct dba_err err;
+    char *text = NULL;
+    size_t len = 0;
+    json_t *meta = dba_backup_file_metadata(backup, &text, &len, &err);
+    cr_assert(meta != NULL, "%s", err.msg);
+    expect_json(json_object_get(meta, "format"), "\"json\"");
+    struct dba_backup_schema *bs = dba_backup_schema_for(NULL, meta, text, len, NULL, NULL, &err);
+    cr_assert(bs != NULL, "%s", err.msg);
+    json_t *v = dba_backup_validate_file(bs, backup);
+    expect_json(json_object_get(v, "valid"), "true");
+    json_decref(v);
+    dba_backup_schema_free(bs);
+    json_decref(meta);
+    free(text);
     unlink(backup);
     dbat_resp_free(r);
     char *now = dbat_sql(rows_sql);
@@ -849,4 +865,69 @@ Test(schema, the_file_cannot_leave_code_to_run_after_its_statement)
         cr_expect(!role_exists("x_left_behind"), "attempt %zu ran as the profile's role", i);
     }
     cr_expect_eq(scratch_leftovers(), 0);
+}
+
+/* The one catalog reader: type details for the API, the one relation filter for schema
+   management, and a load inside the caller's transaction leaves its session as it was. */
+Test(schema, the_catalog_model_carries_types_and_the_one_filter)
+{
+    free(dbat_sql("SET client_min_messages = warning; DROP SCHEMA IF EXISTS sm_cat CASCADE;"
+                  "CREATE SCHEMA sm_cat; CREATE TYPE sm_cat.mood AS ENUM ('sad', 'ok', 'happy');"
+                  "CREATE TABLE sm_cat.t (id serial PRIMARY KEY, m sm_cat.mood, tags text[],"
+                  " n numeric CHECK (n > 0));"
+                  "CREATE TABLE sm_cat.p (a int) PARTITION BY LIST (a);"
+                  "CREATE TABLE sm_cat.p1 PARTITION OF sm_cat.p FOR VALUES IN (1);"
+                  "CREATE TABLE sm_cat.skipme (x int); CREATE TABLE sm_cat.empty ();"));
+    struct dba_err err;
+    const struct dba_profile *p = &dbat_config()->profiles[0];
+    char *conninfo = dba_config_profile_conninfo(p);
+    struct pg_conn *pg = dba_db_connect_blocking(conninfo, 10, &err);
+    free(conninfo);
+    cr_assert(pg != NULL, "%s", err.msg);
+    dba_db_res_clear(dba_db_exec(pg, "BEGIN", NULL, 0, &err));
+    dba_db_res_clear(dba_db_exec(pg, "SET LOCAL search_path TO sm_cat, public", NULL, 0, &err));
+    const char *schemas[] = { "sm_cat" };
+    struct dba_catalog *c = dba_catalog_load(pg, schemas, 1, &err);
+    cr_assert(c != NULL, "%s", err.msg);
+    struct pg_result *r = dba_db_exec(pg, "SHOW search_path", NULL, 0, &err);
+    cr_assert(r != NULL, "%s", err.msg);
+    cr_expect_str_eq(dba_db_res_value(r, 0, 0), "sm_cat, public", "the caller's setting stays");
+    dba_db_res_clear(r);
+    dba_db_res_clear(dba_db_exec(pg, "ROLLBACK", NULL, 0, &err));
+    dba_db_close(pg);
+
+    const struct dba_table *t = dba_catalog_table_find(c, "sm_cat", "t");
+    cr_assert(t != NULL);
+    const struct dba_column *m = dba_catalog_column_find(t, "m");
+    cr_expect_str_eq(m->type, "sm_cat.mood", "qualified under any search_path");
+    cr_expect_eq(m->type_category, 'E');
+    cr_assert_eq(m->n_enum_labels, 3);
+    cr_expect_str_eq(m->enum_labels[0], "sad");
+    cr_expect_str_eq(m->enum_labels[2], "happy");
+    const struct dba_column *tags = dba_catalog_column_find(t, "tags");
+    cr_expect_eq(tags->type_category, 'A');
+    cr_expect_str_eq(tags->elem_type, "text");
+    cr_expect_eq(dba_catalog_column_find(t, "n")->type_category, 'N');
+    cr_expect(dba_catalog_column_find(t, "id")->serial);
+    cr_expect_eq(t->n_checks, 1);
+    cr_expect_str_eq(t->pkey->name, "t_pkey");
+    cr_expect_eq(t->n_indexes, 1);
+    const struct dba_table *empty = dba_catalog_table_find(c, "sm_cat", "empty");
+    cr_assert(empty != NULL, "a relation without columns is in the model");
+    cr_expect_eq(empty->n_cols, 0);
+    const struct dba_table *p1 = dba_catalog_table_find(c, "sm_cat", "p1");
+    cr_assert(p1 != NULL, "requests see partitions");
+    char *ex[] = { "sm_cat.skipme" };
+    struct dba_config_strv exclude = { ex, 1 };
+    cr_expect(!dba_catalog_table_managed(p1, &exclude), "schema management skips partitions");
+    cr_expect(!dba_catalog_table_managed(dba_catalog_table_find(c, "sm_cat", "skipme"), &exclude));
+    cr_expect(dba_catalog_table_managed(t, &exclude));
+    json_t *doc = dba_schema_catalog_json(c, &exclude);
+    json_t *tables = json_object_get(doc, "tables");
+    cr_expect_eq(json_object_size(tables), 3, "t, p and empty");
+    cr_expect(json_object_get(tables, "sm_cat.p1") == NULL);
+    cr_expect(json_object_get(tables, "sm_cat.skipme") == NULL);
+    json_decref(doc);
+    dba_catalog_unref(c);
+    free(dbat_sql("SET client_min_messages = warning; DROP SCHEMA sm_cat CASCADE"));
 }

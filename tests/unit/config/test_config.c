@@ -367,6 +367,8 @@ Test(config, unknown_top_level_group_accepted)
     cr_expect_not_null(config_setting_get_member(g, "tables"));
     cr_expect_not_null(dba_config_group_get(c, "sync"));
     cr_expect_null(dba_config_group_get(c, "nope"));
+    cr_expect_eq(c->backup.n_tables, 1);
+    cr_expect_eq(c->sync.tables.n, 1);
     dba_config_free(c);
 }
 
@@ -1032,16 +1034,17 @@ Test(config, profile_get)
 
 Test(config, err_at_for_other_modules)
 {
-    struct dba_config *c = load_ok("backup: {\n  tables = 5;\n  extra = 1;\n};\n" ONE_PROFILE);
-    const config_setting_t *g = dba_config_group_get(c, "backup");
+    /* backup and sync are typed since issue 9; a future module's group is read the old way. */
+    struct dba_config *c = load_ok("future: {\n  tables = 5;\n  extra = 1;\n};\n" ONE_PROFILE);
+    const config_setting_t *g = dba_config_group_get(c, "future");
     static const char *const allowed[] = { "tables", NULL };
     struct dba_err err;
 
     cr_expect_eq(dba_config_err_at(&err, c, config_setting_get_member(g, "tables"),
         "expected a list"), DBA_EINVAL);
-    cr_expect_str_eq(err.msg, "./db-adapter.conf:2: backup.tables: expected a list");
+    cr_expect_str_eq(err.msg, "./db-adapter.conf:2: future.tables: expected a list");
     cr_expect_eq(dba_config_keys_check(c, g, allowed, &err), DBA_EINVAL);
-    cr_expect_str_eq(err.msg, "./db-adapter.conf:3: backup.extra: unknown key");
+    cr_expect_str_eq(err.msg, "./db-adapter.conf:3: future.extra: unknown key");
     dba_config_free(c);
 }
 
@@ -1061,4 +1064,75 @@ Test(config, task_and_shutdown_keys)
     dba_config_free(c);
     struct dba_err err = load_fail("server: { task_threads = 0; };\n" ONE_PROFILE);
     cr_expect(strstr(err.msg, "server.task_threads: 0 is out of range") != NULL, "%s", err.msg);
+}
+
+/* The backup and sync groups as typed structs (issue 9). */
+Test(config, backup_group_typed)
+{
+    struct dba_config *c = load_ok("backup: {\n  dir = \"bk\";\n  tables = (\n"
+        "    { name = \"users\"; slug = \"handle\"; },\n"
+        "    { name = \"posts\"; pk = \"pid\"; user_field = \"user_id\";\n"
+        "      parent = { table = \"users\"; field = \"author\"; };\n"
+        "      optional_refs = ( { table = \"posts\"; field = \"reply_to\"; } ); },\n"
+        "    { name = \"tags\"; slug_field = \"label\"; }\n  );\n};\n" ONE_PROFILE);
+    const struct dba_config_backup *b = &c->backup;
+
+    cr_assert_eq(b->n_tables, 3);
+    cr_expect_str_eq(b->dir, "bk");
+    cr_expect_eq(b->line, 3);
+    cr_expect_str_eq(b->tables[0].name, "users");
+    cr_expect_str_eq(b->tables[0].pk, "id", "default pk");
+    cr_expect_str_eq(b->tables[0].slug, "handle");
+    cr_expect_null(b->tables[0].parent.table);
+    cr_expect_str_eq(b->tables[1].pk, "pid");
+    cr_expect_str_eq(b->tables[1].slug, "slug", "default slug");
+    cr_expect_str_eq(b->tables[1].user_field, "user_id");
+    cr_expect_str_eq(b->tables[1].parent.table, "users");
+    cr_expect_str_eq(b->tables[1].parent.field, "author");
+    cr_assert_eq(b->tables[1].n_optional_refs, 1);
+    cr_expect_str_eq(b->tables[1].optional_refs[0].field, "reply_to");
+    cr_expect_str_eq(b->tables[2].slug, "label", "slug_field is the original's spelling");
+    cr_expect_eq(c->sync.tables.n, 0);
+    dba_config_free(c);
+}
+
+Test(config, sync_group_typed)
+{
+    struct dba_config *c = load_ok("sync: { tables = [ \"a\", \"b\" ]; };\n" ONE_PROFILE);
+
+    cr_assert_eq(c->sync.tables.n, 2);
+    cr_expect_str_eq(c->sync.tables.v[1], "b");
+    cr_expect_null(c->backup.tables);
+    dba_config_free(c);
+    c = load_ok("sync: { tables = \"a,b\"; };\n" ONE_PROFILE);
+    cr_assert_eq(c->sync.tables.n, 1);
+    cr_expect_str_eq(c->sync.tables.v[0], "a,b");
+    dba_config_free(c);
+}
+
+Test(config, bad_backup_and_sync_values_name_file_and_line)
+{
+    struct dba_err err = load_fail("backup: {\n  tables = 5;\n};\n" ONE_PROFILE);
+    cr_expect_str_eq(err.msg, "db-adapter.conf:2: backup.tables: expected a list of groups, like "
+        "( { name = \"t\"; } )");
+    err = load_fail("backup: {\n  extra = 1;\n};\n" ONE_PROFILE);
+    cr_expect_str_eq(err.msg, "db-adapter.conf:2: backup.extra: unknown key");
+    err = load_fail("backup: { tables = (\n { pk = \"id\"; }\n); };\n" ONE_PROFILE);
+    cr_expect_str_eq(err.msg, "db-adapter.conf:2: backup.tables[0]: every table needs a name");
+    err = load_fail("backup: { tables = (\n { name = \"a\"; },\n { name = \"a\"; }\n); };\n"
+        ONE_PROFILE);
+    cr_expect(strstr(err.msg, "db-adapter.conf:3: ") == err.msg, "%s", err.msg);
+    cr_expect(strstr(err.msg, "table 'a' is listed twice") != NULL, "%s", err.msg);
+    err = load_fail("backup: { tables = ( { name = \"a\";\n pk = 7; } ); };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, ":2: ") != NULL && strstr(err.msg, "pk: expected a string") != NULL,
+        "%s", err.msg);
+    err = load_fail("backup: { tables = ( { name = \"a\";\n parent = { table = \"b\"; }; } ); };\n"
+        ONE_PROFILE);
+    cr_expect(strstr(err.msg, "needs a table and a field") != NULL, "%s", err.msg);
+    err = load_fail("backup: { tables = ( ); };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "backup.tables: must not be empty") != NULL, "%s", err.msg);
+    err = load_fail("sync: {\n tables = [ 1 ];\n};\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, ":2: sync.tables") != NULL, "%s", err.msg);
+    err = load_fail("sync: {\n tabels = [ \"a\" ];\n};\n" ONE_PROFILE);
+    cr_expect_str_eq(err.msg, "db-adapter.conf:2: sync.tabels: unknown key");
 }

@@ -1,4 +1,4 @@
-/* backup.c - the backup, validate-backup, restore and sync commands. */
+/* cmd_backup.c - the backup, validate-backup, restore and sync commands. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -110,13 +110,6 @@ bk_writable(struct dba_cli *c, const struct dba_profile *p, const char *what)
 }
 
 static void
-bk_print_json(json_t *o)
-{
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-}
-
-static void
 bk_progress(void *arg, const char *table, int64_t done, int64_t total)
 {
     struct bk_progress *p = arg;
@@ -135,7 +128,7 @@ bk_progress(void *arg, const char *table, int64_t done, int64_t total)
     }
 }
 
-/* Resolves the active profile and connects; prints the error and returns NULL on failure. */
+/* Checks the profile and connects; prints the error and returns NULL on failure. */
 static struct pg_conn *
 bk_connect(struct dba_cli *c, const struct dba_profile *p)
 {
@@ -153,18 +146,6 @@ bk_connect(struct dba_cli *c, const struct dba_profile *p)
     return conn;
 }
 
-static const struct dba_profile *
-bk_active(struct dba_cli *c)
-{
-    const struct dba_profile *p = NULL;
-    struct dba_err err;
-    if (dba_config_active_profile(c->cfg, c->profile, &p, NULL, &err) != DBA_OK) {
-        dba_cli_print_err(c, &err);
-        return NULL;
-    }
-    return p;
-}
-
 /* Declared schema, else derived from the profile's cache. */
 static struct dba_backup_schema *
 bk_schema_live(struct dba_cli *c, const struct dba_profile *p, struct pg_conn *conn)
@@ -175,12 +156,6 @@ bk_schema_live(struct dba_cli *c, const struct dba_profile *p, struct pg_conn *c
     if (s == NULL)
         dba_cli_print_err(c, &err);
     return s;
-}
-
-static int
-bk_write_file(void *arg, const char *p, size_t n)
-{
-    return fwrite(p, 1, n, arg) == n ? 0 : -1;
 }
 
 static char *
@@ -209,40 +184,6 @@ bk_print_counts(json_t *tables, const char *head)
         printf("  %-32s %12lld\n", k, (long long)json_integer_value(v));
 }
 
-/* Runs the dump into path through a temp file renamed at the end. */
-static json_t *
-bk_dump_to(struct pg_conn *conn, const struct dba_backup_schema *s, struct dba_backup_opts *o,
-           const char *path, struct dba_err *err)
-{
-    size_t n = strlen(path) + 8;
-    char *tmp = dba_xmalloc(n);
-    snprintf(tmp, n, "%s.part", path);
-    FILE *f = fopen(tmp, "w");
-    json_t *sum = NULL;
-    if (f == NULL) {
-        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s: %s", tmp,
-                    strerror(errno));
-    } else {
-        o->write = bk_write_file;
-        o->write_arg = f;
-        sum = dba_backup_dump(conn, s, o, err);
-        if (fclose(f) != 0 && sum != NULL) {
-            json_decref(sum);
-            sum = NULL;
-            dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s", tmp);
-        }
-        if (sum != NULL && rename(tmp, path) != 0) {
-            json_decref(sum);
-            sum = NULL;
-            dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot rename to %s", path);
-        }
-        if (sum == NULL)
-            unlink(tmp);
-    }
-    free(tmp);
-    return sum;
-}
-
 static int bk_validate_cmd(struct dba_cli *c, const char *path);
 
 static int
@@ -268,7 +209,7 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
     json_array_foreach(warnings, i, w)
         fprintf(stderr, "warning: %s\n", json_string_value(w));
     char *path = a->file != NULL ? dba_xstrdup(a->file) : bk_default_path(p, o.jsonl);
-    json_t *sum = path != NULL ? bk_dump_to(conn, s, &o, path, &err) : NULL;
+    json_t *sum = path != NULL ? dba_backup_dump_file(conn, s, &o, path, &err) : NULL;
     if (path == NULL)
         dba_err_set(&err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot create ./backups");
     if (sum == NULL) {
@@ -276,7 +217,7 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
     } else if (c->json) {
         json_object_set_new(sum, "file", json_string(path));
         json_object_set_new(sum, "warnings", json_incref(warnings));
-        bk_print_json(sum);
+        dba_cli_print_json(sum);
     } else {
         printf("Backup saved to: %s\n", path);
         bk_print_counts(json_object_get(sum, "tables"), "ROWS");
@@ -299,7 +240,7 @@ dba_cli_backup(struct dba_cli *c)
         return bk_validate_cmd(c, a.file);
     if (a.format != NULL && strcmp(a.format, "json") != 0 && strcmp(a.format, "jsonl") != 0)
         return bk_usage("backup", "--format must be json or jsonl, not", a.format);
-    const struct dba_profile *p = bk_active(c);
+    const struct dba_profile *p = dba_cli_profile(c, NULL, false);
     struct pg_conn *conn = p != NULL ? bk_connect(c, p) : NULL;
     if (conn == NULL)
         return DBA_EXIT_FAIL;
@@ -355,7 +296,7 @@ bk_validate_cmd(struct dba_cli *c, const char *path)
     bool ok = json_is_true(json_object_get(v, "valid"));
     if (c->json) {
         json_object_set_new(v, "file", json_string(path));
-        bk_print_json(v);
+        dba_cli_print_json(v);
     } else {
         printf("%s Backup is %s: %s\n", ok ? "v" : "x", ok ? "valid" : "invalid", path);
         bk_print_list("Errors:", json_object_get(v, "errors"));
@@ -471,7 +412,7 @@ bk_restore_args(struct dba_cli *c, const struct bk_args *a, enum dba_backup_mode
         dba_cli_print_err(c, &err);
         return DBA_EXIT_FAIL;
     }
-    *p = bk_active(c);
+    *p = dba_cli_profile(c, NULL, false);
     if (*p == NULL || (!a->dry_run && !bk_writable(c, *p, "a restore into it")))
         return DBA_EXIT_FAIL;
     return DBA_EXIT_OK;
@@ -504,7 +445,7 @@ dba_cli_restore(struct dba_cli *c)
     dba_db_close(conn);
     bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
     if (c->json && rep != NULL)
-        bk_print_json(rep);
+        dba_cli_print_json(rep);
     else if (rep != NULL && json_object_get(rep, "tables") != NULL)
         bk_print_restore(rep);
     if (!ok && !(c->json && rep != NULL))
@@ -562,7 +503,7 @@ bk_sync_args(struct dba_cli *c, const struct bk_args *a, struct dba_backup_sync_
         dba_cli_print_err(c, err);
         return DBA_EXIT_FAIL;
     }
-    o->to = bk_active(c);
+    o->to = dba_cli_profile(c, NULL, false);
     if (o->to == NULL)
         return DBA_EXIT_FAIL;
     if (a->confirm && !bk_writable(c, o->to, "a sync into it"))
@@ -588,7 +529,7 @@ dba_cli_sync(struct dba_cli *c)
     json_t *rep = dba_backup_sync(c->cfg, &o, &err);
     bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
     if (c->json && rep != NULL)
-        bk_print_json(rep);
+        dba_cli_print_json(rep);
     else if (rep != NULL)
         bk_print_sync(rep);
     if (!ok && !(c->json && rep != NULL))

@@ -1,4 +1,4 @@
-/* schema.c - schema, validate and fix: render the schema module's documents as readable text on a
+/* cmd_schema.c - schema, validate and fix: render the schema module's documents as readable text on a
    terminal or as JSON with --json. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,19 +8,13 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "backup/backup.h"
 #include "schema/schema.h"
 
 static const char *
 str(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
-}
-
-static void
-print_json(const json_t *o)
-{
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
 }
 
 /* Options of validate and fix. */
@@ -48,20 +42,6 @@ parse_args(struct dba_cli *c, const char *cmd, bool fix, struct schema_args *a)
         }
     }
     return DBA_EXIT_OK;
-}
-
-static const struct dba_profile *
-active_profile(struct dba_cli *c)
-{
-    const struct dba_profile *p = NULL;
-    struct dba_err err;
-
-    if (dba_config_active_profile(c->cfg, c->profile, &p, NULL, &err) != DBA_OK ||
-        dba_config_profile_check(p, &err) != DBA_OK) {
-        dba_cli_print_err(c, &err);
-        return NULL;
-    }
-    return p;
 }
 
 static void
@@ -99,7 +79,7 @@ dba_cli_schema(struct dba_cli *c)
         fprintf(stderr, "db-adapter schema: unexpected argument '%s'\n", c->argv[0]);
         return DBA_EXIT_USAGE;
     }
-    const struct dba_profile *p = active_profile(c);
+    const struct dba_profile *p = dba_cli_profile(c, NULL, true);
     if (p == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
@@ -109,7 +89,7 @@ dba_cli_schema(struct dba_cli *c)
         return DBA_EXIT_FAIL;
     }
     if (c->json) {
-        print_json(live);
+        dba_cli_print_json(live);
     } else {
         const char *key;
         json_t *t;
@@ -203,7 +183,7 @@ dba_cli_validate(struct dba_cli *c)
 
     if (rc != DBA_EXIT_OK)
         return rc;
-    const struct dba_profile *p = active_profile(c);
+    const struct dba_profile *p = dba_cli_profile(c, NULL, true);
     if (p == NULL)
         return DBA_EXIT_FAIL;
     struct dba_schema_src src = { .sql = NULL, .path = a.schema_file };
@@ -215,7 +195,7 @@ dba_cli_validate(struct dba_cli *c)
     }
     bool valid = json_is_true(json_object_get(rep, "valid"));
     if (c->json) {
-        print_json(rep);
+        dba_cli_print_json(rep);
     } else {
         printf("%s profile '%s' against %s\n",
                valid ? "v Schema is valid:" : "x Schema has drifted:", p->name,
@@ -289,12 +269,12 @@ dba_cli_fix(struct dba_cli *c)
 
     if (rc != DBA_EXIT_OK)
         return rc;
-    const struct dba_profile *p = active_profile(c);
+    const struct dba_profile *p = dba_cli_profile(c, NULL, true);
     if (p == NULL)
         return DBA_EXIT_FAIL;
     struct dba_schema_fix_opts o = { .src = { .sql = NULL, .path = a.schema_file },
                                      .confirm = a.confirm, .backup = !a.no_backup,
-                                     .backup_dir = NULL };
+                                     .backup_cb = dba_backup_prefix, .backup_arg = NULL };
     dba_err_clear(&err);
     json_t *doc = dba_schema_fix(c->cfg, p, &o, &err);
     if (doc == NULL) {
@@ -306,7 +286,7 @@ dba_cli_fix(struct dba_cli *c)
     bool drift_left = !failed && o.confirm &&
                       !json_is_true(json_object_get(json_object_get(doc, "after"), "valid"));
     if (c->json) {
-        print_json(doc);
+        dba_cli_print_json(doc);
     } else {
         print_fix(doc, p);
         if (failed)

@@ -1,0 +1,298 @@
+/* load.c - the one reader of pg_catalog: four queries for the whole database, never one per
+   relation (the keeper runs this on every reload), inside a read-only transaction (or a
+   savepoint) with search_path = pg_catalog so every printed type, default and definition is
+   schema-qualified. The result is immutable once built. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "catalog/catalog_int.h"
+#include "db/db.h"
+
+/* Relations (also those without columns: one row with a NULL attname) and their columns. */
+static const char *const sql_columns =
+    "SELECT n.nspname, c.relname, c.relkind::text, a.attname,"
+    " format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL),"
+    " NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity::text,"
+    " a.attgenerated <> '', a.attnum, c.reltuples::float8,"
+    " c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid, true) & 8) = 8,"
+    " c.relispartition,"
+    " a.attidentity = '' AND EXISTS (SELECT 1 FROM pg_depend dep"
+    "   JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'"
+    "   WHERE dep.refclassid = 'pg_class'::regclass AND dep.refobjid = c.oid"
+    "   AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'),"
+    " t.typcategory::text,"
+    " CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN format_type(t.typelem, NULL) END,"
+    " CASE WHEN t.typtype = 'e' THEN (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)"
+    "   FROM pg_enum e WHERE e.enumtypid = t.oid)::text END"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    " LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
+    " LEFT JOIN pg_type t ON t.oid = a.atttypid"
+    " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r','v','m','f','p')"
+    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", a.attnum";
+
+/* Primary keys, uniques, foreign keys and checks, by name within each table. */
+static const char *const sql_constraints =
+    "SELECT n.nspname, c.relname, con.conname, con.contype::text,"
+    " (SELECT json_agg(a.attname ORDER BY k.o) FROM unnest(con.conkey) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n)::text,"
+    " fn.nspname, fc.relname,"
+    " (SELECT json_agg(a.attname ORDER BY k.o) FROM unnest(con.confkey) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n)::text,"
+    " con.confupdtype::text, con.confdeltype::text, pg_get_constraintdef(con.oid)"
+    " FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " LEFT JOIN pg_class fc ON fc.oid = con.confrelid"
+    " LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace"
+    " WHERE n.nspname = ANY($1::text[]) AND con.contype IN ('p', 'u', 'f', 'c')"
+    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", con.conname COLLATE \"C\"";
+
+static const char *const sql_indexes =
+    "SELECT n.nspname, c.relname, ic.relname, i.indisunique, am.amname,"
+    " (SELECT json_agg(pg_get_indexdef(i.indexrelid, k, true) ORDER BY k)"
+    "   FROM generate_series(1, i.indnkeyatts) k)::text,"
+    " pg_get_expr(i.indpred, i.indrelid), con.conname, pg_get_indexdef(i.indexrelid)"
+    " FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+    " JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_am am ON am.oid = ic.relam"
+    " LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid"
+    "   AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')"
+    " WHERE n.nspname = ANY($1::text[])"
+    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", ic.relname COLLATE \"C\"";
+
+static const char *const sql_timezones =
+    "SELECT coalesce(json_agg(name ORDER BY lower(name), name), '[]')::text FROM pg_timezone_names";
+
+char **
+dba__catalog_json_names(const char *text, size_t *n)
+{
+    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+    size_t len = json_is_array(arr) ? json_array_size(arr) : 0;
+    char **out = dba_xcalloc(len + 1, sizeof(char *));
+
+    for (size_t i = 0; i < len; i++)
+        out[i] = dba_xstrdup(json_string_value(json_array_get(arr, i)) ?: "");
+    json_decref(arr);
+    *n = len;
+    return out;
+}
+
+static char *
+opt_dup(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : dba_xstrdup(PQgetvalue(r, row, col));
+}
+
+static char **
+opt_names(const PGresult *r, int row, int col, size_t *n)
+{
+    return dba__catalog_json_names(PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col), n);
+}
+
+static void
+load_column(struct dba_column *col, const PGresult *r, int i)
+{
+    memset(col, 0, sizeof(*col));
+    col->name = dba_xstrdup(PQgetvalue(r, i, 3));
+    col->type = dba_xstrdup(PQgetvalue(r, i, 4));
+    col->base_type = dba_xstrdup(PQgetvalue(r, i, 5));
+    col->nullable = PQgetvalue(r, i, 6)[0] == 't';
+    col->default_expr = opt_dup(r, i, 7);
+    col->identity_kind = PQgetvalue(r, i, 8)[0];
+    col->identity = col->identity_kind != '\0';
+    col->generated = PQgetvalue(r, i, 9)[0] == 't';
+    col->position = atoi(PQgetvalue(r, i, 10));
+    col->serial = PQgetvalue(r, i, 14)[0] == 't';
+    col->type_category = PQgetvalue(r, i, 15)[0];
+    col->elem_type = opt_dup(r, i, 16);
+    if (!PQgetisnull(r, i, 17))
+        col->enum_labels = opt_names(r, i, 17, &col->n_enum_labels);
+}
+
+static void
+load_columns(struct dba_catalog *c, const PGresult *r)
+{
+    int n = PQntuples(r);
+
+    c->tables = dba_xcalloc((size_t)n + 1, sizeof(*c->tables));
+    for (int i = 0; i < n; i++) {
+        struct dba_table *t = c->n_tables ? &c->tables[c->n_tables - 1] : NULL;
+        if (t == NULL || strcmp(t->schema, PQgetvalue(r, i, 0)) != 0 ||
+            strcmp(t->name, PQgetvalue(r, i, 1)) != 0) {
+            t = &c->tables[c->n_tables++];
+            t->schema = dba_xstrdup(PQgetvalue(r, i, 0));
+            t->name = dba_xstrdup(PQgetvalue(r, i, 1));
+            t->kind = PQgetvalue(r, i, 2)[0];
+            t->is_view = t->kind == 'v' || t->kind == 'm';
+            t->insertable = PQgetvalue(r, i, 12)[0] == 't';
+            t->is_partition = PQgetvalue(r, i, 13)[0] == 't';
+            t->est_rows = atof(PQgetvalue(r, i, 11));
+            t->cols = dba_xcalloc(1, sizeof(*t->cols));
+        }
+        if (PQgetisnull(r, i, 3))
+            continue; /* a relation without columns */
+        t->cols = dba_xrealloc(t->cols, (t->n_cols + 1) * sizeof(*t->cols));
+        load_column(&t->cols[t->n_cols++], r, i);
+    }
+}
+
+static struct dba_unique *
+unique_push(struct dba_unique **v, size_t *n, const PGresult *r, int i, char **cols, size_t nc)
+{
+    *v = dba_xrealloc(*v, (*n + 1) * sizeof(**v));
+    struct dba_unique *u = &(*v)[(*n)++];
+    u->name = dba_xstrdup(PQgetvalue(r, i, 2));
+    u->cols = cols;
+    u->n_cols = nc;
+    u->definition = dba_xstrdup(PQgetvalue(r, i, 10));
+    return u;
+}
+
+static void
+load_constraint(struct dba_catalog *c, const PGresult *r, int i)
+{
+    struct dba_table *t = (struct dba_table *)(uintptr_t)dba_catalog_table_find(
+        c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    char kind = PQgetvalue(r, i, 3)[0];
+    size_t n = 0;
+
+    if (t == NULL)
+        return;
+    char **cols = opt_names(r, i, 4, &n);
+    if (kind == 'p') {
+        dba__catalog_names_free(t->pk, t->n_pk);
+        t->pk = dba_xcalloc(n + 1, sizeof(char *));
+        t->n_pk = n;
+        for (size_t k = 0; k < n; k++) {
+            t->pk[k] = dba_xstrdup(cols[k]);
+            for (size_t m = 0; m < t->n_cols; m++)
+                if (strcmp(t->cols[m].name, cols[k]) == 0)
+                    t->cols[m].is_pk = true;
+        }
+        size_t one = 0;
+        t->pkey = unique_push(&t->pkey, &one, r, i, cols, n);
+    } else if (kind == 'u') {
+        unique_push(&t->uniques, &t->n_uniques, r, i, cols, n);
+    } else if (kind == 'c') {
+        unique_push(&t->checks, &t->n_checks, r, i, cols, n);
+    } else {
+        t->fkeys = dba_xrealloc(t->fkeys, (t->n_fkeys + 1) * sizeof(*t->fkeys));
+        struct dba_fkey *f = &t->fkeys[t->n_fkeys++];
+        size_t m = 0;
+        f->name = dba_xstrdup(PQgetvalue(r, i, 2));
+        f->cols = cols;
+        f->n_cols = n;
+        f->ref_schema = opt_dup(r, i, 5);
+        f->ref_table = opt_dup(r, i, 6);
+        f->ref_cols = opt_names(r, i, 7, &m);
+        f->on_update = PQgetvalue(r, i, 8)[0];
+        f->on_delete = PQgetvalue(r, i, 9)[0];
+        f->definition = dba_xstrdup(PQgetvalue(r, i, 10));
+    }
+}
+
+static void
+load_index(struct dba_catalog *c, const PGresult *r, int i)
+{
+    struct dba_table *t = (struct dba_table *)(uintptr_t)dba_catalog_table_find(
+        c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+
+    if (t == NULL)
+        return;
+    t->indexes = dba_xrealloc(t->indexes, (t->n_indexes + 1) * sizeof(*t->indexes));
+    struct dba_index *x = &t->indexes[t->n_indexes++];
+    x->name = dba_xstrdup(PQgetvalue(r, i, 2));
+    x->unique = PQgetvalue(r, i, 3)[0] == 't';
+    x->method = dba_xstrdup(PQgetvalue(r, i, 4));
+    x->cols = opt_names(r, i, 5, &x->n_cols);
+    x->predicate = opt_dup(r, i, 6);
+    x->constraint = opt_dup(r, i, 7);
+    x->definition = dba_xstrdup(PQgetvalue(r, i, 8));
+}
+
+static bool
+exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
+{
+    PGresult *r = dba_db_exec(pg, sql, NULL, 0, err);
+
+    PQclear(r);
+    return r != NULL;
+}
+
+/* The four queries, results in out[0..4). false with err (and nothing to clear) on failure. */
+static bool
+load_queries(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err *err)
+{
+    const char *params[1] = { schemas_lit };
+    const char *const sql[4] = { sql_columns, sql_constraints, sql_indexes, sql_timezones };
+
+    for (int i = 0; i < 4; i++) {
+        out[i] = dba_db_exec(pg, sql[i], i < 3 ? params : NULL, i < 3 ? 1 : 0, err);
+        if (out[i] == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* Runs the queries with search_path = pg_catalog, local to a read-only transaction or, when the
+   connection is already inside one, to a savepoint, so the caller's session is left as found. */
+static bool
+load_scoped(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err *err)
+{
+    bool nested = PQtransactionStatus(pg) != PQTRANS_IDLE;
+    struct dba_err ignored;
+    bool ok = false;
+
+    if (!exec_ok(pg, nested ? "SAVEPOINT dba_catalog_load" : "BEGIN READ ONLY", err))
+        return false;
+    if (exec_ok(pg, "SET LOCAL search_path TO pg_catalog", err))
+        ok = load_queries(pg, schemas_lit, out, err);
+    if (nested) {
+        if (exec_ok(pg, "ROLLBACK TO SAVEPOINT dba_catalog_load", ok ? err : &ignored))
+            ok = exec_ok(pg, "RELEASE SAVEPOINT dba_catalog_load", ok ? err : &ignored) && ok;
+        else
+            ok = false;
+    } else {
+        exec_ok(pg, "ROLLBACK", &ignored);
+    }
+    for (int i = 0; !ok && i < 4; i++) {
+        PQclear(out[i]);
+        out[i] = NULL;
+    }
+    return ok;
+}
+
+struct dba_catalog *
+dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, struct dba_err *err)
+{
+    PGconn *pg = pgconn;
+    struct dba_buf lit;
+    PGresult *res[4] = { NULL };
+
+    dba_buf_init(&lit);
+    dba_buf_put_text_array(&lit, schemas, n_schemas);
+    bool ok = load_scoped(pg, lit.data, res, err);
+    dba_buf_cleanup(&lit);
+    if (!ok)
+        return NULL;
+    struct dba_catalog *c = dba_xcalloc(1, sizeof(*c));
+    c->refs = 1;
+    c->n_schemas = n_schemas;
+    c->schemas = dba_xcalloc(n_schemas + 1, sizeof(char *));
+    for (size_t i = 0; i < n_schemas; i++)
+        c->schemas[i] = dba_xstrdup(schemas[i]);
+    c->server_version = dba_xstrdup(dba_db_server_version(pg));
+    load_columns(c, res[0]);
+    for (int i = 0; i < PQntuples(res[1]); i++)
+        load_constraint(c, res[1], i);
+    for (int i = 0; i < PQntuples(res[2]); i++)
+        load_index(c, res[2], i);
+    c->timezones = dba__catalog_json_names(PQgetvalue(res[3], 0, 0), &c->n_timezones);
+    qsort(c->timezones, c->n_timezones, sizeof(char *), dba__catalog_tz_cmp);
+    for (int i = 0; i < 4; i++)
+        PQclear(res[i]);
+    return c;
+}
