@@ -30,6 +30,49 @@ enum req_state {
     REQ_READY,      /* resumed: r->finish will queue the response */
 };
 
+/* Isolation level of a request's transaction (BEGIN ISOLATION LEVEL ...). */
+enum req_iso {
+    REQ_ISO_DEFAULT,         /* the server's default_transaction_isolation */
+    REQ_ISO_READ_COMMITTED,  /* READ COMMITTED */
+    REQ_ISO_REPEATABLE_READ, /* REPEATABLE READ */
+    REQ_ISO_SERIALIZABLE,    /* SERIALIZABLE */
+};
+
+/* A request's unit of work: every statement sent to PostgreSQL for it, pipelined on one
+   connection in one round trip - BEGIN [ISOLATION LEVEL ...] [READ ONLY], the setup statements
+   (set_config(..., true)), the main statement, then COMMIT or (SET CONSTRAINTS ALL IMMEDIATE,)
+   ROLLBACK. The result delivered is the main statement's (result_index). Statements live in the
+   request arena; their strings are borrowed until the job's callback runs. */
+struct req_unit {
+    struct dba_db_stmt *stmts;  /* n statements (arena), grown by doubling */
+    size_t n;                   /* statements so far */
+    size_t cap;                 /* room in stmts */
+    size_t result_index;        /* the main statement, valid once added */
+    bool tx;                    /* BEGIN was added: the end statements follow the main one */
+    bool read_only;             /* the transaction is READ ONLY */
+    bool has_main;              /* the main statement was added */
+};
+
+/* Who is calling (policy.c). */
+enum http_caller {
+    HTTP_CALLER_ANON,  /* no credentials */
+    HTTP_CALLER_ROLE,  /* a database role from a JWT (not yet: the slot for it) */
+    HTTP_CALLER_ADMIN, /* the configured admin token */
+};
+
+/* What the policy step decided for a request before any SQL runs (policy.c). */
+struct http_policy {
+    enum http_caller caller;           /* see enum */
+    const char *role;                  /* database role for HTTP_CALLER_ROLE, else NULL */
+    const struct dba_profile *profile; /* the active profile (borrowed from the server) */
+    const char *schema;                /* schema the request works in (arena or catalog) */
+    bool schema_echo;                  /* answer with Content-Profile */
+    bool read_only;                    /* the profile refuses writes */
+    int64_t deadline_ms;               /* absolute deadline of the request (dba_now_ms clock) */
+    bool tx_rollback;                  /* the transaction ends with ROLLBACK */
+    bool tx_applied;                   /* Prefer: tx= was honoured (Preference-Applied) */
+};
+
 struct req {
     struct worker *w;              /* owning worker */
     struct MHD_Connection *mc;     /* libmicrohttpd connection */
@@ -47,7 +90,8 @@ struct req {
     struct http_task *task;        /* running background task, or NULL */
     json_t *task_result;           /* finished task's result (owned), or NULL */
     unsigned task_status;          /* status the task chose, 0 = default */
-    struct dba_db_stmt stmts[2];   /* statements of the running job */
+    struct req_unit unit;          /* statements of the running job */
+    struct http_policy pol;        /* the policy step's decisions */
     struct pg_result *res;         /* job result (owned until finish) */
     struct dba_err err;            /* job error when res is NULL */
     bool failed;                   /* job ended with err */
@@ -127,14 +171,21 @@ enum MHD_Result dba__http_send_err(struct req *r, const struct dba_err *e);
 enum MHD_Result dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
                                 const char *detail, const char *hint);
 void dba__http_add_common(struct req *r, struct MHD_Response *resp);
-/* Runs stmt on the worker's pool and suspends; finish runs after resume. */
+/* Runs one statement alone (no transaction block) on the worker's pool and suspends; finish
+   runs after resume. For probes such as /readyz's SELECT 1. */
 enum MHD_Result dba__http_run(struct req *r, const char *sql, const char *const *params,
                               int n_params, req_finish_cb finish);
-/* As dba__http_run, with a setup statement (e.g. set_config) sent first in the same pipeline and
-   transaction; the result delivered is the main statement's. */
-enum MHD_Result dba__http_run2(struct req *r, const char *setup, const char *const *setup_params,
-                               int n_setup, const char *sql, const char *const *params,
-                               int n_params, req_finish_cb finish);
+/* The request's unit (struct req_unit), built in this order: begin, any number of set, main,
+   then run. begin opens the transaction; read_only makes it READ ONLY. */
+void dba__http_unit_begin(struct req *r, enum req_iso iso, bool read_only);
+/* Adds `SELECT set_config(name, value, true)`: the setting lasts until the transaction ends.
+   name and value are borrowed until the job's callback runs. */
+void dba__http_unit_set(struct req *r, const char *name, const char *value);
+/* Adds the main statement, whose result finish receives. Strings borrowed as above. */
+void dba__http_unit_main(struct req *r, const char *sql, const char *const *params, int n_params);
+/* Ends the unit (COMMIT, or SET CONSTRAINTS ALL IMMEDIATE + ROLLBACK when r->pol.tx_rollback),
+   sends it as one pipeline and suspends; finish runs after resume. */
+enum MHD_Result dba__http_unit_run(struct req *r, req_finish_cb finish);
 struct dba_catalog *dba__http_cache(struct req *r);
 const char *dba__http_header(struct req *r, const char *name);
 /* True when r's method is `allowed` (HEAD counts as GET); else *ret is the 405 answer. */
@@ -175,6 +226,11 @@ bool dba__http_plan_parse(struct dba_arena *a, const char *accept, struct http_p
 /* "EXPLAIN (FORMAT ..., options) <sql>" in a. */
 char *dba__http_plan_sql(struct dba_arena *a, const struct http_plan *plan, const char *sql);
 enum MHD_Result dba__http_plan_finish(struct req *r, const struct http_plan *plan);
+
+/* policy.c */
+/* How the request's transaction ends: server.tx_end, overridden by Prefer: tx=commit|rollback
+   (prefer_tx, or NULL) in the allow-override modes; sets r->pol.tx_rollback / tx_applied. */
+void dba__http_policy_tx(struct req *r, const char *prefer_tx);
 
 /* tables.c */
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);

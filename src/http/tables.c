@@ -189,14 +189,12 @@ tables_submit(struct req *r, struct tables_ctx *tc)
     const char *sql = tc->sql.text.data;
     if (tc->plan.on)
         sql = dba__http_plan_sql(r->a, &tc->plan, sql);
-    if (tc->timezone != NULL) {
-        /* SET LOCAL time zone in the same pipeline and implicit transaction: no extra trip. */
-        const char **tz = dba_arena_alloc(r->a, sizeof(*tz));
-        tz[0] = tc->timezone;
-        return dba__http_run2(r, "SELECT set_config('timezone', $1, true)", tz, 1, sql,
-                              tc->sql.params, (int)tc->sql.n_params, tables_finish);
-    }
-    return dba__http_run(r, sql, tc->sql.params, (int)tc->sql.n_params, tables_finish);
+    /* One transaction, one round trip: BEGIN, the settings, the statement, COMMIT/ROLLBACK. */
+    dba__http_unit_begin(r, REQ_ISO_DEFAULT, is_read(tc->q.method));
+    if (tc->timezone != NULL)
+        dba__http_unit_set(r, "timezone", tc->timezone);
+    dba__http_unit_main(r, sql, tc->sql.params, (int)tc->sql.n_params);
+    return dba__http_unit_run(r, tables_finish);
 }
 
 enum MHD_Result
@@ -235,6 +233,7 @@ dba__http_tables(struct req *r, const char *rel)
     tc->q.table = tc->t->name;
     if (!tables_checks(r, tc, c, &ret))
         return ret;
+    dba__http_policy_tx(r, tc->q.prefer.tx);
     return tables_submit(r, tc);
 }
 
@@ -295,7 +294,8 @@ col_text(struct req *r, int col)
 }
 
 static void
-add_preference_applied(struct MHD_Response *resp, const struct tables_ctx *tc, bool write)
+add_preference_applied(struct req *r, struct MHD_Response *resp, const struct tables_ctx *tc,
+                       bool write)
 {
     const struct dba_query *q = &tc->q;
     static const char *const res_names[] = { "", "merge-duplicates", "ignore-duplicates" };
@@ -312,6 +312,8 @@ add_preference_applied(struct MHD_Response *resp, const struct tables_ctx *tc, b
         dba_buf_printf(&b, "return=%s, ", ret_names[q->prefer.ret]);
     if (q->prefer.count != DBA_COUNT_NONE)
         dba_buf_printf(&b, "count=%s, ", cnt_names[q->prefer.count]);
+    if (r->pol.tx_applied)
+        dba_buf_printf(&b, "tx=%s, ", r->pol.tx_rollback ? "rollback" : "commit");
     if (q->prefer.set_handling)
         dba_buf_printf(&b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
     if (tc->timezone != NULL)
@@ -411,7 +413,7 @@ finish_read(struct req *r, struct tables_ctx *tc)
     MHD_add_response_header(resp, "Content-Type", media_type(q->media));
     add_content_range(resp, lower, n, total);
     add_content_location(r, resp, q->table);
-    add_preference_applied(resp, tc, false);
+    add_preference_applied(r, resp, tc, false);
     if (tc->profile_echo)
         MHD_add_response_header(resp, "Content-Profile", q->schema);
     return tables_queue(r, status, resp);
@@ -465,7 +467,7 @@ finish_write(struct req *r, struct tables_ctx *tc)
         add_content_range(resp, 0, 0, total);
     if (loc != NULL)
         MHD_add_response_header(resp, "Location", loc);
-    add_preference_applied(resp, tc, true);
+    add_preference_applied(r, resp, tc, true);
     if (tc->profile_echo)
         MHD_add_response_header(resp, "Content-Profile", q->schema);
     return tables_queue(r, status, resp);
