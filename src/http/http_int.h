@@ -228,9 +228,29 @@ char *dba__http_plan_sql(struct dba_arena *a, const struct http_plan *plan, cons
 enum MHD_Result dba__http_plan_finish(struct req *r, const struct http_plan *plan);
 
 /* policy.c */
+/* What an operator route needs from the policy step. */
+struct http_policy_need {
+    const char *admin;  /* non-NULL: the admin token is required; names the operation in the
+                           refusal, e.g. "backups over HTTP" */
+    const char *writes; /* non-NULL: the operation writes into the active profile, e.g. "a restore
+                           into it"; a read_only profile refuses it (403 DBA403) */
+};
+/* Fills r->pol for a request about to be routed: caller, profile, read_only, deadline and the
+   default transaction end. Runs once per request, before any handler. */
+void dba__http_policy_begin(struct req *r);
 /* How the request's transaction ends: server.tx_end, overridden by Prefer: tx=commit|rollback
    (prefer_tx, or NULL) in the allow-override modes; sets r->pol.tx_rollback / tx_applied. */
 void dba__http_policy_tx(struct req *r, const char *prefer_tx);
+/* True when the caller may do what need says; else queues the refusal into *ret (401/403 for the
+   admin token as dba__http_admin_refuse, 403 DBA403 for a read_only profile). */
+bool dba__http_policy_check(struct req *r, const struct http_policy_need *need,
+                            enum MHD_Result *ret);
+/* Table routes: the schema from Accept-Profile (read) or Content-Profile (write) into
+   r->pol.schema / schema_echo; an unexposed schema queues 406 PGRST106 into *ret. */
+bool dba__http_policy_schema(struct req *r, const struct dba_catalog *c, bool read,
+                             enum MHD_Result *ret);
+/* Table writes: a read_only profile queues 405 DBA405 into *ret. */
+bool dba__http_policy_table_write(struct req *r, enum MHD_Result *ret);
 
 /* tables.c */
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
@@ -247,10 +267,12 @@ enum MHD_Result dba__http_backup_validate(struct req *r);
 enum MHD_Result dba__http_restore(struct req *r);
 enum MHD_Result dba__http_sync(struct req *r);
 /* admin.c: true when the request carries the configured admin token
-   (`Authorization: Bearer <token>`, compared in constant time). Otherwise queues the refusal into
-   *ret and returns false: 403 naming the env var to set when no token is configured ("<what> are
-   disabled: ..."), 401 with WWW-Authenticate when the token is missing or wrong. */
-bool dba__http_admin_check(struct req *r, const char *what, enum MHD_Result *ret);
+   (`Authorization: Bearer <token>`, compared in constant time). */
+bool dba__http_admin_token_ok(struct req *r);
+/* admin.c: queues the refusal of an admin-only operation (`what`, e.g. "backups over HTTP"):
+   403 naming the env var to set when no token is configured ("<what> are disabled: ..."), 401
+   with WWW-Authenticate when the token is missing or wrong. */
+enum MHD_Result dba__http_admin_refuse(struct req *r, const char *what);
 /* admin.c: value of query parameter name (decoded, request lifetime), or NULL. */
 const char *dba__http_query(struct req *r, const char *name);
 /* req.c: the same, read from the raw query string (MHD's argument list is left empty). */

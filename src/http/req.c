@@ -94,8 +94,6 @@ dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
         if (p[0] == '%' && p[1] == '0' && p[2] == '0')
             r->path_has_nul = true;
     r->start_ms = dba_now_ms();
-    int timeout_ms = r->w->srv->cfg->server.request_timeout_ms;
-    r->pol.deadline_ms = r->start_ms + (timeout_ms > 0 ? timeout_ms : 24 * 3600 * 1000);
     r->start_us = dba_now_us();
     dba_buf_init(&r->body);
     return r;
@@ -595,6 +593,7 @@ route(struct req *r)
 
     if (req_malformed(r, &ret))
         return ret;
+    dba__http_policy_begin(r); /* before any handler, so before any SQL */
     if (blen == 0) {
         /* API at the root: the operational paths (/healthz, /readyz, /metrics, ...) come first
            and hide tables of the same names. */

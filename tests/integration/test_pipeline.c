@@ -111,7 +111,8 @@ Test(tx_override, read_reports_tx_in_order)
     const char *h[] = { "Prefer: count=exact, tx=rollback, timezone=UTC", NULL };
     struct dbat_resp *r = dbat_req("GET", "/tables/items?select=id&id=eq.1", h, NULL);
     cr_expect_eq(r->status, 200, "%s", r->body);
-    cr_expect_str_eq(dbat_header(r, "Preference-Applied"), "count=exact, tx=rollback, timezone=UTC");
+    cr_expect_str_eq(dbat_header(r, "Preference-Applied"),
+                     "count=exact, tx=rollback, timezone=UTC");
     dbat_resp_free(r);
 }
 
@@ -193,4 +194,53 @@ Test(tx_rollback_only, commit_preference_is_ignored)
     cr_expect_str_eq(dbat_header(r, "Preference-Applied"), "return=representation");
     dbat_resp_free(r);
     cr_expect_eq(count_items("tx-never"), 0);
+}
+
+/* ---- the policy step: one order of checks for every route ---- */
+
+#define POLICY_TOKEN "pipeline-policy-token"
+
+static void
+start_read_only_with_token(void)
+{
+    setenv("DB_ADAPTER_ADMIN_TOKEN", POLICY_TOKEN, 1);
+    dbat_server_start_with(NULL, "read_only = true;");
+}
+
+static void
+stop_and_unset(void)
+{
+    dbat_server_stop();
+    unsetenv("DB_ADAPTER_ADMIN_TOKEN");
+}
+
+TestSuite(policy, .init = start_read_only_with_token, .fini = stop_and_unset);
+
+/* Who the caller is comes first (401 without the token), then whether the profile may be
+   written (403), for the operator routes alike; table writes keep their 405. */
+Test(policy, caller_then_read_only_for_every_write_route)
+{
+    static const char *const paths[] = { "/restore", "/sync?from=test&confirm=true",
+                                         "/schema/fix?confirm=true" };
+    const char *auth[] = { "Authorization: Bearer " POLICY_TOKEN, NULL };
+    const char *wrong[] = { "Authorization: Bearer nope", NULL };
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct dbat_resp *r = dbat_req("POST", paths[i], wrong, "{}");
+        cr_expect_eq(r->status, 401, "%s: %s", paths[i], r->body);
+        cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "DBA401");
+        dbat_resp_free(r);
+        r = dbat_req("POST", paths[i], auth, "{}");
+        cr_expect_eq(r->status, 403, "%s: %s", paths[i], r->body);
+        const char *m = json_string_value(json_object_get(r->json, "message"));
+        cr_expect(m != NULL && strstr(m, "read_only") != NULL, "%s", r->body);
+        dbat_resp_free(r);
+    }
+    const char *h[] = { "Content-Type: application/json", NULL };
+    struct dbat_resp *r = dbat_req("POST", "/tables/items", h, "{\"name\":\"ro\"}");
+    cr_expect_eq(r->status, 405, "%s", r->body);
+    dbat_resp_free(r);
+    r = dbat_get("/tables/items?select=id&id=eq.1");
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    dbat_resp_free(r);
 }
