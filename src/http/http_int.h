@@ -24,10 +24,13 @@ typedef enum MHD_Result (*req_finish_cb)(struct req *r);
 
 enum { REQ_T_PARSED, REQ_T_PLANNED, REQ_T_SENT, REQ_T_RESULT }; /* indexes into req.t_us */
 
+/* Where a request is; req_step (req.c) moves it on each call of MHD's access handler. */
 enum req_state {
-    REQ_READING,    /* collecting the body */
-    REQ_WAITING,    /* suspended: a database job or task is running */
+    REQ_NEW,        /* created by dba__http_on_uri; the first call records method and url */
+    REQ_READING,    /* collecting the body; its end routes the request */
+    REQ_WAITING,    /* suspended: a database job or task is running (counted in w->inflight) */
     REQ_READY,      /* resumed: r->finish will queue the response */
+    REQ_ANSWERED,   /* a response was queued */
 };
 
 /* Isolation level of a request's transaction (BEGIN ISOLATION LEVEL ...). */
@@ -81,7 +84,7 @@ struct req {
     const char *method;            /* HTTP method text */
     const char *url;               /* path (decoded by MHD) */
     const char *raw_query;         /* query string as received (undecoded), or "" */
-    bool started;                  /* the access handler has seen the request */
+    uint64_t seq;                  /* request number on its worker (log lines' request id) */
     bool path_has_nul;             /* the raw path holds %00 (MHD's decoded url is cut there) */
     struct dba_buf body;           /* request body */
     bool body_too_big;             /* body exceeded max_body_bytes */
@@ -118,6 +121,7 @@ struct worker {
     bool mhd_due;                  /* run MHD on the next iteration */
     long inflight;                 /* suspended requests */
     bool draining;                 /* shutting down: counting the last responses out */
+    uint64_t n_seq;                /* requests seen, for request ids */
     long answering;                /* while draining: resumed requests not yet completed */
     int listen_fd;                 /* listen socket handed back by MHD_quiesce_daemon, or -1 */
     pthread_mutex_t tasks_lock;    /* guards tasks_done */
@@ -157,20 +161,13 @@ struct dba_http_server {
 #define DBA_HTTP_MAX_QUERY_BYTES (8 * 1024)
 #define DBA_HTTP_ECHO_QUERY_BYTES (2 * 1024)
 
-/* req.c */
+/* req.c: the request state machine and the request's unit of work. */
 /* MHD_OPTION_EXTERNAL_LOGGER callback: MHD's messages go to the log at warn level. */
 void dba__http_mhd_log(void *cls, const char *fmt, va_list ap);
 void *dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc);
 enum MHD_Result dba__http_on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                      const char *method, const char *version, const char *upload,
                                      size_t *upload_size, void **con_cls);
-enum MHD_Result dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp);
-enum MHD_Result dba__http_send_json(struct req *r, unsigned status, const char *body, size_t len);
-enum MHD_Result dba__http_send_jsonv(struct req *r, unsigned status, json_t *v); /* steals v */
-enum MHD_Result dba__http_send_err(struct req *r, const struct dba_err *e);
-enum MHD_Result dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
-                                const char *detail, const char *hint);
-void dba__http_add_common(struct req *r, struct MHD_Response *resp);
 /* Runs one statement alone (no transaction block) on the worker's pool and suspends; finish
    runs after resume. For probes such as /readyz's SELECT 1. */
 enum MHD_Result dba__http_run(struct req *r, const char *sql, const char *const *params,
@@ -186,15 +183,38 @@ void dba__http_unit_main(struct req *r, const char *sql, const char *const *para
 /* Ends the unit (COMMIT, or SET CONSTRAINTS ALL IMMEDIATE + ROLLBACK when r->pol.tx_rollback),
    sends it as one pipeline and suspends; finish runs after resume. */
 enum MHD_Result dba__http_unit_run(struct req *r, req_finish_cb finish);
-struct dba_catalog *dba__http_cache(struct req *r);
 const char *dba__http_header(struct req *r, const char *name);
+/* Every value of a repeated header joined with ", " (arena), or NULL. */
+const char *dba__http_header_all(struct req *r, const char *name);
+
+/* server.c: the worker's current schema cache, referenced for the request; NULL before the first
+   load. */
+struct dba_catalog *dba__http_cache(struct req *r);
+
+/* router.c */
+/* Answers r (routed after its body was read): refusals before routing, then /tables, the
+   operational routes, 404. Runs the policy step before any handler. */
+enum MHD_Result dba__http_route(struct req *r);
 /* True when r's method is `allowed` (HEAD counts as GET); else *ret is the 405 answer. */
 bool dba__http_method_ok(struct req *r, const char *allowed, const char *path,
                          enum MHD_Result *ret);
+
+/* response.c */
+enum MHD_Result dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp);
+enum MHD_Result dba__http_send_json(struct req *r, unsigned status, const char *body, size_t len);
+enum MHD_Result dba__http_send_jsonv(struct req *r, unsigned status, json_t *v); /* steals v */
+/* The error choke points: every error answer is PostgREST's JSON shape, built here. */
+enum MHD_Result dba__http_send_err(struct req *r, const struct dba_err *e);
+enum MHD_Result dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
+                                const char *detail, const char *hint);
+void dba__http_add_common(struct req *r, struct MHD_Response *resp);
 /* Finish callback of a task answering its JSON result (or its error) as is. */
 enum MHD_Result dba__http_send_task_result(struct req *r);
-/* Every value of a repeated header joined with ", " (arena), or NULL. */
-const char *dba__http_header_all(struct req *r, const char *name);
+/* A log line about r: prefixed with its request id (the trace header's value when
+   server.trace_header is set and sent, else <worker>.<number>) and the profile. */
+void dba__http_log(int level, struct req *r, const char *fmt, ...) DBA_PRINTF(3, 4);
+#define req_log(level, r, ...) \
+    do { if ((level) <= dba_log_level_current) dba__http_log((level), (r), __VA_ARGS__); } while (0)
 
 /* task.c */
 /* Queues fn(arg) on the server's bounded operation pool and suspends r; finish runs after resume

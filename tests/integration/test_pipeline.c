@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "harness.h"
@@ -243,4 +244,55 @@ Test(policy, caller_then_read_only_for_every_write_route)
     r = dbat_get("/tables/items?select=id&id=eq.1");
     cr_expect_eq(r->status, 200, "%s", r->body);
     dbat_resp_free(r);
+}
+
+/* ---- log lines carry the request id and the profile ---- */
+
+static void
+start_traced(void)
+{
+    dbat_server_start_with("trace_header = \"X-Request-Id\";", NULL);
+}
+
+TestSuite(req_log, .init = start_traced, .fini = dbat_server_stop);
+
+/* Reads what the gateway logged at debug level while `path` was requested with `headers`. */
+static char *
+logged_for(const char *path, const char *const *headers)
+{
+    char tmpl[] = "/tmp/dbat-log-XXXXXX";
+    int fd = mkstemp(tmpl);
+    cr_assert(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    dba_log_set_level(DBA_LOG_DEBUG);
+    struct dbat_resp *r = dbat_req("GET", path, headers, NULL);
+    dba_log_set_level(DBA_LOG_ERROR);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    dbat_resp_free(r);
+    char *log = calloc(1, 8192);
+    ssize_t n = pread(fd, log, 8191, 0);
+    log[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(tmpl);
+    return log;
+}
+
+Test(req_log, lines_carry_request_id_and_profile)
+{
+    const char *h[] = { "X-Request-Id: trace-abc-123", NULL };
+    char *log = logged_for("/tables/items?select=id&id=eq.1", h);
+    cr_expect(strstr(log, "req trace-abc-123 profile test: GET /tables/items -> 200") != NULL,
+              "log: %s", log);
+    free(log);
+    /* Without the trace header: <worker>.<number on that worker>. */
+    log = logged_for("/healthz", NULL);
+    const char *p = strstr(log, "req ");
+    cr_expect(p != NULL && strstr(p, " profile test: GET /healthz -> 200") != NULL, "log: %s", log);
+    cr_expect(p != NULL && p[4] >= '0' && p[4] <= '9' && strchr(p, '.') != NULL, "log: %s", log);
+    free(log);
 }
