@@ -1,6 +1,12 @@
 /* test_pipeline.c - a transaction per request: server.tx_end, Prefer: tx=commit|rollback and
    Preference-Applied, the settings sent in the request's transaction. */
 #include <criterion/criterion.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -295,4 +301,209 @@ Test(req_log, lines_carry_request_id_and_profile)
     cr_expect(p != NULL && strstr(p, " profile test: GET /healthz -> 200") != NULL, "log: %s", log);
     cr_expect(p != NULL && p[4] >= '0' && p[4] <= '9' && strchr(p, '.') != NULL, "log: %s", log);
     free(log);
+}
+
+/* ---- one round trip per request: a relay between the gateway and PostgreSQL counts turns ---- */
+
+#define RELAY_MAX 16
+
+/* A Unix-socket relay in front of the test server. On the gateway's pool connections
+   (application_name "db-adapter pool" in the startup packet) it counts turns: a turn is the
+   client sending after PostgreSQL has answered, so a pipeline sent in several writes before any
+   answer is one turn, and a second round trip for the same request would be a second turn. */
+struct relay {
+    char dir[64];                 /* socket directory (the gateway's host=) */
+    char upstream[256];           /* the test server's socket path */
+    int lfd;                      /* listening socket */
+    int n;                        /* pairs in use */
+    int cfd[RELAY_MAX];           /* client side (the gateway) */
+    int sfd[RELAY_MAX];           /* server side (PostgreSQL) */
+    bool pool[RELAY_MAX];         /* a pool connection: its turns are counted */
+    bool seen_start[RELAY_MAX];   /* the startup packet was read */
+    bool answered[RELAY_MAX];     /* the server sent since the client's last send */
+    atomic_long turns;            /* counted turns */
+    atomic_bool stop;             /* asked to stop */
+    pthread_t thread;             /* the relay loop */
+};
+
+static struct relay relay;
+
+static int
+unix_connect(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void
+relay_close(struct relay *rl, int i)
+{
+    close(rl->cfd[i]);
+    close(rl->sfd[i]);
+    rl->n--;
+    rl->cfd[i] = rl->cfd[rl->n];
+    rl->sfd[i] = rl->sfd[rl->n];
+    rl->pool[i] = rl->pool[rl->n];
+    rl->seen_start[i] = rl->seen_start[rl->n];
+    rl->answered[i] = rl->answered[rl->n];
+}
+
+/* Moves what fd `from` has to `to`; false when either side is closed. */
+static bool
+relay_move(struct relay *rl, int i, bool from_client)
+{
+    char buf[65536];
+    ssize_t n = read(from_client ? rl->cfd[i] : rl->sfd[i], buf, sizeof(buf));
+
+    if (n <= 0)
+        return false;
+    if (from_client) {
+        if (!rl->seen_start[i]) {
+            rl->seen_start[i] = true;
+            rl->pool[i] = memmem(buf, (size_t)n, "db-adapter pool", 15) != NULL;
+        } else if (rl->pool[i] && rl->answered[i]) {
+            atomic_fetch_add(&rl->turns, 1);
+        }
+        rl->answered[i] = false;
+    } else {
+        rl->answered[i] = true;
+    }
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(from_client ? rl->sfd[i] : rl->cfd[i], buf + off, (size_t)(n - off));
+        if (w <= 0)
+            return false;
+        off += w;
+    }
+    return true;
+}
+
+static void *
+relay_main(void *arg)
+{
+    struct relay *rl = arg;
+
+    while (!atomic_load(&rl->stop)) {
+        struct pollfd p[1 + 2 * RELAY_MAX];
+        p[0] = (struct pollfd){ .fd = rl->lfd, .events = POLLIN };
+        for (int i = 0; i < rl->n; i++) {
+            p[1 + 2 * i] = (struct pollfd){ .fd = rl->cfd[i], .events = POLLIN };
+            p[2 + 2 * i] = (struct pollfd){ .fd = rl->sfd[i], .events = POLLIN };
+        }
+        if (poll(p, (nfds_t)(1 + 2 * rl->n), 50) <= 0)
+            continue;
+        for (int i = rl->n - 1; i >= 0; i--) {
+            bool ok = true;
+            if (p[1 + 2 * i].revents != 0)
+                ok = relay_move(rl, i, true);
+            if (ok && p[2 + 2 * i].revents != 0)
+                ok = relay_move(rl, i, false);
+            if (!ok)
+                relay_close(rl, i);
+        }
+        if ((p[0].revents & POLLIN) != 0 && rl->n < RELAY_MAX) {
+            int c = accept(rl->lfd, NULL, NULL);
+            int s = c >= 0 ? unix_connect(rl->upstream) : -1;
+            if (s >= 0) {
+                rl->cfd[rl->n] = c;
+                rl->sfd[rl->n] = s;
+                rl->pool[rl->n] = rl->seen_start[rl->n] = rl->answered[rl->n] = false;
+                rl->n++;
+            } else if (c >= 0) {
+                close(c);
+            }
+        }
+    }
+    while (rl->n > 0)
+        relay_close(rl, 0);
+    return NULL;
+}
+
+/* host=<dir of the test server's socket> from DBA_TEST_DATABASE_URL. */
+static void
+relay_upstream(char *out, size_t n)
+{
+    const char *url = getenv("DBA_TEST_DATABASE_URL");
+    const char *h = url ? strstr(url, "host=") : NULL;
+
+    cr_assert_not_null(h, "DBA_TEST_DATABASE_URL has no host=");
+    h += 5;
+    snprintf(out, n, "%.*s/.s.PGSQL.5432", (int)strcspn(h, "&"), h);
+}
+
+static void
+relay_start(void)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    static char url[256]; /* the harness keeps the pointer while the server runs */
+
+    memset(&relay, 0, sizeof(relay));
+    snprintf(relay.dir, sizeof(relay.dir), "/tmp/dbat-relay-XXXXXX");
+    cr_assert_not_null(mkdtemp(relay.dir));
+    relay_upstream(relay.upstream, sizeof(relay.upstream));
+    relay.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s/.s.PGSQL.5432", relay.dir);
+    cr_assert_eq(bind(relay.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(relay.lfd, 16), 0);
+    cr_assert_eq(pthread_create(&relay.thread, NULL, relay_main, &relay), 0);
+    snprintf(url, sizeof(url), "postgresql:///dba_test?host=%s&user=postgres", relay.dir);
+    dbat_server_start_url(url, "tx_end = \"commit-allow-override\";",
+                          "pool_size = 1;");
+}
+
+static void
+relay_stop(void)
+{
+    char path[128];
+
+    dbat_server_stop();
+    atomic_store(&relay.stop, true);
+    pthread_join(relay.thread, NULL);
+    close(relay.lfd);
+    snprintf(path, sizeof(path), "%s/.s.PGSQL.5432", relay.dir);
+    unlink(path);
+    rmdir(relay.dir);
+}
+
+TestSuite(round_trips, .init = relay_start, .fini = relay_stop);
+
+/* Every kind of request - a plain read, a read with a setting, writes in BEGIN ... COMMIT, a
+   rollback with SET CONSTRAINTS - costs exactly one turn between the gateway and PostgreSQL,
+   including the first time a statement is prepared on the connection. */
+Test(round_trips, one_turn_per_request)
+{
+    static const struct {
+        const char *method, *path, *prefer, *body;
+        long status;
+    } reqs[] = {
+        { "GET", "/tables/items?select=id&id=eq.1", NULL, NULL, 200 },
+        { "GET", "/tables/items?select=id&id=eq.2", "Prefer: timezone=Asia/Tokyo", NULL, 200 },
+        { "POST", "/tables/items", "Prefer: return=representation", "{\"name\":\"rt1\"}", 201 },
+        { "PATCH", "/tables/items?name=eq.rt1", "Prefer: tx=rollback", "{\"qty\":1}", 204 },
+        { "DELETE", "/tables/items?name=eq.rt1", "Prefer: tx=commit", NULL, 204 },
+        { "GET", "/tables/items?select=name&limit=2", "Prefer: count=exact", NULL, 206 },
+    };
+    /* Warm up: the pool's connection is opened (startup and settings are not requests). */
+    struct dbat_resp *r = dbat_get("/tables/items?select=id&limit=1");
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    dbat_resp_free(r);
+    for (int round = 0; round < 2; round++) { /* the first round also prepares statements */
+        for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+            const char *h[] = { "Content-Type: application/json", reqs[i].prefer, NULL };
+            long before = atomic_load(&relay.turns);
+            r = dbat_req(reqs[i].method, reqs[i].path, h, reqs[i].body);
+            cr_expect_eq(r->status, reqs[i].status, "%s %s: %s", reqs[i].method, reqs[i].path,
+                         r->body);
+            dbat_resp_free(r);
+            long turns = atomic_load(&relay.turns) - before;
+            cr_expect_eq(turns, 1, "%s %s (round %d): %ld round trips", reqs[i].method,
+                         reqs[i].path, round, turns);
+        }
+    }
 }
