@@ -1,4 +1,5 @@
-/* tables.c - /tables/<t>: PostgREST's grammar in, one statement to PostgreSQL, its JSON out. */
+/* tables.c - /tables/<t>: PostgREST's grammar in, one transaction to PostgreSQL in one round trip
+   (req.c's unit), its JSON out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
