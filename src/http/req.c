@@ -134,11 +134,12 @@ http_submit(struct req *r, const struct dba_db_stmt *stmts, size_t n, size_t res
     r->dispatching = false;
     if (rc != DBA_EAGAIN) {
         r->job = NULL;
-        r->state = REQ_READING;
+        r->state = REQ_ANSWERED;
         return dba__http_send_err(r, &r->err);
     }
     if (r->state == REQ_READY) {
         r->job = NULL;
+        r->state = REQ_ANSWERED;
         return finish(r); /* completed synchronously (e.g. refused while the database is down) */
     }
     r->w->inflight++;
