@@ -27,7 +27,7 @@ static const char *const cfg_server_keys[] = {
     "listen", "port", "workers", "max_body_bytes", "max_rows", "cors_allowed_origins",
     "allow_unfiltered_writes", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled",
     "server_timing", "trace_header", "task_threads", "task_queue_limit", "shutdown_timeout_ms",
-    NULL,
+    "tx_end", NULL,
 };
 static const char *const cfg_schema_keys[] = {
     "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema",
@@ -92,6 +92,31 @@ cfg_check_base_path(const struct dba_config *c, const config_setting_t *g, struc
     return DBA_OK;
 }
 
+/* server.tx_end: "commit" | "commit-allow-override" | "rollback" | "rollback-allow-override". */
+static int
+cfg_parse_tx_end(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
+{
+    static const char *const names[] = { "commit", "commit-allow-override", "rollback",
+                                         "rollback-allow-override" };
+    char *v = NULL;
+
+    if (dba__config_read_string(c, g, "tx_end", &v, err) != DBA_OK)
+        return DBA_EINVAL;
+    if (v == NULL)
+        return DBA_OK;
+    for (size_t i = 0; i < DBA_ARRAY_LEN(names); i++) {
+        if (strcmp(v, names[i]) == 0) {
+            c->server.tx_end = (enum dba_tx_end)i;
+            free(v);
+            return DBA_OK;
+        }
+    }
+    free(v);
+    return dba_config_err_at(err, c, config_setting_get_member(g, "tx_end"),
+        "must be \"commit\", \"commit-allow-override\", \"rollback\" or "
+        "\"rollback-allow-override\"");
+}
+
 static int
 cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
 {
@@ -123,7 +148,8 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
             != DBA_OK
         || dba__config_read_bool(c, g, "server_timing", &s->server_timing, err) != DBA_OK
         || dba__config_read_string(c, g, "trace_header", &s->trace_header, err) != DBA_OK
-        || dba__config_read_string(c, g, "base_path", &s->base_path, err) != DBA_OK)
+        || dba__config_read_string(c, g, "base_path", &s->base_path, err) != DBA_OK
+        || cfg_parse_tx_end(c, g, err) != DBA_OK)
         return DBA_EINVAL;
     s->port = (int)port;
     s->workers = (int)workers;

@@ -34,6 +34,15 @@ struct dba_config_strv {
 };
 
 /* The `server` group. */
+/* server.tx_end (PostgREST's db-tx-end): how a request's transaction ends, and whether
+   `Prefer: tx=commit|rollback` may choose. */
+enum dba_tx_end {
+    DBA_TX_COMMIT,                  /* "commit" (default): always commit */
+    DBA_TX_COMMIT_ALLOW_OVERRIDE,   /* "commit-allow-override": commit unless Prefer: tx=rollback */
+    DBA_TX_ROLLBACK,                /* "rollback": always roll back */
+    DBA_TX_ROLLBACK_ALLOW_OVERRIDE, /* "rollback-allow-override": roll back unless tx=commit */
+};
+
 struct dba_config_server {
     char *listen;                       /* address to bind, default "0.0.0.0" */
     int port;                           /* TCP port, default 8080; 0 = any free port */
@@ -55,6 +64,7 @@ struct dba_config_server {
     bool server_timing;                 /* send Server-Timing (parse, plan, transaction, response) */
     char *trace_header;                 /* request header echoed on the response (e.g. X-Request-Id),
                                            or NULL */
+    enum dba_tx_end tx_end;             /* tx_end, default "commit" */
 };
 
 /* One entry of the `profiles` group (or the implicit one built from DATABASE_URL). */

@@ -330,42 +330,36 @@ bk_sync_from(struct req *r, struct bk_task *t, enum MHD_Result *ret)
     return false;
 }
 
-/* Restores and confirmed syncs write: a read_only profile refuses them (403). Dry runs and sync
-   plans roll back, so they are allowed. */
-static bool
-bk_read_only(struct req *r, struct bk_task *t, enum MHD_Result *ret)
-{
-    struct dba_err err;
-    if (dba_config_profile_writable(t->p, t->op == BK_OP_SYNC ? "a sync into it"
-                                                               : "a restore into it",
-                                    &err) == DBA_OK)
-        return true;
-    *ret = dba__http_send_err(r, &err);
-    return false;
-}
-
+/* The policy step: exporting, restoring and confirmed syncs need the admin token; restores and
+   confirmed syncs write, so a read_only profile refuses them (403). Dry runs and sync plans roll
+   back, so they are allowed. */
 static bool
 bk_checks(struct req *r, struct bk_task *t, enum MHD_Result *ret)
 {
+    struct http_policy_need need = { 0 };
+
     if (t->op == BK_OP_VALIDATE)
         return true; /* no token, no parameters */
     if (!bk_parse_query(r, t, ret))
         return false;
     switch (t->op) {
     case BK_OP_BACKUP:
-        return dba__http_admin_check(r, "backups over HTTP", ret);
+        need.admin = "backups over HTTP";
+        break;
     case BK_OP_VALIDATE:
-        return true;
+        break;
     case BK_OP_RESTORE:
-        return dba__http_admin_check(r, "restores over HTTP", ret) &&
-               (t->dry_run || bk_read_only(r, t, ret));
+        need.admin = "restores over HTTP";
+        need.writes = t->dry_run ? NULL : "a restore into it";
+        break;
     case BK_OP_SYNC:
-        if (t->confirm && (!dba__http_admin_check(r, "confirmed syncs over HTTP", ret) ||
-                           !bk_read_only(r, t, ret)))
-            return false;
-        return bk_sync_from(r, t, ret);
+        need.admin = t->confirm ? "confirmed syncs over HTTP" : NULL;
+        need.writes = t->confirm ? "a sync into it" : NULL;
+        break;
     }
-    return false;
+    if (!dba__http_policy_check(r, &need, ret))
+        return false;
+    return t->op != BK_OP_SYNC || bk_sync_from(r, t, ret);
 }
 
 static enum MHD_Result
@@ -376,7 +370,7 @@ bk_start(struct req *r, enum bk_op op)
 
     t->op = op;
     t->cfg = r->w->srv->cfg;
-    t->p = r->w->srv->active;
+    t->p = r->pol.profile;
     t->conninfo = r->w->srv->conninfo;
     if (!bk_checks(r, t, &ret)) {
         bk_task_free(t);

@@ -24,10 +24,56 @@ typedef enum MHD_Result (*req_finish_cb)(struct req *r);
 
 enum { REQ_T_PARSED, REQ_T_PLANNED, REQ_T_SENT, REQ_T_RESULT }; /* indexes into req.t_us */
 
+/* Where a request is; req_step (req.c) moves it on each call of MHD's access handler. */
 enum req_state {
-    REQ_READING,    /* collecting the body */
-    REQ_WAITING,    /* suspended: a database job or task is running */
+    REQ_NEW,        /* created by dba__http_on_uri; the first call records method and url */
+    REQ_READING,    /* collecting the body; its end routes the request */
+    REQ_WAITING,    /* suspended: a database job or task is running (counted in w->inflight) */
     REQ_READY,      /* resumed: r->finish will queue the response */
+    REQ_ANSWERED,   /* a response was queued */
+};
+
+/* Isolation level of a request's transaction (BEGIN ISOLATION LEVEL ...). */
+enum req_iso {
+    REQ_ISO_DEFAULT,         /* the server's default_transaction_isolation */
+    REQ_ISO_READ_COMMITTED,  /* READ COMMITTED */
+    REQ_ISO_REPEATABLE_READ, /* REPEATABLE READ */
+    REQ_ISO_SERIALIZABLE,    /* SERIALIZABLE */
+};
+
+/* A request's unit of work: every statement sent to PostgreSQL for it, pipelined on one
+   connection in one round trip - BEGIN [ISOLATION LEVEL ...] [READ ONLY], the setup statements
+   (set_config(..., true)), the main statement, then COMMIT or (SET CONSTRAINTS ALL IMMEDIATE,)
+   ROLLBACK. The result delivered is the main statement's (result_index). Statements live in the
+   request arena; their strings are borrowed until the job's callback runs. */
+struct req_unit {
+    struct dba_db_stmt *stmts;  /* n statements (arena), grown by doubling */
+    size_t n;                   /* statements so far */
+    size_t cap;                 /* room in stmts */
+    size_t result_index;        /* the main statement, valid once added */
+    bool tx;                    /* BEGIN was added: the end statements follow the main one */
+    bool read_only;             /* the transaction is READ ONLY */
+    bool has_main;              /* the main statement was added */
+};
+
+/* Who is calling (policy.c). */
+enum http_caller {
+    HTTP_CALLER_ANON,  /* no credentials */
+    HTTP_CALLER_ROLE,  /* a database role from a JWT (not yet: the slot for it) */
+    HTTP_CALLER_ADMIN, /* the configured admin token */
+};
+
+/* What the policy step decided for a request before any SQL runs (policy.c). */
+struct http_policy {
+    enum http_caller caller;           /* see enum */
+    const char *role;                  /* database role for HTTP_CALLER_ROLE, else NULL */
+    const struct dba_profile *profile; /* the active profile (borrowed from the server) */
+    const char *schema;                /* schema the request works in (arena or catalog) */
+    bool schema_echo;                  /* answer with Content-Profile */
+    bool read_only;                    /* the profile refuses writes */
+    int64_t deadline_ms;               /* absolute deadline of the request (dba_now_ms clock) */
+    bool tx_rollback;                  /* the transaction ends with ROLLBACK */
+    bool tx_applied;                   /* Prefer: tx= was honoured (Preference-Applied) */
 };
 
 struct req {
@@ -38,7 +84,7 @@ struct req {
     const char *method;            /* HTTP method text */
     const char *url;               /* path (decoded by MHD) */
     const char *raw_query;         /* query string as received (undecoded), or "" */
-    bool started;                  /* the access handler has seen the request */
+    uint64_t seq;                  /* request number on its worker (log lines' request id) */
     bool path_has_nul;             /* the raw path holds %00 (MHD's decoded url is cut there) */
     struct dba_buf body;           /* request body */
     bool body_too_big;             /* body exceeded max_body_bytes */
@@ -47,7 +93,8 @@ struct req {
     struct http_task *task;        /* running background task, or NULL */
     json_t *task_result;           /* finished task's result (owned), or NULL */
     unsigned task_status;          /* status the task chose, 0 = default */
-    struct dba_db_stmt stmts[2];   /* statements of the running job */
+    struct req_unit unit;          /* statements of the running job */
+    struct http_policy pol;        /* the policy step's decisions */
     struct pg_result *res;         /* job result (owned until finish) */
     struct dba_err err;            /* job error when res is NULL */
     bool failed;                   /* job ended with err */
@@ -73,6 +120,7 @@ struct worker {
     bool mhd_due;                  /* run MHD on the next iteration */
     long inflight;                 /* suspended requests */
     bool draining;                 /* shutting down: counting the last responses out */
+    uint64_t n_seq;                /* requests seen, for request ids */
     long answering;                /* while draining: resumed requests not yet completed */
     int listen_fd;                 /* listen socket handed back by MHD_quiesce_daemon, or -1 */
     pthread_mutex_t tasks_lock;    /* guards tasks_done */
@@ -112,16 +160,49 @@ struct dba_http_server {
 #define DBA_HTTP_MAX_QUERY_BYTES (8 * 1024)
 #define DBA_HTTP_ECHO_QUERY_BYTES (2 * 1024)
 
-/* req.c */
+/* req.c: the request state machine and the request's unit of work. */
 /* MHD_OPTION_EXTERNAL_LOGGER callback: MHD's messages go to the log at warn level. */
 void dba__http_mhd_log(void *cls, const char *fmt, va_list ap);
 void *dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc);
 enum MHD_Result dba__http_on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                      const char *method, const char *version, const char *upload,
                                      size_t *upload_size, void **con_cls);
+/* Runs one statement alone (no transaction block) on the worker's pool and suspends; finish
+   runs after resume. For probes such as /readyz's SELECT 1. */
+enum MHD_Result dba__http_run(struct req *r, const char *sql, const char *const *params,
+                              int n_params, req_finish_cb finish);
+/* The request's unit (struct req_unit), built in this order: begin, any number of set, main,
+   then run. begin opens the transaction; read_only makes it READ ONLY. */
+void dba__http_unit_begin(struct req *r, enum req_iso iso, bool read_only);
+/* Adds `SELECT set_config(name, value, true)`: the setting lasts until the transaction ends.
+   name and value are borrowed until the job's callback runs. */
+void dba__http_unit_set(struct req *r, const char *name, const char *value);
+/* Adds the main statement, whose result finish receives. Strings borrowed as above. */
+void dba__http_unit_main(struct req *r, const char *sql, const char *const *params, int n_params);
+/* Ends the unit (COMMIT, or SET CONSTRAINTS ALL IMMEDIATE + ROLLBACK when r->pol.tx_rollback),
+   sends it as one pipeline and suspends; finish runs after resume. */
+enum MHD_Result dba__http_unit_run(struct req *r, req_finish_cb finish);
+const char *dba__http_header(struct req *r, const char *name);
+/* Every value of a repeated header joined with ", " (arena), or NULL. */
+const char *dba__http_header_all(struct req *r, const char *name);
+
+/* server.c: the worker's current schema cache, referenced for the request; NULL before the first
+   load. */
+struct dba_catalog *dba__http_cache(struct req *r);
+
+/* router.c */
+/* Answers r (routed after its body was read): refusals before routing, then /tables, the
+   operational routes, 404. Runs the policy step before any handler. */
+enum MHD_Result dba__http_route(struct req *r);
+/* True when r's method is `allowed` (HEAD counts as GET); else *ret is the 405 answer. */
+bool dba__http_method_ok(struct req *r, const char *allowed, const char *path,
+                         enum MHD_Result *ret);
+
+/* response.c */
 enum MHD_Result dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp);
 enum MHD_Result dba__http_send_json(struct req *r, unsigned status, const char *body, size_t len);
 enum MHD_Result dba__http_send_jsonv(struct req *r, unsigned status, json_t *v); /* steals v */
+/* The error choke points: every error answer is PostgREST's JSON shape, built here. */
 enum MHD_Result dba__http_send_err(struct req *r, const struct dba_err *e);
 /* status.c: the HTTP status of e and its client code (*code borrowed from e or static; code may be
    NULL). An engine error (e->kind) is mapped here; any other error keeps the status and code its
@@ -133,23 +214,13 @@ unsigned dba__http_status_sqlstate(const char *sqlstate, const char *message, bo
 enum MHD_Result dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
                                 const char *detail, const char *hint);
 void dba__http_add_common(struct req *r, struct MHD_Response *resp);
-/* Runs stmt on the worker's pool and suspends; finish runs after resume. */
-enum MHD_Result dba__http_run(struct req *r, const char *sql, const char *const *params,
-                              int n_params, req_finish_cb finish);
-/* As dba__http_run, with a setup statement (e.g. set_config) sent first in the same pipeline and
-   transaction; the result delivered is the main statement's. */
-enum MHD_Result dba__http_run2(struct req *r, const char *setup, const char *const *setup_params,
-                               int n_setup, const char *sql, const char *const *params,
-                               int n_params, req_finish_cb finish);
-struct dba_catalog *dba__http_cache(struct req *r);
-const char *dba__http_header(struct req *r, const char *name);
-/* True when r's method is `allowed` (HEAD counts as GET); else *ret is the 405 answer. */
-bool dba__http_method_ok(struct req *r, const char *allowed, const char *path,
-                         enum MHD_Result *ret);
 /* Finish callback of a task answering its JSON result (or its error) as is. */
 enum MHD_Result dba__http_send_task_result(struct req *r);
-/* Every value of a repeated header joined with ", " (arena), or NULL. */
-const char *dba__http_header_all(struct req *r, const char *name);
+/* A log line about r: prefixed with its request id (the trace header's value when
+   server.trace_header is set and sent, else <worker>.<number>) and the profile. */
+void dba__http_log(int level, struct req *r, const char *fmt, ...) DBA_PRINTF(3, 4);
+#define req_log(level, r, ...) \
+    do { if ((level) <= dba_log_level_current) dba__http_log((level), (r), __VA_ARGS__); } while (0)
 
 /* task.c */
 /* Queues fn(arg) on the server's bounded operation pool and suspends r; finish runs after resume
@@ -182,6 +253,31 @@ bool dba__http_plan_parse(struct dba_arena *a, const char *accept, struct http_p
 char *dba__http_plan_sql(struct dba_arena *a, const struct http_plan *plan, const char *sql);
 enum MHD_Result dba__http_plan_finish(struct req *r, const struct http_plan *plan);
 
+/* policy.c */
+/* What an operator route needs from the policy step. */
+struct http_policy_need {
+    const char *admin;  /* non-NULL: the admin token is required; names the operation in the
+                           refusal, e.g. "backups over HTTP" */
+    const char *writes; /* non-NULL: the operation writes into the active profile, e.g. "a restore
+                           into it"; a read_only profile refuses it (403 DBA403) */
+};
+/* Fills r->pol for a request about to be routed: caller, profile, read_only, deadline and the
+   default transaction end. Runs once per request, before any handler. */
+void dba__http_policy_begin(struct req *r);
+/* How the request's transaction ends: server.tx_end, overridden by Prefer: tx=commit|rollback
+   (prefer_tx, or NULL) in the allow-override modes; sets r->pol.tx_rollback / tx_applied. */
+void dba__http_policy_tx(struct req *r, const char *prefer_tx);
+/* True when the caller may do what need says; else queues the refusal into *ret (401/403 for the
+   admin token as dba__http_admin_refuse, 403 DBA403 for a read_only profile). */
+bool dba__http_policy_check(struct req *r, const struct http_policy_need *need,
+                            enum MHD_Result *ret);
+/* Table routes: the schema from Accept-Profile (read) or Content-Profile (write) into
+   r->pol.schema / schema_echo; an unexposed schema queues 406 PGRST106 into *ret. */
+bool dba__http_policy_schema(struct req *r, const struct dba_catalog *c, bool read,
+                             enum MHD_Result *ret);
+/* Table writes: a read_only profile queues 405 DBA405 into *ret. */
+bool dba__http_policy_table_write(struct req *r, enum MHD_Result *ret);
+
 /* tables.c */
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
 /* ops.c */
@@ -197,10 +293,12 @@ enum MHD_Result dba__http_backup_validate(struct req *r);
 enum MHD_Result dba__http_restore(struct req *r);
 enum MHD_Result dba__http_sync(struct req *r);
 /* admin.c: true when the request carries the configured admin token
-   (`Authorization: Bearer <token>`, compared in constant time). Otherwise queues the refusal into
-   *ret and returns false: 403 naming the env var to set when no token is configured ("<what> are
-   disabled: ..."), 401 with WWW-Authenticate when the token is missing or wrong. */
-bool dba__http_admin_check(struct req *r, const char *what, enum MHD_Result *ret);
+   (`Authorization: Bearer <token>`, compared in constant time). */
+bool dba__http_admin_token_ok(struct req *r);
+/* admin.c: queues the refusal of an admin-only operation (`what`, e.g. "backups over HTTP"):
+   403 naming the env var to set when no token is configured ("<what> are disabled: ..."), 401
+   with WWW-Authenticate when the token is missing or wrong. */
+enum MHD_Result dba__http_admin_refuse(struct req *r, const char *what);
 /* admin.c: value of query parameter name (decoded, request lifetime), or NULL. */
 const char *dba__http_query(struct req *r, const char *name);
 /* req.c: the same, read from the raw query string (MHD's argument list is left empty). */

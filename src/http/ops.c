@@ -89,7 +89,7 @@ ops_status(struct req *r)
         return dba__http_error(r, 400, "DBA400", "exact must be true or false", NULL, NULL);
     struct status_arg *sa = dba_xcalloc(1, sizeof(*sa));
     sa->exact = exact != NULL && strcmp(exact, "true") == 0;
-    sa->profile = r->w->srv->active;
+    sa->profile = r->pol.profile;
     sa->source = r->w->srv->active_source;
     return dba__http_task(r, status_task, sa, free, ops_status_done);
 }

@@ -99,13 +99,16 @@ schema_start(struct req *r, enum schema_op op)
 
     t->op = op;
     t->cfg = r->w->srv->cfg;
-    t->p = r->w->srv->active;
+    t->p = r->pol.profile;
     t->confirm = op == SCHEMA_OP_FIX && query_flag(r->raw_query, "confirm");
     t->backup = !query_flag(r->raw_query, "no_backup");
     bool sql = op != SCHEMA_OP_GET && body_is_sql(r);
-    if ((t->confirm || sql) &&
-        !dba__http_admin_check(r, t->confirm ? "confirmed schema fixes"
-                                             : "expected schemas sent in the request body", &ret)) {
+    struct http_policy_need need = {
+        .admin = t->confirm ? "confirmed schema fixes"
+                 : sql      ? "expected schemas sent in the request body" : NULL,
+        .writes = t->confirm ? "a confirmed fix" : NULL,
+    };
+    if (!dba__http_policy_check(r, &need, &ret)) {
         schema_task_free(t);
         return ret;
     }

@@ -1,4 +1,5 @@
-/* tables.c - /tables/<t>: PostgREST's grammar in, one statement to PostgreSQL, its JSON out. */
+/* tables.c - /tables/<t>: PostgREST's grammar in, one transaction to PostgreSQL in one round trip
+   (req.c's unit), its JSON out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,6 @@ struct tables_ctx {
     struct dba_query q;        /* parsed request */
     struct dba_sql sql;        /* built statement */
     const struct dba_table *t; /* relation, borrowed from r->cache */
-    bool profile_echo;         /* echo Content-Profile */
     struct http_plan plan;     /* Accept: vnd.pgrst.plan */
     const char *timezone;      /* Prefer: timezone= accepted (server's spelling), or NULL */
     const char *guc_status;    /* response.status set by the statement (arena), or NULL */
@@ -64,34 +64,6 @@ static bool
 is_singular(enum dba_media m)
 {
     return m == DBA_MEDIA_OBJECT || m == DBA_MEDIA_OBJECT_STRIPPED;
-}
-
-/* Picks the schema from Accept-Profile (reads) or Content-Profile (writes). */
-static enum MHD_Result
-tables_schema(struct req *r, const struct dba_catalog *c, enum dba_method m,
-              struct tables_ctx *tc, bool *done)
-{
-    const char *hdr = dba__http_header(r, is_read(m) ? "Accept-Profile" : "Content-Profile");
-
-    *done = false;
-    tc->q.schema = c->schemas[0];
-    tc->profile_echo = c->n_schemas > 1;
-    if (hdr == NULL)
-        return MHD_YES;
-    if (!dba_catalog_has(c, hdr)) {
-        struct dba_buf b;
-        dba_buf_init(&b);
-        for (size_t i = 0; i < c->n_schemas; i++)
-            dba_buf_printf(&b, "%s%s", i ? ", " : "", c->schemas[i]);
-        char *msg = dba_arena_printf(r->a, "Invalid schema: %s", hdr);
-        char *hint = dba_arena_printf(r->a, "Only the following schemas are exposed: %s", b.data);
-        dba_buf_cleanup(&b);
-        *done = true;
-        return dba__http_error(r, 406, "PGRST106", msg, NULL, hint);
-    }
-    tc->q.schema = dba_arena_strdup(r->a, hdr);
-    tc->profile_echo = true;
-    return MHD_YES;
 }
 
 static enum MHD_Result
@@ -189,14 +161,12 @@ tables_submit(struct req *r, struct tables_ctx *tc)
     const char *sql = tc->sql.text.data;
     if (tc->plan.on)
         sql = dba__http_plan_sql(r->a, &tc->plan, sql);
-    if (tc->timezone != NULL) {
-        /* SET LOCAL time zone in the same pipeline and implicit transaction: no extra trip. */
-        const char **tz = dba_arena_alloc(r->a, sizeof(*tz));
-        tz[0] = tc->timezone;
-        return dba__http_run2(r, "SELECT set_config('timezone', $1, true)", tz, 1, sql,
-                              tc->sql.params, (int)tc->sql.n_params, tables_finish);
-    }
-    return dba__http_run(r, sql, tc->sql.params, (int)tc->sql.n_params, tables_finish);
+    /* One transaction, one round trip: BEGIN, the settings, the statement, COMMIT/ROLLBACK. */
+    dba__http_unit_begin(r, REQ_ISO_DEFAULT, is_read(tc->q.method));
+    if (tc->timezone != NULL)
+        dba__http_unit_set(r, "timezone", tc->timezone);
+    dba__http_unit_main(r, sql, tc->sql.params, (int)tc->sql.n_params);
+    return dba__http_unit_run(r, tables_finish);
 }
 
 enum MHD_Result
@@ -204,7 +174,6 @@ dba__http_tables(struct req *r, const char *rel)
 {
     struct tables_ctx *tc = dba_arena_alloc(r->a, sizeof(*tc));
     enum dba_method m;
-    bool done;
 
     r->ctx = tc;
     if (!method_parse(r->method, &m))
@@ -216,25 +185,22 @@ dba__http_tables(struct req *r, const char *rel)
         return dba__http_error(r, 503, "PGRST002",
                                "Could not query the database for the schema cache. Retrying.",
                                NULL, NULL);
-    enum MHD_Result ret = tables_schema(r, c, m, tc, &done);
-    if (done)
+    enum MHD_Result ret;
+    if (!dba__http_policy_schema(r, c, is_read(m), &ret))
         return ret;
-    tc->t = dba_catalog_table_find(c, tc->q.schema, rel);
+    tc->t = dba_catalog_table_find(c, r->pol.schema, rel);
     if (tc->t == NULL)
-        return tables_not_found(r, c, tc->q.schema, rel);
-    if (!is_read(m) && r->w->srv->active->read_only)
-        return dba__http_error(r, 405, "DBA405",
-                               dba_arena_printf(r->a, "profile '%s' is read-only",
-                                                r->w->srv->active->name),
-                               NULL, "Writes are disabled by read_only = true in the profile.");
-    const char *schema = tc->q.schema;
+        return tables_not_found(r, c, r->pol.schema, rel);
+    if (!is_read(m) && !dba__http_policy_table_write(r, &ret))
+        return ret;
     if (!tables_parse(r, m, tc, &ret))
         return ret;
     r->t_us[REQ_T_PARSED] = dba_now_us();
-    tc->q.schema = schema;
+    tc->q.schema = r->pol.schema;
     tc->q.table = tc->t->name;
     if (!tables_checks(r, tc, c, &ret))
         return ret;
+    dba__http_policy_tx(r, tc->q.prefer.tx);
     return tables_submit(r, tc);
 }
 
@@ -295,7 +261,8 @@ col_text(struct req *r, int col)
 }
 
 static void
-add_preference_applied(struct MHD_Response *resp, const struct tables_ctx *tc, bool write)
+add_preference_applied(struct req *r, struct MHD_Response *resp, const struct tables_ctx *tc,
+                       bool write)
 {
     const struct dba_query *q = &tc->q;
     static const char *const res_names[] = { "", "merge-duplicates", "ignore-duplicates" };
@@ -312,6 +279,8 @@ add_preference_applied(struct MHD_Response *resp, const struct tables_ctx *tc, b
         dba_buf_printf(&b, "return=%s, ", ret_names[q->prefer.ret]);
     if (q->prefer.count != DBA_COUNT_NONE)
         dba_buf_printf(&b, "count=%s, ", cnt_names[q->prefer.count]);
+    if (r->pol.tx_applied)
+        dba_buf_printf(&b, "tx=%s, ", r->pol.tx_rollback ? "rollback" : "commit");
     if (q->prefer.set_handling)
         dba_buf_printf(&b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
     if (tc->timezone != NULL)
@@ -411,8 +380,8 @@ finish_read(struct req *r, struct tables_ctx *tc)
     MHD_add_response_header(resp, "Content-Type", media_type(q->media));
     add_content_range(resp, lower, n, total);
     add_content_location(r, resp, q->table);
-    add_preference_applied(resp, tc, false);
-    if (tc->profile_echo)
+    add_preference_applied(r, resp, tc, false);
+    if (r->pol.schema_echo)
         MHD_add_response_header(resp, "Content-Profile", q->schema);
     return tables_queue(r, status, resp);
 }
@@ -465,8 +434,8 @@ finish_write(struct req *r, struct tables_ctx *tc)
         add_content_range(resp, 0, 0, total);
     if (loc != NULL)
         MHD_add_response_header(resp, "Location", loc);
-    add_preference_applied(resp, tc, true);
-    if (tc->profile_echo)
+    add_preference_applied(r, resp, tc, true);
+    if (r->pol.schema_echo)
         MHD_add_response_header(resp, "Content-Profile", q->schema);
     return tables_queue(r, status, resp);
 }

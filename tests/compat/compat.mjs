@@ -210,6 +210,19 @@ await check('delete three rows, count exact', t().delete({ count: 'exact' }).in(
   status: 204, data: null, count: 3,
 });
 
+// .rollback() sends Prefer: tx=rollback; run.sh starts the server with
+// server.tx_end = "commit-allow-override", so the answer is the write's but nothing stays (the
+// final state below still has echo's score 50 and 7 rows).
+await check('insert, select, rollback', t().insert({ name: 'lima', score: 7 }).select('name,score').rollback(), {
+  status: 201, data: [{ name: 'lima', score: 7 }],
+});
+await check('update, select, rollback', t().update({ score: 1000 }).eq('name', 'echo').select('name,score').rollback(), {
+  status: 200, data: [{ name: 'echo', score: 1000 }],
+});
+await check('after the rollbacks', t().select('name,score').in('name', ['lima', 'echo']), {
+  status: 200, data: [{ name: 'echo', score: 50 }],
+});
+
 // ---------------------------------------------------------------- formats and errors
 
 await check('csv', t().select('id,name,score').lt('id', 5).order('id').csv(), {

@@ -35,6 +35,7 @@ const s = require("net").createServer();
 s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
 LOG=$(mktemp /tmp/dba-compat.XXXXXX)
 SERVER_PID=""
+CONF=""
 
 show_log() {
     echo "---- server log ($LOG) ----" >&2
@@ -63,11 +64,15 @@ stop_server() {
 # shellcheck disable=SC2317  # called from the trap
 cleanup() {
     stop_server
-    rm -f "$LOG"
+    rm -f "$LOG" ${CONF:+"$CONF"}
 }
 trap cleanup EXIT
 
-DATABASE_URL=$DBA_TEST_DATABASE_URL "$BIN" serve --port "$PORT" --listen 127.0.0.1 >"$LOG" 2>&1 &
+# Prefer: tx=rollback (postgrest-js .rollback()) is honoured only in an allow-override mode.
+CONF=$(mktemp /tmp/dba-compat-conf.XXXXXX)
+echo 'server: { tx_end = "commit-allow-override"; };' >"$CONF"
+DATABASE_URL=$DBA_TEST_DATABASE_URL "$BIN" --config "$CONF" serve --port "$PORT" --listen 127.0.0.1 \
+    >"$LOG" 2>&1 &
 SERVER_PID=$!
 
 ready=0

@@ -1136,3 +1136,22 @@ Test(config, bad_backup_and_sync_values_name_file_and_line)
     err = load_fail("sync: {\n tabels = [ \"a\" ];\n};\n" ONE_PROFILE);
     cr_expect_str_eq(err.msg, "db-adapter.conf:2: sync.tabels: unknown key");
 }
+
+Test(config, tx_end_modes)
+{
+    static const char *const names[] = { "commit", "commit-allow-override", "rollback",
+                                         "rollback-allow-override" };
+    struct dba_config *c = load_ok(ONE_PROFILE);
+
+    cr_expect_eq(c->server.tx_end, DBA_TX_COMMIT);
+    dba_config_free(c);
+    for (size_t i = 0; i < 4; i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "server: { tx_end = \"%s\"; };\n" ONE_PROFILE, names[i]);
+        c = load_ok(text);
+        cr_expect_eq((int)c->server.tx_end, (int)i, "%s", names[i]);
+        dba_config_free(c);
+    }
+    struct dba_err err = load_fail("server: { tx_end = \"abort\"; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "server.tx_end: must be \"commit\"") != NULL, "%s", err.msg);
+}
