@@ -92,6 +92,11 @@ def cmd_pgscript(stmts_path, out, opts):
     for s in sets:
         name, _, expr = s.partition("=")
         lines.append(f"\\set {name} {expr}")
+    # The gateway sends a request's statements (BEGIN, settings, the statement, COMMIT) pipelined
+    # in one round trip; pgbench does the same inside \startpipeline ... \endpipeline.
+    pipelined = len(stmts) > 1
+    if pipelined:
+        lines.append("\\startpipeline")
     for st in stmts:
         sql = st["sql"]
         for n in range(st["params"], 0, -1):
@@ -99,6 +104,8 @@ def cmd_pgscript(stmts_path, out, opts):
                 sys.exit(f"pgscript: no replacement for ${n} in: {sql}")
             sql = re.sub(r"\$%d(?!\d)" % n, lambda _m, e=params[n]: e, sql)
         lines.append(sql.rstrip(";") + ";")
+    if pipelined:
+        lines.append("\\endpipeline")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
 
