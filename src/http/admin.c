@@ -55,14 +55,16 @@ dba__http_admin_refuse(struct req *r, const char *what)
                                    "to a secret token, restart the server, and send it as "
                                    "'Authorization: Bearer <token>'; or list JWT roles in "
                                    "auth.admin_roles.", cfg->admin_token_env));
-    if (r->pol.caller == HTTP_CALLER_ROLE)
+    bool sent = dba__http_header(r, "Authorization") != NULL ||
+                dba__http_header(r, "apikey") != NULL;
+    /* A role that came with a credential (not an anonymous role given to requests without one)
+       is a valid caller that is not admin. */
+    if (r->pol.caller == HTTP_CALLER_ROLE && sent)
         return dba__http_error(
             r, 403, "DBA403",
             dba_arena_printf(r->a, "role '%s' may not use %s", r->pol.role ? r->pol.role : "",
                              what),
             NULL, "Send the admin token, or a JWT whose role is listed in auth.admin_roles.");
-    bool sent = dba__http_header(r, "Authorization") != NULL ||
-                dba__http_header(r, "apikey") != NULL;
     return dba__http_error(r, 401, "DBA401",
                            sent ? "the admin credential is wrong"
                                 : "an admin credential is required",
