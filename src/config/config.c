@@ -33,7 +33,8 @@ static const char *const cfg_schema_keys[] = {
     "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema",
     "allowed_extensions", NULL,
 };
-static const char *const cfg_admin_keys[] = { "token_env", NULL };
+static const char *const cfg_admin_keys[] = { "token_env", "public_metrics", "listen", "port",
+                                              NULL };
 
 /* Returns a group member, failing when it exists but is not a group. */
 static int
@@ -76,6 +77,8 @@ cfg_defaults(struct dba_config *c)
     c->validate_on_connect = false;
     dba__config_strv_set(&c->allowed_extensions, extensions, DBA_ARRAY_LEN(extensions));
     c->admin_token_env = dba_xstrdup("DB_ADAPTER_ADMIN_TOKEN");
+    c->admin.listen = dba_xstrdup("127.0.0.1");
+    c->admin.port = -1;
 }
 
 static int
@@ -182,13 +185,39 @@ cfg_parse_schema(struct dba_config *c, const config_setting_t *g, struct dba_err
     return DBA_OK;
 }
 
+/* admin.public_metrics, admin.listen, admin.port: the admin listener (a second port for the
+   operator routes) and the one exception to "operator routes need an admin credential". */
+static int
+cfg_parse_admin_listener(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
+{
+    struct dba_config_admin *a = &c->admin;
+    int64_t port = a->port;
+
+    if (dba__config_read_bool(c, g, "public_metrics", &a->public_metrics, err) != DBA_OK
+        || dba__config_read_string(c, g, "listen", &a->listen, err) != DBA_OK
+        || dba__config_read_int(c, g, "port", 0, 65535, &port, err) != DBA_OK)
+        return DBA_EINVAL;
+    a->port = (int)port;
+    if (a->listen[0] == '\0')
+        return dba_config_err_at(err, c, config_setting_get_member(g, "listen"),
+            "must not be empty");
+    bool overlap = strcmp(a->listen, c->server.listen) == 0 || strcmp(a->listen, "0.0.0.0") == 0
+                   || strcmp(c->server.listen, "0.0.0.0") == 0;
+    if (a->port > 0 && a->port == c->server.port && overlap)
+        return dba_config_err_at(err, c, config_setting_get_member(g, "port"),
+            "must differ from server.port (%d): the admin listener is a second port",
+            c->server.port);
+    return DBA_OK;
+}
+
 static int
 cfg_parse_admin(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
 {
     if (g == NULL)
         return DBA_OK;
     if (dba_config_keys_check(c, g, cfg_admin_keys, err) != DBA_OK
-        || dba__config_read_string(c, g, "token_env", &c->admin_token_env, err) != DBA_OK)
+        || dba__config_read_string(c, g, "token_env", &c->admin_token_env, err) != DBA_OK
+        || cfg_parse_admin_listener(c, g, err) != DBA_OK)
         return DBA_EINVAL;
     return DBA_OK;
 }
@@ -412,6 +441,7 @@ dba_config_free(struct dba_config *c)
     free(c->backup_schema);
     free(c->admin_token_env);
     free(c->admin_token);
+    free(c->admin.listen);
     dba__config_backup_cleanup(c);
     if (c->raw != NULL) {
         config_destroy(c->raw);

@@ -116,6 +116,14 @@ struct dba_config_sync {
                                       unset (then every table of the backup schema) */
 };
 
+/* The admin group's listener and route keys (the token is admin_token below). */
+struct dba_config_admin {
+    bool public_metrics;         /* admin.public_metrics: GET /metrics needs no credential */
+    char *listen;                /* admin.listen, default "127.0.0.1" */
+    int port;                    /* admin.port: a second listener serving the operator routes
+                                    (0 = any free port), or -1 = none (they stay on server.port) */
+};
+
 /* The whole configuration. */
 struct dba_config {
     char *path;                  /* file loaded, or NULL when implicit (no file) */
@@ -136,6 +144,7 @@ struct dba_config {
                                            uuid-ossp, citext, pg_trgm, btree_gist */
     char *admin_token_env;       /* admin.token_env, default "DB_ADAPTER_ADMIN_TOKEN" */
     char *admin_token;           /* getenv(admin_token_env) if non-empty, else NULL; secret */
+    struct dba_config_admin admin; /* admin.public_metrics, admin.listen, admin.port */
     struct dba_config_backup backup; /* the `backup` group */
     struct dba_config_sync sync; /* the `sync` group */
     /* internal */

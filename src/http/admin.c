@@ -1,6 +1,8 @@
-/* admin.c - the admin token: recognised by the policy step (policy.c) and required by the routes
-   that change or export whole tables (POST /schema/fix?confirm=true, GET /backup, POST /restore,
-   confirmed POST /sync). */
+/* admin.c - the admin model: the admin token (recognised by the policy step, policy.c) and the one
+   check every operator route passes (the route table in ops.c names each route's class). A
+   caller is admin when it sent the admin token or (once JWTs are verified) a JWT whose role is in
+   auth.admin_roles; the refusals are 401 (no credential, or a wrong one), 403 (a valid
+   credential that is not admin) and 403 naming how to configure one when none is configured. */
 #include <string.h>
 #include <strings.h>
 
@@ -31,20 +33,52 @@ dba__http_admin_token_ok(struct req *r)
     return auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 && admin_token_eq(auth + 7, want);
 }
 
+/* Whether any admin credential can exist: the admin token today; JWT roles listed in
+   auth.admin_roles count too once the auth group is read. */
+static bool
+admin_configured(const struct dba_config *cfg)
+{
+    return cfg->admin_token != NULL;
+}
+
 enum MHD_Result
 dba__http_admin_refuse(struct req *r, const char *what)
 {
     const struct dba_config *cfg = r->w->srv->cfg;
 
-    if (cfg->admin_token == NULL)
+    if (!admin_configured(cfg))
         return dba__http_error(
             r, 403, "DBA403",
-            dba_arena_printf(r->a, "%s are disabled: no admin token is configured", what), NULL,
+            dba_arena_printf(r->a, "%s are disabled: no admin credential is configured", what),
+            NULL,
             dba_arena_printf(r->a, "Set the environment variable %s (named by admin.token_env) "
                                    "to a secret token, restart the server, and send it as "
-                                   "'Authorization: Bearer <token>'.", cfg->admin_token_env));
-    return dba__http_error(r, 401, "DBA401", "admin token missing or wrong", NULL,
+                                   "'Authorization: Bearer <token>'; or list JWT roles in "
+                                   "auth.admin_roles.", cfg->admin_token_env));
+    bool sent = dba__http_header(r, "Authorization") != NULL ||
+                dba__http_header(r, "apikey") != NULL;
+    /* A role that came with a credential (not an anonymous role given to requests without one)
+       is a valid caller that is not admin. */
+    if (r->pol.caller == HTTP_CALLER_ROLE && sent)
+        return dba__http_error(
+            r, 403, "DBA403",
+            dba_arena_printf(r->a, "role '%s' may not use %s", r->pol.role ? r->pol.role : "",
+                             what),
+            NULL, "Send the admin token, or a JWT whose role is listed in auth.admin_roles.");
+    return dba__http_error(r, 401, "DBA401",
+                           sent ? "the admin credential is wrong"
+                                : "an admin credential is required",
+                           dba_arena_printf(r->a, "%s need an admin credential.", what),
                            "Send 'Authorization: Bearer <admin token>'.");
+}
+
+bool
+dba__http_admin_check(struct req *r, enum MHD_Result *ret)
+{
+    if (r->pol.caller == HTTP_CALLER_ADMIN)
+        return true;
+    *ret = dba__http_admin_refuse(r, "operator routes");
+    return false;
 }
 
 const char *

@@ -3,8 +3,9 @@
    task thread so the worker loop never blocks (a validation parses a body of any size). A backup
    is written to a temp file unlinked right after it is created, then streamed from its
    descriptor: memory stays flat, and a failed backup answers a clean error instead of a truncated
-   200. Exporting, restoring and confirmed syncs need the admin token; validation reads only the
-   body. A profile with read_only = true refuses restores and confirmed syncs (403).
+   200. All four are operator routes: the route table (ops.c) has checked the admin credential
+   before they run; validation reads only the body. A profile with read_only = true refuses
+   restores and confirmed syncs (403).
 
    Restore and sync answer their report as JSON: 200 when it went through (or for a dry run / a
    plan); 400 when the backup is invalid or a parameter is wrong; 409 when mode=fail met an
@@ -330,7 +331,7 @@ bk_sync_from(struct req *r, struct bk_task *t, enum MHD_Result *ret)
     return false;
 }
 
-/* The policy step: exporting, restoring and confirmed syncs need the admin token; restores and
+/* The policy step (the admin credential was checked by the route table, ops.c): restores and
    confirmed syncs write, so a read_only profile refuses them (403). Dry runs and sync plans roll
    back, so they are allowed. */
 static bool
@@ -339,21 +340,17 @@ bk_checks(struct req *r, struct bk_task *t, enum MHD_Result *ret)
     struct http_policy_need need = { 0 };
 
     if (t->op == BK_OP_VALIDATE)
-        return true; /* no token, no parameters */
+        return true; /* no parameters */
     if (!bk_parse_query(r, t, ret))
         return false;
     switch (t->op) {
     case BK_OP_BACKUP:
-        need.admin = "backups over HTTP";
-        break;
     case BK_OP_VALIDATE:
         break;
     case BK_OP_RESTORE:
-        need.admin = "restores over HTTP";
         need.writes = t->dry_run ? NULL : "a restore into it";
         break;
     case BK_OP_SYNC:
-        need.admin = t->confirm ? "confirmed syncs over HTTP" : NULL;
         need.writes = t->confirm ? "a sync into it" : NULL;
         break;
     }
@@ -400,7 +397,7 @@ dba__http_backup_get(struct req *r)
 enum MHD_Result
 dba__http_backup_validate(struct req *r)
 {
-    return bk_start(r, BK_OP_VALIDATE); /* parsed on a task thread: no token, no database */
+    return bk_start(r, BK_OP_VALIDATE); /* parsed on a task thread: no database */
 }
 
 enum MHD_Result

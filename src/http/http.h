@@ -23,6 +23,8 @@ struct dba_http_server *dba_http_server_start(const struct dba_config *cfg,
                                               const struct dba_http_opts *o, struct dba_err *err);
 /* The bound TCP port. */
 int dba_http_server_port(const struct dba_http_server *s);
+/* The bound port of the admin listener (admin.port), or -1 when there is none. */
+int dba_http_server_admin_port(const struct dba_http_server *s);
 /* Asks for a schema cache reload (thread-safe, async-signal-unsafe). */
 void dba_http_server_reload(struct dba_http_server *s);
 /* Waits until the schema cache has been loaded once or timeout_ms passes; true when loaded. */

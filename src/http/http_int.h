@@ -113,6 +113,9 @@ struct worker {
     struct dba_loop *loop;         /* its event loop */
     struct MHD_Daemon *mhd;        /* its daemon (external epoll mode) */
     struct dba_loop_io mhd_io;     /* MHD's epoll fd in our loop */
+    struct MHD_Daemon *mhd_admin;  /* its daemon on the admin listener (admin.port), or NULL */
+    struct dba_loop_io mhd_admin_io; /* that daemon's epoll fd in our loop */
+    int admin_listen_fd;           /* mhd_admin's listen socket after quiescing, or -1 */
     struct dba_db_pool *pool;      /* its slice of the active profile's pool */
     struct dba_catalog *cache; /* current cache reference, or NULL */
     unsigned cache_gen;            /* generation of cache */
@@ -136,6 +139,7 @@ struct dba_http_server {
     char *conninfo;                     /* owned; secret */
     char *display;                      /* host:port/db for output */
     int port;                           /* bound port */
+    int admin_port;                     /* bound admin listener port, or -1 when there is none */
     int n_workers;                      /* count */
     struct worker *workers;             /* n_workers */
     struct dba_catalog_keeper *keeper;   /* schema cache loader */
@@ -189,6 +193,9 @@ const char *dba__http_header_all(struct req *r, const char *name);
 /* server.c: the worker's current schema cache, referenced for the request; NULL before the first
    load. */
 struct dba_catalog *dba__http_cache(struct req *r);
+
+/* server.c: whether r arrived on the admin listener (admin.port). */
+bool dba__http_on_admin_listener(struct req *r);
 
 /* router.c */
 /* Answers r (routed after its body was read): refusals before routing, then /tables, the
@@ -280,8 +287,11 @@ bool dba__http_policy_table_write(struct req *r, enum MHD_Result *ret);
 
 /* tables.c */
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
-/* ops.c */
-enum MHD_Result dba__http_ops(struct req *r, const char *path, bool *handled);
+/* ops.c: answers r when path is an operational route served on this listener (admin_listener:
+   r arrived on the admin listener) and sets *handled; the route's class is checked here, once
+   (an operator route needs an admin credential: dba__http_admin_check). */
+enum MHD_Result dba__http_ops(struct req *r, const char *path, bool admin_listener,
+                              bool *handled);
 /* schema_routes.c: GET /schema, POST /schema/validate, POST /schema/fix (routed by ops.c). */
 enum MHD_Result dba__http_schema_get(struct req *r);
 enum MHD_Result dba__http_schema_validate(struct req *r);
@@ -295,10 +305,14 @@ enum MHD_Result dba__http_sync(struct req *r);
 /* admin.c: true when the request carries the configured admin token
    (`Authorization: Bearer <token>`, compared in constant time). */
 bool dba__http_admin_token_ok(struct req *r);
-/* admin.c: queues the refusal of an admin-only operation (`what`, e.g. "backups over HTTP"):
-   403 naming the env var to set when no token is configured ("<what> are disabled: ..."), 401
-   with WWW-Authenticate when the token is missing or wrong. */
+/* admin.c: queues the refusal of an admin-only operation (`what`, e.g. "operator routes"):
+   403 naming the env var to set when no admin credential is configured ("<what> are disabled:
+   ..."), 403 for a valid credential that is not admin (a JWT role not in auth.admin_roles), 401
+   with WWW-Authenticate when the credential is missing or wrong. */
 enum MHD_Result dba__http_admin_refuse(struct req *r, const char *what);
+/* admin.c: true when the caller is admin (r->pol.caller, set by the policy step); else queues
+   dba__http_admin_refuse's answer for the operator routes into *ret. */
+bool dba__http_admin_check(struct req *r, enum MHD_Result *ret);
 /* admin.c: value of query parameter name (decoded, request lifetime), or NULL. */
 const char *dba__http_query(struct req *r, const char *name);
 /* req.c: the same, read from the raw query string (MHD's argument list is left empty). */

@@ -1,5 +1,6 @@
 /* ops.c - operational endpoints: /healthz, /readyz, /profiles, /status, /pool, /metrics,
-   /schema/reload and the OpenAPI document. */
+   /schema/reload and the OpenAPI document, and the table of every operational route (including
+   the schema and backup routes) with its class: public, or operator (admin credential). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,34 +189,71 @@ ops_reload(struct req *r)
     return dba__http_send_jsonv(r, 202, json_pack("{s:s}", "status", "reloading"));
 }
 
-enum MHD_Result
-dba__http_ops(struct req *r, const char *path, bool *handled)
-{
-    static const struct {
-        const char *path;                       /* exact path */
-        const char *method;                     /* allowed method (HEAD allowed with GET) */
-        enum MHD_Result (*fn)(struct req *r);   /* handler */
-    } routes[] = {
-        { "/healthz", "GET", ops_health }, { "/readyz", "GET", ops_ready },
-        { "/profiles", "GET", ops_profiles }, { "/status", "GET", ops_status },
-        { "/pool", "GET", ops_pool }, { "/metrics", "GET", ops_metrics },
-        { "/openapi.json", "GET", ops_openapi }, { "/schema/reload", "POST", ops_reload },
-        { "/schema", "GET", dba__http_schema_get },
-        { "/schema/validate", "POST", dba__http_schema_validate },
-        { "/schema/fix", "POST", dba__http_schema_fix },
-        { "/backup", "GET", dba__http_backup_get },
-        { "/backup/validate", "POST", dba__http_backup_validate },
-        { "/restore", "POST", dba__http_restore }, { "/sync", "POST", dba__http_sync },
-    };
+/* The route classes: who may call a route, decided here once for every operational route
+   (handlers never check the caller themselves). */
+enum ops_access {
+    OPS_PUBLIC,  /* anyone */
+    OPS_ADMIN,   /* an admin credential (admin.c) */
+    OPS_METRICS, /* an admin credential, unless admin.public_metrics = true */
+};
 
-    for (size_t i = 0; i < DBA_ARRAY_LEN(routes); i++) {
-        if (strcmp(path, routes[i].path) != 0)
+struct ops_route {
+    const char *path;                     /* exact path */
+    const char *method;                   /* allowed method (HEAD allowed with GET) */
+    enum ops_access access;               /* see enum */
+    bool both;                            /* served on both listeners; otherwise an OPS_ADMIN route
+                                             is served on the admin listener when one is
+                                             configured, and a public one on the public port */
+    enum MHD_Result (*fn)(struct req *r); /* handler */
+};
+
+static const struct ops_route ops_routes[] = {
+    { "/healthz", "GET", OPS_PUBLIC, true, ops_health },
+    { "/readyz", "GET", OPS_PUBLIC, true, ops_ready },
+    { "/metrics", "GET", OPS_METRICS, true, ops_metrics },
+    { "/openapi.json", "GET", OPS_PUBLIC, false, ops_openapi },
+    { "/profiles", "GET", OPS_ADMIN, false, ops_profiles },
+    { "/status", "GET", OPS_ADMIN, false, ops_status },
+    { "/pool", "GET", OPS_ADMIN, false, ops_pool },
+    { "/schema", "GET", OPS_ADMIN, false, dba__http_schema_get },
+    { "/schema/reload", "POST", OPS_ADMIN, false, ops_reload },
+    { "/schema/validate", "POST", OPS_ADMIN, false, dba__http_schema_validate },
+    { "/schema/fix", "POST", OPS_ADMIN, false, dba__http_schema_fix },
+    { "/backup", "GET", OPS_ADMIN, false, dba__http_backup_get },
+    { "/backup/validate", "POST", OPS_ADMIN, false, dba__http_backup_validate },
+    { "/restore", "POST", OPS_ADMIN, false, dba__http_restore },
+    { "/sync", "POST", OPS_ADMIN, false, dba__http_sync },
+};
+
+/* Whether route rt is served on the listener r arrived on. */
+static bool
+ops_served(struct req *r, const struct ops_route *rt, bool admin_listener)
+{
+    if (rt->both)
+        return true;
+    if (admin_listener)
+        return rt->access != OPS_PUBLIC;
+    return rt->access == OPS_PUBLIC || r->w->srv->admin_port < 0;
+}
+
+enum MHD_Result
+dba__http_ops(struct req *r, const char *path, bool admin_listener, bool *handled)
+{
+    for (size_t i = 0; i < DBA_ARRAY_LEN(ops_routes); i++) {
+        const struct ops_route *rt = &ops_routes[i];
+        if (strcmp(path, rt->path) != 0)
             continue;
+        if (!ops_served(r, rt, admin_listener))
+            break; /* on the other listener only: not found here */
         *handled = true;
-        enum MHD_Result ret405;
-        if (!dba__http_method_ok(r, routes[i].method, path, &ret405))
-            return ret405;
-        return routes[i].fn(r);
+        enum MHD_Result ret;
+        if (!dba__http_method_ok(r, rt->method, path, &ret))
+            return ret;
+        bool open = rt->access == OPS_PUBLIC ||
+                    (rt->access == OPS_METRICS && r->w->srv->cfg->admin.public_metrics);
+        if (!open && !dba__http_admin_check(r, &ret))
+            return ret;
+        return rt->fn(r);
     }
     *handled = false;
     return MHD_NO;

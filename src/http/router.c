@@ -1,6 +1,7 @@
 /* router.c - which handler answers a request: requests refused before routing (a NUL in the path
    or a header, an oversize query string), the table routes under server.base_path, the
-   operational routes (ops.c), CORS preflight and method checks. */
+   operational routes (ops.c, which also holds each route's class: public or operator), the admin
+   listener (operational routes only), CORS preflight and method checks. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -134,26 +135,31 @@ dba__http_route(struct req *r)
     const char *base = cfg->server.base_path ? cfg->server.base_path : "/tables";
     size_t blen = strlen(base);
     const char *url = r->url;
+    bool admin = dba__http_on_admin_listener(r);
+    bool handled = false;
     enum MHD_Result ret;
 
     if (req_malformed(r, &ret))
         return ret;
     dba__http_policy_begin(r); /* before any handler, so before any SQL */
-    if (blen == 0) {
-        /* API at the root: the operational paths (/healthz, /readyz, /metrics, ...) come first
-           and hide tables of the same names. */
-        bool handled = false;
-        ret = dba__http_ops(r, url, &handled);
+    if (admin || blen == 0) {
+        /* The admin listener serves the operational routes only. With the API at the root, the
+           operational paths (/healthz, /readyz, /metrics, ...) come first and hide tables of the
+           same names. */
+        ret = dba__http_ops(r, url, admin, &handled);
         if (handled)
             return ret;
+        if (admin)
+            return dba__http_error(r, 404, "DBA404", "not found", NULL,
+                                   "The admin listener serves the operational routes only; the "
+                                   "API is on server.port.");
     }
     if (strncmp(url, base, blen) == 0 && (url[blen] == '/' || url[blen] == '\0')) {
         const char *rel = url[blen] == '/' ? url + blen + 1 : url + blen;
         if (strcmp(r->method, "OPTIONS") == 0)
             return route_options(r);
         if (rel[0] == '\0') {
-            bool handled = false;
-            ret = dba__http_ops(r, "/openapi.json", &handled);
+            ret = dba__http_ops(r, "/openapi.json", false, &handled);
             if (handled)
                 return ret;
         }
@@ -164,8 +170,7 @@ dba__http_route(struct req *r)
                                    NULL, NULL);
         return dba__http_tables(r, rel);
     }
-    bool handled = false;
-    ret = dba__http_ops(r, url, &handled);
+    ret = dba__http_ops(r, url, false, &handled);
     if (handled)
         return ret;
     return dba__http_error(r, 404, "DBA404", "not found", NULL,

@@ -1,9 +1,9 @@
 /* schema_routes.c - GET /schema, POST /schema/validate and POST /schema/fix. Each runs the same
    blocking core operation as the CLI (schema/schema.h) on a task thread, so the worker loop never
-   blocks. Plans and validation are read-only; POST /schema/fix?confirm=true changes the schema
-   and needs `Authorization: Bearer <admin token>`, and so does any expected schema sent as an
-   application/sql body (it is filtered and run in a scratch database, see schema/expected.c);
-   validating against the configured schema.file needs no token. */
+   blocks. All three are operator routes: the route table (ops.c) has checked the admin
+   credential before they run. Plans and validation are read-only; POST /schema/fix?confirm=true
+   changes the schema, so a read_only profile refuses it. An expected schema sent as an
+   application/sql body is filtered and run in a scratch database (see schema/expected.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,11 +103,7 @@ schema_start(struct req *r, enum schema_op op)
     t->confirm = op == SCHEMA_OP_FIX && query_flag(r->raw_query, "confirm");
     t->backup = !query_flag(r->raw_query, "no_backup");
     bool sql = op != SCHEMA_OP_GET && body_is_sql(r);
-    struct http_policy_need need = {
-        .admin = t->confirm ? "confirmed schema fixes"
-                 : sql      ? "expected schemas sent in the request body" : NULL,
-        .writes = t->confirm ? "a confirmed fix" : NULL,
-    };
+    struct http_policy_need need = { .writes = t->confirm ? "a confirmed fix" : NULL };
     if (!dba__http_policy_check(r, &need, &ret)) {
         schema_task_free(t);
         return ret;

@@ -1,7 +1,9 @@
 /* server.c - worker threads: each owns an event loop, a libmicrohttpd daemon in external epoll mode
  * (all daemons listen on the same port with SO_REUSEPORT, so the kernel spreads connections; the
  * port is claimed first so that no second process can join them) and its own share of the active
- * profile's connection pool (pool_size is the total across workers). A request never leaves its
+ * profile's connection pool (pool_size is the total across workers). With admin.port set, each
+ * worker runs a second daemon on the admin listener, shared the same way, so an operator request
+ * is served by the worker that accepted it like any other. A request never leaves its
  * worker, so the hot path takes no lock; the only shared state is the schema cache pointer, read
  * under a mutex only when its generation number changes.
  */
@@ -74,12 +76,35 @@ static int
 worker_timeout(struct worker *w)
 {
     MHD_UNSIGNED_LONG_LONG t;
+    int ms = WORKER_TICK_MS;
 
     if (w->mhd_due)
         return 0;
-    if (MHD_get_timeout(w->mhd, &t) == MHD_YES && t < WORKER_TICK_MS)
-        return (int)t;
-    return WORKER_TICK_MS;
+    if (MHD_get_timeout(w->mhd, &t) == MHD_YES && t < (MHD_UNSIGNED_LONG_LONG)ms)
+        ms = (int)t;
+    if (w->mhd_admin != NULL && MHD_get_timeout(w->mhd_admin, &t) == MHD_YES &&
+        t < (MHD_UNSIGNED_LONG_LONG)ms)
+        ms = (int)t;
+    return ms;
+}
+
+/* Runs the worker's daemons: the public one and, when configured, the admin listener's. */
+static void
+worker_run_mhd(struct worker *w)
+{
+    MHD_run(w->mhd);
+    if (w->mhd_admin != NULL)
+        MHD_run(w->mhd_admin);
+}
+
+bool
+dba__http_on_admin_listener(struct req *r)
+{
+    if (r->w->mhd_admin == NULL)
+        return false;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->mc,
+                                                                 MHD_CONNECTION_INFO_DAEMON);
+    return ci != NULL && ci->daemon == r->w->mhd_admin;
 }
 
 /* Shutdown, past the deadline or once nothing waits: fails what still waits on the database and
@@ -97,13 +122,13 @@ worker_drain(struct worker *w)
     int64_t end = dba_now_ms() + 1000;
     w->mhd_due = true;
     do {
-        MHD_run(w->mhd);
+        worker_run_mhd(w);
         if (w->answering <= 0)
             break;
         dba_loop_run_once(w->loop, 10);
         w->mhd_due = false;
     } while (dba_now_ms() < end);
-    MHD_run(w->mhd);
+    worker_run_mhd(w);
 }
 
 static void *
@@ -117,7 +142,7 @@ worker_main(void *arg)
         dba_loop_run_once(w->loop, worker_timeout(w));
         int64_t now = dba_now_ms();
         w->mhd_due = false;
-        MHD_run(w->mhd);
+        worker_run_mhd(w);
         if (now >= next_tick) {
             dba_db_pool_tick(w->pool, now);
             dba__http_tasks_tick(w, now);
@@ -132,6 +157,8 @@ worker_main(void *arg)
         if (atomic_load(&w->stop)) {
             if (!quiesced) {
                 w->listen_fd = MHD_quiesce_daemon(w->mhd);
+                if (w->mhd_admin != NULL)
+                    w->admin_listen_fd = MHD_quiesce_daemon(w->mhd_admin);
                 quiesced = true;
             }
             /* In-flight requests finish normally until the deadline. */
@@ -148,7 +175,8 @@ worker_main(void *arg)
    port in TIME_WAIT is fine): the bind fails while any other socket listens there. The claim is
    held, bound but not listening, until the workers have bound. */
 static int
-server_port_claim(const char *listen_addr, int port, int *fd_out, struct dba_err *err)
+server_port_claim(const char *listen_addr, int port, const char *key, int *fd_out,
+                  struct dba_err *err)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     int one = 1;
@@ -167,7 +195,7 @@ server_port_claim(const char *listen_addr, int port, int *fd_out, struct dba_err
         if (e == EADDRINUSE) {
             dba_err_set(err, DBA_EIO, 0, "DBA003", "port %d is in use", port);
             dba_err_detail(err, "Another process listens on %s:%d.", listen_addr, port);
-            dba_err_hint(err, "Stop it, or choose another port with --port or server.port.");
+            dba_err_hint(err, "Stop it, or choose another port with %s.", key);
             return DBA_EIO;
         }
         return dba_err_set(err, DBA_EIO, 0, "DBA003", "cannot listen on %s:%d: %s", listen_addr,
@@ -177,23 +205,18 @@ server_port_claim(const char *listen_addr, int port, int *fd_out, struct dba_err
     return DBA_OK;
 }
 
+/* Starts one libmicrohttpd daemon on listen_addr:port for worker w (external epoll mode, the port
+   shared with the other workers through SO_REUSEPORT) and watches its epoll fd in w's loop. */
 static int
-worker_init(struct worker *w, struct dba_http_server *s, int index, const char *listen_addr,
-            int port, struct dba_err *err)
+worker_daemon(struct worker *w, const char *listen_addr, int port, struct MHD_Daemon **out,
+              struct dba_loop_io *io, struct dba_err *err)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    const struct dba_config *cfg = s->cfg;
 
     if (inet_pton(AF_INET, listen_addr, &sa.sin_addr) != 1)
         return dba_err_set(err, DBA_EINVAL, 0, "DBA002", "bad listen address '%s' (IPv4 expected)",
                            listen_addr);
-    w->srv = s;
-    w->index = index;
-    w->listen_fd = -1;
-    pthread_mutex_init(&w->stats_lock, NULL);
-    pthread_mutex_init(&w->tasks_lock, NULL);
-    w->loop = dba_loop_new();
-    w->mhd = MHD_start_daemon(
+    *out = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, dba__http_on_request, w,
         MHD_OPTION_EXTERNAL_LOGGER, dba__http_mhd_log, w, /* first, so it sees every message */
@@ -206,13 +229,45 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, DBA_HTTP_CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_END);
-    if (w->mhd == NULL)
+    if (*out == NULL)
         return dba_err_set(err, DBA_EIO, 0, "DBA003", "cannot listen on %s:%d (port in use?)",
                            listen_addr, port);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    if (info == NULL || dba_loop_io_add(w->loop, &w->mhd_io, info->epoll_fd, EPOLLIN,
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL || dba_loop_io_add(w->loop, io, info->epoll_fd, EPOLLIN,
                                         worker_on_mhd, w) != DBA_OK)
         return dba_err_set(err, DBA_EIO, 0, "DBA003", "cannot watch the HTTP daemon");
+    return DBA_OK;
+}
+
+/* The bound port of daemon d (port 0 asks for any free one), or port. */
+static int
+daemon_port(struct MHD_Daemon *d, int port)
+{
+    const union MHD_DaemonInfo *bi = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+
+    return bi != NULL ? bi->port : port;
+}
+
+/* admin_port >= 0: the worker also serves the admin listener (admin.listen:admin_port) with a
+   second daemon of its own, so an operator request, like any other, never leaves its worker. */
+static int
+worker_init(struct worker *w, struct dba_http_server *s, int index, const char *listen_addr,
+            int port, int admin_port, struct dba_err *err)
+{
+    const struct dba_config *cfg = s->cfg;
+
+    w->srv = s;
+    w->index = index;
+    w->listen_fd = -1;
+    w->admin_listen_fd = -1;
+    pthread_mutex_init(&w->stats_lock, NULL);
+    pthread_mutex_init(&w->tasks_lock, NULL);
+    w->loop = dba_loop_new();
+    if (worker_daemon(w, listen_addr, port, &w->mhd, &w->mhd_io, err) != DBA_OK)
+        return DBA_EIO;
+    if (admin_port >= 0 && worker_daemon(w, cfg->admin.listen, admin_port, &w->mhd_admin,
+                                         &w->mhd_admin_io, err) != DBA_OK)
+        return DBA_EIO;
     dba_loop_set_wake_cb(w->loop, worker_on_wake, w);
     /* pool_size is the profile's total: split it, the remainder going to the first workers
        (n_workers <= pool_size, see dba_http_server_start, so each gets at least one). */
@@ -279,8 +334,12 @@ server_free(struct dba_http_server *s)
         dba_db_pool_free(w->pool);
         if (w->mhd != NULL)
             MHD_stop_daemon(w->mhd);
+        if (w->mhd_admin != NULL)
+            MHD_stop_daemon(w->mhd_admin);
         if (w->listen_fd >= 0)
             close(w->listen_fd);
+        if (w->admin_listen_fd >= 0)
+            close(w->admin_listen_fd);
         dba_loop_free(w->loop);
         pthread_mutex_destroy(&w->stats_lock);
         pthread_mutex_destroy(&w->tasks_lock);
@@ -321,26 +380,37 @@ dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *ac
     }
     s->workers = dba_xcalloc((size_t)s->n_workers, sizeof(*s->workers));
     dba__http_tasks_start(s);
-    int claim_fd = -1;
-    if (port != 0 && server_port_claim(listen_addr, port, &claim_fd, err) != DBA_OK) {
+    int admin_port = cfg->admin.port;
+    int claim_fd = -1, admin_claim_fd = -1;
+    s->admin_port = -1;
+    if ((port != 0 && server_port_claim(listen_addr, port, "--port or server.port", &claim_fd,
+                                        err) != DBA_OK) ||
+        (admin_port > 0 && server_port_claim(cfg->admin.listen, admin_port, "admin.port",
+                                             &admin_claim_fd, err) != DBA_OK)) {
+        if (claim_fd >= 0)
+            close(claim_fd);
         server_free(s);
         return NULL;
     }
     for (int i = 0; i < s->n_workers; i++) {
-        if (worker_init(&s->workers[i], s, i, listen_addr, port, err) != DBA_OK) {
+        if (worker_init(&s->workers[i], s, i, listen_addr, port, admin_port, err) != DBA_OK) {
             if (claim_fd >= 0)
                 close(claim_fd);
+            if (admin_claim_fd >= 0)
+                close(admin_claim_fd);
             server_free(s);
             return NULL;
         }
         if (i == 0) {
-            const union MHD_DaemonInfo *bi =
-                MHD_get_daemon_info(s->workers[0].mhd, MHD_DAEMON_INFO_BIND_PORT);
-            s->port = port = bi ? bi->port : port;
+            s->port = port = daemon_port(s->workers[0].mhd, port);
+            if (admin_port >= 0) /* port 0: the other workers join the port the first got */
+                s->admin_port = admin_port = daemon_port(s->workers[0].mhd_admin, admin_port);
         }
     }
     if (claim_fd >= 0)
         close(claim_fd);
+    if (admin_claim_fd >= 0)
+        close(admin_claim_fd);
     s->keeper = dba_catalog_keeper_start(s->conninfo, (const char *const *)active->schemas.v,
                                         active->schemas.n, server_on_cache, s);
     sigset_t all, old;
@@ -352,6 +422,9 @@ dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *ac
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     dba_log(DBA_LOG_INFO, "listening on %s:%d (%d workers), profile '%s' (%s) at %s", listen_addr,
             s->port, s->n_workers, active->name, active_source ? active_source : "-", s->display);
+    if (s->admin_port >= 0)
+        dba_log(DBA_LOG_INFO, "admin listener on %s:%d: the operator routes are served there "
+                "only", cfg->admin.listen, s->admin_port);
     return s;
 }
 
@@ -359,6 +432,12 @@ int
 dba_http_server_port(const struct dba_http_server *s)
 {
     return s->port;
+}
+
+int
+dba_http_server_admin_port(const struct dba_http_server *s)
+{
+    return s->admin_port;
 }
 
 void

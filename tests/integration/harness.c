@@ -28,6 +28,7 @@ test_url(void)
     return u;
 }
 
+static bool no_admin_token;        /* the next start configures no admin token */
 static const char *url_override;    /* profile "test"'s URL, or NULL for the test database */
 static const char *profiles_extra;  /* more profiles inside the profiles group, or NULL */
 
@@ -76,13 +77,35 @@ dbat_server_start_conf(const char *server_extra, const char *profile_extra, cons
             profile_extra ? profile_extra : "", profiles_extra ? profiles_extra : "",
             top_extra ? top_extra : "");
     fclose(f);
-    cr_assert_eq(dba_config_load(path, true, NULL, &cfg, &err), DBA_OK, "%s", err.msg);
+    /* Operator routes need an admin credential: configure the harness's token unless the test
+       chose one (or none) itself. Set for the load only, so that CLI runs do not inherit it. */
+    bool set_token = !no_admin_token && getenv("DB_ADAPTER_ADMIN_TOKEN") == NULL;
+    bool unset_token = no_admin_token && getenv("DB_ADAPTER_ADMIN_TOKEN") != NULL;
+    char *saved = unset_token ? strdup(getenv("DB_ADAPTER_ADMIN_TOKEN")) : NULL;
+    if (set_token)
+        setenv("DB_ADAPTER_ADMIN_TOKEN", DBAT_ADMIN_TOKEN, 1);
+    if (unset_token)
+        unsetenv("DB_ADAPTER_ADMIN_TOKEN");
+    no_admin_token = false;
+    int rc = dba_config_load(path, true, NULL, &cfg, &err);
+    if (set_token)
+        unsetenv("DB_ADAPTER_ADMIN_TOKEN");
+    if (saved != NULL)
+        setenv("DB_ADAPTER_ADMIN_TOKEN", saved, 1);
+    free(saved);
+    cr_assert_eq(rc, DBA_OK, "%s", err.msg);
     cr_assert_eq(dba_config_active_profile(cfg, NULL, &p, NULL, &err), DBA_OK, "%s", err.msg);
     struct dba_http_opts o = { .port = 0, .listen = NULL, .workers = 0 };
     srv = dba_http_server_start(cfg, p, "test", &o, &err);
     cr_assert(srv != NULL, "%s", err.msg);
     cr_assert(dba_http_server_wait_ready(srv, 10000), "schema cache did not load");
     curl_global_init(CURL_GLOBAL_ALL);
+}
+
+void
+dbat_without_admin_token(void)
+{
+    no_admin_token = true;
 }
 
 void
@@ -125,6 +148,12 @@ dbat_port(void)
     return dba_http_server_port(srv);
 }
 
+int
+dbat_admin_port(void)
+{
+    return dba_http_server_admin_port(srv);
+}
+
 static size_t
 on_data(char *p, size_t size, size_t n, void *arg)
 {
@@ -135,6 +164,32 @@ on_data(char *p, size_t size, size_t n, void *arg)
 struct dbat_resp *
 dbat_req(const char *method, const char *path, const char *const *headers, const char *body)
 {
+    return dbat_req_at(dbat_port(), method, path, headers, body);
+}
+
+struct dbat_resp *
+dbat_admin_req(const char *method, const char *path, const char *const *headers, const char *body)
+{
+    const char *h[32];
+    char auth[512];
+    size_t n = 0;
+
+    for (; headers != NULL && headers[n] != NULL; n++) {
+        cr_assert_lt(n, DBA_ARRAY_LEN(h) - 2);
+        h[n] = headers[n];
+    }
+    if (cfg->admin_token != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->admin_token);
+        h[n++] = auth;
+    }
+    h[n] = NULL;
+    return dbat_req(method, path, h, body);
+}
+
+struct dbat_resp *
+dbat_req_at(int port, const char *method, const char *path, const char *const *headers,
+            const char *body)
+{
     struct dbat_resp *r = calloc(1, sizeof(*r));
     struct dba_buf hb, bb;
     char url[2048];
@@ -143,7 +198,7 @@ dbat_req(const char *method, const char *path, const char *const *headers, const
 
     dba_buf_init(&hb);
     dba_buf_init(&bb);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", dbat_port(), path);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "HEAD") == 0)

@@ -30,14 +30,30 @@ void dbat_server_start_db(const char *url, const char *more_profiles, const char
 void dbat_server_start_url(const char *url, const char *server_extra, const char *profile_extra);
 void dbat_server_stop(void);
 int dbat_port(void);
+/* The admin listener's port, or -1 when admin.port is not configured. */
+int dbat_admin_port(void);
 struct dba_config;
 /* The running server's configuration (borrowed until dbat_server_stop). */
 const struct dba_config *dbat_config(void);
+
+/* The admin token the harness configures (through DB_ADAPTER_ADMIN_TOKEN) when a test starts the
+   gateway without setting that variable itself; operator routes need it. */
+#define DBAT_ADMIN_TOKEN "dbat-admin-token"
+/* The next start configures no admin token at all (operator routes then answer 403). */
+void dbat_without_admin_token(void);
 
 /* Sends a request. headers: NULL-terminated "Name: value" list or NULL. body may be NULL. */
 struct dbat_resp *dbat_req(const char *method, const char *path, const char *const *headers,
                            const char *body);
 #define dbat_get(path) dbat_req("GET", (path), NULL, NULL)
+/* The same on another port of 127.0.0.1 (e.g. the admin listener's). */
+struct dbat_resp *dbat_req_at(int port, const char *method, const char *path,
+                              const char *const *headers, const char *body);
+/* dbat_req with `Authorization: Bearer <the running server's admin token>` added (nothing added
+   when it has none), for the operator routes. */
+struct dbat_resp *dbat_admin_req(const char *method, const char *path, const char *const *headers,
+                                 const char *body);
+#define dbat_admin_get(path) dbat_admin_req("GET", (path), NULL, NULL)
 /* Value of a response header (case-insensitive), or NULL; static buffer. */
 const char *dbat_header(const struct dbat_resp *r, const char *name);
 void dbat_resp_free(struct dbat_resp *r);

@@ -519,10 +519,12 @@ static void
 http_start(bool token)
 {
     char url[700], more[1200]; /* sock() is up to 511 bytes */
-    if (token)
+    if (token) {
         setenv("DB_ADAPTER_ADMIN_TOKEN", TOKEN, 1);
-    else
+    } else {
         unsetenv("DB_ADAPTER_ADMIN_TOKEN");
+        dbat_without_admin_token();
+    }
     bk_setup();
     snprintf(url, sizeof(url), "postgresql:///dba_bk_dst?host=%s&user=postgres", sock());
     snprintf(more, sizeof(more), "src: { url = \"postgresql:///dba_bk_src?host=%s&"
@@ -571,11 +573,11 @@ Test(backup_http_off, admin_routes_are_403_without_a_configured_token)
     dbat_resp_free(r);
     cr_expect_eq(status_of("POST", "/restore", NULL, "{}"), 403);
     cr_expect_eq(status_of("POST", "/sync?from=src&confirm=true", NULL, NULL), 403);
-    /* The plan and validation need no token. */
-    cr_expect_eq(status_of("POST", "/sync?from=src", NULL, NULL), 200);
+    /* The plan and validation are operator routes too. */
+    cr_expect_eq(status_of("POST", "/sync?from=src", NULL, NULL), 403);
     cr_expect_eq(status_of("POST", "/backup/validate", NULL, "{\"metadata\": {\"version\": "
                                                              "\"1.1\"}, \"categories\": []}"),
-                 200);
+                 403);
 }
 
 Test(backup_http, wrong_or_missing_token_is_401)
@@ -588,6 +590,8 @@ Test(backup_http, wrong_or_missing_token_is_401)
     cr_expect_eq(status_of("GET", "/backup", bad, NULL), 401);
     cr_expect_eq(status_of("POST", "/restore", bad, "{}"), 401);
     cr_expect_eq(status_of("POST", "/sync?from=src&confirm=true", NULL, NULL), 401);
+    cr_expect_eq(status_of("POST", "/sync?from=src", NULL, NULL), 401);
+    cr_expect_eq(status_of("POST", "/backup/validate", bad, "{}"), 401);
     cr_expect_eq(status_of("DELETE", "/backup", NULL, NULL), 405);
 }
 
@@ -615,7 +619,7 @@ Test(backup_http, restore_dry_run_then_real_then_get_backup)
 {
     const char *h[] = { AUTH, NULL };
     char *doc = src_backup_text();
-    struct dbat_resp *r = dbat_req("POST", "/backup/validate", NULL, doc);
+    struct dbat_resp *r = dbat_req("POST", "/backup/validate", h, doc);
     cr_expect_eq(r->status, 200);
     cr_expect(json_is_true(json_object_get(r->json, "valid")), "%s", r->body);
     dbat_resp_free(r);
@@ -646,7 +650,7 @@ Test(backup_http, restore_dry_run_then_real_then_get_backup)
     cr_assert(j != NULL, "%s", r->body);
     cr_expect_eq(json_array_size(json_object_get(j, "products")), 4);
     json_decref(j);
-    struct dbat_resp *v = dbat_req("POST", "/backup/validate", NULL, r->body);
+    struct dbat_resp *v = dbat_req("POST", "/backup/validate", h, r->body);
     cr_expect(json_is_true(json_object_get(v->json, "valid")), "%s", v->body);
     dbat_resp_free(v);
     char path[128];
@@ -681,7 +685,7 @@ Test(backup_http, get_backup_jsonl_and_bad_requests)
     cr_expect_eq(status_of("POST", "/restore", h, "{\"metadata\": {\"version\": \"0.1\"}}"), 400);
     cr_expect_eq(status_of("POST", "/sync", h, NULL), 400);
     cr_expect_eq(status_of("POST", "/sync?from=test", h, NULL), 400);
-    r = dbat_req("POST", "/backup/validate", NULL, "not json");
+    r = dbat_req("POST", "/backup/validate", h, "not json");
     cr_expect_eq(r->status, 200);
     cr_expect(json_is_false(json_object_get(r->json, "valid")), "%s", r->body);
     dbat_resp_free(r);
@@ -690,7 +694,7 @@ Test(backup_http, get_backup_jsonl_and_bad_requests)
 Test(backup_http, sync_plan_then_confirm)
 {
     const char *h[] = { AUTH, NULL };
-    struct dbat_resp *r = dbat_req("POST", "/sync?from=src&mode=overwrite", NULL, NULL);
+    struct dbat_resp *r = dbat_req("POST", "/sync?from=src&mode=overwrite", h, NULL);
     cr_assert_eq(r->status, 200, "%s", r->body);
     json_t *p = json_object_get(json_object_get(r->json, "plan"), "products");
     cr_expect_eq(json_integer_value(json_object_get(p, "new")), 4, "%s", r->body);
@@ -1094,7 +1098,7 @@ Test(backup_http, validate_of_a_large_body_is_exact)
                        i == 31234 ? "orphan" : "p", i);
     dba_buf_puts(&b, "],\n\"reviews\": []}\n");
     cr_assert_gt(b.len, 5 * 1000 * 1000);
-    struct dbat_resp *r = dbat_req("POST", "/backup/validate", NULL, b.data);
+    struct dbat_resp *r = dbat_admin_req("POST", "/backup/validate", NULL, b.data);
     dba_buf_cleanup(&b);
     cr_assert_eq(r->status, 200, "%s", r->body);
     cr_expect(json_is_true(json_object_get(r->json, "valid")), "%s", r->body);

@@ -207,7 +207,7 @@ static bool
 pool_open_is(const char *open)
 {
     for (int i = 0; i < 400; i++) {
-        struct dbat_resp *r = dbat_get("/pool");
+        struct dbat_resp *r = dbat_admin_get("/pool");
         json_t *p = json_array_get(json_object_get(r->json, "pools"), 0);
         json_t *want = json_loads(open, JSON_DECODE_ANY, NULL);
         bool eq = json_equal(json_object_get(p, "open"), want);

@@ -28,21 +28,21 @@ Test(ops, health_ready_status_pool)
     r = dbat_get("/readyz");
     cr_expect_eq(r->status, 200, "%s", r->body);
     dbat_resp_free(r);
-    r = dbat_get("/status?exact=true");
+    r = dbat_admin_get("/status?exact=true");
     cr_expect_eq(r->status, 200);
     cr_expect(dbat_json_eq(json_object_get(r->json, "reachable"), "true"), "%s", r->body);
     cr_expect(dbat_json_eq(json_object_get(json_object_get(r->json, "tables"), "items"), "5"));
     cr_expect(strstr(r->body, "password") == NULL);
     dbat_resp_free(r);
-    r = dbat_get("/profiles");
+    r = dbat_admin_get("/profiles");
     cr_expect_eq(r->status, 200);
     cr_expect(dbat_json_eq(json_object_get(json_array_get(r->json, 0), "name"), "\"test\""));
     dbat_resp_free(r);
-    r = dbat_get("/pool");
+    r = dbat_admin_get("/pool");
     cr_expect_eq(r->status, 200);
     cr_expect(json_object_get(json_array_get(json_object_get(r->json, "pools"), 0), "idle") != NULL);
     dbat_resp_free(r);
-    r = dbat_get("/metrics");
+    r = dbat_admin_get("/metrics");
     cr_expect_eq(r->status, 200);
     cr_expect(strstr(r->body, "dba_http_requests_total") != NULL);
     dbat_resp_free(r);
@@ -83,7 +83,7 @@ Test(ops, cors_and_options)
 Test(ops, schema_reload_sees_new_table)
 {
     free(dbat_sql("DROP TABLE IF EXISTS late_table; CREATE TABLE late_table (id int)"));
-    struct dbat_resp *r = dbat_req("POST", "/schema/reload", NULL, "");
+    struct dbat_resp *r = dbat_admin_req("POST", "/schema/reload", NULL, "");
     cr_expect_eq(r->status, 202);
     dbat_resp_free(r);
     long status = 0;
@@ -350,7 +350,7 @@ Test(ops, openapi_matches_the_routes)
         const char *method = json_object_get(item, "get") ? "GET" : "POST";
         if (strcmp(method, "POST") == 0)
             continue; /* writes are exercised by their own tests */
-        struct dbat_resp *r = dbat_req(method, url, NULL, NULL);
+        struct dbat_resp *r = dbat_admin_req(method, url, NULL, NULL);
         cr_expect_neq(r->status, 404, "%s %s is documented but not served", method, url);
         cr_expect_neq(r->status, 405, "%s %s is documented but not allowed", method, url);
         dbat_resp_free(r);
@@ -464,9 +464,11 @@ Test(ops, status_requests_run_on_a_bounded_pool, .timeout = 120)
     CURL *e[N];
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/status?exact=true", dbat_port());
+    struct curl_slist *auth = curl_slist_append(NULL, "Authorization: Bearer " DBAT_ADMIN_TOKEN);
     for (int i = 0; i < N; i++) {
         e[i] = curl_easy_init();
         curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, auth);
         curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
         curl_multi_add_handle(m, e[i]);
     }
@@ -501,6 +503,7 @@ Test(ops, status_requests_run_on_a_bounded_pool, .timeout = 120)
         curl_easy_cleanup(e[i]);
     }
     curl_multi_cleanup(m);
+    curl_slist_free_all(auth);
     cr_expect_eq(ok, 18);
     cr_expect_eq(busy, N - 18);
     PQfinish(obs);
@@ -523,7 +526,9 @@ Test(ops, full_task_queue_is_503, .init = start_one_task_thread, .timeout = 120)
     CURL *e = curl_easy_init();
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/status?exact=true", dbat_port());
+    struct curl_slist *auth = curl_slist_append(NULL, "Authorization: Bearer " DBAT_ADMIN_TOKEN);
     curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, auth);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_multi_add_handle(m, e);
     int running = 1;
@@ -532,7 +537,7 @@ Test(ops, full_task_queue_is_503, .init = start_one_task_thread, .timeout = 120)
         curl_multi_wait(m, NULL, 0, 50, NULL);
     }
     cr_assert_eq(sql_long(obs, LOCK_WAITERS), 1, "the first operation is not running");
-    struct dbat_resp *r = dbat_get("/status");
+    struct dbat_resp *r = dbat_admin_get("/status");
     cr_expect_eq(r->status, 503, "%s", r->body);
     cr_expect(dbat_header(r, "Retry-After") != NULL);
     cr_expect(dbat_json_eq(json_object_get(r->json, "code"), "\"DBA503\""), "%s", r->body);
@@ -548,7 +553,8 @@ Test(ops, full_task_queue_is_503, .init = start_one_task_thread, .timeout = 120)
     curl_multi_remove_handle(m, e);
     curl_easy_cleanup(e);
     curl_multi_cleanup(m);
-    r = dbat_get("/status");
+    curl_slist_free_all(auth);
+    r = dbat_admin_get("/status");
     cr_expect_eq(r->status, 200, "%s", r->body);
     dbat_resp_free(r);
     PQfinish(obs);
@@ -564,21 +570,21 @@ Test(ops, status_row_counts_estimated_or_exact)
                   "INSERT INTO est_a SELECT generate_series(1, 100); ANALYZE est_a;"
                   "INSERT INTO est_a SELECT generate_series(1, 50);"
                   "INSERT INTO est_n SELECT generate_series(1, 10)"));
-    struct dbat_resp *r = dbat_get("/status");
+    struct dbat_resp *r = dbat_admin_get("/status");
     cr_expect_eq(r->status, 200, "%s", r->body);
     json_t *t = json_object_get(r->json, "tables");
     cr_expect(dbat_json_eq(json_object_get(r->json, "row_counts"), "\"estimated\""), "%s", r->body);
     cr_expect(dbat_json_eq(json_object_get(t, "est_a"), "100"), "%s", r->body);
     cr_expect(dbat_json_eq(json_object_get(t, "est_n"), "null"), "%s", r->body);
     dbat_resp_free(r);
-    r = dbat_get("/status?exact=true");
+    r = dbat_admin_get("/status?exact=true");
     cr_expect_eq(r->status, 200, "%s", r->body);
     t = json_object_get(r->json, "tables");
     cr_expect(dbat_json_eq(json_object_get(r->json, "row_counts"), "\"exact\""), "%s", r->body);
     cr_expect(dbat_json_eq(json_object_get(t, "est_a"), "150"), "%s", r->body);
     cr_expect(dbat_json_eq(json_object_get(t, "est_n"), "10"), "%s", r->body);
     dbat_resp_free(r);
-    r = dbat_get("/status?exact=maybe");
+    r = dbat_admin_get("/status?exact=maybe");
     cr_expect_eq(r->status, 400, "%s", r->body);
     dbat_resp_free(r);
     free(dbat_sql("DROP TABLE est_a, est_n"));
@@ -636,7 +642,7 @@ Test(ops, pool_size_is_the_total, .init = start_two_connections_four_workers, .t
     cr_expect_eq(ok, N, "every request is served, whichever worker takes it");
     cr_expect_leq(max_pool, 2, "%ld pool connections", max_pool);
     cr_expect_leq(max_all, 2, "%ld gateway backends read the view", max_all);
-    struct dbat_resp *r = dbat_get("/pool");
+    struct dbat_resp *r = dbat_admin_get("/pool");
     json_t *p = json_array_get(json_object_get(r->json, "pools"), 0);
     cr_expect(dbat_json_eq(json_object_get(p, "size"), "2"), "%s", r->body);
     dbat_resp_free(r);
@@ -662,7 +668,9 @@ Test(ops, task_waiting_past_its_deadline_is_504, .init = start_one_task_thread_s
     CURL *e = curl_easy_init();
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/status?exact=true", dbat_port());
+    struct curl_slist *auth = curl_slist_append(NULL, "Authorization: Bearer " DBAT_ADMIN_TOKEN);
     curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, auth);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_multi_add_handle(m, e);
     int running = 1;
@@ -671,7 +679,7 @@ Test(ops, task_waiting_past_its_deadline_is_504, .init = start_one_task_thread_s
         curl_multi_wait(m, NULL, 0, 50, NULL);
     }
     cr_assert_eq(sql_long(obs, LOCK_WAITERS), 1, "the first operation is not running");
-    struct dbat_resp *r = dbat_get("/status");
+    struct dbat_resp *r = dbat_admin_get("/status");
     cr_expect_eq(r->status, 504, "%s", r->body);
     cr_expect(dbat_json_eq(json_object_get(r->json, "code"), "\"DBA504\""), "%s", r->body);
     dbat_resp_free(r);
@@ -683,5 +691,6 @@ Test(ops, task_waiting_past_its_deadline_is_504, .init = start_one_task_thread_s
     curl_multi_remove_handle(m, e);
     curl_easy_cleanup(e);
     curl_multi_cleanup(m);
+    curl_slist_free_all(auth);
     PQfinish(obs);
 }

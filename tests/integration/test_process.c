@@ -17,6 +17,8 @@
 
 #include "core/core.h"
 
+#define PROCESS_ADMIN_TOKEN "process-admin-token"
+
 static char dir[64];
 
 static void
@@ -83,6 +85,7 @@ spawn_serve(const char *log)
             _exit(99);
         unsetenv("DATABASE_URL");
         unsetenv("DB_PROFILE");
+        setenv("DB_ADAPTER_ADMIN_TOKEN", PROCESS_ADMIN_TOKEN, 1); /* for /status */
         execl(bin, bin, "serve", (char *)NULL);
         _exit(98);
     }
@@ -122,6 +125,10 @@ http_get(int port, const char *path, char **body)
     dba_buf_init(&b);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    struct curl_slist *auth = NULL;
+    if (strncmp(path, "/status", 7) == 0) /* an operator route */
+        auth = curl_slist_append(NULL, "Authorization: Bearer " PROCESS_ADMIN_TOKEN);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, auth);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
@@ -129,6 +136,7 @@ http_get(int port, const char *path, char **body)
     if (curl_easy_perform(c) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
+    curl_slist_free_all(auth);
     dba_buf_putc(&b, '\0');
     if (body != NULL)
         *body = dba_buf_take(&b);

@@ -20,7 +20,7 @@ struct counts {
 static struct counts
 pool_counts(void)
 {
-    struct dbat_resp *r = dbat_get("/pool");
+    struct dbat_resp *r = dbat_admin_get("/pool");
     cr_assert_eq(r->status, 200, "%s", r->body);
     json_t *p = json_array_get(json_object_get(r->json, "pools"), 0);
     json_t *q = json_object_get(p, "queries"), *rt = json_object_get(p, "round_trips");

@@ -70,10 +70,12 @@ start_profile(const char *token, const char *profile_extra)
 {
     char top[1200];
 
-    if (token != NULL)
+    if (token != NULL) {
         setenv("DB_ADAPTER_ADMIN_TOKEN", token, 1);
-    else
+    } else {
         unsetenv("DB_ADAPTER_ADMIN_TOKEN");
+        dbat_without_admin_token();
+    }
     dba_mem_init();
     drift_reset();
     snprintf(top, sizeof(top), "schema: { file = \"%s\"; };", fixture_path());
@@ -132,7 +134,7 @@ cols_of(const json_t *list)
 
 Test(schema, get_schema_lists_tables_columns_and_keys)
 {
-    struct dbat_resp *r = dbat_get("/schema");
+    struct dbat_resp *r = dbat_admin_get("/schema");
     cr_assert_eq(r->status, 200, "%s", r->body);
     const json_t *books = json_object_get(json_object_get(r->json, "tables"), "sm_drift.books");
     cr_assert(books != NULL, "%s", r->body);
@@ -147,7 +149,7 @@ Test(schema, get_schema_lists_tables_columns_and_keys)
 
 Test(schema, validate_reports_exactly_the_differences)
 {
-    struct dbat_resp *r = dbat_req("POST", "/schema/validate", NULL, NULL);
+    struct dbat_resp *r = dbat_admin_req("POST", "/schema/validate", NULL, NULL);
     cr_assert_eq(r->status, 200, "%s", r->body);
     const json_t *j = r->json;
     expect_json(json_object_get(j, "valid"), "false");
@@ -191,7 +193,7 @@ static const char *const expected_plan[] = {
 Test(schema, fix_plan_is_exactly_the_expected_statements)
 {
     char *before = dbat_sql(rows_sql);
-    struct dbat_resp *r = dbat_req("POST", "/schema/fix", NULL, NULL);
+    struct dbat_resp *r = dbat_admin_req("POST", "/schema/fix", NULL, NULL);
     cr_assert_eq(r->status, 200, "%s", r->body);
     const json_t *plan = json_object_get(r->json, "plan");
     const json_t *st = json_object_get(plan, "statements");
@@ -267,7 +269,7 @@ Test(schema, confirmed_fix_applies_keeps_every_row_and_reloads)
     cr_expect_eq(wait_status("/tables/reviews", 200), 200, "the schema cache was reloaded");
     /* With the type changed by hand (fix never does that), validate passes. */
     free(dbat_sql("ALTER TABLE sm_drift.\"Publishers\" ALTER COLUMN country TYPE char(2)"));
-    r = dbat_req("POST", "/schema/validate", NULL, NULL);
+    r = dbat_admin_req("POST", "/schema/validate", NULL, NULL);
     expect_json(json_object_get(r->json, "valid"), "true");
     expect_json(json_object_get(r->json, "error_count"), "0");
     dbat_resp_free(r);
@@ -331,7 +333,7 @@ Test(schema, confirmed_fix_without_a_configured_token_is_403, .init = start_no_t
     cr_expect(strstr(r->body, "DB_ADAPTER_ADMIN_TOKEN") != NULL, "%s", r->body);
     dbat_resp_free(r);
     r = dbat_req("POST", "/schema/fix", NULL, NULL);
-    cr_expect_eq(r->status, 200, "a plan needs no token");
+    cr_expect_eq(r->status, 403, "a plan is an operator route too: %s", r->body);
     dbat_resp_free(r);
 }
 
@@ -498,7 +500,11 @@ Test(schema, an_sql_body_needs_the_admin_token)
     expect_json(json_object_get(r->json, "schema_source"), "\"request body\"");
     dbat_resp_free(r);
     r = dbat_req("POST", "/schema/validate", NULL, NULL);
-    cr_expect_eq(r->status, 200, "the configured schema.file needs no token: %s", r->body);
+    cr_expect_eq(r->status, 401, "validating the configured schema.file needs it too: %s",
+                 r->body);
+    dbat_resp_free(r);
+    r = dbat_admin_req("POST", "/schema/validate", NULL, NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
     dbat_resp_free(r);
     cr_expect_eq(scratch_leftovers(), 0);
 }
@@ -740,7 +746,7 @@ Test(schema, confirmed_fix_on_a_read_only_profile_is_403, .init = start_read_onl
     char *exists = dbat_sql("SELECT to_regclass('sm_drift.reviews') IS NOT NULL");
     cr_expect_str_eq(exists, "f", "nothing was applied");
     free(exists);
-    r = dbat_req("POST", "/schema/fix", NULL, NULL);
+    r = dbat_admin_req("POST", "/schema/fix", NULL, NULL);
     cr_expect_eq(r->status, 200, "a plan is still shown: %s", r->body);
     dbat_resp_free(r);
 }

@@ -261,6 +261,41 @@ Test(config, admin_token_from_default_env)
     dba_config_free(c);
 }
 
+Test(config, admin_listener_and_public_metrics)
+{
+    struct dba_config *c = load_ok(ONE_PROFILE);
+
+    cr_expect_not(c->admin.public_metrics);
+    cr_expect_str_eq(c->admin.listen, "127.0.0.1");
+    cr_expect_eq(c->admin.port, -1, "no admin listener unless admin.port is set");
+    dba_config_free(c);
+    c = load_ok("admin: { public_metrics = true; listen = \"0.0.0.0\"; port = 9090; };\n"
+        ONE_PROFILE);
+    cr_expect(c->admin.public_metrics);
+    cr_expect_str_eq(c->admin.listen, "0.0.0.0");
+    cr_expect_eq(c->admin.port, 9090);
+    dba_config_free(c);
+    c = load_ok("admin: { port = 0; };\n" ONE_PROFILE);
+    cr_expect_eq(c->admin.port, 0, "0 = any free port");
+    dba_config_free(c);
+}
+
+Test(config, admin_listener_errors)
+{
+    struct dba_err err = load_fail("admin: { port = 70000; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "admin.port") != NULL, "%s", err.msg);
+    err = load_fail("admin: { listen = \"\"; port = 9090; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "admin.listen: must not be empty") != NULL, "%s", err.msg);
+    err = load_fail("server: { port = 9090; };\nadmin: { port = 9090; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "admin.port: must differ from server.port") != NULL, "%s",
+              err.msg);
+    err = load_fail("admin: { public_metrics = 1; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "admin.public_metrics: expected true or false") != NULL, "%s",
+              err.msg);
+    err = load_fail("admin: { prot = 9090; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "unknown key") != NULL, "%s", err.msg);
+}
+
 Test(config, workers_zero_means_cpus)
 {
     struct dba_config *c = load_ok(ONE_PROFILE);
