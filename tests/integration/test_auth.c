@@ -335,3 +335,64 @@ Test(auth_noanon, no_token_no_anon_role_is_401)
     expect(as(norole, "GET", "/tables/todos", NULL, NULL), 401, NULL);
     free(norole);
 }
+
+/* Writes text as db-adapter.conf into a new temporary directory (path in dir). */
+static void
+conf_dir(char *dir, const char *text)
+{
+    char path[128];
+    strcpy(dir, "/tmp/dbat-token-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void
+conf_dir_rm(const char *dir)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+Test(auth, token_command_mints_a_usable_token)
+{
+    char dir[64], *out = NULL;
+    conf_dir(dir, "profiles: { p: { url = \"postgresql://localhost/x\"; }; };\n"
+                  "auth: { jwt_secret_env = \"DBAT_TOKEN_SECRET\"; };\n");
+    int rc = dbat_cli(dir, "DBAT_TOKEN_SECRET=" SECRET,
+                      "token --role authenticated --claims '{\"sub\":\"bob\"}' --exp 10m", &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    out[strcspn(out, "\n")] = '\0';
+    cr_expect_null(strstr(out, SECRET));
+    char h[2048];
+    snprintf(h, sizeof(h), "Authorization: Bearer %s", out);
+    expect(as(h, "GET", "/tables/todos?select=id", NULL, NULL), 200, "[{\"id\":3}]");
+    free(out);
+    /* a wrong secret mints a token the server refuses */
+    rc = dbat_cli(dir, "DBAT_TOKEN_SECRET=another-secret-another-secret-another",
+                  "token --role authenticated", &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    out[strcspn(out, "\n")] = '\0';
+    snprintf(h, sizeof(h), "Authorization: Bearer %s", out);
+    expect(as(h, "GET", "/tables/todos", NULL, NULL), 401, NULL);
+    free(out);
+    /* bad arguments */
+    rc = dbat_cli(dir, "DBAT_TOKEN_SECRET=" SECRET, "token --claims '{}'", &out);
+    cr_expect_eq(rc, 2, "%s", out);
+    free(out);
+    conf_dir_rm(dir);
+    /* only a public key: refused */
+    conf_dir(dir, "profiles: { p: { url = \"postgresql://localhost/x\"; }; };\n"
+                  "auth: { jwt_secret = \"{\\\"kty\\\":\\\"OKP\\\",\\\"crv\\\":\\\"Ed25519\\\","
+                  "\\\"x\\\":\\\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\\\"}\"; };\n");
+    rc = dbat_cli(dir, NULL, "token --role authenticated", &out);
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "HS256") != NULL, "%s", out);
+    free(out);
+    conf_dir_rm(dir);
+}
