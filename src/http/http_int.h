@@ -158,6 +158,7 @@ struct dba_http_server {
     int64_t stop_deadline_ms;           /* shutdown deadline, set by dba_http_server_stop */
     const struct dba_config_auth *auth_cfg; /* the active profile's auth rules (borrowed) */
     struct dba_auth *auth;              /* their verifier when an auth group applies, else NULL */
+    char *anon_claims;                  /* request.jwt.claims without a token: {"role": anon} */
 };
 
 /* Per-connection memory of libmicrohttpd: it holds the request line, the request headers and

@@ -29,6 +29,11 @@ dba__http_auth_start(struct dba_http_server *s, const char *listen_addr, struct 
         return err->code;
     for (int i = 0; i < s->n_workers; i++)
         s->workers[i].auth_cache = dba_auth_cache_new(DBA_AUTH_CACHE_SLOTS);
+    if (s->auth_cfg->anon_role != NULL) {
+        json_t *o = json_pack("{s:s}", "role", s->auth_cfg->anon_role);
+        s->anon_claims = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
     return DBA_OK;
 }
 
@@ -41,6 +46,8 @@ dba__http_auth_stop(struct dba_http_server *s)
     }
     dba_auth_free(s->auth);
     s->auth = NULL;
+    free(s->anon_claims);
+    s->anon_claims = NULL;
 }
 
 /* The JWT sent: `Authorization: Bearer <jwt>`, else the `apikey` header (supabase-js). */
@@ -81,12 +88,8 @@ policy_identity(struct req *r)
 
     if (tok == NULL || pol->caller == HTTP_CALLER_ADMIN) {
         if (pol->caller != HTTP_CALLER_ADMIN && ac->anon_role != NULL) {
-            json_t *o = json_pack("{s:s}", "role", ac->anon_role);
-            char *t = json_dumps(o, JSON_COMPACT);
             pol->role = ac->anon_role;
-            pol->claims = dba_arena_strdup(r->a, t);
-            free(t);
-            json_decref(o);
+            pol->claims = s->anon_claims;
         }
         return;
     }

@@ -217,6 +217,11 @@ Test(auth, pre_request_can_refuse)
     cr_expect_str_eq(v, "1");
     free(v);
     free(alice);
+    /* or let the request go on with a response header of its own */
+    struct dbat_resp *r = as(NULL, "GET", "/tables/todos?select=id&id=eq.3", NULL, "X-Tag: seen");
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect_str_eq(dbat_header(r, "X-Pre"), "seen");
+    dbat_resp_free(r);
 }
 
 Test(auth, sql_sees_the_request)
