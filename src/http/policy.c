@@ -103,7 +103,11 @@ policy_identity(struct req *r)
     pol->token = true;
     pol->claims = id.claims;
     pol->role = id.role != NULL ? id.role : ac->anon_role;
-    pol->caller = policy_admin_role(ac, id.role) ? HTTP_CALLER_ADMIN : HTTP_CALLER_ROLE;
+    /* A token without a role claim runs as the anon role and counts as anonymous (42501 is then
+       401, as PostgREST answers). */
+    pol->caller = id.role == NULL                   ? HTTP_CALLER_ANON
+                  : policy_admin_role(ac, id.role) ? HTTP_CALLER_ADMIN
+                                                   : HTTP_CALLER_ROLE;
 }
 
 void
