@@ -37,6 +37,8 @@ static const char usage[] =
     "  sync --from PROFILE [--tables a,b] [--user-id U] [--mode skip|overwrite]\n"
     "       [--dry-run | --confirm]\n"
     "                      copy rows from PROFILE into the active one (plan without --confirm)\n"
+    "  token --role R [--claims JSON] [--exp 1h]\n"
+    "                      a development JWT signed with the configured HS secret (auth group)\n"
     "\n"
     "global options (before or after the command):\n"
     "  --config PATH       configuration file (default ./db-adapter.conf; optional)\n"
@@ -141,6 +143,16 @@ static const struct command commands[] = {
       "  --tables a,b    only these tables\n"
       "  --user-id U     only rows of this user\n"
       "  -m, --mode M    rows that exist: skip (default) or overwrite\n" GLOBALS_HINT },
+    { "token", dba_cli_token,
+      "usage: db-adapter token --role R [--claims JSON] [--exp 1h]\n"
+      "\n"
+      "Print a JWT for role R signed (HS256) with the active profile's auth.jwt_secret or\n"
+      "jwt_secret_env, for development and tests. Refused (exit 1) when only public keys\n"
+      "(JWK, jwks_file) are configured: such tokens come from their issuer.\n"
+      "  --role R        the role claim\n"
+      "  --claims JSON   more claims, a JSON object (e.g. '{\"sub\":\"alice\"}')\n"
+      "  --exp D         lifetime: 3600, 90s, 15m, 1h (default), 7d; 0 = no exp\n"
+      "With --json: {\"token\": ..., \"role\": ...}.\n" GLOBALS_HINT },
 };
 
 static const struct command *

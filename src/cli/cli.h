@@ -43,6 +43,8 @@ int dba_cli_backup(struct dba_cli *c);
 int dba_cli_validate_backup(struct dba_cli *c);
 int dba_cli_restore(struct dba_cli *c);
 int dba_cli_sync(struct dba_cli *c);
+/* cmd_token.c: `token --role R [--claims JSON] [--exp 1h]`, an HS256 development token. */
+int dba_cli_token(struct dba_cli *c);
 /* common.c: helpers every command shares. */
 /* Prints an error (message, details, hint) to stderr, or as JSON on stdout with --json. */
 void dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e);

@@ -21,7 +21,7 @@
 #include "config/config_int.h"
 
 static const char *const cfg_top_keys[] = {
-    "server", "default_profile", "env_prefix", "profiles", "schema", "admin", NULL,
+    "server", "default_profile", "env_prefix", "profiles", "schema", "admin", "auth", NULL,
 };
 static const char *const cfg_server_keys[] = {
     "listen", "port", "workers", "max_body_bytes", "max_rows", "cors_allowed_origins",
@@ -345,6 +345,7 @@ cfg_parse(struct dba_config *c, const char *prefix_override, struct dba_err *err
         || cfg_parse_schema(c, schema, err) != DBA_OK
         || cfg_parse_admin(c, admin, err) != DBA_OK
         || dba__config_read_string(c, root, "default_profile", &c->default_profile, err) != DBA_OK
+        || dba__config_auth_parse(c, root, err) != DBA_OK
         || dba__config_profiles_parse(c, profiles, err) != DBA_OK
         || dba__config_backup_parse(c, root, err) != DBA_OK)
         return DBA_EINVAL;
@@ -443,6 +444,7 @@ dba_config_free(struct dba_config *c)
     free(c->admin_token);
     free(c->admin.listen);
     dba__config_backup_cleanup(c);
+    dba__config_auth_cleanup(&c->auth);
     if (c->raw != NULL) {
         config_destroy(c->raw);
         free(c->raw);

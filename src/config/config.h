@@ -67,6 +67,30 @@ struct dba_config_server {
     enum dba_tx_end tx_end;             /* tx_end, default "commit" */
 };
 
+struct dba_config;
+struct dba_profile;
+
+/* The `auth` group (top level, or inside a profile where its keys win; config/auth.c). */
+struct dba_config_auth {
+    bool present;               /* an auth group applies: identity is checked on table routes */
+    char *jwt_secret;           /* HS secret, or JWK / JWKS JSON text: jwt_secret, else
+                                   getenv(jwt_secret_env); NULL if neither; secret */
+    char *jwt_secret_env;       /* env var named by jwt_secret_env, or NULL */
+    bool jwt_secret_is_base64;  /* jwt_secret is base64 (binary secret), default false */
+    char *jwks_file;            /* JWKS file (public keys), or NULL */
+    char *jwt_aud;              /* required audience, or NULL */
+    char *role_claim_key;       /* PostgREST's JSPath of the role claim, default ".role" */
+    char *anon_role;            /* role for requests without a token, or NULL (they get 401) */
+    char *pre_request;          /* function called before the main statement, or NULL */
+    struct dba_config_strv admin_roles; /* JWT roles that count as admin on operator routes */
+    int line;                   /* line of the group, 0 when absent */
+};
+
+/* The auth rules for profile p: its own merged group when it has one, else the top-level one
+   (present false when neither exists). Borrowed until dba_config_free. */
+const struct dba_config_auth *dba_config_auth_for(const struct dba_config *c,
+                                                  const struct dba_profile *p);
+
 /* One entry of the `profiles` group (or the implicit one built from DATABASE_URL). */
 struct dba_profile {
     char *name;                  /* group name in the file, or "default" for the implicit one */
@@ -81,6 +105,7 @@ struct dba_profile {
     int statement_timeout_ms;    /* default server.request_timeout_ms; 0 = none */
     bool implicit;               /* built from ${PREFIX}DATABASE_URL / DATABASE_URL */
     int line;                    /* line of the profile in the file, 0 when implicit */
+    struct dba_config_auth *auth; /* its `auth` group merged over the top-level one, or NULL */
 };
 
 /* A reference from a child column to a parent table (backup.tables[].parent, optional_refs). */
@@ -147,6 +172,7 @@ struct dba_config {
     struct dba_config_admin admin; /* admin.public_metrics, admin.listen, admin.port */
     struct dba_config_backup backup; /* the `backup` group */
     struct dba_config_sync sync; /* the `sync` group */
+    struct dba_config_auth auth; /* the top-level `auth` group */
     /* internal */
     struct config_t *raw;        /* parsed tree kept for other modules' groups, or NULL */
 };

@@ -40,6 +40,14 @@ int dba__config_backup_parse(struct dba_config *c, const config_setting_t *root,
     struct dba_err *err);
 void dba__config_backup_cleanup(struct dba_config *c);
 
+/* config/auth.c: the top-level `auth` group of root into c->auth; a profile's group g (may be
+   NULL) merged over it into p->auth; cleanups. */
+int dba__config_auth_parse(struct dba_config *c, const config_setting_t *root,
+    struct dba_err *err);
+int dba__config_auth_profile(const struct dba_config *c, const config_setting_t *g,
+    struct dba_profile *p, struct dba_err *err);
+void dba__config_auth_cleanup(struct dba_config_auth *a);
+
 /* Whether name is in the NULL-terminated list allowed. */
 bool dba__config_key_allowed(const char *name, const char *const *allowed);
 /* Sets err's hint to "known keys: a, b, ...". */

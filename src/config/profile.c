@@ -11,7 +11,7 @@
 
 static const char *const profile_keys[] = {
     "url", "description", "db_password", "password_env", "pool_size", "schemas",
-    "prepared_statements", "read_only", "statement_timeout_ms", NULL,
+    "prepared_statements", "read_only", "statement_timeout_ms", "auth", NULL,
 };
 
 static void
@@ -44,6 +44,10 @@ dba__config_profile_cleanup(struct dba_profile *p)
     }
     free(p->password_env);
     dba__config_strv_cleanup(&p->schemas);
+    if (p->auth != NULL) {
+        dba__config_auth_cleanup(p->auth);
+        free(p->auth);
+    }
     memset(p, 0, sizeof(*p));
 }
 
@@ -161,7 +165,8 @@ profile_parse_one(const struct dba_config *c, const config_setting_t *g, struct 
             != DBA_OK
         || dba__config_read_bool(c, g, "read_only", &p->read_only, err) != DBA_OK
         || dba__config_read_int(c, g, "statement_timeout_ms", 0, INT32_MAX, &timeout, err)
-            != DBA_OK)
+            != DBA_OK
+        || dba__config_auth_profile(c, config_setting_get_member(g, "auth"), p, err) != DBA_OK)
         return DBA_EINVAL;
     p->pool_size = (int)pool;
     p->statement_timeout_ms = (int)timeout;

@@ -33,12 +33,13 @@ dba__http_admin_token_ok(struct req *r)
     return auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 && admin_token_eq(auth + 7, want);
 }
 
-/* Whether any admin credential can exist: the admin token today; JWT roles listed in
-   auth.admin_roles count too once the auth group is read. */
+/* Whether any admin credential can exist: the admin token, or JWT roles listed in
+   auth.admin_roles (with a key to verify them). */
 static bool
-admin_configured(const struct dba_config *cfg)
+admin_configured(const struct dba_http_server *s)
 {
-    return cfg->admin_token != NULL;
+    return s->cfg->admin_token != NULL ||
+           (s->auth != NULL && s->auth_cfg != NULL && s->auth_cfg->admin_roles.n > 0);
 }
 
 enum MHD_Result
@@ -46,7 +47,7 @@ dba__http_admin_refuse(struct req *r, const char *what)
 {
     const struct dba_config *cfg = r->w->srv->cfg;
 
-    if (!admin_configured(cfg))
+    if (!admin_configured(r->w->srv))
         return dba__http_error(
             r, 403, "DBA403",
             dba_arena_printf(r->a, "%s are disabled: no admin credential is configured", what),

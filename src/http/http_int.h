@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "auth/auth.h"
 #include "config/config.h"
 #include "db/db.h"
 #include "http/http.h"
@@ -59,14 +60,20 @@ struct req_unit {
 /* Who is calling (policy.c). */
 enum http_caller {
     HTTP_CALLER_ANON,  /* no credentials */
-    HTTP_CALLER_ROLE,  /* a database role from a JWT (not yet: the slot for it) */
-    HTTP_CALLER_ADMIN, /* the configured admin token */
+    HTTP_CALLER_ROLE,  /* a database role from a verified JWT */
+    HTTP_CALLER_ADMIN, /* the configured admin token, or a JWT whose role is in auth.admin_roles */
 };
 
 /* What the policy step decided for a request before any SQL runs (policy.c). */
 struct http_policy {
     enum http_caller caller;           /* see enum */
-    const char *role;                  /* database role for HTTP_CALLER_ROLE, else NULL */
+    const char *role;                  /* database role the request runs as (SET LOCAL ROLE): the
+                                          JWT's role, else auth.anon_role; NULL = the connecting
+                                          role (no auth group, or the admin token) */
+    const char *claims;                /* request.jwt.claims JSON (arena), or NULL */
+    bool token;                        /* a JWT was sent (Bearer or apikey) and verified */
+    bool auth_failed;                  /* a JWT was sent and refused: auth_err says why */
+    struct dba_err auth_err;           /* 401 PGRST301/PGRST303 or 500 PGRST300 */
     const struct dba_profile *profile; /* the active profile (borrowed from the server) */
     const char *schema;                /* schema the request works in (arena or catalog) */
     bool schema_echo;                  /* answer with Content-Profile */
@@ -99,6 +106,7 @@ struct req {
     struct dba_err err;            /* job error when res is NULL */
     bool failed;                   /* job ended with err */
     const char *err_content_range; /* Content-Range to put on an error response, or NULL */
+    const char *www_authenticate;  /* WWW-Authenticate of a 401 answer, NULL = "Bearer" */
     req_finish_cb finish;          /* completion: builds the response */
     void *ctx;                     /* handler-specific state (arena) */
     int64_t start_ms;              /* arrival */
@@ -130,6 +138,7 @@ struct worker {
     struct http_task *tasks_done;  /* finished background tasks, pushed by their threads */
     pthread_mutex_t stats_lock;    /* guards stats_snap */
     struct dba_db_pool_stats stats_snap; /* pool figures, refreshed every tick for /pool */
+    struct dba_auth_cache *auth_cache; /* verified JWTs of this worker's requests, or NULL */
 };
 
 struct dba_http_server {
@@ -151,6 +160,9 @@ struct dba_http_server {
     atomic_ulong n_errors;              /* 5xx answers */
     struct http_task_pool *tasks;       /* bounded pool running background operations (task.c) */
     int64_t stop_deadline_ms;           /* shutdown deadline, set by dba_http_server_stop */
+    const struct dba_config_auth *auth_cfg; /* the active profile's auth rules (borrowed) */
+    struct dba_auth *auth;              /* their verifier when an auth group applies, else NULL */
+    char *anon_claims;                  /* request.jwt.claims without a token: {"role": anon} */
 };
 
 /* Per-connection memory of libmicrohttpd: it holds the request line, the request headers and
@@ -181,6 +193,9 @@ void dba__http_unit_begin(struct req *r, enum req_iso iso, bool read_only);
 /* Adds `SELECT set_config(name, value, true)`: the setting lasts until the transaction ends.
    name and value are borrowed until the job's callback runs. */
 void dba__http_unit_set(struct req *r, const char *name, const char *value);
+/* Adds a setup statement before the main one (the identity settings, pre_request). Strings
+   borrowed as above. */
+void dba__http_unit_setup(struct req *r, const char *sql, const char *const *params, int n_params);
 /* Adds the main statement, whose result finish receives. Strings borrowed as above. */
 void dba__http_unit_main(struct req *r, const char *sql, const char *const *params, int n_params);
 /* Ends the unit (COMMIT, or SET CONSTRAINTS ALL IMMEDIATE + ROLLBACK when r->pol.tx_rollback),
@@ -278,6 +293,19 @@ void dba__http_policy_tx(struct req *r, const char *prefer_tx);
    admin token as dba__http_admin_refuse, 403 DBA403 for a read_only profile). */
 bool dba__http_policy_check(struct req *r, const struct http_policy_need *need,
                             enum MHD_Result *ret);
+/* Server start / stop (server.c): the active profile's auth verifier and one token cache per
+   worker; warns when no auth group applies and listen_addr is not loopback. */
+int dba__http_auth_start(struct dba_http_server *s, const char *listen_addr, struct dba_err *err);
+void dba__http_auth_stop(struct dba_http_server *s);
+/* Table routes: the caller's identity. False with the refusal in *ret when a token was refused
+   (401 PGRST301/PGRST303 with WWW-Authenticate: Bearer error="invalid_token") or when there is
+   neither a token nor an anon_role (401 PGRST302). */
+bool dba__http_policy_identity(struct req *r, enum MHD_Result *ret);
+/* Adds the identity to the unit (after dba__http_unit_begin, before the main statement): one
+   statement setting request.jwt.claims, request.method, request.path, request.headers,
+   request.cookies and role, then SELECT <pre_request>() when configured. Nothing without an
+   auth group. */
+void dba__http_policy_unit(struct req *r);
 /* Table routes: the schema from Accept-Profile (read) or Content-Profile (write) into
    r->pol.schema / schema_echo; an unexposed schema queues 406 PGRST106 into *ret. */
 bool dba__http_policy_schema(struct req *r, const struct dba_catalog *c, bool read,

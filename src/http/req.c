@@ -197,6 +197,13 @@ dba__http_unit_set(struct req *r, const char *name, const char *value)
 }
 
 void
+dba__http_unit_setup(struct req *r, const char *sql, const char *const *params, int n_params)
+{
+    DBA_ASSERT(r->unit.tx && !r->unit.has_main);
+    unit_add(r, sql, params, n_params);
+}
+
+void
 dba__http_unit_main(struct req *r, const char *sql, const char *const *params, int n_params)
 {
     DBA_ASSERT(!r->unit.has_main);

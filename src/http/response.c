@@ -215,7 +215,8 @@ dba__http_error(struct req *r, unsigned status, const char *code, const char *ms
     if (status == 503)
         MHD_add_response_header(resp, "Retry-After", "1");
     if (status == 401) /* RFC 9110: a 401 names the scheme it wants */
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+        MHD_add_response_header(resp, "WWW-Authenticate",
+                                r->www_authenticate ? r->www_authenticate : "Bearer");
     if (r->err_content_range != NULL)
         MHD_add_response_header(resp, "Content-Range", r->err_content_range);
     return dba__http_queue(r, status, resp);

@@ -345,6 +345,7 @@ server_free(struct dba_http_server *s)
         pthread_mutex_destroy(&w->tasks_lock);
         dba_catalog_unref(w->cache);
     }
+    dba__http_auth_stop(s);
     free(s->workers);
     dba_catalog_unref(s->cache);
     pthread_mutex_destroy(&s->cache_lock);
@@ -380,6 +381,10 @@ dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *ac
     }
     s->workers = dba_xcalloc((size_t)s->n_workers, sizeof(*s->workers));
     dba__http_tasks_start(s);
+    if (dba__http_auth_start(s, listen_addr, err) != DBA_OK) {
+        server_free(s);
+        return NULL;
+    }
     int admin_port = cfg->admin.port;
     int claim_fd = -1, admin_claim_fd = -1;
     s->admin_port = -1;

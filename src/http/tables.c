@@ -163,6 +163,7 @@ tables_submit(struct req *r, struct tables_ctx *tc)
         sql = dba__http_plan_sql(r->a, &tc->plan, sql);
     /* One transaction, one round trip: BEGIN, the settings, the statement, COMMIT/ROLLBACK. */
     dba__http_unit_begin(r, REQ_ISO_DEFAULT, is_read(tc->q.method));
+    dba__http_policy_unit(r); /* the caller's role, claims and request.*, pre_request */
     if (tc->timezone != NULL)
         dba__http_unit_set(r, "timezone", tc->timezone);
     dba__http_unit_main(r, sql, tc->sql.params, (int)tc->sql.n_params);
@@ -186,6 +187,8 @@ dba__http_tables(struct req *r, const char *rel)
                                "Could not query the database for the schema cache. Retrying.",
                                NULL, NULL);
     enum MHD_Result ret;
+    if (!dba__http_policy_identity(r, &ret))
+        return ret;
     if (!dba__http_policy_schema(r, c, is_read(m), &ret))
         return ret;
     tc->t = dba_catalog_table_find(c, r->pol.schema, rel);

@@ -43,6 +43,15 @@ dbat_server_start_db(const char *url, const char *more_profiles, const char *top
 }
 
 void
+dbat_server_start_full(const char *url, const char *server_extra, const char *profile_extra,
+                       const char *schemas, const char *top_extra)
+{
+    url_override = url;
+    dbat_server_start_conf(server_extra, profile_extra, schemas, top_extra);
+    url_override = NULL;
+}
+
+void
 dbat_server_start_url(const char *url, const char *server_extra, const char *profile_extra)
 {
     url_override = url;

@@ -28,6 +28,9 @@ void dbat_server_start_conf(const char *server_extra, const char *profile_extra,
 void dbat_server_start_db(const char *url, const char *more_profiles, const char *top_extra);
 /* Starts the gateway with profile "test" at url (schemas ["public"]) and extra config lines. */
 void dbat_server_start_url(const char *url, const char *server_extra, const char *profile_extra);
+/* All of the above at once: url (NULL = the test database), schemas as for _conf. */
+void dbat_server_start_full(const char *url, const char *server_extra, const char *profile_extra,
+                            const char *schemas, const char *top_extra);
 void dbat_server_stop(void);
 int dbat_port(void);
 /* The admin listener's port, or -1 when admin.port is not configured. */
