@@ -7,6 +7,12 @@
 // Needs DBA_TEST_DATABASE_URL (the test database, see tests/fixtures/schema.sql): the table
 // compat_items is truncated and reseeded with psql before the first call, so ids start at 1.
 // The calls run in order and later expectations depend on earlier writes.
+//
+// Identity, as supabase-js calls it (`apikey` + `Authorization: Bearer` headers): run.sh loads
+// setup.sql (roles, compat_notes under row-level security), starts the server with an auth group
+// (anon_role compat_anon) and passes tokens minted with `db-adapter token` in COMPAT_ANON_KEY,
+// COMPAT_SERVICE_KEY (the earlier checks run with it), COMPAT_ALICE, COMPAT_BOB (role
+// compat_user, sub alice / bob) and COMPAT_EXPIRED.
 // Exit status: 0 when every check passed, 1 when one failed, 2 on a usage or setup error.
 
 import { execFileSync } from 'node:child_process';
@@ -44,7 +50,21 @@ function reseed() {
   }
 }
 
-const db = new PostgrestClient(base, { retry: false, timeout: 10000 });
+const keys = {};
+for (const k of ['ANON_KEY', 'SERVICE_KEY', 'ALICE', 'BOB', 'EXPIRED']) {
+  keys[k] = process.env[`COMPAT_${k}`];
+  if (!keys[k]) {
+    process.stderr.write(`compat: COMPAT_${k} is not set (run through run.sh)\n`);
+    process.exit(2);
+  }
+}
+
+// A client with these headers, as supabase-js builds it: createClient(url, key) sends the key as
+// `apikey` and as the bearer token; a signed-in user's token replaces the bearer only.
+const client = (headers) => new PostgrestClient(base, { headers, retry: false, timeout: 10000 });
+const supa = (key, bearer = key) => client({ apikey: key, Authorization: `Bearer ${bearer}` });
+
+const db = supa(keys.SERVICE_KEY);
 const t = () => db.from('compat_items');
 
 const show = (v) => inspect(v, { depth: 5, breakLength: Infinity });
@@ -262,6 +282,74 @@ await check('final rows', t().select('name,category,score').order('name'), {
 });
 await check('final count, head', t().select('*', { count: 'exact', head: true }), {
   status: 200, data: null, count: 7,
+});
+
+// ---------------------------------------------------------------- identity (supabase-style)
+
+reseed();
+const noToken = client({});
+const anon = supa(keys.ANON_KEY);
+const alice = supa(keys.ANON_KEY, keys.ALICE);
+const bob = supa(keys.ANON_KEY, keys.BOB);
+const notes = (c) => c.from('compat_notes');
+const ids = [{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }, { id: 5 }];
+
+await check('no token: anonymous select (anon_role)', noToken.from('compat_items').select('id').order('id'), {
+  status: 200, data: ids,
+});
+await check('no token: anonymous insert -> 401 42501', noToken.from('compat_items').insert({ name: 'zulu' }), {
+  status: 401,
+  error: { code: '42501', message: 'permission denied for table compat_items', details: null, hint: null },
+});
+await check('no token: private table -> 401 42501', notes(noToken).select('id'), {
+  status: 401, error: { code: '42501', message: 'permission denied for table compat_notes' },
+});
+await check('anon key (apikey + Authorization): select', anon.from('compat_items').select('id').order('id'), {
+  status: 200, data: ids,
+});
+await check('apikey header alone (anon key): select', client({ apikey: keys.ANON_KEY }).from('compat_items').select('id').order('id'), {
+  status: 200, data: ids,
+});
+await check("alice's token sees only alice's rows", notes(alice).select('owner,body').order('id'), {
+  status: 200, data: [{ owner: 'alice', body: 'a1' }, { owner: 'alice', body: 'a2' }],
+});
+await check("bob's token sees only bob's rows", notes(bob).select('id,owner,body'), {
+  status: 200, data: [{ id: 3, owner: 'bob', body: 'b1' }],
+});
+await check("alice cannot update bob's row (no row matches)", notes(alice).update({ body: 'mine' }).eq('id', 3).select('id'), {
+  status: 200, data: [],
+});
+await check("alice cannot delete bob's row, count exact", notes(alice).delete({ count: 'exact' }).eq('id', 3), {
+  status: 204, data: null, count: 0,
+});
+await check('alice inserts: owner from her sub', notes(alice).insert({ body: 'a3' }).select('id,owner,body'), {
+  status: 201, data: [{ id: 4, owner: 'alice', body: 'a3' }],
+});
+await check('alice cannot insert a row owned by bob -> 403 42501', notes(alice).insert({ owner: 'bob', body: 'x' }), {
+  status: 403,
+  error: {
+    code: '42501', message: 'new row violates row-level security policy for table "compat_notes"',
+    details: null, hint: null,
+  },
+});
+await check("apikey header alone (user token): alice's rows", client({ apikey: keys.ALICE }).from('compat_notes').select('body').order('id'), {
+  status: 200, data: [{ body: 'a1' }, { body: 'a2' }, { body: 'a3' }],
+});
+await check('Authorization wins over apikey', supa(keys.BOB, keys.ALICE).from('compat_notes').select('owner').eq('body', 'a3'), {
+  status: 200, data: [{ owner: 'alice' }],
+});
+await check("bob's row unchanged", notes(bob).select('id,owner,body'), {
+  status: 200, data: [{ id: 3, owner: 'bob', body: 'b1' }],
+});
+await check('expired token -> 401 PGRST303', supa(keys.ANON_KEY, keys.EXPIRED).from('compat_items').select('id'), {
+  status: 401, error: { code: 'PGRST303', details: null, hint: null },
+});
+const forged = `${keys.ALICE.slice(0, keys.ALICE.lastIndexOf('.') + 1)}${'A'.repeat(43)}`;
+await check('forged signature -> 401 PGRST301', supa(keys.ANON_KEY, forged).from('compat_notes').select('id'), {
+  status: 401, error: { code: 'PGRST301', details: null, hint: null },
+});
+await check('garbage token -> 401 PGRST301', supa(keys.ANON_KEY, 'not-a-jwt').from('compat_items').select('id'), {
+  status: 401, error: { code: 'PGRST301' },
 });
 
 reseed();

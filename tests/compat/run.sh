@@ -5,9 +5,13 @@
 #   DBA_TEST_DATABASE_URL=postgresql:///dba_test?host=... tests/compat/run.sh BIN
 #
 # Run by CTest as test `compat` (after fixture pg_up loaded tests/fixtures/schema.sql).
-# Installs the pinned client with `npm ci` when node_modules is missing, starts
-# `BIN serve` on a free 127.0.0.1 port with DATABASE_URL=$DBA_TEST_DATABASE_URL, waits for
-# /healthz (20 s), runs `node compat.mjs PORT`, then stops the server. Fails when compat.mjs
+# Installs the pinned client with `npm ci` when node_modules is missing, loads setup.sql (roles
+# compat_anon, compat_user, compat_service, the login role compat_authenticator, table
+# compat_notes under row-level security) with psql as the URL's user, starts `BIN serve` on a
+# free 127.0.0.1 port connected as compat_authenticator with an auth group (a test HS256 secret,
+# anon_role compat_anon), mints the tokens compat.mjs uses with `BIN token` (COMPAT_ANON_KEY,
+# COMPAT_SERVICE_KEY, COMPAT_ALICE, COMPAT_BOB, COMPAT_EXPIRED), waits for /healthz (20 s), runs
+# `node compat.mjs PORT`, then stops the server and drops compat_notes. Fails when compat.mjs
 # fails, or when the server does not start, exits badly or reports a sanitizer error.
 set -euo pipefail
 
@@ -24,6 +28,13 @@ die() {
 BIN=$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")
 [[ -n "${DBA_TEST_DATABASE_URL:-}" ]] || die "DBA_TEST_DATABASE_URL is not set"
 command -v node >/dev/null || die "node is not installed"
+command -v psql >/dev/null || die "psql is not installed"
+# The server connects as compat_authenticator (the URL's user replaced, or added).
+case "$DBA_TEST_DATABASE_URL" in
+    *user=postgres*) SERVER_URL=${DBA_TEST_DATABASE_URL/user=postgres/user=compat_authenticator} ;;
+    *\?*) SERVER_URL="$DBA_TEST_DATABASE_URL&user=compat_authenticator" ;;
+    *) SERVER_URL="$DBA_TEST_DATABASE_URL?user=compat_authenticator" ;;
+esac
 
 cd "$HERE"
 if [[ ! -d node_modules/@supabase/postgrest-js ]]; then
@@ -64,14 +75,33 @@ stop_server() {
 # shellcheck disable=SC2317  # called from the trap
 cleanup() {
     stop_server
+    psql -X -q -d "$DBA_TEST_DATABASE_URL" -c 'DROP TABLE IF EXISTS compat_notes' >/dev/null 2>&1 || true
     rm -f "$LOG" ${CONF:+"$CONF"}
 }
 trap cleanup EXIT
 
+psql -X -q -v ON_ERROR_STOP=1 -d "$DBA_TEST_DATABASE_URL" -f "$HERE/setup.sql" >/dev/null ||
+    die "cannot load setup.sql"
+
 # Prefer: tx=rollback (postgrest-js .rollback()) is honoured only in an allow-override mode.
 CONF=$(mktemp /tmp/dba-compat-conf.XXXXXX)
-echo 'server: { tx_end = "commit-allow-override"; };' >"$CONF"
-DATABASE_URL=$DBA_TEST_DATABASE_URL "$BIN" --config "$CONF" serve --port "$PORT" --listen 127.0.0.1 \
+cat >"$CONF" <<'EOF'
+server: { tx_end = "commit-allow-override"; };
+auth: { jwt_secret = "compat-test-secret-at-least-32-bytes-long"; anon_role = "compat_anon"; };
+EOF
+
+# Tokens as supabase hands them out: an anon key and a service key (role claims), users' tokens.
+token() {
+    DATABASE_URL=$SERVER_URL "$BIN" --config "$CONF" token "$@" || die "db-adapter token $* failed"
+}
+COMPAT_ANON_KEY=$(token --role compat_anon --exp 1h)
+COMPAT_SERVICE_KEY=$(token --role compat_service --exp 1h)
+COMPAT_ALICE=$(token --role compat_user --claims '{"sub":"alice"}' --exp 1h)
+COMPAT_BOB=$(token --role compat_user --claims '{"sub":"bob"}' --exp 1h)
+COMPAT_EXPIRED=$(token --role compat_user --claims '{"sub":"alice","exp":1000000000}' --exp 0)
+export COMPAT_ANON_KEY COMPAT_SERVICE_KEY COMPAT_ALICE COMPAT_BOB COMPAT_EXPIRED
+
+DATABASE_URL=$SERVER_URL "$BIN" --config "$CONF" serve --port "$PORT" --listen 127.0.0.1 \
     >"$LOG" 2>&1 &
 SERVER_PID=$!
 
