@@ -18,3 +18,18 @@ SELECT i, 'name-' || lpad(i::text, 6, '0'), 100 + i % 900,
 FROM generate_series(1, 100000) AS i;
 
 VACUUM ANALYZE bench;
+
+-- Case 6 (a GET with a JWT, issue 10): the second gateway connects as `bench_authenticator`
+-- (LOGIN NOINHERIT: no privileges of its own, as README "Identity" recommends) and switches to
+-- `bench_user`, which may read `bench`. Roles belong to the cluster, so they may exist already.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bench_user') THEN
+        CREATE ROLE bench_user NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bench_authenticator') THEN
+        CREATE ROLE bench_authenticator LOGIN NOINHERIT;
+    END IF;
+END $$;
+GRANT bench_user TO bench_authenticator;
+GRANT SELECT ON bench TO bench_user;

@@ -3,12 +3,19 @@
 
   tools.py freeport                          print a free TCP port on 127.0.0.1
   tools.py capture LOG OFFSET OUT.json       statements logged (log_statement=all) after byte
-                                             OFFSET of the PostgreSQL log -> [{"sql", "params"}]
+                                             OFFSET of the PostgreSQL log -> [{"sql", "params",
+                                             "values"}] (values: the bound parameters as text)
   tools.py duration LOG OFFSET               seconds of the longest statement logged (by
                                              log_min_duration_statement) after OFFSET
   tools.py pgscript STMTS.json OUT.sql [--set 'v=expr']... [--param '1=:id']...
                                              a pgbench script running those statements with
-                                             $n replaced by pgbench variables or expressions
+                                             $n replaced by pgbench variables or expressions;
+                                             --param 'K:n=expr' replaces $n in statement K only
+                                             (0-based), --captured 'K=prefix' every $n of
+                                             statement K by :prefix<n> (see pgvars)
+  tools.py pgvars STMTS.json K PREFIX        pgbench -D options (NUL-separated) that set
+                                             :PREFIX<n> to statement K's captured $n
+  tools.py stmt-index STMTS.json PREFIX     index of the first statement starting with PREFIX
   tools.py pgstats STDOUT LOGPREFIX OUT.json pgbench's summary plus latency percentiles from
                                              its --log files
   tools.py hold PORT N PATH STATUS LEN READY open N keep-alive connections, send one GET on
@@ -39,6 +46,7 @@ def cmd_freeport():
 
 LOG_STMT = re.compile(r"LOG:\s+(?:execute [^:]+|statement): (.*)$")
 LOG_PARAMS = re.compile(r"DETAIL:\s+parameters: (.*)$")
+LOG_VALUE = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")
 
 
 def cmd_capture(log, offset, out):
@@ -52,11 +60,14 @@ def cmd_capture(log, offset, out):
             sql = m.group(1).strip()
             if sql.upper().startswith(("LISTEN", "ALTER SYSTEM", "SELECT PG_RELOAD_CONF")):
                 continue
-            stmts.append({"sql": sql, "params": 0})
+            stmts.append({"sql": sql, "params": 0, "values": []})
             continue
         m = LOG_PARAMS.search(line)
         if m and stmts:
-            stmts[-1]["params"] = len(re.findall(r"\$\d+ = ", m.group(1)))
+            vals = LOG_VALUE.findall(m.group(1))
+            stmts[-1]["params"] = len(vals)
+            stmts[-1]["values"] = [None if v == "NULL" else v[1:-1].replace("''", "'")
+                                   for _, v in vals]
     if not stmts:
         sys.exit(f"capture: no statement found in {log} after offset {offset}")
     with open(out, "w") as f:
@@ -75,7 +86,7 @@ def cmd_duration(log, offset):
 
 
 def cmd_pgscript(stmts_path, out, opts):
-    sets, params = [], {}
+    sets, params, local, captured = [], {}, {}, {}
     it = iter(opts)
     for o in it:
         v = next(it)
@@ -83,7 +94,14 @@ def cmd_pgscript(stmts_path, out, opts):
             sets.append(v)
         elif o == "--param":
             n, _, expr = v.partition("=")
-            params[int(n)] = expr
+            if ":" in n:
+                k, _, n = n.partition(":")
+                local[(int(k), int(n))] = expr
+            else:
+                params[int(n)] = expr
+        elif o == "--captured":
+            k, _, prefix = v.partition("=")
+            captured[int(k)] = prefix
         else:
             sys.exit(f"pgscript: unknown option {o}")
     with open(stmts_path) as f:
@@ -97,17 +115,50 @@ def cmd_pgscript(stmts_path, out, opts):
     pipelined = len(stmts) > 1
     if pipelined:
         lines.append("\\startpipeline")
-    for st in stmts:
+    for k, st in enumerate(stmts):
         sql = st["sql"]
         for n in range(st["params"], 0, -1):
-            if n not in params:
+            if (k, n) in local:
+                expr = local[(k, n)]
+            elif k in captured:
+                expr = f":{captured[k]}{n}"
+            elif n in params:
+                expr = params[n]
+            else:
                 sys.exit(f"pgscript: no replacement for ${n} in: {sql}")
-            sql = re.sub(r"\$%d(?!\d)" % n, lambda _m, e=params[n]: e, sql)
+            sql = re.sub(r"\$%d(?!\d)" % n, lambda _m, e=expr: e, sql)
         lines.append(sql.rstrip(";") + ";")
     if pipelined:
         lines.append("\\endpipeline")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def cmd_pgvars(stmts_path, k, prefix):
+    """-D PREFIXn=VALUE for each captured parameter of statement K, NUL-separated (the values
+    may hold spaces and quotes; pgbench binds them as parameters with -M prepared, as the
+    gateway does)."""
+    with open(stmts_path) as f:
+        st = json.load(f)[int(k)]
+    if len(st.get("values", [])) != st["params"]:
+        sys.exit(f"pgvars: the parameters of statement {k} were not captured")
+    out = []
+    for n, v in enumerate(st["values"], 1):
+        if v is None or "\n" in v:
+            sys.exit(f"pgvars: ${n} of statement {k} is NULL or spans lines")
+        out += ["-D", f"{prefix}{n}={v}"]
+    sys.stdout.write("\0".join(out) + "\0")
+
+
+def cmd_stmt_index(stmts_path, prefix):
+    """Index of the first captured statement whose SQL starts with PREFIX."""
+    with open(stmts_path) as f:
+        stmts = json.load(f)
+    for k, st in enumerate(stmts):
+        if st["sql"].startswith(prefix):
+            print(k)
+            return
+    sys.exit(f"stmt-index: no statement starting with {prefix!r} in {stmts_path}")
 
 
 # ------------------------------------------------------------------------------ pgbench
@@ -271,6 +322,7 @@ CASES = [
     (2, "GET page of 100 rows", "get_page", 0.7),
     (3, "POST one row", "post", 0.5),
     (5, "PATCH one row by PK", "patch", 0.5),
+    (6, "GET one row by PK, JWT", "get_one", 0.6),
 ]
 
 
@@ -337,6 +389,13 @@ def print_table(res):
             g = r["gateway"]
             print(f"case 4, gateway rounds: wall {g['all_s']} s, of which its INSERT statement ran "
                   f"{g['statement_all_s']} s in PostgreSQL; gateway CPU {g['cpu_all_s']} s")
+    tok = res.get("token_cost")
+    if tok:
+        print(f"case 6, gateway CPU per request: {fmt(tok['with_token_us'], '{:.0f}')} us with the "
+              f"token (cache hit), {fmt(tok['anonymous_us'], '{:.0f}')} us anonymous on the same "
+              f"gateway (same statements, anon role), {fmt(tok['case1_us'], '{:.0f}')} us in case 1 "
+              f"(no auth group); token cost {fmt(tok['token_hit_us'], '{:+.0f}')} us, auth unit "
+              f"cost {fmt(tok['unit_us'], '{:+.0f}')} us (anonymous {tok['anonymous_rps']:.0f} req/s)")
     lat = res.get("latency_half_peak")
     if lat:
         g, db = lat["gateway"], lat.get("database")
@@ -406,6 +465,18 @@ def rss_series(path):
 def cmd_report(d, out):
     res = load(d, "meta.json") or {}
     res["cases"] = case_rows(d)
+    anon, c1, c6 = load(d, "case6anon.wrk.json"), load(d, "case1.wrk.json"), load(d, "case6.wrk.json")
+    if anon and c1 and c6:
+        w, a, n = (x.get("gateway_cpu_us_per_req") for x in (c6, anon, c1))
+        res["token_cost"] = {
+            "with_token_us": w, "anonymous_us": a, "case1_us": n,
+            "token_hit_us": w - a if w is not None and a is not None else None,
+            "unit_us": a - n if a is not None and n is not None else None,
+            "anonymous_rps": round(anon["rps"], 1), "anonymous_latency_ms": anon["latency_ms"],
+            "note": "gateway CPU (utime+stime) per request; with_token: case 6 (Bearer, one "
+                    "token reused: cache hit); anonymous: the same GET without a token on the "
+                    "same gateway (anon_role = the same role: same statements, no token); "
+                    "case1: the gateway without an auth group (one statement, no unit)"}
     lat = load(d, "latency.wrk.json")
     if lat:
         res["latency_half_peak"] = {"gateway": lat, "database": load(d, "latency.pgbench.json"),
@@ -457,6 +528,10 @@ def main():
         cmd_duration(*args)
     elif cmd == "pgscript" and len(args) >= 2:
         cmd_pgscript(args[0], args[1], args[2:])
+    elif cmd == "pgvars" and len(args) == 3:
+        cmd_pgvars(*args)
+    elif cmd == "stmt-index" and len(args) == 2:
+        cmd_stmt_index(*args)
     elif cmd == "pgstats" and len(args) == 3:
         cmd_pgstats(*args)
     elif cmd == "hold" and len(args) == 6:

@@ -12,6 +12,7 @@
 --                  to catch up after a stall longer than one second)
 --   BENCH_THREADS  wrk's -t (for the pacing)
 --   BENCH_POST_OFFSET  added to the POST ids (default 0)
+--   BENCH_TOKEN    if set, every request carries `Authorization: Bearer <BENCH_TOKEN>`
 --   BENCH_OUT      file that done() writes its JSON summary to
 --   BENCH_ID_MAX   highest random id for get_one/patch (default 100000); get_page uses
 --                  BENCH_PAGE_MAX (default 99900) so that every page has 100 rows
@@ -35,6 +36,12 @@ local id_max = tonumber(os.getenv("BENCH_ID_MAX") or "100000")
 local page_max = tonumber(os.getenv("BENCH_PAGE_MAX") or "99900")
 
 local json_hdr = { ["Content-Type"] = "application/json", ["Prefer"] = "return=minimal" }
+local get_hdr = nil
+local token = os.getenv("BENCH_TOKEN")
+if token and token ~= "" then
+    get_hdr = { ["Authorization"] = "Bearer " .. token }
+    json_hdr["Authorization"] = get_hdr["Authorization"]
+end
 
 -- ---------------------------------------------------------------- main state
 
@@ -75,10 +82,10 @@ end
 
 function request()
     if mode == "get_one" then
-        return wrk.format("GET", "/tables/bench?id=eq." .. math.random(1, id_max))
+        return wrk.format("GET", "/tables/bench?id=eq." .. math.random(1, id_max), get_hdr)
     elseif mode == "get_page" then
         return wrk.format("GET", "/tables/bench?id=gt." .. math.random(1, page_max) ..
-            "&order=id&limit=100")
+            "&order=id&limit=100", get_hdr)
     elseif mode == "post" then
         counter = counter + 1
         local body = '{"id":' .. (post_base + counter) .. ',"name":"post","score":500,' ..
