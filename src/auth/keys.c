@@ -306,23 +306,6 @@ bad:
                        ".\"https://example.com/claims\".role or .roles[0])", p);
 }
 
-static char *
-file_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct dba_buf b;
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        dba_buf_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return dba_buf_take(&b);
-}
 
 int
 dba_auth_new(const struct dba_config_auth *cfg, struct dba_auth **out, struct dba_err *err)
@@ -362,7 +345,7 @@ dba_auth_new(const struct dba_config_auth *cfg, struct dba_auth **out, struct db
     }
     if (rc == DBA_OK && cfg->jwks_file != NULL && cfg->jwks_file[0] != '\0') {
         size_t len = 0;
-        char *text = file_read(cfg->jwks_file, &len);
+        char *text = dba_file_read(cfg->jwks_file, &len);
         if (text == NULL)
             rc = dba_err_set(err, DBA_EINVAL, 0, DBA_CONFIG_CODE_INVALID,
                              "auth.jwks_file: cannot read %s: %s", cfg->jwks_file,

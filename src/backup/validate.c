@@ -226,20 +226,11 @@ dba__backup_is_jsonl(const char *path)
 char *
 dba__backup_read_file(const char *path, size_t *len, struct dba_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    struct dba_buf b;
-    char chunk[65536];
-    size_t n;
-    if (f == NULL) {
+    char *text = dba_file_read(path, len);
+
+    if (text == NULL)
         dba_err_set(err, DBA_EIO, 400, DBA_BACKUP_CODE, "Backup file not found: %s", path);
-        return NULL;
-    }
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        dba_buf_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return dba_buf_take(&b);
+    return text;
 }
 
 /* One jsonl line: the metadata line, or {"table": T, "row": {...}}. */

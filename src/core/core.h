@@ -72,6 +72,9 @@ void dba_buf_put_literal(struct dba_buf *b, const char *s);
 void dba_buf_put_text_array(struct dba_buf *b, const char *const *v, size_t n);
 /* Steals the data: returns it (never NULL) and leaves b empty. */
 char *dba_buf_take(struct dba_buf *b);
+/* The whole file at path as a new NUL-terminated heap string, its length in *len; NULL (errno
+   set) when it cannot be opened or read. */
+char *dba_file_read(const char *path, size_t *len);
 
 /* Arena: many small allocations freed together; deferred cleanups run at free in LIFO order. */
 struct dba_arena;

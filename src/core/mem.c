@@ -1,4 +1,6 @@
 /* mem.c - allocation that never returns NULL, growable buffers. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,4 +198,28 @@ dba_buf_take(struct dba_buf *b)
         p = dba_xstrdup("");
     dba_buf_init(b);
     return p;
+}
+
+char *
+dba_file_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct dba_buf b;
+    char chunk[65536];
+    size_t n;
+
+    if (f == NULL)
+        return NULL;
+    dba_buf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        dba_buf_append(&b, chunk, n);
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (failed) {
+        dba_buf_cleanup(&b);
+        errno = EIO;
+        return NULL;
+    }
+    *len = b.len;
+    return dba_buf_take(&b);
 }
