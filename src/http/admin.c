@@ -82,8 +82,3 @@ dba__http_admin_check(struct req *r, enum MHD_Result *ret)
     return false;
 }
 
-const char *
-dba__http_query(struct req *r, const char *name)
-{
-    return dba__http_query_param(r, name);
-}

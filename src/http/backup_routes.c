@@ -268,16 +268,6 @@ bk_backup_done(struct req *r)
     return dba__http_queue(r, 200, resp);
 }
 
-/* ?name=true|false (absent = false) into *out; false when the value is neither. */
-static bool
-bk_flag(struct req *r, const char *name, bool *out)
-{
-    const char *v = dba__http_query(r, name);
-
-    *out = v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
-    return v == NULL || *out || strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
-}
-
 static char *
 bk_dup(const char *s)
 {
@@ -307,7 +297,7 @@ bk_parse_query(struct req *r, struct bk_task *t, enum MHD_Result *ret)
                                                    : "Use skip, overwrite or fail.");
         return false;
     }
-    if (!bk_flag(r, "dry_run", &t->dry_run) || !bk_flag(r, "confirm", &t->confirm)) {
+    if (!dba__http_query_flag(r, "dry_run", &t->dry_run) || !dba__http_query_flag(r, "confirm", &t->confirm)) {
         *ret = dba__http_error(r, 400, DBA_BACKUP_CODE, "dry_run and confirm take true or false",
                                NULL, NULL);
         return false;

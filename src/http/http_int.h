@@ -278,8 +278,6 @@ enum MHD_Result dba__http_plan_finish(struct req *r, const struct http_plan *pla
 /* policy.c */
 /* What an operator route needs from the policy step. */
 struct http_policy_need {
-    const char *admin;  /* non-NULL: the admin token is required; names the operation in the
-                           refusal, e.g. "backups over HTTP" */
     const char *writes; /* non-NULL: the operation writes into the active profile, e.g. "a restore
                            into it"; a read_only profile refuses it (403 DBA403) */
 };
@@ -289,8 +287,8 @@ void dba__http_policy_begin(struct req *r);
 /* How the request's transaction ends: server.tx_end, overridden by Prefer: tx=commit|rollback
    (prefer_tx, or NULL) in the allow-override modes; sets r->pol.tx_rollback / tx_applied. */
 void dba__http_policy_tx(struct req *r, const char *prefer_tx);
-/* True when the caller may do what need says; else queues the refusal into *ret (401/403 for the
-   admin token as dba__http_admin_refuse, 403 DBA403 for a read_only profile). */
+/* True when the caller may do what need says; else queues the refusal into *ret (403 DBA403 for
+   a read_only profile). The admin credential is checked earlier, once, by the route table. */
 bool dba__http_policy_check(struct req *r, const struct http_policy_need *need,
                             enum MHD_Result *ret);
 /* Server start / stop (server.c): the active profile's auth verifier and one token cache per
@@ -341,9 +339,11 @@ enum MHD_Result dba__http_admin_refuse(struct req *r, const char *what);
 /* admin.c: true when the caller is admin (r->pol.caller, set by the policy step); else queues
    dba__http_admin_refuse's answer for the operator routes into *ret. */
 bool dba__http_admin_check(struct req *r, enum MHD_Result *ret);
-/* admin.c: value of query parameter name (decoded, request lifetime), or NULL. */
+/* req.c: value of query parameter name (decoded, request lifetime), or NULL; read from the raw
+   query string (MHD's argument list is left empty). */
 const char *dba__http_query(struct req *r, const char *name);
-/* req.c: the same, read from the raw query string (MHD's argument list is left empty). */
-const char *dba__http_query_param(struct req *r, const char *name);
+/* req.c: ?name=true|1|false|0 (absent = false) into *out; false when the value is none of
+   these (*out is then false). */
+bool dba__http_query_flag(struct req *r, const char *name, bool *out);
 
 #endif

@@ -84,12 +84,12 @@ ops_status_done(struct req *r)
 static enum MHD_Result
 ops_status(struct req *r)
 {
-    const char *exact = dba__http_query(r, "exact");
+    bool exact;
 
-    if (exact != NULL && strcmp(exact, "true") != 0 && strcmp(exact, "false") != 0)
+    if (!dba__http_query_flag(r, "exact", &exact))
         return dba__http_error(r, 400, "DBA400", "exact must be true or false", NULL, NULL);
     struct status_arg *sa = dba_xcalloc(1, sizeof(*sa));
-    sa->exact = exact != NULL && strcmp(exact, "true") == 0;
+    sa->exact = exact;
     sa->profile = r->pol.profile;
     sa->source = r->w->srv->active_source;
     return dba__http_task(r, status_task, sa, free, ops_status_done);

@@ -151,10 +151,6 @@ dba__http_policy_tx(struct req *r, const char *prefer_tx)
 bool
 dba__http_policy_check(struct req *r, const struct http_policy_need *need, enum MHD_Result *ret)
 {
-    if (need->admin != NULL && r->pol.caller != HTTP_CALLER_ADMIN) {
-        *ret = dba__http_admin_refuse(r, need->admin);
-        return false;
-    }
     if (need->writes != NULL && r->pol.read_only) {
         struct dba_err err;
         dba_err_clear(&err);

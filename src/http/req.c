@@ -49,7 +49,7 @@ dba__http_header_all(struct req *r, const char *name)
 }
 
 const char *
-dba__http_query_param(struct req *r, const char *name)
+dba__http_query(struct req *r, const char *name)
 {
     const char *s = r->raw_query;
 
@@ -72,6 +72,15 @@ dba__http_query_param(struct req *r, const char *name)
     return NULL;
 }
 
+bool
+dba__http_query_flag(struct req *r, const char *name, bool *out)
+{
+    const char *v = dba__http_query(r, name);
+
+    *out = v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    return v == NULL || *out || strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
+}
+
 void *
 dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
@@ -85,7 +94,7 @@ dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     r->raw_query = dba_arena_strdup(r->a, q ? q + 1 : "");
     /* MHD (0.9.x) found the '?' before calling us and next splits the query into one record per
        parameter in the connection's fixed memory pool: a 16 KB query of short parameters fills
-       it and the client gets an empty reply. The grammar and dba__http_query_param read our
+       it and the client gets an empty reply. The grammar and dba__http_query read our
        copy, so MHD is left an empty query to split (its own buffer, which it parses in place;
        the pointer it hands us is const only by declaration). */
     if (q != NULL && q[1] != '\0')

@@ -66,22 +66,6 @@ schema_done(struct req *r)
     return dba__http_send_task_result(r);
 }
 
-/* True when the query string has name=true (or name=1). */
-static bool
-query_flag(const char *q, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (const char *p = q; p != NULL && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, name, n) != 0 || p[n] != '=')
-            continue;
-        const char *v = p + n + 1;
-        size_t len = strcspn(v, "&");
-        return (len == 4 && strncmp(v, "true", 4) == 0) || (len == 1 && v[0] == '1');
-    }
-    return false;
-}
-
 static bool
 body_is_sql(struct req *r)
 {
@@ -100,8 +84,12 @@ schema_start(struct req *r, enum schema_op op)
     t->op = op;
     t->cfg = r->w->srv->cfg;
     t->p = r->pol.profile;
-    t->confirm = op == SCHEMA_OP_FIX && query_flag(r->raw_query, "confirm");
-    t->backup = !query_flag(r->raw_query, "no_backup");
+    bool no_backup;
+    /* a value other than true/1/false/0 counts as false (the plan, with a backup) */
+    (void)dba__http_query_flag(r, "confirm", &t->confirm);
+    (void)dba__http_query_flag(r, "no_backup", &no_backup);
+    t->confirm = t->confirm && op == SCHEMA_OP_FIX;
+    t->backup = !no_backup;
     bool sql = op != SCHEMA_OP_GET && body_is_sql(r);
     struct http_policy_need need = { .writes = t->confirm ? "a confirmed fix" : NULL };
     if (!dba__http_policy_check(r, &need, &ret)) {

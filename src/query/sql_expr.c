@@ -322,11 +322,11 @@ expr_star(struct sql_ctx *c, struct dba_buf *b, const char *qual, bool expand)
     }
 }
 
+/* The item's column (with its JSON path) under the item's cast, if any: CAST(col AS type). */
 static int
-expr_item(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it, const char *qual)
+expr_cast_field(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it,
+                const char *qual)
 {
-    const char *name = expr_item_name(it);
-
     if (it->cast && !expr_cast_ok(it->cast))
         return expr_bad(c, "type name in cast", it->cast);
     if (it->cast)
@@ -335,6 +335,16 @@ expr_item(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it
         return c->err->code;
     if (it->cast)
         dba_buf_printf(b, " AS %s)", it->cast);
+    return DBA_OK;
+}
+
+static int
+expr_item(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it, const char *qual)
+{
+    const char *name = expr_item_name(it);
+
+    if (expr_cast_field(c, b, it, qual) != DBA_OK)
+        return c->err->code;
     if (name) {
         dba_buf_puts(b, " AS ");
         dba_buf_put_ident(b, name);
@@ -362,13 +372,8 @@ expr_agg(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it,
     dba_buf_printf(b, "%s(", fn);
     if (!it->field.name) {
         dba_buf_putc(b, '*');
-    } else {
-        if (it->cast)
-            dba_buf_puts(b, "CAST(");
-        if (dba__sql_expr_field(c, b, &it->field, qual, false) != DBA_OK)
-            return c->err->code;
-        if (it->cast)
-            dba_buf_printf(b, " AS %s)", it->cast);
+    } else if (expr_cast_field(c, b, it, qual) != DBA_OK) {
+        return c->err->code;
     }
     dba_buf_putc(b, ')');
     if (it->agg_cast)

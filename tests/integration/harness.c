@@ -279,7 +279,7 @@ dbat_cli(const char *dir, const char *env, const char *args, char **out)
 
     cr_assert(bin != NULL, "DBA_TEST_BIN is not set");
     dba_buf_init(&b);
-    dba_buf_printf(&b, "cd %s && env -u DATABASE_URL -u DB_PROFILE %s %s %s 2>&1", dir,
+    dba_buf_printf(&b, "cd %s && env -u DATABASE_URL -u DB_PROFILE %s %s %s </dev/null 2>&1", dir,
                    env ? env : "", bin, args);
     FILE *p = popen(b.data, "r");
     cr_assert(p != NULL);

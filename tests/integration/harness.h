@@ -61,9 +61,9 @@ struct dbat_resp *dbat_admin_req(const char *method, const char *path, const cha
 const char *dbat_header(const struct dbat_resp *r, const char *name);
 void dbat_resp_free(struct dbat_resp *r);
 
-/* Runs `db-adapter <args>` (the binary in DBA_TEST_BIN) in directory dir without DATABASE_URL
-   and DB_PROFILE, with extra environment assignments env (may be NULL); stdout and stderr
-   together go to *out (heap). Returns the exit status (-1 when it did not exit). */
+/* Runs `db-adapter <args>` (the binary in DBA_TEST_BIN) in directory dir, stdin from /dev/null,
+   without DATABASE_URL and DB_PROFILE but with the extra assignments env (may be NULL); stdout
+   and stderr together go to *out (heap). Returns the exit status (-1 when it did not exit). */
 int dbat_cli(const char *dir, const char *env, const char *args, char **out);
 
 /* Runs SQL on the test database (blocking, fresh connection); returns the first value or NULL. */

@@ -93,21 +93,11 @@ TestSuite(backup, .init = bk_setup, .fini = bk_teardown, .timeout = 120);
 static int
 run(const char *db, const char *args, char **out)
 {
-    char cmd[4096];
-    struct dba_buf b;
-    char chunk[4096];
-    size_t n;
-    snprintf(cmd, sizeof(cmd),
-             "cd %s && env -u DB_PROFILE DATABASE_URL='postgresql:///%s?host=%s&user=postgres' "
-             "%s %s </dev/null 2>&1", dir, db, sock(), getenv("DBA_TEST_BIN"), args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-        dba_buf_append(&b, chunk, n);
-    int st = pclose(p);
-    *out = dba_buf_take(&b);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char env[512];
+
+    snprintf(env, sizeof(env), "DATABASE_URL='postgresql:///%s?host=%s&user=postgres'", db,
+             sock());
+    return dbat_cli(dir, env, args, out);
 }
 
 /* Content of a database independent of its keys: every review with its product and categories. */

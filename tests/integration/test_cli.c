@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "core/core.h"
+#include "harness.h"
 
 static char dir[64];
 
@@ -35,23 +35,7 @@ TestSuite(cli, .init = cli_setup, .fini = cli_teardown);
 static int
 run(const char *env, const char *args, char **out)
 {
-    const char *bin = getenv("DBA_TEST_BIN");
-    char cmd[2048];
-    struct dba_buf b;
-    char chunk[4096];
-    size_t n;
-
-    cr_assert(bin != NULL, "DBA_TEST_BIN is not set");
-    snprintf(cmd, sizeof(cmd), "cd %s && env -u DATABASE_URL -u DB_PROFILE %s %s %s 2>&1", dir,
-             env ? env : "", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-        dba_buf_append(&b, chunk, n);
-    int st = pclose(p);
-    *out = dba_buf_take(&b);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return dbat_cli(dir, env, args, out);
 }
 
 static void
