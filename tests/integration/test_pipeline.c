@@ -512,3 +512,22 @@ Test(round_trips, one_turn_per_request)
         }
     }
 }
+
+/* An unknown tx value is an unknown preference: ignored (the default end, commit), not reported,
+   never a 5xx; with handling=strict it is refused (PGRST122) and nothing is written. */
+Test(tx_override, unknown_tx_value_is_ignored_or_refused_when_strict)
+{
+    const char *h[] = { "Content-Type: application/json", "Prefer: tx=bogus", NULL };
+    struct dbat_resp *r = dbat_req("POST", "/tables/items", h, "{\"name\":\"tx-bogus\"}");
+    cr_expect_eq(r->status, 201, "%s", r->body);
+    cr_expect_null(dbat_header(r, "Preference-Applied"));
+    dbat_resp_free(r);
+    cr_expect_eq(count_items("tx-bogus"), 1);
+    const char *strict[] = { "Content-Type: application/json", "Prefer: handling=strict, tx=bogus",
+                             NULL };
+    r = dbat_req("POST", "/tables/items", strict, "{\"name\":\"tx-bogus-strict\"}");
+    cr_expect_eq(r->status, 400, "%s", r->body);
+    cr_expect(dbat_json_eq(json_object_get(r->json, "code"), "\"PGRST122\""), "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(count_items("tx-bogus-strict"), 0);
+}
