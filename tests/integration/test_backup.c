@@ -93,11 +93,13 @@ TestSuite(backup, .init = bk_setup, .fini = bk_teardown, .timeout = 120);
 static int
 run(const char *db, const char *args, char **out)
 {
-    char env[512];
+    struct dba_buf env;
 
-    snprintf(env, sizeof(env), "DATABASE_URL='postgresql:///%s?host=%s&user=postgres'", db,
-             sock());
-    return dbat_cli(dir, env, args, out);
+    dba_buf_init(&env);
+    dba_buf_printf(&env, "DATABASE_URL='postgresql:///%s?host=%s&user=postgres'", db, sock());
+    int rc = dbat_cli(dir, env.data, args, out);
+    dba_buf_cleanup(&env);
+    return rc;
 }
 
 /* Content of a database independent of its keys: every review with its product and categories. */
