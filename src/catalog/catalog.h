@@ -69,6 +69,45 @@ struct dba_index {
     char *definition;      /* pg_get_indexdef() */
 };
 
+/* How a relationship's rows relate (PostgREST's cardinalities). */
+enum dba_card {
+    DBA_CARD_M2O, /* many-to-one: this table holds the foreign key to the target */
+    DBA_CARD_O2M, /* one-to-many: the target holds a foreign key to this table */
+    DBA_CARD_O2O, /* one-to-one: a foreign key whose columns are also unique or the primary key
+                     (either direction; `fk_here` says which side holds it) */
+    DBA_CARD_M2M, /* many-to-many through a junction table with foreign keys to both sides */
+};
+
+struct dba_table;
+
+/*
+ * One relationship from a relation (`table`) to another (`target`), derived from foreign keys
+ * when the catalog loads (both directions; views inherit the relationships of their base tables
+ * for the key columns they expose). Rows relate when table.cols[i] = target.target_cols[i] for
+ * every i (M2O/O2M/O2O), or for M2M when a junction row has junction.junction_cols[i] =
+ * table.cols[i] and junction.junction_target_cols[j] = target.target_cols[j].
+ * Every pointer is owned by the catalog and valid while the catalog reference is held.
+ */
+struct dba_relationship {
+    const struct dba_table *table;   /* the relation the relationship starts from */
+    const struct dba_table *target;  /* the related relation */
+    enum dba_card card;              /* cardinality seen from `table` */
+    bool fk_here;                    /* O2O: the foreign key is on `table` (else on `target`) */
+    bool self;                       /* table == target (a self-reference) */
+    const char *constraint;          /* the foreign key's name (M2M: the junction's key to
+                                        `table`) */
+    const char **cols;               /* columns of `table` */
+    const char **target_cols;        /* columns of `target`, same order */
+    size_t n_cols;                   /* count of the two above */
+    /* M2M only: */
+    const struct dba_table *junction;   /* the junction relation */
+    const char *target_constraint;      /* the junction's foreign key to `target` */
+    const char **junction_cols;         /* junction columns referencing table.cols, same order */
+    const char **junction_target_cols;  /* junction columns referencing target.target_cols */
+    size_t n_target_cols;               /* count of target_cols for M2M (target_cols holds that
+                                           many); for M2M, n_cols counts cols/junction_cols */
+};
+
 struct dba_table {
     char *schema;               /* schema name */
     char *name;                 /* relation name */
@@ -91,6 +130,8 @@ struct dba_table {
     struct dba_index *indexes;  /* indexes, by name */
     size_t n_indexes;           /* count */
     double est_rows;            /* pg_class.reltuples, for planned counts */
+    struct dba_relationship *rels; /* relationships starting from this relation */
+    size_t n_rels;              /* count */
 };
 
 struct dba_catalog {
@@ -115,6 +156,20 @@ const char *dba_catalog_timezone(const struct dba_catalog *c, const char *name);
 /* Closest table name in schema to `name` (for hints), or NULL. */
 const char *dba_catalog_table_suggest(const struct dba_catalog *c, const char *schema,
                                      const char *name);
+
+/*
+ * Resolves an embedding `target[!hint]` in select= of relation `from` the way PostgREST does
+ * (target = a relation name, a foreign key name or a single foreign key column; hint = a foreign
+ * key name, a column of either side, or a junction name). One match: *out = it, DBA_OK. None:
+ * 400 PGRST200 "Could not find a relationship between 'from' and 'target' in the schema cache"
+ * with PostgREST's details and hint. Several: 300 PGRST201 with the candidates as a JSON array in
+ * err->detail (err->detail_json set) and PostgREST's hint.
+ */
+DBA_MUSTCHECK int dba_catalog_relationship_find(const struct dba_catalog *c,
+                                                const struct dba_table *from, const char *target,
+                                                const char *hint,
+                                                const struct dba_relationship **out,
+                                                struct dba_err *err);
 
 /* The one relation filter of schema management (introspection, validate, fix): true when t is
    managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */

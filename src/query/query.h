@@ -65,6 +65,10 @@ struct dba_filter {
     const char **list;        /* DBA_OP_IN: decoded elements */
     size_t n_list;            /* DBA_OP_IN: number of elements (0 for in.()) */
     enum dba_is_value is_value; /* DBA_OP_IS: the literal */
+    const struct dba_rel *embed; /* set by resolution when field.name names an embedded child of
+                                    the node (`rel=not.is.null`, `or=(rel.is.null,...)`): the
+                                    filter tests whether that embed has rows (only DBA_OP_IS
+                                    null / not null is allowed there, else 400 PGRST120) */
 };
 
 enum dba_logic_kind {
@@ -112,6 +116,9 @@ enum dba_nulls {
 };
 
 struct dba_order_item {
+    const char *rel;        /* order=rel(col): the alias or name of an embedded to-one child of
+                               the node (PGRST118 when it is to-many), or NULL for a column */
+    const struct dba_rel *rel_node; /* set by resolution: that child */
     struct dba_field field; /* column and JSON path */
     bool desc;              /* .desc */
     enum dba_nulls nulls;   /* nulls placement */
@@ -135,12 +142,21 @@ struct dba_rel {
     const char *name;               /* relation name (an embedding's name in select=) */
     const char *alias;              /* child: output key (alias:name(...)), or NULL = name */
     const char *hint;               /* child: name!hint(...), or NULL */
+    bool spread;                    /* child: ...name(...): to-one lifts its columns into the
+                                       parent object, to-many gives one array per column */
+    bool join_set;                  /* child: !inner or !left was written (else the default) */
     const struct dba_table *table;  /* child: its relation in the catalog (NULL: not resolved) */
+    const struct dba_relationship *relationship; /* child: the resolved relationship from the
+                                       parent's relation (NULL for hand-built trees, which use
+                                       the join columns below) */
     enum dba_join join;             /* child: join type */
     bool to_one;                    /* child: one object (many-to-one) instead of an array */
+    bool filter_only;               /* child: name() with an empty list: joined and filtered,
+                                       not part of the output */
     const char **parent_cols;       /* child: join columns of the parent */
     const char **child_cols;        /* child: join columns of the child, same order */
-    size_t n_join;                  /* child: number of join column pairs */
+    size_t n_join;                  /* child: number of join column pairs (M2M: see
+                                       relationship, which the builder follows) */
 
     struct dba_select_item *select; /* select= items; none means '*' */
     size_t n_select;                /* count */
