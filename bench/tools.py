@@ -323,6 +323,9 @@ CASES = [
     (3, "POST one row", "post", 0.5),
     (5, "PATCH one row by PK", "patch", 0.5),
     (6, "GET one row by PK, JWT", "get_one", 0.6),
+    (7, "GETSingleEmbed", "embed_one", 0.6),
+    (8, "GETAllEmbed", "embed_all", 0.6),
+    (9, "POST /rpc one row by key", "rpc_one", 0.6),
 ]
 
 
@@ -425,6 +428,10 @@ def print_table(res):
         if s:
             print(f"  RSS during case 1: first {s['first_mb']:.1f} MB, last {s['last_mb']:.1f} MB, "
                   f"max {s['max_mb']:.1f} MB over {s['samples']} samples")
+        s = mem.get("case8_run")
+        if s:
+            print(f"  RSS during case 8 (GETAllEmbed): first {s['first_mb']:.1f} MB, last "
+                  f"{s['last_mb']:.1f} MB, max {s['max_mb']:.1f} MB over {s['samples']} samples")
         s = mem.get("soak")
         if s:
             print(f"  soak ({s['seconds']} s of case 1): RSS first {s['first_mb']:.1f} MB, last "
@@ -435,6 +442,7 @@ MEM_ROWS = [
     ("idle", "idle after start", 20),
     ("case1", "after case 1 (32 conns)", None),
     ("hold_10k", "holding 10k idle keep-alive", 200),
+    ("case8", "after GETAllEmbed (case 8)", None),
     ("after_bulk", "after the bulk insert", None),
 ]
 
@@ -493,6 +501,9 @@ def cmd_report(d, out):
     s = rss_series(os.path.join(d, "rss.case1.txt"))
     if s:
         mem["case1_run"] = s
+    s = rss_series(os.path.join(d, "rss.case8.txt"))
+    if s:
+        mem["case8_run"] = s
     s = rss_series(os.path.join(d, "rss.soak.txt"))
     if s:
         s["seconds"] = res.get("settings", {}).get("soak_s")

@@ -3,7 +3,7 @@
 -- Configured by environment variables (wrk passes script arguments to the worker threads
 -- only, and done() runs in the main Lua state, so the environment is the one channel all
 -- states see):
---   BENCH_MODE     get_one | get_page | post | patch
+--   BENCH_MODE     get_one | get_page | post | patch | embed_one | embed_all | rpc_one
 --   BENCH_STATUS   the status every response must have (200, 201, 204)
 --   BENCH_LEN      the exact body length every response must have
 --   BENCH_RANGE    if set, the exact Content-Range header every response must have
@@ -91,6 +91,16 @@ function request()
         local body = '{"id":' .. (post_base + counter) .. ',"name":"post","score":500,' ..
             '"created_at":"2024-01-01T00:00:00+00:00","tags":["a","b"],"payload":{"n":1}}'
         return wrk.format("POST", "/tables/bench", json_hdr, body)
+    elseif mode == "embed_one" then
+        -- PostgREST's GETSingleEmbed (album ids 1001..1350 in bench/schema.sql)
+        return wrk.format("GET", "/tables/album?select=*,track(*,genre(*))&album_id=eq." ..
+            math.random(1001, 1350), get_hdr)
+    elseif mode == "embed_all" then
+        -- PostgREST's GETAllEmbed
+        return wrk.format("GET", "/tables/album?select=*,track(*,genre(*))", get_hdr)
+    elseif mode == "rpc_one" then
+        return wrk.format("POST", "/tables/rpc/bench_get", { ["Content-Type"] = "application/json" },
+            '{"p_id":' .. math.random(1, id_max) .. '}')
     elseif mode == "patch" then
         return wrk.format("PATCH", "/tables/bench?id=eq." .. math.random(1, id_max), json_hdr,
             '{"score":500}')
