@@ -2,13 +2,23 @@
  *
  * A read renders its node in a scope: the relation is always aliased (the root by its own name,
  * children by a generated name_<n>), every column reference is qualified by the scope's alias.
- * A child node becomes a correlated LATERAL subquery joined in its parent's FROM:
- *   SELECT ..., coalesce("c_1".pgrst_agg, '[]') AS "c" FROM "s"."t" AS "t"
- *     LEFT JOIN LATERAL (SELECT json_agg("c_1") AS pgrst_agg FROM (SELECT ... FROM "s"."c" AS "c_1"
- *       WHERE "c_1"."t_id" = "t"."id" AND (<child filters>) ORDER BY ... LIMIT ...) AS "c_1")
- *     AS "c_1" ON TRUE
- * (INNER JOIN ... ON "c_1".pgrst_agg IS NOT NULL for !inner; json_agg(...)->0 for a to-one
- * child). Parameters are numbered in the order they are bound across all scopes. */
+ * A child node (relationship resolved from the catalog, or join columns of a hand-built node)
+ * becomes a correlated LATERAL subquery joined in its parent's FROM:
+ *   to-many:  LEFT JOIN LATERAL (SELECT json_agg("c_1") AS pgrst_agg FROM (SELECT ... FROM
+ *             "s"."c" AS "c_1" <its laterals> WHERE "c_1"."t_id" = "t"."id" AND (<filters>)
+ *             ORDER BY ... LIMIT ...) AS "c_1") AS "c_1" ON TRUE, output
+ *             coalesce("c_1".pgrst_agg, '[]'); !inner: INNER JOIN ... ON "c_1".pgrst_agg IS NOT NULL
+ *   to-one:   (SELECT row_to_json("c_1") AS pgrst_agg FROM (...) AS "c_1"), output the object or
+ *             NULL; no aggregate, so PostgreSQL pulls it up into a plain (hash) join
+ *   M2M:      the child's FROM is "s"."c" AS "c_1" INNER JOIN "s"."junction" AS "j_2" ON
+ *             "j_2"."c_id" = "c_1"."id", correlated by "j_2"."t_id" = "t"."id"
+ *   spread:   to-one: the lateral is the child's rows and its columns are the parent's; to-many:
+ *             one json_agg per column (HAVING count(*) > 0 for !inner)
+ * Nested JSON stays json (never text or jsonb in between), so each level is serialised once.
+ * `rel()` children are not read: `rel!inner()` and `rel=[not.]is.null` filters are [NOT] EXISTS
+ * tests in the parent's WHERE. The count repeats the page's WHERE (same $n) plus an EXISTS for each
+ * !inner child the page joins. Related order (order=rel(col), to-one only) is a correlated scalar
+ * subquery in ORDER BY. Parameters are numbered in the order they are bound across all scopes. */
 #include <limits.h>
 #include <string.h>
 
