@@ -64,14 +64,41 @@ const struct dba_column *dba__sql_column(struct sql_ctx *c, const char *name, en
 bool dba__sql_type_is_json(const struct dba_column *col);
 void dba__sql_body(struct sql_ctx *c, struct dba_buf *b);
 
+/* Which conditions a node's WHERE holds besides its filters (a filter on an embed, `rel=is.null`,
+   is always an EXISTS test on the embed's rows). */
+enum sql_where {
+    SQL_WHERE_FILTERS, /* the filters only (the WHERE of an UPDATE / DELETE) */
+    SQL_WHERE_ROWS,    /* + EXISTS for !inner children that are not read (`rel!inner()`): the
+                          others are INNER JOIN LATERAL subqueries of the same SELECT */
+    SQL_WHERE_ALL,     /* + EXISTS for every !inner child (a node tested without reading it) */
+};
+
+/* A select list being written: entries, the LATERAL joins of children, and with aggregates the
+   GROUP BY entries (output positions, or expressions for JSON values, which have no equality). */
+struct sql_list {
+    struct dba_buf *b;     /* the select list */
+    struct dba_buf *joins; /* LATERAL joins of child nodes, placed after the FROM item */
+    struct dba_buf *group; /* " GROUP BY ..." entries (grouped only) */
+    bool grouped;          /* the node has aggregates: every entry is one column */
+    size_t n;              /* entries written so far */
+};
+
 /* sql_expr.c: the pieces every statement shares; each returns DBA_OK or an error in c->err. */
 DBA_MUSTCHECK int dba__sql_expr_field(struct sql_ctx *c, struct dba_buf *b,
                                       const struct dba_field *f, const char *qual, bool cmp);
-DBA_MUSTCHECK int dba__sql_expr_where(struct sql_ctx *c, struct dba_buf *b);
-DBA_MUSTCHECK int dba__sql_expr_select(struct sql_ctx *c, struct dba_buf *b, const char *qual,
-                                       bool expand_star, struct dba_buf *joins, bool *grouped);
+DBA_MUSTCHECK int dba__sql_expr_where(struct sql_ctx *c, struct dba_buf *b, enum sql_where mode);
+/* The select list of the current node over qual into l (l->b, l->joins, l->group set by the
+   caller; the rest is filled here). expand_star lists the cached columns instead of qual.*. */
+DBA_MUSTCHECK int dba__sql_expr_select(struct sql_ctx *c, struct sql_list *l, const char *qual,
+                                       bool expand_star);
 DBA_MUSTCHECK int dba__sql_expr_order(struct sql_ctx *c, struct dba_buf *b);
-DBA_MUSTCHECK int dba__sql_expr_group_by(struct sql_ctx *c, struct dba_buf *b);
+/* Output name of a select item (its alias, the last key of its JSON path, ...), or NULL when the
+   column's own name is used. */
+const char *dba__sql_item_name(const struct dba_select_item *it);
+/* Starts the next entry of l (", " after the first); returns its output position (1-based). */
+size_t dba__sql_list_next(struct sql_list *l);
+/* Appends a GROUP BY entry: the position pos, or (expr != NULL) that expression. */
+void dba__sql_list_group(struct sql_list *l, size_t pos, const char *expr);
 
 /* sql_bulk.c: arrays of at least SQL_BULK_ROWS rows are inserted column-wise through unnest(). */
 #define SQL_BULK_ROWS 64
@@ -81,11 +108,22 @@ DBA_MUSTCHECK int dba__sql_expr_group_by(struct sql_ctx *c, struct dba_buf *b);
 bool dba__sql_bulk_rows(struct sql_ctx *c, struct dba_buf *b, const struct dba_column *const *wc,
                         size_t n);
 
-/* sql_read.c / sql_write.c: whole statements. */
+/* sql_read.c / sql_write.c: whole statements, and the reads of child nodes. */
 DBA_MUSTCHECK int dba__sql_read_build(struct sql_ctx *c, struct dba_buf *b, long max_rows);
-/* Appends the item of a child node to the select list b and its LATERAL join to joins. */
-DBA_MUSTCHECK int dba__sql_read_child(struct sql_ctx *c, struct dba_buf *b, struct dba_buf *joins,
+/* Appends the entries of a child node to l and its LATERAL join to l->joins. */
+DBA_MUSTCHECK int dba__sql_read_child(struct sql_ctx *c, struct sql_list *l,
                                       const struct dba_select_item *it);
+/* Appends "EXISTS (SELECT 1 FROM <child> WHERE <correlation> AND <its conditions>)" for the child
+   node r of the current node. */
+DBA_MUSTCHECK int dba__sql_read_exists(struct sql_ctx *c, struct dba_buf *b,
+                                       const struct dba_rel *r);
+/* Appends " AND EXISTS (...)" for the !inner children of the current node: those not read
+   (filter_only) when unread is set, the read ones when read is set. */
+DBA_MUSTCHECK int dba__sql_read_inner(struct sql_ctx *c, struct dba_buf *b, bool unread,
+                                      bool read);
+/* ORDER BY term of a related order (order=rel(col)): the to-one child's column. */
+DBA_MUSTCHECK int dba__sql_read_related_order(struct sql_ctx *c, struct dba_buf *b,
+                                              const struct dba_order_item *o);
 DBA_MUSTCHECK int dba__sql_write_build(struct sql_ctx *c, struct dba_buf *b);
 
 #endif

@@ -214,9 +214,35 @@ expr_filter_body(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *
     return DBA_OK;
 }
 
+/* A filter on an embed (`rel=is.null`, `rel=not.is.null`): does the embed have rows? */
+static int
+expr_embed_filter(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *f)
+{
+    if (f->op != DBA_OP_IS || (f->is_value != DBA_IS_NULL && f->is_value != DBA_IS_NOT_NULL)) {
+        dba_err_set(c->err, DBA_EINVAL, 400, "PGRST120",
+                    "Bad operator on the '%s' embedded resource", f->field.name ? f->field.name
+                                                                                : "");
+        dba_err_hint(c->err, "Only is null or not is null filters are allowed on embedded "
+                             "resources");
+        return DBA_EINVAL;
+    }
+    if (f->is_value == DBA_IS_NULL)
+        dba_buf_puts(b, "NOT ");
+    return dba__sql_read_exists(c, b, f->embed);
+}
+
 static int
 expr_filter(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *f)
 {
+    if (f->embed) {
+        if (f->negate)
+            dba_buf_puts(b, "NOT (");
+        if (expr_embed_filter(c, b, f) != DBA_OK)
+            return c->err->code;
+        if (f->negate)
+            dba_buf_putc(b, ')');
+        return DBA_OK;
+    }
     if (f->negate)
         dba_buf_puts(b, "NOT (");
     if (expr_filter_body(c, b, f) != DBA_OK)
@@ -261,17 +287,43 @@ expr_logic(struct sql_ctx *c, struct dba_buf *b, const struct dba_logic *l, bool
     return DBA_OK;
 }
 
-/* Appends the condition of the current node's filters (without "WHERE"); appends nothing when
- * there is none. */
+static bool
+expr_where_empty(const struct dba_logic *w)
+{
+    /* No filter: an empty AND, or a zeroed node (a leaf without a column nor an embed). */
+    return w->kind == DBA_L_FILTER ? w->filter.field.name == NULL && w->filter.embed == NULL
+                                   : w->n_children == 0 && !w->negate;
+}
+
+/* Appends the condition of the current node's filters (without "WHERE") and, by mode, the EXISTS
+ * tests of its !inner children; appends nothing when there is none. */
 int
-dba__sql_expr_where(struct sql_ctx *c, struct dba_buf *b)
+dba__sql_expr_where(struct sql_ctx *c, struct dba_buf *b, enum sql_where mode)
 {
     const struct dba_logic *w = &c->rel->where;
+    /* a top-level OR binds looser than the AND of the EXISTS tests that follow */
+    bool parens = w->kind == DBA_L_OR && !w->negate;
+    struct dba_buf f, extra;
+    int rc = DBA_OK;
 
-    /* No filter: an empty AND, or a zeroed node (a leaf without a column). */
-    if (w->kind == DBA_L_FILTER ? w->filter.field.name == NULL : w->n_children == 0 && !w->negate)
-        return DBA_OK;
-    return expr_logic(c, b, w, true);
+    if (mode == SQL_WHERE_FILTERS)
+        return expr_where_empty(w) ? DBA_OK : expr_logic(c, b, w, true);
+    dba_buf_init(&f);
+    dba_buf_init(&extra);
+    if (!expr_where_empty(w))
+        rc = expr_logic(c, &f, w, true);
+    if (rc == DBA_OK)
+        rc = dba__sql_read_inner(c, &extra, true, mode == SQL_WHERE_ALL);
+    if (rc == DBA_OK && !extra.len && f.len) {
+        dba_buf_puts(b, f.data);
+    } else if (rc == DBA_OK && extra.len && !f.len) {
+        dba_buf_puts(b, extra.data + 5); /* without the leading " AND " */
+    } else if (rc == DBA_OK && extra.len) {
+        dba_buf_printf(b, parens ? "(%s)%s" : "%s%s", f.data, extra.data);
+    }
+    dba_buf_cleanup(&f);
+    dba_buf_cleanup(&extra);
+    return rc;
 }
 
 /* Type names in casts are written into the SQL text, so they must look like a type name. */
@@ -295,8 +347,8 @@ expr_cast_ok(const char *s)
 }
 
 /* Output name of a select item: the alias, else for a JSON path its last key (PostgREST). */
-static const char *
-expr_item_name(const struct dba_select_item *it)
+const char *
+dba__sql_item_name(const struct dba_select_item *it)
 {
     if (it->alias)
         return it->alias;
@@ -307,18 +359,40 @@ expr_item_name(const struct dba_select_item *it)
     return it->field.n_path || it->cast ? it->field.name : NULL;
 }
 
-static void
-expr_star(struct sql_ctx *c, struct dba_buf *b, const char *qual, bool expand)
+size_t
+dba__sql_list_next(struct sql_list *l)
 {
-    if (!expand) {
-        dba_buf_printf(b, "%s.*", qual);
+    if (l->n)
+        dba_buf_puts(l->b, ", ");
+    return ++l->n;
+}
+
+void
+dba__sql_list_group(struct sql_list *l, size_t pos, const char *expr)
+{
+    dba_buf_puts(l->group, l->group->len ? ", " : " GROUP BY ");
+    if (expr)
+        dba_buf_puts(l->group, expr);
+    else
+        dba_buf_printf(l->group, "%zu", pos);
+}
+
+/* '*': qual.*, or (expand, and always when grouped) the cached columns one by one. */
+static void
+expr_star(struct sql_ctx *c, struct sql_list *l, const char *qual, bool expand)
+{
+    if (!expand && !l->grouped) {
+        dba__sql_list_next(l);
+        dba_buf_printf(l->b, "%s.*", qual);
         return;
     }
     for (size_t i = 0; i < c->t->n_cols; i++) {
-        if (i)
-            dba_buf_puts(b, ", ");
-        dba_buf_printf(b, "%s.", qual);
-        dba_buf_put_ident(b, c->t->cols[i].name);
+        size_t pos = dba__sql_list_next(l);
+
+        dba_buf_printf(l->b, "%s.", qual);
+        dba_buf_put_ident(l->b, c->t->cols[i].name);
+        if (l->grouped)
+            dba__sql_list_group(l, pos, NULL);
     }
 }
 
@@ -341,7 +415,7 @@ expr_cast_field(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_it
 static int
 expr_item(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it, const char *qual)
 {
-    const char *name = expr_item_name(it);
+    const char *name = dba__sql_item_name(it);
 
     if (expr_cast_field(c, b, it, qual) != DBA_OK)
         return c->err->code;
@@ -383,72 +457,43 @@ expr_agg(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it,
     return DBA_OK;
 }
 
-/* With aggregates, the other items are the groups: GROUP BY their output positions (a position,
- * not the expression again, which would bind its JSON keys a second time under new $n). Stars
- * and embedded relations (json has no equality) cannot be grouped. */
+/* The select list of the current node over qual. With aggregates, the other items are the groups:
+ * GROUP BY their output positions (a position, not the expression again, which would bind its
+ * JSON keys a second time under new $n); '*' is then expanded so each column has a position. */
 int
-dba__sql_expr_group_by(struct sql_ctx *c, struct dba_buf *b)
-{
-    const struct dba_rel *r = c->rel;
-    bool any = false;
-
-    for (size_t i = 0; i < r->n_select; i++) {
-        if (r->select[i].kind == DBA_ITEM_STAR || r->select[i].kind == DBA_ITEM_CHILD) {
-            dba_err_set(c->err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
-            dba_err_detail(c->err, "Aggregates together with '*' or an embedded resource are "
-                                   "not supported yet");
-            return DBA_EINVAL;
-        }
-    }
-    for (size_t i = 0; i < r->n_select; i++) {
-        if (r->select[i].kind != DBA_ITEM_COLUMN)
-            continue;
-        dba_buf_printf(b, "%s%zu", any ? ", " : " GROUP BY ", i + 1);
-        any = true;
-    }
-    return DBA_OK;
-}
-
-/* The select list of the current node over qual. expand_star lists the cached columns instead of
- * qual.* (needed when the source carries extra columns, as RETURNING rows do). Child nodes add
- * their LATERAL join to joins (NULL: children are not allowed here). *grouped is set when the list
- * holds aggregates; the caller then appends the GROUP BY clause (dba__sql_expr_group_by). */
-int
-dba__sql_expr_select(struct sql_ctx *c, struct dba_buf *b, const char *qual, bool expand_star,
-                     struct dba_buf *joins, bool *grouped)
+dba__sql_expr_select(struct sql_ctx *c, struct sql_list *l, const char *qual, bool expand_star)
 {
     const struct dba_rel *r = c->rel;
 
-    *grouped = false;
+    l->grouped = false;
+    l->n = 0;
+    for (size_t i = 0; i < r->n_select; i++)
+        l->grouped = l->grouped || r->select[i].kind == DBA_ITEM_AGG;
     if (r->n_select == 0) {
-        expr_star(c, b, qual, expand_star);
+        expr_star(c, l, qual, expand_star);
         return DBA_OK;
     }
     for (size_t i = 0; i < r->n_select; i++) {
         const struct dba_select_item *it = &r->select[i];
+        size_t pos;
         int rc = DBA_OK;
 
-        if (i)
-            dba_buf_puts(b, ", ");
         switch (it->kind) {
         case DBA_ITEM_STAR:
-            expr_star(c, b, qual, expand_star);
+            expr_star(c, l, qual, expand_star);
             break;
         case DBA_ITEM_COLUMN:
-            rc = expr_item(c, b, it, qual);
+            pos = dba__sql_list_next(l);
+            rc = expr_item(c, l->b, it, qual);
+            if (l->grouped)
+                dba__sql_list_group(l, pos, NULL);
             break;
         case DBA_ITEM_AGG:
-            *grouped = true;
-            rc = expr_agg(c, b, it, qual);
+            dba__sql_list_next(l);
+            rc = expr_agg(c, l->b, it, qual);
             break;
         case DBA_ITEM_CHILD:
-            if (!joins) {
-                dba_err_set(c->err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
-                dba_err_detail(c->err, "Resource embedding is not supported here: %s",
-                               it->child && it->child->name ? it->child->name : "");
-                return DBA_EINVAL;
-            }
-            rc = dba__sql_read_child(c, b, joins, it);
+            rc = dba__sql_read_child(c, l, it);
             break;
         }
         if (rc != DBA_OK)
@@ -466,8 +511,12 @@ dba__sql_expr_order(struct sql_ctx *c, struct dba_buf *b)
 
         if (i)
             dba_buf_puts(b, ", ");
-        if (dba__sql_expr_field(c, b, &o->field, c->alias, true) != DBA_OK)
+        if (o->rel || o->rel_node) {
+            if (dba__sql_read_related_order(c, b, o) != DBA_OK)
+                return c->err->code;
+        } else if (dba__sql_expr_field(c, b, &o->field, c->alias, true) != DBA_OK) {
             return c->err->code;
+        }
         dba_buf_puts(b, o->desc ? " DESC" : " ASC");
         if (o->nulls == DBA_NULLS_FIRST)
             dba_buf_puts(b, " NULLS FIRST");

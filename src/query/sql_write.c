@@ -463,20 +463,38 @@ write_returning(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p
         dba_buf_putc(b, '1');
 }
 
-/* return=representation shapes the written rows with the select list only. */
+/* return=representation: the select list over the written rows, which are the root scope (embedded
+ * children correlate with pgrst_source). */
 static int
-write_grouped(struct sql_ctx *c)
+write_repr(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
 {
-    dba_err_set(c->err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
-    dba_err_detail(c->err, "Aggregates in the representation of a write are not supported");
-    return DBA_EINVAL;
+    struct dba_buf joins, group;
+    struct sql_list l = { .b = b, .joins = &joins, .group = &group };
+    const char *alias = c->alias;
+    int rc;
+
+    dba_buf_init(&joins);
+    dba_buf_init(&group);
+    c->alias = SQL_SOURCE;
+    dba_buf_puts(b, "(SELECT ");
+    rc = dba__sql_expr_select(c, &l, SQL_SOURCE, p->inserted);
+    c->alias = alias;
+    if (rc == DBA_OK) {
+        dba_buf_puts(b, " FROM " SQL_SOURCE);
+        if (joins.len)
+            dba_buf_puts(b, joins.data);
+        if (group.len)
+            dba_buf_puts(b, group.data);
+        dba_buf_puts(b, ") " SQL_ROW);
+    }
+    dba_buf_cleanup(&joins);
+    dba_buf_cleanup(&group);
+    return rc;
 }
 
 static int
 write_outer(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
 {
-    bool grouped;
-
     write_returning(c, b, p);
     dba_buf_printf(b, ") SELECT %s AS total, count(*) AS page_total, ",
                    c->q->prefer.count != DBA_COUNT_NONE ? "count(*)" : "NULL::bigint");
@@ -496,13 +514,7 @@ write_outer(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
         dba_buf_puts(b, SQL_SOURCE " " SQL_ROW);
         return DBA_OK;
     }
-    dba_buf_puts(b, "(SELECT ");
-    if (dba__sql_expr_select(c, b, SQL_SOURCE, p->inserted, NULL, &grouped) != DBA_OK)
-        return c->err->code;
-    if (grouped)
-        return write_grouped(c);
-    dba_buf_puts(b, " FROM " SQL_SOURCE ") " SQL_ROW);
-    return DBA_OK;
+    return write_repr(c, b, p);
 }
 
 static int
@@ -520,12 +532,12 @@ write_statement(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p)
         rc = write_put(c, b, p);
         break;
     case DBA_M_PATCH:
-        rc = dba__sql_expr_where(c, &where);
+        rc = dba__sql_expr_where(c, &where, SQL_WHERE_FILTERS);
         if (rc == DBA_OK)
             rc = write_patch(c, b, p, &where);
         break;
     case DBA_M_DELETE:
-        rc = dba__sql_expr_where(c, &where);
+        rc = dba__sql_expr_where(c, &where, SQL_WHERE_FILTERS);
         dba_buf_printf(b, "DELETE FROM %s AS %s", c->qual, c->alias);
         if (rc == DBA_OK && where.len)
             dba_buf_printf(b, " WHERE %s", where.data);

@@ -1456,12 +1456,15 @@ Test(sql, tree_child_filters_order_limit_and_param_numbering)
                "ORDER BY \"reviews_1\".\"stars\" DESC LIMIT 2 OFFSET 1) AS \"reviews_1\") "
                "AS \"reviews_1\" ON \"reviews_1\".pgrst_agg IS NOT NULL"
                " WHERE " COL("price") " > $1) SELECT (SELECT count(*)" FROM_ITEMS " WHERE "
-               COL("price") " > $1) AS total, count(*) AS page_total, "
+               COL("price") " > $1 AND EXISTS (SELECT 1 FROM \"api\".\"reviews\" AS "
+               "\"reviews_2\" WHERE \"reviews_2\".\"item_id\" = \"items\".\"id\" AND "
+               "(\"reviews_2\".\"stars\" >= $6 AND \"reviews_2\".\"note\"->>$7::text = $8) "
+               "LIMIT 2 OFFSET 1)) AS total, count(*) AS page_total, "
                "coalesce(json_agg(_t), '[]')::text AS body, NULL::text AS location, "
                "NULL::bigint AS inserted, nullif(current_setting('response.headers', true), '') "
                "AS response_headers, nullif(current_setting('response.status', true), '') AS "
                "response_status FROM pgrst_source _t");
-    expect_params(5, "10", "3", "lang", "en", "by");
+    expect_params(8, "10", "3", "lang", "en", "by", "3", "lang", "en");
 }
 
 /* Two levels: the grandchild correlates with the child's alias, not the root's; every relation
@@ -1486,7 +1489,7 @@ Test(sql, tree_two_levels_deep_and_to_one)
                     LAT_LEFT("reviews_1")
                     "SELECT \"reviews_1\".\"stars\", \"authors_2\".pgrst_agg AS \"author\" "
                     "FROM \"api\".\"reviews\" AS \"reviews_1\" LEFT JOIN LATERAL (SELECT "
-                    "json_agg(\"authors_2\")->0 AS pgrst_agg FROM (SELECT \"authors_2\".\"name\" "
+                    "row_to_json(\"authors_2\") AS pgrst_agg FROM (SELECT \"authors_2\".\"name\" "
                     "FROM \"api\".\"authors\" AS \"authors_2\" WHERE \"authors_2\".\"id\" = "
                     "\"reviews_1\".\"author_id\" AND (\"authors_2\".\"name\" LIKE $1))"
                     " AS \"authors_2\") AS \"authors_2\" ON TRUE"
@@ -1540,11 +1543,6 @@ Test(sql, tree_child_errors)
     r->parent_cols[0] = "id";
     r->child_cols[0] = "nope";
     expect_err(q, ITEMS, 400, "42703", "column reviews.nope does not exist");
-    dba_err_clear(&E);
-    r->child_cols[0] = "item_id";
-    q->method = DBA_M_DELETE; /* return=representation cannot embed yet */
-    q->prefer.ret = DBA_RET_REPRESENTATION;
-    expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
 }
 
 Test(sql, tree_nesting_is_bounded)
@@ -1629,7 +1627,9 @@ Test(sql, tree_aggregate_alone_and_errors)
     dba_err_clear(&E);
     q->rel.select[0].agg_cast = NULL;
     q->rel.select[q->rel.n_select++].kind = DBA_ITEM_STAR;
-    expect_err(q, ITEMS, 400, "PGRST127", "Feature not implemented");
+    /* with '*', every column is a group */
+    expect_sql(q, ITEMS, 0, READ("min(" COL("price") ") AS \"mean\", " COL("id") ", " COL("name")
+                                 ", " COL("price") FROM_ITEMS " GROUP BY 2, 3, 4"));
 }
 
 /* Generated aliases stay unique under PostgreSQL's 63-byte identifier limit: a long name is cut
@@ -1651,4 +1651,195 @@ Test(sql, tree_child_alias_of_a_long_name_keeps_its_counter)
         snprintf(want, sizeof(want), " AS \"%.47s_%d\" ON TRUE", name, i);
         cr_expect(strstr(S.text.data, want) != NULL, "%s in %s", want, S.text.data);
     }
+}
+
+/* ---- resolved trees: relationships from the catalog (hand-filled here) ---- */
+
+/* api.tags(id pk, label) and the junction api.item_tags(item_id, tag_id). */
+static struct dba_relationship *
+m2m_items_tags(void)
+{
+    struct dba_relationship *r = dba_arena_alloc(A, sizeof(*r));
+    static const char *cols[] = { "id" }, *jcols[] = { "item_id" }, *tcols[] = { "id" },
+                      *jtcols[] = { "tag_id" };
+
+    r->table = ITEMS;
+    r->target = mk_table("api", "tags", "id:integer:pk;label:text");
+    r->card = DBA_CARD_M2M;
+    r->cols = cols;
+    r->n_cols = 1;
+    r->target_cols = tcols;
+    r->n_target_cols = 1;
+    r->junction = mk_table("api", "item_tags", "item_id:integer;tag_id:integer");
+    r->junction_cols = jcols;
+    r->junction_target_cols = jtcols;
+    return r;
+}
+
+/* A child over a resolved relationship only (no join columns on the node). */
+static struct dba_rel *
+mk_rs_child(const struct dba_relationship *rs, const char *spec)
+{
+    struct dba_query tmp = { 0 };
+    struct dba_rel *r = dba_arena_alloc(A, sizeof(*r));
+
+    set_select(&tmp, spec);
+    *r = tmp.rel;
+    r->name = rs->target->name;
+    r->table = rs->target;
+    r->relationship = rs;
+    r->where.kind = DBA_L_AND;
+    r->limit = -1;
+    return r;
+}
+
+/* The parent's key column is taken from the relationship; the junction is joined inside the
+   child's subquery and correlated with the parent. */
+Test(sql, tree_many_to_many_through_the_junction)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    set_select(q, "id");
+    add_child(&q->rel, mk_rs_child(m2m_items_tags(), "label"));
+    expect_sql(q, ITEMS, 0,
+               READ(COL("id") ", coalesce(\"tags_1\".pgrst_agg, '[]') AS \"tags\"" FROM_ITEMS
+                    LAT_LEFT("tags_1")
+                    "SELECT \"tags_1\".\"label\" FROM \"api\".\"tags\" AS \"tags_1\" INNER JOIN "
+                    "\"api\".\"item_tags\" AS \"item_tags_2\" ON \"item_tags_2\".\"tag_id\" = "
+                    "\"tags_1\".\"id\" WHERE \"item_tags_2\".\"item_id\" = \"items\".\"id\""
+                    LAT_END("tags_1")));
+}
+
+/* rel!inner() is an EXISTS test of the parent (no lateral, no output key); rel=is.null a NOT
+   EXISTS; the count repeats the same condition with the same parameters. */
+Test(sql, tree_filter_only_inner_and_null_filter_are_exists)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_rel *r = mk_child(reviews_table(), NULL, "item_id", "id", "");
+    struct dba_rel *a = mk_child(authors_table(), NULL, "id", "id", "");
+    struct dba_logic l = leaf("authors", DBA_OP_IS, NULL);
+
+    r->filter_only = true;
+    r->join = DBA_JOIN_INNER;
+    add_logic(&r->where, leaf("stars", DBA_OP_EQ, "5"));
+    a->filter_only = true;
+    set_select(q, "id");
+    add_child(&q->rel, r);
+    add_child(&q->rel, a);
+    l.filter.embed = a;
+    l.filter.is_value = DBA_IS_NULL;
+    add_filter(q, l);
+    q->prefer.count = DBA_COUNT_EXACT;
+    cr_assert_eq(build(q, ITEMS, 0), DBA_OK, "%s", E.msg);
+    cr_expect_str_eq(S.text.data,
+        "WITH pgrst_source AS (SELECT " COL("id") FROM_ITEMS " WHERE NOT EXISTS (SELECT 1 FROM "
+        "\"api\".\"authors\" AS \"authors_1\" WHERE \"authors_1\".\"id\" = \"items\".\"id\") AND "
+        "EXISTS (SELECT 1 FROM \"api\".\"reviews\" AS \"reviews_2\" WHERE \"reviews_2\".\"item_id\""
+        " = \"items\".\"id\" AND (\"reviews_2\".\"stars\" = $1))) SELECT (SELECT count(*)"
+        FROM_ITEMS " WHERE NOT EXISTS (SELECT 1 FROM \"api\".\"authors\" AS \"authors_1\" WHERE "
+        "\"authors_1\".\"id\" = \"items\".\"id\") AND EXISTS (SELECT 1 FROM \"api\".\"reviews\" AS "
+        "\"reviews_2\" WHERE \"reviews_2\".\"item_id\" = \"items\".\"id\" AND (\"reviews_2\"."
+        "\"stars\" = $1))) AS total, count(*) AS page_total, coalesce(json_agg(_t), '[]')::text "
+        "AS body, NULL::text AS location, NULL::bigint AS inserted, nullif(current_setting("
+        "'response.headers', true), '') AS response_headers, nullif(current_setting("
+        "'response.status', true), '') AS response_status FROM pgrst_source _t");
+    expect_params(1, "5");
+    /* only is null / not is null on an embed */
+    q->rel.where.children[0].filter.is_value = DBA_IS_TRUE;
+    dba_buf_cleanup(&S.text);
+    memset(&S, 0, sizeof(S));
+    expect_err(q, ITEMS, 400, "PGRST120", NULL);
+}
+
+/* Spread: a to-one child's columns are the parent's (the lateral is the child's rows); a to-many
+   child gives one json_agg per column. */
+Test(sql, tree_spread_to_one_and_to_many)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_rel *au = mk_child(authors_table(), NULL, "id", "id", "who:name");
+    struct dba_rel *rv = mk_child(reviews_table(), NULL, "item_id", "id", "stars");
+
+    au->to_one = true;
+    au->spread = true;
+    rv->spread = true;
+    rv->join = DBA_JOIN_INNER;
+    set_select(q, "id");
+    add_child(&q->rel, au);
+    add_child(&q->rel, rv);
+    expect_sql(q, ITEMS, 0,
+               READ(COL("id") ", \"authors_1\".\"who\", coalesce(\"reviews_2\".\"stars\", '[]') AS "
+                    "\"stars\"" FROM_ITEMS " LEFT JOIN LATERAL (SELECT \"authors_1\".\"name\" AS "
+                    "\"who\" FROM \"api\".\"authors\" AS \"authors_1\" WHERE \"authors_1\".\"id\" = "
+                    "\"items\".\"id\") AS \"authors_1\" ON TRUE INNER JOIN LATERAL (SELECT json_agg("
+                    "\"reviews_2\".\"stars\") AS \"stars\" FROM (SELECT \"reviews_2\".\"stars\" FROM "
+                    "\"api\".\"reviews\" AS \"reviews_2\" WHERE \"reviews_2\".\"item_id\" = "
+                    "\"items\".\"id\") AS \"reviews_2\" HAVING count(*) > 0) AS \"reviews_2\" ON "
+                    "TRUE"));
+}
+
+/* order=author(name): the to-one child's column in the parent's ORDER BY; to-many: PGRST118;
+   not embedded: PGRST108. */
+Test(sql, tree_related_order)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_rel *au = mk_child(authors_table(), "author", "id", "id", "name");
+
+    au->to_one = true;
+    set_select(q, "id");
+    add_child(&q->rel, au);
+    add_order(q, "name", true, DBA_NULLS_LAST);
+    q->rel.order[0].rel = "author";
+    expect_sql(q, ITEMS, 0,
+               READ(COL("id") ", \"authors_1\".pgrst_agg AS \"author\"" FROM_ITEMS
+                    " LEFT JOIN LATERAL (SELECT row_to_json(\"authors_1\") AS pgrst_agg FROM ("
+                    "SELECT \"authors_1\".\"name\" FROM \"api\".\"authors\" AS \"authors_1\" WHERE "
+                    "\"authors_1\".\"id\" = \"items\".\"id\") AS \"authors_1\") AS \"authors_1\" ON "
+                    "TRUE ORDER BY (SELECT \"authors_2\".\"name\" FROM \"api\".\"authors\" AS "
+                    "\"authors_2\" WHERE \"authors_2\".\"id\" = \"items\".\"id\" LIMIT 1) DESC "
+                    "NULLS LAST"));
+    dba_buf_cleanup(&S.text);
+    memset(&S, 0, sizeof(S));
+    au->to_one = false;
+    expect_err(q, ITEMS, 400, "PGRST118", "A related order on 'author' is not possible");
+    cr_expect_str_eq(E.detail, "'items' and 'authors' do not form a many-to-one or one-to-one "
+                               "relationship");
+    dba_err_clear(&E);
+    q->rel.order[0].rel = "nope";
+    expect_err(q, ITEMS, 400, "PGRST108", "'nope' is not an embedded resource in this request");
+}
+
+/* With aggregates, an embed is a group too: JSON has no equality, so it is grouped by its text. */
+Test(sql, tree_aggregate_next_to_an_embed)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+    struct dba_rel *au = mk_child(authors_table(), NULL, "id", "id", "name");
+
+    au->to_one = true;
+    q->rel.select = dba_arena_alloc(A, 4 * sizeof(*q->rel.select));
+    add_child(&q->rel, au);
+    add_agg(&q->rel, DBA_AGG_COUNT, NULL, NULL, NULL, NULL);
+    expect_sql(q, ITEMS, 0,
+               READ("\"authors_1\".pgrst_agg::text::json AS \"authors\", count(*) AS \"count\""
+                    FROM_ITEMS " LEFT JOIN LATERAL (SELECT row_to_json(\"authors_1\") AS pgrst_agg "
+                    "FROM (SELECT \"authors_1\".\"name\" FROM \"api\".\"authors\" AS \"authors_1\" "
+                    "WHERE \"authors_1\".\"id\" = \"items\".\"id\") AS \"authors_1\") AS "
+                    "\"authors_1\" ON TRUE GROUP BY \"authors_1\".pgrst_agg::text"));
+}
+
+/* return=representation: the RETURNING rows are the root scope the embed correlates with. */
+Test(sql, tree_embed_in_a_write_representation)
+{
+    struct dba_query *q = mk_query(DBA_M_DELETE);
+
+    set_select(q, "id");
+    add_child(&q->rel, mk_child(reviews_table(), NULL, "item_id", "id", "stars"));
+    q->prefer.ret = DBA_RET_REPRESENTATION;
+    cr_assert_eq(build(q, ITEMS, 0), DBA_OK, "%s", E.msg);
+    cr_expect(strstr(S.text.data,
+                     "FROM (SELECT pgrst_source.\"id\", coalesce(\"reviews_1\".pgrst_agg, '[]') AS "
+                     "\"reviews\" FROM pgrst_source LEFT JOIN LATERAL (SELECT json_agg("
+                     "\"reviews_1\") AS pgrst_agg FROM (SELECT \"reviews_1\".\"stars\" FROM "
+                     "\"api\".\"reviews\" AS \"reviews_1\" WHERE \"reviews_1\".\"item_id\" = "
+                     "pgrst_source.\"id\") AS \"reviews_1\") AS \"reviews_1\" ON TRUE) _t") != NULL,
+              "%s", S.text.data);
 }
