@@ -334,7 +334,8 @@ fk_by_holder(const void *x, const void *y)
 static void
 junctions(struct build *b)
 {
-    qsort(b->fk, b->n_fk, sizeof(*b->fk), fk_by_holder);
+    if (b->n_fk > 1)
+        qsort(b->fk, b->n_fk, sizeof(*b->fk), fk_by_holder);
     for (size_t lo = 0, hi = 0; lo < b->n_fk; lo = hi) {
         for (hi = lo; hi < b->n_fk && b->fk[hi].t == b->fk[lo].t; hi++) {
         }
