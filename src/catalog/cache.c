@@ -197,6 +197,7 @@ table_free(struct dba_table *t)
         free(f->definition);
     }
     free(t->fkeys);
+    dba__catalog_relationships_free(t);
     free(t->schema);
     free(t->name);
 }

@@ -175,8 +175,9 @@ DBA_MUSTCHECK int dba_catalog_relationship_find(const struct dba_catalog *c,
    managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */
 bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude);
 
-/* Loads the catalog over an open blocking connection (a PGconn *) in four queries for the whole
-   database (relations and columns, constraints, indexes, time zones), inside a read-only
+/* Loads the catalog over an open blocking connection (a PGconn *) in five queries for the whole
+   database (relations and columns, constraints, indexes, time zones, view rules for the
+   relationships), inside a read-only
    transaction (or a savepoint when the connection is already in one) with search_path =
    pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,

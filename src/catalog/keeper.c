@@ -26,7 +26,7 @@ struct dba_catalog_keeper {
     dba_catalog_keeper_cb cb;     /* receives new caches */
     void *arg;                   /* its argument */
     pthread_mutex_t lock;        /* guards last_error */
-    char last_error[1600];       /* last failure, "" when fine */
+    char last_error[2600];       /* last failure, "" when fine */
 };
 
 static void

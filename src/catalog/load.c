@@ -1,4 +1,4 @@
-/* load.c - the one reader of pg_catalog: four queries for the whole database, never one per
+/* load.c - the one reader of pg_catalog: five queries for the whole database, never one per
    relation (the keeper runs this on every reload), inside a read-only transaction (or a
    savepoint) with search_path = pg_catalog so every printed type, default and definition is
    schema-qualified. The result is immutable once built. */
@@ -62,6 +62,15 @@ static const char *const sql_indexes =
     "   AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')"
     " WHERE n.nspname = ANY($1::text[])"
     " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", ic.relname COLLATE \"C\"";
+
+/* Every relation's oid, and for views and materialized views the action of their _RETURN rule
+   (pg_node_tree text): which base columns each view shows (viewdeps.c), for relationships. */
+static const char *const sql_view_rules =
+    "SELECT n.nspname, c.relname, c.oid::int8,"
+    " (SELECT r.ev_action::text FROM pg_rewrite r WHERE r.ev_class = c.oid"
+    "   AND r.rulename = '_RETURN' AND c.relkind IN ('v','m'))"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r','v','m','f','p')";
 
 static const char *const sql_timezones =
     "SELECT coalesce(json_agg(name ORDER BY lower(name), name), '[]')::text FROM pg_timezone_names";
@@ -213,6 +222,30 @@ load_index(struct dba_catalog *c, const PGresult *r, int i)
     x->definition = dba_xstrdup(PQgetvalue(r, i, 8));
 }
 
+/* Relationships: view dependencies from the rules (r: sql_view_rules), then every relation's. */
+static void
+load_relationships(struct dba_catalog *c, const PGresult *r)
+{
+    unsigned long *oids = dba_xcalloc(c->n_tables + 1, sizeof(*oids));
+    const char **defs = dba_xcalloc(c->n_tables + 1, sizeof(*defs));
+    size_t n_deps = 0;
+
+    for (int i = 0; i < PQntuples(r); i++) {
+        const struct dba_table *t =
+            dba_catalog_table_find(c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        if (t == NULL)
+            continue;
+        size_t k = (size_t)(t - c->tables);
+        oids[k] = strtoul(PQgetvalue(r, i, 2), NULL, 10);
+        defs[k] = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
+    }
+    struct dba__catalog_viewdep *deps = dba__catalog_viewdeps(c, oids, defs, &n_deps);
+    dba__catalog_relationships_build(c, deps, n_deps);
+    free(deps);
+    free(defs);
+    free(oids);
+}
+
 static bool
 exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
 {
@@ -222,15 +255,20 @@ exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
     return r != NULL;
 }
 
-/* The four queries, results in out[0..4). false with err (and nothing to clear) on failure. */
+#define LOAD_N_QUERIES 5
+
+/* The queries, results in out[0..LOAD_N_QUERIES). false with err (and nothing to clear) on
+   failure. */
 static bool
 load_queries(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err *err)
 {
     const char *params[1] = { schemas_lit };
-    const char *const sql[4] = { sql_columns, sql_constraints, sql_indexes, sql_timezones };
+    const char *const sql[LOAD_N_QUERIES] = { sql_columns, sql_constraints, sql_indexes,
+                                              sql_timezones, sql_view_rules };
 
-    for (int i = 0; i < 4; i++) {
-        out[i] = dba_db_exec(pg, sql[i], i < 3 ? params : NULL, i < 3 ? 1 : 0, err);
+    for (int i = 0; i < LOAD_N_QUERIES; i++) {
+        bool by_schema = sql[i] != sql_timezones;
+        out[i] = dba_db_exec(pg, sql[i], by_schema ? params : NULL, by_schema ? 1 : 0, err);
         if (out[i] == NULL)
             return false;
     }
@@ -258,7 +296,7 @@ load_scoped(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err 
     } else {
         exec_ok(pg, "ROLLBACK", &ignored);
     }
-    for (int i = 0; !ok && i < 4; i++) {
+    for (int i = 0; !ok && i < LOAD_N_QUERIES; i++) {
         PQclear(out[i]);
         out[i] = NULL;
     }
@@ -270,7 +308,7 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
 {
     PGconn *pg = pgconn;
     struct dba_buf lit;
-    PGresult *res[4] = { NULL };
+    PGresult *res[LOAD_N_QUERIES] = { NULL };
 
     dba_buf_init(&lit);
     dba_buf_put_text_array(&lit, schemas, n_schemas);
@@ -292,7 +330,8 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
         load_index(c, res[2], i);
     c->timezones = dba__catalog_json_names(PQgetvalue(res[3], 0, 0), &c->n_timezones);
     qsort(c->timezones, c->n_timezones, sizeof(char *), dba__catalog_tz_cmp);
-    for (int i = 0; i < 4; i++)
+    load_relationships(c, res[4]);
+    for (int i = 0; i < LOAD_N_QUERIES; i++)
         PQclear(res[i]);
     return c;
 }

@@ -96,7 +96,7 @@ struct dba_err {
     char sqlstate[6];      /* PostgreSQL SQLSTATE or empty */
     char pgrst[16];        /* client-visible code: SQLSTATE or PGRSTnnn or DBAnnn */
     char msg[512];         /* primary message, client-safe */
-    char detail[1024];     /* details, client-safe; empty means null */
+    char detail[2048];     /* details, client-safe; empty means null */
     bool detail_json;      /* detail is JSON text to send as is (PGRST201's candidate list) */
     char hint[512];        /* hint; empty means null */
     char detail_log[512];  /* log only, never shown to clients */

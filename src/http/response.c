@@ -191,15 +191,16 @@ str_or_null(const char *s)
     return s != NULL && s[0] != '\0' ? json_text(s) : json_null();
 }
 
-enum MHD_Result
-dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
-                const char *detail, const char *hint)
+/* The error body with details given as JSON (stolen). */
+static enum MHD_Result
+http_error_json(struct req *r, unsigned status, const char *code, const char *msg,
+                json_t *details, const char *hint)
 {
     json_t *o = json_object();
     char proxy[64];
 
     json_object_set_new(o, "code", json_text(code ? code : "DBA500"));
-    json_object_set_new(o, "details", str_or_null(detail));
+    json_object_set_new(o, "details", details);
     json_object_set_new(o, "hint", str_or_null(hint));
     json_object_set_new(o, "message", json_text(msg ? msg : ""));
     char *text = json_dumps(o, JSON_COMPACT);
@@ -223,6 +224,13 @@ dba__http_error(struct req *r, unsigned status, const char *code, const char *ms
 }
 
 enum MHD_Result
+dba__http_error(struct req *r, unsigned status, const char *code, const char *msg,
+                const char *detail, const char *hint)
+{
+    return http_error_json(r, status, code, msg, str_or_null(detail), hint);
+}
+
+enum MHD_Result
 dba__http_send_err(struct req *r, const struct dba_err *e)
 {
     const char *code;
@@ -234,7 +242,9 @@ dba__http_send_err(struct req *r, const struct dba_err *e)
                 r->method, r->url, status, code, e->msg);
     else if (status >= 500)
         req_log(DBA_LOG_WARN, r, "%s %s -> %u %s: %s", r->method, r->url, status, code, e->msg);
-    return dba__http_error(r, status, code, e->msg, e->detail, e->hint);
+    json_t *details = e->detail_json ? json_loads(e->detail, 0, NULL) : NULL; /* PGRST201 */
+    return http_error_json(r, status, code, e->msg, details ? details : str_or_null(e->detail),
+                           e->hint);
 }
 
 enum MHD_Result
