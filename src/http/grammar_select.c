@@ -182,25 +182,19 @@ sel_children(struct gram_cur *c, struct dba_select_item *it, struct dba_rel *r)
     return true;
 }
 
-static struct dba_rel *
-sel_new_rel(struct gram_cur *c)
-{
-    struct dba_rel *r = dba_arena_alloc(c->a, sizeof(*r));
-
-    r->join = DBA_JOIN_LEFT;
-    r->where.kind = DBA_L_AND;
-    r->limit = -1;
-    return r;
-}
-
 /* pSpreadRelationSelect / pRelationSelect: `...name` or `[alias:]name`, the embed parameters
  * and a '(' right after them; then the children. */
 static enum sel_head
 sel_embedding(struct gram_cur *c, struct dba_select_item *it, bool spread)
 {
     size_t start = c->pos;
-    struct dba_rel *r = sel_new_rel(c);
+    struct dba_rel head, *r = &head; /* copied to the arena once the head matched */
     const char *alias = NULL;
+
+    memset(&head, 0, sizeof(head));
+    head.join = DBA_JOIN_LEFT;
+    head.where.kind = DBA_L_AND;
+    head.limit = -1;
 
     dba__http_grammar_ws(c);
     if (spread) {
@@ -224,7 +218,9 @@ sel_embedding(struct gram_cur *c, struct dba_select_item *it, bool spread)
         c->pos = start;
         return SEL_HEAD_NO;
     }
-    r->alias = alias;
+    head.alias = alias;
+    r = dba_arena_alloc(c->a, sizeof(*r));
+    *r = head;
     return sel_children(c, it, r) ? SEL_HEAD_OK : SEL_HEAD_ERR;
 }
 
