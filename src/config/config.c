@@ -27,7 +27,7 @@ static const char *const cfg_server_keys[] = {
     "listen", "port", "workers", "max_body_bytes", "max_rows", "cors_allowed_origins",
     "allow_unfiltered_writes", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled",
     "server_timing", "trace_header", "task_threads", "task_queue_limit", "shutdown_timeout_ms",
-    "tx_end", NULL,
+    "tx_end", "aggregates_enabled", NULL,
 };
 static const char *const cfg_schema_keys[] = {
     "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema",
@@ -141,6 +141,8 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
         || dba__config_read_strv(c, g, "cors_allowed_origins", true, &s->cors_allowed_origins,
             err) != DBA_OK
         || dba__config_read_bool(c, g, "plan_enabled", &s->plan_enabled, err) != DBA_OK
+        || dba__config_read_bool(c, g, "aggregates_enabled", &s->aggregates_enabled, err)
+            != DBA_OK
         || dba__config_read_bool(c, g, "allow_unfiltered_writes", &s->allow_unfiltered_writes,
             err) != DBA_OK
         || dba__config_read_int(c, g, "request_timeout_ms", 0, INT32_MAX, &timeout, err) != DBA_OK

@@ -52,6 +52,8 @@ struct dba_config_server {
     struct dba_config_strv cors_allowed_origins; /* default [ "*" ]; empty = no CORS */
     bool allow_unfiltered_writes;       /* allow PATCH/DELETE without filters, default false */
     bool plan_enabled;                  /* serve EXPLAIN plans (Accept: vnd.pgrst.plan), default false */
+    bool aggregates_enabled;            /* allow count(), col.sum(), ... in select= (PostgREST's
+                                           db-aggregates-enabled), default false: 400 PGRST123 */
     int request_timeout_ms;             /* per-request deadline, default 30000; 0 = none */
     int queue_limit;                    /* requests waiting for a connection, default 1024 */
     int task_threads;                   /* background operation threads (/status, schema, backup),

@@ -10,10 +10,13 @@
  *   (the last dot-separated word, so `actors.order` is recognised); everything else is a filter.
  * - Parameters are parsed in PostgREST's order (order, logic, columns, select, filters,
  *   on_conflict) so the same syntax error wins, with Parsec-compatible messages (grammar_lex.c).
- * - Resource embedding is not implemented. Dotted keys (`rel.col=`, `rel.order=`) get PostgREST's
- *   answer for an embed missing from select=, 400 PGRST108; embeds inside select= get 400
- *   PGRST127 "Feature not implemented"; aggregates get 400 PGRST123. These are raised after all
- *   syntax checks, as PostgREST raises them from its planner.
+ * - Resource embedding: select= is a tree (grammar_select.c). Keys with an embedded path
+ *   (`rel.col=`, `a.b.col=`, `rel.or=`, `rel.order=`, `rel.limit=`, `rel.offset=`) are attached,
+ *   after every syntax check, to the child node found by name or alias along the path, in
+ *   PostgREST's planner order (filters, orders, limits/offsets, logic trees; within one kind the
+ *   last failing key is reported); a path naming no embed of select= is 400 PGRST108. What
+ *   needs the catalog (relationships, related orders, filters on an embed itself, aggregates
+ *   allowed or not) is dba_query_resolve's.
  * - Stricter than PostgREST on purpose: trailing text after a complete filter, tree, column list
  *   or filter key (e.g. a cast `col::text=eq.1`) is a 400 instead of being silently ignored, and
  *   a non-numeric limit/offset is a 400 PGRST100 instead of being ignored. */
@@ -34,10 +37,17 @@ enum gp_kind {
 };
 
 struct gp_param {
-    enum gp_kind kind; /* what the key means */
-    const char *key;   /* decoded key */
-    const char *val;   /* decoded value */
-    const char *embed; /* first segment of a dotted reserved key, else NULL */
+    enum gp_kind kind;     /* what the key means */
+    const char *key;       /* decoded key */
+    const char *val;       /* decoded value */
+    bool dotted;           /* order/limit/offset key with a '.' (an embedded path) */
+    const char **path;     /* embedded path, parsed from the key (none: the root) */
+    size_t n_path;         /* its length */
+    struct dba_rel *node;  /* the node the path names (set by gp_embeds) */
+    struct dba_logic expr; /* GP_FILTER / GP_LOGIC with a path: the parsed filter or tree */
+    struct dba_order_item *order; /* GP_ORDER: parsed items */
+    size_t n_order;        /* count */
+    long num;              /* GP_LIMIT / GP_OFFSET with a path: the value */
 };
 
 /* State of one dba_http_grammar_parse call. */
@@ -47,7 +57,6 @@ struct gp {
     size_t n_params;          /* count */
     size_t params_cap;        /* capacity */
     size_t where_cap;         /* capacity of q->rel.where.children */
-    struct gram_sem sem;      /* first deferred non-syntax error */
     const char *limit;        /* last root limit= value, or NULL */
     const char *offset;       /* last root offset= value, or NULL */
 };
@@ -82,9 +91,9 @@ dba_http_method_from_name(const char *name, enum dba_method *out)
     return false;
 }
 
-/* The reserved-key class of a decoded key, and for dotted ones its first segment. */
+/* The reserved-key class of a decoded key; *dotted for an embedded order/limit/offset. */
 static enum gp_kind
-gp_classify(struct dba_arena *a, const char *key, const char **embed)
+gp_classify(const char *key, bool *dotted)
 {
     static const struct {
         const char *word;  /* last dot-separated word */
@@ -94,7 +103,7 @@ gp_classify(struct dba_arena *a, const char *key, const char **embed)
     const char *dot = strrchr(key, '.');
     const char *last = dot ? dot + 1 : key;
 
-    *embed = NULL;
+    *dotted = false;
     if (strcmp(key, "select") == 0)
         return GP_SELECT;
     if (strcmp(key, "columns") == 0)
@@ -104,8 +113,7 @@ gp_classify(struct dba_arena *a, const char *key, const char **embed)
     for (size_t i = 0; i < DBA_ARRAY_LEN(words); i++) {
         if (strcmp(last, words[i].word) != 0)
             continue;
-        if (dot && words[i].kind != GP_LOGIC)
-            *embed = dba_arena_strndup(a, key, strcspn(key, "."));
+        *dotted = dot != NULL && words[i].kind != GP_LOGIC;
         return words[i].kind;
     }
     return GP_FILTER;
@@ -132,7 +140,7 @@ gp_pair(struct gp *gp, const char *s, size_t n, struct dba_err *err)
     p = GRAM_PUSH(gp->a, gp->params, gp->n_params, gp->params_cap);
     p->key = k;
     p->val = v;
-    p->kind = gp_classify(gp->a, k, &p->embed);
+    p->kind = gp_classify(k, &p->dotted);
     return DBA_OK;
 }
 
@@ -160,52 +168,57 @@ static const struct gp_param *
 gp_first(const struct gp *gp, enum gp_kind kind)
 {
     for (size_t i = 0; i < gp->n_params; i++)
-        if (gp->params[i].kind == kind && !gp->params[i].embed)
+        if (gp->params[i].kind == kind && !gp->params[i].dotted)
             return &gp->params[i];
     return NULL;
 }
 
+/* Every order= (syntax first, PostgREST's first parameter); the first root one is the root's. */
 static int
 gp_orders(struct gp *gp, struct dba_query *q, struct dba_err *err)
 {
     bool have = false;
 
     for (size_t i = 0; i < gp->n_params; i++) {
-        const struct gp_param *p = &gp->params[i];
-        struct dba_query scratch;
+        struct gp_param *p = &gp->params[i];
 
         if (p->kind != GP_ORDER)
             continue;
-        memset(&scratch, 0, sizeof(scratch));
-        if (dba__http_grammar_order(gp->a, p->val, (have || p->embed) ? &scratch : q, &gp->sem,
-                                    err) != DBA_OK)
+        if ((p->dotted &&
+             dba__http_grammar_key_path(gp->a, p->key, &p->path, &p->n_path, err) != DBA_OK) ||
+            dba__http_grammar_order(gp->a, p->val, &p->order, &p->n_order, err) != DBA_OK)
             return DBA_EINVAL;
-        if (p->embed)
-            dba__http_grammar_sem(&gp->sem, GRAM_SEM_EMBED, p->embed);
-        else
+        if (p->n_path == 0 && !have) {
+            q->rel.order = p->order;
+            q->rel.n_order = p->n_order;
             have = true;
+        }
     }
     return DBA_OK;
 }
 
-/* or=/and= trees and plain filters, each one child of the top-level AND. */
+/* or=/and= trees and plain filters: root ones become children of the top-level AND, those with
+   an embedded path wait in their parameter for gp_embeds. */
 static int
 gp_where(struct gp *gp, struct dba_query *q, enum gp_kind kind, struct dba_err *err)
 {
     for (size_t i = 0; i < gp->n_params; i++) {
-        const struct gp_param *p = &gp->params[i];
-        struct dba_logic *n;
+        struct gp_param *p = &gp->params[i];
+        struct dba_logic n;
         int rc;
 
         if (p->kind != kind)
             continue;
-        n = GRAM_PUSH(gp->a, q->rel.where.children, q->rel.where.n_children, gp->where_cap);
         if (kind == GP_LOGIC)
-            rc = dba__http_grammar_logic(gp->a, p->key, p->val, n, &gp->sem, err);
+            rc = dba__http_grammar_logic(gp->a, p->key, p->val, &n, &p->path, &p->n_path, err);
         else
-            rc = dba__http_grammar_filter(gp->a, p->key, p->val, n, &gp->sem, err);
+            rc = dba__http_grammar_filter(gp->a, p->key, p->val, &n, &p->path, &p->n_path, err);
         if (rc != DBA_OK)
             return rc;
+        if (p->n_path > 0)
+            p->expr = n;
+        else
+            *GRAM_PUSH(gp->a, q->rel.where.children, q->rel.where.n_children, gp->where_cap) = n;
     }
     return DBA_OK;
 }
@@ -222,7 +235,7 @@ gp_params(struct gp *gp, struct dba_query *q, struct dba_err *err)
                                        &q->columns, &q->n_columns, err) != DBA_OK)
         return DBA_EINVAL;
     p = gp_first(gp, GP_SELECT);
-    if (p && dba__http_grammar_select(gp->a, p->val, q, &gp->sem, err) != DBA_OK)
+    if (p && dba__http_grammar_select(gp->a, p->val, &q->rel, err) != DBA_OK)
         return DBA_EINVAL;
     if (gp_where(gp, q, GP_FILTER, err) != DBA_OK)
         return DBA_EINVAL;
@@ -232,9 +245,9 @@ gp_params(struct gp *gp, struct dba_query *q, struct dba_err *err)
         return DBA_EINVAL;
     for (size_t i = 0; i < gp->n_params; i++) {
         p = &gp->params[i];
-        if ((p->kind == GP_LIMIT || p->kind == GP_OFFSET) && p->embed)
-            dba__http_grammar_sem(&gp->sem, GRAM_SEM_EMBED, p->embed);
-        else if (p->kind == GP_LIMIT)
+        if (p->dotted)
+            continue;
+        if (p->kind == GP_LIMIT)
             gp->limit = p->val;
         else if (p->kind == GP_OFFSET)
             gp->offset = p->val;
@@ -283,6 +296,17 @@ gp_range_err(struct dba_err *err, const char *detail)
     return DBA_EINVAL;
 }
 
+/* A limit value: an integer, not negative (416 PGRST103). */
+static int
+gp_limit_value(struct dba_arena *a, const char *v, long *out, struct dba_err *err)
+{
+    if (gp_long(a, "limit parameter", v, out, err) != DBA_OK)
+        return DBA_EINVAL;
+    if (*out < 0)
+        return gp_range_err(err, "Limit should be greater than or equal to zero.");
+    return DBA_OK;
+}
+
 static int
 gp_limits(struct gp *gp, const struct dba_http_req_in *in, struct dba_query *q,
           struct dba_err *err)
@@ -290,10 +314,8 @@ gp_limits(struct gp *gp, const struct dba_http_req_in *in, struct dba_query *q,
     long v;
 
     if (gp->limit) {
-        if (gp_long(gp->a, "limit parameter", gp->limit, &v, err) != DBA_OK)
+        if (gp_limit_value(gp->a, gp->limit, &v, err) != DBA_OK)
             return DBA_EINVAL;
-        if (v < 0)
-            return gp_range_err(err, "Limit should be greater than or equal to zero.");
         q->rel.limit = v;
     }
     if (gp->offset) {
@@ -304,6 +326,22 @@ gp_limits(struct gp *gp, const struct dba_http_req_in *in, struct dba_query *q,
     if (in->method == DBA_M_PUT && (gp->limit || q->rel.offset > 0))
         return dba_err_set(err, DBA_EINVAL, 400, "PGRST114",
                            "limit/offset querystring parameters are not allowed for PUT");
+    for (size_t i = 0; i < gp->n_params; i++) {
+        struct gp_param *p = &gp->params[i];
+
+        if ((p->kind != GP_LIMIT && p->kind != GP_OFFSET) || !p->dotted)
+            continue;
+        if (dba__http_grammar_key_path(gp->a, p->key, &p->path, &p->n_path, err) != DBA_OK)
+            return DBA_EINVAL;
+        if (p->kind == GP_LIMIT && gp_limit_value(gp->a, p->val, &p->num, err) != DBA_OK)
+            return DBA_EINVAL;
+        if (p->kind == GP_OFFSET) {
+            if (gp_long(gp->a, "offset parameter", p->val, &p->num, err) != DBA_OK)
+                return DBA_EINVAL;
+            if (p->num < 0)
+                p->num = 0;
+        }
+    }
     return DBA_OK;
 }
 
@@ -416,39 +454,123 @@ gp_check_logic(const struct dba_logic *l, struct dba_err *err)
     return DBA_OK;
 }
 
-/* Limits checked on the parsed request: fts configurations and JSON path depth. */
+/* Limits checked on the parsed tree: fts configurations and JSON path depth, on every node. */
 static int
-gp_check(const struct dba_query *q, struct dba_err *err)
+gp_check(const struct dba_rel *r, struct dba_err *err)
 {
-    for (size_t i = 0; i < q->rel.n_select; i++)
-        if (q->rel.select[i].kind == DBA_ITEM_COLUMN &&
-            gp_check_field(&q->rel.select[i].field, err) != DBA_OK)
+    for (size_t i = 0; i < r->n_select; i++) {
+        const struct dba_select_item *it = &r->select[i];
+
+        if ((it->kind == DBA_ITEM_COLUMN || it->kind == DBA_ITEM_AGG) &&
+            gp_check_field(&it->field, err) != DBA_OK)
             return DBA_EINVAL;
-    for (size_t i = 0; i < q->rel.n_order; i++)
-        if (gp_check_field(&q->rel.order[i].field, err) != DBA_OK)
+        if (it->kind == DBA_ITEM_CHILD && gp_check(it->child, err) != DBA_OK)
             return DBA_EINVAL;
-    return gp_check_logic(&q->rel.where, err);
+    }
+    for (size_t i = 0; i < r->n_order; i++)
+        if (gp_check_field(&r->order[i].field, err) != DBA_OK)
+            return DBA_EINVAL;
+    return gp_check_logic(&r->where, err);
 }
 
-static int
-gp_sem_raise(const struct gram_sem *sem, struct dba_err *err)
+/* The embedded child of r named `name`: by its name or its alias, first in select= order (as
+   PostgREST finds the node of an embedded parameter). */
+static struct dba_rel *
+gp_child(const struct dba_rel *r, const char *name)
 {
-    switch (sem->kind) {
-    case GRAM_SEM_NONE:
-        return DBA_OK;
-    case GRAM_SEM_EMBED:
-        dba_err_set(err, DBA_EINVAL, 400, "PGRST108",
-                    "'%s' is not an embedded resource in this request", sem->name);
-        dba_err_hint(err, "Verify that '%s' is included in the 'select' query parameter.",
-                     sem->name);
-        return DBA_EINVAL;
-    case GRAM_SEM_EMBEDDING:
-        dba_err_set(err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
-        dba_err_detail(err, "Resource embedding is not supported: %s", sem->name);
-        return DBA_EINVAL;
-    case GRAM_SEM_AGGREGATE:
-        return dba_err_set(err, DBA_EINVAL, 400, "PGRST123",
-                           "Use of aggregate functions is not allowed");
+    for (size_t i = 0; i < r->n_select; i++) {
+        struct dba_rel *ch = r->select[i].child;
+
+        if (r->select[i].kind == DBA_ITEM_CHILD &&
+            (strcmp(ch->name, name) == 0 || (ch->alias && strcmp(ch->alias, name) == 0)))
+            return ch;
+    }
+    return NULL;
+}
+
+/* Finds p's node along its path from the root; 400 PGRST108 for the first name not embedded. */
+static int
+gp_find_node(struct dba_rel *root, struct gp_param *p, struct dba_err *err)
+{
+    struct dba_rel *n = root;
+
+    for (size_t i = 0; i < p->n_path; i++) {
+        n = gp_child(n, p->path[i]);
+        if (n == NULL) {
+            dba_err_set(err, DBA_EINVAL, 400, "PGRST108",
+                        "'%s' is not an embedded resource in this request", p->path[i]);
+            dba_err_hint(err, "Verify that '%s' is included in the 'select' query parameter.",
+                         p->path[i]);
+            return DBA_EINVAL;
+        }
+    }
+    p->node = n;
+    return DBA_OK;
+}
+
+static bool
+gp_is_kind(const struct gp_param *p, enum gp_kind k)
+{
+    return p->kind == k || (k == GP_LIMIT && p->kind == GP_OFFSET);
+}
+
+/* Attaches the parameters with an embedded path to their nodes. PostgREST's planner order
+   decides which PGRST108 is reported: filters, orders, limits/offsets, logic trees, and within
+   one kind the last parameter (its folds run from the right). */
+static int
+gp_embeds(struct gp *gp, struct dba_query *q, struct dba_err *err)
+{
+    static const enum gp_kind kinds[] = { GP_FILTER, GP_ORDER, GP_LIMIT, GP_LOGIC };
+
+    for (size_t k = 0; k < DBA_ARRAY_LEN(kinds); k++)
+        for (size_t i = gp->n_params; i-- > 0;) {
+            struct gp_param *p = &gp->params[i];
+
+            if (gp_is_kind(p, kinds[k]) && p->n_path > 0 &&
+                gp_find_node(&q->rel, p, err) != DBA_OK)
+                return DBA_EINVAL;
+        }
+    /* Filters and trees: count per node first (children nodes start with an empty AND), then
+       allocate each node's array once at its first attachment and fill it. */
+    for (size_t i = 0; i < gp->n_params; i++) {
+        const struct gp_param *p = &gp->params[i];
+
+        if ((p->kind == GP_FILTER || p->kind == GP_LOGIC) && p->n_path > 0)
+            p->node->where.n_children++;
+    }
+    for (size_t i = 0; i < gp->n_params; i++) {
+        struct gp_param *p = &gp->params[i];
+        struct dba_rel *n = p->node;
+
+        if (p->n_path == 0)
+            continue;
+        switch (p->kind) {
+        case GP_FILTER:
+        case GP_LOGIC:
+            if (n->where.children == NULL) {
+                n->where.children = dba_arena_alloc(gp->a, n->where.n_children *
+                                                               sizeof(*n->where.children));
+                n->where.n_children = 0;
+            }
+            n->where.children[n->where.n_children++] = p->expr;
+            break;
+        case GP_ORDER:
+            if (n->n_order == 0) { /* the first order= of a node counts */
+                n->order = p->order;
+                n->n_order = p->n_order;
+            }
+            break;
+        case GP_LIMIT:
+            n->limit = p->num; /* the last one counts */
+            break;
+        case GP_OFFSET:
+            n->offset = p->num;
+            break;
+        case GP_SELECT:
+        case GP_COLUMNS:
+        case GP_ON_CONFLICT:
+            break;
+        }
     }
     return DBA_OK;
 }
@@ -483,7 +605,7 @@ dba_http_grammar_parse(struct dba_arena *a, const struct dba_http_req_in *in,
     if (gp_split(&gp, in->query, err) != DBA_OK || gp_params(&gp, q, err) != DBA_OK ||
         gp_limits(&gp, in, q, err) != DBA_OK || gp_range(in, q, err) != DBA_OK ||
         gp_prefer(a, in, q, err) != DBA_OK || dba__http_grammar_body(a, in, q, err) != DBA_OK ||
-        gp_sem_raise(&gp.sem, err) != DBA_OK || gp_check(q, err) != DBA_OK)
+        gp_embeds(&gp, q, err) != DBA_OK || gp_check(&q->rel, err) != DBA_OK)
         return DBA_EINVAL;
     return dba_http_grammar_accept(in->accept, &q->media, err);
 }

@@ -22,9 +22,13 @@ struct dba_http_req_in {
 
 /* Parses a whole request into q; every pointer stored in q lives in arena a. The caller fills
    q->schema and q->table afterwards. Pure: no I/O, no database.
+   select= becomes a tree (embedded relations are DBA_ITEM_CHILD items with their own node,
+   aggregates DBA_ITEM_AGG items); parameters with an embedded path (`rel.col=`, `rel.order=`,
+   `a.b.limit=`, `rel.or=`) are attached to the node they name. Relationships are not resolved
+   here: see dba_query_resolve.
    DBA_OK, or DBA_EINVAL with err carrying the HTTP status and PostgREST code (PGRST100 parse
-   errors, PGRST102 body, PGRST103 range, PGRST107 Accept, PGRST108 embedded filters, PGRST114 PUT
-   with limit/offset, PGRST122 strict Prefer, PGRST123 aggregates, PGRST127 embedding). */
+   errors, PGRST102 body, PGRST103 range, PGRST107 Accept, PGRST108 a parameter for an embed
+   that is not in select=, PGRST114 PUT with limit/offset, PGRST122 strict Prefer). */
 DBA_MUSTCHECK int dba_http_grammar_parse(struct dba_arena *a, const struct dba_http_req_in *in,
                                          struct dba_query *q, struct dba_err *err);
 

@@ -332,16 +332,18 @@ dba__http_grammar_op_expr(struct gram_cur *c, bool in_logic, struct dba_filter *
     return false;
 }
 
-/* pTreePath: name{.name}[json path]; names before the last one are an embedded resource. */
+/* pTreePath: name{.name}[json path]; names before the last one are the embedded path. */
 static bool
-flt_tree_path(struct gram_cur *c, struct dba_field *fld, const char **embed)
+flt_tree_path(struct gram_cur *c, struct dba_field *fld, const char ***path, size_t *n_path)
 {
-    *embed = NULL;
+    size_t cap = 0;
+
+    *path = NULL;
+    *n_path = 0;
     if (!dba__http_grammar_field_name(c, &fld->name))
         return false;
     while (c->pos < c->len && c->s[c->pos] == '.') {
-        if (!*embed)
-            *embed = fld->name;
+        *GRAM_PUSH(c->a, *path, *n_path, cap) = fld->name;
         dba__http_grammar_adv(c, c->pos + 1);
         if (!dba__http_grammar_field_name(c, &fld->name))
             return false;
@@ -357,16 +359,30 @@ flt_tree_path(struct gram_cur *c, struct dba_field *fld, const char **embed)
 }
 
 int
-dba__http_grammar_filter(struct dba_arena *a, const char *key, const char *v,
-                         struct dba_logic *out, struct gram_sem *sem, struct dba_err *err)
+dba__http_grammar_key_path(struct dba_arena *a, const char *key, const char ***path,
+                           size_t *n_path, struct dba_err *err)
 {
     struct gram_cur c;
-    const char *embed;
+    struct dba_field f;
+
+    memset(&f, 0, sizeof(f));
+    dba__http_grammar_cur_init(&c, a, key);
+    if (!flt_tree_path(&c, &f, path, n_path))
+        return dba__http_grammar_raise(&c, "tree path", key, err);
+    return DBA_OK;
+}
+
+int
+dba__http_grammar_filter(struct dba_arena *a, const char *key, const char *v,
+                         struct dba_logic *out, const char ***path, size_t *n_path,
+                         struct dba_err *err)
+{
+    struct gram_cur c;
 
     memset(out, 0, sizeof(*out));
     out->kind = DBA_L_FILTER;
     dba__http_grammar_cur_init(&c, a, key);
-    if (!flt_tree_path(&c, &out->filter.field, &embed))
+    if (!flt_tree_path(&c, &out->filter.field, path, n_path))
         return dba__http_grammar_raise(&c, "tree path", key, err);
     dba__http_grammar_cur_init(&c, a, v);
     if (!dba__http_grammar_op_expr(&c, false, &out->filter))
@@ -376,7 +392,5 @@ dba__http_grammar_filter(struct dba_arena *a, const char *key, const char *v,
         dba__http_grammar_fail(&c, c.pos, c.pos, GRAM_TOK_UN, GRAM_L_EOF);
         return dba__http_grammar_raise(&c, "filter", v, err);
     }
-    if (embed)
-        dba__http_grammar_sem(sem, GRAM_SEM_EMBED, embed);
     return DBA_OK;
 }

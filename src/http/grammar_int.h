@@ -52,20 +52,6 @@ struct gram_cur {
     int depth;           /* logic tree nesting */
 };
 
-/* Errors that are not syntax errors; the first one is raised after every parameter parsed,
-   as PostgREST reports them from its planner. */
-enum gram_sem_kind {
-    GRAM_SEM_NONE,      /* nothing pending */
-    GRAM_SEM_EMBED,     /* filter/order/limit on an embedded resource: 400 PGRST108 */
-    GRAM_SEM_EMBEDDING, /* embedding in select=: 400 PGRST127 (not implemented) */
-    GRAM_SEM_AGGREGATE, /* aggregate in select=: 400 PGRST123 */
-};
-
-struct gram_sem {
-    enum gram_sem_kind kind; /* first pending error */
-    const char *name;        /* embedded resource name or select item text */
-};
-
 /* grammar_lex.c: cursor, errors and the lexemes every parameter shares. */
 void dba__http_grammar_cur_init(struct gram_cur *c, struct dba_arena *a, const char *s);
 void dba__http_grammar_adv(struct gram_cur *c, size_t to);
@@ -85,26 +71,31 @@ bool dba__http_grammar_field_name(struct gram_cur *c, const char **out);
 bool dba__http_grammar_json_path(struct gram_cur *c, struct dba_field *f);
 bool dba__http_grammar_field(struct gram_cur *c, struct dba_field *f);
 void *dba__http_grammar_grow(struct dba_arena *a, void *arr, size_t n, size_t *cap, size_t size);
-void dba__http_grammar_sem(struct gram_sem *sem, enum gram_sem_kind kind, const char *name);
 
-/* grammar_select.c */
-int dba__http_grammar_select(struct dba_arena *a, const char *v, struct dba_query *q,
-                             struct gram_sem *sem, struct dba_err *err);
+/* grammar_select.c: select= into rel's select items, embedded relations as child nodes. */
+int dba__http_grammar_select(struct dba_arena *a, const char *v, struct dba_rel *rel,
+                             struct dba_err *err);
 int dba__http_grammar_columns(struct dba_arena *a, const char *what, const char *v,
                               const char ***out, size_t *n, struct dba_err *err);
 
-/* grammar_order.c */
-int dba__http_grammar_order(struct dba_arena *a, const char *v, struct dba_query *q,
-                            struct gram_sem *sem, struct dba_err *err);
+/* grammar_order.c: an order= value into *out / *n (arena). */
+int dba__http_grammar_order(struct dba_arena *a, const char *v, struct dba_order_item **out,
+                            size_t *n, struct dba_err *err);
 
 /* grammar_filter.c */
 bool dba__http_grammar_op_expr(struct gram_cur *c, bool in_logic, struct dba_filter *f);
+/* A filter key=value; *path / *n_path get the embedded path of the key (`a.b.col`: a, b). */
 int dba__http_grammar_filter(struct dba_arena *a, const char *key, const char *v,
-                             struct dba_logic *out, struct gram_sem *sem, struct dba_err *err);
+                             struct dba_logic *out, const char ***path, size_t *n_path,
+                             struct dba_err *err);
+/* The embedded path of an order/limit/offset key (pTreePath: every name but the last). */
+int dba__http_grammar_key_path(struct dba_arena *a, const char *key, const char ***path,
+                               size_t *n_path, struct dba_err *err);
 
 /* grammar_logic.c */
 int dba__http_grammar_logic(struct dba_arena *a, const char *key, const char *v,
-                            struct dba_logic *out, struct gram_sem *sem, struct dba_err *err);
+                            struct dba_logic *out, const char ***path, size_t *n_path,
+                            struct dba_err *err);
 
 /* grammar_body.c */
 int dba__http_grammar_body(struct dba_arena *a, const struct dba_http_req_in *in,

@@ -475,12 +475,3 @@ dba__http_grammar_grow(struct dba_arena *a, void *arr, size_t n, size_t *cap, si
         memcpy(grown, arr, n * size);
     return grown;
 }
-
-void
-dba__http_grammar_sem(struct gram_sem *sem, enum gram_sem_kind kind, const char *name)
-{
-    if (sem->kind != GRAM_SEM_NONE)
-        return;
-    sem->kind = kind;
-    sem->name = name;
-}

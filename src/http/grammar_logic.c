@@ -7,7 +7,7 @@
 
 #include "http/grammar_int.h"
 
-static bool logic_node(struct gram_cur *c, struct dba_logic *n, struct gram_sem *sem);
+static bool logic_node(struct gram_cur *c, struct dba_logic *n);
 
 /* pLogicFilter: field '.' op expr; the field may carry a JSON path but no embedded path. */
 static bool
@@ -70,7 +70,7 @@ logic_punct(struct gram_cur *c, char ch, const char *expect)
 
 /* `(node, node, ...)` after the operator. */
 static bool
-logic_children(struct gram_cur *c, struct dba_logic *n, struct gram_sem *sem)
+logic_children(struct gram_cur *c, struct dba_logic *n)
 {
     size_t cap = 0;
 
@@ -79,7 +79,7 @@ logic_children(struct gram_cur *c, struct dba_logic *n, struct gram_sem *sem)
     for (;;) {
         struct dba_logic *child = GRAM_PUSH(c->a, n->children, n->n_children, cap);
 
-        if (!logic_node(c, child, sem))
+        if (!logic_node(c, child))
             return false;
         if (logic_punct(c, ',', "\",\""))
             continue;
@@ -88,7 +88,7 @@ logic_children(struct gram_cur *c, struct dba_logic *n, struct gram_sem *sem)
 }
 
 static bool
-logic_node(struct gram_cur *c, struct dba_logic *n, struct gram_sem *sem)
+logic_node(struct gram_cur *c, struct dba_logic *n)
 {
     size_t start = c->pos;
     bool ok;
@@ -104,49 +104,64 @@ logic_node(struct gram_cur *c, struct dba_logic *n, struct gram_sem *sem)
         dba__http_grammar_fail(c, c->pos, c->pos, GRAM_TOK_UN, "a less deeply nested logic tree");
         return false;
     }
-    ok = logic_children(c, n, sem);
+    ok = logic_children(c, n);
     c->depth--;
     return ok;
 }
 
-/* The key is [embed.][not.](and|or); returns the operator text to glue before the value. */
+/* pLogicPath: the key is names separated by '.'; the last is the operator (and/or), a "not"
+   anywhere negates it, the others are the embedded path. Returns the operator text to glue in
+   front of the value, or NULL with err set when the key does not parse. */
 static const char *
-logic_key(struct dba_arena *a, const char *key, const char **embed)
+logic_key(struct dba_arena *a, const char *key, const char ***path, size_t *n_path,
+          struct dba_err *err)
 {
-    const char *last = strrchr(key, '.');
+    struct gram_cur c;
+    const char **names = NULL;
+    size_t n = 0, cap = 0;
     bool neg = false;
-    const char *p = key;
 
-    *embed = NULL;
-    while (p < last) {
-        const char *dot = strchr(p, '.');
-
-        if ((size_t)(dot - p) == 3 && strncmp(p, "not", 3) == 0)
-            neg = true;
-        else if (!*embed)
-            *embed = dba_arena_strndup(a, p, (size_t)(dot - p));
-        p = dot + 1;
+    *path = NULL;
+    *n_path = 0;
+    dba__http_grammar_cur_init(&c, a, key);
+    for (;;) {
+        if (!dba__http_grammar_field_name(&c, GRAM_PUSH(a, names, n, cap))) {
+            (void)dba__http_grammar_raise(&c, "logic path", key, err);
+            return NULL;
+        }
+        if (c.pos >= c.len || c.s[c.pos] != '.')
+            break;
+        dba__http_grammar_adv(&c, c.pos + 1);
     }
-    return dba_arena_printf(a, "%s%s", neg ? "not." : "", last ? last + 1 : key);
+    cap = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (strcmp(names[i], "not") == 0)
+            neg = true;
+        else
+            *GRAM_PUSH(a, *path, *n_path, cap) = names[i];
+    }
+    return dba_arena_printf(a, "%s%s", neg ? "not." : "", names[n - 1]);
 }
 
 int
 dba__http_grammar_logic(struct dba_arena *a, const char *key, const char *v,
-                        struct dba_logic *out, struct gram_sem *sem, struct dba_err *err)
+                        struct dba_logic *out, const char ***path, size_t *n_path,
+                        struct dba_err *err)
 {
     struct gram_cur c;
-    const char *embed;
-    const char *text = dba_arena_printf(a, "%s%s", logic_key(a, key, &embed), v);
+    const char *op = logic_key(a, key, path, n_path, err);
+    const char *text;
 
+    if (op == NULL)
+        return DBA_EINVAL;
+    text = dba_arena_printf(a, "%s%s", op, v);
     dba__http_grammar_cur_init(&c, a, text);
-    if (!logic_node(&c, out, sem))
+    if (!logic_node(&c, out))
         return dba__http_grammar_raise(&c, "logic tree", v, err);
     if (c.pos < c.len) {
         /* PostgREST ignores trailing text after the closing parenthesis; we refuse it. */
         dba__http_grammar_fail(&c, c.pos, c.pos, GRAM_TOK_UN, GRAM_L_EOF);
         return dba__http_grammar_raise(&c, "logic tree", v, err);
     }
-    if (embed)
-        dba__http_grammar_sem(sem, GRAM_SEM_EMBED, embed);
     return DBA_OK;
 }

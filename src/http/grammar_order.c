@@ -1,7 +1,8 @@
 /* grammar_order.c - order=: comma separated `field[json path][.asc|.desc][.nullsfirst|.nullslast]`.
  *
- * `rel(field)` orders by a to-one embedded resource; as embedding is not implemented it becomes
- * PostgREST's answer for an unknown embed, 400 PGRST108. */
+ * `rel(field)...` orders by a column of an embedded to-one resource: the item keeps the name in
+ * dba_order_item.rel; dba_query_resolve finds the embed (PGRST108 when it is not in select=,
+ * PGRST118 when it is to-many). */
 #include <string.h>
 
 #include "http/grammar_int.h"
@@ -44,7 +45,7 @@ ord_tail(struct gram_cur *c, struct dba_order_item *it)
     return false;
 }
 
-/* `rel(field)...`: true when the whole term parses that way (the caller reports PGRST108). */
+/* `rel(field)...`: true when the whole term parses that way. */
 static bool
 ord_relation(struct gram_cur *c, struct dba_order_item *it, const char **rel)
 {
@@ -66,7 +67,7 @@ ord_relation(struct gram_cur *c, struct dba_order_item *it, const char **rel)
 }
 
 static bool
-ord_term(struct gram_cur *c, struct dba_order_item *it, struct gram_sem *sem)
+ord_term(struct gram_cur *c, struct dba_order_item *it)
 {
     size_t start;
     const char *rel = NULL;
@@ -74,7 +75,7 @@ ord_term(struct gram_cur *c, struct dba_order_item *it, struct gram_sem *sem)
     dba__http_grammar_ws(c);
     start = c->pos;
     if (ord_relation(c, it, &rel)) {
-        dba__http_grammar_sem(sem, GRAM_SEM_EMBED, rel);
+        it->rel = rel;
         return true;
     }
     c->pos = start;
@@ -85,19 +86,19 @@ ord_term(struct gram_cur *c, struct dba_order_item *it, struct gram_sem *sem)
 }
 
 int
-dba__http_grammar_order(struct dba_arena *a, const char *v, struct dba_query *q,
-                        struct gram_sem *sem, struct dba_err *err)
+dba__http_grammar_order(struct dba_arena *a, const char *v, struct dba_order_item **out,
+                        size_t *n, struct dba_err *err)
 {
     struct gram_cur c;
     size_t cap = 0;
 
     dba__http_grammar_cur_init(&c, a, v);
-    q->rel.order = NULL;
-    q->rel.n_order = 0;
+    *out = NULL;
+    *n = 0;
     for (;;) {
-        struct dba_order_item *it = GRAM_PUSH(a, q->rel.order, q->rel.n_order, cap);
+        struct dba_order_item *it = GRAM_PUSH(a, *out, *n, cap);
 
-        if (!ord_term(&c, it, sem))
+        if (!ord_term(&c, it))
             return dba__http_grammar_raise(&c, "order", v, err);
         if (c.pos >= c.len)
             return DBA_OK;

@@ -115,8 +115,9 @@ tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, enum MHD_R
     return true;
 }
 
-/* Checks that need the parsed request: Prefer timezone and unfiltered writes. False with *ret
-   set when the request is refused. */
+/* Checks that need the parsed request: Prefer timezone, the query tree against the catalog
+   (embedded relationships, related orders, aggregates; PostgREST's planner errors) and
+   unfiltered writes, in PostgREST's order. False with *ret set when the request is refused. */
 static bool
 tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
               enum MHD_Result *ret)
@@ -133,6 +134,12 @@ tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
                                                     q->prefer.timezone), NULL);
             return false;
         }
+    }
+    struct dba_err err;
+    if (dba_query_resolve(&tc->q, c, tc->t, r->w->srv->cfg->server.aggregates_enabled, &err)
+        != DBA_OK) {
+        *ret = dba__http_send_err(r, &err);
+        return false;
     }
     /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
        a PATCH with an empty object changes nothing, so it is let through. */

@@ -68,7 +68,10 @@ struct dba_filter {
     const struct dba_rel *embed; /* set by resolution when field.name names an embedded child of
                                     the node (`rel=not.is.null`, `or=(rel.is.null,...)`): the
                                     filter tests whether that embed has rows (only DBA_OP_IS
-                                    null / not null is allowed there, else 400 PGRST120) */
+                                    null / not null is allowed there, else 400 PGRST120; a
+                                    `not.is.null` directly under the node's top-level AND also
+                                    sets the embed's join to DBA_JOIN_INNER, as PostgREST treats
+                                    it like !inner) */
 };
 
 enum dba_logic_kind {
@@ -134,8 +137,9 @@ enum dba_join {
  * relation is the table passed to dba_query_sql_build; schema/name may stay NULL there); a child
  * node (a DBA_ITEM_CHILD select item) is an embedded relation read in its own scope, correlated
  * with its parent by the join columns: child.child_cols[i] = parent.parent_cols[i].
- * Relationship resolution (foreign keys, hints) fills table and the join columns; until then
- * only hand-built trees carry children.
+ * The grammar fills name, alias, hint, spread, join/join_set, filter_only and the node's own
+ * select/where/order/limit/offset (embedded parameters `rel.col=`, `rel.order=`... included);
+ * dba_query_resolve fills schema, table, relationship, to_one and the join columns.
  */
 struct dba_rel {
     const char *schema;             /* relation schema, or NULL for the root */
@@ -248,6 +252,26 @@ struct dba_query {
 
 /* The kind of q's root node: CALL when q->call is set, else READ or WRITE by method. */
 enum dba_node_kind dba_query_kind(const struct dba_query *q);
+
+/* ---- Resolution (resolve.c) ---- */
+
+/*
+ * Resolves q's tree against catalog c, root being the relation of q->rel (for writes too: the
+ * embeds of return=representation start from the written table). In PostgREST's planner order:
+ * every embedded child gets its relationship from its parent's relation
+ * (dba_catalog_relationship_find: 400 PGRST200, 300 PGRST201), its table, schema, to_one (M2O,
+ * O2O) and join columns (M2O/O2M/O2O; M2M leaves them empty, see relationship); every related
+ * order (order=rel(col)) its rel_node, the embed whose alias-or-name is rel (400 PGRST108 when
+ * absent, 400 PGRST118 when to-many); every filter whose field names an embed its `embed`
+ * (400 PGRST120 for an operator other than is.null / not.is.null, unless the relation also has
+ * a column of that name); aggregates anywhere are refused with 400 PGRST123 unless
+ * aggregates_enabled; aggregates in a to-many spread are 400 PGRST127. Columns are not checked
+ * here (the builder reports 42703). Pointers stored come from c, which must outlive q's use.
+ * DBA_OK, or DBA_EINVAL with err set.
+ */
+DBA_MUSTCHECK int dba_query_resolve(struct dba_query *q, const struct dba_catalog *c,
+                                    const struct dba_table *root, bool aggregates_enabled,
+                                    struct dba_err *err);
 
 /* ---- The SQL builder (sql*.c) ---- */
 

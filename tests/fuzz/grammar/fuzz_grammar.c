@@ -1,6 +1,7 @@
 /* fuzz_grammar.c - libFuzzer target: the PostgREST grammar parser on arbitrary query strings,
-   Prefer/Accept/Range headers and bodies, and the SQL builder on whatever parses. Input layout: fields separated by 0x01 bytes:
-   method-byte, query, prefer, accept, range, content-type, body. */
+   Prefer/Accept/Range headers and bodies, the resolution of what parses (against a catalog of
+   one table without relationships) and the SQL builder on what resolves. Input layout: fields
+   separated by 0x01 bytes: method-byte, query, prefer, accept, range, content-type, body. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,10 @@ static struct dba_column cols[] = {
 static char *pk[] = { "id" };
 static struct dba_table table = { .schema = "public", .name = "t", .insertable = true,
                                   .cols = cols, .n_cols = 5, .pk = pk, .n_pk = 1 };
+static char public_schema[] = "public";
+static char *schemas[] = { public_schema };
+static struct dba_catalog catalog = { .schemas = schemas, .n_schemas = 1, .tables = &table,
+                                      .n_tables = 1 };
 
 static const char *
 next_field(const char **p, const char *end, struct dba_arena *a)
@@ -67,7 +72,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct dba_sql sql;
         q.schema = "public";
         q.table = "t";
-        if (dba_query_sql_build(&q, &table, data[0] & 8 ? 100 : 0, a, &sql, &err) == DBA_OK)
+        if (dba_query_resolve(&q, &catalog, &table, data[0] & 16, &err) != DBA_OK)
+            DBA_ASSERT(err.http_status >= 300 && err.http_status < 500);
+        else if (dba_query_sql_build(&q, &table, data[0] & 8 ? 100 : 0, a, &sql, &err) == DBA_OK)
             dba_buf_cleanup(&sql.text);
         else
             DBA_ASSERT(err.http_status >= 400 && err.http_status < 500);

@@ -117,6 +117,7 @@ Test(config, server_defaults)
     cr_assert_eq(c->server.cors_allowed_origins.n, 1);
     cr_expect_str_eq(c->server.cors_allowed_origins.v[0], "*");
     cr_expect_not(c->server.allow_unfiltered_writes);
+    cr_expect_not(c->server.aggregates_enabled);
     cr_expect_eq(c->server.request_timeout_ms, 30000);
     cr_expect_eq(c->server.queue_limit, 1024);
     cr_expect_str_eq(c->server.base_path, "/tables");
@@ -180,7 +181,7 @@ Test(config, every_server_key)
         "  max_body_bytes = 5000000000L; max_rows = 1000;\n"
         "  cors_allowed_origins = [ \"https://a.example\", \"https://b.example\" ];\n"
         "  allow_unfiltered_writes = true; request_timeout_ms = 5000; queue_limit = 16;\n"
-        "  base_path = \"/api\"; };\n" ONE_PROFILE);
+        "  base_path = \"/api\"; aggregates_enabled = true; };\n" ONE_PROFILE);
 
     cr_expect_str_eq(c->server.listen, "127.0.0.1");
     cr_expect_eq(c->server.port, 9090);
@@ -193,6 +194,7 @@ Test(config, every_server_key)
     cr_expect_eq(c->server.request_timeout_ms, 5000);
     cr_expect_eq(c->server.queue_limit, 16);
     cr_expect_str_eq(c->server.base_path, "/api");
+    cr_expect(c->server.aggregates_enabled);
     cr_expect_eq(dba_config_workers(c), 3);
     dba_config_free(c);
 }

@@ -581,36 +581,269 @@ Test(grammar, select_other_syntax_errors)
                        "\".\", \")\", \",\" or end of input");
 }
 
-Test(grammar, select_embedding_is_not_implemented)
+/* ---- select: embedding and aggregates ---- */
+
+static const struct dba_rel *
+child_at(const struct dba_rel *r, size_t i)
 {
-    static const char *const sels[] = { "id,clients(*)", "id,c:clients!inner(id)",
-                                        "id,...clients(name)", "clients()" };
-
-    for (size_t i = 0; i < DBA_ARRAY_LEN(sels); i++) {
-        char qs[96];
-
-        snprintf(qs, sizeof(qs), "select=%s", sels[i]);
-        cr_assert_eq(get(qs), DBA_EINVAL, "%s", sels[i]);
-        cr_expect_eq(err.http_status, 400);
-        cr_expect_str_eq(err.pgrst, "PGRST127", "%s", sels[i]);
-        cr_expect_str_eq(err.msg, "Feature not implemented");
-    }
+    cr_assert_lt(i, r->n_select);
+    cr_assert_eq(r->select[i].kind, DBA_ITEM_CHILD, "item %zu is not an embed", i);
+    cr_assert_not_null(r->select[i].child);
+    return r->select[i].child;
 }
 
-Test(grammar, select_aggregates_are_pgrst123)
+Test(grammar, select_embedding_alias_and_nesting)
 {
-    static const char *const sels[] = { "count()", "invoice_total.sum()",
-                                        "t:total.max()::text,id" };
+    const struct dba_rel *r, *c2, *c3;
 
-    for (size_t i = 0; i < DBA_ARRAY_LEN(sels); i++) {
-        char qs[96];
+    cr_assert_eq(get("select=*,author:authors(name,books(id,genres(*)))"), DBA_OK, "%s",
+                 err.detail);
+    cr_assert_eq(q.rel.n_select, 2);
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_STAR);
+    r = child_at(&q.rel, 1);
+    cr_expect_str_eq(r->name, "authors");
+    cr_expect_str_eq(r->alias, "author");
+    cr_expect_null(r->hint);
+    cr_expect_not(r->spread);
+    cr_expect_not(r->join_set);
+    cr_expect_eq(r->join, DBA_JOIN_LEFT);
+    cr_expect_not(r->filter_only);
+    cr_expect_eq(r->where.kind, DBA_L_AND);
+    cr_expect_eq(r->limit, -1);
+    cr_expect_null(r->table);
+    cr_assert_eq(r->n_select, 2);
+    cr_expect_str_eq(r->select[0].field.name, "name");
+    c2 = child_at(r, 1);
+    cr_expect_str_eq(c2->name, "books");
+    cr_expect_null(c2->alias);
+    c3 = child_at(c2, 1);
+    cr_expect_str_eq(c3->name, "genres");
+    cr_assert_eq(c3->n_select, 1);
+    cr_expect_eq(c3->select[0].kind, DBA_ITEM_STAR);
+}
 
-        snprintf(qs, sizeof(qs), "select=%s", sels[i]);
-        cr_assert_eq(get(qs), DBA_EINVAL, "%s", sels[i]);
-        cr_expect_str_eq(err.pgrst, "PGRST123", "%s", sels[i]);
-        cr_expect_str_eq(err.msg, "Use of aggregate functions is not allowed");
-    }
-    cr_expect_eq(get("select=count"), DBA_OK, "a column named count is fine");
+Test(grammar, select_embedding_hints_and_join_types)
+{
+    const struct dba_rel *r;
+
+    cr_assert_eq(get("select=c:clients!fk_cl!inner(id),x!inner!h(*),y!left(*),z!client_id(*),"
+                     "w!a!b(*)"),
+                 DBA_OK, "%s", err.detail);
+    r = child_at(&q.rel, 0);
+    cr_expect_str_eq(r->alias, "c");
+    cr_expect_str_eq(r->hint, "fk_cl");
+    cr_expect(r->join_set);
+    cr_expect_eq(r->join, DBA_JOIN_INNER);
+    r = child_at(&q.rel, 1);
+    cr_expect_str_eq(r->hint, "h");
+    cr_expect_eq(r->join, DBA_JOIN_INNER);
+    r = child_at(&q.rel, 2);
+    cr_expect_null(r->hint);
+    cr_expect(r->join_set);
+    cr_expect_eq(r->join, DBA_JOIN_LEFT);
+    r = child_at(&q.rel, 3);
+    cr_expect_str_eq(r->hint, "client_id");
+    cr_expect_not(r->join_set);
+    r = child_at(&q.rel, 4);
+    cr_expect_str_eq(r->hint, "a", "the first hint counts");
+}
+
+Test(grammar, select_empty_embed_and_spread)
+{
+    const struct dba_rel *r;
+
+    cr_assert_eq(get("select=name,child_entities(),...clients(client_name:name),"
+                     "...tasks!tk!inner(*)"),
+                 DBA_OK, "%s", err.detail);
+    r = child_at(&q.rel, 1);
+    cr_expect(r->filter_only);
+    cr_expect_eq(r->n_select, 0);
+    r = child_at(&q.rel, 2);
+    cr_expect(r->spread);
+    cr_expect_null(r->alias);
+    cr_expect_str_eq(r->name, "clients");
+    cr_expect_str_eq(r->select[0].alias, "client_name");
+    r = child_at(&q.rel, 3);
+    cr_expect(r->spread);
+    cr_expect_str_eq(r->hint, "tk");
+    cr_expect_eq(r->join, DBA_JOIN_INNER);
+    cr_assert_eq(get("select=a( b , c ),d(e) ,f"), DBA_OK, "%s", err.detail);
+    cr_expect_eq(child_at(&q.rel, 0)->n_select, 2);
+    cr_expect_eq(q.rel.n_select, 3);
+}
+
+Test(grammar, select_aggregates_are_kept_in_the_tree)
+{
+    const struct dba_select_item *it;
+
+    cr_assert_eq(get("select=count(),n:count()::int,t:total.max()::text,amount::numeric.sum()::int,"
+                     "x.avg(),y.min(),id,rel(v.sum())"),
+                 DBA_OK, "%s", err.detail);
+    cr_assert_eq(q.rel.n_select, 8);
+    it = &q.rel.select[0];
+    cr_expect_eq(it->kind, DBA_ITEM_AGG);
+    cr_expect_eq(it->agg, DBA_AGG_COUNT);
+    cr_expect_null(it->field.name);
+    it = &q.rel.select[1];
+    cr_expect_str_eq(it->alias, "n");
+    cr_expect_str_eq(it->agg_cast, "int");
+    it = &q.rel.select[2];
+    cr_expect_eq(it->agg, DBA_AGG_MAX);
+    cr_expect_str_eq(it->field.name, "total");
+    cr_expect_str_eq(it->alias, "t");
+    cr_expect_str_eq(it->agg_cast, "text");
+    it = &q.rel.select[3];
+    cr_expect_eq(it->agg, DBA_AGG_SUM);
+    cr_expect_str_eq(it->cast, "numeric");
+    cr_expect_str_eq(it->agg_cast, "int");
+    cr_expect_eq(q.rel.select[4].agg, DBA_AGG_AVG);
+    cr_expect_eq(q.rel.select[5].agg, DBA_AGG_MIN);
+    cr_expect_eq(q.rel.select[6].kind, DBA_ITEM_COLUMN);
+    cr_expect_eq(child_at(&q.rel, 7)->select[0].kind, DBA_ITEM_AGG);
+    cr_assert_eq(get("select=count"), DBA_OK, "a column named count is fine");
+    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_COLUMN);
+}
+
+Test(grammar, select_embedding_syntax_errors)
+{
+    expect_parse_error("select=id,clients(name[])",
+                       "\"failed to parse select parameter (id,clients(name[]))\" "
+                       "(line 1, column 16)",
+                       "unexpected '[' expecting letter, digit, \"-\", \"->>\", \"->\", \"::\", "
+                       "\".\", \")\", \",\" or end of input");
+    expect_parse_error("select=name!hint",
+                       "\"failed to parse select parameter (name!hint)\" (line 1, column 5)",
+                       "unexpected '!' expecting letter, digit, \"-\", \"->>\", \"->\", \"::\", "
+                       "\".\", \")\", \",\" or end of input");
+    expect_parse_error("select=count(*)",
+                       "\"failed to parse select parameter (count(*))\" (line 1, column 6)",
+                       "unexpected '(' expecting letter, digit, \"-\", \"->>\", \"->\", \"::\", "
+                       "\".\", \")\", \",\" or end of input");
+    expect_parse_error("select=alias:...rel(*)",
+                       "\"failed to parse select parameter (alias:...rel(*))\" "
+                       "(line 1, column 7)",
+                       "unexpected \".\" expecting field name (* or [a..z0..9_$])");
+    expect_parse_error("select=...x",
+                       "\"failed to parse select parameter (...x)\" (line 1, column 5)",
+                       "unexpected end of input expecting letter, digit, \"-\", \"!\" or \"(\"");
+    expect_parse_error("select=rel(id",
+                       "\"failed to parse select parameter (rel(id)\" (line 1, column 7)",
+                       "unexpected end of input expecting \",\" or \")\"");
+    expect_parse_error("select=rel(id,)",
+                       "\"failed to parse select parameter (rel(id,))\" (line 1, column 8)",
+                       "unexpected \")\" expecting \"...\", field name (* or [a..z0..9_$]), "
+                       "\"*\" or \"count()\"");
+    expect_parse_error("select=rel(#)",
+                       "\"failed to parse select parameter (rel(#))\" (line 1, column 5)",
+                       "unexpected \"#\" expecting \"...\", field name (* or [a..z0..9_$]), "
+                       "\"*\", \"count()\" or \")\"");
+    expect_parse_error("select=a(b)c",
+                       "\"failed to parse select parameter (a(b)c)\" (line 1, column 5)",
+                       "unexpected 'c' expecting \",\" or end of input");
+    expect_parse_error("select=id)",
+                       "\"failed to parse select parameter (id))\" (line 1, column 3)",
+                       "unexpected ')' expecting \",\" or end of input");
+}
+
+Test(grammar, select_nesting_depth_is_bounded)
+{
+    char qs[1024] = "select=";
+
+    for (int i = 0; i < 70; i++)
+        strcat(qs, "a(");
+    strcat(qs, "id");
+    for (int i = 0; i < 70; i++)
+        strcat(qs, ")");
+    cr_expect_eq(get(qs), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST100");
+    dba_err_clear(&err);
+    strcpy(qs, "select=");
+    for (int i = 0; i < 60; i++)
+        strcat(qs, "a(");
+    strcat(qs, "id");
+    for (int i = 0; i < 60; i++)
+        strcat(qs, ")");
+    cr_expect_eq(get(qs), DBA_OK, "%s", err.detail);
+}
+
+/* ---- embedded parameters ---- */
+
+Test(grammar, embedded_parameters_attach_to_their_node)
+{
+    const struct dba_rel *r;
+
+    cr_assert_eq(get("select=a(b)&a.c=eq.1&a.order=c.desc&a.order=d&a.limit=5&a.limit=2"
+                     "&a.offset=1&a.or=(c.eq.1,d.eq.2)&id=gt.0"),
+                 DBA_OK, "%s", err.detail);
+    cr_assert_eq(q.rel.where.n_children, 1, "root keeps its own filter only");
+    r = child_at(&q.rel, 0);
+    cr_assert_eq(r->where.n_children, 2);
+    cr_expect_eq(r->where.children[0].kind, DBA_L_FILTER);
+    cr_expect_str_eq(r->where.children[0].filter.field.name, "c");
+    cr_expect_eq(r->where.children[1].kind, DBA_L_OR);
+    cr_assert_eq(r->n_order, 1, "the first order= of a node counts");
+    cr_expect_str_eq(r->order[0].field.name, "c");
+    cr_expect(r->order[0].desc);
+    cr_expect_eq(r->limit, 2, "the last limit= counts");
+    cr_expect_eq(r->offset, 1);
+    cr_expect_eq(q.rel.limit, -1);
+}
+
+Test(grammar, embedded_parameters_by_alias_or_name_and_nested_paths)
+{
+    const struct dba_rel *r, *b;
+
+    cr_assert_eq(get("select=x:a(b(c))&a.d=eq.1&x.e=eq.2&a.b.c=eq.1&x.b.limit=3"
+                     "&not.a.b.or=(c.eq.1,c.eq.2)&a.b.order=c.desc"),
+                 DBA_OK, "%s", err.detail);
+    r = child_at(&q.rel, 0);
+    cr_expect_eq(r->where.n_children, 2);
+    b = child_at(r, 0);
+    cr_assert_eq(b->where.n_children, 2);
+    cr_expect_eq(b->where.children[1].kind, DBA_L_OR);
+    cr_expect(b->where.children[1].negate);
+    cr_expect_eq(b->limit, 3);
+    cr_expect_eq(b->n_order, 1);
+}
+
+Test(grammar, embedded_parameter_finds_the_first_embed_by_name_or_alias)
+{
+    /* As PostgREST's updateNode: the first embed whose name or alias is the path segment. */
+    cr_assert_eq(get("select=act:actors(),actors(first_name)&act.first_name=eq.John"
+                     "&actors.id=eq.1"),
+                 DBA_OK, "%s", err.detail);
+    cr_assert_eq(child_at(&q.rel, 0)->where.n_children, 2);
+    cr_expect_str_eq(child_at(&q.rel, 0)->where.children[0].filter.value, "John");
+    cr_expect_str_eq(child_at(&q.rel, 0)->where.children[1].filter.field.name, "id");
+    cr_expect_eq(child_at(&q.rel, 1)->where.n_children, 0);
+}
+
+static void
+expect_not_embedded(const char *qs, const char *name)
+{
+    char msg[128], hint[160];
+
+    cr_assert_eq(get(qs), DBA_EINVAL, "%s parsed", qs);
+    cr_expect_eq(err.http_status, 400);
+    cr_expect_str_eq(err.pgrst, "PGRST108", "%s", qs);
+    snprintf(msg, sizeof(msg), "'%s' is not an embedded resource in this request", name);
+    snprintf(hint, sizeof(hint), "Verify that '%s' is included in the 'select' query parameter.",
+             name);
+    cr_expect_str_eq(err.msg, msg, "%s", qs);
+    cr_expect_str_eq(err.hint, hint, "%s", qs);
+    cr_expect_str_empty(err.detail);
+    dba_err_clear(&err);
+}
+
+Test(grammar, embedded_parameter_without_embed_is_pgrst108)
+{
+    expect_not_embedded("select=a(*)&a.c.d=eq.1", "c");
+    expect_not_embedded("select=a(*)&z.order=x&b.c=eq.1", "b");
+    expect_not_embedded("select=a(*)&z.order=x&y.limit=1&w.or=(c.eq.1)", "z");
+    expect_not_embedded("select=a(*)&y.limit=1&w.or=(c.eq.1)", "y");
+    expect_not_embedded("select=a(*)&w.or=(c.eq.1)", "w");
+    expect_not_embedded("select=a(*)&b.c=eq.1&d.c=eq.1", "d"); /* the last filter is reported */
+    expect_not_embedded("select=*,...a(*)&b.c=eq.1", "b");
 }
 
 /* ---- order ---- */
@@ -671,12 +904,18 @@ Test(grammar, order_syntax_errors)
     }
 }
 
-Test(grammar, order_by_embedded_resource_is_pgrst108)
+Test(grammar, order_by_embedded_resource)
 {
-    cr_assert_eq(get("order=clientsx(name).nullsfirst"), DBA_EINVAL);
-    cr_expect_str_eq(err.pgrst, "PGRST108");
-    cr_expect_str_eq(err.hint,
-                     "Verify that 'clientsx' is included in the 'select' query parameter.");
+    cr_assert_eq(get("order=clientsx(name).nullsfirst,id.desc,c(data->>k).desc"), DBA_OK, "%s",
+                 err.detail);
+    cr_assert_eq(q.rel.n_order, 3);
+    cr_expect_str_eq(q.rel.order[0].rel, "clientsx", "checked by resolution (PGRST108)");
+    cr_expect_str_eq(q.rel.order[0].field.name, "name");
+    cr_expect_eq(q.rel.order[0].nulls, DBA_NULLS_FIRST);
+    cr_expect_null(q.rel.order[1].rel);
+    cr_expect_str_eq(q.rel.order[2].rel, "c");
+    cr_expect_str_eq(q.rel.order[2].field.path[0].key, "k");
+    cr_expect(q.rel.order[2].desc);
     cr_assert_eq(get("tasks.order=name.asc"), DBA_EINVAL);
     cr_expect_str_eq(err.pgrst, "PGRST108");
     cr_expect_str_eq(err.msg, "'tasks' is not an embedded resource in this request");
@@ -865,38 +1104,4 @@ Test(grammar, json_path_depth_is_bounded)
     }
     cr_expect_eq(get(json_path("select=data", 100, "")), DBA_OK, "%s", err.msg);
     cr_expect_eq(q.rel.select[0].field.n_path, 100);
-}
-
-/* The refused items still reach the query tree with their kind, for the embedding and aggregate
-   issues to build on. */
-Test(grammar, select_embedding_and_aggregates_are_kept_in_the_tree)
-{
-    const struct dba_rel *r;
-
-    cr_assert_eq(get("select=id,c:clients!inner(id)"), DBA_EINVAL);
-    cr_assert_eq(q.rel.select[1].kind, DBA_ITEM_CHILD);
-    r = q.rel.select[1].child;
-    cr_assert_not_null(r);
-    cr_expect_str_eq(r->name, "clients");
-    cr_expect_str_eq(r->alias, "c");
-    cr_expect_eq(r->join, DBA_JOIN_INNER);
-    cr_expect_null(r->hint);
-    cr_assert_eq(get("select=clients!fk_cl!left(id)"), DBA_EINVAL);
-    r = q.rel.select[0].child;
-    cr_assert_eq(q.rel.select[0].kind, DBA_ITEM_CHILD);
-    cr_expect_str_eq(r->hint, "fk_cl");
-    cr_expect_eq(r->join, DBA_JOIN_LEFT);
-    cr_expect_null(r->alias);
-
-    cr_assert_eq(get("select=t:total.max()::text,id"), DBA_EINVAL);
-    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_AGG);
-    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_MAX);
-    cr_expect_str_eq(q.rel.select[0].field.name, "total");
-    cr_expect_str_eq(q.rel.select[0].alias, "t");
-    cr_assert_eq(get("select=n:count()"), DBA_EINVAL);
-    cr_expect_eq(q.rel.select[0].kind, DBA_ITEM_AGG);
-    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_COUNT);
-    cr_expect_null(q.rel.select[0].field.name);
-    cr_assert_eq(get("select=amount.sum()"), DBA_EINVAL);
-    cr_expect_eq(q.rel.select[0].agg, DBA_AGG_SUM);
 }
