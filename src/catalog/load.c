@@ -1,4 +1,4 @@
-/* load.c - the one reader of pg_catalog: four queries for the whole database, never one per
+/* load.c - the one reader of pg_catalog: four queries (and functions.c's pg_proc query) for the whole database, never one per
    relation (the keeper runs this on every reload), inside a read-only transaction (or a
    savepoint) with search_path = pg_catalog so every printed type, default and definition is
    schema-qualified. The result is immutable once built. */
@@ -237,10 +237,21 @@ load_queries(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err
     return true;
 }
 
+/* The functions (functions.c's pg_proc query), *out on success. */
+static bool
+load_functions(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err *err)
+{
+    const char *params[1] = { schemas_lit };
+
+    *out = dba_db_exec(pg, dba__catalog_sql_functions, params, 1, err);
+    return *out != NULL;
+}
+
 /* Runs the queries with search_path = pg_catalog, local to a read-only transaction or, when the
    connection is already inside one, to a savepoint, so the caller's session is left as found. */
 static bool
-load_scoped(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err *err)
+load_scoped(PGconn *pg, const char *schemas_lit, PGresult **out, PGresult **fn_out,
+            struct dba_err *err)
 {
     bool nested = PQtransactionStatus(pg) != PQTRANS_IDLE;
     struct dba_err ignored;
@@ -249,7 +260,8 @@ load_scoped(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err 
     if (!exec_ok(pg, nested ? "SAVEPOINT dba_catalog_load" : "BEGIN READ ONLY", err))
         return false;
     if (exec_ok(pg, "SET LOCAL search_path TO pg_catalog", err))
-        ok = load_queries(pg, schemas_lit, out, err);
+        ok = load_queries(pg, schemas_lit, out, err) &&
+             load_functions(pg, schemas_lit, fn_out, err);
     if (nested) {
         if (exec_ok(pg, "ROLLBACK TO SAVEPOINT dba_catalog_load", ok ? err : &ignored))
             ok = exec_ok(pg, "RELEASE SAVEPOINT dba_catalog_load", ok ? err : &ignored) && ok;
@@ -262,6 +274,10 @@ load_scoped(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err 
         PQclear(out[i]);
         out[i] = NULL;
     }
+    if (!ok) {
+        PQclear(*fn_out);
+        *fn_out = NULL;
+    }
     return ok;
 }
 
@@ -271,10 +287,11 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
     PGconn *pg = pgconn;
     struct dba_buf lit;
     PGresult *res[4] = { NULL };
+    PGresult *fn_res = NULL;
 
     dba_buf_init(&lit);
     dba_buf_put_text_array(&lit, schemas, n_schemas);
-    bool ok = load_scoped(pg, lit.data, res, err);
+    bool ok = load_scoped(pg, lit.data, res, &fn_res, err);
     dba_buf_cleanup(&lit);
     if (!ok)
         return NULL;
@@ -294,5 +311,7 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
     qsort(c->timezones, c->n_timezones, sizeof(char *), dba__catalog_tz_cmp);
     for (int i = 0; i < 4; i++)
         PQclear(res[i]);
+    dba__catalog_functions_load(c, fn_res);
+    PQclear(fn_res);
     return c;
 }
