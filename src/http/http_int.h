@@ -56,6 +56,8 @@ struct req_unit {
     bool tx;                    /* BEGIN was added: the end statements follow the main one */
     bool read_only;             /* the transaction is READ ONLY */
     bool has_main;              /* the main statement was added */
+    bool keep_tx;               /* never sent as the main statement alone: its READ ONLY must
+                                   hold (a function call may write, rpc.c) */
 };
 
 /* Who is calling (policy.c). */

@@ -549,6 +549,7 @@ rpc_submit(struct req *r, struct tables_ctx *tc, bool read_only)
     dba_arena_defer(r->a, dba_query_sql_cleanup_cb, &tc->sql);
     r->t_us[REQ_T_PLANNED] = dba_now_us();
     dba__http_unit_begin(r, REQ_ISO_DEFAULT, read_only);
+    r->unit.keep_tx = true; /* a function may write: READ ONLY must hold */
     dba__http_policy_unit(r); /* the caller's role, claims and request.*, pre_request */
     dba__http_unit_main(r, tc->sql.text.data, tc->sql.params, (int)tc->sql.n_params);
     return dba__http_unit_run(r, dba__http_tables_finish);
