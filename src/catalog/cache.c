@@ -89,8 +89,8 @@ dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_str
     return !t->is_partition && !excluded(t, exclude);
 }
 
-static size_t
-edit_distance(const char *a, const char *b)
+size_t
+dba__catalog_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a);
     size_t lb = strlen(b);
@@ -125,7 +125,7 @@ dba_catalog_table_suggest(const struct dba_catalog *c, const char *schema, const
     for (size_t i = 0; c != NULL && i < c->n_tables; i++) {
         if (strcmp(c->tables[i].schema, schema) != 0)
             continue;
-        size_t d = edit_distance(name, c->tables[i].name);
+        size_t d = dba__catalog_edit_distance(name, c->tables[i].name);
         if (d < best_d) {
             best_d = d;
             best = c->tables[i].name;
@@ -212,6 +212,7 @@ dba_catalog_unref(struct dba_catalog *c)
     for (size_t i = 0; i < c->n_tables; i++)
         table_free(&c->tables[i]);
     free(c->tables);
+    dba__catalog_functions_free(c);
     dba__catalog_names_free(c->schemas, c->n_schemas);
     dba__catalog_names_free(c->timezones, c->n_timezones);
     free(c->server_version);

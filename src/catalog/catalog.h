@@ -134,12 +134,68 @@ struct dba_table {
     size_t n_rels;              /* count */
 };
 
+/* ---- Functions (functions.c): every function of the exposed schemas, from pg_proc ---- */
+
+enum dba_arg_mode {
+    DBA_ARG_IN,       /* IN: an input */
+    DBA_ARG_OUT,      /* OUT: a column of the result */
+    DBA_ARG_INOUT,    /* INOUT: both */
+    DBA_ARG_VARIADIC, /* VARIADIC: the last input, an array */
+    DBA_ARG_TABLE,    /* RETURNS TABLE (...) column: a column of the result */
+};
+
+/* One declared argument of a function (pg_proc.proallargtypes order). */
+struct dba_func_arg {
+    char *name;             /* proargnames entry, "" when unnamed */
+    char *type;             /* format_type(t, NULL), schema-qualified user types: the cast of
+                               the bound value */
+    enum dba_arg_mode mode; /* proargmodes entry */
+    bool required;          /* an input without a default (the last pronargdefaults inputs have
+                               one) */
+    char type_category;     /* pg_type.typcategory of type */
+};
+
+/* What a call answers. */
+enum dba_func_ret {
+    DBA_FRET_SCALAR,    /* a base/domain/array/pseudo type: the JSON value (SETOF: an array) */
+    DBA_FRET_COMPOSITE, /* a row: a table's or composite type's row, OUT/INOUT params or
+                           RETURNS TABLE: an object (SETOF: an array of objects) */
+    DBA_FRET_VOID,      /* void: 204 No Content */
+};
+
+/* One function (one overload). Overloads of a name sit next to each other in
+   dba_catalog.functions, in pg_proc oid order. */
+struct dba_function {
+    char *schema;                 /* pronamespace */
+    char *name;                   /* proname */
+    struct dba_func_arg *args;    /* every declared argument, declaration order */
+    size_t n_args;                /* count */
+    size_t n_in;                  /* inputs among them (IN, INOUT, VARIADIC) */
+    bool variadic;                /* the last input is VARIADIC */
+    char *ret_type;               /* format_type(prorettype, NULL), e.g. "integer", "SETOF" not
+                                     included (see ret_set) */
+    bool ret_set;                 /* proretset: SETOF / RETURNS TABLE */
+    enum dba_func_ret ret_kind;   /* see enum */
+    const struct dba_table *ret_table; /* never NULL: the result's columns. The relation of the
+                                     exposed schemas whose row type the function returns, else a
+                                     table of the function's own (composite type, OUT params,
+                                     TABLE(...); none for a scalar or void), named after the
+                                     type or the function */
+    char volatility;              /* provolatile: 'i' immutable, 's' stable, 'v' volatile */
+    char *language;               /* pg_language.lanname */
+    /* internal */
+    struct dba_table *own_ret;    /* ret_table when the function owns it, else NULL */
+};
+
 struct dba_catalog {
     char **schemas;             /* exposed schemas, first = default */
     size_t n_schemas;           /* count */
     struct dba_table *tables;   /* every relation of the exposed schemas, sorted by (schema, name) */
     size_t n_tables;            /* count */
     char *server_version;       /* e.g. "15.18" */
+    struct dba_function *functions; /* every function of the exposed schemas, sorted by
+                                       (schema, name), overloads adjacent in oid order */
+    size_t n_functions;         /* count */
     char **timezones;           /* pg_timezone_names, sorted case-insensitively (Prefer: timezone) */
     size_t n_timezones;         /* count */
     /* internal */
@@ -171,13 +227,26 @@ DBA_MUSTCHECK int dba_catalog_relationship_find(const struct dba_catalog *c,
                                                 const struct dba_relationship **out,
                                                 struct dba_err *err);
 
+/* The overloads of schema.name: a pointer to the first (borrowed while the cache reference is
+   held) and their count in *n; NULL with *n = 0 when there is none. */
+const struct dba_function *dba_catalog_function_find(const struct dba_catalog *c,
+                                                     const char *schema, const char *name,
+                                                     size_t *n);
+/* Closest function name in schema to `name` with a similarity of at least 0.75 (PostgREST's
+   hint for an unknown function), or NULL. */
+const char *dba_catalog_function_suggest(const struct dba_catalog *c, const char *schema,
+                                         const char *name);
+/* 1 - edit distance / longer length: 1.0 for equal names, 0.0 for nothing in common (names
+   longer than 64 bytes compare as unrelated). For hints. */
+double dba_catalog_similarity(const char *a, const char *b);
+
 /* The one relation filter of schema management (introspection, validate, fix): true when t is
    managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */
 bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude);
 
-/* Loads the catalog over an open blocking connection (a PGconn *) in five queries for the whole
+/* Loads the catalog over an open blocking connection (a PGconn *) in six queries for the whole
    database (relations and columns, constraints, indexes, time zones, view rules for the
-   relationships), inside a read-only
+   relationships, functions), inside a read-only
    transaction (or a savepoint when the connection is already in one) with search_path =
    pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,

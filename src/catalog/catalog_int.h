@@ -47,4 +47,14 @@ void dba__catalog_relationships_build(struct dba_catalog *c,
 /* Frees t->rels (each relationship's column arrays are one allocation starting at cols). */
 void dba__catalog_relationships_free(struct dba_table *t);
 
+/* Levenshtein distance of two names (99 when either is longer than 64 bytes), for hints. */
+size_t dba__catalog_edit_distance(const char *a, const char *b);
+
+/* functions.c: the pg_proc query ($1 = the exposed schemas as a text[] literal), the model built
+   from its result (a const PGresult *; c->tables must be loaded first, ret_table points into
+   them), and its release. */
+extern const char *const dba__catalog_sql_functions;
+void dba__catalog_functions_load(struct dba_catalog *c, const void *pgresult);
+void dba__catalog_functions_free(struct dba_catalog *c);
+
 #endif

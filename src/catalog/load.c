@@ -1,4 +1,5 @@
-/* load.c - the one reader of pg_catalog: five queries for the whole database, never one per
+/* load.c - the one reader of pg_catalog: six queries (the last one is functions.c's pg_proc query)
+   for the whole database, never one per
    relation (the keeper runs this on every reload), inside a read-only transaction (or a
    savepoint) with search_path = pg_catalog so every printed type, default and definition is
    schema-qualified. The result is immutable once built. */
@@ -255,7 +256,7 @@ exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
     return r != NULL;
 }
 
-#define LOAD_N_QUERIES 5
+#define LOAD_N_QUERIES 6
 
 /* The queries, results in out[0..LOAD_N_QUERIES). false with err (and nothing to clear) on
    failure. */
@@ -264,7 +265,8 @@ load_queries(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err
 {
     const char *params[1] = { schemas_lit };
     const char *const sql[LOAD_N_QUERIES] = { sql_columns, sql_constraints, sql_indexes,
-                                              sql_timezones, sql_view_rules };
+                                              sql_timezones, sql_view_rules,
+                                              dba__catalog_sql_functions };
 
     for (int i = 0; i < LOAD_N_QUERIES; i++) {
         bool by_schema = sql[i] != sql_timezones;
@@ -331,6 +333,7 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
     c->timezones = dba__catalog_json_names(PQgetvalue(res[3], 0, 0), &c->n_timezones);
     qsort(c->timezones, c->n_timezones, sizeof(char *), dba__catalog_tz_cmp);
     load_relationships(c, res[4]);
+    dba__catalog_functions_load(c, res[5]);
     for (int i = 0; i < LOAD_N_QUERIES; i++)
         PQclear(res[i]);
     return c;

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "query/query.h"
 #include "schema/schema.h"
 
 struct req;
@@ -55,6 +56,8 @@ struct req_unit {
     bool tx;                    /* BEGIN was added: the end statements follow the main one */
     bool read_only;             /* the transaction is READ ONLY */
     bool has_main;              /* the main statement was added */
+    bool keep_tx;               /* never sent as the main statement alone: its READ ONLY must
+                                   hold (a function call may write, rpc.c) */
 };
 
 /* Who is calling (policy.c). */
@@ -311,8 +314,34 @@ bool dba__http_policy_schema(struct req *r, const struct dba_catalog *c, bool re
 /* Table writes: a read_only profile queues 405 DBA405 into *ret. */
 bool dba__http_policy_table_write(struct req *r, enum MHD_Result *ret);
 
-/* tables.c */
+/* tables.c: a table request's state (r->ctx), shared with rpc.c, whose calls answer through
+   the same finish. */
+struct tables_ctx {
+    struct dba_query q;        /* parsed request */
+    struct dba_sql sql;        /* built statement */
+    const struct dba_table *t; /* relation, borrowed from r->cache */
+    struct http_plan plan;     /* Accept: vnd.pgrst.plan */
+    const char *timezone;      /* Prefer: timezone= accepted (server's spelling), or NULL */
+    const char *guc_status;    /* response.status set by the statement (arena), or NULL */
+    const char *guc_headers;   /* response.headers set by the statement (arena), or NULL */
+    const struct dba_function *fn; /* /rpc: the called function (rpc.c), else NULL */
+};
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
+/* The finish callback of a table or /rpc unit (r->ctx is a struct tables_ctx). */
+enum MHD_Result dba__http_tables_finish(struct req *r);
+/* rpc.c: <base>/rpc/<fn> for GET, HEAD and POST (the router answers other methods). */
+enum MHD_Result dba__http_rpc(struct req *r, const char *fn);
+/* rpc.c: true when r's failed statement raised SQLSTATE 'PGRST' (PostgREST's full control of
+   the error response: MESSAGE and DETAIL are JSON); the answer is queued into *ret. */
+bool dba__http_rpc_raised(struct req *r, enum MHD_Result *ret);
+/* rpc.c: whether a GET argument value is an operator expression ([not.]op[(...)].value), so
+   the pair filters the result instead of passing an argument. */
+bool dba__http_rpc_is_filter(const char *v);
+/* rpc.c: PostgREST's overload match: names (n) cover every required input of f and name only
+   inputs of f; a function without inputs matches no names unless post_raw (a POST whose body
+   is text, xml or bytes). */
+bool dba__http_rpc_matches(const struct dba_function *f, const char *const *names, size_t n,
+                           bool post_raw);
 /* ops.c: answers r when path is an operational route served on this listener (admin_listener:
    r arrived on the admin listener) and sets *handled; the route's class is checked here, once
    (an operator route needs an admin credential: dba__http_admin_check). */

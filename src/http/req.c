@@ -231,7 +231,7 @@ dba__http_unit_run(struct req *r, req_finish_cb finish)
        one statement is its own transaction. Measured on a one-row read by primary key: BEGIN
        READ ONLY + COMMIT cost ~13% more at PostgreSQL (pgbench, pipelined, prepared) and ~5%
        more CPU per HTTP request (gateway + PostgreSQL, wrk). */
-    if (u->tx && u->read_only && u->n == 2 && !r->pol.tx_rollback)
+    if (u->tx && u->read_only && u->n == 2 && !r->pol.tx_rollback && !u->keep_tx)
         return http_submit(r, &u->stmts[1], 1, 0, finish);
     if (u->tx && r->pol.tx_rollback) {
         /* As PostgREST: deferred constraints are checked before the rollback, so their errors

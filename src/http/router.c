@@ -38,11 +38,12 @@ route_options(struct req *r)
     return dba__http_queue(r, 200, resp);
 }
 
-/* Functions are not served yet; answer as PostgREST does for what it would refuse anyway. */
+/* <base>/rpc/<fn>: GET, HEAD and POST call the function (rpc.c); other methods are refused as
+   PostgREST refuses them. */
 static enum MHD_Result
 route_rpc(struct req *r, const char *fn)
 {
-    static const char *const ok[] = { "GET", "HEAD", "POST", "OPTIONS" };
+    static const char *const ok[] = { "GET", "HEAD", "POST" };
     bool allowed = false;
 
     for (size_t i = 0; i < DBA_ARRAY_LEN(ok); i++)
@@ -51,10 +52,7 @@ route_rpc(struct req *r, const char *fn)
         return dba__http_error(r, 405, "PGRST101",
                                dba_arena_printf(r->a, "Cannot use the %s method on RPC", r->method),
                                NULL, NULL);
-    return dba__http_error(r, 404, "PGRST202",
-                           dba_arena_printf(r->a, "Could not find the function %s in the schema "
-                                            "cache", fn),
-                           "Calling functions (/rpc) is not supported by db-adapter yet.", NULL);
+    return dba__http_rpc(r, fn);
 }
 
 struct header_scan {

@@ -34,9 +34,11 @@ dba__http_status_sqlstate(const char *sqlstate, const char *message, bool authen
     if (strcmp(sqlstate, "21000") == 0)
         return message && strstr(message, "requires a WHERE clause") ? 400 : 500;
     if (sqlstate[0] == 'P' && sqlstate[1] == 'T') { /* RAISE ... USING ERRCODE = 'PT4xx' */
-        int st = 0;
-        if (sscanf(sqlstate + 2, "%3d", &st) == 1 && st >= 100 && st <= 599)
-            return (unsigned)st;
+        const char *d = sqlstate + 2; /* three digits are the status; anything else is 500 */
+        if (d[0] >= '1' && d[0] <= '9' && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' &&
+            d[2] <= '9')
+            return (unsigned)((d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0'));
+        return 500;
     }
     for (size_t i = 0; i < DBA_ARRAY_LEN(sqlstate_http); i++) {
         const char *p = sqlstate_http[i].prefix;

@@ -9,15 +9,6 @@
 #include "http/grammar.h"
 #include "http/http_int.h"
 
-struct tables_ctx {
-    struct dba_query q;        /* parsed request */
-    struct dba_sql sql;        /* built statement */
-    const struct dba_table *t; /* relation, borrowed from r->cache */
-    struct http_plan plan;     /* Accept: vnd.pgrst.plan */
-    const char *timezone;      /* Prefer: timezone= accepted (server's spelling), or NULL */
-    const char *guc_status;    /* response.status set by the statement (arena), or NULL */
-    const char *guc_headers;   /* response.headers set by the statement (arena), or NULL */
-};
 
 static bool
 method_parse(const char *m, enum dba_method *out)
@@ -85,7 +76,6 @@ where_is_empty(const struct dba_logic *w)
     return w->kind != DBA_L_FILTER && w->n_children == 0;
 }
 
-static enum MHD_Result tables_finish(struct req *r);
 static enum MHD_Result tables_queue(struct req *r, unsigned status, struct MHD_Response *resp);
 
 static bool
@@ -174,7 +164,7 @@ tables_submit(struct req *r, struct tables_ctx *tc)
     if (tc->timezone != NULL)
         dba__http_unit_set(r, "timezone", tc->timezone);
     dba__http_unit_main(r, sql, tc->sql.params, (int)tc->sql.n_params);
-    return dba__http_unit_run(r, tables_finish);
+    return dba__http_unit_run(r, dba__http_tables_finish);
 }
 
 enum MHD_Result
@@ -227,7 +217,10 @@ static enum MHD_Result
 tables_failed(struct req *r)
 {
     const struct dba_err *e = &r->err;
+    enum MHD_Result ret;
 
+    if (dba__http_rpc_raised(r, &ret)) /* RAISE SQLSTATE 'PGRST' (rpc.c) */
+        return ret;
     if (strcmp(e->sqlstate, DBA_SQL_SENTINEL_SQLSTATE) == 0) {
         long n = sentinel_count(e->msg, DBA_SQL_SINGULAR);
         if (n >= 0)
@@ -505,8 +498,8 @@ tables_queue(struct req *r, unsigned status, struct MHD_Response *resp)
     return dba__http_queue(r, status, resp);
 }
 
-static enum MHD_Result
-tables_finish(struct req *r)
+enum MHD_Result
+dba__http_tables_finish(struct req *r)
 {
     struct tables_ctx *tc = r->ctx;
 
@@ -521,7 +514,10 @@ tables_finish(struct req *r)
     const char *hd = col_text(r, DBA_SQL_COL_RESPONSE_HEADERS);
     tc->guc_status = st ? dba_arena_strdup(r->a, st) : NULL;
     tc->guc_headers = hd ? dba_arena_strdup(r->a, hd) : NULL;
-    if (is_read(tc->q.method))
+    if (tc->fn != NULL && tc->fn->ret_kind == DBA_FRET_VOID)
+        return tables_queue(r, 204, MHD_create_response_from_buffer(0, NULL,
+                                                                    MHD_RESPMEM_PERSISTENT));
+    if (is_read(tc->q.method) || tc->fn != NULL) /* a call answers like a read */
         return finish_read(r, tc);
     return finish_write(r, tc);
 }

@@ -171,13 +171,45 @@ struct dba_rel {
     long offset;                    /* offset=, or 0 */
 };
 
-/* A function call (POST/GET /rpc/fn): a node of its own kind, filled by the RPC issue. */
+/* How a call's arguments reach the function. */
+enum dba_call_args {
+    DBA_CALL_ARGS_LIST,   /* GET/HEAD: args[] (query string values), each bound as $n cast to
+                             the parameter's type; a VARIADIC one as an array literal */
+    DBA_CALL_ARGS_OBJECT, /* POST: `body` is one JSON object bound once and read with
+                             json_to_record(...) AS pgrst_body(<the given parameters and their
+                             types>), so JSON arrays, objects and numbers convert as PostgreSQL
+                             does; only parameters named by args[] are passed */
+    DBA_CALL_ARGS_WHOLE,  /* POST to a function whose single parameter is unnamed and json,
+                             jsonb, text, bytea or xml: `body` is bound whole, cast to its type */
+};
+
+/* One argument given to a call. */
+struct dba_call_arg {
+    const struct dba_func_arg *param; /* the function's parameter it binds (catalog) */
+    const char *value;                /* LIST: the value text (NULL = SQL NULL) */
+    const char **values;              /* LIST, VARIADIC parameter: every value of the repeated
+                                         key, rendered as one array literal */
+    size_t n_values;                  /* count of values */
+};
+
+/*
+ * A function call (GET/HEAD/POST <base>/rpc/fn): the root node of a request when q->call is set.
+ * The function is resolved (overloads, argument names) by the HTTP layer against the catalog
+ * before the builder runs; the builder reads the call as the row source of the root scope, so
+ * q->rel's select, filters, order, limit/offset and the Range header apply to its rows as on a
+ * table read (for SETOF and composite results; a scalar result ignores them). Build with
+ * dba_query_sql_build(q, call->fn->ret_table, ...). An unresolved call (fn NULL) is refused
+ * with 400 PGRST127.
+ */
 struct dba_call {
-    const char *schema;         /* function schema */
-    const char *name;           /* function name */
-    const char **arg_names;     /* named arguments */
-    const char **arg_values;    /* their values (bound as parameters) */
-    size_t n_args;              /* count */
+    const char *schema;            /* function schema */
+    const char *name;              /* function name */
+    const struct dba_function *fn; /* the resolved overload (catalog), or NULL */
+    enum dba_call_args args_kind;  /* how arguments are passed */
+    struct dba_call_arg *args;     /* given arguments, in the function's parameter order */
+    size_t n_args;                 /* count */
+    const char *body;              /* OBJECT: the JSON object text; WHOLE: the body as sent
+                                      (NUL-terminated), else NULL */
 };
 
 /* What the root of a request's tree is. */

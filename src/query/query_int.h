@@ -50,6 +50,8 @@ struct sql_ctx {
     const char **params;       /* bound values so far (arena) */
     size_t n_params;           /* count */
     size_t cap_params;         /* allocated slots */
+    const char *with_cte;      /* a call's row source: "pgrst_call AS MATERIALIZED (...)", put
+                                  first in the read's WITH list (sql_call.c), else NULL */
 };
 
 /* sql.c: scopes, parameters, column lookup, response body. */
@@ -125,5 +127,9 @@ DBA_MUSTCHECK int dba__sql_read_inner(struct sql_ctx *c, struct dba_buf *b, bool
 DBA_MUSTCHECK int dba__sql_read_related_order(struct sql_ctx *c, struct dba_buf *b,
                                               const struct dba_order_item *o);
 DBA_MUSTCHECK int dba__sql_write_build(struct sql_ctx *c, struct dba_buf *b);
+/* sql_call.c: a function call (q->call), read as the root scope's row source. */
+DBA_MUSTCHECK int dba__sql_call_build(struct sql_ctx *c, struct dba_buf *b, long max_rows);
+/* sql_read.c: the page of q: offset and limit (-1 = none) from limit/offset, Range, max_rows. */
+void dba__sql_read_range(const struct dba_query *q, long max_rows, long *off, long *lim);
 
 #endif

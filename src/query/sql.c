@@ -194,8 +194,7 @@ dba_query_sql_build(const struct dba_query *q, const struct dba_table *t, long m
     c.alias = dba_arena_strdup(a, b.data + n);
     dba_buf_reset(&b);
     if (dba_query_kind(q) == DBA_NODE_CALL) {
-        rc = dba_err_set(err, DBA_EINVAL, 400, "PGRST127", "Feature not implemented");
-        dba_err_detail(err, "Function calls are not supported yet");
+        rc = dba__sql_call_build(&c, &b, max_rows);
     } else {
         switch (q->method) {
         case DBA_M_GET:

@@ -29,8 +29,8 @@
 
 /* The page: limit/offset and the Range header intersect (PostgREST's RangeQuery), then
  * max_rows caps the size. *lim is -1 when unlimited. */
-static void
-read_range(const struct dba_query *q, long max_rows, long *off, long *lim)
+void
+dba__sql_read_range(const struct dba_query *q, long max_rows, long *off, long *lim)
 {
     long lo = q->rel.offset > 0 ? q->rel.offset : 0;
     long hi = LONG_MAX; /* inclusive upper bound */
@@ -58,7 +58,8 @@ static void
 read_total(struct sql_ctx *c, struct dba_buf *b, const struct dba_buf *where)
 {
     enum dba_count n = c->q->prefer.count;
-    bool planned = n == DBA_COUNT_PLANNED && where->len == 0 && !c->t->is_view;
+    bool planned = n == DBA_COUNT_PLANNED && where->len == 0 && !c->t->is_view &&
+                   c->with_cte == NULL; /* a call's rows have no planner count */
 
     if (n == DBA_COUNT_NONE) {
         dba_buf_puts(b, "NULL::bigint");
@@ -603,8 +604,13 @@ dba__sql_read_build(struct sql_ctx *c, struct dba_buf *b, long max_rows)
     dba_buf_init(&count);
     rc = dba__sql_expr_where(c, &where, SQL_WHERE_ROWS);
     if (rc == DBA_OK) {
-        read_range(c->q, max_rows, &off, &lim);
-        dba_buf_puts(b, "WITH " SQL_SOURCE " AS (");
+        dba__sql_read_range(c->q, max_rows, &off, &lim);
+        dba_buf_puts(b, "WITH ");
+        if (c->with_cte) {
+            dba_buf_puts(b, c->with_cte);
+            dba_buf_puts(b, ", ");
+        }
+        dba_buf_puts(b, SQL_SOURCE " AS (");
         rc = read_rows(c, b, NULL, &where, lim, off);
         dba_buf_putc(b, ')');
     }

@@ -352,6 +352,23 @@ await check('garbage token -> 401 PGRST301', supa(keys.ANON_KEY, 'not-a-jwt').fr
   status: 401, error: { code: 'PGRST301' },
 });
 
+// ---------------------------------------------------------------- rpc()
+
+reseed();
+await check('rpc POST', db.rpc('compat_add', { a: 2, b: 3 }), { status: 200, data: 5 });
+await check('rpc {get: true}', db.rpc('compat_add', { a: 2, b: 3 }, { get: true }), {
+  status: 200, data: 5,
+});
+await check('rpc {head: true, count: exact}', db.rpc('compat_items_in', { cat: 'a' }, { head: true, count: 'exact' }), {
+  status: 200, data: null, count: 2,
+});
+await check('rpc set-returning .select().eq().limit()', db.rpc('compat_items_in', { cat: 'b' }).select('id,name').eq('id', 4).limit(1), {
+  status: 200, data: [{ id: 4, name: 'delta' }],
+});
+await check('rpc unknown argument -> 404 PGRST202', db.rpc('compat_add', { a: 1, z: 2 }), {
+  status: 404, error: { code: 'PGRST202', hint: 'Perhaps you meant to call the function public.compat_add(a, b)' },
+});
+
 reseed();
 console.log(`compat: ${total - failed}/${total} passed${failed ? `, ${failed} failed` : ''}`);
 process.exit(failed ? 1 : 0);

@@ -39,3 +39,11 @@ CREATE POLICY own ON compat_notes TO compat_user
 GRANT SELECT, INSERT, UPDATE, DELETE ON compat_notes TO compat_user;
 GRANT USAGE ON SEQUENCE compat_notes_id_seq TO compat_user;
 INSERT INTO compat_notes (owner, body) VALUES ('alice', 'a1'), ('alice', 'a2'), ('bob', 'b1');
+
+-- Functions for rpc() (tests/compat/compat.mjs).
+CREATE OR REPLACE FUNCTION compat_add(a int, b int) RETURNS int
+    LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
+CREATE OR REPLACE FUNCTION compat_items_in(cat text) RETURNS SETOF compat_items
+    LANGUAGE sql STABLE AS $$ SELECT * FROM compat_items WHERE category = cat ORDER BY id $$;
+GRANT EXECUTE ON FUNCTION compat_add(int, int), compat_items_in(text)
+    TO compat_anon, compat_user, compat_service;

@@ -350,8 +350,13 @@ Test(ops, openapi_matches_the_routes)
         const char *method = json_object_get(item, "get") ? "GET" : "POST";
         if (strcmp(method, "POST") == 0)
             continue; /* writes are exercised by their own tests */
+        brace = strstr(url, "{function}"); /* /rpc: served, the function need not exist */
+        if (brace != NULL)
+            strcpy(brace, "no_such_function");
         struct dbat_resp *r = dbat_admin_req(method, url, NULL, NULL);
-        cr_expect_neq(r->status, 404, "%s %s is documented but not served", method, url);
+        const char *code = json_string_value(json_object_get(r->json, "code"));
+        if (brace == NULL || code == NULL || strcmp(code, "PGRST202") != 0)
+            cr_expect_neq(r->status, 404, "%s %s is documented but not served", method, url);
         cr_expect_neq(r->status, 405, "%s %s is documented but not allowed", method, url);
         dbat_resp_free(r);
     }

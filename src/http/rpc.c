@@ -1,0 +1,706 @@
+/* rpc.c - <base>/rpc/<fn>: function calls, answered through the table pipeline (policy step,
+ * one unit in one round trip, tables.c's finish).
+ *
+ * Design notes.
+ * - Arguments: POST takes a JSON object (an array: its first object), GET and HEAD the query
+ *   string. On GET/HEAD a pair is an argument when its key is not reserved (select, columns,
+ *   on_conflict, [x.]order/limit/offset/and/or) and its value is not an operator expression
+ *   (`id=gt.1` filters the result, `id=1` is an argument), as PostgREST reads it; a repeated key
+ *   feeds a VARIADIC parameter, else the last value wins. Every other pair is handed to the
+ *   grammar and shapes the result as on a table.
+ * - Overloads are resolved by the names given (PostgREST's findProc): a function matches when
+ *   the names cover its required parameters and name nothing else; with no match, a POST whose
+ *   function has one unnamed json/jsonb (application/json), text (text/plain), xml (text/xml)
+ *   or bytea (application/octet-stream) parameter gets the whole body. None: 404 PGRST202; more
+ *   than one: 300 PGRST203. Names are only ever compared with the catalog's; values are bound.
+ * - GET/HEAD run READ ONLY; POST too unless the function is VOLATILE.
+ * - RAISE SQLSTATE 'PGRST' gives the function full control of the error answer (status,
+ *   headers, body), as in PostgREST; malformed MESSAGE/DETAIL JSON is 500 PGRST121. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/grammar.h"
+#include "http/http_int.h"
+
+/* The body's media type, as far as choosing a function goes. */
+enum rpc_media {
+    RPC_JSON,  /* application/json (or none) */
+    RPC_TEXT,  /* text/plain */
+    RPC_XML,   /* text/xml, application/xml */
+    RPC_OCTET, /* application/octet-stream */
+};
+
+/* A decoded argument key of the request and its values (query string order). */
+struct rpc_key {
+    const char *name;    /* decoded key */
+    const char **values; /* its values (GET); NULL for POST */
+    size_t n;            /* count */
+    size_t cap;          /* room */
+};
+
+/* What the request offers: argument names (sorted, unique), values, body. */
+struct rpc_in {
+    struct rpc_key *keys;   /* sorted by name */
+    size_t n_keys;          /* count */
+    size_t cap;             /* room */
+    bool post;              /* POST (the body carries the arguments) */
+    enum rpc_media media;   /* the body's type (POST) */
+    const char *object;     /* POST JSON: the argument object's text, NULL when there is none */
+    struct dba_buf rest;    /* GET/HEAD: the query string without the arguments (raw) */
+    const char *rest_text;  /* rest, copied into the arena */
+};
+
+static void
+rpc_json_decref_cb(void *p)
+{
+    json_decref(p);
+}
+
+static enum rpc_media
+rpc_media_of(const char *ct)
+{
+    if (ct == NULL)
+        return RPC_JSON;
+    while (*ct == ' ')
+        ct++;
+    if (strncasecmp(ct, "text/plain", 10) == 0)
+        return RPC_TEXT;
+    if (strncasecmp(ct, "text/xml", 8) == 0 || strncasecmp(ct, "application/xml", 15) == 0)
+        return RPC_XML;
+    if (strncasecmp(ct, "application/octet-stream", 24) == 0)
+        return RPC_OCTET;
+    return RPC_JSON;
+}
+
+static struct rpc_key *
+rpc_key_get(struct dba_arena *a, struct rpc_in *in, const char *name)
+{
+    size_t i = 0;
+
+    while (i < in->n_keys && strcmp(in->keys[i].name, name) < 0)
+        i++;
+    if (i < in->n_keys && strcmp(in->keys[i].name, name) == 0)
+        return &in->keys[i];
+    if (in->n_keys == in->cap) {
+        size_t cap = in->cap ? in->cap * 2 : 8;
+        struct rpc_key *k = dba_arena_alloc(a, cap * sizeof(*k));
+        if (in->n_keys)
+            memcpy(k, in->keys, in->n_keys * sizeof(*k));
+        in->keys = k;
+        in->cap = cap;
+    }
+    memmove(&in->keys[i + 1], &in->keys[i], (in->n_keys - i) * sizeof(*in->keys));
+    in->n_keys++;
+    memset(&in->keys[i], 0, sizeof(in->keys[i]));
+    in->keys[i].name = name;
+    return &in->keys[i];
+}
+
+static void
+rpc_key_add_value(struct dba_arena *a, struct rpc_key *k, const char *v)
+{
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 4;
+        const char **p = dba_arena_alloc(a, cap * sizeof(*p));
+        if (k->n)
+            memcpy(p, k->values, k->n * sizeof(*p));
+        k->values = p;
+        k->cap = cap;
+    }
+    k->values[k->n++] = v;
+}
+
+/* Reserved keys of the grammar: never arguments. */
+static bool
+rpc_reserved(const char *key)
+{
+    static const char *const words[] = { "order", "limit", "offset", "and", "or" };
+    const char *dot = strrchr(key, '.');
+    const char *last = dot ? dot + 1 : key;
+
+    if (strcmp(key, "select") == 0 || strcmp(key, "columns") == 0 ||
+        strcmp(key, "on_conflict") == 0)
+        return true;
+    for (size_t i = 0; i < DBA_ARRAY_LEN(words); i++)
+        if (strcmp(last, words[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Whether a value is an operator expression: [not.]op[(...)].value. */
+bool
+dba__http_rpc_is_filter(const char *v)
+{
+    static const char *const ops[] = {
+        "eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch", "in", "is",
+        "isdistinct", "fts", "plfts", "phfts", "wfts", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl",
+        "adj",
+    };
+    size_t n;
+
+    if (strncmp(v, "not.", 4) == 0)
+        v += 4;
+    n = strcspn(v, ".(");
+    for (size_t i = 0; i < DBA_ARRAY_LEN(ops); i++) {
+        if (strlen(ops[i]) != n || strncmp(v, ops[i], n) != 0)
+            continue;
+        v += n;
+        if (*v == '(') {
+            const char *close = strchr(v, ')');
+            if (close == NULL)
+                return false;
+            v = close + 1;
+        }
+        return *v == '.';
+    }
+    return false;
+}
+
+/* GET/HEAD: splits the query string into arguments (in->keys) and the rest (in->rest). */
+static int
+rpc_split_query(struct dba_arena *a, const char *query, struct rpc_in *in, struct dba_err *err)
+{
+    const char *s = query ? query : "";
+
+    if (*s == '?')
+        s++;
+    while (*s) {
+        size_t n = strcspn(s, "&;");
+        const char *eq = memchr(s, '=', n);
+        if (n && eq != NULL) {
+            char *k = dba_arena_strndup(a, s, (size_t)(eq - s));
+            char *v = dba_arena_strndup(a, eq + 1, n - (size_t)(eq - s) - 1);
+            size_t kn = dba_url_decode(k, k, strlen(k), true);
+            size_t vn = dba_url_decode(v, v, strlen(v), true);
+            if (kn != strlen(k) || vn != strlen(v))
+                return dba_err_set(err, DBA_EINVAL, 400, "PGRST100",
+                                   "query string parameter contains a NUL byte");
+            if (!rpc_reserved(k) && !dba__http_rpc_is_filter(v)) {
+                rpc_key_add_value(a, rpc_key_get(a, in, k), v);
+            } else {
+                if (in->rest.len)
+                    dba_buf_putc(&in->rest, '&');
+                dba_buf_append(&in->rest, s, n);
+            }
+        }
+        s += n;
+        if (*s)
+            s++;
+    }
+    return DBA_OK;
+}
+
+/* POST: the argument names from the body (JSON object, or an array's first object). */
+static int
+rpc_read_body(struct req *r, struct rpc_in *in, struct dba_err *err)
+{
+    json_error_t jerr;
+    json_t *root, *obj;
+    const char *k;
+    json_t *v;
+
+    if (in->media != RPC_JSON)
+        return DBA_OK;
+    if (r->body.len == 0) {
+        in->object = "{}";
+        return DBA_OK;
+    }
+    /* Integers stay integers when the first object of an array is sent on; one past 64 bits
+       is read as a real. */
+    root = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, &jerr);
+    if (root == NULL)
+        root = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
+                          &jerr);
+    if (root == NULL)
+        return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Empty or invalid json");
+    dba_arena_defer(r->a, rpc_json_decref_cb, root);
+    obj = json_is_array(root) ? json_array_get(root, 0) : root;
+    if (!json_is_object(obj)) {
+        in->object = json_is_array(root) ? "{}" : NULL;
+        return DBA_OK;
+    }
+    if (obj == root) {
+        in->object = dba_arena_strndup(r->a, r->body.data, r->body.len);
+    } else {
+        char *text = json_dumps(obj, JSON_COMPACT);
+        in->object = dba_arena_strdup(r->a, text);
+        free(text);
+    }
+    json_object_foreach(obj, k, v) {
+        DBA_UNUSED(v);
+        rpc_key_get(r->a, in, dba_arena_strdup(r->a, k));
+    }
+    return DBA_OK;
+}
+
+/* ---- overload resolution (PostgREST's findProc) ---- */
+
+static bool
+rpc_is_input(const struct dba_func_arg *p)
+{
+    return p->mode == DBA_ARG_IN || p->mode == DBA_ARG_INOUT || p->mode == DBA_ARG_VARIADIC;
+}
+
+static const struct dba_func_arg *
+rpc_param(const struct dba_function *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_args; i++)
+        if (rpc_is_input(&f->args[i]) && strcmp(f->args[i].name, name) == 0)
+            return &f->args[i];
+    return NULL;
+}
+
+/* The names cover every required parameter and name nothing else. */
+bool
+dba__http_rpc_matches(const struct dba_function *f, const char *const *names, size_t n,
+                      bool post_raw)
+{
+    size_t required = 0, covered = 0;
+
+    if (f->n_in == 0)
+        return n == 0 && !post_raw;
+    for (size_t i = 0; i < n; i++) {
+        const struct dba_func_arg *p = rpc_param(f, names[i]);
+        if (p == NULL)
+            return false;
+        covered += p->required;
+    }
+    for (size_t i = 0; i < f->n_args; i++)
+        required += rpc_is_input(&f->args[i]) && f->args[i].required;
+    return covered == required;
+}
+
+/* One unnamed parameter of the type the body's media type carries. */
+static bool
+rpc_takes_body(const struct dba_function *f, bool post, enum rpc_media m)
+{
+    const struct dba_func_arg *p = NULL;
+
+    if (!post || f->n_in != 1)
+        return false;
+    for (size_t i = 0; i < f->n_args; i++)
+        if (rpc_is_input(&f->args[i]))
+            p = &f->args[i];
+    if (p->name[0] != '\0')
+        return false;
+    switch (m) {
+    case RPC_JSON:
+        return strcmp(p->type, "json") == 0 || strcmp(p->type, "jsonb") == 0;
+    case RPC_TEXT:
+        return strcmp(p->type, "text") == 0;
+    case RPC_XML:
+        return strcmp(p->type, "xml") == 0;
+    case RPC_OCTET:
+        return strcmp(p->type, "bytea") == 0;
+    }
+    return false;
+}
+
+/* "a, b, c" of names in a. */
+static const char *
+rpc_join(struct dba_arena *a, const char *const *names, size_t n)
+{
+    struct dba_buf b;
+    const char *s;
+
+    dba_buf_init(&b);
+    dba_buf_puts(&b, "");
+    for (size_t i = 0; i < n; i++)
+        dba_buf_printf(&b, "%s%s", i ? ", " : "", names[i]);
+    s = dba_arena_strdup(a, b.data);
+    dba_buf_cleanup(&b);
+    return s;
+}
+
+static int
+rpc_name_cmp(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* "(a, b)": the input parameter names of f, sorted. */
+static const char *
+rpc_param_list(struct dba_arena *a, const struct dba_function *f)
+{
+    const char **v = dba_arena_alloc(a, (f->n_args + 1) * sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->n_args; i++)
+        if (rpc_is_input(&f->args[i]))
+            v[n++] = f->args[i].name;
+    qsort(v, n, sizeof(*v), rpc_name_cmp);
+    return dba_arena_printf(a, "(%s)", rpc_join(a, v, n));
+}
+
+/* PostgREST's hint: a close function name, or the overload whose parameters are closest. */
+static const char *
+rpc_hint(struct dba_arena *a, const struct dba_catalog *c, const char *schema, const char *name,
+         const struct dba_function *fns, size_t n_fns, const char *given)
+{
+    const char *best = NULL;
+    double best_score = 0.33; /* PostgREST's minimum for parameter lists */
+
+    if (n_fns == 0) {
+        const char *near = dba_catalog_function_suggest(c, schema, name);
+        return near ? dba_arena_printf(a, "Perhaps you meant to call the function %s.%s", schema,
+                                       near)
+                    : NULL;
+    }
+    for (size_t i = 0; i < n_fns; i++) {
+        const char *list = rpc_param_list(a, &fns[i]);
+        double score = dba_catalog_similarity(given, list);
+        if (score >= best_score && (best == NULL || score > best_score)) {
+            best_score = score;
+            best = list;
+        }
+    }
+    return best ? dba_arena_printf(a, "Perhaps you meant to call the function %s.%s%s", schema,
+                                   name, best)
+                : NULL;
+}
+
+/* 404 PGRST202 with PostgREST's message, details and hint. */
+static int
+rpc_not_found(struct dba_arena *a, const struct dba_catalog *c, const char *schema,
+              const char *name, const struct dba_function *fns, size_t n_fns,
+              const struct rpc_in *in, struct dba_err *err)
+{
+    const char **names = dba_arena_alloc(a, (in->n_keys + 1) * sizeof(*names));
+    bool raw = in->post && in->media != RPC_JSON;
+    const char *list, *det;
+
+    for (size_t i = 0; i < in->n_keys; i++)
+        names[i] = in->keys[i].name;
+    list = rpc_join(a, names, in->n_keys);
+    if (raw)
+        dba_err_set(err, DBA_ENOTFOUND, 404, "PGRST202",
+                    "Could not find the function %s.%s in the schema cache", schema, name);
+    else if (in->n_keys == 0)
+        dba_err_set(err, DBA_ENOTFOUND, 404, "PGRST202",
+                    "Could not find the function %s.%s without parameters in the schema cache",
+                    schema, name);
+    else
+        dba_err_set(err, DBA_ENOTFOUND, 404, "PGRST202",
+                    "Could not find the function %s.%s(%s) in the schema cache", schema, name,
+                    list);
+    if (raw)
+        det = in->media == RPC_TEXT ? " with a single unnamed text parameter"
+              : in->media == RPC_XML ? " with a single unnamed xml parameter"
+                                     : " with a single unnamed bytea parameter";
+    else if (in->n_keys == 0)
+        det = " without parameters";
+    else
+        det = dba_arena_printf(a, " with parameter%s %s", in->n_keys > 1 ? "s" : "", list);
+    dba_err_detail(err, "Searched for the function %s.%s%s%s, but no matches were found in the "
+                   "schema cache.", schema, name, det,
+                   in->post && in->media == RPC_JSON
+                       ? " or with a single unnamed json/jsonb parameter" : "");
+    if (!raw) {
+        const char *h = rpc_hint(a, c, schema, name, fns, n_fns,
+                                 dba_arena_printf(a, "(%s)", list));
+        if (h != NULL)
+            dba_err_hint(err, "%s", h);
+    }
+    return DBA_ENOTFOUND;
+}
+
+/* 300 PGRST203 naming the candidates. */
+static int
+rpc_ambiguous(struct dba_arena *a, const struct dba_function *const *v, size_t n,
+              struct dba_err *err)
+{
+    struct dba_buf b;
+
+    dba_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        bool first = true;
+        dba_buf_printf(&b, "%s%s.%s(", i ? ", " : "", v[i]->schema, v[i]->name);
+        for (size_t k = 0; k < v[i]->n_args; k++) {
+            if (!rpc_is_input(&v[i]->args[k]))
+                continue;
+            dba_buf_printf(&b, "%s%s => %s", first ? "" : ", ", v[i]->args[k].name,
+                           v[i]->args[k].type);
+            first = false;
+        }
+        dba_buf_putc(&b, ')');
+    }
+    dba_err_set(err, DBA_EINVAL, 300, "PGRST203",
+                "Could not choose the best candidate function between: %s", b.data);
+    dba_err_hint(err, "Try renaming the parameters or the function itself in the database so "
+                      "function overloading can be resolved");
+    dba_buf_cleanup(&b);
+    DBA_UNUSED(a);
+    return DBA_EINVAL;
+}
+
+/* PostgREST's findProc over the overloads of schema.name. *whole: the body goes whole. */
+static int
+rpc_resolve(struct dba_arena *a, const struct dba_catalog *c, const char *schema,
+            const char *name, const struct rpc_in *in, const struct dba_function **out,
+            bool *whole, struct dba_err *err)
+{
+    size_t n_fns = 0, n_match = 0, n_fall = 0;
+    const struct dba_function *fns = dba_catalog_function_find(c, schema, name, &n_fns);
+    const struct dba_function **match = dba_arena_alloc(a, (n_fns + 1) * sizeof(*match));
+    const struct dba_function **fall = dba_arena_alloc(a, (n_fns + 1) * sizeof(*fall));
+    const char **names = dba_arena_alloc(a, (in->n_keys + 1) * sizeof(*names));
+    bool raw = in->post && in->media != RPC_JSON;
+
+    for (size_t i = 0; i < in->n_keys; i++)
+        names[i] = in->keys[i].name;
+    for (size_t i = 0; i < n_fns; i++) {
+        if (dba__http_rpc_matches(&fns[i], names, in->n_keys, raw))
+            match[n_match++] = &fns[i];
+        else if (rpc_takes_body(&fns[i], in->post, in->media))
+            fall[n_fall++] = &fns[i];
+    }
+    *whole = n_match == 0 && n_fall == 1;
+    if (n_match == 1 || *whole) {
+        *out = n_match == 1 ? match[0] : fall[0];
+        return DBA_OK;
+    }
+    if (n_match > 1)
+        return rpc_ambiguous(a, match, n_match, err);
+    if (n_fall > 1)
+        return rpc_ambiguous(a, fall, n_fall, err);
+    return rpc_not_found(a, c, schema, name, fns, n_fns, in, err);
+}
+
+/* ---- the call node ---- */
+
+static void
+rpc_call_fill(struct dba_arena *a, struct dba_call *call, const struct rpc_in *in, bool whole,
+              const char *body)
+{
+    const struct dba_function *f = call->fn;
+
+    call->args = dba_arena_alloc(a, (f->n_args + 1) * sizeof(*call->args));
+    call->n_args = 0;
+    if (whole) {
+        call->args_kind = DBA_CALL_ARGS_WHOLE;
+        call->body = body;
+        return;
+    }
+    call->args_kind = in->post ? DBA_CALL_ARGS_OBJECT : DBA_CALL_ARGS_LIST;
+    call->body = in->post ? in->object : NULL;
+    for (size_t i = 0; i < f->n_args; i++) {
+        const struct dba_func_arg *p = &f->args[i];
+        struct dba_call_arg *ca;
+        size_t k = 0;
+
+        if (!rpc_is_input(p) || p->name[0] == '\0')
+            continue;
+        while (k < in->n_keys && strcmp(in->keys[k].name, p->name) != 0)
+            k++;
+        if (k == in->n_keys)
+            continue;
+        ca = &call->args[call->n_args++];
+        memset(ca, 0, sizeof(*ca));
+        ca->param = p;
+        if (!in->post) {
+            ca->values = in->keys[k].values;
+            ca->n_values = in->keys[k].n;
+            ca->value = in->keys[k].n ? in->keys[k].values[in->keys[k].n - 1] : NULL;
+        }
+    }
+}
+
+/* The grammar reads the rest of the request: select, filters, order, limit, Prefer, Accept. */
+static bool
+rpc_parse(struct req *r, struct tables_ctx *tc, enum dba_method m, const struct rpc_in *in,
+          enum MHD_Result *ret)
+{
+    struct dba_http_req_in gin = {
+        .method = m == DBA_M_POST ? DBA_M_GET : m,
+        .query = in->post ? r->raw_query : in->rest_text,
+        .prefer = dba__http_header_all(r, "Prefer"),
+        .accept = dba__http_header(r, "Accept"),
+        .range = m == DBA_M_GET ? dba__http_header(r, "Range") : NULL,
+    };
+    struct dba_err err;
+
+    if (dba_http_grammar_parse(r->a, &gin, &tc->q, &err) != DBA_OK) {
+        *ret = dba__http_send_err(r, &err);
+        return false;
+    }
+    tc->q.method = m;
+    return true;
+}
+
+static enum MHD_Result
+rpc_submit(struct req *r, struct tables_ctx *tc, bool read_only)
+{
+    struct dba_err err;
+    enum dba_media media = tc->q.media;
+
+    /* A single row is sent as an object (PostgREST); the media type stays the one negotiated. */
+    if (!tc->fn->ret_set && tc->fn->ret_kind == DBA_FRET_COMPOSITE) {
+        if (media == DBA_MEDIA_JSON)
+            tc->q.media = DBA_MEDIA_OBJECT;
+        else if (media == DBA_MEDIA_ARRAY_STRIPPED)
+            tc->q.media = DBA_MEDIA_OBJECT_STRIPPED;
+    }
+    int rc = dba_query_sql_build(&tc->q, tc->t, (long)r->w->srv->cfg->server.max_rows, r->a,
+                                 &tc->sql, &err);
+    tc->q.media = media;
+    if (rc != DBA_OK)
+        return dba__http_send_err(r, &err);
+    dba_arena_defer(r->a, dba_query_sql_cleanup_cb, &tc->sql);
+    r->t_us[REQ_T_PLANNED] = dba_now_us();
+    dba__http_unit_begin(r, REQ_ISO_DEFAULT, read_only);
+    r->unit.keep_tx = true; /* a function may write: READ ONLY must hold */
+    dba__http_policy_unit(r); /* the caller's role, claims and request.*, pre_request */
+    dba__http_unit_main(r, tc->sql.text.data, tc->sql.params, (int)tc->sql.n_params);
+    return dba__http_unit_run(r, dba__http_tables_finish);
+}
+
+static bool
+rpc_method(const char *name, enum dba_method *m)
+{
+    if (strcmp(name, "GET") == 0)
+        *m = DBA_M_GET;
+    else if (strcmp(name, "HEAD") == 0)
+        *m = DBA_M_HEAD;
+    else if (strcmp(name, "POST") == 0)
+        *m = DBA_M_POST;
+    else
+        return false;
+    return true;
+}
+
+enum MHD_Result
+dba__http_rpc(struct req *r, const char *fn)
+{
+    struct tables_ctx *tc = dba_arena_alloc(r->a, sizeof(*tc));
+    struct dba_call *call = dba_arena_alloc(r->a, sizeof(*call));
+    struct rpc_in in;
+    enum dba_method m;
+    enum MHD_Result ret;
+    struct dba_err err;
+    bool whole = false;
+
+    memset(tc, 0, sizeof(*tc));
+    memset(call, 0, sizeof(*call));
+    memset(&in, 0, sizeof(in));
+    r->ctx = tc;
+    if (!rpc_method(r->method, &m))
+        return dba__http_error(r, 405, "PGRST101",
+                               dba_arena_printf(r->a, "Cannot use the %s method on RPC", r->method),
+                               NULL, NULL);
+    struct dba_catalog *c = dba__http_cache(r);
+    if (c == NULL)
+        return dba__http_error(r, 503, "PGRST002",
+                               "Could not query the database for the schema cache. Retrying.",
+                               NULL, NULL);
+    if (!dba__http_policy_identity(r, &ret))
+        return ret;
+    if (!dba__http_policy_schema(r, c, m != DBA_M_POST, &ret))
+        return ret;
+    in.post = m == DBA_M_POST;
+    in.media = rpc_media_of(dba__http_header(r, "Content-Type"));
+    dba_buf_init(&in.rest);
+    int rc = in.post ? rpc_read_body(r, &in, &err) : rpc_split_query(r->a, r->raw_query, &in, &err);
+    in.rest_text = dba_arena_strdup(r->a, in.rest.data ? in.rest.data : "");
+    dba_buf_cleanup(&in.rest);
+    if (rc == DBA_OK)
+        rc = rpc_resolve(r->a, c, r->pol.schema, fn, &in, &call->fn, &whole, &err);
+    if (rc != DBA_OK)
+        return dba__http_send_err(r, &err);
+    bool read_only = m != DBA_M_POST || call->fn->volatility != 'v';
+    if (!read_only && !dba__http_policy_table_write(r, &ret))
+        return ret;
+    call->schema = call->fn->schema;
+    call->name = call->fn->name;
+    rpc_call_fill(r->a, call, &in, whole, dba_arena_strndup(r->a, r->body.data ? r->body.data : "",
+                                                             r->body.len));
+    if (!rpc_parse(r, tc, m, &in, &ret))
+        return ret;
+    r->t_us[REQ_T_PARSED] = dba_now_us();
+    tc->fn = call->fn;
+    tc->t = call->fn->ret_table;
+    tc->q.schema = r->pol.schema;
+    tc->q.table = dba_arena_printf(r->a, "rpc/%s", call->fn->name);
+    tc->q.call = call;
+    if (tc->q.prefer.count == DBA_COUNT_PLANNED) /* no planner estimate for a call's rows */
+        tc->q.prefer.count = DBA_COUNT_NONE;
+    dba__http_policy_tx(r, tc->q.prefer.tx);
+    return rpc_submit(r, tc, read_only);
+}
+
+/* ---- RAISE SQLSTATE 'PGRST' ---- */
+
+static enum MHD_Result
+rpc_raise_parse_error(struct req *r, const char *what, const char *text)
+{
+    static const char *const msg_hint =
+        "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional "
+        "keys: 'details', 'hint'.";
+    static const char *const det_hint =
+        "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional "
+        "key: 'status_text'.";
+    const char *det = text == NULL ? "DETAIL is missing in the RAISE statement"
+                                   : dba_arena_printf(r->a, "Invalid JSON value for %s: '%s'",
+                                                      what, text);
+
+    return dba__http_error(r, 500, "PGRST121",
+                           "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error", det,
+                           strcmp(what, "MESSAGE") == 0 ? msg_hint : det_hint);
+}
+
+static json_t *
+rpc_str_or_null(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    return json_is_string(v) ? json_incref(v) : json_null();
+}
+
+bool
+dba__http_rpc_raised(struct req *r, enum MHD_Result *ret)
+{
+    const struct dba_err *e = &r->err;
+    json_t *msg, *det, *st, *hdrs;
+
+    if (e->kind != DBA_DB_ERR_SQL || strcmp(e->sqlstate, "PGRST") != 0)
+        return false;
+    msg = json_loads(e->msg, 0, NULL);
+    if (!json_is_object(msg) || !json_is_string(json_object_get(msg, "code")) ||
+        !json_is_string(json_object_get(msg, "message"))) {
+        json_decref(msg);
+        *ret = rpc_raise_parse_error(r, "MESSAGE", e->msg);
+        return true;
+    }
+    det = e->detail[0] ? json_loads(e->detail, 0, NULL) : NULL;
+    st = json_object_get(det, "status");
+    hdrs = json_object_get(det, "headers");
+    if (!json_is_object(det) || !json_is_integer(st) || !json_is_object(hdrs) ||
+        json_integer_value(st) < 100 || json_integer_value(st) > 999) {
+        json_decref(msg);
+        json_decref(det);
+        *ret = rpc_raise_parse_error(r, "DETAIL", e->detail[0] ? e->detail : NULL);
+        return true;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "code", rpc_str_or_null(msg, "code"));
+    json_object_set_new(o, "details", rpc_str_or_null(msg, "details"));
+    json_object_set_new(o, "hint", rpc_str_or_null(msg, "hint"));
+    json_object_set_new(o, "message", rpc_str_or_null(msg, "message"));
+    char *text = json_dumps(o, JSON_COMPACT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    const char *k;
+    json_t *v;
+    json_object_foreach(hdrs, k, v) {
+        if (json_is_string(v) && strpbrk(k, "\r\n") == NULL &&
+            strpbrk(json_string_value(v), "\r\n") == NULL)
+            MHD_add_response_header(resp, k, json_string_value(v));
+    }
+    unsigned status = (unsigned)json_integer_value(st);
+    json_decref(o);
+    json_decref(msg);
+    json_decref(det);
+    *ret = dba__http_queue(r, status, resp);
+    return true;
+}

@@ -1,0 +1,260 @@
+/* test_rpc.c - function calls over <base>/rpc/<fn> on real PostgreSQL (fixtures
+   tests/fixtures/auth.sql for the roles, then tests/fixtures/rpc.sql, schema fn): each call form,
+   each result kind with select/filters/order on sets, overloads and their errors, volatility and
+   READ ONLY transactions, raised errors with their status and headers, and a function under RLS
+   called with a JWT role. The gateway connects as authenticator and runs as the caller's role. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "core/core.h"
+#include "harness.h"
+
+#define SECRET "it-is-a-test-secret-of-32-bytes-or-more"
+
+static char url[512];
+
+static void
+load(const char *name)
+{
+    const char *src = getenv("DBA_TEST_SOURCE_DIR");
+    char path[512];
+    struct dba_buf b;
+    char chunk[4096];
+    size_t n;
+
+    cr_assert(src != NULL);
+    snprintf(path, sizeof(path), "%s/tests/fixtures/%s", src, name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    dba_buf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        dba_buf_append(&b, chunk, n);
+    fclose(f);
+    free(dbat_sql(b.data));
+    dba_buf_cleanup(&b);
+}
+
+static void
+start(void)
+{
+    const char *base = getenv("DBA_TEST_DATABASE_URL");
+
+    cr_assert(base != NULL);
+    load("auth.sql");
+    load("rpc.sql");
+    const char *u = strstr(base, "user=postgres");
+    cr_assert_not_null(u, "%s", base);
+    snprintf(url, sizeof(url), "%.*suser=authenticator%s", (int)(u - base), base,
+             u + strlen("user=postgres"));
+    dbat_server_start_full(url, NULL, NULL, "\"fn\"",
+                           "auth: { jwt_secret = \"" SECRET "\"; anon_role = \"web_anon\"; };");
+}
+
+TestSuite(rpc, .init = start, .fini = dbat_server_stop);
+
+static char *
+bearer(const char *role, const char *claims)
+{
+    struct dba_config_auth c = { .present = true, .jwt_secret = (char *)SECRET };
+    struct dba_auth *a = NULL;
+    struct dba_err err;
+    char *tok = NULL, *h = NULL;
+
+    cr_assert_eq(dba_auth_new(&c, &a, &err), DBA_OK, "%s", err.msg);
+    cr_assert_eq(dba_auth_mint(a, role, claims, (int64_t)time(NULL), 3600, &tok, &err), DBA_OK,
+                 "%s", err.msg);
+    dba_auth_free(a);
+    cr_assert(asprintf(&h, "Authorization: Bearer %s", tok) > 0);
+    free(tok);
+    return h;
+}
+
+static struct dbat_resp *
+call(const char *method, const char *path, const char *body, const char *h1, const char *h2)
+{
+    const char *h[4] = { 0 };
+    int n = 0;
+
+    if (body != NULL)
+        h[n++] = "Content-Type: application/json";
+    if (h1 != NULL)
+        h[n++] = h1;
+    if (h2 != NULL)
+        h[n++] = h2;
+    return dbat_req(method, path, h, body);
+}
+
+static void
+expect(struct dbat_resp *r, long status, const char *json)
+{
+    cr_expect_eq(r->status, status, "status %ld: %s", r->status, r->body);
+    if (json != NULL)
+        cr_expect(dbat_json_eq(r->json, json), "got %s, want %s", r->body, json);
+    dbat_resp_free(r);
+}
+
+Test(rpc, call_forms)
+{
+    expect(call("GET", "/tables/rpc/add?a=1&b=2", NULL, NULL, NULL), 200, "3");
+    expect(call("POST", "/tables/rpc/add", "{\"a\":1,\"b\":2}", NULL, NULL), 200, "3");
+    /* an array body: its first object */
+    expect(call("POST", "/tables/rpc/add", "[{\"a\":5,\"b\":6},{\"a\":1,\"b\":1}]", NULL, NULL),
+           200, "11");
+    struct dbat_resp *r = call("HEAD", "/tables/rpc/add?a=1&b=2", NULL, NULL, NULL);
+    cr_expect_eq(r->status, 200);
+    cr_expect_eq(r->body_len, 0);
+    dbat_resp_free(r);
+    /* defaults, no arguments, an empty body */
+    expect(call("GET", "/tables/rpc/greet?name=Ann", NULL, NULL, NULL), 200, "\"Hello, Ann\"");
+    expect(call("POST", "/tables/rpc/greet", "{\"name\":\"Ann\",\"greeting\":\"Hi\"}", NULL,
+                NULL), 200, "\"Hi, Ann\"");
+    expect(call("POST", "/tables/rpc/noargs", "", NULL, NULL), 200, "\"none\"");
+    /* variadic: repeated keys on GET, an array on POST, none at all */
+    expect(call("GET", "/tables/rpc/joined?parts=a&parts=b%20c", NULL, NULL, NULL), 200,
+           "\"a+b c\"");
+    expect(call("POST", "/tables/rpc/joined", "{\"parts\":[\"x\",\"y\"]}", NULL, NULL), 200,
+           "\"x+y\"");
+    expect(call("GET", "/tables/rpc/joined", NULL, NULL, NULL), 200, "\"\"");
+    expect(call("GET", "/tables/rpc/sum_ints?v=1&v=2&v=3", NULL, NULL, NULL), 200, "6");
+    /* JSON arrays convert to PostgreSQL arrays; a hostile value stays a value */
+    expect(call("POST", "/tables/rpc/arr_len", "{\"a\":[1,2,3]}", NULL, NULL), 200, "3");
+    expect(call("GET", "/tables/rpc/greet?name=x'%3B%20DROP%20TABLE%20fn.books%3B--", NULL,
+                NULL, NULL), 200, "\"Hello, x'; DROP TABLE fn.books;--\"");
+    /* a single unnamed json / text parameter takes the whole body */
+    expect(call("POST", "/tables/rpc/echo_json", "{\"k\":[1,2]}", NULL, NULL), 200,
+           "{\"k\":[1,2]}");
+    const char *text_h[] = { "Content-Type: text/plain", NULL };
+    expect(dbat_req("POST", "/tables/rpc/echo_text", text_h, "plain words"), 200,
+           "\"plain words\"");
+}
+
+Test(rpc, result_kinds)
+{
+    expect(call("GET", "/tables/rpc/book?id=2", NULL, NULL, NULL), 200,
+           "{\"id\":2,\"title\":\"Trial\",\"year\":1925}");
+    expect(call("GET", "/tables/rpc/make_pair", NULL, NULL, NULL), 200, "{\"x\":1,\"y\":\"one\"}");
+    expect(call("GET", "/tables/rpc/split?n=5", NULL, NULL, NULL), 200,
+           "{\"half\":2,\"rest\":1}");
+    expect(call("GET", "/tables/rpc/numbers?n=3", NULL, NULL, NULL), 200, "[1,2,3]");
+    expect(call("GET", "/tables/rpc/numbers?n=5&limit=2&offset=1", NULL, NULL, NULL), 200,
+           "[2,3]");
+    expect(call("GET", "/tables/rpc/squares?n=3", NULL, NULL, NULL), 200,
+           "[{\"i\":1,\"sq\":1},{\"i\":2,\"sq\":4},{\"i\":3,\"sq\":9}]");
+    struct dbat_resp *r = call("POST", "/tables/rpc/nothing", "{}", NULL, NULL);
+    cr_expect_eq(r->status, 204);
+    cr_expect_eq(r->body_len, 0);
+    cr_expect_null(dbat_header(r, "Content-Type"));
+    dbat_resp_free(r);
+}
+
+Test(rpc, setof_takes_select_filters_order_and_counts)
+{
+    expect(call("GET", "/tables/rpc/search_books?q=castle&select=title", NULL, NULL, NULL), 200,
+           "[{\"title\":\"Castle\"},{\"title\":\"Castle Rock\"}]");
+    expect(call("POST", "/tables/rpc/all_books?select=id&year=lt.1926&order=year.desc", "{}",
+                NULL, NULL), 200, "[{\"id\":2},{\"id\":5}]");
+    expect(call("GET", "/tables/rpc/squares?n=4&sq=gt.1&order=i.desc&limit=2", NULL, NULL, NULL),
+           200, "[{\"i\":4,\"sq\":16},{\"i\":3,\"sq\":9}]");
+    struct dbat_resp *r = call("GET", "/tables/rpc/all_books?select=id", NULL,
+                               "Prefer: count=exact", "Range: 0-1");
+    cr_expect_eq(r->status, 206);
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-1/5");
+    dbat_resp_free(r);
+    r = call("HEAD", "/tables/rpc/all_books", NULL, "Prefer: count=exact", NULL);
+    cr_expect_eq(r->status, 200);
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-4/5");
+    dbat_resp_free(r);
+    expect(call("GET", "/tables/rpc/all_books?id=eq.3&select=title", NULL,
+                "Accept: application/vnd.pgrst.object+json", NULL), 200,
+           "{\"title\":\"Amerika\"}");
+    expect(call("GET", "/tables/rpc/all_books?id=gt.3", NULL,
+                "Accept: application/vnd.pgrst.object+json", NULL), 406, NULL);
+    /* a column the result does not have */
+    expect(call("GET", "/tables/rpc/all_books?nope=eq.1", NULL, NULL, NULL), 400, NULL);
+}
+
+Test(rpc, overloads_and_resolution_errors)
+{
+    expect(call("GET", "/tables/rpc/over?a=1", NULL, NULL, NULL), 200, "\"int a\"");
+    expect(call("GET", "/tables/rpc/over?a=1&b=2", NULL, NULL, NULL), 200, "\"int a, int b\"");
+    expect(call("GET", "/tables/rpc/amb?a=1", NULL, NULL, NULL), 300,
+           "{\"code\":\"PGRST203\",\"details\":null,\"hint\":\"Try renaming the parameters or the "
+           "function itself in the database so function overloading can be resolved\","
+           "\"message\":\"Could not choose the best candidate function between: "
+           "fn.amb(a => integer), fn.amb(a => text)\"}");
+    expect(call("GET", "/tables/rpc/add?a=1&b=2&c=3", NULL, NULL, NULL), 404,
+           "{\"code\":\"PGRST202\",\"details\":\"Searched for the function fn.add with parameters "
+           "a, b, c, but no matches were found in the schema cache.\",\"hint\":\"Perhaps you meant "
+           "to call the function fn.add(a, b)\",\"message\":\"Could not find the function "
+           "fn.add(a, b, c) in the schema cache\"}");
+    expect(call("GET", "/tables/rpc/nosuch", NULL, NULL, NULL), 404, NULL);
+    expect(call("DELETE", "/tables/rpc/add", NULL, NULL, NULL), 405,
+           "{\"code\":\"PGRST101\",\"details\":null,\"hint\":null,"
+           "\"message\":\"Cannot use the DELETE method on RPC\"}");
+    expect(call("PATCH", "/tables/rpc/add", "{}", NULL, NULL), 405, NULL);
+    expect(call("POST", "/tables/rpc/add", "{not json", NULL, NULL), 400, NULL);
+}
+
+Test(rpc, volatility_decides_the_transaction)
+{
+    /* GET runs READ ONLY: a volatile function that writes is refused (25006 -> 405) */
+    expect(call("GET", "/tables/rpc/bump", NULL, NULL, NULL), 405, NULL);
+    expect(call("GET", "/tables/rpc/tx_read_only", NULL, NULL, NULL), 200, "\"on\"");
+    /* POST to a volatile function is read-write and commits */
+    expect(call("POST", "/tables/rpc/tx_read_only", "{}", NULL, NULL), 200, "\"off\"");
+    struct dbat_resp *r = call("POST", "/tables/rpc/bump", "{}", NULL, NULL);
+    cr_expect_eq(r->status, 200);
+    long n = strtol(r->body, NULL, 10);
+    dbat_resp_free(r);
+    r = call("GET", "/tables/rpc/peek", NULL, NULL, NULL);
+    cr_expect_eq(strtol(r->body, NULL, 10), n);
+    dbat_resp_free(r);
+    /* Prefer: tx=rollback is honoured like on tables only when allowed; POST stable is READ
+       ONLY */
+    expect(call("POST", "/tables/rpc/noargs", "{}", NULL, NULL), 200, "\"none\"");
+}
+
+Test(rpc, raised_errors_set_status_and_headers)
+{
+    expect(call("GET", "/tables/rpc/pay", NULL, NULL, NULL), 402,
+           "{\"code\":\"PT402\",\"details\":\"Quota exceeded\",\"hint\":\"Upgrade your plan\","
+           "\"message\":\"Payment Required\"}");
+    struct dbat_resp *r = call("POST", "/tables/rpc/teapot", "{}", NULL, NULL);
+    cr_expect_eq(r->status, 418);
+    cr_expect_str_eq(dbat_header(r, "X-Pot"), "tea");
+    cr_expect(dbat_json_eq(r->json, "{\"code\":\"T418\",\"details\":\"d\",\"hint\":\"h\","
+                                    "\"message\":\"short and stout\"}"), "%s", r->body);
+    dbat_resp_free(r);
+    expect(call("POST", "/tables/rpc/bad_raise", "{}", NULL, NULL), 500,
+           "{\"code\":\"PGRST121\",\"details\":\"Invalid JSON value for MESSAGE: 'not json'\","
+           "\"hint\":\"MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and "
+           "optional keys: 'details', 'hint'.\",\"message\":\"Could not parse JSON in the "
+           "\\\"RAISE SQLSTATE 'PGRST'\\\" error\"}");
+    expect(call("POST", "/tables/rpc/no_detail", "{}", NULL, NULL), 500, NULL);
+    /* response.status / response.headers set by the function */
+    r = call("POST", "/tables/rpc/created", "{\"name\":\"z\"}", NULL, NULL);
+    cr_expect_eq(r->status, 201);
+    cr_expect_str_eq(dbat_header(r, "Location"), "/things/z");
+    dbat_resp_free(r);
+}
+
+Test(rpc, functions_run_as_the_callers_role_under_rls)
+{
+    char *alice = bearer("authenticated", "{\"sub\":\"alice\"}");
+    char *bob = bearer("authenticated", "{\"sub\":\"bob\"}");
+
+    expect(call("GET", "/tables/rpc/my_notes?select=body", NULL, alice, NULL), 200,
+           "[{\"body\":\"a1\"},{\"body\":\"a2\"}]");
+    expect(call("POST", "/tables/rpc/my_notes?select=body", "{}", bob, NULL), 200,
+           "[{\"body\":\"b1\"}]");
+    expect(call("GET", "/tables/rpc/whoami", NULL, bob, NULL), 200, "\"authenticated\"");
+    expect(call("GET", "/tables/rpc/whoami", NULL, NULL, NULL), 200, "\"web_anon\"");
+    /* anon may not execute my_notes: 42501 without a token is 401 */
+    expect(call("GET", "/tables/rpc/my_notes", NULL, NULL, NULL), 401, NULL);
+    free(alice);
+    free(bob);
+}
