@@ -39,3 +39,15 @@ CREATE POLICY own ON compat_notes TO compat_user
 GRANT SELECT, INSERT, UPDATE, DELETE ON compat_notes TO compat_user;
 GRANT USAGE ON SEQUENCE compat_notes_id_seq TO compat_user;
 INSERT INTO compat_notes (owner, body) VALUES ('alice', 'a1'), ('alice', 'a2'), ('bob', 'b1');
+
+-- Embedding (issue 11): authors 1-n books, a book without an author; dropped by run.sh.
+DROP TABLE IF EXISTS compat_books, compat_authors;
+CREATE TABLE compat_authors (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE compat_books (
+    id int PRIMARY KEY,
+    title text NOT NULL,
+    author_id int REFERENCES compat_authors (id)
+);
+INSERT INTO compat_authors VALUES (1, 'Ada'), (2, 'Brook'), (3, 'Cyd');
+INSERT INTO compat_books VALUES (1, 'Alpha', 1), (2, 'Beta', 1), (3, 'Gamma', 2), (4, 'Orphan', NULL);
+GRANT SELECT ON compat_authors, compat_books TO compat_anon, compat_service;
