@@ -219,7 +219,10 @@ const char *dba_catalog_table_suggest(const struct dba_catalog *c, const char *s
  * key name, a column of either side, or a junction name). One match: *out = it, DBA_OK. None:
  * 400 PGRST200 "Could not find a relationship between 'from' and 'target' in the schema cache"
  * with PostgREST's details and hint. Several: 300 PGRST201 with the candidates as a JSON array in
- * err->detail (err->detail_json set) and PostgREST's hint.
+ * err->detail (err->detail_json set) and PostgREST's hint. Many-to-many candidates a client
+ * cannot tell apart (junctions of one name and the same keys in several schemas, e.g. views in
+ * other exposed schemas over one junction table) count once: the junction in from's schema, else
+ * a table before a view.
  */
 DBA_MUSTCHECK int dba_catalog_relationship_find(const struct dba_catalog *c,
                                                 const struct dba_table *from, const char *target,

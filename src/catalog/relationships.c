@@ -805,6 +805,58 @@ ambiguous(const struct dba_table *from, const char *target,
     return DBA_EINVAL;
 }
 
+static bool
+names_eq(const char *const *a, const char *const *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Two many-to-many candidates a client cannot tell apart: the same description in PGRST201's
+   details and the same `!junction` hint (junctions of one name in several schemas, e.g. views in
+   other exposed schemas over the same junction table, with the same keys). */
+static bool
+m2m_twins(const struct dba_relationship *a, const struct dba_relationship *b)
+{
+    return a->card == DBA_CARD_M2M && b->card == DBA_CARD_M2M && a->target == b->target &&
+           strcmp(a->junction->name, b->junction->name) == 0 &&
+           strcmp(a->constraint, b->constraint) == 0 &&
+           strcmp(a->target_constraint, b->target_constraint) == 0 && a->n_cols == b->n_cols &&
+           a->n_target_cols == b->n_target_cols &&
+           names_eq(a->junction_cols, b->junction_cols, a->n_cols) &&
+           names_eq(a->junction_target_cols, b->junction_target_cols, a->n_target_cols);
+}
+
+/* Which of two twins is kept: the junction in the embedding relation's schema, else a table
+   before a view. */
+static int
+m2m_rank(const struct dba_table *from, const struct dba_relationship *r)
+{
+    int same_schema = strcmp(r->junction->schema, from->schema) == 0;
+
+    return 2 * same_schema + (r->junction->is_view ? 0 : 1);
+}
+
+/* Collapses twins into one candidate (at the first one's place); returns the new count. */
+static size_t
+collapse_twins(const struct dba_table *from, const struct dba_relationship **cands, size_t n)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < kept && !m2m_twins(cands[j], cands[i]))
+            j++;
+        if (j == kept)
+            cands[kept++] = cands[i];
+        else if (m2m_rank(from, cands[i]) > m2m_rank(from, cands[j]))
+            cands[j] = cands[i];
+    }
+    return kept;
+}
+
 int
 dba_catalog_relationship_find(const struct dba_catalog *c, const struct dba_table *from,
                               const char *target, const char *hint,
@@ -820,6 +872,7 @@ dba_catalog_relationship_find(const struct dba_catalog *c, const struct dba_tabl
         if (strcmp(r->target->schema, from->schema) == 0 && rel_matches(r, target, hint))
             cands[n++] = r;
     }
+    n = collapse_twins(from, cands, n);
     if (n == 1) {
         *out = cands[0];
         free(cands);

@@ -434,9 +434,22 @@ dba__sql_read_child(struct sql_ctx *c, struct sql_list *l, const struct dba_sele
     const char *alias;
     int rc;
 
-    /* rel() is not read: its !inner and is.null tests are EXISTS conditions of the parent. */
-    if (r && r->filter_only)
-        return DBA_OK;
+    /* rel() is not read: its !inner and is.null tests are EXISTS conditions of the parent. A
+       rel() that is neither changes nothing, but its filters are still checked (42703 for an
+       unknown column, as PostgREST's unused join would report): built, then discarded. */
+    if (r && r->filter_only) {
+        size_t n_params = c->n_params, n_aliases = c->n_aliases;
+        struct dba_buf scratch;
+
+        if (r->join == DBA_JOIN_INNER)
+            return DBA_OK;
+        dba_buf_init(&scratch);
+        rc = dba__sql_read_exists(c, &scratch, r);
+        dba_buf_cleanup(&scratch);
+        c->n_params = n_params;
+        c->n_aliases = n_aliases;
+        return rc;
+    }
     if (!l->joins) {
         dba_err_set(c->err, DBA_EINVAL, 400, "PGRST100", "embedded resources are not allowed "
                                                          "here: %s", r && r->name ? r->name : "");

@@ -369,6 +369,68 @@ await check('rpc unknown argument -> 404 PGRST202', db.rpc('compat_add', { a: 1,
   status: 404, error: { code: 'PGRST202', hint: 'Perhaps you meant to call the function public.compat_add(a, b)' },
 });
 
+// ---------------------------------------------------------------- embedding (issue 11)
+
+const books = () => db.from('compat_books');
+const authors = () => db.from('compat_authors');
+
+await check("select('*, author:compat_authors(name)')", books().select('*, author:compat_authors(name)').order('id'), {
+  status: 200,
+  data: [
+    { id: 1, title: 'Alpha', author_id: 1, author: { name: 'Ada' } },
+    { id: 2, title: 'Beta', author_id: 1, author: { name: 'Ada' } },
+    { id: 3, title: 'Gamma', author_id: 2, author: { name: 'Brook' } },
+    { id: 4, title: 'Orphan', author_id: null, author: null },
+  ],
+});
+await check('one-to-many embed', authors().select('name, compat_books(title)').order('id').order('id', { referencedTable: 'compat_books' }), {
+  status: 200,
+  data: [
+    { name: 'Ada', compat_books: [{ title: 'Alpha' }, { title: 'Beta' }] },
+    { name: 'Brook', compat_books: [{ title: 'Gamma' }] },
+    { name: 'Cyd', compat_books: [] },
+  ],
+});
+await check('!inner with an embedded filter', books().select('title, compat_authors!inner(name)').eq('compat_authors.name', 'Ada').order('id'), {
+  status: 200,
+  data: [{ title: 'Alpha', compat_authors: { name: 'Ada' } }, { title: 'Beta', compat_authors: { name: 'Ada' } }],
+});
+await check('!inner with an embedded filter, count exact', authors().select('name, compat_books!inner(title)', { count: 'exact' }).like('compat_books.title', '%a').order('id'), {
+  status: 200,
+  data: [{ name: 'Ada', compat_books: [{ title: 'Alpha' }, { title: 'Beta' }] }, { name: 'Brook', compat_books: [{ title: 'Gamma' }] }],
+  count: 2,
+});
+await check('referenced-table order and range', authors().select('name, compat_books(title)')
+  .order('id')
+  .order('title', { referencedTable: 'compat_books', ascending: false })
+  .range(0, 0, { referencedTable: 'compat_books' }), {
+  status: 200,
+  data: [
+    { name: 'Ada', compat_books: [{ title: 'Beta' }] },
+    { name: 'Brook', compat_books: [{ title: 'Gamma' }] },
+    { name: 'Cyd', compat_books: [] },
+  ],
+});
+await check('referenced-table limit through an alias', authors().select('name, b:compat_books(title)')
+  .eq('id', 1).order('title', { referencedTable: 'b' }).limit(1, { referencedTable: 'b' }), {
+  status: 200, data: [{ name: 'Ada', b: [{ title: 'Alpha' }] }],
+});
+await check('spread', books().select('title, ...compat_authors(author:name)').order('id'), {
+  status: 200,
+  data: [
+    { title: 'Alpha', author: 'Ada' },
+    { title: 'Beta', author: 'Ada' },
+    { title: 'Gamma', author: 'Brook' },
+    { title: 'Orphan', author: null },
+  ],
+});
+await check('embed filtered by is null (no rows)', authors().select('name, compat_books()').is('compat_books', null), {
+  status: 200, data: [{ name: 'Cyd' }],
+});
+await check('unknown relationship -> 400 PGRST200', books().select('*, nope(*)'), {
+  status: 400, error: { code: 'PGRST200' },
+});
+
 reseed();
 console.log(`compat: ${total - failed}/${total} passed${failed ? `, ${failed} failed` : ''}`);
 process.exit(failed ? 1 : 0);

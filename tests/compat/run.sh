@@ -7,11 +7,11 @@
 # Run by CTest as test `compat` (after fixture pg_up loaded tests/fixtures/schema.sql).
 # Installs the pinned client with `npm ci` when node_modules is missing, loads setup.sql (roles
 # compat_anon, compat_user, compat_service, the login role compat_authenticator, table
-# compat_notes under row-level security) with psql as the URL's user, starts `BIN serve` on a
+# compat_notes under row-level security; compat_authors and compat_books for embedding) with psql as the URL's user, starts `BIN serve` on a
 # free 127.0.0.1 port connected as compat_authenticator with an auth group (a test HS256 secret,
 # anon_role compat_anon), mints the tokens compat.mjs uses with `BIN token` (COMPAT_ANON_KEY,
 # COMPAT_SERVICE_KEY, COMPAT_ALICE, COMPAT_BOB, COMPAT_EXPIRED), waits for /healthz (20 s), runs
-# `node compat.mjs PORT`, then stops the server and drops compat_notes. Fails when compat.mjs
+# `node compat.mjs PORT`, then stops the server and drops the tables setup.sql made. Fails when compat.mjs
 # fails, or when the server does not start, exits badly or reports a sanitizer error.
 set -euo pipefail
 
@@ -75,7 +75,7 @@ stop_server() {
 # shellcheck disable=SC2317  # called from the trap
 cleanup() {
     stop_server
-    psql -X -q -d "$DBA_TEST_DATABASE_URL" -c 'DROP TABLE IF EXISTS compat_notes' >/dev/null 2>&1 || true
+    psql -X -q -d "$DBA_TEST_DATABASE_URL" -c 'DROP TABLE IF EXISTS compat_notes, compat_books, compat_authors' >/dev/null 2>&1 || true
     rm -f "$LOG" ${CONF:+"$CONF"}
 }
 trap cleanup EXIT

@@ -47,3 +47,15 @@ CREATE OR REPLACE FUNCTION compat_items_in(cat text) RETURNS SETOF compat_items
     LANGUAGE sql STABLE AS $$ SELECT * FROM compat_items WHERE category = cat ORDER BY id $$;
 GRANT EXECUTE ON FUNCTION compat_add(int, int), compat_items_in(text)
     TO compat_anon, compat_user, compat_service;
+
+-- Embedding (issue 11): authors 1-n books, a book without an author; dropped by run.sh.
+DROP TABLE IF EXISTS compat_books, compat_authors;
+CREATE TABLE compat_authors (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE compat_books (
+    id int PRIMARY KEY,
+    title text NOT NULL,
+    author_id int REFERENCES compat_authors (id)
+);
+INSERT INTO compat_authors VALUES (1, 'Ada'), (2, 'Brook'), (3, 'Cyd');
+INSERT INTO compat_books VALUES (1, 'Alpha', 1), (2, 'Beta', 1), (3, 'Gamma', 2), (4, 'Orphan', NULL);
+GRANT SELECT ON compat_authors, compat_books TO compat_anon, compat_service;

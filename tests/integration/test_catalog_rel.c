@@ -204,3 +204,56 @@ Test(catalog_rel, a_reload_picks_up_a_new_foreign_key)
     cr_expect_eq(one(c, "authors", "tags", NULL)->card, DBA_CARD_O2M);
     dba_catalog_unref(c);
 }
+
+/* Views of the same names in another exposed schema over the junction (and its ends) give
+   many-to-many candidates a client cannot tell apart (same details, same !junction hint): they
+   count once, through the junction of the embedding relation's schema. A junction of another
+   name still is a second candidate. */
+Test(catalog_rel, same_junction_seen_from_another_schema_counts_once)
+{
+    struct dba_err err;
+    const struct dba_relationship *r = NULL;
+
+    free(dbat_sql("SET client_min_messages = warning;"
+                  "DROP SCHEMA IF EXISTS rel_m CASCADE; CREATE SCHEMA rel_m;"
+                  "CREATE VIEW rel_m.books AS SELECT * FROM rel_t.books;"
+                  "CREATE VIEW rel_m.tags AS SELECT * FROM rel_t.tags;"
+                  "CREATE VIEW rel_m.book_tags AS SELECT * FROM rel_t.book_tags;"));
+    struct pg_conn *pg = dba_db_connect_blocking(getenv("DBA_TEST_DATABASE_URL"), 10, &err);
+    cr_assert(pg != NULL, "%s", err.msg);
+    const char *schemas[] = { "rel_m", "rel_t" };
+    struct dba_catalog *c = dba_catalog_load(pg, schemas, 2, &err);
+    cr_assert(c != NULL, "%s", err.msg);
+
+    r = one(c, "books", "tags", NULL);
+    cr_expect_eq(r->card, DBA_CARD_M2M);
+    cr_expect_str_eq(r->junction->schema, "rel_t");
+    cr_expect(!r->junction->is_view);
+    r = one(c, "books", "tags", "book_tags");
+    cr_expect_str_eq(r->junction->schema, "rel_t");
+    const struct dba_table *mb = dba_catalog_table_find(c, "rel_m", "books");
+    cr_assert(mb != NULL);
+    cr_assert_eq(dba_catalog_relationship_find(c, mb, "tags", NULL, &r, &err), DBA_OK, "%s %s",
+                 err.msg, err.detail);
+    cr_expect_str_eq(r->junction->schema, "rel_m", "the view junction of the same schema");
+    cr_expect_str_eq(r->target->schema, "rel_m");
+
+    /* a junction of another name is a real alternative */
+    dba_catalog_unref(c);
+    free(dbat_sql("CREATE VIEW rel_t.book_tags_v AS SELECT * FROM rel_t.book_tags"));
+    c = dba_catalog_load(pg, schemas, 2, &err);
+    cr_assert(c != NULL, "%s", err.msg);
+    cr_expect_neq(dba_catalog_relationship_find(c, tbl(c, "books"), "tags", NULL, &r, &err),
+                  DBA_OK);
+    cr_expect_eq(err.http_status, 300);
+    json_t *d = json_loads(err.detail, 0, NULL);
+    cr_assert(d != NULL, "%s", err.detail);
+    cr_expect_eq(json_array_size(d), 2, "%s", err.detail);
+    json_decref(d);
+    cr_expect_str_eq(err.hint, "Try changing 'tags' to one of the following: 'tags!book_tags', "
+                               "'tags!book_tags_v'. Find the desired relationship in the "
+                               "'details' key.");
+    dba_catalog_unref(c);
+    dba_db_close(pg);
+    free(dbat_sql("DROP VIEW rel_t.book_tags_v; DROP SCHEMA rel_m CASCADE"));
+}

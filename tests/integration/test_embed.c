@@ -3,7 +3,8 @@
    a self-reference, two foreign keys between the same tables, a view).
    Suite embed_sql: hand-built resolved query trees (relationships filled in by hand over the
    loaded catalog) go through the SQL builder; the statement runs on the server and its body is
-   compared with what PostgreSQL computes directly from hand-written SQL (values AND key order). */
+   compared with what PostgreSQL computes directly from hand-written SQL (values AND key order).
+   Suites embed_http / embed_http_agg: the same through the in-process gateway over HTTP. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -735,4 +736,494 @@ Test(embed_sql, identifiers_checked_per_scope_and_text_stable)
     cr_expect_str_eq(s1.text.data, s2.text.data);
     dba_buf_cleanup(&s1.text);
     dba_buf_cleanup(&s2.text);
+}
+
+/* ==== Suite embed_http: the same features end to end, through the in-process gateway (profile
+   schemas ["embed"]): the grammar, the resolution against the loaded relationships, the builder
+   and the response, each result compared with what PostgreSQL computes directly. Suite
+   embed_http_agg: the same gateway with server.aggregates_enabled on. ==== */
+
+static void
+http_setup(void)
+{
+    load_fixture();
+    A = dba_arena_new();
+    dbat_server_start_conf(NULL, NULL, "\"embed\"", NULL);
+}
+
+static void
+http_setup_agg(void)
+{
+    load_fixture();
+    A = dba_arena_new();
+    dbat_server_start_conf("aggregates_enabled = true;", NULL, "\"embed\"", NULL);
+}
+
+static void
+http_teardown(void)
+{
+    dba_arena_free(A); /* before the gateway's check that no arena is left */
+    dbat_server_stop();
+}
+
+TestSuite(embed_http, .init = http_setup, .fini = http_teardown);
+TestSuite(embed_http_agg, .init = http_setup_agg, .fini = http_teardown);
+
+/* method path (under /tables/) with headers and body; expects status; returns the response. */
+static struct dbat_resp *
+call(const char *method, const char *path, const char *const *h, const char *body, long status)
+{
+    char *url = dba_arena_printf(A, "/tables/%s", path);
+    struct dbat_resp *r = dbat_req(method, url, h, body);
+
+    cr_expect_eq(r->status, status, "%s %s: status %ld, body %s", method, path, r->status,
+                 r->body);
+    return r;
+}
+
+/* GET path answers 200 with what PostgreSQL computes with want_sql (values and key order). */
+static void
+get_same(const char *path, const char *want_sql)
+{
+    struct dbat_resp *r = call("GET", path, NULL, NULL, 200);
+
+    expect_same(r->body, want_sql);
+    dbat_resp_free(r);
+}
+
+/* GET path answers 200 with the literal JSON want (values and key order). */
+static void
+get_json(const char *path, const char *want)
+{
+    struct dbat_resp *r = call("GET", path, NULL, NULL, 200);
+
+    expect_json(r->body, want);
+    dbat_resp_free(r);
+}
+
+/* GET path fails with status, PostgREST's code and message (and hint/details when not NULL). */
+static struct dbat_resp *
+get_err(const char *path, long status, const char *code, const char *msg)
+{
+    struct dbat_resp *r = call("GET", path, NULL, NULL, status);
+
+    cr_assert_not_null(r->json, "%s: not JSON: %s", path, r->body);
+    cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), code, "%s: %s", path,
+                     r->body);
+    if (msg)
+        cr_expect_str_eq(json_string_value(json_object_get(r->json, "message")), msg, "%s", path);
+    return r;
+}
+
+static const char *
+jstr(const struct dbat_resp *r, const char *key)
+{
+    return json_string_value(json_object_get(r->json, key));
+}
+
+/* Many-to-one (hinted by column: books has two keys to authors), one-to-many, aliases. */
+Test(embed_http, many_to_one_and_one_to_many)
+{
+    get_same("books?select=id,title,author:authors!author_id(id,name),publishers(name)&order=id",
+             "SELECT json_agg(json_build_object('id', b.id, 'title', b.title, 'author', (SELECT "
+             "json_build_object('id', a.id, 'name', a.name) FROM embed.authors a WHERE a.id = "
+             "b.author_id), 'publishers', (SELECT json_build_object('name', p.name) FROM "
+             "embed.publishers p WHERE p.id = b.publisher_id)) ORDER BY b.id) FROM embed.books b");
+    get_same("publishers?select=name,books(title,year)&order=id&books.order=id",
+             "SELECT json_agg(json_build_object('name', p.name, 'books', coalesce((SELECT "
+             "json_agg(json_build_object('title', b.title, 'year', b.year) ORDER BY b.id) FROM "
+             "embed.books b WHERE b.publisher_id = p.id), '[]')) ORDER BY p.id) "
+             "FROM embed.publishers p");
+    /* a star in the embed: the relation's columns in their order */
+    get_same("books?select=id,publishers(*)&id=lte.3&order=id",
+             "SELECT json_agg(json_build_object('id', b.id, 'publishers', (SELECT row_to_json(p) "
+             "FROM embed.publishers p WHERE p.id = b.publisher_id)) ORDER BY b.id) FROM "
+             "embed.books b WHERE b.id <= 3");
+}
+
+/* One-to-one both ways: an object (or null), never an array. */
+Test(embed_http, one_to_one)
+{
+    get_same("authors?select=name,author_bios(bio)&order=id",
+             "SELECT json_agg(json_build_object('name', a.name, 'author_bios', (SELECT "
+             "json_build_object('bio', x.bio) FROM embed.author_bios x WHERE x.author_id = a.id)) "
+             "ORDER BY a.id) FROM embed.authors a");
+    get_json("author_bios?select=bio,authors(name)&author_id=eq.4",
+             "[{\"bio\":\"fourth\",\"authors\":{\"name\":\"Dee \\\"quoted\\\", comma\"}}]");
+}
+
+/* Many-to-many through the junction, plain and hinted by the junction's name; the junction
+   itself as a one-to-many. */
+Test(embed_http, many_to_many)
+{
+    const char *want =
+        "SELECT json_agg(json_build_object('id', b.id, 'tags', coalesce((SELECT "
+        "json_agg(json_build_object('label', t.label) ORDER BY t.label DESC) FROM embed.tags t "
+        "JOIN embed.book_tags j ON j.tag_id = t.id WHERE j.book_id = b.id), '[]')) ORDER BY b.id) "
+        "FROM embed.books b";
+
+    get_same("books?select=id,tags(label)&order=id&tags.order=label.desc", want);
+    get_same("books?select=id,tags!book_tags(label)&order=id&tags.order=label.desc", want);
+    get_same("tags?select=label,books(id)&order=id&books.order=id",
+             "SELECT json_agg(json_build_object('label', t.label, 'books', coalesce((SELECT "
+             "json_agg(json_build_object('id', b.id) ORDER BY b.id) FROM embed.books b JOIN "
+             "embed.book_tags j ON j.book_id = b.id WHERE j.tag_id = t.id), '[]')) ORDER BY t.id) "
+             "FROM embed.tags t");
+    get_json("books?select=id,book_tags(tag_id)&id=eq.1&book_tags.order=tag_id",
+             "[{\"id\":1,\"book_tags\":[{\"tag_id\":1},{\"tag_id\":2}]}]");
+}
+
+/* A self-reference: the key column gives the parent, the table name the children. */
+Test(embed_http, self_reference)
+{
+    get_same("authors?select=name,mentor:mentor_id(name),mentees:authors(name)&order=id"
+             "&mentees.order=id",
+             "SELECT json_agg(json_build_object('name', a.name, 'mentor', (SELECT "
+             "json_build_object('name', m.name) FROM embed.authors m WHERE m.id = a.mentor_id), "
+             "'mentees', coalesce((SELECT json_agg(json_build_object('name', c.name) ORDER BY "
+             "c.id) FROM embed.authors c WHERE c.mentor_id = a.id), '[]')) ORDER BY a.id) FROM "
+             "embed.authors a");
+}
+
+/* Nesting three levels; hints by foreign key name; a view over books. */
+Test(embed_http, nesting_hints_and_views)
+{
+    get_same("publishers?select=name,books(title,editor:authors!books_editor_id_fkey(name,"
+             "author_bios(bio)))&order=id&books.order=id",
+             "SELECT json_agg(json_build_object('name', p.name, 'books', coalesce((SELECT "
+             "json_agg(json_build_object('title', b.title, 'editor', (SELECT json_build_object("
+             "'name', a.name, 'author_bios', (SELECT json_build_object('bio', x.bio) FROM "
+             "embed.author_bios x WHERE x.author_id = a.id)) FROM embed.authors a WHERE a.id = "
+             "b.editor_id)) ORDER BY b.id) FROM embed.books b WHERE b.publisher_id = p.id), "
+             "'[]')) ORDER BY p.id) FROM embed.publishers p");
+    get_same("books_view?select=title,authors(name)&order=id",
+             "SELECT json_agg(json_build_object('title', v.title, 'authors', (SELECT "
+             "json_build_object('name', a.name) FROM embed.authors a WHERE a.id = v.author_id)) "
+             "ORDER BY v.id) FROM embed.books_view v");
+    get_same("authors?select=id,books_view(title)&order=id&books_view.order=id",
+             "SELECT json_agg(json_build_object('id', a.id, 'books_view', coalesce((SELECT "
+             "json_agg(json_build_object('title', v.title) ORDER BY v.id) FROM embed.books_view v "
+             "WHERE v.author_id = a.id), '[]')) ORDER BY a.id) FROM embed.authors a");
+}
+
+/* !inner filters the parent (and the count), !left (the default) only the embed. */
+Test(embed_http, inner_and_left)
+{
+    const char *h[] = { "Prefer: count=exact", NULL };
+    struct dbat_resp *r;
+
+    r = call("GET", "authors?select=name,books!author_id!inner(title)&books.year=gt.2006"
+                    "&order=id&books.order=id", h, NULL, 200);
+    expect_same(r->body,
+                "SELECT json_agg(json_build_object('name', a.name, 'books', (SELECT "
+                "json_agg(json_build_object('title', b.title) ORDER BY b.id) FROM embed.books b "
+                "WHERE b.author_id = a.id AND b.year > 2006)) ORDER BY a.id) FROM embed.authors a "
+                "WHERE EXISTS (SELECT 1 FROM embed.books b WHERE b.author_id = a.id AND "
+                "b.year > 2006)");
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-1/2");
+    dbat_resp_free(r);
+    r = call("GET", "authors?select=name,books!author_id!left(title)&books.year=gt.2006"
+                    "&order=id&books.order=id", h, NULL, 200);
+    expect_same(r->body,
+                "SELECT json_agg(json_build_object('name', a.name, 'books', coalesce((SELECT "
+                "json_agg(json_build_object('title', b.title) ORDER BY b.id) FROM embed.books b "
+                "WHERE b.author_id = a.id AND b.year > 2006), '[]')) ORDER BY a.id) FROM "
+                "embed.authors a");
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-4/5");
+    dbat_resp_free(r);
+    /* a to-one !inner: books without an author (or a matching one) are gone */
+    get_same("books?select=id,authors!author_id!inner(name)&authors.name=like.*o*&order=id",
+             "SELECT json_agg(json_build_object('id', b.id, 'authors', json_build_object('name', "
+             "a.name)) ORDER BY b.id) FROM embed.books b JOIN embed.authors a ON a.id = "
+             "b.author_id WHERE a.name LIKE '%o%'");
+    /* the same through the fk name hint with !inner after it */
+    get_json("books?select=id,authors!books_editor_id_fkey!inner(name)&authors.id=eq.4",
+             "[{\"id\":6,\"authors\":{\"name\":\"Dee \\\"quoted\\\", comma\"}}]");
+}
+
+/* rel() filters without selecting; rel=not.is.null / rel=is.null test for rows. */
+Test(embed_http, empty_embed_and_null_filters)
+{
+    get_json("authors?select=name,author_bios()&author_bios=not.is.null&order=id",
+             "[{\"name\":\"Ada\"},{\"name\":\"Cyd\"},{\"name\":\"Dee \\\"quoted\\\", comma\"}]");
+    get_json("authors?select=name,author_bios()&author_bios=is.null&order=id",
+             "[{\"name\":\"Brook\"},{\"name\":\"Eve\"}]");
+    get_same("authors?select=id,books!author_id!inner()&books.year=lt.2006&order=id",
+             "SELECT json_agg(json_build_object('id', a.id) ORDER BY a.id) FROM embed.authors a "
+             "WHERE EXISTS (SELECT 1 FROM embed.books b WHERE b.author_id = a.id AND "
+             "b.year < 2006)");
+    /* without !inner nor a null test, rel() changes nothing */
+    get_same("authors?select=id,books!author_id()&books.year=lt.2006&order=id",
+             "SELECT json_agg(json_build_object('id', a.id) ORDER BY a.id) FROM embed.authors a");
+    /* rel=not.is.null on a filtered, selected embed: parents whose embed is not empty */
+    get_same("publishers?select=id,books(id)&books.price=gt.11&books=not.is.null&order=id"
+             "&books.order=id",
+             "SELECT json_agg(json_build_object('id', p.id, 'books', (SELECT json_agg("
+             "json_build_object('id', b.id) ORDER BY b.id) FROM embed.books b WHERE "
+             "b.publisher_id = p.id AND b.price > 11)) ORDER BY p.id) FROM embed.publishers p "
+             "WHERE EXISTS (SELECT 1 FROM embed.books b WHERE b.publisher_id = p.id AND "
+             "b.price > 11)");
+    /* or= across embeds, one of them empty */
+    get_same("authors?select=id,author_bios(bio),books!author_id(id)&books.year=gte.2010"
+             "&or=(books.is.null,author_bios.not.is.null)&order=id&books.order=id",
+             "SELECT json_agg(json_build_object('id', a.id, 'author_bios', (SELECT "
+             "json_build_object('bio', x.bio) FROM embed.author_bios x WHERE x.author_id = a.id), "
+             "'books', coalesce((SELECT json_agg(json_build_object('id', b.id) ORDER BY b.id) "
+             "FROM embed.books b WHERE b.author_id = a.id AND b.year >= 2010), '[]')) ORDER BY "
+             "a.id) FROM embed.authors a WHERE NOT EXISTS (SELECT 1 FROM embed.books b WHERE "
+             "b.author_id = a.id AND b.year >= 2010) OR EXISTS (SELECT 1 FROM embed.author_bios "
+             "x WHERE x.author_id = a.id)");
+}
+
+/* Spread: to-one lifts columns into the parent, to-many gives one array per column. */
+Test(embed_http, spread)
+{
+    get_same("books?select=title,...publishers(publisher:name)&order=id",
+             "SELECT json_agg(json_build_object('title', b.title, 'publisher', p.name) ORDER BY "
+             "b.id) FROM embed.books b LEFT JOIN embed.publishers p ON p.id = b.publisher_id");
+    get_same("publishers?select=name,...books(titles:title,year)&order=id&books.order=id",
+             "SELECT json_agg(json_build_object('name', p.name, 'titles', coalesce((SELECT "
+             "json_agg(b.title ORDER BY b.id) FROM embed.books b WHERE b.publisher_id = p.id), "
+             "'[]'), 'year', coalesce((SELECT json_agg(b.year ORDER BY b.id) FROM embed.books b "
+             "WHERE b.publisher_id = p.id), '[]')) ORDER BY p.id) FROM embed.publishers p");
+    /* the junction spread away: the far side's columns per book */
+    get_json("books?select=id,book_tags(...tags(label))&id=eq.1&book_tags.order=tag_id",
+             "[{\"id\":1,\"book_tags\":[{\"label\":\"fiction\"},{\"label\":\"history\"}]}]");
+}
+
+/* Embedded filters, or=, order, limit and offset per parent; a nested path a.b.col. */
+Test(embed_http, embedded_filters_order_limit_offset)
+{
+    get_same("authors?select=id,books!author_id(id,year)&books.or=(year.lt.2000,year.gt.2006)"
+             "&books.order=year.desc&books.limit=1&books.offset=0&order=id",
+             "SELECT json_agg(json_build_object('id', a.id, 'books', coalesce((SELECT "
+             "json_agg(json_build_object('id', x.id, 'year', x.year)) FROM (SELECT b.id, b.year "
+             "FROM embed.books b WHERE b.author_id = a.id AND (b.year < 2000 OR b.year > 2006) "
+             "ORDER BY b.year DESC LIMIT 1) x), '[]')) ORDER BY a.id) FROM embed.authors a");
+    get_same("publishers?select=id,books(id)&books.order=id&books.limit=2&books.offset=1"
+             "&order=id",
+             "SELECT json_agg(json_build_object('id', p.id, 'books', coalesce((SELECT "
+             "json_agg(json_build_object('id', x.id) ORDER BY x.id) FROM (SELECT b.id FROM "
+             "embed.books b WHERE b.publisher_id = p.id ORDER BY b.id LIMIT 2 OFFSET 1) x), "
+             "'[]')) ORDER BY p.id) FROM embed.publishers p");
+    get_same("publishers?select=name,books(title,tags(label))&books.tags.label=eq.history"
+             "&books.order=id&order=id",
+             "SELECT json_agg(json_build_object('name', p.name, 'books', coalesce((SELECT "
+             "json_agg(json_build_object('title', b.title, 'tags', coalesce((SELECT "
+             "json_agg(json_build_object('label', t.label)) FROM embed.tags t JOIN "
+             "embed.book_tags j ON j.tag_id = t.id WHERE j.book_id = b.id AND t.label = "
+             "'history'), '[]')) ORDER BY b.id) FROM embed.books b WHERE b.publisher_id = p.id), "
+             "'[]')) ORDER BY p.id) FROM embed.publishers p");
+    /* filters by alias */
+    get_json("books?select=id,a:authors!author_id(name)&a.name=eq.Cyd&id=lte.4&order=id",
+             "[{\"id\":1,\"a\":null},{\"id\":2,\"a\":null},{\"id\":3,\"a\":null},"
+             "{\"id\":4,\"a\":{\"name\":\"Cyd\"}}]");
+}
+
+/* order=rel(col) orders the parent by a to-one embed's column. */
+Test(embed_http, related_order)
+{
+    get_same("books?select=id,author:authors!author_id(name)&order=author(name).desc.nullslast,id",
+             "SELECT json_agg(json_build_object('id', b.id, 'author', (SELECT json_build_object("
+             "'name', a.name) FROM embed.authors a WHERE a.id = b.author_id)) ORDER BY a.name "
+             "DESC NULLS LAST, b.id) FROM embed.books b LEFT JOIN embed.authors a ON a.id = "
+             "b.author_id");
+}
+
+/* No relationship: 400 PGRST200 with PostgREST's details and hint. */
+Test(embed_http, error_no_relationship)
+{
+    struct dbat_resp *r = get_err("books?select=*,tag(*)", 400, "PGRST200",
+                                  "Could not find a relationship between 'books' and 'tag' in "
+                                  "the schema cache");
+
+    cr_expect_str_eq(jstr(r, "details"), "Searched for a foreign key relationship between "
+                                         "'books' and 'tag' in the schema 'embed', but no "
+                                         "matches were found.");
+    cr_expect_str_eq(jstr(r, "hint"), "Perhaps you meant 'tags' instead of 'tag'.");
+    dbat_resp_free(r);
+    r = get_err("books?select=*,tags!nope(*)", 400, "PGRST200", NULL);
+    cr_expect_str_eq(jstr(r, "details"), "Searched for a foreign key relationship between "
+                                         "'books' and 'tags' using the hint 'nope' in the schema "
+                                         "'embed', but no matches were found.");
+    dbat_resp_free(r);
+}
+
+/* Ambiguity: 300 PGRST201, details a JSON array (sent raw, not as a string). */
+Test(embed_http, error_ambiguous_300)
+{
+    struct dbat_resp *r = get_err("books?select=*,authors(*)", 300, "PGRST201",
+                                  "Could not embed because more than one relationship was found "
+                                  "for 'books' and 'authors'");
+    json_t *d = json_object_get(r->json, "details");
+
+    cr_expect(strncmp(dbat_header(r, "Content-Type"), "application/json", 16) == 0);
+    cr_assert(json_is_array(d), "details is an array: %s", r->body);
+    cr_expect(dbat_json_eq(d, "[{\"cardinality\":\"many-to-one\",\"embedding\":\"books with "
+                              "authors\",\"relationship\":\"books_author_id_fkey using "
+                              "books(author_id) and authors(id)\"},{\"cardinality\":"
+                              "\"many-to-one\",\"embedding\":\"books with authors\","
+                              "\"relationship\":\"books_editor_id_fkey using books(editor_id) "
+                              "and authors(id)\"}]"), "%s", r->body);
+    cr_expect_str_eq(jstr(r, "hint"), "Try changing 'authors' to one of the following: "
+                                      "'authors!books_author_id_fkey', "
+                                      "'authors!books_editor_id_fkey'. Find the desired "
+                                      "relationship in the 'details' key.");
+    dbat_resp_free(r);
+    /* the same inside a write's representation, before anything is written */
+    const char *h[] = { "Prefer: return=representation", "Content-Type: application/json", NULL };
+    r = call("POST", "books?select=id,authors(name)", h, "{\"id\": 99, \"title\": \"x\"}", 300);
+    cr_expect(json_is_array(json_object_get(r->json, "details")), "%s", r->body);
+    dbat_resp_free(r);
+    char *n = dbat_sql("SELECT count(*) FROM embed.books WHERE id = 99");
+    cr_expect_str_eq(n, "0");
+    free(n);
+}
+
+/* PGRST108 (not embedded), PGRST118 (related order on to-many), PGRST120 (bad operator on an
+   embed), 42703 (unknown column in an embed, also in rel()), PGRST123 (aggregates off). */
+Test(embed_http, errors_108_118_120_42703_123)
+{
+    struct dbat_resp *r;
+
+    r = get_err("books?select=id&publishers.name=eq.North", 400, "PGRST108",
+                "'publishers' is not an embedded resource in this request");
+    cr_expect_str_eq(jstr(r, "hint"),
+                     "Verify that 'publishers' is included in the 'select' query parameter.");
+    dbat_resp_free(r);
+    dbat_resp_free(get_err("books?select=id&order=publishers(name)", 400, "PGRST108",
+                           "'publishers' is not an embedded resource in this request"));
+    dbat_resp_free(get_err("books?select=id&publishers.limit=1", 400, "PGRST108", NULL));
+    r = get_err("publishers?select=id,books(id)&order=books(id)", 400, "PGRST118",
+                "A related order on 'books' is not possible");
+    cr_expect_str_eq(jstr(r, "details"),
+                     "'publishers' and 'books' do not form a many-to-one or one-to-one "
+                     "relationship");
+    dbat_resp_free(r);
+    r = get_err("authors?select=id,books!author_id(id)&books=eq.1", 400, "PGRST120",
+                "Bad operator on the 'books' embedded resource");
+    cr_expect_str_eq(jstr(r, "details"),
+                     "Only is null or not is null filters are allowed on embedded resources");
+    dbat_resp_free(r);
+    dbat_resp_free(get_err("authors?select=id,author_bios(nope)", 400, "42703",
+                           "column author_bios.nope does not exist"));
+    dbat_resp_free(get_err("authors?select=id,author_bios(bio)&author_bios.nope=eq.1", 400,
+                           "42703", "column author_bios.nope does not exist"));
+    /* rel() neither !inner nor null-tested: its filters are still checked */
+    dbat_resp_free(get_err("authors?select=id,author_bios()&author_bios.nope=eq.1", 400,
+                           "42703", "column author_bios.nope does not exist"));
+    dbat_resp_free(get_err("authors?select=id,author_bios()&author_bios.or=(nope.eq.1,bio.eq.x)",
+                           400, "42703", "column author_bios.nope does not exist"));
+    r = get_err("books?select=count()", 400, "PGRST123",
+                "Use of aggregate functions is not allowed");
+    dbat_resp_free(r);
+    dbat_resp_free(get_err("publishers?select=name,books(price.sum())", 400, "PGRST123", NULL));
+}
+
+/* Embeds in write responses: POST, PUT, PATCH, DELETE with return=representation. */
+Test(embed_http, embeds_in_write_representations)
+{
+    const char *h[] = { "Prefer: return=representation", "Content-Type: application/json", NULL };
+    struct dbat_resp *r;
+
+    r = call("POST", "books?select=id,title,author:authors!author_id(name),tags(label)", h,
+             "{\"id\": 90, \"title\": \"New\", \"author_id\": 3}", 201);
+    expect_json(r->body, "[{\"id\":90,\"title\":\"New\",\"author\":{\"name\":\"Cyd\"},"
+                         "\"tags\":[]}]");
+    dbat_resp_free(r);
+    free(dbat_sql("INSERT INTO embed.book_tags VALUES (90, 2)"));
+    r = call("PATCH", "books?id=eq.90&select=id,authors!author_id(name),tags(label)", h,
+             "{\"author_id\": 1}", 200);
+    expect_json(r->body, "[{\"id\":90,\"authors\":{\"name\":\"Ada\"},"
+                         "\"tags\":[{\"label\":\"history\"}]}]");
+    dbat_resp_free(r);
+    r = call("PUT", "books?id=eq.90&select=title,...publishers(publisher:name)", h,
+             "{\"id\": 90, \"title\": \"Newer\", \"publisher_id\": 2}", 200);
+    expect_json(r->body, "[{\"title\":\"Newer\",\"publisher\":\"South\"}]");
+    dbat_resp_free(r);
+    /* Accept object with an embed on a write */
+    const char *ho[] = { "Prefer: return=representation", "Content-Type: application/json",
+                         "Accept: application/vnd.pgrst.object+json", NULL };
+    r = call("PATCH", "books?id=eq.90&select=year,publishers(name)", ho, "{\"year\": 2024}", 200);
+    expect_json(r->body, "{\"year\":2024,\"publishers\":{\"name\":\"South\"}}");
+    dbat_resp_free(r);
+    free(dbat_sql("DELETE FROM embed.book_tags WHERE book_id = 90"));
+    r = call("DELETE", "books?id=eq.90&select=title,publishers(name),tags(label)", h, NULL, 200);
+    expect_json(r->body, "[{\"title\":\"Newer\",\"publishers\":{\"name\":\"South\"},"
+                         "\"tags\":[]}]");
+    dbat_resp_free(r);
+    char *n = dbat_sql("SELECT count(*) FROM embed.books WHERE id = 90");
+    cr_expect_str_eq(n, "0");
+    free(n);
+    /* a bulk insert: each row with its embeds */
+    r = call("POST", "books?select=id,authors!author_id(name)&order=id", h,
+             "[{\"id\": 91, \"title\": \"a\", \"author_id\": 5}, "
+             "{\"id\": 92, \"title\": \"b\", \"author_id\": null}]",
+             201);
+    expect_json(r->body, "[{\"id\":91,\"authors\":{\"name\":\"Eve\"}},{\"id\":92,\"authors\":null}]");
+    dbat_resp_free(r);
+    free(dbat_sql("DELETE FROM embed.books WHERE id IN (91, 92)"));
+}
+
+/* Accept: the object media type, CSV (nested values as JSON text), Range and counts. */
+Test(embed_http, object_csv_range_count)
+{
+    const char *ho[] = { "Accept: application/vnd.pgrst.object+json", NULL };
+    const char *hc[] = { "Accept: text/csv", NULL };
+    const char *hr[] = { "Range: 1-2", "Prefer: count=exact", NULL };
+    struct dbat_resp *r;
+
+    r = call("GET", "books?select=id,tags(label)&id=eq.1&tags.order=id", ho, NULL, 200);
+    expect_json(r->body, "{\"id\":1,\"tags\":[{\"label\":\"fiction\"},{\"label\":\"history\"}]}");
+    dbat_resp_free(r);
+    r = call("GET", "books?select=id,tags(label)&id=lte.2", ho, NULL, 406);
+    cr_expect_str_eq(jstr(r, "code"), "PGRST116");
+    dbat_resp_free(r);
+    r = call("GET", "authors?select=id,bio:author_bios(bio),mentor:mentor_id(name)&id=lte.4"
+                    "&order=id", hc, NULL, 200);
+    cr_expect(strncmp(dbat_header(r, "Content-Type"), "text/csv", 8) == 0);
+    cr_expect_str_eq(r->body, "id,bio,mentor\n"
+                              "1,\"{\"\"bio\"\":\"\"first\"\"}\",\n"
+                              "2,,\"{\"\"name\"\":\"\"Ada\"\"}\"\n"
+                              "3,\"{\"\"bio\"\":null}\",\"{\"\"name\"\":\"\"Ada\"\"}\"\n"
+                              "4,\"{\"\"bio\"\":\"\"fourth\"\"}\",\"{\"\"name\"\":\"\"Brook\"\"}\"");
+    dbat_resp_free(r);
+    r = call("GET", "publishers?select=id,books(id)&order=id&books.order=id", hr, NULL, 206);
+    expect_json(r->body, "[{\"id\":2,\"books\":[{\"id\":3},{\"id\":5}]},{\"id\":3,\"books\":[]}]");
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "1-2/3");
+    dbat_resp_free(r);
+    /* the count holds an !inner embed's filter */
+    r = call("GET", "publishers?select=id,books!inner(id)&books.year=gte.2010&order=id", hr, NULL,
+             206);
+    expect_json(r->body, "[{\"id\":2,\"books\":[{\"id\":3}]}]");
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "1-1/2");
+    dbat_resp_free(r);
+    /* HEAD with an embed: the count only */
+    const char *hh[] = { "Prefer: count=exact", NULL };
+    r = call("HEAD", "authors?select=id,books!author_id!inner(id)", hh, NULL, 200);
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-2/3");
+    dbat_resp_free(r);
+}
+
+/* Aggregates with server.aggregates_enabled: groups from the other columns, alias and cast,
+   inside an embed, next to a to-one embed. */
+Test(embed_http_agg, aggregates)
+{
+    get_same("books?select=publisher_id,count(),total:price.sum(),year.max()::text"
+             "&order=publisher_id.nullsfirst",
+             "SELECT json_agg(x) FROM (SELECT publisher_id, count(*) AS count, sum(price) AS "
+             "total, max(year)::text AS max FROM embed.books GROUP BY publisher_id ORDER BY "
+             "publisher_id NULLS FIRST) x");
+    get_same("books?select=price.avg(),id.count()",
+             "SELECT json_agg(x) FROM (SELECT avg(price) AS avg, count(id) AS count FROM "
+             "embed.books) x");
+    get_same("publishers?select=name,books(count(),price.min())&order=id",
+             "SELECT json_agg(json_build_object('name', p.name, 'books', json_build_array(("
+             "SELECT json_build_object('count', count(*), 'min', min(b.price)) FROM embed.books b "
+             "WHERE b.publisher_id = p.id))) ORDER BY p.id) FROM embed.publishers p");
+    get_json("books?select=publishers(name),count()&publisher_id=eq.2",
+             "[{\"publishers\":{\"name\":\"South\"},\"count\":2}]");
+    /* a to-one spread with an aggregate: the parent is grouped by the lifted column */
+    get_json("books?select=...publishers(name),n:count()&publisher_id=eq.1",
+             "[{\"name\":\"North\",\"n\":3}]");
 }
