@@ -221,6 +221,21 @@ DBA_MUSTCHECK int dba_config_load_ex(const char *path, bool path_explicit,
     const char *env_prefix_override, const char *const *sets, size_t n_sets,
     struct dba_config **out, struct dba_err *err);
 
+/*
+ * The effective configuration as JSON: {"file": path|null, "keys": [{"key", "value", "source",
+ * "variable", "reload"}]} for every key of every group and profile; secrets and passwords are
+ * "****", URLs have their password masked. source is "--set", the variable's name, "path:line" or
+ * "default"; reload is true for keys a SIGHUP applies without a restart. New reference.
+ */
+struct json_t *dba_config_describe(const struct dba_config *c);
+
+/*
+ * SIGHUP: compares old (running) with new (just loaded) key by key and logs each change, saying
+ * whether it is applied now or needs a restart. Applies server.log_level itself. Returns the
+ * number of changed keys.
+ */
+int dba_config_reload_report(const struct dba_config *old, const struct dba_config *new_cfg);
+
 /* Frees everything loaded; NULL is a no-op. */
 void dba_config_free(struct dba_config *c);
 

@@ -223,8 +223,6 @@ void dba__http_metrics_record(struct req *r, unsigned status, int64_t bytes);
 /* The Prometheus text of /metrics (pool figures summed by the caller) appended to b. */
 void dba__http_metrics_render(struct dba_http_server *s, const struct dba_db_pool_stats *st,
                               struct dba_buf *b);
-/* A reload's server.access_log (enum dba_access_log), or -1 to follow the configuration. */
-void dba__http_access_log_set(int mode);
 /* response.c: r's request id (the trace header's value when sent, else <worker>.<number>),
    printable ASCII, into buf. */
 void dba__http_request_id(struct req *r, char *buf, size_t n);

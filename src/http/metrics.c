@@ -47,7 +47,7 @@ struct dba__http_metrics {
 static atomic_int access_override = -1;
 
 void
-dba__http_access_log_set(int mode)
+dba_http_access_log_set(int mode)
 {
     atomic_store(&access_override, mode);
 }
