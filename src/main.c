@@ -50,7 +50,10 @@ static const char usage[] =
     "  --version           print the version\n"
     "\n"
     "Without a configuration file, <PREFIX>DATABASE_URL or DATABASE_URL defines a profile named\n"
-    "'default'. Exit status: 0 ok, 1 handled failure, 2 usage or configuration error.\n";
+    "'default'. Every key can also come from the environment: DBA_<GROUP>_<KEY> (DBA_SERVER_PORT,\n"
+    "lists comma-separated), DBA_PROFILE_<NAME>_<KEY> (DBA_PROFILE_PROD_URL), and PostgREST's\n"
+    "PGRST_* variables (then the API is served at /). Precedence: --set, DBA_*, PGRST_*, file,\n"
+    "default. Exit status: 0 ok, 1 handled failure, 2 usage or configuration error.\n";
 
 struct command {
     const char *name;                 /* command word */
@@ -58,7 +61,7 @@ struct command {
     const char *help;                 /* `db-adapter <name> --help` */
 };
 
-#define GLOBALS_HINT "\nGlobal options (--config, --profile, --env-prefix, --json) as in db-adapter --help.\n"
+#define GLOBALS_HINT "\nGlobal options (--config, --profile, --env-prefix, --set, --json) as in db-adapter --help.\n"
 
 static const struct command commands[] = {
     { "serve", dba_cli_serve,
@@ -153,6 +156,15 @@ static const struct command commands[] = {
       "  --claims JSON   more claims, a JSON object (e.g. '{\"sub\":\"alice\"}')\n"
       "  --exp D         lifetime: 3600, 90s, 15m, 1h (default), 7d; 0 = no exp\n"
       "With --json: {\"token\": ..., \"role\": ...}.\n" GLOBALS_HINT },
+    { "config", dba_cli_config,
+      "usage: db-adapter config [--json]\n"
+      "\n"
+      "Print the effective configuration: every key with its value (secrets and passwords\n"
+      "masked) and where it came from: --set, an environment variable (DBA_*, PGRST_*,\n"
+      "DATABASE_URL), the file (path:line) or the default. Keys marked [reload] change on\n"
+      "SIGHUP without a restart.\n"
+      "With --json: {\"file\": ..., \"keys\": [{\"key\", \"value\", \"source\", \"variable\",\n"
+      "\"reload\"}]}.\n" GLOBALS_HINT },
 };
 
 static const struct command *
@@ -185,6 +197,17 @@ parse_globals(int argc, char **argv, struct dba_cli *c, const char **cmd)
                 return DBA_EXIT_USAGE;
             }
             *slot = argv[++i];
+        } else if (strcmp(a, "--set") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "db-adapter: --set needs key=value\n");
+                return DBA_EXIT_USAGE;
+            }
+            if (c->n_sets < DBA_ARRAY_LEN(c->sets))
+                c->sets[c->n_sets++] = argv[++i];
+            else {
+                fprintf(stderr, "db-adapter: too many --set flags\n");
+                return DBA_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--json") == 0) {
             c->json = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 ||
@@ -235,11 +258,13 @@ main(int argc, char **argv)
         fprintf(stderr, "db-adapter: unknown command '%s' (see db-adapter --help)\n", cmd);
         return DBA_EXIT_USAGE;
     }
-    if (dba_config_load(c.config_path, c.config_path != NULL, c.env_prefix, &c.cfg, &err) !=
-        DBA_OK) {
+    if (dba_config_load_ex(c.config_path, c.config_path != NULL, c.env_prefix, c.sets, c.n_sets,
+                           &c.cfg, &err) != DBA_OK) {
         dba_cli_print_err(&c, &err);
         return DBA_EXIT_USAGE;
     }
+    if (lvl == NULL || lvl[0] == '\0')
+        dba_log_set_level(c.cfg->server.log_level);
     rc = found->fn(&c);
     dba_config_free(c.cfg);
     return rc;

@@ -270,5 +270,13 @@ void dba_catalog_keeper_reload(struct dba_catalog_keeper *k); /* thread-safe */
 void dba_catalog_keeper_stop(struct dba_catalog_keeper *k);   /* joins; NULL is a no-op */
 /* Last load error text ("" when the last load succeeded); copies into buf. */
 void dba_catalog_keeper_last_error(struct dba_catalog_keeper *k, char *buf, size_t n);
+/* Loads and reloads so far, for /metrics (thread-safe; k NULL gives zeros). */
+struct dba_catalog_keeper_stats {
+    uint64_t loads;        /* successful loads */
+    uint64_t failures;     /* failed loads */
+    uint64_t reloads;      /* reloads asked for (NOTIFY, SIGHUP, /schema/reload) */
+    int64_t last_load_us;  /* duration of the last successful load */
+};
+void dba_catalog_keeper_stats(struct dba_catalog_keeper *k, struct dba_catalog_keeper_stats *st);
 
 #endif

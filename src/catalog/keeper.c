@@ -27,7 +27,23 @@ struct dba_catalog_keeper {
     void *arg;                   /* its argument */
     pthread_mutex_t lock;        /* guards last_error */
     char last_error[2600];       /* last failure, "" when fine */
+    atomic_uint_fast64_t loads;  /* successful loads */
+    atomic_uint_fast64_t failures; /* failed loads */
+    atomic_uint_fast64_t reloads;  /* reloads asked for */
+    atomic_int_fast64_t last_load_us; /* duration of the last successful load */
 };
+
+void
+dba_catalog_keeper_stats(struct dba_catalog_keeper *k, struct dba_catalog_keeper_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (k == NULL)
+        return;
+    st->loads = atomic_load(&k->loads);
+    st->failures = atomic_load(&k->failures);
+    st->reloads = atomic_load(&k->reloads);
+    st->last_load_us = atomic_load(&k->last_load_us);
+}
 
 static void
 keeper_set_error(struct dba_catalog_keeper *k, const struct dba_err *err)
@@ -58,14 +74,18 @@ static bool
 keeper_load(struct dba_catalog_keeper *k, PGconn *pg)
 {
     struct dba_err err;
+    int64_t t0 = dba_now_us();
     struct dba_catalog *c =
         dba_catalog_load(pg, (const char *const *)k->schemas, k->n_schemas, &err);
 
     if (c == NULL) {
+        atomic_fetch_add(&k->failures, 1);
         keeper_set_error(k, &err);
         dba_log(DBA_LOG_WARN, "schema cache: load failed: %s", err.msg);
         return false;
     }
+    atomic_fetch_add(&k->loads, 1);
+    atomic_store(&k->last_load_us, dba_now_us() - t0);
     keeper_set_error(k, NULL);
     dba_log(DBA_LOG_INFO, "schema cache: %zu relations in %zu schema(s)", c->n_tables, c->n_schemas);
     k->cb(k->arg, c);
@@ -140,6 +160,7 @@ keeper_main(void *arg)
         if (keeper_notified(pg)) {
             usleep(100 * 1000); /* debounce a burst of DDL notifications */
             keeper_notified(pg);
+            atomic_fetch_add(&k->reloads, 1);
             need_load = true;
         }
     }
@@ -185,6 +206,7 @@ keeper_poke(struct dba_catalog_keeper *k)
 void
 dba_catalog_keeper_reload(struct dba_catalog_keeper *k)
 {
+    atomic_fetch_add(&k->reloads, 1);
     atomic_store(&k->reload, true);
     keeper_poke(k);
 }

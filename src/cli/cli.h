@@ -21,6 +21,8 @@ struct dba_cli {
     const char *profile;       /* --profile, or NULL */
     const char *env_prefix;    /* --env-prefix, or NULL */
     bool json;                 /* --json */
+    const char *sets[64];      /* --set key=value, in order */
+    size_t n_sets;             /* count */
     int argc;                  /* command arguments after the command name */
     char **argv;               /* borrowed from main */
     struct dba_config *cfg;    /* loaded configuration (owned by main) */
@@ -45,6 +47,8 @@ int dba_cli_restore(struct dba_cli *c);
 int dba_cli_sync(struct dba_cli *c);
 /* cmd_token.c: `token --role R [--claims JSON] [--exp 1h]`, an HS256 development token. */
 int dba_cli_token(struct dba_cli *c);
+/* cmd_config.c: `config [--json]`, the effective configuration and each value's source. */
+int dba_cli_config(struct dba_cli *c);
 /* common.c: helpers every command shares. */
 /* Prints an error (message, details, hint) to stderr, or as JSON on stdout with --json. */
 void dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e);

@@ -42,6 +42,26 @@ serve_args(struct dba_cli *c, struct dba_http_opts *o)
     return DBA_EXIT_OK;
 }
 
+/* SIGHUP: the file and the environment again; what changed is logged (applied now, or needs a
+   restart). The running configuration stays in use: the server borrows it. */
+static void
+serve_reload(struct dba_cli *c)
+{
+    struct dba_config *n = NULL;
+    struct dba_err err;
+
+    dba_log(DBA_LOG_INFO, "SIGHUP: reloading the configuration and the schema cache");
+    if (dba_config_load_ex(c->config_path, c->config_path != NULL, c->env_prefix, c->sets,
+                           c->n_sets, &n, &err) != DBA_OK) {
+        dba_log(DBA_LOG_ERROR, "reload: %s; keeping the running configuration", err.msg);
+        return;
+    }
+    if (dba_config_reload_report(c->cfg, n) == 0)
+        dba_log(DBA_LOG_INFO, "reload: configuration unchanged");
+    dba_http_access_log_set((int)n->server.access_log);
+    dba_config_free(n);
+}
+
 int
 dba_cli_serve(struct dba_cli *c)
 {
@@ -72,7 +92,7 @@ dba_cli_serve(struct dba_cli *c)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            dba_log(DBA_LOG_INFO, "SIGHUP: reloading the schema cache");
+            serve_reload(c);
             dba_http_server_reload(s);
             continue;
         }

@@ -6,11 +6,6 @@
 
 #include "config/config_int.h"
 
-static const char *const auth_keys[] = {
-    "jwt_secret", "jwt_secret_env", "jwt_secret_is_base64", "jwks_file", "jwt_aud",
-    "role_claim_key", "anon_role", "pre_request", "admin_roles", NULL,
-};
-
 static void
 str_wipe(char *s)
 {
@@ -84,17 +79,10 @@ auth_read(const struct dba_config *c, const config_setting_t *g, struct dba_conf
         str_wipe(a->jwt_secret);
         a->jwt_secret = NULL;
     }
-    if (dba_config_keys_check(c, g, auth_keys, err) != DBA_OK
+    if (dba__config_keys_check_scope(c, g, DBA_CFGS_AUTH, NULL, err) != DBA_OK
         || dba__config_read_string(c, g, "jwt_secret", &a->jwt_secret, err) != DBA_OK
         || dba__config_read_string(c, g, "jwt_secret_env", &env, err) != DBA_OK
-        || dba__config_read_bool(c, g, "jwt_secret_is_base64", &a->jwt_secret_is_base64, err)
-            != DBA_OK
-        || dba__config_read_string(c, g, "jwks_file", &a->jwks_file, err) != DBA_OK
-        || dba__config_read_string(c, g, "jwt_aud", &a->jwt_aud, err) != DBA_OK
-        || dba__config_read_string(c, g, "role_claim_key", &a->role_claim_key, err) != DBA_OK
-        || dba__config_read_string(c, g, "anon_role", &a->anon_role, err) != DBA_OK
-        || dba__config_read_string(c, g, "pre_request", &a->pre_request, err) != DBA_OK
-        || dba__config_read_strv(c, g, "admin_roles", true, &a->admin_roles, err) != DBA_OK) {
+        || dba__config_read_scope(c, g, DBA_CFGS_AUTH, a, err) != DBA_OK) {
         free(env);
         return DBA_EINVAL;
     }

@@ -23,19 +23,6 @@
 static const char *const cfg_top_keys[] = {
     "server", "default_profile", "env_prefix", "profiles", "schema", "admin", "auth", NULL,
 };
-static const char *const cfg_server_keys[] = {
-    "listen", "port", "workers", "max_body_bytes", "max_rows", "cors_allowed_origins",
-    "allow_unfiltered_writes", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled",
-    "server_timing", "trace_header", "task_threads", "task_queue_limit", "shutdown_timeout_ms",
-    "tx_end", "aggregates_enabled", NULL,
-};
-static const char *const cfg_schema_keys[] = {
-    "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema",
-    "allowed_extensions", NULL,
-};
-static const char *const cfg_admin_keys[] = { "token_env", "public_metrics", "listen", "port",
-                                              NULL };
-
 /* Returns a group member, failing when it exists but is not a group. */
 static int
 cfg_group(const struct dba_config *c, const config_setting_t *root, const char *key,
@@ -72,6 +59,8 @@ cfg_defaults(struct dba_config *c)
     c->server.task_queue_limit = 16;
     c->server.shutdown_timeout_ms = 10000;
     c->server.base_path = dba_xstrdup("/tables");
+    c->server.log_level = DBA_LOG_INFO;
+    c->server.access_log = DBA_ACCESS_LOG_COMMON;
     c->env_prefix = dba_xstrdup("");
     c->schema_file = dba_xstrdup("schema.sql");
     c->validate_on_connect = false;
@@ -95,74 +84,16 @@ cfg_check_base_path(const struct dba_config *c, const config_setting_t *g, struc
     return DBA_OK;
 }
 
-/* server.tx_end: "commit" | "commit-allow-override" | "rollback" | "rollback-allow-override". */
-static int
-cfg_parse_tx_end(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
-{
-    static const char *const names[] = { "commit", "commit-allow-override", "rollback",
-                                         "rollback-allow-override" };
-    char *v = NULL;
-
-    if (dba__config_read_string(c, g, "tx_end", &v, err) != DBA_OK)
-        return DBA_EINVAL;
-    if (v == NULL)
-        return DBA_OK;
-    for (size_t i = 0; i < DBA_ARRAY_LEN(names); i++) {
-        if (strcmp(v, names[i]) == 0) {
-            c->server.tx_end = (enum dba_tx_end)i;
-            free(v);
-            return DBA_OK;
-        }
-    }
-    free(v);
-    return dba_config_err_at(err, c, config_setting_get_member(g, "tx_end"),
-        "must be \"commit\", \"commit-allow-override\", \"rollback\" or "
-        "\"rollback-allow-override\"");
-}
-
 static int
 cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
 {
     struct dba_config_server *s = &c->server;
-    int64_t port = s->port, workers = s->workers, timeout = s->request_timeout_ms;
-    int64_t queue = s->queue_limit;
-    int64_t task_threads = s->task_threads, task_queue = s->task_queue_limit;
-    int64_t shutdown = s->shutdown_timeout_ms;
 
     if (g == NULL)
         return DBA_OK;
-    if (dba_config_keys_check(c, g, cfg_server_keys, err) != DBA_OK
-        || dba__config_read_string(c, g, "listen", &s->listen, err) != DBA_OK
-        || dba__config_read_int(c, g, "port", 0, 65535, &port, err) != DBA_OK
-        || dba__config_read_int(c, g, "workers", 0, 1024, &workers, err) != DBA_OK
-        || dba__config_read_int(c, g, "max_body_bytes", 1, INT64_MAX, &s->max_body_bytes, err)
-            != DBA_OK
-        || dba__config_read_int(c, g, "max_rows", 0, INT64_MAX, &s->max_rows, err) != DBA_OK
-        || dba__config_read_strv(c, g, "cors_allowed_origins", true, &s->cors_allowed_origins,
-            err) != DBA_OK
-        || dba__config_read_bool(c, g, "plan_enabled", &s->plan_enabled, err) != DBA_OK
-        || dba__config_read_bool(c, g, "aggregates_enabled", &s->aggregates_enabled, err)
-            != DBA_OK
-        || dba__config_read_bool(c, g, "allow_unfiltered_writes", &s->allow_unfiltered_writes,
-            err) != DBA_OK
-        || dba__config_read_int(c, g, "request_timeout_ms", 0, INT32_MAX, &timeout, err) != DBA_OK
-        || dba__config_read_int(c, g, "queue_limit", 0, INT32_MAX, &queue, err) != DBA_OK
-        || dba__config_read_int(c, g, "task_threads", 1, 64, &task_threads, err) != DBA_OK
-        || dba__config_read_int(c, g, "task_queue_limit", 0, 100000, &task_queue, err) != DBA_OK
-        || dba__config_read_int(c, g, "shutdown_timeout_ms", 0, INT32_MAX, &shutdown, err)
-            != DBA_OK
-        || dba__config_read_bool(c, g, "server_timing", &s->server_timing, err) != DBA_OK
-        || dba__config_read_string(c, g, "trace_header", &s->trace_header, err) != DBA_OK
-        || dba__config_read_string(c, g, "base_path", &s->base_path, err) != DBA_OK
-        || cfg_parse_tx_end(c, g, err) != DBA_OK)
+    if (dba__config_keys_check_scope(c, g, DBA_CFGS_SERVER, NULL, err) != DBA_OK
+        || dba__config_read_scope(c, g, DBA_CFGS_SERVER, c, err) != DBA_OK)
         return DBA_EINVAL;
-    s->port = (int)port;
-    s->workers = (int)workers;
-    s->request_timeout_ms = (int)timeout;
-    s->queue_limit = (int)queue;
-    s->task_threads = (int)task_threads;
-    s->task_queue_limit = (int)task_queue;
-    s->shutdown_timeout_ms = (int)shutdown;
     if (s->listen[0] == '\0')
         return dba_config_err_at(err, c, config_setting_get_member(g, "listen"),
             "must not be empty");
@@ -174,15 +105,8 @@ cfg_parse_schema(struct dba_config *c, const config_setting_t *g, struct dba_err
 {
     if (g == NULL)
         return DBA_OK;
-    if (dba_config_keys_check(c, g, cfg_schema_keys, err) != DBA_OK
-        || dba__config_read_string(c, g, "file", &c->schema_file, err) != DBA_OK
-        || dba__config_read_strv(c, g, "exclude_tables", true, &c->exclude_tables, err) != DBA_OK
-        || dba__config_read_bool(c, g, "validate_on_connect", &c->validate_on_connect, err)
-            != DBA_OK
-        || dba__config_read_string(c, g, "column_defs", &c->column_defs, err) != DBA_OK
-        || dba__config_read_string(c, g, "backup_schema", &c->backup_schema, err) != DBA_OK
-        || dba__config_read_strv(c, g, "allowed_extensions", true, &c->allowed_extensions, err)
-            != DBA_OK)
+    if (dba__config_keys_check_scope(c, g, DBA_CFGS_SCHEMA, NULL, err) != DBA_OK
+        || dba__config_read_scope(c, g, DBA_CFGS_SCHEMA, c, err) != DBA_OK)
         return DBA_EINVAL;
     return DBA_OK;
 }
@@ -192,14 +116,8 @@ cfg_parse_schema(struct dba_config *c, const config_setting_t *g, struct dba_err
 static int
 cfg_parse_admin_listener(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
 {
-    struct dba_config_admin *a = &c->admin;
-    int64_t port = a->port;
+    const struct dba_config_admin *a = &c->admin;
 
-    if (dba__config_read_bool(c, g, "public_metrics", &a->public_metrics, err) != DBA_OK
-        || dba__config_read_string(c, g, "listen", &a->listen, err) != DBA_OK
-        || dba__config_read_int(c, g, "port", 0, 65535, &port, err) != DBA_OK)
-        return DBA_EINVAL;
-    a->port = (int)port;
     if (a->listen[0] == '\0')
         return dba_config_err_at(err, c, config_setting_get_member(g, "listen"),
             "must not be empty");
@@ -217,8 +135,8 @@ cfg_parse_admin(struct dba_config *c, const config_setting_t *g, struct dba_err 
 {
     if (g == NULL)
         return DBA_OK;
-    if (dba_config_keys_check(c, g, cfg_admin_keys, err) != DBA_OK
-        || dba__config_read_string(c, g, "token_env", &c->admin_token_env, err) != DBA_OK
+    if (dba__config_keys_check_scope(c, g, DBA_CFGS_ADMIN, NULL, err) != DBA_OK
+        || dba__config_read_scope(c, g, DBA_CFGS_ADMIN, c, err) != DBA_OK
         || cfg_parse_admin_listener(c, g, err) != DBA_OK)
         return DBA_EINVAL;
     return DBA_OK;
@@ -394,6 +312,13 @@ int
 dba_config_load(const char *path, bool path_explicit, const char *env_prefix_override,
     struct dba_config **out, struct dba_err *err)
 {
+    return dba_config_load_ex(path, path_explicit, env_prefix_override, NULL, 0, out, err);
+}
+
+int
+dba_config_load_ex(const char *path, bool path_explicit, const char *env_prefix_override,
+    const char *const *sets, size_t n_sets, struct dba_config **out, struct dba_err *err)
+{
     struct dba_config *c = dba_xcalloc(1, sizeof(*c));
     int rc;
 
@@ -404,13 +329,12 @@ dba_config_load(const char *path, bool path_explicit, const char *env_prefix_ove
     if (rc == DBA_ENOTFOUND && path_explicit)
         rc = dba_err_set(err, DBA_EINVAL, 0, DBA_CONFIG_CODE_INVALID,
             "%s: config file not found", path);
-    if (rc == DBA_ENOTFOUND) {
-        rc = cfg_parse_prefix(c, NULL, env_prefix_override, err);
-        if (rc == DBA_OK)
-            rc = cfg_implicit(c, err);
-    } else if (rc == DBA_OK) {
+    if (rc == DBA_ENOTFOUND)
+        rc = DBA_OK; /* no file: an empty tree, then the environment and the flags */
+    if (rc == DBA_OK)
+        rc = dba__config_overlay(c, env_prefix_override, sets, n_sets, err);
+    if (rc == DBA_OK)
         rc = cfg_parse(c, env_prefix_override, err);
-    }
     if (rc != DBA_OK) {
         dba_config_free(c);
         return rc;
@@ -447,6 +371,11 @@ dba_config_free(struct dba_config *c)
     free(c->admin.listen);
     dba__config_backup_cleanup(c);
     dba__config_auth_cleanup(&c->auth);
+    for (size_t i = 0; i < c->n_origins; i++) {
+        free(c->origins[i].key);
+        free(c->origins[i].source);
+    }
+    free(c->origins);
     if (c->raw != NULL) {
         config_destroy(c->raw);
         free(c->raw);

@@ -43,6 +43,19 @@ enum dba_tx_end {
     DBA_TX_ROLLBACK_ALLOW_OVERRIDE, /* "rollback-allow-override": roll back unless tx=commit */
 };
 
+/* server.access_log: one line per request on standard output. */
+enum dba_access_log {
+    DBA_ACCESS_LOG_OFF,    /* "off" */
+    DBA_ACCESS_LOG_COMMON, /* "common" (default): Common Log Format plus duration, id, profile, role */
+    DBA_ACCESS_LOG_JSON,   /* "json": one JSON object a line */
+};
+
+/* Where an effective value came from (set by the env/flag overlay, config/env.c). */
+struct dba_config_origin {
+    char *key;    /* dotted key, e.g. "server.port", "profiles.prod.url" */
+    char *source; /* "DBA_SERVER_PORT", "PGRST_DB_URI", "--set", ... */
+};
+
 struct dba_config_server {
     char *listen;                       /* address to bind, default "0.0.0.0" */
     int port;                           /* TCP port, default 8080; 0 = any free port */
@@ -67,6 +80,9 @@ struct dba_config_server {
     char *trace_header;                 /* request header echoed on the response (e.g. X-Request-Id),
                                            or NULL */
     enum dba_tx_end tx_end;             /* tx_end, default "commit" */
+    enum dba_log_level log_level;       /* log_level: crit|error|warn|info|debug, default info
+                                           (crit is stored as DBA_LOG_CRIT) */
+    enum dba_access_log access_log;     /* access_log: off|common|json, default common */
 };
 
 struct dba_config;
@@ -175,6 +191,9 @@ struct dba_config {
     struct dba_config_backup backup; /* the `backup` group */
     struct dba_config_sync sync; /* the `sync` group */
     struct dba_config_auth auth; /* the top-level `auth` group */
+    struct dba_config_origin *origins; /* keys set by flags or environment variables; owned */
+    size_t n_origins;            /* count */
+    bool pgrst;                  /* some PGRST_* variable was applied */
     /* internal */
     struct config_t *raw;        /* parsed tree kept for other modules' groups, or NULL */
 };
@@ -191,6 +210,31 @@ struct dba_config {
  */
 DBA_MUSTCHECK int dba_config_load(const char *path, bool path_explicit,
     const char *env_prefix_override, struct dba_config **out, struct dba_err *err);
+
+/*
+ * dba_config_load with the environment's DBA_* and PGRST_* variables and `--set key=value` flags
+ * (sets, n_sets) applied over the file: flag -> DBA_* -> PGRST_* -> file -> default, the same for
+ * every key (config/env.c). Errors from a variable or flag name it instead of a file line.
+ * dba_config_load is this with no flags.
+ */
+DBA_MUSTCHECK int dba_config_load_ex(const char *path, bool path_explicit,
+    const char *env_prefix_override, const char *const *sets, size_t n_sets,
+    struct dba_config **out, struct dba_err *err);
+
+/*
+ * The effective configuration as JSON: {"file": path|null, "keys": [{"key", "value", "source",
+ * "variable", "reload"}]} for every key of every group and profile; secrets and passwords are
+ * "****", URLs have their password masked. source is "--set", the variable's name, "path:line" or
+ * "default"; reload is true for keys a SIGHUP applies without a restart. New reference.
+ */
+struct json_t *dba_config_describe(const struct dba_config *c);
+
+/*
+ * SIGHUP: compares old (running) with new (just loaded) key by key and logs each change, saying
+ * whether it is applied now or needs a restart. Applies server.log_level itself. Returns the
+ * number of changed keys.
+ */
+int dba_config_reload_report(const struct dba_config *old, const struct dba_config *new_cfg);
 
 /* Frees everything loaded; NULL is a no-op. */
 void dba_config_free(struct dba_config *c);

@@ -9,11 +9,6 @@
 
 #define PLACEHOLDER_LEN (sizeof(DBA_CONFIG_PLACEHOLDER) - 1)
 
-static const char *const profile_keys[] = {
-    "url", "description", "db_password", "password_env", "pool_size", "schemas",
-    "prepared_statements", "read_only", "statement_timeout_ms", "auth", NULL,
-};
-
 static void
 profile_defaults(struct dba_profile *p, const struct dba_config *c, const char *name)
 {
@@ -149,27 +144,18 @@ static int
 profile_parse_one(const struct dba_config *c, const config_setting_t *g, struct dba_profile *p,
     struct dba_err *err)
 {
-    int64_t pool = p->pool_size, timeout = p->statement_timeout_ms;
+    static const char *const extra[] = { "auth", NULL };
     const config_setting_t *url;
 
     if (!config_setting_is_group(g))
         return dba_config_err_at(err, c, g, "expected a group, like %s: { url = \"...\"; };",
             config_setting_name(g));
-    if (dba_config_keys_check(c, g, profile_keys, err) != DBA_OK
+    if (dba__config_keys_check_scope(c, g, DBA_CFGS_PROFILE, extra, err) != DBA_OK
         || dba__config_read_string(c, g, "url", &p->url, err) != DBA_OK
-        || dba__config_read_string(c, g, "description", &p->description, err) != DBA_OK
         || profile_password(c, g, p, err) != DBA_OK
-        || dba__config_read_int(c, g, "pool_size", 1, 1000, &pool, err) != DBA_OK
-        || dba__config_read_strv(c, g, "schemas", false, &p->schemas, err) != DBA_OK
-        || dba__config_read_bool(c, g, "prepared_statements", &p->prepared_statements, err)
-            != DBA_OK
-        || dba__config_read_bool(c, g, "read_only", &p->read_only, err) != DBA_OK
-        || dba__config_read_int(c, g, "statement_timeout_ms", 0, INT32_MAX, &timeout, err)
-            != DBA_OK
+        || dba__config_read_scope(c, g, DBA_CFGS_PROFILE, p, err) != DBA_OK
         || dba__config_auth_profile(c, config_setting_get_member(g, "auth"), p, err) != DBA_OK)
         return DBA_EINVAL;
-    p->pool_size = (int)pool;
-    p->statement_timeout_ms = (int)timeout;
     url = config_setting_get_member(g, "url");
     if (url == NULL)
         return dba_config_err_at(err, c, g, "missing required key 'url'");

@@ -38,6 +38,17 @@ dba_config_err_at(struct dba_err *err, const struct dba_config *c, const config_
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
+    /* A value from a variable or a flag (config/env.c hooks its name on the setting). */
+    for (const config_setting_t *h = s; h != NULL; h = config_setting_parent(h)) {
+        if (config_setting_get_hook(h) != NULL) {
+            dba_buf_init(&key);
+            setting_path(&key, s);
+            dba_err_set(err, DBA_EINVAL, 0, DBA_CONFIG_CODE_INVALID, "%s (%s): %s",
+                (const char *)config_setting_get_hook(h), key.data, what);
+            dba_buf_cleanup(&key);
+            return DBA_EINVAL;
+        }
+    }
     dba_buf_init(&key);
     if (s != NULL)
         setting_path(&key, s);

@@ -111,6 +111,7 @@ void dba_err_hint(struct dba_err *e, const char *fmt, ...) DBA_PRINTF(2, 3);
 
 /* Logging to stderr; secrets must never be passed in. */
 enum dba_log_level {
+    DBA_LOG_CRIT = -1, /* server.log_level = crit: only critical lines */
     DBA_LOG_ERROR, /* failures needing attention */
     DBA_LOG_WARN,  /* degraded but working */
     DBA_LOG_INFO,  /* lifecycle events */

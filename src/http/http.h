@@ -27,6 +27,8 @@ int dba_http_server_port(const struct dba_http_server *s);
 int dba_http_server_admin_port(const struct dba_http_server *s);
 /* Asks for a schema cache reload (thread-safe, async-signal-unsafe). */
 void dba_http_server_reload(struct dba_http_server *s);
+/* The access log mode (enum dba_access_log) from now on, e.g. after a SIGHUP reload. */
+void dba_http_access_log_set(int mode);
 /* Waits until the schema cache has been loaded once or timeout_ms passes; true when loaded. */
 bool dba_http_server_wait_ready(struct dba_http_server *s, int timeout_ms);
 /* Stops accepting, answers suspended requests, joins the workers and frees everything. */

@@ -115,6 +115,9 @@ struct req {
     int64_t start_ms;              /* arrival */
     int64_t start_us;              /* arrival, microseconds */
     int64_t t_us[4];               /* Server-Timing stamps: parsed, planned, sent, result (0 = none) */
+    int64_t resp_len;              /* response body bytes when known (access log, metrics), else 0
+                                      with resp_len_known false */
+    bool resp_len_known;           /* resp_len is set */
 };
 
 struct worker {
@@ -142,6 +145,8 @@ struct worker {
     pthread_mutex_t stats_lock;    /* guards stats_snap */
     struct dba_db_pool_stats stats_snap; /* pool figures, refreshed every tick for /pool */
     struct dba_auth_cache *auth_cache; /* verified JWTs of this worker's requests, or NULL */
+    struct dba__http_metrics *metrics; /* this worker's counters (metrics.c); it is their only
+                                          writer */
 };
 
 struct dba_http_server {
@@ -207,6 +212,22 @@ enum MHD_Result dba__http_unit_run(struct req *r, req_finish_cb finish);
 const char *dba__http_header(struct req *r, const char *name);
 /* Every value of a repeated header joined with ", " (arena), or NULL. */
 const char *dba__http_header_all(struct req *r, const char *name);
+
+/* metrics.c: per-worker counters, the /metrics text and the access log. */
+struct dba__http_metrics;
+struct dba__http_metrics *dba__http_metrics_new(void);
+void dba__http_metrics_free(struct dba__http_metrics *m);
+/* Counts r's answer (status, body bytes or -1 when unknown) on its worker and writes its access
+   log line (server.access_log). Called once per answered request, by dba__http_queue. */
+void dba__http_metrics_record(struct req *r, unsigned status, int64_t bytes);
+/* The Prometheus text of /metrics (pool figures summed by the caller) appended to b. */
+void dba__http_metrics_render(struct dba_http_server *s, const struct dba_db_pool_stats *st,
+                              struct dba_buf *b);
+/* response.c: r's request id (the trace header's value when sent, else <worker>.<number>),
+   printable ASCII, into buf. */
+void dba__http_request_id(struct req *r, char *buf, size_t n);
+/* ops.c: whether path is one of the operational routes (/healthz, /metrics, ...). */
+bool dba__http_is_ops_path(const char *path);
 
 /* server.c: the worker's current schema cache, referenced for the request; NULL before the first
    load. */

@@ -145,21 +145,10 @@ ops_metrics(struct req *r)
 
     pool_sum(s, &st);
     dba_buf_init(&b);
-    dba_buf_printf(&b, "# TYPE dba_http_requests_total counter\ndba_http_requests_total %lu\n"
-                   "# TYPE dba_http_errors_total counter\ndba_http_errors_total %lu\n",
-                   atomic_load(&s->n_requests), atomic_load(&s->n_errors));
-    dba_buf_printf(&b, "# TYPE dba_pool_connections gauge\n"
-                   "dba_pool_connections{profile=\"%s\",state=\"idle\"} %d\n"
-                   "dba_pool_connections{profile=\"%s\",state=\"busy\"} %d\n"
-                   "# TYPE dba_pool_waiting gauge\ndba_pool_waiting{profile=\"%s\"} %d\n"
-                   "# TYPE dba_pool_queries_total counter\n"
-                   "dba_pool_queries_total{profile=\"%s\"} %lu\n"
-                   "# TYPE dba_pool_errors_total counter\n"
-                   "dba_pool_errors_total{profile=\"%s\"} %lu\n",
-                   s->active->name, st.idle, s->active->name, st.busy, s->active->name,
-                   st.waiting, s->active->name, (unsigned long)st.queries, s->active->name,
-                   (unsigned long)st.errors);
+    dba__http_metrics_render(s, &st, &b);
     size_t len = b.len;
+    r->resp_len = (int64_t)len;
+    r->resp_len_known = true;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, dba_buf_take(&b), MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
@@ -224,6 +213,15 @@ static const struct ops_route ops_routes[] = {
     { "/restore", "POST", OPS_ADMIN, false, dba__http_restore },
     { "/sync", "POST", OPS_ADMIN, false, dba__http_sync },
 };
+
+bool
+dba__http_is_ops_path(const char *path)
+{
+    for (size_t i = 0; i < DBA_ARRAY_LEN(ops_routes); i++)
+        if (strcmp(path, ops_routes[i].path) == 0)
+            return true;
+    return false;
+}
 
 /* Whether route rt is served on the listener r arrived on. */
 static bool

@@ -98,6 +98,7 @@ dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
     atomic_fetch_add_explicit(&s->n_requests, 1, memory_order_relaxed);
     if (status >= 500)
         atomic_fetch_add_explicit(&s->n_errors, 1, memory_order_relaxed);
+    dba__http_metrics_record(r, status, r->resp_len_known ? r->resp_len : -1);
     req_log(DBA_LOG_DEBUG, r, "%s %s -> %u (%lld ms)", r->method, r->url, status,
             (long long)(dba_now_ms() - r->start_ms));
     return ret;
@@ -110,6 +111,8 @@ dba__http_send_json(struct req *r, unsigned status, const char *body, size_t len
         MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    r->resp_len = (int64_t)len;
+    r->resp_len_known = true;
     return dba__http_queue(r, status, resp);
 }
 
@@ -258,27 +261,35 @@ dba__http_send_task_result(struct req *r)
 }
 
 void
-dba__http_log(int level, struct req *r, const char *fmt, ...)
+dba__http_request_id(struct req *r, char *buf, size_t n)
 {
     const char *trace = r->w->srv->cfg->server.trace_header;
     const char *id = trace != NULL && trace[0] != '\0' ? dba__http_header(r, trace) : NULL;
-    char own[32];
+
+    if (n == 0)
+        return;
+    if (id == NULL) {
+        snprintf(buf, n, "%d.%llu", r->w->index, (unsigned long long)r->seq);
+        return;
+    }
+    /* A client's id is kept up to 64 printable ASCII bytes (control bytes as '?'). */
+    snprintf(buf, n, "%.64s", id);
+    for (char *p = buf; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
+}
+
+void
+dba__http_log(int level, struct req *r, const char *fmt, ...)
+{
     char msg[768];
     va_list ap;
 
-    if (id == NULL) {
-        snprintf(own, sizeof(own), "%d.%llu", r->w->index, (unsigned long long)r->seq);
-        id = own;
-    }
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    /* A client's id is printed up to 64 printable ASCII bytes (%.64s, control bytes as '?'). */
-    char idbuf[65];
-    snprintf(idbuf, sizeof(idbuf), "%.64s", id);
-    for (char *p = idbuf; *p != '\0'; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-            *p = '?';
+    char idbuf[80];
+    dba__http_request_id(r, idbuf, sizeof(idbuf));
     const struct dba_profile *p = r->pol.profile ? r->pol.profile : r->w->srv->active;
     dba_log_write(level, "req %s profile %s: %s", idbuf, p->name, msg);
 }

@@ -262,6 +262,7 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
     w->admin_listen_fd = -1;
     pthread_mutex_init(&w->stats_lock, NULL);
     pthread_mutex_init(&w->tasks_lock, NULL);
+    w->metrics = dba__http_metrics_new();
     w->loop = dba_loop_new();
     if (worker_daemon(w, listen_addr, port, &w->mhd, &w->mhd_io, err) != DBA_OK)
         return DBA_EIO;
@@ -343,6 +344,7 @@ server_free(struct dba_http_server *s)
         dba_loop_free(w->loop);
         pthread_mutex_destroy(&w->stats_lock);
         pthread_mutex_destroy(&w->tasks_lock);
+        dba__http_metrics_free(w->metrics);
         dba_catalog_unref(w->cache);
     }
     dba__http_auth_stop(s);

@@ -253,6 +253,8 @@ tables_body(struct req *r, bool with_body)
     if (len == 0)
         return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     r->res = NULL; /* the response owns the result now */
+    r->resp_len = (int64_t)len;
+    r->resp_len_known = true;
     return MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)(uintptr_t)body,
                                                                   res_clear_cb, res);
 }

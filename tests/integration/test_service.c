@@ -1,0 +1,420 @@
+/* test_service.c - the gateway as an operator runs it: configured only by DBA_* or only by
+   PGRST_* variables, `db-adapter config`, /metrics checked by promtool after traffic, the access
+   log in each format, and a SIGHUP reload. Each server is a real process with a clean
+   environment. */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "core/core.h"
+
+static char dir[64];
+static pid_t child = -1;
+
+static void
+svc_setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/dbat-svc-XXXXXX");
+    cr_assert(mkdtemp(dir) != NULL);
+    curl_global_init(CURL_GLOBAL_ALL);
+}
+
+static void
+svc_teardown(void)
+{
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, NULL, 0);
+        child = -1;
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+    curl_global_cleanup();
+}
+
+TestSuite(service, .init = svc_setup, .fini = svc_teardown);
+
+static int
+free_port(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    cr_assert(fd >= 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Runs the binary in dir with only the variables env (NULL-terminated "K=V" list); stdout and
+   stderr go to dir/out and dir/err. wait: wait for the exit and return its status, else return
+   the pid (kept in child). */
+static int
+spawn(char *const *env, char *const *args, bool wait)
+{
+    const char *bin = getenv("DBA_TEST_BIN");
+    cr_assert(bin != NULL, "DBA_TEST_BIN is not set");
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        char path[128];
+        if (chdir(dir) != 0)
+            _exit(127);
+        clearenv();
+        for (size_t i = 0; env[i] != NULL; i++)
+            putenv(env[i]);
+        snprintf(path, sizeof(path), "%s/out", dir);
+        if (freopen(path, "w", stdout) == NULL)
+            _exit(127);
+        snprintf(path, sizeof(path), "%s/err", dir);
+        if (freopen(path, "w", stderr) == NULL)
+            _exit(127);
+        char *argv[16] = { dba_xstrdup(bin) };
+        for (size_t i = 0; args[i] != NULL && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(bin, argv);
+        _exit(127);
+    }
+    if (!wait) {
+        child = pid;
+        return pid;
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static size_t
+collect(char *p, size_t sz, size_t n, void *ud)
+{
+    dba_buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+/* GET http://127.0.0.1:port path; returns the status (0 = no answer), the body into *body
+   (caller frees) when body is non-NULL. */
+static long
+get(int port, const char *path, char **body)
+{
+    char url[512];
+    struct dba_buf b;
+    long code = 0;
+    CURL *h = curl_easy_init();
+
+    dba_buf_init(&b);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    if (body != NULL)
+        *body = b.data != NULL ? dba_buf_take(&b) : dba_xstrdup("");
+    dba_buf_cleanup(&b);
+    return code;
+}
+
+static void
+wait_ready(int port)
+{
+    for (int i = 0; i < 300; i++) {
+        if (get(port, "/readyz", NULL) == 200)
+            return;
+        usleep(50 * 1000);
+    }
+    cr_assert_fail("server on port %d never became ready", port);
+}
+
+static char *
+slurp(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    struct dba_buf b;
+    char chunk[4096];
+    size_t n;
+
+    dba_buf_init(&b);
+    dba_buf_puts(&b, "");
+    if (f == NULL)
+        return dba_buf_take(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        dba_buf_append(&b, chunk, n);
+    fclose(f);
+    return dba_buf_take(&b);
+}
+
+/* Waits until dir/name contains needle. */
+static bool
+wait_for(const char *name, const char *needle)
+{
+    for (int i = 0; i < 200; i++) {
+        char *t = slurp(name);
+        bool hit = strstr(t, needle) != NULL;
+        free(t);
+        if (hit)
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+static char *
+envvar(const char *k, const char *v)
+{
+    char *s = dba_xmalloc(strlen(k) + strlen(v) + 2);
+    sprintf(s, "%s=%s", k, v);
+    return s;
+}
+
+static char *
+envint(const char *k, int v)
+{
+    char n[16];
+    snprintf(n, sizeof(n), "%d", v);
+    return envvar(k, n);
+}
+
+static void
+free_env(char **env)
+{
+    for (size_t i = 0; env[i] != NULL; i++)
+        free(env[i]);
+}
+
+static char serve_word[] = "serve";
+static char *const serve_args[] = { serve_word, NULL };
+
+Test(service, dba_variables_only_json_access_log_and_promtool)
+{
+    int port = free_port();
+    char *env[] = {
+        envvar("DBA_SERVER_LISTEN", "127.0.0.1"), envint("DBA_SERVER_PORT", port),
+        envvar("DBA_SERVER_WORKERS", "2"), envvar("DBA_SERVER_ACCESS_LOG", "json"),
+        envvar("DBA_SERVER_TRACE_HEADER", "X-Request-Id"),
+        envvar("DBA_ADMIN_PUBLIC_METRICS", "true"),
+        envvar("DBA_PROFILE_MAIN_URL", getenv("DBA_TEST_DATABASE_URL")),
+        envvar("DBA_PROFILE_MAIN_POOL_SIZE", "2"), NULL,
+    };
+    spawn(env, serve_args, false);
+    wait_ready(port);
+    cr_expect_eq(get(port, "/tables/items?limit=1", NULL), 200);
+    cr_expect_eq(get(port, "/tables/nope", NULL), 404);
+    char *m1 = NULL, *m2 = NULL;
+    cr_assert_eq(get(port, "/metrics", &m1), 200);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(get(port, "/tables/items?limit=1", NULL), 200);
+    cr_assert_eq(get(port, "/metrics", &m2), 200);
+
+    /* promtool on the text after traffic. */
+    char path[128], cmd[256];
+    snprintf(path, sizeof(path), "%s/metrics.txt", dir);
+    FILE *f = fopen(path, "w");
+    fputs(m2, f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s/promtool.out 2>&1", path, dir);
+    int rc = system(cmd);
+    char *po = slurp("promtool.out");
+    cr_expect_eq(rc, 0, "promtool: %s", po);
+    free(po);
+    cr_expect(strstr(m2, "dba_http_requests_total{route=\"table\",method=\"GET\",status=\"404\"} 1")
+              != NULL);
+    cr_expect(strstr(m2, "# TYPE dba_http_request_duration_seconds histogram") != NULL);
+    cr_expect(strstr(m2, "pgrst_db_pool_max 2") != NULL, "%s", m2);
+    /* The histogram moved: +Inf bucket of table routes went from 2 to 7. */
+    cr_expect(strstr(m1, "dba_http_request_duration_seconds_bucket{route=\"table\",le=\"+Inf\"} 2\n")
+              != NULL);
+    cr_expect(strstr(m2, "dba_http_request_duration_seconds_bucket{route=\"table\",le=\"+Inf\"} 7\n")
+              != NULL);
+    cr_expect(strstr(m2, "dba_http_request_db_seconds_count{route=\"table\"} 6") != NULL);
+    free(m1);
+    free(m2);
+
+    /* A JSON access line per request, with the trace header's value as the request id. */
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "X-Request-Id: trace-42");
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/tables/items?id=eq.1", port);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    struct dba_buf sink;
+    dba_buf_init(&sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    cr_expect_eq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hd);
+    dba_buf_cleanup(&sink);
+    cr_assert(wait_for("out", "trace-42"));
+    char *out = slurp("out");
+    char *line = strstr(out, "{\"time\"");
+    bool found = false;
+    while (line != NULL) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        json_t *o = json_loads(line, 0, NULL);
+        cr_expect_not_null(o, "not JSON: %s", line);
+        if (o != NULL && strcmp(json_string_value(json_object_get(o, "request_id")), "trace-42")
+                             == 0) {
+            found = true;
+            cr_expect_str_eq(json_string_value(json_object_get(o, "method")), "GET");
+            cr_expect_str_eq(json_string_value(json_object_get(o, "path")), "/tables/items");
+            cr_expect_str_eq(json_string_value(json_object_get(o, "query")), "id=eq.1");
+            cr_expect_eq(json_integer_value(json_object_get(o, "status")), 200);
+            cr_expect(json_integer_value(json_object_get(o, "bytes")) > 0);
+            cr_expect(json_is_real(json_object_get(o, "duration_ms")));
+            cr_expect_str_eq(json_string_value(json_object_get(o, "profile")), "main");
+            cr_expect_not_null(json_object_get(o, "time"));
+        }
+        json_decref(o);
+        line = nl ? strstr(nl + 1, "{\"time\"") : NULL;
+    }
+    cr_expect(found);
+    free(out);
+    free_env(env);
+}
+
+Test(service, pgrst_variables_only_serve_at_root_with_common_log)
+{
+    int port = free_port();
+    char *env[] = {
+        envvar("PGRST_DB_URI", getenv("DBA_TEST_DATABASE_URL")), envint("PGRST_SERVER_PORT", port),
+        envvar("PGRST_SERVER_HOST", "127.0.0.1"), envvar("PGRST_DB_SCHEMAS", "public"),
+        envvar("PGRST_DB_MAX_ROWS", "2"), envvar("PGRST_DB_POOL", "2"), NULL,
+    };
+    spawn(env, serve_args, false);
+    wait_ready(port);
+    char *body = NULL;
+    cr_expect_eq(get(port, "/items", &body), 200); /* at the root, as PostgREST */
+    json_t *rows = json_loads(body, 0, NULL);
+    cr_expect(json_is_array(rows));
+    cr_expect_leq(json_array_size(rows), 2); /* PGRST_DB_MAX_ROWS */
+    json_decref(rows);
+    free(body);
+    cr_expect_eq(get(port, "/tables/items", NULL), 404);
+    /* Common Log Format line. */
+    cr_assert(wait_for("out", "\"GET /items\" 200 "));
+    char *out = slurp("out");
+    char *l = strstr(out, "\"GET /items\" 200 ");
+    while (l > out && l[-1] != '\n')
+        l--;
+    cr_expect(strncmp(l, "- - - [", 7) == 0, "%s", l);
+    cr_expect(strstr(l, " rid=") != NULL && strstr(l, " profile=default") != NULL, "%s", l);
+    free(out);
+    free_env(env);
+}
+
+Test(service, config_command_sources_and_masking)
+{
+    char *env[] = {
+        envvar("DATABASE_URL", "postgresql://app:s3cret@db.example:5432/app"),
+        envvar("DBA_SERVER_PORT", "9001"), envvar("PGRST_SERVER_PORT", "9002"),
+        envvar("PGRST_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        envvar("DBA_SERVER_MAX_ROWS", "10"), NULL,
+    };
+    char a0[] = "config", a1[] = "--json", a2[] = "--set", a3[] = "server.max_rows=11";
+    char *args[] = { a0, a1, a2, a3, NULL };
+    cr_assert_eq(spawn(env, args, true), 0);
+    char *out = slurp("out");
+    json_t *o = json_loads(out, 0, NULL);
+    cr_assert_not_null(o, "%s", out);
+    cr_expect(strstr(out, "s3cret") == NULL);
+    cr_expect(strstr(out, "0123456789abcdef") == NULL);
+    size_t i;
+    json_t *e;
+    int seen = 0;
+    json_array_foreach(json_object_get(o, "keys"), i, e)
+    {
+        const char *k = json_string_value(json_object_get(e, "key"));
+        const char *src = json_string_value(json_object_get(e, "source"));
+        json_t *v = json_object_get(e, "value");
+        if (strcmp(k, "server.port") == 0) {
+            cr_expect_eq(json_integer_value(v), 9001);
+            cr_expect_str_eq(src, "DBA_SERVER_PORT");
+            seen++;
+        } else if (strcmp(k, "server.max_rows") == 0) {
+            cr_expect_eq(json_integer_value(v), 11);
+            cr_expect_str_eq(src, "--set");
+            seen++;
+        } else if (strcmp(k, "auth.jwt_secret") == 0) {
+            cr_expect_str_eq(json_string_value(v), "****");
+            cr_expect_str_eq(src, "PGRST_JWT_SECRET");
+            seen++;
+        } else if (strcmp(k, "server.queue_limit") == 0) {
+            cr_expect_str_eq(src, "default");
+            seen++;
+        } else if (strcmp(k, "profiles.default.url") == 0) {
+            cr_expect_str_eq(json_string_value(v), "postgresql://app:****@db.example:5432/app");
+            cr_expect_str_eq(src, "DATABASE_URL");
+            seen++;
+        }
+    }
+    cr_expect_eq(seen, 5);
+    json_decref(o);
+    free(out);
+    /* A bad value names the variable, exit 2. */
+    char *bad[] = { envvar("DBA_SERVER_WORKERS", "many"), NULL };
+    char *cargs[] = { a0, NULL };
+    cr_expect_eq(spawn(bad, cargs, true), 2);
+    char *err = slurp("err");
+    cr_expect(strstr(err, "DBA_SERVER_WORKERS: expected an integer") != NULL, "%s", err);
+    free(err);
+    free_env(bad);
+    free_env(env);
+}
+
+Test(service, sighup_reloads_and_reports)
+{
+    int port = free_port();
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "server: { listen = \"127.0.0.1\"; port = %d; workers = 1; access_log = \"common\"; };\n"
+               "profiles: { test: { url = \"%s\"; pool_size = 2; }; };\n",
+            port, getenv("DBA_TEST_DATABASE_URL"));
+    fclose(f);
+    char *env[] = { envvar("DBA_SERVER_LOG_LEVEL", "info"), NULL };
+    pid_t pid = spawn(env, serve_args, false);
+    wait_ready(port);
+    cr_expect_eq(get(port, "/tables/items?limit=3", NULL), 200);
+    cr_assert(wait_for("out", "limit=3"));
+    f = fopen(path, "w");
+    fprintf(f, "server: { listen = \"127.0.0.1\"; port = %d; workers = 1; access_log = \"off\"; "
+               "max_rows = 1; };\n"
+               "profiles: { test: { url = \"%s\"; pool_size = 2; }; };\n",
+            port + 1 == 65536 ? port - 1 : port + 1, getenv("DBA_TEST_DATABASE_URL"));
+    fclose(f);
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    cr_expect(wait_for("err", "reload: server.access_log changed (applied)"));
+    cr_expect(wait_for("err", "reload: server.port changed; needs a restart"));
+    cr_expect(wait_for("err", "reload: server.max_rows changed; needs a restart"));
+    /* Still serving on the old port; the access log is off now. */
+    cr_expect_eq(get(port, "/tables/items?limit=4", NULL), 200);
+    usleep(200 * 1000);
+    char *out = slurp("out");
+    cr_expect(strstr(out, "limit=4") == NULL, "%s", out);
+    free(out);
+    /* A bad file keeps the running configuration. */
+    f = fopen(path, "w");
+    fputs("server: { port = \"x\"; };\n", f);
+    fclose(f);
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    cr_expect(wait_for("err", "keeping the running configuration"));
+    cr_expect_eq(get(port, "/healthz", NULL), 200);
+    free_env(env);
+}
