@@ -8,6 +8,7 @@
    see each other: duplicate keys or slugs, mode=fail hits) is rolled back to its savepoint and
    replayed row by row - the same statements on a batch of one - so the report still names the
    table, the row's index, its old key and PostgreSQL's message. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1063,7 +1064,8 @@ json_t *
 dba_backup_restore(void *conn, const struct dba_backup_schema *s, const char *text, size_t len,
                    const struct dba_backup_restore_opts *o, struct dba_err *err)
 {
-    json_t *v = dba_backup_validate_text(s, text, len);
+    json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)
+                                     : dba_backup_validate_text(s, text, len);
     if (!json_is_true(json_object_get(v, "valid")))
         return rs_invalid(o, v, err);
     struct restore rs = { .conn = conn, .s = s, .o = o, .err = err };
@@ -1086,7 +1088,8 @@ dba_backup_restore_file(void *conn, const struct dba_backup_schema *s, const cha
         free(text);
         return rep;
     }
-    json_t *v = dba_backup_validate_file(s, path);
+    json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)
+                                     : dba_backup_validate_file(s, path);
     if (!json_is_true(json_object_get(v, "valid")))
         return rs_invalid(o, v, err);
     struct restore rs = { .conn = conn, .s = s, .o = o, .err = err };

@@ -1233,3 +1233,28 @@ Test(backup, dry_run_leaves_the_sequences_alone)
     free(before);
     free(after);
 }
+
+/* Progress on standard error on a terminal (script gives the command a pseudo-terminal), one
+   summary line per table; nothing of it when not a terminal or with --json. */
+Test(backup, restore_progress_only_on_a_terminal)
+{
+    char cmd[2048], *out;
+    backup_src("");
+    snprintf(cmd, sizeof(cmd), "cd %s && script -qc \"DATABASE_URL='postgresql:///dba_bk_dst?"
+             "host=%s&user=postgres' %s restore b.json --yes\" /dev/null > tty.txt 2>&1",
+             dir, sock(), getenv("DBA_TEST_BIN"));
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tty.txt", dir);
+    size_t len;
+    out = dba_file_read(cmd, &len);
+    cr_assert(out != NULL);
+    cr_expect(strstr(out, "reviews") != NULL && strstr(out, "4 / 4") != NULL &&
+              strstr(out, "rows/s") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 0, "%s", out);
+    cr_expect(strstr(out, "rows/s") == NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run("dba_bk_dst", "restore b.json --yes", &out), 0, "%s", out);
+    cr_expect(strstr(out, "rows/s") == NULL, "%s", out);
+    free(out);
+}
