@@ -180,8 +180,12 @@ struct dba_backup_restore_opts {
     const char *user_id;          /* sets user_field on every row, or NULL */
     const char *const *schemas;   /* target's exposed schemas (first = tables' schema) */
     size_t n_schemas;             /* count */
-    dba_backup_progress_cb progress; /* or NULL */
+    dba_backup_progress_cb progress; /* or NULL: called after each batch with the table's rows
+                                        done and expected */
     void *progress_arg;           /* its argument */
+    const json_t *validated;      /* the caller's validation report of this document (valid):
+                                     not validated again; its "tables" counts are the expected
+                                     rows. NULL: validated here */
 };
 
 /* Restores a whole document's text into conn in one transaction: parents first, rows

@@ -21,6 +21,7 @@ struct dba__backup_walk {
     void (*meta)(void *arg, const json_t *meta);                  /* metadata */
     int (*table)(void *arg, const char *table);                   /* table present */
     int (*row)(void *arg, const char *table, json_t *row, const char *raw, size_t len); /* row */
+    bool raw_only; /* rows are not parsed: row receives NULL and only the exact text */
 };
 /* Walks a JSON document's text: metadata, then the schema's tables in the schema's order. */
 int dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s,

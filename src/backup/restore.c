@@ -1,8 +1,14 @@
-/* restore.c - restore: one transaction for the whole document; parents first; rows matched by
-   slug (+ user, + parent) or by pk; new keys drawn from the target's own sequences or identities,
-   the old->new map rewriting children's parent fields and optional references. Any row error rolls
-   everything back and names the table, row and PostgreSQL's message. A dry run does all of it and
-   rolls back (sequences may still advance: nextval is not transactional). */
+/* restore.c - restore, set-based: one transaction for the whole document; parents first; rows
+   move in batches (thousands per statement) through a temporary staging table; existing rows are
+   matched by slug (+ user, + parent) or by pk with a join against the batch; new keys come from
+   the target's own sequences or identities (planned without nextval in a dry run, so a dry run
+   leaves the sequences alone); the old->new key map of each referenced table lives in a temporary
+   table, and children's parent fields and optional references are rewritten by joining it, so
+   memory stays flat whatever the row count. A batch that fails (or that holds rows which would
+   see each other: duplicate keys or slugs, mode=fail hits) is rolled back to its savepoint and
+   replayed row by row - the same statements on a batch of one - so the report still names the
+   table, the row's index, its old key and PostgreSQL's message. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,30 +16,53 @@
 #include "backup/backup_int.h"
 #include "db/db.h"
 
+#define RS_BATCH_ROWS 5000           /* rows per batch */
+#define RS_BATCH_BYTES (4u << 20)    /* bytes of row text per batch */
+
 struct rs_table {
     const struct dba_backup_table *t; /* borrowed from the schema */
     const struct dba_table *st;       /* target table in the cache */
-    json_t *map;                      /* old pk text -> new pk text */
+    const struct dba_column *pkc;     /* its pk column */
+    int idx;                          /* index in the schema */
     bool pk_generated;                /* pk comes from a sequence or identity */
+    bool mapped;                      /* another table (or itself) refers to it: keep a key map */
+    bool row_mode;                    /* parent is itself: batches of one row */
+    bool self_ref;                    /* an optional reference to itself */
+    char seq[24];                     /* oid of the pk's sequence, "" when none */
+    long long plan_next;              /* dry run: next key the sequence would give */
+    long long plan_inc;               /* its increment */
     json_int_t inserted;              /* rows inserted */
     json_int_t updated;               /* rows overwritten */
     json_int_t skipped;               /* existing rows left alone, and orphans */
     json_int_t orphans;               /* rows skipped because their parent was not mapped */
     json_int_t unchanged;             /* existing rows already equal to the backup's */
     json_int_t rows;                  /* rows seen (next row index) */
+    json_int_t expected;              /* rows the metadata announces, -1 when unknown */
+};
+
+/* Rows of one table with the same keys, waiting to be written. */
+struct rs_batch {
+    int tab;            /* table index, -1 when empty */
+    struct dba_buf arr; /* "[row,row,...", the rows' exact text */
+    size_t n;           /* rows */
+    json_int_t base;    /* index of the first row in its table */
+    struct dba_buf sig; /* the rows' member names, each followed by '\n' */
+    size_t *off;        /* each row's offset in arr */
+    size_t *len;        /* and length */
+    size_t cap;         /* allocated entries of off/len */
 };
 
 struct restore {
-    const char *raw;                         /* current row's exact text */
-    size_t raw_len;                          /* its length */
-    json_t *over;                            /* current row's rewritten fields */
     struct pg_conn *conn;                    /* borrowed */
     const struct dba_backup_schema *s;       /* borrowed */
     const struct dba_backup_restore_opts *o; /* borrowed */
-    struct dba_catalog *cache;          /* target's cache (owned ref) */
+    struct dba_catalog *cache;               /* target's cache (owned ref) */
     struct rs_table *tabs;                   /* one per schema table */
     size_t n_bound;                          /* tabs bound to a target table so far */
     json_t *failed;                          /* failing row report, or NULL */
+    struct rs_batch b;                       /* pending rows */
+    struct dba_buf rowsig;                   /* member names of the row being fed */
+    bool stage_index;                        /* the staging table has its index on old */
     struct dba_err *err;                     /* out */
 };
 
@@ -87,6 +116,78 @@ rs_nsp(const struct restore *rs)
     return rs->o->n_schemas > 0 ? rs->o->schemas[0] : "public";
 }
 
+static int
+rs_exec(struct restore *rs, const char *sql)
+{
+    struct pg_result *r = dba_db_exec(rs->conn, sql, NULL, 0, rs->err);
+    dba_db_res_clear(r);
+    return r != NULL ? DBA_OK : DBA_EDB;
+}
+
+/* First value of a one-row query as a new string ("" for NULL), or NULL with rs->err. */
+static char *
+rs_value(struct restore *rs, const char *sql, const char *const *params, int n)
+{
+    struct pg_result *r = dba_db_exec(rs->conn, sql, params, n, rs->err);
+    if (r == NULL)
+        return NULL;
+    char *v = dba_xstrdup(dba_db_res_ntuples(r) > 0 ? dba_db_res_value(r, 0, 0) : "");
+    dba_db_res_clear(r);
+    return v;
+}
+
+/* The oid of the sequence behind a generated pk (identity, serial, or any nextval default) and,
+   for a dry run, the next value it would give and its increment - read, never drawn. */
+static int
+rs_sequence(struct restore *rs, struct rs_table *rt)
+{
+    struct dba_buf q;
+    dba_buf_init(&q);
+    put_qname(&q, rt->st);
+    const char *p[2] = { q.data, rt->pkc->name };
+    char *oid = rs_value(rs, "SELECT pg_get_serial_sequence($1, $2)::regclass::oid", p, 2);
+    dba_buf_cleanup(&q);
+    if (oid == NULL)
+        return DBA_EDB;
+    const char *d = rt->pkc->default_expr;
+    if (oid[0] == '\0' && d != NULL && strncmp(d, "nextval(", 8) == 0 &&
+        strrchr(d, ')') != NULL) {
+        free(oid);
+        dba_buf_init(&q); /* the catalog's own expression text: nextval(<regclass expr>) */
+        dba_buf_printf(&q, "SELECT (%.*s)::regclass::oid", (int)(strrchr(d, ')') - d - 8), d + 8);
+        oid = rs_value(rs, q.data, NULL, 0);
+        dba_buf_cleanup(&q);
+        if (oid == NULL)
+            return DBA_EDB;
+    }
+    snprintf(rt->seq, sizeof(rt->seq), "%s", oid);
+    free(oid);
+    if (rt->seq[0] == '\0')
+        return dba_err_set(rs->err, DBA_EINVAL, 422, DBA_BACKUP_CODE,
+                           "cannot find the sequence of %s.%s", rt->t->name, rt->pkc->name);
+    if (!rs->o->dry_run)
+        return DBA_OK;
+    const char *sp[1] = { rt->seq };
+    struct pg_result *r = dba_db_exec(
+        rs->conn, "SELECT coalesce(pg_sequence_last_value(s.seqrelid) + s.seqincrement, "
+                  "s.seqstart), s.seqincrement FROM pg_sequence s WHERE s.seqrelid = $1::oid",
+        sp, 1, rs->err);
+    if (r == NULL)
+        return DBA_EDB;
+    if (dba_db_res_ntuples(r) == 1) {
+        rt->plan_next = strtoll(dba_db_res_value(r, 0, 0), NULL, 10);
+        rt->plan_inc = strtoll(dba_db_res_value(r, 0, 1), NULL, 10);
+    }
+    dba_db_res_clear(r);
+    return DBA_OK;
+}
+
+static bool
+rs_refers(const struct dba_backup_ref *r, const char *name)
+{
+    return r->table != NULL && strcmp(r->table, name) == 0;
+}
+
 /* Binds every table of the schema to the target's, before anything is written: a table or a
    pk column the target lacks is an error naming it (422). */
 static int
@@ -113,218 +214,488 @@ rs_bind(struct restore *rs)
                                "(schema '%s')", t->name, t->pk, nsp);
         rt->t = t;
         rt->st = st;
-        rt->map = json_object();
+        rt->pkc = pk;
+        rt->idx = (int)i;
         rt->pk_generated = col_generated(pk);
+        rt->row_mode = rs_refers(&t->parent, t->name);
+        for (size_t k = 0; k < t->n_opt; k++)
+            rt->self_ref = rt->self_ref || rs_refers(&t->opt[k], t->name);
+        for (size_t j = 0; j < rs->s->n; j++) {
+            const struct dba_backup_table *c = &rs->s->tables[j];
+            rt->mapped = rt->mapped || rs_refers(&c->parent, t->name);
+            for (size_t k = 0; k < c->n_opt; k++)
+                rt->mapped = rt->mapped || rs_refers(&c->opt[k], t->name);
+        }
+        rt->expected = -1;
         rs->n_bound++;
     }
     return DBA_OK;
 }
 
-/* Exact text of the current row's member field: a rewritten value (an id from a map, the
-   user id) when there is one, else the row's own text (never through a double). Heap or NULL. */
-static char *
-rs_key(const struct restore *rs, const char *field)
-{
-    char kb[64];
-    if (field == NULL)
-        return NULL;
-    const json_t *o = json_object_get(rs->over, field);
-    if (o != NULL) {
-        const char *k = dba__backup_key(o, kb, sizeof(kb));
-        return k != NULL ? dba_xstrdup(k) : NULL;
-    }
-    return dba__backup_field(rs->raw, rs->raw_len, field);
-}
-
-/* Rewrites a reference through the parent's id map. Returns false when the value is non-null and
-   cannot be mapped. */
-static bool
-remap(struct restore *rs, json_t *row, const struct dba_backup_ref *ref)
-{
-    char *k = rs_key(rs, ref->field);
-    int p = dba_backup_schema_find(rs->s, ref->table);
-    if (k == NULL)
-        return true;
-    json_t *to = p >= 0 ? json_object_get(rs->tabs[p].map, k) : NULL;
-    free(k);
-    if (to == NULL)
-        return false;
-    json_object_set(row, ref->field, to);
-    json_object_set(rs->over, ref->field, to);
-    return true;
-}
-
-/* Names of the row's columns other than the pk that the target takes, as a JSON array text
-   (heap): the columns compared to tell an unchanged row. */
-static char *
-rs_cmp_cols(const struct rs_table *rt, json_t *row)
-{
-    const char *k;
-    const json_t *v;
-    json_t *a = json_array();
-    json_object_foreach(row, k, v) {
-        const struct dba_column *c = dba_catalog_column_find(rt->st, k);
-        if (c != NULL && !c->generated && strcmp(k, rt->t->pk) != 0)
-            json_array_append_new(a, json_string(k));
-    }
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
-}
-
-/* "SELECT pk, same FROM t _t, <incoming row> _r WHERE": same is true when every compared column
-   of the existing row equals the incoming one ($1 raw row, $2 rewritten fields, $3 columns). */
-static void
-rs_find_head(struct dba_buf *b, const struct rs_table *rt)
-{
-    dba_buf_puts(b, "SELECT _t.");
-    dba_buf_put_ident(b, rt->t->pk);
-    dba_buf_puts(b, "::text, coalesce((SELECT bool_and(to_jsonb(_t) -> _k IS NOT DISTINCT FROM "
-                    "to_jsonb(_r) -> _k) FROM jsonb_array_elements_text($3::jsonb) _k), true) "
-                    "FROM ");
-    put_qname(b, rt->st);
-    dba_buf_puts(b, " _t, jsonb_populate_record(NULL::");
-    put_qname(b, rt->st);
-    dba_buf_puts(b, ", $1::jsonb || $2::jsonb) _r WHERE _t.");
-}
-
-/* The existing target row's pk text for row (matched by slug (+ user, + parent) when the row has
-   the slug, else by pk) into *out (heap, caller frees), *out NULL when there is none; *same tells
-   whether its columns other than the pk already equal the row's. */
+/* Creates the staging table and the key maps (dropped with the transaction). */
 static int
-rs_find(struct restore *rs, struct rs_table *rt, json_t *row, const char *old_pk,
-        char **out, bool *same)
+rs_temp_tables(struct restore *rs)
+{
+    int rc = rs_exec(rs, "CREATE TEMP TABLE dba_rs_stage (ord int, idx bigint, old text, "
+                         "orphan bool, ins bool, r jsonb, found jsonb, same bool, newk jsonb, "
+                         "pkv jsonb, mslug text, mu text, mp text) ON COMMIT DROP");
+    for (size_t i = 0; i < rs->s->n && rc == DBA_OK; i++) {
+        struct rs_table *rt = &rs->tabs[i];
+        if (rt->pk_generated)
+            rc = rs_sequence(rs, rt);
+        if (rc != DBA_OK || !rt->mapped)
+            continue;
+        char sql[200];
+        snprintf(sql, sizeof(sql), "CREATE TEMP TABLE dba_rs_map_%zu (old text PRIMARY KEY, "
+                                   "new jsonb, idx bigint) ON COMMIT DROP", i);
+        rc = rs_exec(rs, sql);
+    }
+    return rc;
+}
+
+/* The target columns a batch writes: the rows' members that the target can take (generated
+   columns left out), plus the user field when --user-id sets it. */
+struct rs_cols {
+    const struct dba_column **c; /* columns, owned array */
+    size_t n;                    /* count */
+    bool has_pk;                 /* the pk is among them */
+    bool user;                   /* the user field is set from --user-id */
+};
+
+static void
+rs_cols_add(struct rs_cols *cs, const struct dba_column *c)
+{
+    for (size_t i = 0; i < cs->n; i++)
+        if (cs->c[i] == c)
+            return;
+    cs->c[cs->n++] = c;
+}
+
+static void
+rs_cols_build(const struct restore *rs, const struct rs_table *rt, const char *sig,
+              struct rs_cols *cs)
+{
+    size_t cap = 2;
+    for (const char *p = sig; *p != '\0'; p++)
+        cap += *p == '\n';
+    cs->c = dba_xcalloc(cap, sizeof(*cs->c));
+    cs->n = 0;
+    for (const char *p = sig; *p != '\0';) {
+        const char *e = strchr(p, '\n');
+        char *name = dba_xstrndup(p, (size_t)(e - p));
+        const struct dba_column *c = dba_catalog_column_find(rt->st, name);
+        free(name);
+        if (c != NULL && !c->generated)
+            rs_cols_add(cs, c);
+        p = e + 1;
+    }
+    cs->user = false;
+    if (rs->o->user_id != NULL && rt->t->user_field != NULL) {
+        const struct dba_column *c = dba_catalog_column_find(rt->st, rt->t->user_field);
+        if (c != NULL && !c->generated) {
+            rs_cols_add(cs, c);
+            cs->user = true;
+        }
+    }
+    cs->has_pk = false;
+    for (size_t i = 0; i < cs->n; i++)
+        cs->has_pk = cs->has_pk || cs->c[i] == rt->pkc;
+}
+
+/* Key text of member f of the jsonb row a.r: numbers written "7.0" are the key 7, as
+   dba__backup_scalar_text reads them. */
+static void
+put_key(struct dba_buf *b, const char *a, const char *f)
+{
+    dba_buf_printf(b, "(CASE WHEN jsonb_typeof(%s.r -> ", a);
+    dba_buf_put_literal(b, f);
+    dba_buf_printf(b, ") = 'number' AND strpos(%s.r ->> ", a);
+    dba_buf_put_literal(b, f);
+    dba_buf_printf(b, ", '.') > 0 THEN regexp_replace(%s.r ->> ", a);
+    dba_buf_put_literal(b, f);
+    dba_buf_printf(b, ", '\\.0+$', '') ELSE %s.r ->> ", a);
+    dba_buf_put_literal(b, f);
+    dba_buf_puts(b, " END)");
+}
+
+static void
+put_col(struct dba_buf *b, const char *a, const char *c)
+{
+    dba_buf_printf(b, "%s.", a);
+    dba_buf_put_ident(b, c);
+}
+
+/* Types whose equality is the equality of their JSON form (anything else is compared as
+   to_jsonb, as a row-by-row restore did). */
+static bool
+eq_direct(const struct dba_column *c)
+{
+    static const char *const ok[] = { "text", "character varying", "character", "integer",
+                                      "bigint", "smallint", "numeric", "boolean", "date",
+                                      "timestamp", "uuid", "jsonb", "double precision", "real" };
+    for (size_t i = 0; i < DBA_ARRAY_LEN(ok); i++)
+        if (strncmp(c->type, ok[i], strlen(ok[i])) == 0)
+            return true;
+    return false;
+}
+
+/* True when the existing row _t already holds the incoming _r's values (pk left out). */
+static void
+put_same(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs)
+{
+    int n = 0;
+    dba_buf_putc(b, '(');
+    for (size_t i = 0; i < cs->n; i++) {
+        const struct dba_column *c = cs->c[i];
+        if (c == rt->pkc)
+            continue;
+        if (n++ > 0)
+            dba_buf_puts(b, " AND ");
+        bool json = strcmp(c->type, "json") == 0, direct = eq_direct(c);
+        dba_buf_puts(b, direct || json ? "" : "to_jsonb(");
+        put_col(b, "_t", c->name);
+        dba_buf_puts(b, json ? "::jsonb" : direct ? "" : ")");
+        dba_buf_puts(b, direct || json ? " IS NOT DISTINCT FROM " : " IS NOT DISTINCT FROM to_jsonb(");
+        put_col(b, "_r", c->name);
+        dba_buf_puts(b, json ? "::jsonb" : direct ? "" : ")");
+    }
+    dba_buf_puts(b, n == 0 ? "true)" : ")");
+}
+
+/* The existing row matching _r: by slug (+ user, + parent when the row has them), else by pk. */
+static void
+put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs)
 {
     const struct dba_backup_table *t = rt->t;
-    char *slug = t->slug != NULL ? rs_key(rs, t->slug) : NULL;
-    char *u = slug != NULL ? rs_key(rs, t->user_field) : NULL;
-    char *pv = slug != NULL && t->parent.table != NULL ? rs_key(rs, t->parent.field) : NULL;
-    char *raw = dba_xstrndup(rs->raw, rs->raw_len);
-    char *over = json_dumps(rs->over, JSON_COMPACT);
-    char *cols = rs_cmp_cols(rt, row);
-    const char *params[6] = { raw, over, cols };
-    int n = 3;
+    const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
+    const struct dba_column *uf = slug != NULL && t->user_field != NULL
+                                      ? dba_catalog_column_find(rt->st, t->user_field) : NULL;
+    const struct dba_column *pf = slug != NULL && t->parent.table != NULL
+                                      ? dba_catalog_column_find(rt->st, t->parent.field) : NULL;
+    int branches = 0;
+    dba_buf_puts(b, "SELECT * FROM (");
+    for (int k = 0; slug != NULL && k < 4; k++) {
+        bool u = (k & 1) != 0, p = (k & 2) != 0;
+        if ((u && uf == NULL) || (p && pf == NULL))
+            continue;
+        dba_buf_puts(b, branches++ ? " UNION ALL (" : "(");
+        dba_buf_puts(b, "SELECT to_jsonb(");
+        put_col(b, "_t", rt->pkc->name);
+        dba_buf_puts(b, ") AS pk, ");
+        put_same(b, rt, cs);
+        dba_buf_puts(b, " AS same FROM ");
+        put_qname(b, rt->st);
+        dba_buf_puts(b, " _t WHERE ");
+        put_col(b, "_r", slug->name);
+        dba_buf_puts(b, " IS NOT NULL");
+        for (int j = 0; j < 2; j++) {
+            const struct dba_column *c = j == 0 ? uf : pf;
+            bool on = j == 0 ? u : p;
+            if (c == NULL)
+                continue;
+            dba_buf_puts(b, " AND ");
+            put_col(b, "_r", c->name);
+            dba_buf_puts(b, on ? " IS NOT NULL AND " : " IS NULL");
+            if (on) {
+                put_col(b, "_t", c->name);
+                dba_buf_puts(b, " = ");
+                put_col(b, "_r", c->name);
+            }
+        }
+        dba_buf_puts(b, " AND ");
+        put_col(b, "_t", slug->name);
+        dba_buf_puts(b, " = ");
+        put_col(b, "_r", slug->name);
+        dba_buf_puts(b, " LIMIT 1)");
+    }
+    dba_buf_puts(b, branches ? " UNION ALL (" : "(");
+    dba_buf_puts(b, "SELECT to_jsonb(");
+    put_col(b, "_t", rt->pkc->name);
+    dba_buf_puts(b, ") AS pk, ");
+    put_same(b, rt, cs);
+    dba_buf_puts(b, " AS same FROM ");
+    put_qname(b, rt->st);
+    dba_buf_puts(b, " _t WHERE ");
+    if (slug != NULL) {
+        put_col(b, "_r", slug->name);
+        dba_buf_puts(b, " IS NULL AND ");
+    }
+    put_col(b, "_t", rt->pkc->name);
+    dba_buf_puts(b, " = ");
+    put_col(b, "_r", rt->pkc->name);
+    dba_buf_puts(b, " LIMIT 1)) _u LIMIT 1");
+}
+
+static void
+put_map(struct dba_buf *b, int i)
+{
+    dba_buf_printf(b, "pg_temp.dba_rs_map_%d", i);
+}
+
+/* A reference rewritten through its table's map in the staging statement, or NULL when it is
+   resolved later (a reference to the table itself). *tab receives the referenced table's index
+   (-1: not in the schema, nothing maps). */
+static bool
+ref_joined(const struct restore *rs, const struct rs_table *rt, const struct dba_backup_ref *r,
+           int *tab)
+{
+    *tab = dba_backup_schema_find(rs->s, r->table);
+    return *tab != rt->idx;
+}
+
+/* Statement A: the batch ($1, a JSON array; $2 the first row's index; $3 the user id) into the
+   staging table, references rewritten, existing rows found, new keys planned. */
+static void
+sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
+          struct dba_buf *b)
+{
+    const struct dba_backup_table *t = rt->t;
+    int p = -1, q;
+    dba_buf_puts(b, "INSERT INTO pg_temp.dba_rs_stage (ord, idx, old, orphan, r, found, same, "
+                    "pkv, mslug, mu, mp, ins, newk) SELECT x.ord, x.idx, x.old, x.orphan, x.r, "
+                    "x.found, x.same, x.pkv, x.mslug, x.mu, x.mp, x.ins, CASE WHEN x.ins THEN ");
+    if (!rt->pk_generated)
+        dba_buf_puts(b, "x.pkv");
+    else if (!rs->o->dry_run)
+        dba_buf_printf(b, "to_jsonb(nextval(%s::oid::regclass))", rt->seq);
+    else
+        dba_buf_printf(b, "to_jsonb(%lld::bigint + (count(*) FILTER (WHERE x.ins) OVER (ORDER "
+                          "BY x.ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
+    dba_buf_puts(b, " END FROM (SELECT s.ord, s.idx, s.old, s.orphan, s.r, f.pk AS found, "
+                    "f.same, to_jsonb(");
+    put_col(b, "_r", rt->pkc->name);
+    dba_buf_puts(b, ") AS pkv, ");
+    const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
+    const char *mcols[3] = { t->slug, t->user_field, t->parent.table ? t->parent.field : NULL };
+    for (int k = 0; k < 3; k++) {
+        const struct dba_column *c = slug != NULL && mcols[k] != NULL
+                                         ? dba_catalog_column_find(rt->st, mcols[k]) : NULL;
+        if (c != NULL) {
+            put_col(b, "_r", c->name);
+            dba_buf_puts(b, "::text");
+        } else {
+            dba_buf_puts(b, "NULL::text");
+        }
+        dba_buf_puts(b, k == 0 ? " AS mslug, " : k == 1 ? " AS mu, " : " AS mp, ");
+    }
+    dba_buf_puts(b, "NOT s.orphan AND f.pk IS NULL AS ins FROM (SELECT e.ord, "
+                    "$2::bigint + e.ord - 1 AS idx, ");
+    put_key(b, "e", t->pk);
+    dba_buf_puts(b, " AS old, ");
+    if (t->parent.table != NULL) {
+        p = dba_backup_schema_find(rs->s, t->parent.table);
+        put_key(b, "e", t->parent.field);
+        dba_buf_puts(b, p >= 0 ? " IS NOT NULL AND mp.old IS NULL" : " IS NOT NULL");
+    } else {
+        dba_buf_puts(b, "false");
+    }
+    dba_buf_puts(b, " AS orphan, e.r || jsonb_build_object(");
+    int n = 0;
+    if (cs->user) {
+        dba_buf_put_literal(b, t->user_field);
+        dba_buf_puts(b, ", $3::text");
+        n++;
+    }
+    if (p >= 0) {
+        dba_buf_puts(b, n++ ? ", " : "");
+        dba_buf_put_literal(b, t->parent.field);
+        dba_buf_puts(b, ", mp.new");
+    }
+    for (size_t k = 0; k < t->n_opt; k++) {
+        if (!ref_joined(rs, rt, &t->opt[k], &q))
+            continue;
+        dba_buf_puts(b, n++ ? ", " : "");
+        dba_buf_put_literal(b, t->opt[k].field);
+        if (q >= 0)
+            dba_buf_printf(b, ", m%zu.new", k);
+        else
+            dba_buf_puts(b, ", NULL::jsonb");
+    }
+    dba_buf_puts(b, ") AS r FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY e(r, ord)");
+    if (p >= 0) {
+        dba_buf_puts(b, " LEFT JOIN ");
+        put_map(b, p);
+        dba_buf_puts(b, " mp ON mp.old = ");
+        put_key(b, "e", t->parent.field);
+    }
+    for (size_t k = 0; k < t->n_opt; k++) {
+        if (!ref_joined(rs, rt, &t->opt[k], &q) || q < 0)
+            continue;
+        dba_buf_puts(b, " LEFT JOIN ");
+        put_map(b, q);
+        dba_buf_printf(b, " m%zu ON m%zu.old = ", k, k);
+        put_key(b, "e", t->opt[k].field);
+    }
+    dba_buf_puts(b, ") s CROSS JOIN LATERAL jsonb_populate_record(NULL::");
+    put_qname(b, rt->st);
+    dba_buf_puts(b, ", CASE WHEN s.orphan THEN '{}'::jsonb ELSE s.r END) _r LEFT JOIN LATERAL (");
+    put_lookup(b, rt, cs);
+    dba_buf_puts(b, ") f ON true ORDER BY s.ord) x");
+}
+
+/* Statement C: inserts, overwrites and the key map, from the staging table. */
+static void
+sql_apply(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
+          struct dba_buf *b)
+{
+    bool pk = rt->pk_generated || cs->has_pk;
+    int n = 0;
+    dba_buf_puts(b, "WITH i AS (INSERT INTO ");
+    put_qname(b, rt->st);
+    dba_buf_puts(b, " (");
+    if (pk) {
+        dba_buf_put_ident(b, rt->pkc->name);
+        n++;
+    }
+    for (size_t i = 0; i < cs->n; i++) {
+        if (cs->c[i] == rt->pkc)
+            continue;
+        dba_buf_puts(b, n++ ? ", " : "");
+        dba_buf_put_ident(b, cs->c[i]->name);
+    }
+    dba_buf_puts(b, rt->pkc->identity && pk ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
+    n = 0;
+    if (pk) {
+        put_col(b, "_r", rt->pkc->name);
+        n++;
+    }
+    for (size_t i = 0; i < cs->n; i++) {
+        if (cs->c[i] == rt->pkc)
+            continue;
+        dba_buf_puts(b, n++ ? ", " : "");
+        put_col(b, "_r", cs->c[i]->name);
+    }
+    dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s, jsonb_populate_record(NULL::");
+    put_qname(b, rt->st);
+    if (pk) {
+        dba_buf_puts(b, ", s.r || jsonb_build_object(");
+        dba_buf_put_literal(b, rt->pkc->name);
+        dba_buf_puts(b, ", s.newk)) _r");
+    } else {
+        dba_buf_puts(b, ", s.r) _r");
+    }
+    dba_buf_puts(b, " WHERE s.ins ORDER BY s.ord RETURNING 1)");
+    if (rs->o->mode == DBA_BACKUP_OVERWRITE && cs->n > (cs->has_pk ? 1u : 0u)) {
+        dba_buf_puts(b, ", u AS (UPDATE ");
+        put_qname(b, rt->st);
+        dba_buf_puts(b, " _t SET ");
+        n = 0;
+        for (size_t i = 0; i < cs->n; i++) {
+            if (cs->c[i] == rt->pkc)
+                continue;
+            dba_buf_puts(b, n++ ? ", " : "");
+            dba_buf_put_ident(b, cs->c[i]->name);
+            dba_buf_puts(b, " = ");
+            put_col(b, "_r", cs->c[i]->name);
+        }
+        dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s, jsonb_populate_record(NULL::");
+        put_qname(b, rt->st);
+        dba_buf_puts(b, ", s.r) _r WHERE s.found IS NOT NULL AND NOT s.same AND ");
+        put_col(b, "_t", rt->pkc->name);
+        dba_buf_printf(b, " = (s.found #>> '{}')::%s RETURNING 1)", rt->pkc->type);
+    }
+    if (rt->mapped) {
+        dba_buf_puts(b, ", m AS (INSERT INTO ");
+        put_map(b, rt->idx);
+        dba_buf_puts(b, " (old, new, idx) SELECT old, coalesce(found, newk), idx FROM "
+                        "pg_temp.dba_rs_stage WHERE old IS NOT NULL AND (found IS NOT NULL OR "
+                        "ins) ON CONFLICT (old) DO UPDATE SET new = EXCLUDED.new, idx = "
+                        "EXCLUDED.idx)");
+    }
+    dba_buf_puts(b, " SELECT count(*) FROM i");
+}
+
+/* Statement B (tables referring to themselves): each such reference rewritten through the map
+   and through the rows of the batch before it, then `same` recomputed with the final values. */
+static int
+rs_self_refs(struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs)
+{
+    const struct dba_backup_table *t = rt->t;
+    int q, rc = DBA_OK;
+    if (!rs->stage_index) {
+        rc = rs_exec(rs, "CREATE INDEX ON pg_temp.dba_rs_stage (old)");
+        rs->stage_index = rc == DBA_OK;
+    }
+    for (size_t k = 0; k < t->n_opt && rc == DBA_OK; k++) {
+        if (ref_joined(rs, rt, &t->opt[k], &q))
+            continue;
+        struct dba_buf b;
+        dba_buf_init(&b);
+        dba_buf_puts(&b, "UPDATE pg_temp.dba_rs_stage s SET r = s.r || jsonb_build_object(");
+        dba_buf_put_literal(&b, t->opt[k].field);
+        dba_buf_puts(&b, ", coalesce((SELECT coalesce(c.found, c.newk) FROM "
+                         "pg_temp.dba_rs_stage c WHERE c.old = ");
+        put_key(&b, "s", t->opt[k].field);
+        dba_buf_puts(&b, " AND c.idx < s.idx AND (c.found IS NOT NULL OR c.ins) ORDER BY c.idx "
+                         "DESC LIMIT 1), (SELECT m.new FROM ");
+        put_map(&b, rt->idx);
+        dba_buf_puts(&b, " m WHERE m.old = ");
+        put_key(&b, "s", t->opt[k].field);
+        dba_buf_puts(&b, " AND m.idx < s.idx))) WHERE NOT s.orphan AND ");
+        put_key(&b, "s", t->opt[k].field);
+        dba_buf_puts(&b, " IS NOT NULL");
+        rc = rs_exec(rs, b.data);
+        dba_buf_cleanup(&b);
+    }
+    if (rc != DBA_OK)
+        return rc;
     struct dba_buf b;
     dba_buf_init(&b);
-    rs_find_head(&b, rt);
-    dba_buf_put_ident(&b, slug != NULL ? t->slug : t->pk);
-    params[n++] = slug != NULL ? slug : old_pk;
-    dba_buf_puts(&b, " = $4");
-    for (int k = 0; k < 2; k++) {
-        const char *v = k == 0 ? u : pv;
-        if (v == NULL)
-            continue;
-        dba_buf_printf(&b, " AND _t.");
-        dba_buf_put_ident(&b, k == 0 ? t->user_field : t->parent.field);
-        params[n++] = v;
-        dba_buf_printf(&b, " = $%d", n);
-    }
-    dba_buf_puts(&b, " LIMIT 1");
-    struct pg_result *r = dba_db_exec(rs->conn, b.data, params, n, rs->err);
+    dba_buf_puts(&b, "UPDATE pg_temp.dba_rs_stage s SET same = (SELECT ");
+    put_same(&b, rt, cs);
+    dba_buf_puts(&b, " FROM ");
+    put_qname(&b, rt->st);
+    dba_buf_puts(&b, " _t, jsonb_populate_record(NULL::");
+    put_qname(&b, rt->st);
+    dba_buf_puts(&b, ", s.r) _r WHERE ");
+    put_col(&b, "_t", rt->pkc->name);
+    dba_buf_printf(&b, " = (s.found #>> '{}')::%s) WHERE s.found IS NOT NULL", rt->pkc->type);
+    rc = rs_exec(rs, b.data);
     dba_buf_cleanup(&b);
-    free(raw);
-    free(over);
-    free(cols);
-    free(slug);
-    free(u);
-    free(pv);
-    if (r == NULL)
-        return DBA_EDB;
-    *out = dba_db_res_ntuples(r) > 0 ? dba_xstrdup(dba_db_res_value(r, 0, 0)) : NULL;
-    *same = *out != NULL && strcmp(dba_db_res_value(r, 0, 1), "t") == 0;
-    dba_db_res_clear(r);
-    return DBA_OK;
+    return rc;
 }
 
-/* Column list of the row's keys that the target can take (skip_pk leaves the pk out). */
-static void
-rs_cols(const struct rs_table *rt, json_t *row, bool skip_pk, const char *prefix,
-        struct dba_buf *b, int *n)
-{
-    const char *k;
-    const json_t *v;
-    *n = 0;
-    json_object_foreach(row, k, v) {
-        const struct dba_column *c = dba_catalog_column_find(rt->st, k);
-        if (c == NULL || c->generated || (skip_pk && strcmp(k, rt->t->pk) == 0))
-            continue;
-        if ((*n)++ > 0)
-            dba_buf_puts(b, ", ");
-        if (prefix != NULL) {
-            dba_buf_put_ident(b, k);
-            dba_buf_printf(b, " = %s.", prefix);
-        }
-        dba_buf_put_ident(b, k);
-    }
-}
+/* Counts of the staged batch: orphans, unchanged, changed, to insert, and whether its rows would
+   see each other (then the batch is replayed row by row). */
+struct rs_counts {
+    long long orphans, same, changed, ins;
+    bool overlap;
+};
 
 static int
-rs_insert(struct restore *rs, struct rs_table *rt, json_t *row, char **new_pk)
+rs_count(struct restore *rs, const struct rs_table *rt, struct rs_counts *c)
 {
-    struct dba_buf cols, b;
-    int n;
-    dba_buf_init(&cols);
+    struct dba_buf b;
     dba_buf_init(&b);
-    rs_cols(rt, row, rt->pk_generated, NULL, &cols, &n);
-    dba_buf_puts(&b, "INSERT INTO ");
-    put_qname(&b, rt->st);
-    if (n == 0) {
-        dba_buf_puts(&b, " DEFAULT VALUES");
-    } else {
-        dba_buf_printf(&b, " (%s) SELECT %s FROM jsonb_populate_record(NULL::", cols.data,
-                       cols.data);
-        put_qname(&b, rt->st);
-        dba_buf_puts(&b, ", $1::jsonb || $2::jsonb)");
-    }
-    dba_buf_puts(&b, " RETURNING ");
-    dba_buf_put_ident(&b, rt->t->pk);
-    dba_buf_puts(&b, "::text");
-    char *raw = dba_xstrndup(rs->raw, rs->raw_len);
-    char *over = json_dumps(rs->over, JSON_COMPACT);
-    const char *params[2] = { raw, over };
-    struct pg_result *r = dba_db_exec(rs->conn, b.data, params, n == 0 ? 0 : 2, rs->err);
-    free(raw);
-    free(over);
-    dba_buf_cleanup(&cols);
+    dba_buf_puts(&b, "SELECT count(*) FILTER (WHERE orphan), count(*) FILTER (WHERE found IS NOT "
+                     "NULL AND same), count(*) FILTER (WHERE found IS NOT NULL AND NOT same), "
+                     "count(*) FILTER (WHERE ins), EXISTS (SELECT 1 FROM pg_temp.dba_rs_stage a "
+                     "JOIN pg_temp.dba_rs_stage c ON a.mslug = c.mslug AND a.idx < c.idx WHERE "
+                     "a.ins AND NOT c.orphan AND (c.mu IS NULL OR c.mu = a.mu) AND (c.mp IS NULL "
+                     "OR c.mp = a.mp))");
+    if (rt->mapped)
+        dba_buf_puts(&b, " OR count(old) FILTER (WHERE NOT orphan) <> count(DISTINCT old) FILTER "
+                         "(WHERE NOT orphan)");
+    if (rs->o->mode == DBA_BACKUP_OVERWRITE)
+        dba_buf_puts(&b, " OR count(found) <> count(DISTINCT found)");
+    dba_buf_puts(&b, " OR EXISTS (SELECT 1 FROM pg_temp.dba_rs_stage a JOIN pg_temp.dba_rs_stage "
+                     "c ON a.newk = c.pkv AND a.idx < c.idx WHERE c.ins AND c.mslug IS NULL AND "
+                     "a.ins) FROM pg_temp.dba_rs_stage");
+    struct pg_result *r = dba_db_exec(rs->conn, b.data, NULL, 0, rs->err);
     dba_buf_cleanup(&b);
     if (r == NULL)
         return DBA_EDB;
-    *new_pk = dba_xstrdup(dba_db_res_value(r, 0, 0));
+    c->orphans = strtoll(dba_db_res_value(r, 0, 0), NULL, 10);
+    c->same = strtoll(dba_db_res_value(r, 0, 1), NULL, 10);
+    c->changed = strtoll(dba_db_res_value(r, 0, 2), NULL, 10);
+    c->ins = strtoll(dba_db_res_value(r, 0, 3), NULL, 10);
+    c->overlap = strcmp(dba_db_res_value(r, 0, 4), "t") == 0;
     dba_db_res_clear(r);
     return DBA_OK;
 }
 
 static int
-rs_update(struct restore *rs, struct rs_table *rt, json_t *row, const char *pk)
-{
-    struct dba_buf sets, b;
-    int n;
-    dba_buf_init(&sets);
-    dba_buf_init(&b);
-    rs_cols(rt, row, true, "_r", &sets, &n);
-    dba_buf_puts(&b, "UPDATE ");
-    put_qname(&b, rt->st);
-    dba_buf_printf(&b, " AS _t SET %s FROM jsonb_populate_record(NULL::", sets.data);
-    put_qname(&b, rt->st);
-    dba_buf_puts(&b, ", $1::jsonb || $2::jsonb) _r WHERE _t.");
-    dba_buf_put_ident(&b, rt->t->pk);
-    dba_buf_puts(&b, " = $3");
-    char *raw = dba_xstrndup(rs->raw, rs->raw_len);
-    char *over = json_dumps(rs->over, JSON_COMPACT);
-    const char *params[3] = { raw, over, pk };
-    struct pg_result *r = n == 0 ? NULL : dba_db_exec(rs->conn, b.data, params, 3, rs->err);
-    free(raw);
-    free(over);
-    dba_buf_cleanup(&sets);
-    dba_buf_cleanup(&b);
-    if (n > 0 && r == NULL)
-        return DBA_EDB;
-    dba_db_res_clear(r);
-    return DBA_OK;
-}
-
-static int
-rs_fail(struct restore *rs, struct rs_table *rt, json_int_t idx, const char *old_pk,
+rs_fail(struct restore *rs, const struct rs_table *rt, json_int_t idx, const char *old_pk,
         const char *why)
 {
     json_decref(rs->failed);
@@ -338,95 +709,162 @@ rs_fail(struct restore *rs, struct rs_table *rt, json_int_t idx, const char *old
     return rs->err->code;
 }
 
-/* Existing row: map it, then skip, overwrite or fail as the mode says. */
+/* Writes the staged rows of json (a JSON array of rows of rt, the first at index base) with the
+   statements above. single: a batch of one row (a mode=fail hit is the failure); otherwise
+   *replay is set when the rows would see each other, and nothing is written. */
 static int
-rs_existing(struct restore *rs, struct rs_table *rt, json_t *row, json_int_t idx,
-            const char *old_pk, const char *pk, bool same)
+rs_write(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs, const char *json,
+         json_int_t base, bool single, bool *replay)
 {
-    json_object_set_new(rt->map, old_pk, json_string(pk));
-    if (same && rs->o->mode != DBA_BACKUP_FAIL) {
-        rt->unchanged++;
+    char base_s[32];
+    struct dba_buf b;
+    struct rs_counts c;
+    snprintf(base_s, sizeof(base_s), "%lld", (long long)base);
+    int rc = rs_exec(rs, single ? "DELETE FROM pg_temp.dba_rs_stage"
+                                : "TRUNCATE pg_temp.dba_rs_stage");
+    if (rc != DBA_OK)
+        return rc;
+    dba_buf_init(&b);
+    sql_stage(rs, rt, cs, &b);
+    const char *params[3] = { json, base_s, rs->o->user_id };
+    struct pg_result *r = dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
+    dba_buf_cleanup(&b);
+    dba_db_res_clear(r);
+    if (r == NULL)
+        return DBA_EDB;
+    if (rt->self_ref && (rc = rs_self_refs(rs, rt, cs)) != DBA_OK)
+        return rc;
+    if ((rc = rs_count(rs, rt, &c)) != DBA_OK)
+        return rc;
+    if (!single && (c.overlap || (rs->o->mode == DBA_BACKUP_FAIL && c.same + c.changed > 0))) {
+        *replay = true;
         return DBA_OK;
     }
-    switch (rs->o->mode) {
-    case DBA_BACKUP_SKIP:
-        rt->skipped++;
-        return DBA_OK;
-    case DBA_BACKUP_FAIL:
-        dba_err_set(rs->err, DBA_EINVAL, 409, DBA_BACKUP_CODE, "row already exists");
-        return rs_fail(rs, rt, idx, old_pk, "row already exists (mode=fail)");
-    case DBA_BACKUP_OVERWRITE:
-        break;
+    if (rs->o->mode == DBA_BACKUP_FAIL && c.same + c.changed > 0)
+        return dba_err_set(rs->err, DBA_EINVAL, 409, DBA_BACKUP_CODE,
+                           "row already exists (mode=fail)");
+    dba_buf_init(&b);
+    sql_apply(rs, rt, cs, &b);
+    r = dba_db_exec(rs->conn, b.data, NULL, 0, rs->err);
+    dba_buf_cleanup(&b);
+    dba_db_res_clear(r);
+    if (r == NULL)
+        return DBA_EDB;
+    rt->skipped += c.orphans;
+    rt->orphans += c.orphans;
+    rt->unchanged += c.same;
+    if (rs->o->mode == DBA_BACKUP_OVERWRITE)
+        rt->updated += c.changed;
+    else
+        rt->skipped += c.changed;
+    rt->inserted += c.ins;
+    rt->plan_next += c.ins * rt->plan_inc;
+    return DBA_OK;
+}
+
+/* Replays the batch row by row (each a batch of one): the first failing row fails the restore
+   with its index, old key and PostgreSQL's message. */
+static int
+rs_replay(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs)
+{
+    struct rs_batch *bt = &rs->b;
+    struct dba_buf one;
+    int rc = DBA_OK;
+    dba_buf_init(&one);
+    for (size_t k = 0; k < bt->n && rc == DBA_OK; k++) {
+        dba_buf_reset(&one);
+        dba_buf_putc(&one, '[');
+        dba_buf_append(&one, bt->arr.data + bt->off[k], bt->len[k]);
+        dba_buf_putc(&one, ']');
+        rc = rs_write(rs, rt, cs, one.data, bt->base + (json_int_t)k, true, NULL);
+        if (rc != DBA_OK) {
+            char *pk = dba__backup_field(bt->arr.data + bt->off[k], bt->len[k], rt->t->pk);
+            char why[sizeof(rs->err->msg)];
+            snprintf(why, sizeof(why), "%s", rs->err->msg);
+            rc = rs_fail(rs, rt, bt->base + (json_int_t)k, pk != NULL ? pk : "<unknown>", why);
+            free(pk);
+        }
     }
-    if (rs_update(rs, rt, row, pk) != DBA_OK)
-        return rs_fail(rs, rt, idx, old_pk, rs->err->msg);
-    rt->updated++;
+    dba_buf_cleanup(&one);
+    return rc;
+}
+
+/* Writes the pending batch: set-based inside a savepoint, replayed row by row when that fails or
+   its rows would see each other. */
+static int
+rs_flush(struct restore *rs)
+{
+    struct rs_batch *bt = &rs->b;
+    if (bt->n == 0)
+        return DBA_OK;
+    struct rs_table *rt = &rs->tabs[bt->tab];
+    struct rs_cols cs;
+    rs_cols_build(rs, rt, bt->sig.data, &cs);
+    int rc = DBA_OK;
+    bool replay = rt->row_mode || bt->n == 1;
+    if (!replay) {
+        struct dba_err keep = *rs->err;
+        long long plan = rt->plan_next;
+        dba_buf_putc(&bt->arr, ']');
+        rc = rs_exec(rs, "SAVEPOINT dba_rs");
+        if (rc == DBA_OK)
+            rc = rs_write(rs, rt, &cs, bt->arr.data, bt->base, false, &replay);
+        if (rc == DBA_OK && !replay) {
+            rc = rs_exec(rs, "RELEASE SAVEPOINT dba_rs");
+        } else if (rc == DBA_OK || rc == DBA_EDB) {
+            replay = true;
+            rt->plan_next = plan;
+            rc = rs_exec(rs, "ROLLBACK TO SAVEPOINT dba_rs");
+            if (rc == DBA_OK)
+                *rs->err = keep;
+        }
+    }
+    if (rc == DBA_OK && replay)
+        rc = rs_replay(rs, rt, &cs);
+    free(cs.c);
+    json_int_t done = bt->base + (json_int_t)bt->n;
+    bt->n = 0;
+    bt->tab = -1;
+    dba_buf_reset(&bt->arr);
+    if (rc == DBA_OK && rs->o->progress != NULL)
+        rs->o->progress(rs->o->progress_arg, rt->t->name, done, rt->expected);
+    return rc;
+}
+
+static int
+sig_member(void *arg, const char *key, const char *v, size_t len)
+{
+    DBA_UNUSED(v);
+    DBA_UNUSED(len);
+    dba_buf_puts(arg, key);
+    dba_buf_putc(arg, '\n');
     return DBA_OK;
 }
 
 /* A column of the row the target's table does not have is an error, not a silent loss. */
 static int
-rs_check_cols(struct restore *rs, struct rs_table *rt, json_t *row, json_int_t idx,
-              const char *old_pk)
+rs_check_cols(struct restore *rs, struct rs_table *rt, const char *raw, size_t len)
 {
-    const char *k;
-    const json_t *v;
-    json_object_foreach(row, k, v) {
-        if (dba_catalog_column_find(rt->st, k) != NULL)
+    for (const char *p = rs->rowsig.data; p != NULL && *p != '\0';) {
+        const char *e = strchr(p, '\n');
+        char *name = dba_xstrndup(p, (size_t)(e - p));
+        bool ok = dba_catalog_column_find(rt->st, name) != NULL;
+        p = e + 1;
+        if (ok) {
+            free(name);
             continue;
+        }
         char why[400];
         snprintf(why, sizeof(why), "table '%.100s' has no column '%.100s' in the target "
-                 "(schema '%.100s')", rt->t->name, k, rt->st->schema);
+                 "(schema '%.100s')", rt->t->name, name, rt->st->schema);
+        free(name);
         dba_err_set(rs->err, DBA_ENOTFOUND, 422, DBA_BACKUP_CODE, "%s", why);
-        return rs_fail(rs, rt, idx, old_pk, why);
-    }
-    return DBA_OK;
-}
-
-static int
-rs_row(struct restore *rs, struct rs_table *rt, json_t *row)
-{
-    json_int_t idx = rt->rows++;
-    char *k = rs_key(rs, rt->t->pk);
-    const char *old_pk = k != NULL ? k : "<unknown>";
-    int rc = rs_check_cols(rs, rt, row, idx, old_pk);
-    if (rc != DBA_OK) {
-        free(k);
+        char *pk = dba__backup_field(raw, len, rt->t->pk);
+        int rc = rs_fail(rs, rt, rt->rows, pk != NULL ? pk : "<unknown>", why);
+        free(pk);
         return rc;
     }
-    if (rs->o->user_id != NULL && rt->t->user_field != NULL)
-    {
-        json_object_set_new(row, rt->t->user_field, json_string(rs->o->user_id));
-        json_object_set_new(rs->over, rt->t->user_field, json_string(rs->o->user_id));
-    }
-    if (rt->t->parent.table != NULL && !remap(rs, row, &rt->t->parent)) {
-        rt->skipped++;
-        rt->orphans++;
-        free(k);
-        return DBA_OK;
-    }
-    for (size_t i = 0; i < rt->t->n_opt; i++)
-        if (!remap(rs, row, &rt->t->opt[i])) {
-            json_object_set_new(row, rt->t->opt[i].field, json_null());
-            json_object_set_new(rs->over, rt->t->opt[i].field, json_null());
-        }
-    char *pk = NULL;
-    bool same = false;
-    if (rs_find(rs, rt, row, old_pk, &pk, &same) != DBA_OK) {
-        rc = rs_fail(rs, rt, idx, old_pk, rs->err->msg);
-    } else if (pk != NULL) {
-        rc = rs_existing(rs, rt, row, idx, old_pk, pk, same);
-    } else if ((rc = rs_insert(rs, rt, row, &pk)) == DBA_OK) {
-        json_object_set_new(rt->map, old_pk, json_string(pk));
-        rt->inserted++;
-    } else {
-        rc = rs_fail(rs, rt, idx, old_pk, rs->err->msg);
-    }
-    free(pk);
-    free(k);
-    if (rc == DBA_OK && rs->o->progress != NULL && rt->rows % 1000 == 0)
-        rs->o->progress(rs->o->progress_arg, rt->t->name, rt->rows, -1);
-    return rc;
+    return DBA_OK;
 }
 
 /* A table of the document the schema does not have is refused (nothing is written yet for a
@@ -450,21 +888,49 @@ rs_table_seen(void *arg, const char *table)
     return DBA_ENOTFOUND;
 }
 
-/* Feeds one row of the named table. */
+/* Feeds one row of the named table into the pending batch. */
 static int
 rs_feed(void *arg, const char *table, json_t *row, const char *raw, size_t len)
 {
     struct restore *rs = arg;
+    struct rs_batch *bt = &rs->b;
+    DBA_UNUSED(row);
     int i = dba_backup_schema_find(rs->s, table);
     if (i < 0)
         return rs_table_seen(arg, table);
-    rs->raw = raw;
-    rs->raw_len = len;
-    rs->over = json_object();
-    int rc = rs_row(rs, &rs->tabs[i], row);
-    json_decref(rs->over);
-    rs->over = NULL;
-    return rc;
+    struct rs_table *rt = &rs->tabs[i];
+    dba_buf_reset(&rs->rowsig);
+    if (dba__backup_scan(raw, len, true, sig_member, &rs->rowsig) != DBA_OK)
+        return dba_err_set(rs->err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
+                           "Invalid JSON: a row of \"%s\" is not an object", table);
+    if (rs->rowsig.data == NULL)
+        dba_buf_puts(&rs->rowsig, "");
+    int rc;
+    if (bt->n > 0 && (bt->tab != i || strcmp(bt->sig.data, rs->rowsig.data) != 0 ||
+                      bt->n >= RS_BATCH_ROWS || bt->arr.len + len > RS_BATCH_BYTES) &&
+        (rc = rs_flush(rs)) != DBA_OK)
+        return rc;
+    if (bt->n == 0) {
+        if ((rc = rs_check_cols(rs, rt, raw, len)) != DBA_OK)
+            return rc;
+        bt->tab = i;
+        bt->base = rt->rows;
+        dba_buf_reset(&bt->sig);
+        dba_buf_puts(&bt->sig, rs->rowsig.data);
+        dba_buf_putc(&bt->arr, '[');
+    } else {
+        dba_buf_putc(&bt->arr, ',');
+    }
+    if (bt->n == bt->cap) {
+        bt->cap = bt->cap ? bt->cap * 2 : 1024;
+        bt->off = dba_xrealloc(bt->off, bt->cap * sizeof(*bt->off));
+        bt->len = dba_xrealloc(bt->len, bt->cap * sizeof(*bt->len));
+    }
+    bt->off[bt->n] = bt->arr.len;
+    bt->len[bt->n++] = len;
+    dba_buf_append(&bt->arr, raw, len);
+    rt->rows++;
+    return DBA_OK;
 }
 
 static void
@@ -474,7 +940,7 @@ rs_meta(void *arg, const json_t *meta)
     DBA_UNUSED(meta);
 }
 
-static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed };
+static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed, true };
 
 static json_t *
 rs_report(struct restore *rs, bool ok)
@@ -498,33 +964,49 @@ rs_report(struct restore *rs, bool ok)
 static void
 rs_cleanup(struct restore *rs)
 {
-    for (size_t i = 0; i < rs->n_bound; i++)
-        json_decref(rs->tabs[i].map);
     free(rs->tabs);
     json_decref(rs->failed);
+    dba_buf_cleanup(&rs->b.arr);
+    dba_buf_cleanup(&rs->b.sig);
+    free(rs->b.off);
+    free(rs->b.len);
+    dba_buf_cleanup(&rs->rowsig);
     dba_catalog_unref(rs->cache);
 }
 
-static int
-rs_exec(struct restore *rs, const char *sql)
+/* Rows of each table (the validation's counts {table: rows}), for progress. */
+static void
+rs_expected(struct restore *rs, const json_t *counts)
 {
-    struct pg_result *r = dba_db_exec(rs->conn, sql, NULL, 0, rs->err);
-    dba_db_res_clear(r);
-    return r != NULL ? DBA_OK : DBA_EDB;
+    for (size_t i = 0; i < rs->n_bound; i++) {
+        const json_t *v = json_object_get(counts, rs->tabs[i].t->name);
+        if (json_is_integer(v))
+            rs->tabs[i].expected = json_integer_value(v);
+    }
 }
 
 /* Runs feed inside one transaction; commits unless it failed or this is a dry run. */
 static json_t *
-rs_run(struct restore *rs, int (*feed)(struct restore *, const void *), const void *src)
+rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, const void *),
+       const void *src)
 {
     struct dba_err end_err;
+    rs->b.tab = -1;
+    dba_buf_init(&rs->b.arr);
+    dba_buf_init(&rs->b.sig);
+    dba_buf_init(&rs->rowsig);
     rs->cache = dba_catalog_load(rs->conn, rs->o->schemas, rs->o->n_schemas, rs->err);
     int rc = rs->cache != NULL ? rs_bind(rs) : DBA_EDB;
+    rs_expected(rs, meta);
     if (rc == DBA_OK)
         rc = rs_exec(rs, "BEGIN");
     bool begun = rc == DBA_OK;
     if (rc == DBA_OK)
+        rc = rs_temp_tables(rs);
+    if (rc == DBA_OK)
         rc = feed(rs, src);
+    if (rc == DBA_OK)
+        rc = rs_flush(rs);
     bool commit = rc == DBA_OK && !rs->o->dry_run;
     if (begun) {
         struct dba_err *keep = rs->err;
@@ -582,13 +1064,15 @@ json_t *
 dba_backup_restore(void *conn, const struct dba_backup_schema *s, const char *text, size_t len,
                    const struct dba_backup_restore_opts *o, struct dba_err *err)
 {
-    json_t *v = dba_backup_validate_text(s, text, len);
+    json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)
+                                     : dba_backup_validate_text(s, text, len);
     if (!json_is_true(json_object_get(v, "valid")))
         return rs_invalid(o, v, err);
-    json_decref(v);
     struct restore rs = { .conn = conn, .s = s, .o = o, .err = err };
     struct rs_text t = { text, len };
-    return rs_run(&rs, feed_text, &t);
+    json_t *rep = rs_run(&rs, json_object_get(v, "tables"), feed_text, &t);
+    json_decref(v);
+    return rep;
 }
 
 json_t *
@@ -604,10 +1088,12 @@ dba_backup_restore_file(void *conn, const struct dba_backup_schema *s, const cha
         free(text);
         return rep;
     }
-    json_t *v = dba_backup_validate_file(s, path);
+    json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)
+                                     : dba_backup_validate_file(s, path);
     if (!json_is_true(json_object_get(v, "valid")))
         return rs_invalid(o, v, err);
-    json_decref(v);
     struct restore rs = { .conn = conn, .s = s, .o = o, .err = err };
-    return rs_run(&rs, feed_jsonl, path);
+    json_t *rep = rs_run(&rs, json_object_get(v, "tables"), feed_jsonl, path);
+    json_decref(v);
+    return rep;
 }

@@ -26,9 +26,15 @@ dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, v
                 ke = DBA_JSON_BAD;
             if (ke == DBA_JSON_BAD)
                 return DBA_EINVAL;
-            json_t *k = json_loadb(p + i, ke - i, JSON_DECODE_ANY, NULL);
-            snprintf(key, sizeof(key), "%s", json_string_value(k) ? json_string_value(k) : "");
-            json_decref(k);
+            if (memchr(p + i, '\\', ke - i) == NULL) { /* no escape: the bytes are the name */
+                size_t kl = ke - i - 2 < sizeof(key) - 1 ? ke - i - 2 : sizeof(key) - 1;
+                memcpy(key, p + i + 1, kl);
+                key[kl] = '\0';
+            } else {
+                json_t *k = json_loadb(p + i, ke - i, JSON_DECODE_ANY, NULL);
+                snprintf(key, sizeof(key), "%s", json_string_value(k) ? json_string_value(k) : "");
+                json_decref(k);
+            }
             i = dba_json_ws(p, n, ke);
             if (i >= n || p[i] != ':')
                 return DBA_EINVAL;
@@ -150,6 +156,12 @@ walk_row(void *arg, const char *key, const char *v, size_t len)
 {
     struct walk *w = arg;
     DBA_UNUSED(key);
+    if (w->cbs->raw_only) {
+        int rc = len > 0 && v[0] == '{' ? w->cbs->row(w->arg, w->table, NULL, v, len)
+                                         : DBA_EINVAL;
+        w->cb_failed = len > 0 && v[0] == '{' && rc != DBA_OK;
+        return rc;
+    }
     json_t *row = json_loadb(v, len, DBA__BACKUP_JSON_FLAGS, NULL);
     int rc = row != NULL ? w->cbs->row(w->arg, w->table, row, v, len) : DBA_EINVAL;
     w->cb_failed = row != NULL && rc != DBA_OK;

@@ -275,7 +275,8 @@ jl_line(const char *line, size_t n, long no, const struct dba__backup_walk *cbs,
         return DBA_OK;
     }
     if (l.row == NULL || l.table[0] == '\0' ||
-        (row = json_loadb(l.row, l.len, DBA__BACKUP_JSON_FLAGS, NULL)) == NULL)
+        (cbs->raw_only ? l.row[0] != '{'
+                       : (row = json_loadb(l.row, l.len, DBA__BACKUP_JSON_FLAGS, NULL)) == NULL))
         return dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                            "line %ld is not a {\"table\", \"row\"} object", no);
     int rc = DBA_OK;
@@ -332,7 +333,7 @@ vrow(void *arg, const char *table, json_t *row, const char *raw, size_t len)
     return DBA_OK;
 }
 
-static const struct dba__backup_walk vwalk = { vmeta, vtable, vrow };
+static const struct dba__backup_walk vwalk = { vmeta, vtable, vrow, false };
 
 json_t *
 dba_backup_validate_text(const struct dba_backup_schema *s, const char *text, size_t len)

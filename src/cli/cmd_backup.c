@@ -31,9 +31,11 @@ struct bk_args {
 
 /* Progress state for a line on stderr (terminal only). */
 struct bk_progress {
-    int64_t start_ms; /* when the command started */
-    int64_t rows;     /* rows so far in finished tables */
-    int64_t last_ms;  /* last line drawn */
+    int64_t start_ms;  /* when the command started */
+    int64_t table_ms;  /* when the current table started */
+    int64_t last_ms;   /* last line drawn */
+    char table[128];   /* current table */
+    bool open;         /* a line is drawn without its newline */
 };
 
 static int
@@ -109,23 +111,48 @@ bk_writable(struct dba_cli *c, const struct dba_profile *p, const char *what)
     return false;
 }
 
+/* Per table: rows done of expected, rows/s, elapsed and the remaining time estimate, redrawn at
+   most 5 times a second; the table's last line stays as its summary. */
 static void
 bk_progress(void *arg, const char *table, int64_t done, int64_t total)
 {
     struct bk_progress *p = arg;
     int64_t now = dba_now_ms();
-    if (now - p->last_ms < 200 && done != total)
+    if (strcmp(p->table, table) != 0) {
+        if (p->open)
+            fputc('\n', stderr);
+        snprintf(p->table, sizeof(p->table), "%s", table);
+        p->table_ms = p->last_ms > 0 ? p->last_ms : p->start_ms;
+        p->last_ms = 0;
+        p->open = false;
+    }
+    bool end = total >= 0 && done >= total;
+    if (!end && now - p->last_ms < 200)
         return;
     p->last_ms = now;
-    double secs = (double)(now - p->start_ms) / 1000.0;
+    double secs = (double)(now - p->table_ms) / 1000.0;
+    double rate = secs > 0 ? (double)done / secs : 0.0;
     fprintf(stderr, "\r  %-24s %10lld", table, (long long)done);
     if (total >= 0)
         fprintf(stderr, " / %-10lld", (long long)total);
-    fprintf(stderr, " rows  %8.0f rows/s ", secs > 0 ? (double)(p->rows + done) / secs : 0.0);
-    if (done == total) {
-        p->rows += done;
+    fprintf(stderr, " rows  %9.0f rows/s  %7.1f s", rate, secs);
+    if (!end && total > done && rate > 0)
+        fprintf(stderr, "  ETA %6.1f s", (double)(total - done) / rate);
+    else
+        fputs("              ", stderr);
+    p->open = !end;
+    if (end)
         fputc('\n', stderr);
-    }
+    fflush(stderr);
+}
+
+/* Ends a progress line left open. */
+static void
+bk_progress_end(struct bk_progress *p)
+{
+    if (p->open)
+        fputc('\n', stderr);
+    p->open = false;
 }
 
 /* Checks the profile and connects; prints the error and returns NULL on failure. */
@@ -196,7 +223,7 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
     struct dba_backup_opts o = { .profile = p->name, .user_id = a->user_id,
                                  .nsp = p->schemas.n > 0 ? p->schemas.v[0] : NULL,
                                  .jsonl = a->format != NULL && strcmp(a->format, "jsonl") == 0,
-                                 .progress = isatty(2) ? bk_progress : NULL,
+                                 .progress = isatty(2) && !c->json ? bk_progress : NULL,
                                  .progress_arg = &prog };
     dba_err_clear(&err);
     if (a->tables != NULL && dba_backup_schema_filter(s, a->tables, warnings, &err) != DBA_OK) {
@@ -210,6 +237,7 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
         fprintf(stderr, "warning: %s\n", json_string_value(w));
     char *path = a->file != NULL ? dba_xstrdup(a->file) : bk_default_path(p, o.jsonl);
     json_t *sum = path != NULL ? dba_backup_dump_file(conn, s, &o, path, &err) : NULL;
+    bk_progress_end(&prog);
     if (path == NULL)
         dba_err_set(&err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot create ./backups");
     if (sum == NULL) {
@@ -371,7 +399,7 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
     struct dba_backup_restore_opts o = {
         .mode = mode, .dry_run = a->dry_run, .user_id = a->user_id,
         .schemas = (const char *const *)p->schemas.v, .n_schemas = p->schemas.n,
-        .progress = isatty(2) ? bk_progress : NULL, .progress_arg = &prog };
+        .progress = isatty(2) && !c->json ? bk_progress : NULL, .progress_arg = &prog };
     struct dba_catalog *cache = dba_catalog_load(conn, o.schemas, o.n_schemas, err);
     if (cache == NULL)
         return NULL;
@@ -387,9 +415,11 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
                     json_string_value(e) ? json_string_value(e) : "?");
         rep = json_pack("{s:b,s:o}", "ok", 0, "validation", v);
     } else {
-        json_decref(v);
+        o.validated = v; /* validated once */
         rep = text != NULL ? dba_backup_restore(conn, s, text, len, &o, err)
                            : dba_backup_restore_file(conn, s, a->file, &o, err);
+        json_decref(v);
+        bk_progress_end(&prog);
     }
     free(text);
     dba_backup_schema_free(s);

@@ -1145,3 +1145,116 @@ Test(backup_http_ro, restore_and_confirmed_sync_are_403)
     free(before);
     free(after);
 }
+
+/* ---- set-based restore (issue 14) ---- */
+
+/* Every review with its product and categories, keyed by slugs, as one digest and a count. */
+#define ROW_BY_ROW \
+    "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', c.slug, c.name, c.meta::text, " \
+    "p.slug, p.price::text, p.tags::text, r.slug, fc.slug, r.score::text, r.body), ';' ORDER BY " \
+    "c.slug, p.slug, r.slug)) FROM reviews r JOIN products p ON p.id = r.product_id JOIN " \
+    "categories c ON c.id = p.category_id LEFT JOIN categories fc ON fc.id = " \
+    "r.featured_category_id"
+
+Test(backup, hundred_thousand_rows_three_levels_remapped_row_by_row, .timeout = 300)
+{
+    char *out;
+    sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d dba_bk_src -c \"INSERT INTO "
+       "categories (slug, name, meta) SELECT 'bc' || g, 'n' || g, jsonb_build_object('g', g) "
+       "FROM generate_series(1, 1000) g\" -c \"INSERT INTO products (category_id, slug, price, "
+       "tags) SELECT c.id, 'bp' || g, g / 100.0, ARRAY['t' || g] FROM generate_series(1, 19000) "
+       "g JOIN categories c ON c.slug = 'bc' || (1 + g %% 1000)\" -c \"INSERT INTO reviews "
+       "(product_id, slug, featured_category_id, score, body) SELECT p.id, 'br' || g, CASE WHEN "
+       "g %% 3 = 0 THEN NULL ELSE (SELECT id FROM categories WHERE slug = 'bc' || (1 + g %% 997))"
+       " END, g %% 50, 'b' || g FROM generate_series(1, 80000) g JOIN products p ON p.slug = 'bp'"
+       " || (1 + g %% 19000)\" >/dev/null", sock());
+    /* the destination already has other rows, so every new key differs from the source's */
+    sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'other' || g, 'o' FROM generate_series(1, 7) g\" >/dev/null", sock());
+    backup_src("");
+    cr_assert_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 0, "%s", out);
+    free(out);
+    char *n = q("dba_bk_src", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) FROM "
+                              "products) + (SELECT count(*) FROM reviews)");
+    cr_expect(atoi(n) >= 100000, "%s", n);
+    free(n);
+    char *a = q("dba_bk_src", ROW_BY_ROW), *b = q("dba_bk_dst", ROW_BY_ROW);
+    cr_expect_str_eq(a, b);
+    free(a);
+    free(b);
+    /* and each review, by its own key, names the same product and featured category */
+    a = q("dba_bk_src", "SELECT md5(string_agg(r.slug || p.slug || coalesce(f.slug, '-'), ',' "
+                        "ORDER BY r.id)) FROM reviews r JOIN products p ON p.id = r.product_id "
+                        "LEFT JOIN categories f ON f.id = r.featured_category_id");
+    b = q("dba_bk_dst", "SELECT md5(string_agg(r.slug || p.slug || coalesce(f.slug, '-'), ',' "
+                        "ORDER BY r.id)) FROM reviews r JOIN products p ON p.id = r.product_id "
+                        "LEFT JOIN categories f ON f.id = r.featured_category_id");
+    cr_expect_str_eq(a, b); /* new keys drawn in the backup's order */
+    free(a);
+    free(b);
+    n = q("dba_bk_dst", "SELECT min(id) FROM categories WHERE slug = 'tools'");
+    cr_expect_str_eq(n, "8");
+    free(n);
+    /* again: everything is found and unchanged */
+    cr_assert_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 0, "%s", out);
+    cr_expect(strstr(out, "\"inserted\": 0") != NULL && strstr(out, "\"unchanged\": 80004") !=
+              NULL, "%s", out);
+    free(out);
+}
+
+#define SEQS "SELECT string_agg(sequencename || '=' || coalesce(last_value::text, 'null'), ',' " \
+             "ORDER BY sequencename) FROM pg_sequences"
+
+Test(backup, dry_run_leaves_the_sequences_alone)
+{
+    char *out;
+    backup_src("");
+    char *before = q("dba_bk_dst", SEQS);
+    cr_assert_eq(run("dba_bk_dst", "--json restore b.json --dry-run", &out), 0, "%s", out);
+    cr_expect(strstr(out, "\"inserted\": 4") != NULL, "%s", out);
+    free(out);
+    char *after = q("dba_bk_dst", SEQS);
+    cr_expect_str_eq(before, after);
+    free(before);
+    free(after);
+    /* after a real restore, a dry run of more rows plans keys past the sequence, unchanged */
+    cr_assert_eq(run("dba_bk_dst", "restore b.json --yes", &out), 0, "%s", out);
+    free(out);
+    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "VALUES ('extra', 'E')\"", sock());
+    backup_src("");
+    before = q("dba_bk_dst", SEQS);
+    cr_assert_eq(run("dba_bk_dst", "--json restore b.json --dry-run", &out), 0, "%s", out);
+    cr_expect(strstr(out, "\"inserted\": 1") != NULL, "%s", out);
+    free(out);
+    after = q("dba_bk_dst", SEQS);
+    cr_expect_str_eq(before, after);
+    cr_expect(strstr(after, "categories_id_seq=3") != NULL, "%s", after);
+    free(before);
+    free(after);
+}
+
+/* Progress on standard error on a terminal (script gives the command a pseudo-terminal), one
+   summary line per table; nothing of it when not a terminal or with --json. */
+Test(backup, restore_progress_only_on_a_terminal)
+{
+    char cmd[2048], *out;
+    backup_src("");
+    snprintf(cmd, sizeof(cmd), "cd %s && script -qc \"DATABASE_URL='postgresql:///dba_bk_dst?"
+             "host=%s&user=postgres' %s restore b.json --yes\" /dev/null > tty.txt 2>&1",
+             dir, sock(), getenv("DBA_TEST_BIN"));
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tty.txt", dir);
+    size_t len;
+    out = dba_file_read(cmd, &len);
+    cr_assert(out != NULL);
+    cr_expect(strstr(out, "reviews") != NULL && strstr(out, "4 / 4") != NULL &&
+              strstr(out, "rows/s") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 0, "%s", out);
+    cr_expect(strstr(out, "rows/s") == NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run("dba_bk_dst", "restore b.json --yes", &out), 0, "%s", out);
+    cr_expect(strstr(out, "rows/s") == NULL, "%s", out);
+    free(out);
+}
