@@ -209,10 +209,10 @@ dba_catalog_unref(struct dba_catalog *c)
         return;
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
+    dba__catalog_functions_free(c); /* first: it also frees the tables' computed lists */
     for (size_t i = 0; i < c->n_tables; i++)
         table_free(&c->tables[i]);
     free(c->tables);
-    dba__catalog_functions_free(c);
     dba__catalog_names_free(c->schemas, c->n_schemas);
     dba__catalog_names_free(c->timezones, c->n_timezones);
     free(c->server_version);
