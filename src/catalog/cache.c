@@ -198,6 +198,7 @@ table_free(struct dba_table *t)
     }
     free(t->fkeys);
     dba__catalog_relationships_free(t);
+    dba__catalog_triggers_free(t);
     free(t->schema);
     free(t->name);
 }

@@ -74,6 +74,17 @@ struct dba_index {
     char *definition;      /* pg_get_indexdef() */
 };
 
+/* A trigger on a relation (pg_trigger, not internal ones such as foreign key triggers). */
+struct dba_trigger {
+    char *name;          /* tgname */
+    char *timing;        /* "BEFORE", "AFTER" or "INSTEAD OF" */
+    char *events;        /* "INSERT", "UPDATE", "DELETE", "TRUNCATE" joined with " OR " */
+    bool for_each_row;   /* FOR EACH ROW (else FOR EACH STATEMENT) */
+    bool enabled;        /* tgenabled <> 'D' */
+    char *function;      /* the trigger function, schema-qualified (regproc text) */
+    char *definition;    /* pg_get_triggerdef() */
+};
+
 /* How a relationship's rows relate (PostgREST's cardinalities). */
 enum dba_card {
     DBA_CARD_M2O, /* many-to-one: this table holds the foreign key to the target */
@@ -153,6 +164,8 @@ struct dba_table {
                                     by the function's name; they take precedence over foreign key
                                     relationships of the same name (PostgREST) */
     size_t n_crels;             /* count */
+    struct dba_trigger *triggers; /* triggers, by name */
+    size_t n_triggers;          /* count */
 };
 
 /* ---- Functions (functions.c): every function of the exposed schemas, from pg_proc ---- */
@@ -204,6 +217,8 @@ struct dba_function {
                                      type or the function */
     char volatility;              /* provolatile: 'i' immutable, 's' stable, 'v' volatile */
     char *language;               /* pg_language.lanname */
+    char *arguments;              /* pg_get_function_arguments(): "a integer, b text DEFAULT 'x'" */
+    char *result;                 /* pg_get_function_result(): "SETOF api.books", "TABLE(...)" */
     double rows;                  /* prorows: the planner's estimate of rows for SETOF */
     const struct dba_table *arg_table; /* the relation whose row type is the first input, or
                                      NULL (computed columns and relationships) */
@@ -270,9 +285,9 @@ double dba_catalog_similarity(const char *a, const char *b);
    managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */
 bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude);
 
-/* Loads the catalog over an open blocking connection (a PGconn *) in six queries for the whole
+/* Loads the catalog over an open blocking connection (a PGconn *) in seven queries for the whole
    database (relations and columns, constraints, indexes, time zones, view rules for the
-   relationships, functions), inside a read-only
+   relationships, functions, triggers), inside a read-only
    transaction (or a savepoint when the connection is already in one) with search_path =
    pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,

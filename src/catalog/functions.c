@@ -31,7 +31,8 @@ const char *const dba__catalog_sql_functions =
     "   ct.typcategory::text) ORDER BY a.attnum)"
     "   FROM pg_attribute a JOIN pg_type ct ON ct.oid = a.atttypid"
     "   WHERE a.attrelid = rt.typrelid AND a.attnum > 0 AND NOT a.attisdropped)::text,"
-    " l.lanname, p.prorows::float8, a0n.nspname, a0c.relname"
+    " l.lanname, p.prorows::float8, a0n.nspname, a0c.relname,"
+    " pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)"
     " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
     " JOIN pg_type rt ON rt.oid = p.prorettype"
     " JOIN pg_language l ON l.oid = p.prolang"
@@ -46,7 +47,7 @@ const char *const dba__catalog_sql_functions =
 enum {
     FN_SCHEMA, FN_NAME, FN_VOLATILE, FN_RETSET, FN_TYPTYPE, FN_RETTYPE, FN_NDEFAULTS, FN_ARGS,
     FN_REL_SCHEMA, FN_REL_NAME, FN_REL_KIND, FN_ATTRS, FN_LANGUAGE, FN_ROWS, FN_ARG0_SCHEMA,
-    FN_ARG0_NAME,
+    FN_ARG0_NAME, FN_ARGUMENTS, FN_RESULT,
 };
 
 static enum dba_arg_mode
@@ -262,6 +263,8 @@ dba__catalog_functions_load(struct dba_catalog *c, const void *pgresult)
         f->ret_set = PQgetvalue(r, i, FN_RETSET)[0] == 't';
         f->ret_type = dba_xstrdup(PQgetvalue(r, i, FN_RETTYPE));
         f->language = dba_xstrdup(PQgetvalue(r, i, FN_LANGUAGE));
+        f->arguments = dba_xstrdup(PQgetvalue(r, i, FN_ARGUMENTS));
+        f->result = dba_xstrdup(PQgetvalue(r, i, FN_RESULT));
         fn_args(f, PQgetisnull(r, i, FN_ARGS) ? NULL : PQgetvalue(r, i, FN_ARGS),
                 strtol(PQgetvalue(r, i, FN_NDEFAULTS), NULL, 10));
         fn_result(c, f, r, i);
@@ -311,6 +314,8 @@ dba__catalog_functions_free(struct dba_catalog *c)
         free(f->name);
         free(f->ret_type);
         free(f->language);
+        free(f->arguments);
+        free(f->result);
         own_table_free(f->own_ret);
     }
     free(c->functions);

@@ -331,3 +331,49 @@ Test(rpc, computed_relationships)
     /* a function of another table's row is no relationship of this one */
     expect(call("GET", "/tables/writers?select=writer_of(name)", NULL, NULL, NULL), 400, NULL);
 }
+
+Test(rpc, schema_lists_functions_and_triggers)
+{
+    struct dbat_resp *r = dbat_admin_get("/schema");
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    const json_t *fns = json_object_get(r->json, "functions");
+    const json_t *f, *add = NULL, *squares = NULL;
+    size_t i;
+    json_array_foreach(fns, i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        if (name && strcmp(name, "add") == 0)
+            add = f;
+        if (name && strcmp(name, "squares") == 0)
+            squares = f;
+    }
+    cr_assert_not_null(add, "%s", r->body);
+    cr_expect(dbat_json_eq(add, "{\"schema\":\"fn\",\"name\":\"add\",\"arguments\":"
+                                "\"a integer, b integer\",\"returns\":\"integer\",\"volatility\":"
+                                "\"immutable\",\"language\":\"sql\"}"));
+    cr_assert_not_null(squares);
+    cr_expect_str_eq(json_string_value(json_object_get(squares, "returns")),
+                     "TABLE(i integer, sq integer)");
+    const json_t *w = json_object_get(json_object_get(r->json, "tables"), "fn.writers");
+    cr_assert_not_null(w, "%s", r->body);
+    cr_assert_eq(json_array_size(json_object_get(w, "triggers")), 1);
+    const json_t *t = json_array_get(json_object_get(w, "triggers"), 0);
+    cr_expect_str_eq(json_string_value(json_object_get(t, "name")), "writers_stamp");
+    cr_expect_str_eq(json_string_value(json_object_get(t, "timing")), "BEFORE");
+    cr_expect_str_eq(json_string_value(json_object_get(t, "events")), "INSERT OR UPDATE");
+    cr_expect_str_eq(json_string_value(json_object_get(t, "level")), "row");
+    cr_expect_str_eq(json_string_value(json_object_get(t, "function")), "fn.writers_stamp");
+    /* foreign keys' internal triggers are not listed */
+    const json_t *works = json_object_get(json_object_get(r->json, "tables"), "fn.works");
+    cr_expect_eq(json_array_size(json_object_get(works, "triggers")), 0);
+    dbat_resp_free(r);
+}
+
+Test(rpc, a_table_without_columns_is_in_the_cache)
+{
+    expect(call("GET", "/tables/nocols", NULL, NULL, NULL), 200, "[]");
+    struct dbat_resp *r = dbat_admin_get("/schema");
+    const json_t *t = json_object_get(json_object_get(r->json, "tables"), "fn.nocols");
+    cr_assert_not_null(t, "%s", r->body);
+    cr_expect_eq(json_array_size(json_object_get(t, "columns")), 0);
+    dbat_resp_free(r);
+}
