@@ -20,7 +20,8 @@ static const char usage[] =
     "                      row counts, and remember the profile in .db-profile\n"
     "  status [--exact]    active profile, where it came from, reachable or not, row counts\n"
     "                      (the planner's estimates; --exact counts every table)\n"
-    "  schema              the live schema: tables, columns, keys, constraints, indexes\n"
+    "  schema              the live schema: tables, columns, keys, constraints, indexes,\n"
+    "                      triggers, functions\n"
     "  validate [--schema-file F]\n"
     "                      compare the database with schema.sql (schema.file); exit 0 when\n"
     "                      valid, 1 when tables or columns are missing or types differ\n"
@@ -94,7 +95,8 @@ static const struct command commands[] = {
       "usage: db-adapter schema [--json]\n"
       "\n"
       "The live schema of the exposed schemas: tables, views, columns, keys, constraints,\n"
-      "indexes.\n" GLOBALS_HINT },
+      "indexes, triggers (timing, events, level, function) and functions (arguments, result,\n"
+      "volatility, language).\n" GLOBALS_HINT },
     { "validate", dba_cli_validate,
       "usage: db-adapter validate [--schema-file F]\n"
       "\n"

@@ -198,6 +198,7 @@ table_free(struct dba_table *t)
     }
     free(t->fkeys);
     dba__catalog_relationships_free(t);
+    dba__catalog_triggers_free(t);
     free(t->schema);
     free(t->name);
 }
@@ -209,10 +210,10 @@ dba_catalog_unref(struct dba_catalog *c)
         return;
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
+    dba__catalog_functions_free(c); /* first: it also frees the tables' computed lists */
     for (size_t i = 0; i < c->n_tables; i++)
         table_free(&c->tables[i]);
     free(c->tables);
-    dba__catalog_functions_free(c);
     dba__catalog_names_free(c->schemas, c->n_schemas);
     dba__catalog_names_free(c->timezones, c->n_timezones);
     free(c->server_version);

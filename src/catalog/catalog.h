@@ -16,6 +16,8 @@
 #include "config/config.h"
 #include "core/core.h"
 
+struct dba_function;
+
 struct dba_column {
     char *name;          /* column name */
     char *type;          /* format_type() text, e.g. "character varying(20)", "integer[]" */
@@ -35,6 +37,9 @@ struct dba_column {
     char *elem_type;     /* arrays: format_type() of the element type, else NULL */
     char **enum_labels;  /* enums: labels in sort order, else NULL */
     size_t n_enum_labels; /* count */
+    const struct dba_function *function; /* a computed column (dba_table.computed): the function
+                            f(<table row>) it calls; name, type and type_category are the
+                            function's (borrowed, not owned). NULL for a real column */
 };
 
 struct dba_fkey {
@@ -67,6 +72,17 @@ struct dba_index {
     char *predicate;       /* partial index predicate, or NULL */
     char *constraint;      /* the primary key, unique or exclusion constraint it backs, or NULL */
     char *definition;      /* pg_get_indexdef() */
+};
+
+/* A trigger on a relation (pg_trigger, not internal ones such as foreign key triggers). */
+struct dba_trigger {
+    char *name;          /* tgname */
+    char *timing;        /* "BEFORE", "AFTER" or "INSTEAD OF" */
+    char *events;        /* "INSERT", "UPDATE", "DELETE", "TRUNCATE" joined with " OR " */
+    bool for_each_row;   /* FOR EACH ROW (else FOR EACH STATEMENT) */
+    bool enabled;        /* tgenabled <> 'D' */
+    char *function;      /* the trigger function, schema-qualified (regproc text) */
+    char *definition;    /* pg_get_triggerdef() */
 };
 
 /* How a relationship's rows relate (PostgREST's cardinalities). */
@@ -106,6 +122,11 @@ struct dba_relationship {
     const char **junction_target_cols;  /* junction columns referencing target.target_cols */
     size_t n_target_cols;               /* count of target_cols for M2M (target_cols holds that
                                            many); for M2M, n_cols counts cols/junction_cols */
+    /* Computed relationships only (dba_table.crels; no columns, n_cols = 0): */
+    const struct dba_function *function; /* f(<table row>) RETURNS [SETOF] <target row>: the
+                                           target's rows are f(row of table); card is M2O when it
+                                           returns one row (not SETOF, or SETOF with ROWS 1),
+                                           else O2M. NULL for a foreign key relationship */
 };
 
 struct dba_table {
@@ -132,6 +153,19 @@ struct dba_table {
     double est_rows;            /* pg_class.reltuples, for planned counts */
     struct dba_relationship *rels; /* relationships starting from this relation */
     size_t n_rels;              /* count */
+    /* PostgREST's computed columns and relationships (functions.c): functions of the relation's
+       schema with a single input of this relation's row type. */
+    struct dba_column *computed; /* computed columns: such functions returning one value (not
+                                    SETOF, not void), selectable, filterable and orderable by the
+                                    function's name (never part of '*' nor writable) */
+    size_t n_computed;          /* count */
+    struct dba_relationship *crels; /* computed relationships: such functions returning [SETOF]
+                                    the row type of a relation of the exposed schemas, embeddable
+                                    by the function's name; they take precedence over foreign key
+                                    relationships of the same name (PostgREST) */
+    size_t n_crels;             /* count */
+    struct dba_trigger *triggers; /* triggers, by name */
+    size_t n_triggers;          /* count */
 };
 
 /* ---- Functions (functions.c): every function of the exposed schemas, from pg_proc ---- */
@@ -183,6 +217,11 @@ struct dba_function {
                                      type or the function */
     char volatility;              /* provolatile: 'i' immutable, 's' stable, 'v' volatile */
     char *language;               /* pg_language.lanname */
+    char *arguments;              /* pg_get_function_arguments(): "a integer, b text DEFAULT 'x'" */
+    char *result;                 /* pg_get_function_result(): "SETOF api.books", "TABLE(...)" */
+    double rows;                  /* prorows: the planner's estimate of rows for SETOF */
+    const struct dba_table *arg_table; /* the relation whose row type is the first input, or
+                                     NULL (computed columns and relationships) */
     /* internal */
     struct dba_table *own_ret;    /* ret_table when the function owns it, else NULL */
 };
@@ -206,6 +245,8 @@ struct dba_catalog {
 const struct dba_table *dba_catalog_table_find(const struct dba_catalog *c, const char *schema,
                                               const char *name);
 const struct dba_column *dba_catalog_column_find(const struct dba_table *t, const char *name);
+/* The computed column `name` of t (dba_table.computed), or NULL. */
+const struct dba_column *dba_catalog_computed_find(const struct dba_table *t, const char *name);
 bool dba_catalog_has(const struct dba_catalog *c, const char *schema);
 /* The server's spelling of a time zone name (case-insensitive match), or NULL when unknown. */
 const char *dba_catalog_timezone(const struct dba_catalog *c, const char *name);
@@ -247,9 +288,9 @@ double dba_catalog_similarity(const char *a, const char *b);
    managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */
 bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude);
 
-/* Loads the catalog over an open blocking connection (a PGconn *) in six queries for the whole
+/* Loads the catalog over an open blocking connection (a PGconn *) in seven queries for the whole
    database (relations and columns, constraints, indexes, time zones, view rules for the
-   relationships, functions), inside a read-only
+   relationships, functions, triggers), inside a read-only
    transaction (or a savepoint when the connection is already in one) with search_path =
    pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,

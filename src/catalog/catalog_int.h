@@ -47,6 +47,9 @@ void dba__catalog_relationships_build(struct dba_catalog *c,
 /* Frees t->rels (each relationship's column arrays are one allocation starting at cols). */
 void dba__catalog_relationships_free(struct dba_table *t);
 
+/* load.c: frees t->triggers. */
+void dba__catalog_triggers_free(struct dba_table *t);
+
 /* Levenshtein distance of two names (99 when either is longer than 64 bytes), for hints. */
 size_t dba__catalog_edit_distance(const char *a, const char *b);
 

@@ -31,18 +31,23 @@ const char *const dba__catalog_sql_functions =
     "   ct.typcategory::text) ORDER BY a.attnum)"
     "   FROM pg_attribute a JOIN pg_type ct ON ct.oid = a.atttypid"
     "   WHERE a.attrelid = rt.typrelid AND a.attnum > 0 AND NOT a.attisdropped)::text,"
-    " l.lanname"
+    " l.lanname, p.prorows::float8, a0n.nspname, a0c.relname,"
+    " pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)"
     " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
     " JOIN pg_type rt ON rt.oid = p.prorettype"
     " JOIN pg_language l ON l.oid = p.prolang"
     " LEFT JOIN pg_class rc ON rc.oid = rt.typrelid"
     " LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace"
+    " LEFT JOIN pg_type a0t ON a0t.oid = p.proargtypes[0]"
+    " LEFT JOIN pg_class a0c ON a0c.oid = a0t.typrelid AND a0c.relkind IN ('r','v','m','f','p')"
+    " LEFT JOIN pg_namespace a0n ON a0n.oid = a0c.relnamespace"
     " WHERE n.nspname = ANY($1::text[]) AND p.prokind = 'f'"
     " ORDER BY n.nspname COLLATE \"C\", p.proname COLLATE \"C\", p.oid";
 
 enum {
     FN_SCHEMA, FN_NAME, FN_VOLATILE, FN_RETSET, FN_TYPTYPE, FN_RETTYPE, FN_NDEFAULTS, FN_ARGS,
-    FN_REL_SCHEMA, FN_REL_NAME, FN_REL_KIND, FN_ATTRS, FN_LANGUAGE,
+    FN_REL_SCHEMA, FN_REL_NAME, FN_REL_KIND, FN_ATTRS, FN_LANGUAGE, FN_ROWS, FN_ARG0_SCHEMA,
+    FN_ARG0_NAME, FN_ARGUMENTS, FN_RESULT,
 };
 
 static enum dba_arg_mode
@@ -176,6 +181,73 @@ fn_result(struct dba_catalog *c, struct dba_function *f, const PGresult *r, int 
     own_table(f, f->schema, f->name, 0);
 }
 
+/* PostgREST's computed columns and relationships: a function of the relation's own schema whose
+   single input is the relation's row type. One returning one value is a computed column; one
+   returning [SETOF] the row type of a relation of the catalog is a computed relationship,
+   to-one when it returns a single row (not SETOF, or SETOF declared ROWS 1). */
+static bool
+computed_of(const struct dba_function *f, const struct dba_table *t)
+{
+    return f->arg_table == t && f->n_in == 1 && f->n_args >= 1 && f->args[0].mode == DBA_ARG_IN &&
+           strcmp(f->schema, t->schema) == 0;
+}
+
+static bool
+computed_is_column(const struct dba_function *f)
+{
+    return !f->ret_set && f->ret_kind != DBA_FRET_VOID;
+}
+
+static bool
+computed_is_rel(const struct dba_function *f)
+{
+    return f->ret_kind == DBA_FRET_COMPOSITE && f->own_ret == NULL && f->ret_table != NULL;
+}
+
+static void
+computed_build(struct dba_catalog *c)
+{
+    for (size_t i = 0; i < c->n_functions; i++) {
+        const struct dba_function *f = &c->functions[i];
+        if (f->arg_table == NULL)
+            continue;
+        struct dba_table *t = &c->tables[f->arg_table - c->tables];
+        if (!computed_of(f, t))
+            continue;
+        if (computed_is_column(f)) {
+            t->computed = dba_xrealloc(t->computed, (t->n_computed + 1) * sizeof(*t->computed));
+            struct dba_column *col = &t->computed[t->n_computed++];
+            memset(col, 0, sizeof(*col));
+            col->name = f->name;
+            col->type = f->ret_type;
+            col->base_type = f->ret_type;
+            col->nullable = true;
+            col->type_category = f->ret_kind == DBA_FRET_COMPOSITE ? 'C' : 'U';
+            col->function = f;
+        }
+        if (computed_is_rel(f)) {
+            t->crels = dba_xrealloc(t->crels, (t->n_crels + 1) * sizeof(*t->crels));
+            struct dba_relationship *rel = &t->crels[t->n_crels++];
+            memset(rel, 0, sizeof(*rel));
+            rel->table = t;
+            rel->target = f->ret_table;
+            rel->self = rel->target == t;
+            rel->card = !f->ret_set || f->rows == 1.0 ? DBA_CARD_M2O : DBA_CARD_O2M;
+            rel->constraint = f->name;
+            rel->function = f;
+        }
+    }
+}
+
+const struct dba_column *
+dba_catalog_computed_find(const struct dba_table *t, const char *name)
+{
+    for (size_t i = 0; t != NULL && name != NULL && i < t->n_computed; i++)
+        if (strcmp(t->computed[i].name, name) == 0)
+            return &t->computed[i];
+    return NULL;
+}
+
 void
 dba__catalog_functions_load(struct dba_catalog *c, const void *pgresult)
 {
@@ -191,10 +263,17 @@ dba__catalog_functions_load(struct dba_catalog *c, const void *pgresult)
         f->ret_set = PQgetvalue(r, i, FN_RETSET)[0] == 't';
         f->ret_type = dba_xstrdup(PQgetvalue(r, i, FN_RETTYPE));
         f->language = dba_xstrdup(PQgetvalue(r, i, FN_LANGUAGE));
+        f->arguments = dba_xstrdup(PQgetvalue(r, i, FN_ARGUMENTS));
+        f->result = dba_xstrdup(PQgetvalue(r, i, FN_RESULT));
         fn_args(f, PQgetisnull(r, i, FN_ARGS) ? NULL : PQgetvalue(r, i, FN_ARGS),
                 strtol(PQgetvalue(r, i, FN_NDEFAULTS), NULL, 10));
         fn_result(c, f, r, i);
+        f->rows = strtod(PQgetvalue(r, i, FN_ROWS), NULL);
+        if (!PQgetisnull(r, i, FN_ARG0_NAME))
+            f->arg_table = dba_catalog_table_find(c, PQgetvalue(r, i, FN_ARG0_SCHEMA),
+                                                  PQgetvalue(r, i, FN_ARG0_NAME));
     }
+    computed_build(c);
 }
 
 static void
@@ -216,6 +295,14 @@ own_table_free(struct dba_table *t)
 void
 dba__catalog_functions_free(struct dba_catalog *c)
 {
+    /* the computed lists borrow the functions' strings: only their arrays are owned */
+    for (size_t i = 0; i < c->n_tables; i++) {
+        free(c->tables[i].computed);
+        free(c->tables[i].crels);
+        c->tables[i].computed = NULL;
+        c->tables[i].crels = NULL;
+        c->tables[i].n_computed = c->tables[i].n_crels = 0;
+    }
     for (size_t i = 0; i < c->n_functions; i++) {
         struct dba_function *f = &c->functions[i];
         for (size_t k = 0; k < f->n_args; k++) {
@@ -227,6 +314,8 @@ dba__catalog_functions_free(struct dba_catalog *c)
         free(f->name);
         free(f->ret_type);
         free(f->language);
+        free(f->arguments);
+        free(f->result);
         own_table_free(f->own_ret);
     }
     free(c->functions);

@@ -1,4 +1,5 @@
-/* load.c - the one reader of pg_catalog: six queries (the last one is functions.c's pg_proc query)
+/* load.c - the one reader of pg_catalog: seven queries (the sixth is functions.c's pg_proc query,
+   the seventh the triggers)
    for the whole database, never one per
    relation (the keeper runs this on every reload), inside a read-only transaction (or a
    savepoint) with search_path = pg_catalog so every printed type, default and definition is
@@ -72,6 +73,15 @@ static const char *const sql_view_rules =
     "   AND r.rulename = '_RETURN' AND c.relkind IN ('v','m'))"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r','v','m','f','p')";
+
+/* Triggers (not the internal ones of foreign keys), by name within each relation. */
+static const char *const sql_triggers =
+    "SELECT n.nspname, c.relname, t.tgname, t.tgtype::int, t.tgenabled <> 'D',"
+    " t.tgfoid::regproc::text, pg_get_triggerdef(t.oid)"
+    " FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = ANY($1::text[]) AND NOT t.tgisinternal"
+    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", t.tgname COLLATE \"C\"";
 
 static const char *const sql_timezones =
     "SELECT coalesce(json_agg(name ORDER BY lower(name), name), '[]')::text FROM pg_timezone_names";
@@ -223,6 +233,52 @@ load_index(struct dba_catalog *c, const PGresult *r, int i)
     x->definition = dba_xstrdup(PQgetvalue(r, i, 8));
 }
 
+/* One trigger (r: sql_triggers). tgtype bits: 1 row, 2 before, 4 insert, 8 delete, 16 update,
+   32 truncate, 64 instead of. */
+static void
+load_trigger(struct dba_catalog *c, const PGresult *r, int i)
+{
+    struct dba_table *t = (struct dba_table *)(uintptr_t)dba_catalog_table_find(
+        c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    static const struct { int bit; const char *name; } ev[] = {
+        { 4, "INSERT" }, { 16, "UPDATE" }, { 8, "DELETE" }, { 32, "TRUNCATE" },
+    };
+    int type = atoi(PQgetvalue(r, i, 3));
+    struct dba_buf events;
+
+    if (t == NULL)
+        return;
+    t->triggers = dba_xrealloc(t->triggers, (t->n_triggers + 1) * sizeof(*t->triggers));
+    struct dba_trigger *g = &t->triggers[t->n_triggers++];
+    g->name = dba_xstrdup(PQgetvalue(r, i, 2));
+    g->timing = dba_xstrdup((type & 64) ? "INSTEAD OF" : (type & 2) ? "BEFORE" : "AFTER");
+    dba_buf_init(&events);
+    for (size_t k = 0; k < sizeof(ev) / sizeof(ev[0]); k++)
+        if (type & ev[k].bit)
+            dba_buf_printf(&events, "%s%s", events.len ? " OR " : "", ev[k].name);
+    g->events = dba_xstrdup(events.data ? events.data : "");
+    dba_buf_cleanup(&events);
+    g->for_each_row = (type & 1) != 0;
+    g->enabled = PQgetvalue(r, i, 4)[0] == 't';
+    g->function = dba_xstrdup(PQgetvalue(r, i, 5));
+    g->definition = dba_xstrdup(PQgetvalue(r, i, 6));
+}
+
+void
+dba__catalog_triggers_free(struct dba_table *t)
+{
+    for (size_t i = 0; i < t->n_triggers; i++) {
+        free(t->triggers[i].name);
+        free(t->triggers[i].timing);
+        free(t->triggers[i].events);
+        free(t->triggers[i].function);
+        free(t->triggers[i].definition);
+    }
+    free(t->triggers);
+    t->triggers = NULL;
+    t->n_triggers = 0;
+}
+
 /* Relationships: view dependencies from the rules (r: sql_view_rules), then every relation's. */
 static void
 load_relationships(struct dba_catalog *c, const PGresult *r)
@@ -256,7 +312,7 @@ exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
     return r != NULL;
 }
 
-#define LOAD_N_QUERIES 6
+#define LOAD_N_QUERIES 7
 
 /* The queries, results in out[0..LOAD_N_QUERIES). false with err (and nothing to clear) on
    failure. */
@@ -266,7 +322,7 @@ load_queries(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err
     const char *params[1] = { schemas_lit };
     const char *const sql[LOAD_N_QUERIES] = { sql_columns, sql_constraints, sql_indexes,
                                               sql_timezones, sql_view_rules,
-                                              dba__catalog_sql_functions };
+                                              dba__catalog_sql_functions, sql_triggers };
 
     for (int i = 0; i < LOAD_N_QUERIES; i++) {
         bool by_schema = sql[i] != sql_timezones;
@@ -334,6 +390,8 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
     qsort(c->timezones, c->n_timezones, sizeof(char *), dba__catalog_tz_cmp);
     load_relationships(c, res[4]);
     dba__catalog_functions_load(c, res[5]);
+    for (int i = 0; i < PQntuples(res[6]); i++)
+        load_trigger(c, res[6], i);
     for (int i = 0; i < LOAD_N_QUERIES; i++)
         PQclear(res[i]);
     return c;

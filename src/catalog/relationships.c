@@ -867,6 +867,15 @@ dba_catalog_relationship_find(const struct dba_catalog *c, const struct dba_tabl
     size_t n = 0;
 
     *out = NULL;
+    /* A computed relationship (a function f(from) named `target`) wins over the foreign keys, as
+       PostgREST lets it override a detected relationship of the same name. */
+    for (size_t i = 0; hint == NULL && i < from->n_crels; i++) {
+        if (strcmp(from->crels[i].function->name, target) == 0) {
+            *out = &from->crels[i];
+            free(cands);
+            return DBA_OK;
+        }
+    }
     for (size_t i = 0; i < from->n_rels; i++) {
         const struct dba_relationship *r = &from->rels[i];
         if (strcmp(r->target->schema, from->schema) == 0 && rel_matches(r, target, hint))

@@ -68,6 +68,25 @@ print_table(const char *key, const json_t *t)
            json_array_size(json_object_get(t, "foreign_keys")),
            json_array_size(json_object_get(t, "checks")),
            json_array_size(json_object_get(t, "indexes")));
+    const json_t *g;
+    json_array_foreach(json_object_get(t, "triggers"), i, g)
+        printf("  trigger %s %s %s FOR EACH %s EXECUTE %s%s\n", str(g, "name"), str(g, "timing"),
+               str(g, "events"), strcmp(str(g, "level") ?: "", "row") == 0 ? "ROW" : "STATEMENT",
+               str(g, "function"), json_is_true(json_object_get(g, "enabled")) ? ""
+                                                                               : " (disabled)");
+}
+
+static void
+print_functions(const json_t *live)
+{
+    size_t i;
+    const json_t *f;
+
+    printf("%zu functions\n", json_array_size(json_object_get(live, "functions")));
+    json_array_foreach(json_object_get(live, "functions"), i, f)
+        printf("  %s.%s(%s) RETURNS %s %s LANGUAGE %s\n", str(f, "schema"), str(f, "name"),
+               str(f, "arguments"), str(f, "returns"), str(f, "volatility"),
+               str(f, "language"));
 }
 
 int
@@ -97,6 +116,7 @@ dba_cli_schema(struct dba_cli *c)
                json_object_size(json_object_get(live, "tables")));
         json_object_foreach(json_object_get(live, "tables"), key, t)
             print_table(key, t);
+        print_functions(live);
     }
     json_decref(live);
     return DBA_EXIT_OK;

@@ -622,6 +622,10 @@ dba__http_rpc(struct req *r, const char *fn)
     tc->q.schema = r->pol.schema;
     tc->q.table = dba_arena_printf(r->a, "rpc/%s", call->fn->name);
     tc->q.call = call;
+    /* embeds (also computed relationships) and related orders on the result's relation */
+    if (dba_query_resolve(&tc->q, c, tc->t, r->w->srv->cfg->server.aggregates_enabled, &err)
+        != DBA_OK)
+        return dba__http_send_err(r, &err);
     if (tc->q.prefer.count == DBA_COUNT_PLANNED) /* no planner estimate for a call's rows */
         tc->q.prefer.count = DBA_COUNT_NONE;
     dba__http_policy_tx(r, tc->q.prefer.tx);

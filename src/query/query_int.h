@@ -10,6 +10,8 @@
 
 /* Alias of the row source in every outer SELECT. */
 #define SQL_ROW "_t"
+/* Name of the CTE holding a call's result rows (sql_call.c). */
+#define SQL_CALL_CTE "pgrst_call"
 /* Name of the CTE holding the page (reads) or the RETURNING rows (writes). */
 #define SQL_SOURCE "pgrst_source"
 /* Name of the RETURNING column flagging rows inserted (not updated) by an upsert. */
@@ -62,7 +64,18 @@ void dba__sql_scope_enter(struct sql_ctx *c, const struct dba_rel *rel, const st
 void dba__sql_scope_leave(struct sql_ctx *c);
 size_t dba__sql_param_add(struct sql_ctx *c, const char *v);
 void dba__sql_param_put(struct sql_ctx *c, struct dba_buf *b, const char *v);
+/* The column `name` of the current scope's relation; for select/filter/order (SQL_REF_QUERY) also
+   a computed column (its `function` set). NULL with c->err when unknown. */
 const struct dba_column *dba__sql_column(struct sql_ctx *c, const char *name, enum sql_colref ref);
+/* Appends a reference to col of the current scope read under qual: qual."col", or for a computed
+   column "s"."f"(<the scope's row>). */
+void dba__sql_column_ref(struct sql_ctx *c, struct dba_buf *b, const struct dba_column *col,
+                         const char *qual);
+/* Appends the whole row of the scope read under alias from qual (relation t) as a value of t's
+   row type: alias.*, or for a CTE (a call's rows, a write's RETURNING rows under SQL_SOURCE)
+   ROW(alias."c1", ...)::"s"."t". */
+void dba__sql_row_arg(struct dba_buf *b, const char *alias, const char *qual,
+                      const struct dba_table *t);
 bool dba__sql_type_is_json(const struct dba_column *col);
 void dba__sql_body(struct sql_ctx *c, struct dba_buf *b);
 

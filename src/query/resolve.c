@@ -50,7 +50,7 @@ resolve_rels(const struct dba_catalog *c, struct dba_rel *r, const struct dba_ta
         ch->table = rel->target;
         ch->schema = rel->target->schema;
         ch->to_one = rel->card == DBA_CARD_M2O || rel->card == DBA_CARD_O2O;
-        if (rel->card == DBA_CARD_M2M) {
+        if (rel->card == DBA_CARD_M2M || rel->function != NULL) {
             ch->parent_cols = NULL;
             ch->child_cols = NULL;
             ch->n_join = 0;

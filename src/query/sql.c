@@ -49,6 +49,8 @@ dba__sql_column(struct sql_ctx *c, const char *name, enum sql_colref ref)
 {
     const struct dba_column *col = name ? dba_catalog_column_find(c->t, name) : NULL;
 
+    if (!col && name && ref == SQL_REF_QUERY)
+        col = dba_catalog_computed_find(c->t, name); /* f(<row>) read like a column */
     if (col)
         return col;
     switch (ref) {
@@ -64,6 +66,43 @@ dba__sql_column(struct sql_ctx *c, const char *name, enum sql_colref ref)
         break;
     }
     return NULL;
+}
+
+void
+dba__sql_row_arg(struct dba_buf *b, const char *alias, const char *qual, const struct dba_table *t)
+{
+    /* the rows of a CTE (a call's result, a write's RETURNING) are anonymous records: their
+       columns are the relation's, built back into its row type */
+    if (strcmp(qual, SQL_CALL_CTE) == 0 || strcmp(alias, SQL_SOURCE) == 0) {
+        dba_buf_puts(b, "ROW(");
+        for (size_t i = 0; i < t->n_cols; i++) {
+            dba_buf_printf(b, "%s%s.", i ? ", " : "", alias);
+            dba_buf_put_ident(b, t->cols[i].name);
+        }
+        dba_buf_puts(b, ")::");
+        dba_buf_put_ident(b, t->schema);
+        dba_buf_putc(b, '.');
+        dba_buf_put_ident(b, t->name);
+        return;
+    }
+    dba_buf_printf(b, "%s.*", alias);
+}
+
+void
+dba__sql_column_ref(struct sql_ctx *c, struct dba_buf *b, const struct dba_column *col,
+                    const char *qual)
+{
+    if (col->function == NULL) {
+        dba_buf_printf(b, "%s.", qual);
+        dba_buf_put_ident(b, col->name);
+        return;
+    }
+    dba_buf_put_ident(b, col->function->schema);
+    dba_buf_putc(b, '.');
+    dba_buf_put_ident(b, col->function->name);
+    dba_buf_putc(b, '(');
+    dba__sql_row_arg(b, qual, c->qual, c->t);
+    dba_buf_putc(b, ')');
 }
 
 bool

@@ -24,7 +24,7 @@
 
 #include "query/query_int.h"
 
-#define CALL_CTE "pgrst_call"
+#define CALL_CTE SQL_CALL_CTE
 #define CALL_BODY "pgrst_body"
 #define CALL_SCALAR "pgrst_scalar"
 

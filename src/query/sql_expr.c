@@ -57,8 +57,7 @@ dba__sql_expr_field(struct sql_ctx *c, struct dba_buf *b, const struct dba_field
     if (!col)
         return c->err->code;
     if (f->n_path == 0) {
-        dba_buf_printf(b, "%s.", qual);
-        dba_buf_put_ident(b, col->name);
+        dba__sql_column_ref(c, b, col, qual);
         return DBA_OK;
     }
     wrap = cmp && !f->path[f->n_path - 1].as_text && col->type && strcmp(col->type, "json") == 0;
@@ -66,8 +65,7 @@ dba__sql_expr_field(struct sql_ctx *c, struct dba_buf *b, const struct dba_field
         dba_buf_putc(b, '(');
     if (!dba__sql_type_is_json(col))
         dba_buf_puts(b, "to_jsonb(");
-    dba_buf_printf(b, "%s.", qual);
-    dba_buf_put_ident(b, col->name);
+    dba__sql_column_ref(c, b, col, qual);
     if (!dba__sql_type_is_json(col))
         dba_buf_putc(b, ')');
     if (expr_path(c, b, f) != DBA_OK)
@@ -417,6 +415,9 @@ expr_item(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it
 {
     const char *name = dba__sql_item_name(it);
 
+    /* a computed column is named after its function */
+    if (!name && it->field.name && !dba_catalog_column_find(c->t, it->field.name))
+        name = it->field.name;
     if (expr_cast_field(c, b, it, qual) != DBA_OK)
         return c->err->code;
     if (name) {

@@ -93,6 +93,8 @@ struct read_link {
     const char *const *tcols;  /* M2M: child columns */
     size_t nt;                 /* M2M: count of jtcols / tcols */
     bool to_one;               /* the child is one object (many-to-one, one-to-one) */
+    const struct dba_function *fn; /* a computed relationship: the child's rows are fn(<the
+                                      parent's row>), no columns to correlate */
 };
 
 static int
@@ -123,6 +125,11 @@ read_link_of(struct sql_ctx *c, const struct dba_rel *r, struct read_link *k)
     memset(k, 0, sizeof(*k));
     if (!r || !read_child_table(r))
         return read_child_error(c, r);
+    if (rs && rs->function) {
+        k->fn = rs->function;
+        k->to_one = rs->card == DBA_CARD_M2O || rs->card == DBA_CARD_O2O;
+        return DBA_OK;
+    }
     if (rs) {
         k->pcols = rs->cols;
         k->n = rs->n_cols;
@@ -196,8 +203,16 @@ read_no_column(struct sql_ctx *c, const struct dba_table *t, const char *name)
 static int
 read_from(struct sql_ctx *c, struct dba_buf *b, const struct read_link *k, const char **jalias)
 {
-    dba_buf_printf(b, "%s AS %s", c->qual, c->alias);
     *jalias = NULL;
+    if (k->fn) {
+        const struct sql_scope *parent = &c->outer[c->depth - 1];
+
+        dba_buf_printf(b, "%s(", dba__sql_qual(c->a, k->fn->schema, k->fn->name));
+        dba__sql_row_arg(b, parent->alias, parent->qual, parent->t);
+        dba_buf_printf(b, ") AS %s", c->alias);
+        return DBA_OK;
+    }
+    dba_buf_printf(b, "%s AS %s", c->qual, c->alias);
     if (!k->junction)
         return DBA_OK;
     *jalias = read_child_alias(c, k->junction->name);
@@ -229,6 +244,15 @@ read_join_cond(struct sql_ctx *c, struct dba_buf *b, const struct read_link *k,
 {
     const struct sql_scope *parent = &c->outer[c->depth - 1];
 
+    if (k->fn) {
+        /* the function's argument is the correlation; a function returning one row (not SETOF)
+           gives a row of NULLs when it finds none, which is no row */
+        if (k->fn->ret_set)
+            dba_buf_puts(b, "TRUE");
+        else
+            dba_buf_printf(b, "NOT (%s IS NULL)", c->alias);
+        return DBA_OK;
+    }
     for (size_t i = 0; i < k->n; i++) {
         const char *cn = k->junction ? k->jcols[i] : k->ccols[i];
         const struct dba_column *cc, *pc;

@@ -115,8 +115,43 @@ index_json(const struct dba_index *x)
 }
 
 static json_t *
+trigger_json(const struct dba_trigger *g)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:s}", "name", g->name, "timing", g->timing,
+                     "events", g->events, "level", g->for_each_row ? "row" : "statement",
+                     "enabled", g->enabled, "function", g->function, "definition",
+                     g->definition);
+}
+
+static const char *
+volatility_name(char v)
+{
+    return v == 'i' ? "immutable" : v == 's' ? "stable" : "volatile";
+}
+
+/* Every function of the exposed schemas: signature, result, volatility, language. */
+static json_t *
+functions_json(const struct dba_catalog *c)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < c->n_functions; i++) {
+        const struct dba_function *f = &c->functions[i];
+        json_array_append_new(
+            a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "schema", f->schema, "name", f->name,
+                         "arguments", f->arguments ? f->arguments : "", "returns",
+                         f->result ? f->result : f->ret_type, "volatility",
+                         volatility_name(f->volatility), "language", f->language));
+    }
+    return a;
+}
+
+static json_t *
 table_json(const struct dba_table *t)
 {
+    json_t *trg = json_array();
+    for (size_t i = 0; i < t->n_triggers; i++)
+        json_array_append_new(trg, trigger_json(&t->triggers[i]));
     json_t *cols = json_array();
     json_t *fks = json_array();
     json_t *idx = json_array();
@@ -127,11 +162,11 @@ table_json(const struct dba_table *t)
         json_array_append_new(fks, fkey_json(&t->fkeys[i]));
     for (size_t i = 0; i < t->n_indexes; i++)
         json_array_append_new(idx, index_json(&t->indexes[i]));
-    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "schema", t->schema, "name",
+    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "schema", t->schema, "name",
                      t->name, "kind", rel_kind(t->kind), "columns", cols, "primary_key",
                      t->pkey ? constraint_json(t->pkey) : json_null(), "uniques",
                      constraints_json(t->uniques, t->n_uniques), "foreign_keys", fks, "checks",
-                     constraints_json(t->checks, t->n_checks), "indexes", idx);
+                     constraints_json(t->checks, t->n_checks), "indexes", idx, "triggers", trg);
 }
 
 json_t *
@@ -149,8 +184,9 @@ dba_schema_catalog_json(const struct dba_catalog *c, const struct dba_config_str
         json_object_set_new(tables, key.data, table_json(t));
         dba_buf_cleanup(&key);
     }
-    return json_pack("{s:s,s:o,s:o}", "server_version", c->server_version, "schemas",
-                     names_json(c->schemas, c->n_schemas), "tables", tables);
+    return json_pack("{s:s,s:o,s:o,s:o}", "server_version", c->server_version, "schemas",
+                     names_json(c->schemas, c->n_schemas), "tables", tables, "functions",
+                     functions_json(c));
 }
 
 json_t *

@@ -258,3 +258,122 @@ Test(rpc, functions_run_as_the_callers_role_under_rls)
     free(alice);
     free(bob);
 }
+
+Test(rpc, computed_columns)
+{
+    /* selectable (named after the function, with alias and cast), never part of '*' */
+    expect(call("GET", "/tables/writers?select=id,upper_name&order=id&limit=2", NULL, NULL, NULL),
+           200, "[{\"id\":1,\"upper_name\":\"KAFKA\"},{\"id\":2,\"upper_name\":\"KING\"}]");
+    expect(call("GET", "/tables/writers?select=n:work_count::text&id=eq.1", NULL, NULL, NULL),
+           200, "[{\"n\":\"2\"}]");
+    expect(call("GET", "/tables/writers?id=eq.3", NULL, NULL, NULL), 200,
+           "[{\"id\":3,\"name\":\"Nobody\"}]");
+    /* filterable (also inside or=) and orderable */
+    expect(call("GET", "/tables/writers?select=id&work_count=eq.0", NULL, NULL, NULL), 200,
+           "[{\"id\":3}]");
+    expect(call("GET", "/tables/writers?select=id&or=(upper_name.eq.KING,work_count.eq.0)"
+                "&order=id", NULL, NULL, NULL), 200, "[{\"id\":2},{\"id\":3}]");
+    expect(call("GET", "/tables/writers?select=id&order=work_count.desc,id.desc", NULL, NULL,
+                NULL), 200, "[{\"id\":2},{\"id\":1},{\"id\":3}]");
+    /* in an embedded child, on a function's rows and in a write's representation */
+    expect(call("GET", "/tables/writers?select=id,works(title,title_len)&id=eq.1", NULL, NULL,
+                NULL), 200, "[{\"id\":1,\"works\":[{\"title\":\"Trial\",\"title_len\":5},"
+                "{\"title\":\"Castle\",\"title_len\":6}]}]");
+    expect(call("GET", "/tables/rpc/all_writers?select=upper_name&work_count=gt.0", NULL, NULL,
+                NULL), 200, "[{\"upper_name\":\"KAFKA\"},{\"upper_name\":\"KING\"}]");
+    expect(call("POST", "/tables/writers?select=id,upper_name", "{\"id\":9,\"name\":\"Woolf\"}",
+                "Prefer: return=representation, tx=rollback", NULL), 201,
+           "[{\"id\":9,\"upper_name\":\"WOOLF\"}]");
+    /* an unknown name is still an unknown column; a computed column is not writable */
+    expect(call("GET", "/tables/writers?select=nope", NULL, NULL, NULL), 400, NULL);
+    expect(call("POST", "/tables/writers", "{\"id\":8,\"name\":\"x\",\"upper_name\":\"X\"}",
+                "Prefer: tx=rollback", NULL), 400, NULL);
+}
+
+Test(rpc, computed_relationships)
+{
+    /* SETOF: to-many; SETOF ... ROWS 1 and a single row: to-one */
+    expect(call("GET", "/tables/writers?select=name,works_of(title)&id=eq.2", NULL, NULL, NULL),
+           200, "[{\"name\":\"King\",\"works_of\":[{\"title\":\"Carrie\"},{\"title\":\"Draft\"}]}]");
+    expect(call("GET", "/tables/works?select=title,by:writer_of(name)&id=in.(1,3)&order=id", NULL,
+                NULL, NULL), 200, "[{\"title\":\"Trial\",\"by\":{\"name\":\"Kafka\"}},"
+                "{\"title\":\"Carrie\",\"by\":{\"name\":\"King\"}}]");
+    expect(call("GET", "/tables/writers?select=id,first_work(title)&order=id", NULL, NULL, NULL),
+           200, "[{\"id\":1,\"first_work\":{\"title\":\"Trial\"}},{\"id\":2,\"first_work\":"
+           "{\"title\":\"Carrie\"}},{\"id\":3,\"first_work\":null}]");
+    /* it overrides the foreign key relationship of the same name */
+    expect(call("GET", "/tables/writers?select=works(title)&id=eq.2", NULL, NULL, NULL), 200,
+           "[{\"works\":[{\"title\":\"Carrie\"}]}]");
+    /* !inner with an embedded filter, counts, related order, rel() filters */
+    struct dbat_resp *r = call("GET", "/tables/works?select=title,w:writer_of!inner(name)"
+                               "&w.name=eq.Kafka&order=id", NULL, "Prefer: count=exact", NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect(dbat_json_eq(r->json, "[{\"title\":\"Trial\",\"w\":{\"name\":\"Kafka\"}},"
+                                    "{\"title\":\"Castle\",\"w\":{\"name\":\"Kafka\"}}]"),
+              "%s", r->body);
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-1/2");
+    dbat_resp_free(r);
+    expect(call("GET", "/tables/works?select=id,writer_of(name)&order=writer_of(name).desc,id",
+                NULL, NULL, NULL), 200, "[{\"id\":3,\"writer_of\":{\"name\":\"King\"}},"
+                "{\"id\":4,\"writer_of\":{\"name\":\"King\"}},{\"id\":1,\"writer_of\":"
+                "{\"name\":\"Kafka\"}},{\"id\":2,\"writer_of\":{\"name\":\"Kafka\"}}]");
+    expect(call("GET", "/tables/writers?select=id,works_of()&works_of=is.null", NULL, NULL,
+                NULL), 200, "[{\"id\":3}]");
+    expect(call("GET", "/tables/writers?select=id,works_of(title,title_len)&works_of.title_len=gt.5"
+                "&id=eq.1", NULL, NULL, NULL), 200,
+           "[{\"id\":1,\"works_of\":[{\"title\":\"Castle\",\"title_len\":6}]}]");
+    /* from a function's rows; a related order on a to-many one is refused */
+    expect(call("GET", "/tables/rpc/all_writers?select=name,works_of(title)&id=eq.1", NULL, NULL,
+                NULL), 200, "[{\"name\":\"Kafka\",\"works_of\":[{\"title\":\"Trial\"},"
+                "{\"title\":\"Castle\"}]}]");
+    expect(call("GET", "/tables/writers?select=id,works_of(title)&order=works_of(title)", NULL,
+                NULL, NULL), 400, NULL);
+    /* a function of another table's row is no relationship of this one */
+    expect(call("GET", "/tables/writers?select=writer_of(name)", NULL, NULL, NULL), 400, NULL);
+}
+
+Test(rpc, schema_lists_functions_and_triggers)
+{
+    struct dbat_resp *r = dbat_admin_get("/schema");
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    const json_t *fns = json_object_get(r->json, "functions");
+    const json_t *f, *add = NULL, *squares = NULL;
+    size_t i;
+    json_array_foreach(fns, i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        if (name && strcmp(name, "add") == 0)
+            add = f;
+        if (name && strcmp(name, "squares") == 0)
+            squares = f;
+    }
+    cr_assert_not_null(add, "%s", r->body);
+    cr_expect(dbat_json_eq(add, "{\"schema\":\"fn\",\"name\":\"add\",\"arguments\":"
+                                "\"a integer, b integer\",\"returns\":\"integer\",\"volatility\":"
+                                "\"immutable\",\"language\":\"sql\"}"));
+    cr_assert_not_null(squares);
+    cr_expect_str_eq(json_string_value(json_object_get(squares, "returns")),
+                     "TABLE(i integer, sq integer)");
+    const json_t *w = json_object_get(json_object_get(r->json, "tables"), "fn.writers");
+    cr_assert_not_null(w, "%s", r->body);
+    cr_assert_eq(json_array_size(json_object_get(w, "triggers")), 1);
+    const json_t *t = json_array_get(json_object_get(w, "triggers"), 0);
+    cr_expect_str_eq(json_string_value(json_object_get(t, "name")), "writers_stamp");
+    cr_expect_str_eq(json_string_value(json_object_get(t, "timing")), "BEFORE");
+    cr_expect_str_eq(json_string_value(json_object_get(t, "events")), "INSERT OR UPDATE");
+    cr_expect_str_eq(json_string_value(json_object_get(t, "level")), "row");
+    cr_expect_str_eq(json_string_value(json_object_get(t, "function")), "fn.writers_stamp");
+    /* foreign keys' internal triggers are not listed */
+    const json_t *works = json_object_get(json_object_get(r->json, "tables"), "fn.works");
+    cr_expect_eq(json_array_size(json_object_get(works, "triggers")), 0);
+    dbat_resp_free(r);
+}
+
+Test(rpc, a_table_without_columns_is_in_the_cache)
+{
+    expect(call("GET", "/tables/nocols", NULL, NULL, NULL), 200, "[]");
+    struct dbat_resp *r = dbat_admin_get("/schema");
+    const json_t *t = json_object_get(json_object_get(r->json, "tables"), "fn.nocols");
+    cr_assert_not_null(t, "%s", r->body);
+    cr_expect_eq(json_array_size(json_object_get(t, "columns")), 0);
+    dbat_resp_free(r);
+}

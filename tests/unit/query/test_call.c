@@ -245,3 +245,115 @@ Test(call, unresolved_call_is_refused)
     cr_expect_eq(dba_query_sql_build(q, &FN_T, 0, A, &sql, &err), DBA_EINVAL);
     cr_expect_str_eq(err.pgrst, "PGRST127");
 }
+
+/* ---- computed columns and relationships (the function of a row; sql.c, sql_read.c) ---- */
+
+static struct dba_query *
+mk_read(void)
+{
+    struct dba_query *q = mk_query(DBA_M_GET, NULL);
+
+    q->call = NULL;
+    q->table = "books";
+    return q;
+}
+
+Test(call, computed_column_is_the_function_of_the_row)
+{
+    struct dba_function fn = { .schema = "api", .name = "shout", .ret_kind = DBA_FRET_SCALAR,
+                               .ret_type = "text", .ret_table = &FN_T };
+    struct dba_column cc = { .name = "shout", .type = "text", .base_type = "text",
+                             .function = &fn };
+    struct dba_table t = BOOKS;
+    struct dba_select_item items[2] = { { .kind = DBA_ITEM_COLUMN }, { .kind = DBA_ITEM_COLUMN } };
+    struct dba_order_item o = { .desc = true };
+    struct dba_logic f = { .kind = DBA_L_FILTER };
+    struct dba_query *q = mk_read();
+    struct dba_sql sql;
+
+    t.computed = &cc;
+    t.n_computed = 1;
+    items[0].field.name = "id";
+    items[1].field.name = "shout";
+    q->rel.select = items;
+    q->rel.n_select = 2;
+    f.filter.field.name = "shout";
+    f.filter.value = "X";
+    q->rel.where.children = &f;
+    q->rel.where.n_children = 1;
+    o.field.name = "shout";
+    q->rel.order = &o;
+    q->rel.n_order = 1;
+    const char *s = build(q, &t, &sql);
+    cr_expect(strstr(s, "(SELECT \"books\".\"id\", \"api\".\"shout\"(\"books\".*) AS \"shout\" "
+                        "FROM \"api\".\"books\" AS \"books\" WHERE \"api\".\"shout\"(\"books\".*)"
+                        " = $1 ORDER BY \"api\".\"shout\"(\"books\".*) DESC)") != NULL, "%s", s);
+    /* '*' stays the relation's own columns */
+    q = mk_read();
+    s = build(q, &t, &sql);
+    cr_expect(strstr(s, "shout") == NULL, "%s", s);
+}
+
+Test(call, computed_column_on_a_call_rebuilds_the_row)
+{
+    struct dba_function cf = { .schema = "api", .name = "shout", .ret_kind = DBA_FRET_SCALAR,
+                               .ret_type = "text", .ret_table = &FN_T };
+    struct dba_column cc = { .name = "shout", .type = "text", .base_type = "text",
+                             .function = &cf };
+    struct dba_table t = BOOKS;
+    struct dba_function fn = { .schema = "api", .name = "all", .ret_set = true,
+                               .ret_kind = DBA_FRET_COMPOSITE, .ret_table = &t };
+    struct dba_select_item item = { .kind = DBA_ITEM_COLUMN };
+    struct dba_query *q = mk_query(DBA_M_GET, &fn);
+    struct dba_sql sql;
+
+    t.computed = &cc;
+    t.n_computed = 1;
+    item.field.name = "shout";
+    q->rel.select = &item;
+    q->rel.n_select = 1;
+    const char *s = build(q, &t, &sql);
+    cr_expect(strstr(s, "\"api\".\"shout\"(ROW(\"books\".\"id\", \"books\".\"title\")::\"api\"."
+                        "\"books\") AS \"shout\" FROM pgrst_call AS \"books\"") != NULL, "%s", s);
+}
+
+Test(call, computed_relationship_reads_the_function_of_the_parent_row)
+{
+    struct dba_table authors = { .schema = "api", .name = "authors", .kind = 'r', .cols = COLS,
+                                 .n_cols = 1 };
+    struct dba_function many = { .schema = "api", .name = "books_of", .ret_set = true,
+                                 .ret_kind = DBA_FRET_COMPOSITE, .ret_table = &BOOKS };
+    struct dba_function one = { .schema = "api", .name = "best_book", .ret_set = false,
+                                .ret_kind = DBA_FRET_COMPOSITE, .ret_table = &BOOKS };
+    struct dba_relationship rels[2] = {
+        { .table = &authors, .target = &BOOKS, .card = DBA_CARD_O2M, .function = &many },
+        { .table = &authors, .target = &BOOKS, .card = DBA_CARD_M2O, .function = &one },
+    };
+    struct dba_rel ch[2];
+    struct dba_select_item items[2] = { { .kind = DBA_ITEM_CHILD, .child = &ch[0] },
+                                        { .kind = DBA_ITEM_CHILD, .child = &ch[1] } };
+    struct dba_query *q = mk_read();
+    struct dba_sql sql;
+
+    memset(ch, 0, sizeof(ch));
+    for (int i = 0; i < 2; i++) {
+        ch[i].name = rels[i].function->name;
+        ch[i].table = &BOOKS;
+        ch[i].relationship = &rels[i];
+        ch[i].to_one = i == 1;
+        ch[i].limit = -1;
+        ch[i].where.kind = DBA_L_AND;
+    }
+    ch[0].join = DBA_JOIN_INNER;
+    q->table = "authors";
+    q->rel.select = items;
+    q->rel.n_select = 2;
+    const char *s = build(q, &authors, &sql);
+    cr_expect(strstr(s, " INNER JOIN LATERAL (SELECT json_agg(\"books_1\") AS pgrst_agg FROM "
+                        "(SELECT \"books_1\".* FROM \"api\".\"books_of\"(\"authors\".*) AS "
+                        "\"books_1\" WHERE TRUE) AS \"books_1\") AS \"books_1\" ON "
+                        "\"books_1\".pgrst_agg IS NOT NULL") != NULL, "%s", s);
+    /* one row (not SETOF): a row of NULLs is no row */
+    cr_expect(strstr(s, "FROM \"api\".\"best_book\"(\"authors\".*) AS \"books_2\" WHERE NOT "
+                        "(\"books_2\" IS NULL)") != NULL, "%s", s);
+}
