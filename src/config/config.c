@@ -27,7 +27,8 @@ static const char *const cfg_server_keys[] = {
     "listen", "port", "workers", "max_body_bytes", "max_rows", "cors_allowed_origins",
     "allow_unfiltered_writes", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled",
     "server_timing", "trace_header", "task_threads", "task_queue_limit", "shutdown_timeout_ms",
-    "tx_end", "aggregates_enabled", NULL,
+    "tx_end", "aggregates_enabled", "openapi_mode", "openapi_public_url",
+    "openapi_security_active", NULL,
 };
 static const char *const cfg_schema_keys[] = {
     "file", "exclude_tables", "validate_on_connect", "column_defs", "backup_schema",
@@ -120,6 +121,43 @@ cfg_parse_tx_end(struct dba_config *c, const config_setting_t *g, struct dba_err
         "\"rollback-allow-override\"");
 }
 
+/* server.openapi_mode: "follow-privileges" | "ignore-privileges" | "disabled";
+   server.openapi_public_url: scheme://host[:port][/path]. */
+static int
+cfg_parse_openapi(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
+{
+    static const char *const names[] = { "follow-privileges", "ignore-privileges", "disabled" };
+    char *v = NULL;
+    bool found = false;
+
+    if (dba__config_read_string(c, g, "openapi_mode", &v, err) != DBA_OK)
+        return DBA_EINVAL;
+    for (size_t i = 0; v != NULL && i < DBA_ARRAY_LEN(names); i++) {
+        if (strcmp(v, names[i]) == 0) {
+            c->server.openapi_mode = (enum dba_openapi_mode)i;
+            found = true;
+        }
+    }
+    if (v != NULL && !found) {
+        free(v);
+        return dba_config_err_at(err, c, config_setting_get_member(g, "openapi_mode"),
+            "must be \"follow-privileges\", \"ignore-privileges\" or \"disabled\"");
+    }
+    free(v);
+    if (dba__config_read_bool(c, g, "openapi_security_active", &c->server.openapi_security_active,
+                              err) != DBA_OK ||
+        dba__config_read_string(c, g, "openapi_public_url", &c->server.openapi_public_url, err)
+            != DBA_OK)
+        return DBA_EINVAL;
+    const char *u = c->server.openapi_public_url;
+    if (u != NULL && ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+                      strpbrk(u, "?# \"\\") != NULL || strchr(u, ':')[3] == '\0' ||
+                      strchr(u, ':')[3] == '/'))
+        return dba_config_err_at(err, c, config_setting_get_member(g, "openapi_public_url"),
+            "must be an http or https URL with a host, like \"https://api.example.com/tables\"");
+    return DBA_OK;
+}
+
 static int
 cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
 {
@@ -154,7 +192,8 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
         || dba__config_read_bool(c, g, "server_timing", &s->server_timing, err) != DBA_OK
         || dba__config_read_string(c, g, "trace_header", &s->trace_header, err) != DBA_OK
         || dba__config_read_string(c, g, "base_path", &s->base_path, err) != DBA_OK
-        || cfg_parse_tx_end(c, g, err) != DBA_OK)
+        || cfg_parse_tx_end(c, g, err) != DBA_OK
+        || cfg_parse_openapi(c, g, err) != DBA_OK)
         return DBA_EINVAL;
     s->port = (int)port;
     s->workers = (int)workers;
@@ -429,6 +468,7 @@ dba_config_free(struct dba_config *c)
     free(c->server.listen);
     dba__config_strv_cleanup(&c->server.cors_allowed_origins);
     free(c->server.base_path);
+    free(c->server.openapi_public_url);
     free(c->server.trace_header);
     for (size_t i = 0; i < c->n_profiles; i++)
         dba__config_profile_cleanup(&c->profiles[i]);

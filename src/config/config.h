@@ -43,6 +43,13 @@ enum dba_tx_end {
     DBA_TX_ROLLBACK_ALLOW_OVERRIDE, /* "rollback-allow-override": roll back unless tx=commit */
 };
 
+/* server.openapi_mode (PostgREST's openapi-mode): what GET <base>/ and /openapi.json list. */
+enum dba_openapi_mode {
+    DBA_OPENAPI_FOLLOW_PRIVILEGES,  /* "follow-privileges" (default): what the caller's role may use */
+    DBA_OPENAPI_IGNORE_PRIVILEGES,  /* "ignore-privileges": every relation and function */
+    DBA_OPENAPI_DISABLED,           /* "disabled": GET <base>/ answers 404 PGRST126 */
+};
+
 struct dba_config_server {
     char *listen;                       /* address to bind, default "0.0.0.0" */
     int port;                           /* TCP port, default 8080; 0 = any free port */
@@ -67,6 +74,12 @@ struct dba_config_server {
     char *trace_header;                 /* request header echoed on the response (e.g. X-Request-Id),
                                            or NULL */
     enum dba_tx_end tx_end;             /* tx_end, default "commit" */
+    enum dba_openapi_mode openapi_mode; /* openapi_mode, default "follow-privileges" */
+    char *openapi_public_url;           /* openapi_public_url (PostgREST's openapi-server-proxy-uri):
+                                           scheme://host[:port][/path] the documents name as
+                                           their server, or NULL (the request's Host) */
+    bool openapi_security_active;       /* openapi_security_active: the Swagger document carries
+                                           securityDefinitions (JWT), default false */
 };
 
 struct dba_config;
