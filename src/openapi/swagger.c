@@ -457,9 +457,15 @@ dba_openapi_swagger(const struct dba_openapi *m, const struct dba_openapi_req *q
         dba_buf_puts(&b, ",\"host\":");
         dba__openapi_put_json(&b, json_string(host));
     }
+    /* the public URL names where the gateway's root is reachable; the API is below base_path */
+    struct dba_buf bp;
+    dba_buf_init(&bp);
+    if (m->pub_path != NULL && strcmp(m->pub_path, "/") != 0)
+        dba_buf_append(&bp, m->pub_path, strlen(m->pub_path) - (m->pub_path[strlen(m->pub_path) - 1] == '/'));
+    dba_buf_puts(&bp, m->base_path);
     dba_buf_puts(&b, ",\"basePath\":");
-    dba__openapi_put_json(&b, json_string(m->pub_path ? m->pub_path
-                                          : m->base_path[0] ? m->base_path : "/"));
+    dba__openapi_put_json(&b, json_string(bp.len ? bp.data : "/"));
+    dba_buf_cleanup(&bp);
     dba_buf_puts(&b, ",\"schemes\":");
     dba__openapi_put_json(&b, json_pack("[s]", m->pub_scheme ? m->pub_scheme : "http"));
     dba_buf_puts(&b, ",\"consumes\":[\"application/json\","
