@@ -129,8 +129,10 @@ fk_of(const struct dba_table *t, const char *col)
     return NULL;
 }
 
+/* write: an insert or update schema, where a default would make generators (openapi-typescript)
+   treat the column as always sent; the read schema carries it. */
 static json_t *
-column_schema(const struct dba_table *t, const struct dba_column *col, bool nullable)
+column_schema(const struct dba_table *t, const struct dba_column *col, bool nullable, bool write)
 {
     json_t *s = value_schema(col->base_type, col->type_category, col->enum_labels,
                              col->n_enum_labels, nullable);
@@ -140,8 +142,10 @@ column_schema(const struct dba_table *t, const struct dba_column *col, bool null
 
     dba__openapi_type_map(col->base_type, col->type_category, false, &ty);
     json_t *def = dba__openapi_default(col->base_type, ty.type, col->default_expr);
-    if (def != NULL)
+    if (def != NULL && !write)
         json_object_set_new(s, "default", def);
+    else
+        json_decref(def);
     if (col->max_len > 0)
         json_object_set_new(s, "maxLength", json_integer(col->max_len));
     dba_buf_init(&b);
@@ -179,12 +183,12 @@ rel_schemas(const struct dba_table *t, const char *cn, bool writable)
     free(desc);
     for (size_t i = 0; i < t->n_cols; i++) {
         const struct dba_column *col = &t->cols[i];
-        json_object_set_new(rp, col->name, column_schema(t, col, col->nullable));
+        json_object_set_new(rp, col->name, column_schema(t, col, col->nullable, false));
         json_array_append_new(rreq, json_string(col->name));
         if (col->generated || col->identity_kind == 'a')
             continue; /* never written */
-        json_object_set_new(ip, col->name, column_schema(t, col, col->nullable));
-        json_object_set_new(upp, col->name, column_schema(t, col, col->nullable));
+        json_object_set_new(ip, col->name, column_schema(t, col, col->nullable, true));
+        json_object_set_new(upp, col->name, column_schema(t, col, col->nullable, true));
         if (!col->nullable && col->default_expr == NULL && !col->identity && !col->serial)
             json_array_append_new(ireq, json_string(col->name));
     }
