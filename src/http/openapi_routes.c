@@ -87,6 +87,9 @@ openapi_send(struct req *r, char *doc, size_t len, const char *media)
         free(doc);
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, openapi_no_body, NULL,
                                                  NULL);
+        /* no chunked framing (MHD would send its last chunk even to HEAD): the length is
+           left unsaid and the connection closes after the headers */
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     } else {
         resp = MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE);
     }
