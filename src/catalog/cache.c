@@ -171,6 +171,7 @@ table_free(struct dba_table *t)
         free(t->cols[i].default_expr);
         free(t->cols[i].elem_type);
         dba__catalog_names_free(t->cols[i].enum_labels, t->cols[i].n_enum_labels);
+        free(t->cols[i].comment);
     }
     free(t->cols);
     dba__catalog_names_free(t->pk, t->n_pk);
@@ -201,6 +202,9 @@ table_free(struct dba_table *t)
     dba__catalog_triggers_free(t);
     free(t->schema);
     free(t->name);
+    free(t->comment);
+    free(t->owner);
+    dba__catalog_names_free(t->grantees, t->n_grantees);
 }
 
 void
@@ -210,7 +214,21 @@ dba_catalog_unref(struct dba_catalog *c)
         return;
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
-    dba__catalog_functions_free(c); /* first: it also frees the tables' computed lists */
+    if (c->ext != NULL)
+        c->ext_free(c->ext);
+    for (size_t i = 0; i < c->n_functions; i++) {
+        free(c->functions[i].comment);
+        free(c->functions[i].owner);
+        dba__catalog_names_free(c->functions[i].grantees, c->functions[i].n_grantees);
+    }
+    for (size_t i = 0; i < c->n_roles; i++) {
+        free(c->roles[i].name);
+        dba__catalog_names_free(c->roles[i].inherits, c->roles[i].n_inherits);
+    }
+    dba__catalog_functions_free(c); /* it also frees the tables' computed lists */
+    free(c->roles);
+    free(c->login_role);
+    dba__catalog_names_free(c->schema_comments, c->n_schemas);
     for (size_t i = 0; i < c->n_tables; i++)
         table_free(&c->tables[i]);
     free(c->tables);
@@ -218,4 +236,18 @@ dba_catalog_unref(struct dba_catalog *c)
     dba__catalog_names_free(c->timezones, c->n_timezones);
     free(c->server_version);
     free(c);
+}
+
+static int
+role_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct dba_role *)elem)->name);
+}
+
+const struct dba_role *
+dba_catalog_role_find(const struct dba_catalog *c, const char *name)
+{
+    if (c == NULL || c->n_roles == 0 || name == NULL)
+        return NULL;
+    return bsearch(name, c->roles, c->n_roles, sizeof(*c->roles), role_cmp);
 }

@@ -40,6 +40,10 @@ struct dba_column {
     const struct dba_function *function; /* a computed column (dba_table.computed): the function
                             f(<table row>) it calls; name, type and type_category are the
                             function's (borrowed, not owned). NULL for a real column */
+    char *comment;       /* COMMENT ON COLUMN, or NULL */
+    int max_len;         /* character/character varying: the declared length, else 0 */
+    bool view_key;       /* a view's column showing a primary key column of its base relation
+                            (PostgREST's view primary key), for OpenAPI notes */
 };
 
 struct dba_fkey {
@@ -166,6 +170,12 @@ struct dba_table {
     size_t n_crels;             /* count */
     struct dba_trigger *triggers; /* triggers, by name */
     size_t n_triggers;          /* count */
+    char *comment;              /* COMMENT ON TABLE/VIEW, or NULL */
+    char *owner;                /* the owning role */
+    char **grantees;            /* roles holding any privilege on the relation or one of its
+                                   columns ("" = PUBLIC), from relacl/attacl (acldefault when
+                                   NULL), sorted; for OpenAPI's follow-privileges mode */
+    size_t n_grantees;          /* count */
 };
 
 /* ---- Functions (functions.c): every function of the exposed schemas, from pg_proc ---- */
@@ -222,8 +232,23 @@ struct dba_function {
     double rows;                  /* prorows: the planner's estimate of rows for SETOF */
     const struct dba_table *arg_table; /* the relation whose row type is the first input, or
                                      NULL (computed columns and relationships) */
+    char *comment;                /* COMMENT ON FUNCTION, or NULL (load.c) */
+    char *owner;                  /* the owning role (load.c) */
+    char **grantees;              /* roles holding EXECUTE ("" = PUBLIC), from proacl
+                                     (acldefault when NULL), sorted (load.c) */
+    size_t n_grantees;            /* count */
     /* internal */
     struct dba_table *own_ret;    /* ret_table when the function owns it, else NULL */
+};
+
+/* A database role (pg_roles), for OpenAPI's follow-privileges mode: which relations and
+   functions a role may see is decided from the grantees above and these, without a query. */
+struct dba_role {
+    char *name;                   /* rolname */
+    bool super;                   /* rolsuper: holds every privilege */
+    char **inherits;              /* roles it is a direct member of and inherits privileges from
+                                     (PostgreSQL 16+: the grant's inherit option; 15: rolinherit) */
+    size_t n_inherits;            /* count */
 };
 
 struct dba_catalog {
@@ -237,9 +262,20 @@ struct dba_catalog {
     size_t n_functions;         /* count */
     char **timezones;           /* pg_timezone_names, sorted case-insensitively (Prefer: timezone) */
     size_t n_timezones;         /* count */
+    char **schema_comments;     /* COMMENT ON SCHEMA per entry of schemas (NULL when none) */
+    struct dba_role *roles;     /* every role, sorted by name (strcmp) */
+    size_t n_roles;             /* count */
+    char *login_role;           /* current_user of the loading connection */
+    /* A rendering attached by the catalog's user before the catalog is shared (the server's
+       keeper callback attaches the OpenAPI model), released with the catalog. */
+    void *ext;                  /* NULL when none */
+    void (*ext_free)(void *ext); /* releases ext */
     /* internal */
     _Atomic int refs;           /* reference count */
 };
+
+/* The role named `name`, or NULL. */
+const struct dba_role *dba_catalog_role_find(const struct dba_catalog *c, const char *name);
 
 /* Lookups: borrowed pointers valid while the cache reference is held; NULL when absent. */
 const struct dba_table *dba_catalog_table_find(const struct dba_catalog *c, const char *schema,
@@ -288,9 +324,10 @@ double dba_catalog_similarity(const char *a, const char *b);
    managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */
 bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude);
 
-/* Loads the catalog over an open blocking connection (a PGconn *) in seven queries for the whole
+/* Loads the catalog over an open blocking connection (a PGconn *) in nine queries for the whole
    database (relations and columns, constraints, indexes, time zones, view rules for the
-   relationships, functions, triggers), inside a read-only
+   relationships with relation comments and grantees, functions, triggers, function comments
+   and grantees, roles), inside a read-only
    transaction (or a savepoint when the connection is already in one) with search_path =
    pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,

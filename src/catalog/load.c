@@ -1,4 +1,4 @@
-/* load.c - the one reader of pg_catalog: seven queries (the sixth is functions.c's pg_proc query,
+/* load.c - the one reader of pg_catalog: nine queries (the sixth is functions.c's pg_proc query,
    the seventh the triggers)
    for the whole database, never one per
    relation (the keeper runs this on every reload), inside a read-only transaction (or a
@@ -28,7 +28,9 @@ static const char *const sql_columns =
     " t.typcategory::text,"
     " CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN format_type(t.typelem, NULL) END,"
     " CASE WHEN t.typtype = 'e' THEN (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)"
-    "   FROM pg_enum e WHERE e.enumtypid = t.oid)::text END"
+    "   FROM pg_enum e WHERE e.enumtypid = t.oid)::text END,"
+    " col_description(c.oid, a.attnum),"
+    " CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 4 THEN a.atttypmod - 4 END"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
     " LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
@@ -66,11 +68,18 @@ static const char *const sql_indexes =
     " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", ic.relname COLLATE \"C\"";
 
 /* Every relation's oid, and for views and materialized views the action of their _RETURN rule
-   (pg_node_tree text): which base columns each view shows (viewdeps.c), for relationships. */
+   (pg_node_tree text): which base columns each view shows (viewdeps.c), for relationships. Also
+   each relation's comment, owner and the roles holding any privilege on it or its columns. */
 static const char *const sql_view_rules =
     "SELECT n.nspname, c.relname, c.oid::int8,"
     " (SELECT r.ev_action::text FROM pg_rewrite r WHERE r.ev_class = c.oid"
-    "   AND r.rulename = '_RETURN' AND c.relkind IN ('v','m'))"
+    "   AND r.rulename = '_RETURN' AND c.relkind IN ('v','m')),"
+    " obj_description(c.oid, 'pg_class'), pg_get_userbyid(c.relowner),"
+    " (SELECT json_agg(DISTINCT coalesce(g.rolname, '')) FROM"
+    "   (SELECT (aclexplode(coalesce(c.relacl, acldefault('r', c.relowner)))).grantee"
+    "    UNION SELECT (aclexplode(a.attacl)).grantee FROM pg_attribute a"
+    "    WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL) x"
+    "   LEFT JOIN pg_roles g ON g.oid = x.grantee)::text"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r','v','m','f','p')";
 
@@ -82,6 +91,29 @@ static const char *const sql_triggers =
     " JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE n.nspname = ANY($1::text[]) AND NOT t.tgisinternal"
     " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\", t.tgname COLLATE \"C\"";
+
+/* Per function, in the order of functions.c's query: comment, owner, roles holding EXECUTE. */
+static const char *const sql_function_notes =
+    "SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),"
+    " pg_get_userbyid(p.proowner),"
+    " (SELECT json_agg(DISTINCT coalesce(g.rolname, ''))"
+    "   FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) x"
+    "   LEFT JOIN pg_roles g ON g.oid = x.grantee WHERE x.privilege_type = 'EXECUTE')::text"
+    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+    " WHERE n.nspname = ANY($1::text[]) AND p.prokind = 'f'"
+    " ORDER BY n.nspname COLLATE \"C\", p.proname COLLATE \"C\", p.oid";
+
+/* One row: every role as [name, superuser, [roles it inherits from]] (the grant's
+   inherit_option on PostgreSQL 16+, the member's rolinherit before), the loading role, and the
+   exposed schemas' comments as an object. */
+static const char *const sql_roles =
+    "SELECT (SELECT json_agg(json_build_array(r.rolname, r.rolsuper,"
+    "   (SELECT coalesce(json_agg(g.rolname), '[]') FROM pg_auth_members m"
+    "    JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid"
+    "    AND coalesce((to_jsonb(m) ->> 'inherit_option')::bool, r.rolinherit)))"
+    "   ORDER BY r.rolname COLLATE \"C\") FROM pg_roles r)::text, current_user,"
+    " (SELECT json_object_agg(n.nspname, obj_description(n.oid, 'pg_namespace'))"
+    "   FROM pg_namespace n WHERE n.nspname = ANY($1::text[]))::text";
 
 static const char *const sql_timezones =
     "SELECT coalesce(json_agg(name ORDER BY lower(name), name), '[]')::text FROM pg_timezone_names";
@@ -130,6 +162,8 @@ load_column(struct dba_column *col, const PGresult *r, int i)
     col->elem_type = opt_dup(r, i, 16);
     if (!PQgetisnull(r, i, 17))
         col->enum_labels = opt_names(r, i, 17, &col->n_enum_labels);
+    col->comment = opt_dup(r, i, 18);
+    col->max_len = PQgetisnull(r, i, 19) ? 0 : atoi(PQgetvalue(r, i, 19));
 }
 
 static void
@@ -279,6 +313,64 @@ dba__catalog_triggers_free(struct dba_table *t)
     t->n_triggers = 0;
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static char **
+sorted_names(const PGresult *r, int row, int col, size_t *n)
+{
+    char **v = opt_names(r, row, col, n);
+
+    qsort(v, *n, sizeof(char *), name_cmp);
+    return v;
+}
+
+/* Comments, owners and grantees of the functions (r: sql_function_notes, same order). */
+static void
+load_function_notes(struct dba_catalog *c, const PGresult *r)
+{
+    for (int i = 0; i < PQntuples(r) && (size_t)i < c->n_functions; i++) {
+        struct dba_function *f = &c->functions[i];
+        if (strcmp(f->schema, PQgetvalue(r, i, 0)) != 0 || strcmp(f->name, PQgetvalue(r, i, 1)))
+            continue; /* a function created between the two queries: left without notes */
+        f->comment = opt_dup(r, i, 2);
+        f->owner = dba_xstrdup(PQgetvalue(r, i, 3));
+        f->grantees = sorted_names(r, i, 4, &f->n_grantees);
+    }
+}
+
+/* Roles, the loading role and the schema comments (r: sql_roles, one row). */
+static void
+load_roles(struct dba_catalog *c, const PGresult *r)
+{
+    json_t *roles = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    json_t *notes = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
+    size_t n = json_is_array(roles) ? json_array_size(roles) : 0;
+
+    c->roles = dba_xcalloc(n + 1, sizeof(*c->roles));
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(roles, i);
+        struct dba_role *ro = &c->roles[c->n_roles++];
+        json_t *in = json_array_get(e, 2);
+        ro->name = dba_xstrdup(json_string_value(json_array_get(e, 0)) ?: "");
+        ro->super = json_is_true(json_array_get(e, 1));
+        ro->inherits = dba_xcalloc(json_array_size(in) + 1, sizeof(char *));
+        for (size_t k = 0; k < json_array_size(in); k++)
+            ro->inherits[ro->n_inherits++] = dba_xstrdup(json_string_value(json_array_get(in, k)) ?: "");
+    }
+    c->login_role = dba_xstrdup(PQgetvalue(r, 0, 1));
+    c->schema_comments = dba_xcalloc(c->n_schemas + 1, sizeof(char *));
+    for (size_t i = 0; i < c->n_schemas; i++) {
+        const char *s = json_string_value(json_object_get(notes, c->schemas[i]));
+        c->schema_comments[i] = s ? dba_xstrdup(s) : NULL;
+    }
+    json_decref(roles);
+    json_decref(notes);
+}
+
 /* Relationships: view dependencies from the rules (r: sql_view_rules), then every relation's. */
 static void
 load_relationships(struct dba_catalog *c, const PGresult *r)
@@ -295,8 +387,18 @@ load_relationships(struct dba_catalog *c, const PGresult *r)
         size_t k = (size_t)(t - c->tables);
         oids[k] = strtoul(PQgetvalue(r, i, 2), NULL, 10);
         defs[k] = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
+        struct dba_table *w = &c->tables[k];
+        w->comment = opt_dup(r, i, 4);
+        w->owner = dba_xstrdup(PQgetvalue(r, i, 5));
+        w->grantees = sorted_names(r, i, 6, &w->n_grantees);
     }
     struct dba__catalog_viewdep *deps = dba__catalog_viewdeps(c, oids, defs, &n_deps);
+    for (size_t i = 0; i < n_deps; i++) {
+        const struct dba_column *bc = dba_catalog_column_find(deps[i].base, deps[i].base_col);
+        const struct dba_column *vc = dba_catalog_column_find(deps[i].view, deps[i].view_col);
+        if (bc != NULL && vc != NULL && bc->is_pk)
+            ((struct dba_column *)(uintptr_t)vc)->view_key = true;
+    }
     dba__catalog_relationships_build(c, deps, n_deps);
     free(deps);
     free(defs);
@@ -312,7 +414,7 @@ exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
     return r != NULL;
 }
 
-#define LOAD_N_QUERIES 7
+#define LOAD_N_QUERIES 9
 
 /* The queries, results in out[0..LOAD_N_QUERIES). false with err (and nothing to clear) on
    failure. */
@@ -322,7 +424,8 @@ load_queries(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err
     const char *params[1] = { schemas_lit };
     const char *const sql[LOAD_N_QUERIES] = { sql_columns, sql_constraints, sql_indexes,
                                               sql_timezones, sql_view_rules,
-                                              dba__catalog_sql_functions, sql_triggers };
+                                              dba__catalog_sql_functions, sql_triggers,
+                                              sql_function_notes, sql_roles };
 
     for (int i = 0; i < LOAD_N_QUERIES; i++) {
         bool by_schema = sql[i] != sql_timezones;
@@ -392,6 +495,8 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
     dba__catalog_functions_load(c, res[5]);
     for (int i = 0; i < PQntuples(res[6]); i++)
         load_trigger(c, res[6], i);
+    load_function_notes(c, res[7]);
+    load_roles(c, res[8]);
     for (int i = 0; i < LOAD_N_QUERIES; i++)
         PQclear(res[i]);
     return c;

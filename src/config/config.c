@@ -84,6 +84,20 @@ cfg_check_base_path(const struct dba_config *c, const config_setting_t *g, struc
     return DBA_OK;
 }
 
+/* server.openapi_public_url: scheme://host[:port][/path]. */
+static int
+cfg_check_openapi_url(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
+{
+    const char *u = c->server.openapi_public_url;
+
+    if (u != NULL && ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+                      strpbrk(u, "?# \"\\") != NULL || strchr(u, ':')[3] == '\0' ||
+                      strchr(u, ':')[3] == '/'))
+        return dba_config_err_at(err, c, config_setting_get_member(g, "openapi_public_url"),
+            "must be an http or https URL with a host, like \"https://api.example.com/tables\"");
+    return DBA_OK;
+}
+
 static int
 cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err *err)
 {
@@ -92,7 +106,8 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
     if (g == NULL)
         return DBA_OK;
     if (dba__config_keys_check_scope(c, g, DBA_CFGS_SERVER, NULL, err) != DBA_OK
-        || dba__config_read_scope(c, g, DBA_CFGS_SERVER, c, err) != DBA_OK)
+        || dba__config_read_scope(c, g, DBA_CFGS_SERVER, c, err) != DBA_OK
+        || cfg_check_openapi_url(c, g, err) != DBA_OK)
         return DBA_EINVAL;
     if (s->listen[0] == '\0')
         return dba_config_err_at(err, c, config_setting_get_member(g, "listen"),
@@ -353,6 +368,7 @@ dba_config_free(struct dba_config *c)
     free(c->server.listen);
     dba__config_strv_cleanup(&c->server.cors_allowed_origins);
     free(c->server.base_path);
+    free(c->server.openapi_public_url);
     free(c->server.trace_header);
     for (size_t i = 0; i < c->n_profiles; i++)
         dba__config_profile_cleanup(&c->profiles[i]);

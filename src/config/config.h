@@ -56,6 +56,13 @@ struct dba_config_origin {
     char *source; /* "DBA_SERVER_PORT", "PGRST_DB_URI", "--set", ... */
 };
 
+/* server.openapi_mode (PostgREST's openapi-mode): what GET <base>/ and /openapi.json list. */
+enum dba_openapi_mode {
+    DBA_OPENAPI_FOLLOW_PRIVILEGES,  /* "follow-privileges" (default): what the caller's role may use */
+    DBA_OPENAPI_IGNORE_PRIVILEGES,  /* "ignore-privileges": every relation and function */
+    DBA_OPENAPI_DISABLED,           /* "disabled": GET <base>/ answers 404 PGRST126 */
+};
+
 struct dba_config_server {
     char *listen;                       /* address to bind, default "0.0.0.0" */
     int port;                           /* TCP port, default 8080; 0 = any free port */
@@ -83,6 +90,12 @@ struct dba_config_server {
     enum dba_log_level log_level;       /* log_level: crit|error|warn|info|debug, default info
                                            (crit is stored as DBA_LOG_CRIT) */
     enum dba_access_log access_log;     /* access_log: off|common|json, default common */
+    enum dba_openapi_mode openapi_mode; /* openapi_mode, default "follow-privileges" */
+    char *openapi_public_url;           /* openapi_public_url (PostgREST's openapi-server-proxy-uri):
+                                           scheme://host[:port][/path] the documents name as
+                                           their server, or NULL (the request's Host) */
+    bool openapi_security_active;       /* openapi_security_active: the Swagger document carries
+                                           securityDefinitions (JWT), default false */
 };
 
 struct dba_config;

@@ -12,6 +12,8 @@ static const char *const tx_end_names[] = { "commit", "commit-allow-override", "
 /* Index + DBA_LOG_CRIT is the level (crit = -1, error = 0, ...). */
 static const char *const log_level_names[] = { "crit", "error", "warn", "info", "debug", NULL };
 static const char *const access_log_names[] = { "off", "common", "json", NULL };
+static const char *const openapi_mode_names[] = { "follow-privileges", "ignore-privileges",
+                                                  "disabled", NULL };
 
 #define CFG(f) offsetof(struct dba_config, f)
 #define AUTH(f) offsetof(struct dba_config_auth, f)
@@ -64,6 +66,12 @@ const struct dba__cfg_key dba__cfg_keys[] = {
       DBA_CFGF_RUNTIME, "crit, error, warn, info or debug" },
     { DBA_CFGS_SERVER, "access_log", DBA_CFGT_ENUM, CFG(server.access_log), 0, 0,
       access_log_names, DBA_CFGF_RUNTIME, "off, common or json (standard output)" },
+    { DBA_CFGS_SERVER, "openapi_mode", DBA_CFGT_ENUM, CFG(server.openapi_mode), 0, 0,
+      openapi_mode_names, 0, "follow-privileges, ignore-privileges or disabled (GET <base>/)" },
+    { DBA_CFGS_SERVER, "openapi_public_url", DBA_CFGT_STR, CFG(server.openapi_public_url), 0, 0,
+      NULL, 0, "the gateway's root URL the OpenAPI documents name (unset: the request's Host)" },
+    { DBA_CFGS_SERVER, "openapi_security_active", DBA_CFGT_BOOL,
+      CFG(server.openapi_security_active), 0, 0, NULL, 0, "Swagger securityDefinitions (JWT)" },
 
     { DBA_CFGS_SCHEMA, "file", DBA_CFGT_STR, CFG(schema_file), 0, 0, NULL, 0,
       "expected schema (validate, fix)" },

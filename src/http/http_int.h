@@ -322,6 +322,9 @@ void dba__http_auth_stop(struct dba_http_server *s);
 /* Table routes: the caller's identity. False with the refusal in *ret when a token was refused
    (401 PGRST301/PGRST303 with WWW-Authenticate: Bearer error="invalid_token") or when there is
    neither a token nor an anon_role (401 PGRST302). */
+/* openapi_routes.c: GET <base>/ (Swagger 2.0) and GET /openapi.json (OpenAPI 3.1). */
+enum MHD_Result dba__http_openapi_root(struct req *r);
+enum MHD_Result dba__http_openapi_json(struct req *r);
 bool dba__http_policy_identity(struct req *r, enum MHD_Result *ret);
 /* Adds the identity to the unit (after dba__http_unit_begin, before the main statement): one
    statement setting request.jwt.claims, request.method, request.path, request.headers,

@@ -7,9 +7,6 @@
 
 #include "http/http_int.h"
 
-extern const char dba_openapi_doc[];
-extern const size_t dba_openapi_doc_len;
-
 static enum MHD_Result
 ops_health(struct req *r)
 {
@@ -156,22 +153,6 @@ ops_metrics(struct req *r)
 }
 
 static enum MHD_Result
-ops_openapi(struct req *r)
-{
-    /* The YAML file is written in YAML's JSON subset after its leading comment lines. */
-    const char *p = dba_openapi_doc;
-    while (*p == '#') {
-        const char *nl = strchr(p, '\n');
-        p = nl ? nl + 1 : p + strlen(p);
-    }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        dba_openapi_doc_len - (size_t)(p - dba_openapi_doc), (void *)(uintptr_t)p,
-        MHD_RESPMEM_PERSISTENT);
-    MHD_add_response_header(resp, "Content-Type", "application/openapi+json; charset=utf-8");
-    return dba__http_queue(r, 200, resp);
-}
-
-static enum MHD_Result
 ops_reload(struct req *r)
 {
     dba_http_server_reload(r->w->srv);
@@ -200,7 +181,7 @@ static const struct ops_route ops_routes[] = {
     { "/healthz", "GET", OPS_PUBLIC, true, ops_health },
     { "/readyz", "GET", OPS_PUBLIC, true, ops_ready },
     { "/metrics", "GET", OPS_METRICS, true, ops_metrics },
-    { "/openapi.json", "GET", OPS_PUBLIC, false, ops_openapi },
+    { "/openapi.json", "GET", OPS_PUBLIC, false, dba__http_openapi_json },
     { "/profiles", "GET", OPS_ADMIN, false, ops_profiles },
     { "/status", "GET", OPS_ADMIN, false, ops_status },
     { "/pool", "GET", OPS_ADMIN, false, ops_pool },

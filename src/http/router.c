@@ -156,11 +156,8 @@ dba__http_route(struct req *r)
         const char *rel = url[blen] == '/' ? url + blen + 1 : url + blen;
         if (strcmp(r->method, "OPTIONS") == 0)
             return route_options(r);
-        if (rel[0] == '\0') {
-            ret = dba__http_ops(r, "/openapi.json", false, &handled);
-            if (handled)
-                return ret;
-        }
+        if (rel[0] == '\0')
+            return dba__http_openapi_root(r);
         if (strncmp(rel, "rpc/", 4) == 0)
             return route_rpc(r, rel + 4);
         if (strchr(rel, '/') != NULL || rel[0] == '\0')

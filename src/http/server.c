@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "http/http_int.h"
+#include "openapi/openapi.h"
 
 #define WORKER_TICK_MS 100
 
@@ -286,10 +287,43 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
     return DBA_OK;
 }
 
+extern const char dba_openapi_doc[];
+extern const size_t dba_openapi_doc_len;
+
+static void
+server_openapi_free(void *m)
+{
+    dba_openapi_free(m);
+}
+
+/* The OpenAPI model of a new catalog, built here on the keeper thread before the catalog is
+   shared: requests only assemble documents from it. */
+static void
+server_openapi_attach(struct dba_http_server *s, struct dba_catalog *c)
+{
+    const char *doc = dba_openapi_doc; /* YAML's JSON subset after its comment lines */
+    while (*doc == '#') {
+        const char *nl = strchr(doc, '\n');
+        doc = nl ? nl + 1 : doc + strlen(doc);
+    }
+    struct dba_openapi_opts o = {
+        .base_path = s->cfg->server.base_path ? s->cfg->server.base_path : "/tables",
+        .public_url = s->cfg->server.openapi_public_url,
+        .security_active = s->cfg->server.openapi_security_active,
+        .operator_doc = doc,
+        .operator_doc_len = dba_openapi_doc_len - (size_t)(doc - dba_openapi_doc),
+        .version = DBA_VERSION,
+    };
+    c->ext = dba_openapi_new(c, &o);
+    c->ext_free = server_openapi_free;
+}
+
 static void
 server_on_cache(void *arg, struct dba_catalog *c)
 {
     struct dba_http_server *s = arg;
+
+    server_openapi_attach(s, c);
 
     pthread_mutex_lock(&s->cache_lock);
     struct dba_catalog *old = s->cache;

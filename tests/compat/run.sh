@@ -11,7 +11,8 @@
 # free 127.0.0.1 port connected as compat_authenticator with an auth group (a test HS256 secret,
 # anon_role compat_anon), mints the tokens compat.mjs uses with `BIN token` (COMPAT_ANON_KEY,
 # COMPAT_SERVICE_KEY, COMPAT_ALICE, COMPAT_BOB, COMPAT_EXPIRED), waits for /healthz (20 s), runs
-# `node compat.mjs PORT`, then stops the server and drops the tables setup.sql made. Fails when compat.mjs
+# `node compat.mjs PORT` and typed.sh (the client generated from /openapi.json, type-checked with
+# tsc, a misspelled copy must fail), then stops the server and drops the tables setup.sql made. Fails when compat.mjs
 # fails, or when the server does not start, exits badly or reports a sanitizer error.
 set -euo pipefail
 
@@ -37,7 +38,7 @@ case "$DBA_TEST_DATABASE_URL" in
 esac
 
 cd "$HERE"
-if [[ ! -d node_modules/@supabase/postgrest-js ]]; then
+if [[ ! -d node_modules/@supabase/postgrest-js || ! -d node_modules/openapi-fetch ]]; then
     npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
 fi
 
@@ -121,6 +122,10 @@ fi
 
 rc=0
 node compat.mjs "$PORT" || rc=$?
+# The client generated from /openapi.json (typed.sh): as the service role, which may write.
+if ((rc == 0)); then
+    "$HERE/typed.sh" "$PORT" "$COMPAT_SERVICE_KEY" || rc=$?
+fi
 
 stop_server
 if [[ "$SERVER_RC" != 0 && "$SERVER_RC" != 143 ]]; then

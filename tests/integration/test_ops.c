@@ -332,7 +332,8 @@ Test(ops, zz_database_outage_and_recovery, .timeout = 120)
 }
 
 /* One truth: every path the OpenAPI document lists is served (GET ones answer, others are at
-   least routed: not 404), and every operational route the server has is in the document. */
+   least routed: not 404), and every operational route the server has is in the document, as
+   are the relations of the schema (generated from the schema cache, src/openapi/). */
 Test(ops, openapi_matches_the_routes)
 {
     struct dbat_resp *doc = dbat_get("/openapi.json");
@@ -344,25 +345,19 @@ Test(ops, openapi_matches_the_routes)
     json_object_foreach(paths, path, item) {
         char url[256];
         snprintf(url, sizeof(url), "%s", path);
-        char *brace = strstr(url, "{table}");
-        if (brace != NULL)
-            strcpy(brace, "items");
         const char *method = json_object_get(item, "get") ? "GET" : "POST";
         if (strcmp(method, "POST") == 0)
             continue; /* writes are exercised by their own tests */
-        brace = strstr(url, "{function}"); /* /rpc: served, the function need not exist */
-        if (brace != NULL)
-            strcpy(brace, "no_such_function");
+        if (strncmp(url, "/tables/rpc/", 12) == 0)
+            continue; /* a GET on a function needs its arguments (test_rpc.c calls them) */
         struct dbat_resp *r = dbat_admin_req(method, url, NULL, NULL);
-        const char *code = json_string_value(json_object_get(r->json, "code"));
-        if (brace == NULL || code == NULL || strcmp(code, "PGRST202") != 0)
-            cr_expect_neq(r->status, 404, "%s %s is documented but not served", method, url);
+        cr_expect_neq(r->status, 404, "%s %s is documented but not served", method, url);
         cr_expect_neq(r->status, 405, "%s %s is documented but not allowed", method, url);
         dbat_resp_free(r);
     }
     static const char *const served[] = { "/healthz", "/readyz", "/profiles", "/status", "/pool",
                                           "/metrics", "/openapi.json", "/schema/reload",
-                                          "/tables/{table}" };
+                                          "/tables", "/tables/items" };
     for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
         cr_expect(json_object_get(paths, served[i]) != NULL, "%s is served but not documented",
                   served[i]);

@@ -1192,3 +1192,31 @@ Test(config, tx_end_modes)
     struct dba_err err = load_fail("server: { tx_end = \"abort\"; };\n" ONE_PROFILE);
     cr_expect(strstr(err.msg, "server.tx_end: must be \"commit\"") != NULL, "%s", err.msg);
 }
+
+Test(config, openapi_keys)
+{
+    static const char *const modes[] = { "follow-privileges", "ignore-privileges", "disabled" };
+    struct dba_config *c = load_ok(ONE_PROFILE);
+
+    cr_expect_eq(c->server.openapi_mode, DBA_OPENAPI_FOLLOW_PRIVILEGES);
+    cr_expect_null(c->server.openapi_public_url);
+    cr_expect_not(c->server.openapi_security_active);
+    dba_config_free(c);
+    for (size_t i = 0; i < 3; i++) {
+        char text[512];
+        snprintf(text, sizeof(text), "server: { openapi_mode = \"%s\"; openapi_public_url = "
+                 "\"https://api.example.com/gw\"; openapi_security_active = true; };\n"
+                 ONE_PROFILE, modes[i]);
+        c = load_ok(text);
+        cr_expect_eq((int)c->server.openapi_mode, (int)i, "%s", modes[i]);
+        cr_expect_str_eq(c->server.openapi_public_url, "https://api.example.com/gw");
+        cr_expect(c->server.openapi_security_active);
+        dba_config_free(c);
+    }
+    struct dba_err err = load_fail("server: { openapi_mode = \"hidden\"; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "server.openapi_mode: must be") != NULL, "%s", err.msg);
+    err = load_fail("server: { openapi_public_url = \"ftp://x\"; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "openapi_public_url: must be an http") != NULL, "%s", err.msg);
+    err = load_fail("server: { openapi_public_url = \"https://\"; };\n" ONE_PROFILE);
+    cr_expect(strstr(err.msg, "openapi_public_url") != NULL, "%s", err.msg);
+}
