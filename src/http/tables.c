@@ -132,8 +132,10 @@ tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
         return false;
     }
     /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
-       a PATCH with an empty object changes nothing, so it is let through. */
-    if ((m == DBA_M_DELETE || (m == DBA_M_PATCH && q->n_body_keys > 0)) &&
+       a PATCH with an empty object changes nothing, so it is let through, and a PATCH with an
+       array body and no filters is a bulk update by key (sql_write.c). */
+    if ((m == DBA_M_DELETE ||
+         (m == DBA_M_PATCH && q->n_body_keys > 0 && q->body_kind != DBA_BODY_ARRAY)) &&
         where_is_empty(&q->rel.where) && !r->w->srv->cfg->server.allow_unfiltered_writes) {
         *ret = dba__http_error(r, 400, "21000",
                                m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
@@ -227,6 +229,12 @@ tables_failed(struct req *r)
             return dba__http_error(r, 406, "PGRST116",
                                    "Cannot coerce the result to a single JSON object",
                                    dba_arena_printf(r->a, "The result contains %ld rows", n), NULL);
+        n = sentinel_count(e->msg, DBA_SQL_UNMATCHED);
+        if (n >= 0)
+            return dba__http_error(r, 404, "DBA404",
+                                   "Some elements of the bulk update match no row",
+                                   dba_arena_printf(r->a, "%ld elements match no row; nothing "
+                                                    "was changed (handling=strict)", n), NULL);
         n = sentinel_count(e->msg, DBA_SQL_MAX_AFFECTED);
         if (n >= 0)
             return dba__http_error(r, 400, "PGRST124",
@@ -422,7 +430,8 @@ finish_write(struct req *r, struct tables_ctx *tc)
                             ? dba_arena_printf(r->a, "%ld", n) : NULL;
     const char *loc = col_text(r, DBA_SQL_COL_LOCATION);
     bool repr = q->prefer.ret == DBA_RET_REPRESENTATION;
-    unsigned status = write_status(q, repr, col_text(r, DBA_SQL_COL_INSERTED));
+    const char *unmatched = col_text(r, DBA_SQL_COL_INSERTED);
+    unsigned status = write_status(q, repr, unmatched);
 
     if (loc != NULL && q->prefer.ret == DBA_RET_HEADERS_ONLY)
         loc = dba_arena_printf(r->a, "/%s?%s", q->table, loc);
@@ -433,6 +442,8 @@ finish_write(struct req *r, struct tables_ctx *tc)
         MHD_add_response_header(resp, "Content-Type", media_type(q->media));
     if (q->method == DBA_M_PATCH)
         add_content_range(resp, 0, n, total);
+    if (q->method == DBA_M_PATCH && unmatched != NULL) /* a bulk update by key */
+        MHD_add_response_header(resp, "Unmatched-Count", unmatched);
     else
         add_content_range(resp, 0, 0, total);
     if (loc != NULL)

@@ -277,8 +277,12 @@ struct dba_query {
     enum dba_body_kind body_kind;   /* what the body is */
     const char *body;               /* JSON text of the body (NUL-terminated), or NULL */
     size_t body_len;                /* length of body */
-    const char **body_keys;         /* keys of the object / first element, sorted as given */
+    const char **body_keys;         /* keys of the object / first element, sorted as given;
+                                       PATCH with an array body: every key of any element */
     size_t n_body_keys;             /* count */
+    const char **body_keys_every;   /* PATCH with an array body: the keys present in every
+                                       element (the bulk update's key must be among them) */
+    size_t n_body_keys_every;       /* count */
     size_t n_body_rows;             /* 1 for an object, array length for an array */
 };
 
@@ -323,7 +327,8 @@ enum dba_sql_col {
                                "id=eq.5&k=eq.x" (names and values percent-encoded), else NULL */
     DBA_SQL_COL_INSERTED,   /* bigint: upsert (resolution=merge-duplicates) and PUT on a base
                                table: how many rows were inserted rather than updated (decides
-                               201 vs 200), else NULL */
+                               201 vs 200); bulk update (PATCH, array body, no filters): how
+                               many elements matched no row; else NULL */
     DBA_SQL_COL_RESPONSE_HEADERS, /* text: the response.headers setting a trigger or function set
                                      during the statement (a JSON array of one-key objects), or NULL */
     DBA_SQL_COL_RESPONSE_STATUS,  /* text: the response.status setting, or NULL */
@@ -348,6 +353,9 @@ enum dba_sql_col {
 #define DBA_SQL_SENTINEL_SQLSTATE "22P02"
 #define DBA_SQL_SINGULAR "DBA_SINGULAR:"
 #define DBA_SQL_MAX_AFFECTED "DBA_MAX_AFFECTED:"
+/* Bulk update (PATCH, array body, no filters) under Prefer: handling=strict: <n> elements match
+   no row -> 404, nothing changed. */
+#define DBA_SQL_UNMATCHED "DBA_UNMATCHED:"
 
 /* One statement and its parameters, ready for PQsendQueryParams. */
 struct dba_sql {
