@@ -127,7 +127,8 @@ tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
     }
     struct dba_err err;
     if (dba_query_resolve(&tc->q, c, tc->t, r->w->srv->cfg->server.aggregates_enabled, &err)
-        != DBA_OK) {
+        != DBA_OK ||
+        dba_query_nested_resolve(&tc->q, c, tc->t, r->a, &err) != DBA_OK) {
         *ret = dba__http_send_err(r, &err);
         return false;
     }
@@ -165,6 +166,8 @@ tables_submit(struct req *r, struct tables_ctx *tc)
     dba__http_policy_unit(r); /* the caller's role, claims and request.*, pre_request */
     if (tc->timezone != NULL)
         dba__http_unit_set(r, "timezone", tc->timezone);
+    if (tc->sql.pre.len > 0) /* a nested insert: the tree first, then the answer (sql_nested.c) */
+        dba__http_unit_setup(r, tc->sql.pre.data, tc->sql.pre_params, (int)tc->sql.n_pre_params);
     dba__http_unit_main(r, sql, tc->sql.params, (int)tc->sql.n_params);
     return dba__http_unit_run(r, dba__http_tables_finish);
 }

@@ -684,6 +684,11 @@ write_statement(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p)
     dba_buf_init(&where);
     switch (c->q->method) {
     case DBA_M_POST:
+        if (c->q->n_nested > 0) { /* the rows the nested insert's statement kept */
+            rc = dba__sql_nested_build(c, b);
+            p->dml = false;
+            break;
+        }
         rc = write_insert(c, b, p);
         break;
     case DBA_M_PUT:

@@ -184,3 +184,69 @@ Test(bulk, unknown_column_is_pgrst204)
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST204");
     expect(r, 400, NULL);
 }
+
+/* ---- nested inserts ---- */
+
+TestSuite(nested, .init = start, .fini = dbat_server_stop);
+
+Test(nested, to_many_children_get_the_generated_key)
+{
+    dbat_tx_fixture();
+    expect(send("POST", "/tables/authors?select=name,books(title)&books.order=title",
+                "{\"name\":\"Kafka\",\"books\":[{\"title\":\"The Castle\"},{\"title\":\"Amerika\"}]}",
+                "Prefer: return=representation"),
+           201, "[{\"name\":\"Kafka\",\"books\":[{\"title\":\"Amerika\"},{\"title\":\"The Castle\"}]}]");
+    expect_rows("SELECT json_agg(json_build_array(a.name, b.title) ORDER BY b.title) FROM "
+                "txs.books b JOIN txs.authors a ON a.id = b.author_id",
+                "[[\"Kafka\",\"Amerika\"],[\"Kafka\",\"The Castle\"]]");
+}
+
+Test(nested, to_one_parent_first)
+{
+    dbat_tx_fixture();
+    expect(send("POST", "/tables/books?select=title,authors(name)",
+                "{\"title\":\"Amerika\",\"authors\":{\"name\":\"Kafka\"}}",
+                "Prefer: return=representation"),
+           201, "[{\"title\":\"Amerika\",\"authors\":{\"name\":\"Kafka\"}}]");
+}
+
+Test(nested, three_levels_and_arrays_of_parents)
+{
+    dbat_tx_fixture();
+    expect(send("POST", "/tables/publishers?select=name,authors(name,books(title,chapters(no)))",
+                "[{\"name\":\"P1\",\"authors\":[{\"name\":\"A1\",\"books\":[{\"title\":\"B1\","
+                "\"chapters\":[{\"no\":1}]}]}]},{\"name\":\"P2\",\"authors\":[]}]",
+                "Prefer: return=representation"),
+           201, "[{\"name\":\"P1\",\"authors\":[{\"name\":\"A1\",\"books\":[{\"title\":\"B1\","
+                "\"chapters\":[{\"no\":1}]}]}]},{\"name\":\"P2\",\"authors\":[]}]");
+}
+
+Test(nested, hint_names_the_foreign_key)
+{
+    dbat_tx_fixture();
+    expect(send("POST", "/tables/authors",
+                "{\"name\":\"K\",\"books!books_author_id_fkey\":[{\"title\":\"T\"}]}", NULL),
+           201, NULL);
+    expect_rows("SELECT json_agg(title) FROM txs.books", "[\"T\"]");
+}
+
+Test(nested, failure_rolls_back_the_tree)
+{
+    dbat_tx_fixture();
+    struct dbat_resp *r = send("POST", "/tables/authors",
+                               "{\"name\":\"K\",\"books\":[{\"title\":\"ok\"},"
+                               "{\"title\":\"bad\",\"pages\":-1}]}", NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "23514");
+    expect(r, 400, NULL);
+    expect_rows("SELECT json_build_array((SELECT count(*) FROM txs.authors), "
+                "(SELECT count(*) FROM txs.books))", "[1,0]");
+}
+
+Test(nested, unknown_key_is_still_pgrst204)
+{
+    dbat_tx_fixture();
+    struct dbat_resp *r = send("POST", "/tables/authors",
+                               "{\"name\":\"K\",\"nope\":[{\"title\":\"T\"}]}", NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST204");
+    expect(r, 400, NULL);
+}
