@@ -25,7 +25,7 @@ static const char *const cfg_top_keys[] = {
 };
 static const char *const cfg_server_keys[] = {
     "listen", "port", "workers", "max_body_bytes", "max_rows", "cors_allowed_origins",
-    "allow_unfiltered_writes", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled",
+    "allow_unfiltered_writes", "max_transaction_operations", "request_timeout_ms", "queue_limit", "base_path", "plan_enabled",
     "server_timing", "trace_header", "task_threads", "task_queue_limit", "shutdown_timeout_ms",
     "tx_end", "aggregates_enabled", NULL,
 };
@@ -66,6 +66,7 @@ cfg_defaults(struct dba_config *c)
     c->server.max_rows = 0;
     dba__config_strv_set(&c->server.cors_allowed_origins, star, 1);
     c->server.allow_unfiltered_writes = false;
+    c->server.max_transaction_operations = 100;
     c->server.request_timeout_ms = 30000;
     c->server.queue_limit = 1024;
     c->server.task_threads = 2;
@@ -136,6 +137,8 @@ cfg_parse_server(struct dba_config *c, const config_setting_t *g, struct dba_err
         || dba__config_read_int(c, g, "port", 0, 65535, &port, err) != DBA_OK
         || dba__config_read_int(c, g, "workers", 0, 1024, &workers, err) != DBA_OK
         || dba__config_read_int(c, g, "max_body_bytes", 1, INT64_MAX, &s->max_body_bytes, err)
+        || dba__config_read_int(c, g, "max_transaction_operations", 1, 100000,
+                                &s->max_transaction_operations, err)
             != DBA_OK
         || dba__config_read_int(c, g, "max_rows", 0, INT64_MAX, &s->max_rows, err) != DBA_OK
         || dba__config_read_strv(c, g, "cors_allowed_origins", true, &s->cors_allowed_origins,
