@@ -53,6 +53,7 @@ cfg_defaults(struct dba_config *c)
     c->server.max_rows = 0;
     dba__config_strv_set(&c->server.cors_allowed_origins, star, 1);
     c->server.allow_unfiltered_writes = false;
+    c->server.max_transaction_operations = 100;
     c->server.request_timeout_ms = 30000;
     c->server.queue_limit = 1024;
     c->server.task_threads = 2;

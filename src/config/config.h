@@ -71,6 +71,7 @@ struct dba_config_server {
     int64_t max_rows;                   /* cap on rows per read, default 0 = no cap */
     struct dba_config_strv cors_allowed_origins; /* default [ "*" ]; empty = no CORS */
     bool allow_unfiltered_writes;       /* allow PATCH/DELETE without filters, default false */
+    int64_t max_transaction_operations; /* operations in one POST /transaction, default 100 */
     bool plan_enabled;                  /* serve EXPLAIN plans (Accept: vnd.pgrst.plan), default false */
     bool aggregates_enabled;            /* allow count(), col.sum(), ... in select= (PostgREST's
                                            db-aggregates-enabled), default false: 400 PGRST123 */

@@ -110,6 +110,30 @@ typedef void (*dba_db_result_cb)(void *arg, struct pg_result *res, const struct 
 DBA_MUSTCHECK int dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n,
                                size_t result_index, int64_t deadline_ms, dba_db_result_cb cb,
                                void *arg, struct dba_db_job **job, struct dba_err *err);
+/*
+ * Held connection: a transaction spanning several jobs on one connection (/transaction: the
+ * operations that need earlier results go out after those results arrived).
+ * dba_db_query_held runs stmts like dba_db_query, but
+ * - on a new connection from the pool when *held is NULL, else on the held one (DBA_EIO when
+ *   it was lost meanwhile);
+ * - delivers every statement's result: cb gets res[0..n) (res[i] for stmts[i], NULL for a
+ *   statement that failed or did not run; the callee owns each result, not the array) and the
+ *   first error in err (NULL when none);
+ * - keeps the connection for the caller afterwards: cb's held is the handle for the next call
+ *   and for dba_db_held_release (NULL when the connection was lost, timed out or the pool
+ *   closed: nothing more to release).
+ * The admission contract is dba_db_query's.
+ */
+struct dba_db_held;
+typedef void (*dba_db_results_cb)(void *arg, struct dba_db_held *held, struct pg_result **res,
+                                  size_t n, const struct dba_err *err);
+DBA_MUSTCHECK int dba_db_query_held(struct dba_db_pool *p, struct dba_db_held *held,
+                                    const struct dba_db_stmt *stmts, size_t n,
+                                    int64_t deadline_ms, dba_db_results_cb cb, void *arg,
+                                    struct dba_db_job **job, struct dba_err *err);
+/* Gives the connection back to the pool (an open transaction is rolled back first). */
+void dba_db_held_release(struct dba_db_held *held);
+
 /* The requester went away: the callback will not run; the job is freed at once if it waits, or
    when its connection finishes (then reused). The job owns copies of what it sends, so the
    caller may free its statements right after. */

@@ -51,6 +51,12 @@ struct db_conn {
     struct db_stmt_entry *stmts[DB_STMT_BUCKETS]; /* prepared statements by text */
     unsigned n_stmts;            /* entries in stmts */
     unsigned next_stmt;          /* counter for names */
+    struct dba_db_held *held;    /* BUSY without a job: held for a caller (dba_db_query_held) */
+};
+
+/* A held connection's handle (heap); the connection points back to it while held. */
+struct dba_db_held {
+    struct db_conn *conn;        /* the connection, or NULL once lost */
 };
 
 struct dba_db_job {
@@ -71,6 +77,9 @@ struct dba_db_job {
     dba_db_result_cb cb;         /* completion */
     void *arg;                   /* its argument */
     PGresult *res;               /* result to deliver */
+    PGresult **all;              /* held jobs: every statement's result (n_stmts, heap) */
+    dba_db_results_cb cb_all;    /* held jobs: completion (cb is then NULL) */
+    struct dba_db_held *held;    /* held jobs: the handle the connection goes to */
     PGresult *err_res;           /* first error */
     struct dba_err err;          /* outcome of a deferred failure (done == true, res NULL) */
     /* followed by: stmts[n_stmts], ops[2 * n_stmts], params arrays, then the texts */

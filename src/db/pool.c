@@ -81,7 +81,7 @@ conn_set_state(struct db_conn *c, enum db_conn_state s)
     DBA_ASSERT(p->n_conns[old] >= 0);
     DBA_ASSERT(p->n_conns[DB_CONN_CLOSED] + p->n_conns[DB_CONN_CONNECTING] +
                p->n_conns[DB_CONN_IDLE] + p->n_conns[DB_CONN_BUSY] == p->opts.size);
-    DBA_ASSERT((s == DB_CONN_BUSY) == (c->job != NULL));
+    DBA_ASSERT((s == DB_CONN_BUSY) == (c->job != NULL || c->held != NULL));
     DBA_ASSERT((s == DB_CONN_CLOSED) == (c->pg == NULL));
     DBA_ASSERT(s != DB_CONN_BUSY || c->job->conn == c);
 }
@@ -100,9 +100,33 @@ db_err(struct dba_err *err, int code, enum dba_db_err_kind kind, const char *fmt
     va_end(ap);
 }
 
+/* A held job that failed without its connection (lost, deadline, pool closed): no results, the
+   handle is dead. */
+static void
+job_deliver_held_lost(struct dba_db_job *j, const struct dba_err *err)
+{
+    if (j->all != NULL)
+        for (size_t i = 0; i < j->n_stmts; i++)
+            PQclear(j->all[i]);
+    if (j->held != NULL) {
+        if (j->held->conn != NULL)
+            j->held->conn->held = NULL;
+        free(j->held);
+    }
+    if (!j->detached)
+        j->cb_all(j->arg, NULL, NULL, 0, err);
+    free(j->all);
+}
+
 static void
 job_deliver(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
 {
+    if (j->cb_all != NULL) {
+        PQclear(res);
+        job_deliver_held_lost(j, err);
+        free(j);
+        return;
+    }
     if (!j->detached && j->cb != NULL)
         j->cb(j->arg, res, err);
     else
@@ -117,7 +141,7 @@ job_finish(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
     struct dba_db_pool *p = j->pool;
 
     j->queued = false; /* whoever finishes it has taken it off the wait queue */
-    if (p->submitting == 0 || j->detached || j->cb == NULL) {
+    if (p->submitting == 0 || j->detached || (j->cb == NULL && j->cb_all == NULL)) {
         job_deliver(j, res, err);
         return;
     }
@@ -192,6 +216,10 @@ conn_fail(struct db_conn *c, const char *what)
     p->resolve_again = true; /* reconnecting: the name may point elsewhere now */
     struct dba_db_job *j = c->job;
     c->job = NULL;
+    if (c->held != NULL) {
+        c->held->conn = NULL; /* the holder finds it lost */
+        c->held = NULL;
+    }
     conn_close(c);
     if (j != NULL) {
         db_err(&err, DBA_EIO, DBA_DB_ERR_LOST, "database connection lost");
@@ -382,6 +410,11 @@ conn_take_result(struct db_conn *c, PGresult *r)
     }
     if (op != NULL && op->kind == DB_OP_PREPARE && st == PGRES_COMMAND_OK)
         db_stmt_cache_add(c, op->sql, op->name);
+    if (op != NULL && op->kind != DB_OP_PREPARE && j->all != NULL &&
+        j->all[op->stmt_index] == NULL) {
+        j->all[op->stmt_index] = r;
+        return false;
+    }
     if (op != NULL && op->kind != DB_OP_PREPARE && op->stmt_index == j->result_index &&
         j->res == NULL)
         j->res = r;
@@ -399,6 +432,22 @@ conn_job_done(struct db_conn *c)
 
     c->job = NULL;
     p->stats.queries++;
+    if (j->cb_all != NULL) { /* held: the connection stays with the caller */
+        bool failed = j->err_res != NULL;
+        if (failed)
+            dba_db_res_to_err(j->err_res, &err);
+        PQclear(j->err_res);
+        PQclear(j->res);
+        c->held = j->held;
+        j->held->conn = c;
+        if (!j->detached)
+            j->cb_all(j->arg, j->held, j->all, j->n_stmts, failed ? &err : NULL);
+        else
+            dba_db_held_release(j->held);
+        free(j->all);
+        free(j);
+        return;
+    }
     if (j->err_res != NULL) {
         dba_db_res_to_err(j->err_res, &err);
         PQclear(j->err_res);
@@ -777,6 +826,10 @@ dba_db_pool_close(struct dba_db_pool *p)
         struct db_conn *c = &p->conns[i];
         struct dba_db_job *j = c->job;
         c->job = NULL;
+        if (c->held != NULL) { /* its holder finds it lost */
+            c->held->conn = NULL;
+            c->held = NULL;
+        }
         conn_close(c);
         if (j != NULL) {
             PQclear(j->res);
@@ -846,10 +899,9 @@ dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms)
     pool_pump(p);
 }
 
-int
-dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, size_t result_index,
-             int64_t deadline_ms, dba_db_result_cb cb, void *arg, struct dba_db_job **jobp,
-             struct dba_err *err)
+/* Admission (dba_db_query's contract): DBA_OK, or the refusal in err. */
+static int
+pool_admit(struct dba_db_pool *p, struct dba_err *err)
 {
     int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
 
@@ -869,9 +921,13 @@ dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, s
                "too many requests waiting for a database connection");
         return DBA_EBUSY;
     }
-    struct dba_db_job *j = db_job_new(p, stmts, n, result_index, deadline_ms, cb, arg);
-    if (jobp != NULL)
-        *jobp = j;
+    return DBA_OK;
+}
+
+/* Runs an admitted job on an idle connection, or queues it. */
+static void
+pool_start(struct dba_db_pool *p, struct dba_db_job *j)
+{
     p->submitting++; /* from here on, a completion is deferred to the loop */
     struct db_conn *c = pool_find(p, DB_CONN_IDLE);
     if (c != NULL && p->q_head == NULL) {
@@ -887,7 +943,80 @@ dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, s
         pool_pump(p);
     }
     p->submitting--;
+}
+
+int
+dba_db_query(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, size_t result_index,
+             int64_t deadline_ms, dba_db_result_cb cb, void *arg, struct dba_db_job **jobp,
+             struct dba_err *err)
+{
+    int rc = pool_admit(p, err);
+
+    if (rc != DBA_OK)
+        return rc;
+    struct dba_db_job *j = db_job_new(p, stmts, n, result_index, deadline_ms, cb, arg);
+    if (jobp != NULL)
+        *jobp = j;
+    pool_start(p, j);
     return DBA_EAGAIN;
+}
+
+int
+dba_db_query_held(struct dba_db_pool *p, struct dba_db_held *held,
+                  const struct dba_db_stmt *stmts, size_t n, int64_t deadline_ms,
+                  dba_db_results_cb cb, void *arg, struct dba_db_job **jobp, struct dba_err *err)
+{
+    if (held == NULL) {
+        int rc = pool_admit(p, err);
+        if (rc != DBA_OK)
+            return rc;
+        struct dba_db_job *j = db_job_new(p, stmts, n, 0, deadline_ms, NULL, arg);
+        j->cb_all = cb;
+        j->all = dba_xcalloc(n ? n : 1, sizeof(*j->all));
+        j->held = dba_xcalloc(1, sizeof(*j->held));
+        if (jobp != NULL)
+            *jobp = j;
+        pool_start(p, j);
+        return DBA_EAGAIN;
+    }
+    struct db_conn *c = held->conn;
+    if (c == NULL || p->closed || c->job != NULL) {
+        db_err(err, DBA_EIO, DBA_DB_ERR_LOST, "database connection lost");
+        return DBA_EIO;
+    }
+    struct dba_db_job *j = db_job_new(p, stmts, n, 0, deadline_ms, NULL, arg);
+    j->cb_all = cb;
+    j->all = dba_xcalloc(n ? n : 1, sizeof(*j->all));
+    j->held = held;
+    c->held = NULL; /* the job holds it now */
+    held->conn = NULL;
+    if (jobp != NULL)
+        *jobp = j;
+    p->submitting++;
+    conn_run(c, j);
+    p->submitting--;
+    return DBA_EAGAIN;
+}
+
+void
+dba_db_held_release(struct dba_db_held *held)
+{
+    struct db_conn *c = held->conn;
+
+    free(held);
+    if (c == NULL)
+        return;
+    struct dba_db_pool *p = c->pool;
+    c->held = NULL;
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        static const struct dba_db_stmt rb = { "ROLLBACK", NULL, 0 };
+        struct dba_db_job *cj = db_job_new(p, &rb, 1, 0, dba_now_ms() + 5000, NULL, NULL);
+        cj->detached = true;
+        conn_run(c, cj);
+        return;
+    }
+    conn_set_state(c, DB_CONN_IDLE);
+    conn_dispatch(c);
 }
 
 void

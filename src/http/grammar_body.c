@@ -46,6 +46,51 @@ body_same_keys(json_t *first, json_t *e)
     return true;
 }
 
+static bool
+key_listed(const char *const *keys, size_t n, const char *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i], k) == 0)
+            return true;
+    return false;
+}
+
+/* PATCH with an array body (a bulk update by key): elements may carry different keys, each
+   element changes only its own. body_keys becomes the union of the keys (in first-seen order),
+   body_keys_every those present in every element. */
+static int
+body_patch_keys(struct dba_arena *a, json_t *root, struct dba_query *q, struct dba_err *err)
+{
+    size_t cap = 0, cap_every = 0;
+    size_t i;
+    json_t *e;
+
+    q->body_keys = NULL;
+    q->n_body_keys = 0;
+    json_array_foreach(root, i, e) {
+        const char *key;
+        json_t *v;
+
+        if (!json_is_object(e))
+            return body_bad(err, "All object keys must match");
+        json_object_foreach(e, key, v)
+            if (!key_listed(q->body_keys, q->n_body_keys, key))
+                *GRAM_PUSH(a, q->body_keys, q->n_body_keys, cap) = dba_arena_strdup(a, key);
+    }
+    for (size_t k = 0; k < q->n_body_keys; k++) {
+        bool all = true;
+
+        json_array_foreach(root, i, e)
+            if (!json_object_get(e, q->body_keys[k])) {
+                all = false;
+                break;
+            }
+        if (all)
+            *GRAM_PUSH(a, q->body_keys_every, q->n_body_keys_every, cap_every) = q->body_keys[k];
+    }
+    return DBA_OK;
+}
+
 /* Classifies a parsed JSON body; sets kind, rows and keys (keys only without columns=). */
 static int
 body_shape(struct dba_arena *a, json_t *root, struct dba_query *q, struct dba_err *err)
@@ -67,6 +112,8 @@ body_shape(struct dba_arena *a, json_t *root, struct dba_query *q, struct dba_er
     q->n_body_rows = json_array_size(root);
     if (q->n_body_rows == 0)
         return DBA_OK;
+    if (q->method == DBA_M_PATCH)
+        return body_patch_keys(a, root, q, err);
     first = json_array_get(root, 0);
     if (!json_is_object(first))
         return body_bad(err, "All object keys must match");
@@ -160,8 +207,9 @@ body_scan_array(struct dba_arena *a, const struct dba_http_req_in *in, struct db
     for (i = dba_json_ws(p, n, i + 1); i < n && p[i] != ']';) {
         if (p[i] != '{')
             return body_bad(err, "All object keys must match");
+        /* PATCH: elements with other keys go to jansson (body_patch_keys) */
         i = body_scan_object(p, n, i, first, &n_first, DBA_ARRAY_LEN(first), rows == 0,
-                             q->columns == NULL, &escaped);
+                             q->columns == NULL || q->method == DBA_M_PATCH, &escaped);
         if (i == DBA_JSON_BAD || escaped)
             return DBA_EAGAIN; /* let jansson tell bad JSON from mismatched keys */
         rows++;
@@ -444,6 +492,11 @@ dba__http_grammar_body(struct dba_arena *a, const struct dba_http_req_in *in,
         rc = body_form(a, in, q, err);
     else
         return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Content-Type not acceptable: %s", ct);
+    if (rc == DBA_OK && q->method == DBA_M_PATCH && q->body_kind == DBA_BODY_ARRAY &&
+        !q->body_keys_every) {
+        q->body_keys_every = q->body_keys; /* every element has the same keys */
+        q->n_body_keys_every = q->n_body_keys;
+    }
     if (rc == DBA_OK && q->columns) {
         q->body_keys = q->columns;
         q->n_body_keys = q->n_columns;

@@ -351,6 +351,22 @@ struct tables_ctx {
     const struct dba_function *fn; /* /rpc: the called function (rpc.c), else NULL */
 };
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
+struct dba_http_req_in;
+/* The one planning step of a table request (also each operation of /transaction): grammar,
+   Prefer timezone, resolution against c, nested inserts, the unfiltered-write refusal, then the
+   statement into tc->sql. tc->t is set by the caller, r->pol.schema is the schema. DBA_OK or
+   err (status and PostgREST code set). */
+DBA_MUSTCHECK int dba__http_tables_plan(struct req *r, struct tables_ctx *tc,
+                                        const struct dba_catalog *c,
+                                        const struct dba_http_req_in *in, struct dba_err *err);
+/* A failed statement's sentinel (singular write, max-affected, bulk handling=strict) as the
+   error PostgREST answers; false when e is no sentinel. */
+bool dba__http_tables_sentinel(struct req *r, const struct dba_err *e, struct dba_err *out);
+/* The status of a successful write (201 created, 200/204 ...); inserted is the statement's
+   inserted column. */
+unsigned dba__http_tables_write_status(const struct dba_query *q, bool repr, const char *inserted);
+/* transaction.c: POST /transaction, several operations in one transaction. */
+enum MHD_Result dba__http_transaction(struct req *r);
 /* The finish callback of a table or /rpc unit (r->ctx is a struct tables_ctx). */
 enum MHD_Result dba__http_tables_finish(struct req *r);
 /* rpc.c: <base>/rpc/<fn> for GET, HEAD and POST (the router answers other methods). */

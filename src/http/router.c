@@ -152,6 +152,8 @@ dba__http_route(struct req *r)
                                    "The admin listener serves the operational routes only; the "
                                    "API is on server.port.");
     }
+    if (strcmp(url, "/transaction") == 0) /* several operations in one transaction */
+        return dba__http_transaction(r);
     if (strncmp(url, base, blen) == 0 && (url[blen] == '/' || url[blen] == '\0')) {
         const char *rel = url[blen] == '/' ? url + blen + 1 : url + blen;
         if (strcmp(r->method, "OPTIONS") == 0)

@@ -78,15 +78,16 @@ where_is_empty(const struct dba_logic *w)
 
 static enum MHD_Result tables_queue(struct req *r, unsigned status, struct MHD_Response *resp);
 
-static bool
-tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, enum MHD_Result *ret)
+/* The grammar's input from the HTTP request itself. */
+static void
+tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, struct dba_http_req_in *in)
 {
     const char *accept = dba__http_header(r, "Accept");
 
     if (r->w->srv->cfg->server.plan_enabled &&
         dba__http_plan_parse(r->a, accept, &tc->plan))
         accept = tc->plan.for_type; /* negotiate the body the plan is for */
-    struct dba_http_req_in in = {
+    *in = (struct dba_http_req_in){
         .method = m,
         .query = r->raw_query,
         .prefer = dba__http_header_all(r, "Prefer"),
@@ -96,65 +97,56 @@ tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, enum MHD_R
         .body = r->body.data,
         .body_len = r->body.len,
     };
-    struct dba_err err;
-
-    if (dba_http_grammar_parse(r->a, &in, &tc->q, &err) != DBA_OK) {
-        *ret = dba__http_send_err(r, &err);
-        return false;
-    }
-    return true;
 }
 
-/* Checks that need the parsed request: Prefer timezone, the query tree against the catalog
-   (embedded relationships, related orders, aggregates; PostgREST's planner errors) and
-   unfiltered writes, in PostgREST's order. False with *ret set when the request is refused. */
-static bool
-tables_checks(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
-              enum MHD_Result *ret)
+int
+dba__http_tables_plan(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
+                      const struct dba_http_req_in *in, struct dba_err *err)
 {
-    const struct dba_query *q = &tc->q;
-    enum dba_method m = q->method;
+    const struct dba_config *cfg = r->w->srv->cfg;
+    struct dba_query *q = &tc->q;
+    enum dba_method m = in->method;
 
+    if (dba_http_grammar_parse(r->a, in, q, err) != DBA_OK)
+        return err->code;
+    r->t_us[REQ_T_PARSED] = dba_now_us();
+    q->schema = r->pol.schema;
+    q->table = tc->t->name;
+    /* Checks that need the parsed request, in PostgREST's order: Prefer timezone, the query tree
+       against the catalog (embedded relationships, related orders, aggregates; PostgREST's
+       planner errors), nested inserts, unfiltered writes. */
     if (q->prefer.timezone != NULL) {
         tc->timezone = dba_catalog_timezone(c, q->prefer.timezone);
         if (tc->timezone == NULL && q->prefer.handling_strict) {
-            *ret = dba__http_error(r, 400, "PGRST122",
-                                   "Invalid preferences given with handling=strict",
-                                   dba_arena_printf(r->a, "Invalid preferences: timezone=%s",
-                                                    q->prefer.timezone), NULL);
-            return false;
+            dba_err_set(err, DBA_EINVAL, 400, "PGRST122",
+                        "Invalid preferences given with handling=strict");
+            dba_err_detail(err, "Invalid preferences: timezone=%s", q->prefer.timezone);
+            return err->code;
         }
     }
-    struct dba_err err;
-    if (dba_query_resolve(&tc->q, c, tc->t, r->w->srv->cfg->server.aggregates_enabled, &err)
-        != DBA_OK) {
-        *ret = dba__http_send_err(r, &err);
-        return false;
-    }
+    if (dba_query_resolve(q, c, tc->t, cfg->server.aggregates_enabled, err) != DBA_OK ||
+        dba_query_nested_resolve(q, c, tc->t, r->a, err) != DBA_OK)
+        return err->code;
     /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
-       a PATCH with an empty object changes nothing, so it is let through. */
-    if ((m == DBA_M_DELETE || (m == DBA_M_PATCH && q->n_body_keys > 0)) &&
-        where_is_empty(&q->rel.where) && !r->w->srv->cfg->server.allow_unfiltered_writes) {
-        *ret = dba__http_error(r, 400, "21000",
-                               m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
-                                                : "DELETE requires a WHERE clause",
-                               NULL, NULL);
-        return false;
-    }
-    return true;
+       a PATCH with an empty object changes nothing, so it is let through, and a PATCH with an
+       array body and no filters is a bulk update by key (sql_write.c). */
+    if ((m == DBA_M_DELETE ||
+         (m == DBA_M_PATCH && q->n_body_keys > 0 && q->body_kind != DBA_BODY_ARRAY)) &&
+        where_is_empty(&q->rel.where) && !cfg->server.allow_unfiltered_writes)
+        return dba_err_set(err, DBA_EINVAL, 400, "21000", "%s",
+                           m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
+                                            : "DELETE requires a WHERE clause");
+    if (dba_query_sql_build(q, tc->t, (long)cfg->server.max_rows, r->a, &tc->sql, err) != DBA_OK)
+        return err->code;
+    dba_arena_defer(r->a, dba_query_sql_cleanup_cb, &tc->sql);
+    r->t_us[REQ_T_PLANNED] = dba_now_us();
+    return DBA_OK;
 }
 
 /* Builds the statement and sends it (with the time zone setup, or wrapped in EXPLAIN). */
 static enum MHD_Result
 tables_submit(struct req *r, struct tables_ctx *tc)
 {
-    struct dba_err err;
-
-    if (dba_query_sql_build(&tc->q, tc->t, (long)r->w->srv->cfg->server.max_rows, r->a, &tc->sql,
-                         &err) != DBA_OK)
-        return dba__http_send_err(r, &err);
-    dba_arena_defer(r->a, dba_query_sql_cleanup_cb, &tc->sql);
-    r->t_us[REQ_T_PLANNED] = dba_now_us();
     const char *sql = tc->sql.text.data;
     if (tc->plan.on)
         sql = dba__http_plan_sql(r->a, &tc->plan, sql);
@@ -163,6 +155,8 @@ tables_submit(struct req *r, struct tables_ctx *tc)
     dba__http_policy_unit(r); /* the caller's role, claims and request.*, pre_request */
     if (tc->timezone != NULL)
         dba__http_unit_set(r, "timezone", tc->timezone);
+    if (tc->sql.pre.len > 0) /* a nested insert: the tree first, then the answer (sql_nested.c) */
+        dba__http_unit_setup(r, tc->sql.pre.data, tc->sql.pre_params, (int)tc->sql.n_pre_params);
     dba__http_unit_main(r, sql, tc->sql.params, (int)tc->sql.n_params);
     return dba__http_unit_run(r, dba__http_tables_finish);
 }
@@ -193,13 +187,11 @@ dba__http_tables(struct req *r, const char *rel)
         return tables_not_found(r, c, r->pol.schema, rel);
     if (!is_read(m) && !dba__http_policy_table_write(r, &ret))
         return ret;
-    if (!tables_parse(r, m, tc, &ret))
-        return ret;
-    r->t_us[REQ_T_PARSED] = dba_now_us();
-    tc->q.schema = r->pol.schema;
-    tc->q.table = tc->t->name;
-    if (!tables_checks(r, tc, c, &ret))
-        return ret;
+    struct dba_http_req_in in;
+    struct dba_err err;
+    tables_parse(r, m, tc, &in);
+    if (dba__http_tables_plan(r, tc, c, &in, &err) != DBA_OK)
+        return dba__http_send_err(r, &err);
     dba__http_policy_tx(r, tc->q.prefer.tx);
     return tables_submit(r, tc);
 }
@@ -213,27 +205,46 @@ sentinel_count(const char *msg, const char *sentinel)
     return p ? strtol(p + strlen(sentinel), NULL, 10) : -1;
 }
 
+bool
+dba__http_tables_sentinel(struct req *r, const struct dba_err *e, struct dba_err *out)
+{
+    if (strcmp(e->sqlstate, DBA_SQL_SENTINEL_SQLSTATE) != 0)
+        return false;
+    long n = sentinel_count(e->msg, DBA_SQL_SINGULAR);
+    if (n >= 0) {
+        dba_err_set(out, DBA_EINVAL, 406, "PGRST116",
+                    "Cannot coerce the result to a single JSON object");
+        dba_err_detail(out, "The result contains %ld rows", n);
+        return true;
+    }
+    n = sentinel_count(e->msg, DBA_SQL_UNMATCHED);
+    if (n >= 0) {
+        dba_err_set(out, DBA_EINVAL, 404, "DBA404", "Some elements of the bulk update match no row");
+        dba_err_detail(out, "%ld elements match no row; nothing was changed (handling=strict)", n);
+        return true;
+    }
+    n = sentinel_count(e->msg, DBA_SQL_MAX_AFFECTED);
+    if (n >= 0) {
+        dba_err_set(out, DBA_EINVAL, 400, "PGRST124",
+                    "Query result exceeds max-affected preference constraint");
+        dba_err_detail(out, "The query affects %ld rows", n);
+        return true;
+    }
+    DBA_UNUSED(r);
+    return false;
+}
+
 static enum MHD_Result
 tables_failed(struct req *r)
 {
-    const struct dba_err *e = &r->err;
+    struct dba_err mapped;
     enum MHD_Result ret;
 
     if (dba__http_rpc_raised(r, &ret)) /* RAISE SQLSTATE 'PGRST' (rpc.c) */
         return ret;
-    if (strcmp(e->sqlstate, DBA_SQL_SENTINEL_SQLSTATE) == 0) {
-        long n = sentinel_count(e->msg, DBA_SQL_SINGULAR);
-        if (n >= 0)
-            return dba__http_error(r, 406, "PGRST116",
-                                   "Cannot coerce the result to a single JSON object",
-                                   dba_arena_printf(r->a, "The result contains %ld rows", n), NULL);
-        n = sentinel_count(e->msg, DBA_SQL_MAX_AFFECTED);
-        if (n >= 0)
-            return dba__http_error(r, 400, "PGRST124",
-                                   "Query result exceeds max-affected preference constraint",
-                                   dba_arena_printf(r->a, "The query affects %ld rows", n), NULL);
-    }
-    return dba__http_send_err(r, e);
+    if (dba__http_tables_sentinel(r, &r->err, &mapped))
+        return dba__http_send_err(r, &mapped);
+    return dba__http_send_err(r, &r->err);
 }
 
 static void
@@ -391,8 +402,8 @@ finish_read(struct req *r, struct tables_ctx *tc)
     return tables_queue(r, status, resp);
 }
 
-static unsigned
-write_status(const struct dba_query *q, bool repr, const char *inserted)
+unsigned
+dba__http_tables_write_status(const struct dba_query *q, bool repr, const char *inserted)
 {
     switch (q->method) {
     case DBA_M_POST:
@@ -424,7 +435,8 @@ finish_write(struct req *r, struct tables_ctx *tc)
                             ? dba_arena_printf(r->a, "%ld", n) : NULL;
     const char *loc = col_text(r, DBA_SQL_COL_LOCATION);
     bool repr = q->prefer.ret == DBA_RET_REPRESENTATION;
-    unsigned status = write_status(q, repr, col_text(r, DBA_SQL_COL_INSERTED));
+    const char *unmatched = col_text(r, DBA_SQL_COL_INSERTED);
+    unsigned status = dba__http_tables_write_status(q, repr, unmatched);
 
     if (loc != NULL && q->prefer.ret == DBA_RET_HEADERS_ONLY)
         loc = dba_arena_printf(r->a, "/%s?%s", q->table, loc);
@@ -435,6 +447,8 @@ finish_write(struct req *r, struct tables_ctx *tc)
         MHD_add_response_header(resp, "Content-Type", media_type(q->media));
     if (q->method == DBA_M_PATCH)
         add_content_range(resp, 0, n, total);
+    if (q->method == DBA_M_PATCH && unmatched != NULL) /* a bulk update by key */
+        MHD_add_response_header(resp, "Unmatched-Count", unmatched);
     else
         add_content_range(resp, 0, 0, total);
     if (loc != NULL)

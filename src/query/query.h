@@ -255,6 +255,14 @@ enum dba_body_kind {
     DBA_BODY_CSV,    /* text/csv body, converted to a JSON array by the parser */
 };
 
+/* Nested insert: a key of an object in a POST body that names a relationship of the object's
+   table (`books`, `books!fk_name`), resolved by dba_query_nested_resolve. */
+struct dba_nested_key {
+    const struct dba_table *from;        /* the table of the object carrying the key */
+    const char *key;                     /* the key as written */
+    const struct dba_relationship *rel;  /* its relationship from `from` */
+};
+
 /* The whole request, as understood from method, path, query string, headers and body. */
 struct dba_query {
     enum dba_method method;         /* HTTP verb */
@@ -277,8 +285,15 @@ struct dba_query {
     enum dba_body_kind body_kind;   /* what the body is */
     const char *body;               /* JSON text of the body (NUL-terminated), or NULL */
     size_t body_len;                /* length of body */
-    const char **body_keys;         /* keys of the object / first element, sorted as given */
+    const char **body_keys;         /* keys of the object / first element, sorted as given;
+                                       PATCH with an array body: every key of any element */
     size_t n_body_keys;             /* count */
+    const char **body_keys_every;   /* PATCH with an array body: the keys present in every
+                                       element (the bulk update's key must be among them) */
+    size_t n_body_keys_every;       /* count */
+    struct dba_nested_key *nested;  /* POST: body keys naming relationships (any depth), set by
+                                       dba_query_nested_resolve; NULL for a flat insert */
+    size_t n_nested;                /* count */
     size_t n_body_rows;             /* 1 for an object, array length for an array */
 };
 
@@ -305,6 +320,18 @@ DBA_MUSTCHECK int dba_query_resolve(struct dba_query *q, const struct dba_catalo
                                     const struct dba_table *root, bool aggregates_enabled,
                                     struct dba_err *err);
 
+/*
+ * Nested inserts (sql_nested.c). For a POST whose body (object or array of objects) carries keys
+ * that are not columns of t: each such key, at any depth, must name a relationship of its
+ * object's table (`name` or `name!hint`, resolved as in select=: 400 PGRST200 becomes 400
+ * PGRST204 "Could not find the 'k' column of 't'", 300 PGRST201 stays); its value is an object
+ * or an array of objects (400 PGRST102 otherwise). Fills q->nested (arena a). A body whose keys
+ * are all columns is not read again. DBA_OK or an error in err.
+ */
+DBA_MUSTCHECK int dba_query_nested_resolve(struct dba_query *q, const struct dba_catalog *c,
+                                           const struct dba_table *t, struct dba_arena *a,
+                                           struct dba_err *err);
+
 /* ---- The SQL builder (sql*.c) ---- */
 
 /*
@@ -323,7 +350,8 @@ enum dba_sql_col {
                                "id=eq.5&k=eq.x" (names and values percent-encoded), else NULL */
     DBA_SQL_COL_INSERTED,   /* bigint: upsert (resolution=merge-duplicates) and PUT on a base
                                table: how many rows were inserted rather than updated (decides
-                               201 vs 200), else NULL */
+                               201 vs 200); bulk update (PATCH, array body, no filters): how
+                               many elements matched no row; else NULL */
     DBA_SQL_COL_RESPONSE_HEADERS, /* text: the response.headers setting a trigger or function set
                                      during the statement (a JSON array of one-key objects), or NULL */
     DBA_SQL_COL_RESPONSE_STATUS,  /* text: the response.status setting, or NULL */
@@ -348,6 +376,9 @@ enum dba_sql_col {
 #define DBA_SQL_SENTINEL_SQLSTATE "22P02"
 #define DBA_SQL_SINGULAR "DBA_SINGULAR:"
 #define DBA_SQL_MAX_AFFECTED "DBA_MAX_AFFECTED:"
+/* Bulk update (PATCH, array body, no filters) under Prefer: handling=strict: <n> elements match
+   no row -> 404, nothing changed. */
+#define DBA_SQL_UNMATCHED "DBA_UNMATCHED:"
 
 /* One statement and its parameters, ready for PQsendQueryParams. */
 struct dba_sql {
@@ -355,6 +386,13 @@ struct dba_sql {
     const char **params;  /* n_params values (arena); NULL = SQL NULL; all sent as untyped text
                              (paramTypes 0), PostgreSQL infers each type from its context */
     size_t n_params;      /* count */
+    /* A nested insert (q->nested) is two statements in the request's unit: `pre` inserts the
+       whole tree with data-modifying CTEs and keeps the top-level rows in the transaction's
+       setting pgrst.nested_rows; `text` then answers from those rows (so embeds in select= see
+       the children). pre.len == 0: no such statement. Owned like text. */
+    struct dba_buf pre;
+    const char **pre_params; /* its parameters (arena) */
+    size_t n_pre_params;     /* count */
 };
 
 /*
@@ -372,7 +410,8 @@ DBA_MUSTCHECK int dba_query_sql_build(const struct dba_query *q, const struct db
                                    long max_rows, struct dba_arena *a, struct dba_sql *out,
                                    struct dba_err *err);
 
-/* Arena cleanup callback releasing sql->text: dba_arena_defer(a, dba_query_sql_cleanup_cb, sql). */
+/* Arena cleanup callback releasing sql->text and sql->pre:
+   dba_arena_defer(a, dba_query_sql_cleanup_cb, sql). */
 void dba_query_sql_cleanup_cb(void *sql);
 
 #endif

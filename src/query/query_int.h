@@ -52,6 +52,9 @@ struct sql_ctx {
     const char **params;       /* bound values so far (arena) */
     size_t n_params;           /* count */
     size_t cap_params;         /* allocated slots */
+    struct dba_buf pre;        /* a nested insert's first statement (sql_nested.c), or empty */
+    const char **pre_params;   /* its parameters */
+    size_t n_pre_params;       /* count */
     const char *with_cte;      /* a call's row source: "pgrst_call AS MATERIALIZED (...)", put
                                   first in the read's WITH list (sql_call.c), else NULL */
 };
@@ -140,6 +143,13 @@ DBA_MUSTCHECK int dba__sql_read_inner(struct sql_ctx *c, struct dba_buf *b, bool
 DBA_MUSTCHECK int dba__sql_read_related_order(struct sql_ctx *c, struct dba_buf *b,
                                               const struct dba_order_item *o);
 DBA_MUSTCHECK int dba__sql_write_build(struct sql_ctx *c, struct dba_buf *b);
+/* sql_nested.c: the nested insert of q->nested into c->pre / c->pre_params (every object one
+   INSERT ... RETURNING CTE), and the main statement's row source: appends the SELECT reading
+   the top-level rows back from pgrst.nested_rows to b. */
+DBA_MUSTCHECK int dba__sql_nested_build(struct sql_ctx *c, struct dba_buf *b);
+/* sql_nested.c: whether name is a relationship key of an object of table t in q->nested. */
+bool dba__sql_nested_is_key(const struct dba_query *q, const struct dba_table *t,
+                            const char *name);
 /* sql_call.c: a function call (q->call), read as the root scope's row source. */
 DBA_MUSTCHECK int dba__sql_call_build(struct sql_ctx *c, struct dba_buf *b, long max_rows);
 /* sql_read.c: the page of q: offset and limit (-1 = none) from limit/offset, Range, max_rows. */

@@ -254,11 +254,15 @@ dba_query_sql_build(const struct dba_query *q, const struct dba_table *t, long m
     }
     if (rc != DBA_OK) {
         dba_buf_cleanup(&b);
+        dba_buf_cleanup(&c.pre);
         return rc;
     }
     out->text = b;
     out->params = c.params;
     out->n_params = c.n_params;
+    out->pre = c.pre;
+    out->pre_params = c.pre_params;
+    out->n_pre_params = c.n_pre_params;
     return DBA_OK;
 }
 
@@ -266,4 +270,5 @@ void
 dba_query_sql_cleanup_cb(void *sql)
 {
     dba_buf_cleanup(&((struct dba_sql *)sql)->text);
+    dba_buf_cleanup(&((struct dba_sql *)sql)->pre);
 }

@@ -7,6 +7,12 @@
  * Upserts tell inserted from updated rows with RETURNING (xmax = 0): a row version created by the
  * INSERT has no xmax, one rewritten by ON CONFLICT DO UPDATE has. This needs a base table (views
  * have no xmax), so on views the inserted column is NULL.
+ *
+ * Bulk update by key (PATCH, array body, no filters): WITH pgrst_body AS MATERIALIZED (one row
+ * per element: the element as jsonb and its values as the table's record), pgrst_source AS
+ * (UPDATE ... FROM pgrst_body WHERE key = key RETURNING ...); each element sets only the columns
+ * it carries (CASE WHEN pgrst_js ? 'c'), and the inserted column counts the elements whose key
+ * matched no updated row.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -21,6 +27,9 @@ struct write_plan {
     bool repr;     /* return=representation: build the body from the rows */
     bool location; /* POST return=headers-only on a table with a primary key */
     bool inserted; /* upsert on a base table: count rows with xmax = 0 */
+    bool bulk;     /* bulk update by key: the body is the CTE pgrst_body, joined on key */
+    const char *const *key; /* bulk: the key columns (primary key or on_conflict=) */
+    size_t n_key;           /* bulk: count */
 };
 
 /* The columns a write sets. */
@@ -264,6 +273,137 @@ write_patch(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p, const st
     return DBA_OK;
 }
 
+/* PATCH with an array body and no filters: a bulk update by key. */
+static bool
+write_is_bulk(const struct sql_ctx *c)
+{
+    const struct dba_query *q = c->q;
+    const struct dba_logic *w = &q->rel.where;
+
+    return q->method == DBA_M_PATCH && q->body_kind == DBA_BODY_ARRAY && q->n_body_rows > 0 &&
+           w->kind != DBA_L_FILTER && w->n_children == 0;
+}
+
+static bool
+write_names_have(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The body as a record set, one row per element with the element itself (pgrst_js) next to its
+ * values converted to the column types: "pgrst_body AS MATERIALIZED (...), ". */
+static void
+write_bulk_body(struct sql_ctx *c, struct dba_buf *b)
+{
+    dba_buf_puts(b, "pgrst_body AS MATERIALIZED (SELECT pgrst_e.js AS pgrst_js, pgrst_r.* FROM "
+                    "jsonb_array_elements(");
+    dba__sql_param_put(c, b, c->q->body);
+    dba_buf_printf(b, "::jsonb) AS pgrst_e(js), LATERAL jsonb_populate_record(NULL::%s, "
+                      "pgrst_e.js) AS pgrst_r), ", c->qual);
+}
+
+/* "<a>.k1 = <b>.k1 AND ..." over the bulk key. */
+static void
+write_bulk_match(struct dba_buf *b, const struct write_plan *p, const char *a, const char *bb)
+{
+    for (size_t i = 0; i < p->n_key; i++) {
+        if (i)
+            dba_buf_puts(b, " AND ");
+        dba_buf_printf(b, "%s.", a);
+        dba_buf_put_ident(b, p->key[i]);
+        dba_buf_printf(b, " = %s.", bb);
+        dba_buf_put_ident(b, p->key[i]);
+    }
+}
+
+/* The key of the bulk update: on_conflict= columns, else the primary key; every element must
+ * carry it (400 PGRST102). */
+static int
+write_bulk_key(struct sql_ctx *c, struct write_plan *p)
+{
+    const struct dba_query *q = c->q;
+
+    p->key = (const char *const *)c->t->pk;
+    p->n_key = c->t->n_pk;
+    if (q->on_conflict) {
+        for (size_t i = 0; i < q->n_on_conflict; i++) {
+            if (!dba__sql_column(c, q->on_conflict[i], SQL_REF_QUERY))
+                return c->err->code;
+        }
+        p->key = q->on_conflict;
+        p->n_key = q->n_on_conflict;
+    }
+    if (p->n_key == 0)
+        return dba_err_set(c->err, DBA_EINVAL, 400, "PGRST102",
+                           "A bulk update needs a key: '%s' has no primary key, name unique "
+                           "columns with on_conflict=", c->t->name);
+    for (size_t i = 0; i < p->n_key; i++) {
+        if (!write_names_have(q->body_keys_every, q->n_body_keys_every, p->key[i]))
+            return dba_err_set(c->err, DBA_EINVAL, 400, "PGRST102",
+                               "Every element of a bulk update must carry the key column '%s'",
+                               p->key[i]);
+    }
+    return DBA_OK;
+}
+
+/* UPDATE "s"."t" AS "t" SET c = CASE WHEN pgrst_body.pgrst_js ? 'c' THEN pgrst_body.c ELSE
+ * "t".c END, ... FROM pgrst_body WHERE "t".k = pgrst_body.k: each element changes the columns it
+ * carries (a column every element carries is set without the test); the key is not set. */
+static int
+write_bulk_update(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p)
+{
+    const struct dba_query *q = c->q;
+    struct write_cols wc;
+    size_t n_set = 0;
+
+    if (write_bulk_key(c, p) != DBA_OK || write_columns(c, &wc, false) != DBA_OK)
+        return c->err->code;
+    p->bulk = true;
+    dba_buf_printf(b, "UPDATE %s AS %s SET ", c->qual, c->alias);
+    for (size_t i = 0; i < wc.n; i++) {
+        const char *name = wc.cols[i]->name;
+
+        if (write_names_have(p->key, p->n_key, name))
+            continue;
+        if (n_set++)
+            dba_buf_puts(b, ", ");
+        dba_buf_put_ident(b, name);
+        if (write_names_have(q->body_keys_every, q->n_body_keys_every, name)) {
+            dba_buf_puts(b, " = pgrst_body.");
+            dba_buf_put_ident(b, name);
+            continue;
+        }
+        dba_buf_puts(b, " = CASE WHEN pgrst_body.pgrst_js ? ");
+        dba_buf_put_literal(b, name);
+        dba_buf_puts(b, " THEN pgrst_body.");
+        dba_buf_put_ident(b, name);
+        dba_buf_printf(b, " ELSE %s.", c->alias);
+        dba_buf_put_ident(b, name);
+        dba_buf_puts(b, " END");
+    }
+    if (n_set == 0) { /* only keys: the matched rows are "updated" to themselves */
+        dba_buf_put_ident(b, p->key[0]);
+        dba_buf_printf(b, " = %s.", c->alias);
+        dba_buf_put_ident(b, p->key[0]);
+    }
+    dba_buf_puts(b, " FROM pgrst_body WHERE ");
+    write_bulk_match(b, p, c->alias, "pgrst_body");
+    return DBA_OK;
+}
+
+/* Elements of the bulk update that matched no row. */
+static void
+write_bulk_unmatched(struct dba_buf *b, const struct write_plan *p)
+{
+    dba_buf_puts(b, "(SELECT count(*) FROM pgrst_body WHERE NOT EXISTS (SELECT 1 FROM "
+                    SQL_SOURCE " AS pgrst_m WHERE ");
+    write_bulk_match(b, p, "pgrst_m", "pgrst_body");
+    dba_buf_puts(b, "))");
+}
+
 static int
 write_put_error(struct sql_ctx *c)
 {
@@ -426,9 +566,19 @@ write_body(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
     bool singular = q->media == DBA_MEDIA_OBJECT || q->media == DBA_MEDIA_OBJECT_STRIPPED;
     bool max = (q->method == DBA_M_PATCH || q->method == DBA_M_DELETE)
                && q->prefer.handling_strict && q->prefer.max_affected >= 0;
+    bool unmatched = p->bulk && q->prefer.handling_strict;
 
-    if (singular || max)
+    if (singular || max || unmatched)
         dba_buf_puts(b, "CASE");
+    if (unmatched) {
+        dba_buf_puts(b, " WHEN ");
+        write_bulk_unmatched(b, p);
+        dba_buf_puts(b, " > 0 THEN (");
+        dba_buf_put_literal(b, DBA_SQL_UNMATCHED);
+        dba_buf_puts(b, " || ");
+        write_bulk_unmatched(b, p);
+        dba_buf_puts(b, ")::integer::text");
+    }
     if (singular) {
         dba_buf_puts(b, " WHEN count(*) <> 1 THEN (");
         dba_buf_put_literal(b, DBA_SQL_SINGULAR);
@@ -439,13 +589,13 @@ write_body(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
         dba_buf_put_literal(b, DBA_SQL_MAX_AFFECTED);
         dba_buf_puts(b, " || count(*))::integer::text");
     }
-    if (singular || max)
+    if (singular || max || unmatched)
         dba_buf_puts(b, " ELSE ");
     if (p->repr)
         dba__sql_body(c, b);
     else
         dba_buf_puts(b, "''");
-    if (singular || max)
+    if (singular || max || unmatched)
         dba_buf_puts(b, " END");
 }
 
@@ -457,10 +607,16 @@ write_returning(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p
     dba_buf_puts(b, " RETURNING ");
     if (p->repr || p->location)
         dba_buf_printf(b, "%s.*%s", c->alias, p->inserted ? ", " : "");
-    if (p->inserted)
+    if (p->inserted) {
         dba_buf_printf(b, "(%s.xmax = 0) AS " SQL_INSERTED, c->alias);
-    else if (!p->repr && !p->location)
+    } else if (p->bulk && !p->repr) {
+        for (size_t i = 0; i < p->n_key; i++) { /* for the unmatched count */
+            dba_buf_printf(b, "%s%s.", i ? ", " : "", c->alias);
+            dba_buf_put_ident(b, p->key[i]);
+        }
+    } else if (!p->repr && !p->location) {
         dba_buf_putc(b, '1');
+    }
 }
 
 /* return=representation: the select list over the written rows, which are the root scope (embedded
@@ -507,6 +663,8 @@ write_outer(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
     dba_buf_puts(b, " AS location, ");
     if (p->inserted)
         dba_buf_puts(b, "(SELECT count(*) FROM " SQL_SOURCE " WHERE " SQL_INSERTED ")");
+    else if (p->bulk)
+        write_bulk_unmatched(b, p);
     else
         dba_buf_puts(b, "NULL::bigint");
     dba_buf_puts(b, " AS inserted" DBA_SQL_RESPONSE_GUCS " FROM ");
@@ -526,12 +684,21 @@ write_statement(struct sql_ctx *c, struct dba_buf *b, struct write_plan *p)
     dba_buf_init(&where);
     switch (c->q->method) {
     case DBA_M_POST:
+        if (c->q->n_nested > 0) { /* the rows the nested insert's statement kept */
+            rc = dba__sql_nested_build(c, b);
+            p->dml = false;
+            break;
+        }
         rc = write_insert(c, b, p);
         break;
     case DBA_M_PUT:
         rc = write_put(c, b, p);
         break;
     case DBA_M_PATCH:
+        if (write_is_bulk(c)) {
+            rc = write_bulk_update(c, b, p);
+            break;
+        }
         rc = dba__sql_expr_where(c, &where, SQL_WHERE_FILTERS);
         if (rc == DBA_OK)
             rc = write_patch(c, b, p, &where);
@@ -562,7 +729,10 @@ dba__sql_write_build(struct sql_ctx *c, struct dba_buf *b)
         return dba_err_set(c->err, DBA_EINVAL, 400, "PGRST102", "Empty or invalid json");
     p.repr = q->prefer.ret == DBA_RET_REPRESENTATION;
     p.location = q->method == DBA_M_POST && q->prefer.ret == DBA_RET_HEADERS_ONLY && c->t->n_pk;
-    dba_buf_puts(b, "WITH " SQL_SOURCE " AS (");
+    dba_buf_puts(b, "WITH ");
+    if (write_is_bulk(c))
+        write_bulk_body(c, b);
+    dba_buf_puts(b, SQL_SOURCE " AS (");
     if (write_statement(c, b, &p) != DBA_OK)
         return c->err->code;
     p.inserted = p.inserted && !c->t->is_view;

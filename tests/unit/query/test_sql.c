@@ -1090,14 +1090,16 @@ Test(sql, patch_columns_with_missing_default)
 {
     struct dba_query *q = mk_query(DBA_M_PATCH);
 
+    /* filtered: an array body without filters is a bulk update by key (issue 15) */
+    add_filter(q, leaf("id", DBA_OP_EQ, "1"));
     set_body(q, DBA_BODY_ARRAY, "[{\"name\":\"z\",\"junk\":1}]", "name,junk", 1);
     q->columns = mk_list("name,price", &q->n_columns);
     q->prefer.missing = DBA_MISSING_DEFAULT;
     q->prefer.ret = DBA_RET_REPRESENTATION;
     expect_sql(q, ITEMS, 0, W_HEAD W_UPD_ITEMS "\"name\" = pgrst_body.\"name\", \"price\" = "
     "DEFAULT "
-                            "FROM json_populate_record(NULL::\"api\".\"items\", ($1::json)->0) AS "
-                            "pgrst_body RETURNING "
+                            "FROM json_populate_record(NULL::\"api\".\"items\", ($2::json)->0) AS "
+                            "pgrst_body WHERE " COL("id") " = $1 RETURNING "
                             "\"items\".*" W_REPR_TAIL("pgrst_source.*"));
 }
 
