@@ -133,6 +133,8 @@ ops_pool(struct req *r)
                           "queries", (json_int_t)st.queries, "timeouts", (json_int_t)st.timeouts,
                           "rejected", (json_int_t)st.rejected, "round_trips",
                           (json_int_t)st.round_trips);
+    if (s->active->replicas.n > 0)
+        json_object_set_new(p, "replicas", dba__http_replicas_json(s));
     return dba__http_send_jsonv(r, 200, json_pack("{s:[o]}", "pools", p));
 }
 
@@ -159,6 +161,7 @@ ops_metrics(struct req *r)
                    s->active->name, st.idle, s->active->name, st.busy, s->active->name,
                    st.waiting, s->active->name, (unsigned long)st.queries, s->active->name,
                    (unsigned long)st.errors);
+    dba__http_replicas_metrics(s, &b);
     size_t len = b.len;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, dba_buf_take(&b), MHD_RESPMEM_MUST_FREE);
