@@ -845,8 +845,9 @@ pool_on_replay(void *arg, PGresult *res, const struct dba_err *err)
     struct dba_db_pool *p = arg;
     uint64_t lsn;
 
-    DBA_UNUSED(err);
     p->polling = false;
+    if (res == NULL && err != NULL && err->kind != DBA_DB_ERR_SHUTDOWN)
+        p->healthy = false; /* out until a connect succeeds again (the poll retries, backing off) */
     if (res != NULL && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) &&
         dba_db_lsn_parse(PQgetvalue(res, 0, 0), &lsn))
         p->replay_lsn = lsn;
