@@ -819,22 +819,36 @@ dba_db_pool_replay_lsn(const struct dba_db_pool *p)
     return p->replay_lsn;
 }
 
+/* Up to 8 hex digits, ending at stop; the value in *out, the end in *end. */
+static bool
+lsn_half(const char *s, char stop, uint32_t *out, const char **end)
+{
+    uint32_t v = 0;
+    int n = 0;
+
+    for (; *s != stop; s++, n++) {
+        int d = *s >= '0' && *s <= '9'   ? *s - '0'
+                : *s >= 'A' && *s <= 'F' ? *s - 'A' + 10
+                : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
+                                         : -1;
+        if (d < 0 || n == 8)
+            return false;
+        v = v * 16 + (uint32_t)d;
+    }
+    *out = v;
+    *end = s;
+    return n > 0;
+}
+
 bool
 dba_db_lsn_parse(const char *s, uint64_t *out)
 {
-    unsigned long hi, lo;
-    char *end;
+    uint32_t hi, lo;
+    const char *end;
 
-    if (s == NULL || *s == '\0' || strchr(s, '-') != NULL)
+    if (s == NULL || !lsn_half(s, '/', &hi, &end) || !lsn_half(end + 1, '\0', &lo, &end))
         return false;
-    hi = strtoul(s, &end, 16);
-    if (end == s || *end != '/' || hi > 0xFFFFFFFFul)
-        return false;
-    const char *t = end + 1;
-    lo = strtoul(t, &end, 16);
-    if (end == t || *end != '\0' || lo > 0xFFFFFFFFul || end - t > 8)
-        return false;
-    *out = ((uint64_t)hi << 32) | (uint64_t)lo;
+    *out = ((uint64_t)hi << 32) | lo;
     return true;
 }
 
