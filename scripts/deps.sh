@@ -4,7 +4,8 @@
 # Usage:
 #   scripts/deps.sh              the build/test set (compiler, cmake, -dev libraries, Criterion,
 #                                PostgreSQL 15, Node.js + npm unless `node` is already installed,
-#                                wrk, psql, curl, clang for the fuzz build)
+#                                wrk, psql, curl, clang for the fuzz build, pgbouncer and
+#                                haproxy for the scale tests)
 #   scripts/deps.sh PKG...       the build/test set plus PKG...
 #   scripts/deps.sh --only PKG...   only PKG... (e.g. --only podman buildah debootstrap runc)
 #
@@ -16,6 +17,8 @@ set -euo pipefail
 BASE=(build-essential cmake pkg-config libmicrohttpd-dev libpq-dev libjansson-dev libconfig-dev
     libpg-query-dev libssl-dev libcriterion-dev libcurl4-openssl-dev postgresql-15 postgresql-contrib wrk postgresql-client
     curl prometheus)  # prometheus: promtool checks /metrics in the integration tests
+# The scale tests (docs/SCALING.md): a transaction-mode pooler and a load balancer.
+BASE+=(pgbouncer haproxy)
 # scripts/test builds the libFuzzer target: clang and its sanitizer/fuzzer runtimes.
 BASE+=(clang libclang-rt-14-dev)
 

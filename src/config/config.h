@@ -134,7 +134,13 @@ struct dba_profile {
     struct dba_config_strv schemas; /* exposed schemas, default [ "public" ] */
     bool prepared_statements;    /* cache prepared statements, default true (false for PgBouncer) */
     bool read_only;              /* refuse writes, default false */
-    int statement_timeout_ms;    /* default server.request_timeout_ms; 0 = none */
+    int statement_timeout_ms;    /* default server.request_timeout_ms; 0 = none. Sent in each
+                                    request's transaction (set_config), never at connect */
+    char *listen_url;            /* listen_url: the schema keeper's own direct connection (catalog
+                                    loads, LISTEN pgrst), or NULL = url; for a url that points
+                                    at a transaction-mode pooler (docs/SCALING.md) */
+    struct dba_config_strv replicas; /* replicas: read-only standbys' URLs (reads are spread
+                                    over them, docs/SCALING.md), default empty */
     bool implicit;               /* built from ${PREFIX}DATABASE_URL / DATABASE_URL */
     int line;                    /* line of the profile in the file, 0 when implicit */
     struct dba_config_auth *auth; /* its `auth` group merged over the top-level one, or NULL */
@@ -286,6 +292,9 @@ DBA_MUSTCHECK int dba_config_active_profile(const struct dba_config *c, const ch
  * log it.
  */
 char *dba_config_profile_conninfo(const struct dba_profile *p);
+/* The same for another URL of the profile (listen_url, a replica): the profile's password is
+   put in the same way. Newly allocated. */
+char *dba_config_profile_conninfo_url(const struct dba_profile *p, const char *url);
 
 /*
  * Redacted location for display and logs: "host:port/dbname", or "socket:/dir/dbname" for a Unix

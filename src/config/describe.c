@@ -65,7 +65,8 @@ key_value(const struct dba__cfg_key *k, const char *base)
             return json_null();
         if ((k->flags & DBA_CFGF_SECRET) != 0)
             return json_string(MASK);
-        if (k->scope == DBA_CFGS_PROFILE && strcmp(k->name, "url") == 0) {
+        if (k->scope == DBA_CFGS_PROFILE &&
+            (strcmp(k->name, "url") == 0 || strcmp(k->name, "listen_url") == 0)) {
             char *m = mask_url(s);
             json_t *v = json_string(m);
             free(m);
@@ -82,8 +83,12 @@ key_value(const struct dba__cfg_key *k, const char *base)
     case DBA_CFGT_STRV: {
         const struct dba_config_strv *v = p;
         json_t *a = json_array();
-        for (size_t i = 0; i < v->n; i++)
-            json_array_append_new(a, json_string(v->v[i]));
+        bool urls = k->scope == DBA_CFGS_PROFILE && strcmp(k->name, "replicas") == 0;
+        for (size_t i = 0; i < v->n; i++) {
+            char *m = urls ? mask_url(v->v[i]) : NULL;
+            json_array_append_new(a, json_string(m ? m : v->v[i]));
+            free(m);
+        }
         return a;
     }
     case DBA_CFGT_ENUM: {

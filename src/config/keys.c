@@ -135,6 +135,10 @@ const struct dba__cfg_key dba__cfg_keys[] = {
       "refuse writes" },
     { DBA_CFGS_PROFILE, "statement_timeout_ms", DBA_CFGT_INT, PROF(statement_timeout_ms), 0, I32,
       NULL, 0, "statement timeout (0 = none)" },
+    { DBA_CFGS_PROFILE, "listen_url", DBA_CFGT_STR, PROF(listen_url), 0, 0, NULL,
+      DBA_CFGF_MANUAL, "the schema cache's own direct connection (default: url)" },
+    { DBA_CFGS_PROFILE, "replicas", DBA_CFGT_STRV, PROF(replicas), 0, 0, NULL, DBA_CFGF_MANUAL,
+      "read replicas' URLs (reads go round robin to healthy ones)" },
 
     { DBA_CFGS_BACKUP, "dir", DBA_CFGT_STR, CFG(backup.dir), 0, 0, NULL, DBA_CFGF_MANUAL,
       "backup directory" },

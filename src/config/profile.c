@@ -38,6 +38,8 @@ dba__config_profile_cleanup(struct dba_profile *p)
         free(p->password);
     }
     free(p->password_env);
+    free(p->listen_url);
+    dba__config_strv_cleanup(&p->replicas);
     dba__config_strv_cleanup(&p->schemas);
     if (p->auth != NULL) {
         dba__config_auth_cleanup(p->auth);
@@ -159,7 +161,19 @@ profile_parse_one(const struct dba_config *c, const config_setting_t *g, struct 
     url = config_setting_get_member(g, "url");
     if (url == NULL)
         return dba_config_err_at(err, c, g, "missing required key 'url'");
-    return profile_check_url(c, url, p->url, err);
+    if (profile_check_url(c, url, p->url, err) != DBA_OK
+        || dba__config_read_string(c, g, "listen_url", &p->listen_url, err) != DBA_OK
+        || dba__config_read_strv(c, g, "replicas", true, &p->replicas, err) != DBA_OK)
+        return DBA_EINVAL;
+    if (p->listen_url != NULL
+        && profile_check_url(c, config_setting_get_member(g, "listen_url"), p->listen_url, err)
+            != DBA_OK)
+        return DBA_EINVAL;
+    const config_setting_t *reps = config_setting_get_member(g, "replicas");
+    for (size_t i = 0; i < p->replicas.n; i++)
+        if (profile_check_url(c, reps, p->replicas.v[i], err) != DBA_OK)
+            return DBA_EINVAL;
+    return DBA_OK;
 }
 
 int
@@ -249,12 +263,12 @@ profile_has_password(const char *url)
 
 /* Appends the configured password to a url or keyword string that has no placeholder. */
 static void
-profile_append_password(struct dba_buf *b, const struct dba_profile *p, bool url)
+profile_append_password(struct dba_buf *b, const struct dba_profile *p, const char *u, bool url)
 {
-    if (profile_has_password(p->url))
+    if (profile_has_password(u))
         return;
     if (url) {
-        const char *tail = strstr(p->url, "://") + 3;
+        const char *tail = strstr(u, "://") + 3;
         dba_buf_puts(b, strchr(tail, '?') != NULL ? "&password=" : "?password=");
         dba_url_encode(b, p->password);
     } else {
@@ -266,9 +280,15 @@ profile_append_password(struct dba_buf *b, const struct dba_profile *p, bool url
 char *
 dba_config_profile_conninfo(const struct dba_profile *p)
 {
+    return dba_config_profile_conninfo_url(p, p->url);
+}
+
+char *
+dba_config_profile_conninfo_url(const struct dba_profile *p, const char *u)
+{
     struct dba_buf b;
-    const char *s = p->url, *hit;
-    bool url = profile_is_url(p->url), replaced = false;
+    const char *s = u, *hit;
+    bool url = profile_is_url(u), replaced = false;
 
     dba_buf_init(&b);
     while ((hit = strstr(s, DBA_CONFIG_PLACEHOLDER)) != NULL) {
@@ -276,7 +296,7 @@ dba_config_profile_conninfo(const struct dba_profile *p)
         /* Without a password the placeholder is dropped: libpq then uses PGPASSWORD/.pgpass. */
         if (p->password != NULL && url)
             dba_url_encode(&b, p->password);
-        else if (p->password != NULL && hit > p->url && hit[-1] == '\''
+        else if (p->password != NULL && hit > u && hit[-1] == '\''
                  && hit[PLACEHOLDER_LEN] == '\'')
             profile_kw_escape(&b, p->password);
         else if (p->password != NULL)
@@ -286,7 +306,7 @@ dba_config_profile_conninfo(const struct dba_profile *p)
     }
     dba_buf_puts(&b, s);
     if (!replaced && p->password != NULL)
-        profile_append_password(&b, p, url);
+        profile_append_password(&b, p, u, url);
     return dba_buf_take(&b);
 }
 

@@ -52,9 +52,12 @@ struct dba_db_pool_opts {
     int size;                  /* maximum connections */
     bool prepared;             /* cache prepared statements per connection */
     int queue_limit;           /* max waiting jobs; beyond it dba_db_query fails with DBA_EBUSY */
-    int statement_timeout_ms;  /* sent as the statement_timeout setting; 0 = none */
-    bool read_only;            /* sessions run with default_transaction_read_only = on */
+    bool replica;              /* a standby: dba_db_pool_tick polls pg_last_wal_replay_lsn() every
+                                  DBA_DB_REPLAY_POLL_MS (also its health check) */
 };
+
+#define DBA_DB_REPLAY_POLL_MS 100
+#define DBA_DB_CAPTURE_LEN 32 /* room for a captured value (an LSN) */
 
 /* Figures for /pool and /metrics. */
 struct dba_db_pool_stats {
@@ -69,6 +72,8 @@ struct dba_db_pool_stats {
     uint64_t round_trips; /* pipeline syncs sent: one per job, whatever its statement count */
     uint64_t timeouts; /* jobs cut by their deadline */
     uint64_t rejected; /* jobs refused: queue full or database down */
+    bool healthy;      /* dba_db_pool_healthy */
+    uint64_t replay_lsn; /* replica pools: the last replay position seen (0 = none yet) */
 };
 
 /* New pool bound to loop; connects lazily. */
@@ -85,6 +90,10 @@ void dba_db_pool_stats_get(const struct dba_db_pool *p, struct dba_db_pool_stats
 void dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms);
 /* True when a connection is up or the last connect attempt succeeded. */
 bool dba_db_pool_healthy(const struct dba_db_pool *p);
+/* Replica pools: the last replay LSN seen by the poll (0 = unknown). */
+uint64_t dba_db_pool_replay_lsn(const struct dba_db_pool *p);
+/* Parses a pg_lsn text ("16/B374D848"); false when it is not one. */
+bool dba_db_lsn_parse(const char *s, uint64_t *out);
 
 /* One statement of a job. Borrowed only during dba_db_query: the job copies the text and the
    parameters it still has to send, so the caller may free them as soon as it returns. */
@@ -138,6 +147,11 @@ void dba_db_held_release(struct dba_db_held *held);
    when its connection finishes (then reused). The job owns copies of what it sends, so the
    caller may free its statements right after. */
 void dba_db_job_detach(struct dba_db_job *job);
+/* Right after an accepted dba_db_query: statement stmt_index's first value (text) is copied into
+   buf (DBA_DB_CAPTURE_LEN bytes, the caller's, left untouched otherwise) when it arrives and the
+   job is still attached: a second result of the same round trip (e.g. the WAL position after a
+   write's COMMIT). */
+void dba_db_job_capture(struct dba_db_job *job, size_t stmt_index, char *buf);
 
 /* ---- Blocking helpers: CLI and background threads only, never on a worker loop ---- */
 /* Connects with a connect timeout; NULL with err on failure (message without secrets). */

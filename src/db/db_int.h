@@ -81,6 +81,8 @@ struct dba_db_job {
     dba_db_results_cb cb_all;    /* held jobs: completion (cb is then NULL) */
     struct dba_db_held *held;    /* held jobs: the handle the connection goes to */
     PGresult *err_res;           /* first error */
+    char *capture;               /* dba_db_job_capture's buffer (the caller's), or NULL */
+    size_t capture_index;        /* the statement captured */
     struct dba_err err;          /* outcome of a deferred failure (done == true, res NULL) */
     /* followed by: stmts[n_stmts], ops[2 * n_stmts], params arrays, then the texts */
 };
@@ -104,6 +106,9 @@ struct dba_db_pool {
     int backoff_ms;              /* current back-off */
     bool healthy;                /* last connect succeeded */
     bool closed;                 /* dba_db_pool_close ran: every query is refused */
+    bool polling;                /* replica: a replay poll is in flight */
+    int64_t next_poll_ms;        /* replica: the next replay poll */
+    uint64_t replay_lsn;         /* replica: last replay position seen, 0 = unknown */
     char last_error[256];        /* last connect error, without secrets */
     char *host;                  /* host name to resolve before connecting, or NULL (a socket,
                                     an address, hostaddr given, a host list) */

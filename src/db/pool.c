@@ -15,7 +15,10 @@
  *   tries every address in turn (localhost: ::1 then 127.0.0.1). The answer is kept for
  *   POOL_DNS_TTL_MS and resolved again after a failed connect, as pgbouncer does.
  * - Deadlines: dba_db_pool_tick() cuts jobs past their deadline. libpq 15 has no non-blocking
- *   cancel, so a running job is cut by closing its connection; statement_timeout backs this up.
+ *   cancel, so a running job is cut by closing its connection; statement_timeout (set by the
+ *   request's unit, never at connect) backs this up.
+ * - Nothing is sent that a transaction-mode pooler cannot carry: no startup options, no session
+ *   setting, no LISTEN; with prepared = false only unnamed statements (docs/SCALING.md).
  * - The contract (db.h): a callback never runs inside dba_db_query. While a submission is under
  *   way (pool->submitting), a job that fails (a send error, a connect that fails at once, the
  *   database found down) is parked on pool->done_head and delivered from the loop, woken by an
@@ -262,15 +265,15 @@ static void
 conn_connect_start(struct db_conn *c)
 {
     struct dba_db_pool *p = c->pool;
-    char opts[128];
     bool by_addr = p->host != NULL && p->conn_addrs != NULL;
-    const char *keys[] = { "dbname", "application_name", "options", by_addr ? "host" : NULL,
-                           "hostaddr", NULL };
-    const char *vals[] = { p->opts.conninfo, "db-adapter pool", opts, p->conn_hosts,
-                           p->conn_addrs, NULL };
+    /* No startup `options` and no session setting: a transaction-mode pooler (PgBouncer) hands
+       each transaction to any server connection, so everything a request needs travels in its
+       own unit (statement_timeout as set_config(..., true), src/http/req.c). */
+    const char *keys[] = { "dbname", "application_name", by_addr ? "host" : NULL, "hostaddr",
+                           NULL };
+    const char *vals[] = { p->opts.conninfo, "db-adapter pool", p->conn_hosts, p->conn_addrs,
+                           NULL };
 
-    snprintf(opts, sizeof(opts), "-c statement_timeout=%d%s", p->opts.statement_timeout_ms,
-             p->opts.read_only ? " -c default_transaction_read_only=on" : "");
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (c->pg == NULL) {
         conn_fail(c, "connect");
@@ -410,6 +413,10 @@ conn_take_result(struct db_conn *c, PGresult *r)
     }
     if (op != NULL && op->kind == DB_OP_PREPARE && st == PGRES_COMMAND_OK)
         db_stmt_cache_add(c, op->sql, op->name);
+    if (op != NULL && op->kind != DB_OP_PREPARE && j->capture != NULL &&
+        op->stmt_index == j->capture_index && !j->detached && st == PGRES_TUPLES_OK &&
+        PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        snprintf(j->capture, DBA_DB_CAPTURE_LEN, "%s", PQgetvalue(r, 0, 0));
     if (op != NULL && op->kind != DB_OP_PREPARE && j->all != NULL &&
         j->all[op->stmt_index] == NULL) {
         j->all[op->stmt_index] = r;
@@ -849,12 +856,85 @@ dba_db_pool_stats_get(const struct dba_db_pool *p, struct dba_db_pool_stats *out
     out->busy = pool_count(p, DB_CONN_BUSY);
     out->open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
     out->waiting = p->n_waiting;
+    out->healthy = p->healthy;
+    out->replay_lsn = p->replay_lsn;
 }
 
 bool
 dba_db_pool_healthy(const struct dba_db_pool *p)
 {
     return p->healthy;
+}
+
+uint64_t
+dba_db_pool_replay_lsn(const struct dba_db_pool *p)
+{
+    return p->replay_lsn;
+}
+
+/* Up to 8 hex digits, ending at stop; the value in *out, the end in *end. */
+static bool
+lsn_half(const char *s, char stop, uint32_t *out, const char **end)
+{
+    uint32_t v = 0;
+    int n = 0;
+
+    for (; *s != stop; s++, n++) {
+        int d = *s >= '0' && *s <= '9'   ? *s - '0'
+                : *s >= 'A' && *s <= 'F' ? *s - 'A' + 10
+                : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
+                                         : -1;
+        if (d < 0 || n == 8)
+            return false;
+        v = v * 16 + (uint32_t)d;
+    }
+    *out = v;
+    *end = s;
+    return n > 0;
+}
+
+bool
+dba_db_lsn_parse(const char *s, uint64_t *out)
+{
+    uint32_t hi, lo;
+    const char *end;
+
+    if (s == NULL || !lsn_half(s, '/', &hi, &end) || !lsn_half(end + 1, '\0', &lo, &end))
+        return false;
+    *out = ((uint64_t)hi << 32) | lo;
+    return true;
+}
+
+/* The replay poll of a replica pool: its answer is the position reads may count on. */
+static void
+pool_on_replay(void *arg, PGresult *res, const struct dba_err *err)
+{
+    struct dba_db_pool *p = arg;
+    uint64_t lsn;
+
+    p->polling = false;
+    if (res == NULL && err != NULL && err->kind != DBA_DB_ERR_SHUTDOWN)
+        p->healthy = false; /* out until a connect succeeds again (the poll retries, backing off) */
+    if (res != NULL && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) &&
+        dba_db_lsn_parse(PQgetvalue(res, 0, 0), &lsn))
+        p->replay_lsn = lsn;
+    else if (res != NULL)
+        p->replay_lsn = 0; /* not in recovery (promoted?): no read-your-writes guarantee here */
+    PQclear(res);
+}
+
+static void
+pool_poll_replay(struct dba_db_pool *p, int64_t now_ms)
+{
+    static const struct dba_db_stmt poll = { "SELECT pg_last_wal_replay_lsn()", NULL, 0 };
+    struct dba_err err;
+
+    if (!p->opts.replica || p->polling || p->closed || now_ms < p->next_poll_ms)
+        return;
+    p->next_poll_ms = now_ms + DBA_DB_REPLAY_POLL_MS;
+    if (dba_db_query(p, &poll, 1, 0, now_ms + 2000, pool_on_replay, p, NULL,
+                     &err) == DBA_EAGAIN)
+        p->polling = true;
 }
 
 void
@@ -897,6 +977,7 @@ dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms)
         job_finish(j, NULL, &err);
     }
     pool_pump(p);
+    pool_poll_replay(p, now_ms);
 }
 
 /* Admission (dba_db_query's contract): DBA_OK, or the refusal in err. */
@@ -1017,6 +1098,13 @@ dba_db_held_release(struct dba_db_held *held)
     }
     conn_set_state(c, DB_CONN_IDLE);
     conn_dispatch(c);
+}
+
+void
+dba_db_job_capture(struct dba_db_job *j, size_t stmt_index, char *buf)
+{
+    j->capture = buf;
+    j->capture_index = stmt_index;
 }
 
 void

@@ -58,6 +58,7 @@ struct req_unit {
     bool has_main;              /* the main statement was added */
     bool keep_tx;               /* never sent as the main statement alone: its READ ONLY must
                                    hold (a function call may write, rpc.c) */
+    size_t n_pre;               /* statements unit_begin added after BEGIN (statement_timeout) */
 };
 
 /* Who is calling (policy.c). */
@@ -83,6 +84,8 @@ struct http_policy {
     bool read_only;                    /* the profile refuses writes */
     int64_t deadline_ms;               /* absolute deadline of the request (dba_now_ms clock) */
     bool tx_rollback;                  /* the transaction ends with ROLLBACK */
+    bool need_primary;                 /* the request's units must run on the primary even when
+                                          read-only (replicas.c): a multi-unit transaction */
     bool tx_applied;                   /* Prefer: tx= was honoured (Preference-Applied) */
 };
 
@@ -118,6 +121,13 @@ struct req {
     int64_t resp_len;              /* response body bytes when known (access log, metrics), else 0
                                       with resp_len_known false */
     bool resp_len_known;           /* resp_len is set */
+    /* replicas.c: where the job went, and what to send again on the primary */
+    bool on_replica;               /* the running job is on a replica pool */
+    bool retried;                  /* already sent again on the primary */
+    const struct dba_db_stmt *sent; /* the job's statements (arena), for that retry */
+    size_t sent_n;                 /* their count */
+    size_t sent_result;            /* their result index */
+    char lsn[DBA_DB_CAPTURE_LEN];  /* a write's WAL position after COMMIT (X-Db-Lsn), or "" */
 };
 
 struct worker {
@@ -131,6 +141,10 @@ struct worker {
     struct dba_loop_io mhd_admin_io; /* that daemon's epoll fd in our loop */
     int admin_listen_fd;           /* mhd_admin's listen socket after quiescing, or -1 */
     struct dba_db_pool *pool;      /* its slice of the active profile's pool */
+    struct dba_db_pool **replicas; /* one pool per profiles.X.replicas entry (replicas.c) */
+    int n_replicas;                /* count */
+    unsigned replica_rr;           /* round robin position */
+    struct dba_db_pool_stats *replica_snap; /* their figures, refreshed every tick (stats_lock) */
     struct dba_catalog *cache; /* current cache reference, or NULL */
     unsigned cache_gen;            /* generation of cache */
     atomic_bool stop;              /* asked to stop */
@@ -414,5 +428,21 @@ const char *dba__http_query(struct req *r, const char *name);
 /* req.c: ?name=true|1|false|0 (absent = false) into *out; false when the value is none of
    these (*out is then false). */
 bool dba__http_query_flag(struct req *r, const char *name, bool *out);
+
+/* ---- replicas.c: read replicas (profiles.X.replicas) ---- */
+void dba__http_replicas_worker_init(struct worker *w, int per_worker);
+void dba__http_replicas_tick(struct worker *w, int64_t now_ms);
+void dba__http_replicas_close(struct worker *w);
+void dba__http_replicas_free(struct worker *w);
+/* The pool a job of r goes to: a healthy replica (round robin; with X-Db-Min-Lsn one that has
+   replayed that far) when replica_ok and r may read from one, else the primary. Sets
+   r->on_replica. */
+struct dba_db_pool *dba__http_pick_pool(struct req *r, bool replica_ok);
+/* True when r's failed job ran on a replica for a reason of the replica's: send it again on the
+   primary. */
+bool dba__http_replica_retry(const struct req *r, const struct dba_err *err);
+/* /pool's "replicas" array and /metrics' replica lines. */
+json_t *dba__http_replicas_json(struct dba_http_server *s);
+void dba__http_replicas_metrics(struct dba_http_server *s, struct dba_buf *b);
 
 #endif

@@ -130,6 +130,8 @@ ops_pool(struct req *r)
                           "queries", (json_int_t)st.queries, "timeouts", (json_int_t)st.timeouts,
                           "rejected", (json_int_t)st.rejected, "round_trips",
                           (json_int_t)st.round_trips);
+    if (s->active->replicas.n > 0)
+        json_object_set_new(p, "replicas", dba__http_replicas_json(s));
     return dba__http_send_jsonv(r, 200, json_pack("{s:[o]}", "pools", p));
 }
 
@@ -143,6 +145,7 @@ ops_metrics(struct req *r)
     pool_sum(s, &st);
     dba_buf_init(&b);
     dba__http_metrics_render(s, &st, &b);
+    dba__http_replicas_metrics(s, &b);
     size_t len = b.len;
     r->resp_len = (int64_t)len;
     r->resp_len_known = true;

@@ -3,6 +3,7 @@
    suspend while a database job or a background task runs, then let the handler's finish callback
    queue the response (response.c). Also the request's unit of work: the statements sent to
    PostgreSQL for it in one round trip. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,12 +111,40 @@ dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 }
 
 
+static void on_job_done(void *arg, struct pg_result *res, const struct dba_err *err);
+
+/* Sends r's statements to the pool dba__http_pick_pool chose; DBA_EAGAIN or refused (r->err). */
+static int
+req_send(struct req *r, bool replica_ok)
+{
+    struct dba_db_pool *pool = dba__http_pick_pool(r, replica_ok);
+    int rc = dba_db_query(pool, r->sent, r->sent_n, r->sent_result, r->pol.deadline_ms,
+                          on_job_done, r, &r->job, &r->err);
+    if (rc != DBA_EAGAIN && dba__http_replica_retry(r, &r->err)) {
+        r->retried = true; /* the replica refused at once: the primary */
+        rc = dba_db_query(r->w->pool, r->sent, r->sent_n, r->sent_result, r->pol.deadline_ms,
+                          on_job_done, r, &r->job, &r->err);
+        r->on_replica = false;
+    }
+    return rc;
+}
+
 static void
 on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
 {
     struct req *r = arg;
 
     r->job = NULL;
+    if (res == NULL && dba__http_replica_retry(r, err)) {
+        /* The replica failed the read for a reason of its own: the primary answers it. */
+        r->retried = true;
+        r->on_replica = false;
+        r->lsn[0] = '\0';
+        if (dba_db_query(r->w->pool, r->sent, r->sent_n, r->sent_result, r->pol.deadline_ms,
+                         on_job_done, r, &r->job, &r->err) == DBA_EAGAIN)
+            return;
+        err = &r->err;
+    }
     r->res = res;
     r->failed = res == NULL;
     r->t_us[REQ_T_RESULT] = dba_now_us();
@@ -131,13 +160,17 @@ on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
 
 static enum MHD_Result
 http_submit(struct req *r, const struct dba_db_stmt *stmts, size_t n, size_t result_index,
-            req_finish_cb finish)
+            req_finish_cb finish, bool replica_ok, size_t capture_index)
 {
     r->finish = finish;
     r->state = REQ_WAITING;
     r->t_us[REQ_T_SENT] = dba_now_us();
-    int rc = dba_db_query(r->w->pool, stmts, n, result_index, r->pol.deadline_ms, on_job_done, r,
-                          &r->job, &r->err);
+    r->sent = stmts;
+    r->sent_n = n;
+    r->sent_result = result_index;
+    int rc = req_send(r, replica_ok);
+    if (rc == DBA_EAGAIN && capture_index < n)
+        dba_db_job_capture(r->job, capture_index, r->lsn);
     if (rc != DBA_EAGAIN) {
         r->job = NULL;
         r->state = REQ_ANSWERED;
@@ -155,7 +188,7 @@ dba__http_run(struct req *r, const char *sql, const char *const *params, int n_p
     struct dba_db_stmt *st = dba_arena_alloc(r->a, sizeof(*st));
 
     *st = (struct dba_db_stmt){ sql, params, n_params };
-    return http_submit(r, st, 1, 0, finish);
+    return http_submit(r, st, 1, 0, finish, false, SIZE_MAX);
 }
 
 static void
@@ -189,9 +222,25 @@ dba__http_unit_begin(struct req *r, enum req_iso iso, bool read_only)
     };
 
     DBA_ASSERT(r->unit.n == 0);
+    /* A read-only profile: every unit is READ ONLY and keeps its BEGIN, so not even a function
+       called by a read writes (the sessions carry no default_transaction_read_only: nothing is
+       set at connect, for transaction-mode poolers). */
+    if (r->pol.read_only) {
+        read_only = true;
+        r->unit.keep_tx = true;
+    }
     unit_add(r, begin[iso][read_only ? 1 : 0], NULL, 0);
     r->unit.tx = true;
     r->unit.read_only = read_only;
+    /* statement_timeout travels in the unit (SET LOCAL through set_config), not as a startup
+       option: a transaction-mode pooler carries it, and it still costs no round trip. */
+    int ms = r->pol.profile->statement_timeout_ms;
+    if (ms > 0) {
+        const char **p = dba_arena_alloc(r->a, sizeof(*p));
+        p[0] = dba_arena_printf(r->a, "%d", ms);
+        unit_add(r, "SELECT set_config('statement_timeout', $1, true)", p, 1);
+        r->unit.n_pre = 1;
+    }
 }
 
 void
@@ -231,8 +280,14 @@ dba__http_unit_run(struct req *r, req_finish_cb finish)
        one statement is its own transaction. Measured on a one-row read by primary key: BEGIN
        READ ONLY + COMMIT cost ~13% more at PostgreSQL (pgbench, pipelined, prepared) and ~5%
        more CPU per HTTP request (gateway + PostgreSQL, wrk). */
-    if (u->tx && u->read_only && u->n == 2 && !r->pol.tx_rollback && !u->keep_tx)
-        return http_submit(r, &u->stmts[1], 1, 0, finish);
+    /* With statement_timeout, its set_config and the statement go without BEGIN/COMMIT: the
+       statements of one pipeline sync run as one implicit transaction, so SET LOCAL holds. */
+    /* A read-only unit may go to a replica (replicas.c); the rest goes to the primary. */
+    bool replica_ok = u->tx && u->read_only;
+    if (u->tx && u->read_only && u->n == 2 + u->n_pre && !r->pol.tx_rollback && !u->keep_tx)
+        return http_submit(r, &u->stmts[1], 1 + u->n_pre, u->n_pre, finish, replica_ok,
+                           SIZE_MAX);
+    size_t capture = SIZE_MAX;
     if (u->tx && r->pol.tx_rollback) {
         /* As PostgREST: deferred constraints are checked before the rollback, so their errors
            still reach the client. */
@@ -240,8 +295,14 @@ dba__http_unit_run(struct req *r, req_finish_cb finish)
         unit_add(r, "ROLLBACK", NULL, 0);
     } else if (u->tx) {
         unit_add(r, "COMMIT", NULL, 0);
+        /* With replicas, a write answers the primary's WAL position after its commit (X-Db-Lsn),
+           read in the same round trip, for read-your-writes (X-Db-Min-Lsn). */
+        if (!u->read_only && r->w->n_replicas > 0) {
+            capture = u->n;
+            unit_add(r, "SELECT pg_current_wal_insert_lsn()", NULL, 0);
+        }
     }
-    return http_submit(r, u->stmts, u->n, u->result_index, finish);
+    return http_submit(r, u->stmts, u->n, u->result_index, finish, replica_ok, capture);
 }
 
 

@@ -86,6 +86,8 @@ dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
     const char *trace = s->cfg->server.trace_header;
 
     dba__http_add_common(r, resp);
+    if (r->lsn[0] != '\0') /* a write, with replicas: read-your-writes (replicas.c) */
+        MHD_add_response_header(resp, "X-Db-Lsn", r->lsn);
     if (s->cfg->server.server_timing)
         add_server_timing(r, resp);
     if (trace != NULL && trace[0] != '\0') {

@@ -120,6 +120,7 @@ worker_drain(struct worker *w)
     /* Fails whatever is still waiting on the database (the callbacks resume their connections)
        and refuses what keep-alive connections still send; the pool is freed in server_free. */
     dba_db_pool_close(w->pool);
+    dba__http_replicas_close(w);
     int64_t end = dba_now_ms() + 1000;
     w->mhd_due = true;
     do {
@@ -146,6 +147,7 @@ worker_main(void *arg)
         worker_run_mhd(w);
         if (now >= next_tick) {
             dba_db_pool_tick(w->pool, now);
+            dba__http_replicas_tick(w, now);
             dba__http_tasks_tick(w, now);
             pthread_mutex_lock(&w->stats_lock);
             dba_db_pool_stats_get(w->pool, &w->stats_snap);
@@ -280,10 +282,9 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
         .size = per > 0 ? per : 1,
         .prepared = s->active->prepared_statements,
         .queue_limit = cfg->server.queue_limit > 0 ? cfg->server.queue_limit : 1024,
-        .statement_timeout_ms = s->active->statement_timeout_ms,
-        .read_only = s->active->read_only,
     };
     w->pool = dba_db_pool_new(w->loop, &po);
+    dba__http_replicas_worker_init(w, po.size);
     return DBA_OK;
 }
 
@@ -367,6 +368,7 @@ server_free(struct dba_http_server *s)
     for (int i = 0; i < s->n_workers; i++) {
         struct worker *w = &s->workers[i];
         dba_db_pool_free(w->pool);
+        dba__http_replicas_free(w);
         if (w->mhd != NULL)
             MHD_stop_daemon(w->mhd);
         if (w->mhd_admin != NULL)
@@ -452,8 +454,15 @@ dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *ac
         close(claim_fd);
     if (admin_claim_fd >= 0)
         close(admin_claim_fd);
-    s->keeper = dba_catalog_keeper_start(s->conninfo, (const char *const *)active->schemas.v,
+    /* The keeper LISTENs: on a transaction-mode pooler that needs its own direct connection,
+       profiles.X.listen_url (default: the profile's url). */
+    char *listen_ci = active->listen_url != NULL
+                          ? dba_config_profile_conninfo_url(active, active->listen_url)
+                          : NULL;
+    s->keeper = dba_catalog_keeper_start(listen_ci != NULL ? listen_ci : s->conninfo,
+                                        (const char *const *)active->schemas.v,
                                         active->schemas.n, server_on_cache, s);
+    free(listen_ci); /* the keeper keeps its own copy */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);

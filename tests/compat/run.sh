@@ -12,7 +12,9 @@
 # anon_role compat_anon), mints the tokens compat.mjs uses with `BIN token` (COMPAT_ANON_KEY,
 # COMPAT_SERVICE_KEY, COMPAT_ALICE, COMPAT_BOB, COMPAT_EXPIRED), waits for /healthz (20 s), runs
 # `node compat.mjs PORT` and typed.sh (the client generated from /openapi.json, type-checked with
-# tsc, a misspelled copy must fail), then stops the server and drops the tables setup.sql made. Fails when compat.mjs
+# tsc, a misspelled copy must fail), then stops the server and drops the tables setup.sql made. With
+# COMPAT_VIA_URL (a URL like DBA_TEST_DATABASE_URL's, e.g. a transaction-mode PgBouncer) the
+# server's pool connects there with prepared_statements = false, its schema keeper directly. Fails when compat.mjs
 # fails, or when the server does not start, exits badly or reports a sanitizer error.
 set -euo pipefail
 
@@ -31,11 +33,20 @@ BIN=$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")
 command -v node >/dev/null || die "node is not installed"
 command -v psql >/dev/null || die "psql is not installed"
 # The server connects as compat_authenticator (the URL's user replaced, or added).
-case "$DBA_TEST_DATABASE_URL" in
-    *user=postgres*) SERVER_URL=${DBA_TEST_DATABASE_URL/user=postgres/user=compat_authenticator} ;;
-    *\?*) SERVER_URL="$DBA_TEST_DATABASE_URL&user=compat_authenticator" ;;
-    *) SERVER_URL="$DBA_TEST_DATABASE_URL?user=compat_authenticator" ;;
-esac
+as_authenticator() {
+    case "$1" in
+        *user=postgres*) echo "${1/user=postgres/user=compat_authenticator}" ;;
+        *\?*) echo "$1&user=compat_authenticator" ;;
+        *) echo "$1?user=compat_authenticator" ;;
+    esac
+}
+SERVER_URL=$(as_authenticator "$DBA_TEST_DATABASE_URL")
+# COMPAT_VIA_URL: the server's pool goes through this URL instead (a transaction-mode PgBouncer,
+# CTest test compat_pgbouncer): prepared_statements = false, the schema keeper on the direct URL.
+DIRECT_URL=$SERVER_URL
+if [[ -n "${COMPAT_VIA_URL:-}" ]]; then
+    SERVER_URL=$(as_authenticator "$COMPAT_VIA_URL")
+fi
 
 cd "$HERE"
 if [[ ! -d node_modules/@supabase/postgrest-js || ! -d node_modules/openapi-fetch ]]; then
@@ -90,6 +101,13 @@ cat >"$CONF" <<'EOF'
 server: { tx_end = "commit-allow-override"; };
 auth: { jwt_secret = "compat-test-secret-at-least-32-bytes-long"; anon_role = "compat_anon"; };
 EOF
+if [[ -n "${COMPAT_VIA_URL:-}" ]]; then
+    cat >>"$CONF" <<EOF
+default_profile = "compat";
+profiles: { compat: { url = "$SERVER_URL"; listen_url = "$DIRECT_URL";
+                      prepared_statements = false; }; };
+EOF
+fi
 
 # Tokens as supabase hands them out: an anon key and a service key (role claims), users' tokens.
 token() {

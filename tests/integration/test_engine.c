@@ -44,7 +44,7 @@ engine_start(void)
     dba_mem_init();
     loop = dba_loop_new();
     struct dba_db_pool_opts o = { .name = "t", .conninfo = url, .size = 1, .prepared = true,
-                                  .queue_limit = 8, .statement_timeout_ms = 5000 };
+                                  .queue_limit = 8 };
     pool = dba_db_pool_new(loop, &o);
 }
 
@@ -287,8 +287,7 @@ Test(engine, detached_job_finishes_and_the_connection_is_reused)
 Test(engine, connection_states_are_counted_by_list)
 {
     struct dba_db_pool_opts po = { .name = "two", .conninfo = getenv("DBA_TEST_DATABASE_URL"),
-                                   .size = 2, .prepared = true, .queue_limit = 8,
-                                   .statement_timeout_ms = 5000 };
+                                   .size = 2, .prepared = true, .queue_limit = 8 };
     struct dba_db_pool *two = dba_db_pool_new(loop, &po);
     struct dba_db_pool_stats st;
     dba_db_pool_stats_get(two, &st);

@@ -214,7 +214,8 @@ Test(config, every_profile_key)
         "  local: { url = \"postgresql://app:[YOUR-PASSWORD]@localhost:5432/app\";\n"
         "    db_password = \"pw\"; description = \"Local development\"; pool_size = 4;\n"
         "    schemas = ( \"public\", \"api\" ); prepared_statements = false; read_only = true;\n"
-        "    statement_timeout_ms = 777; };\n"
+        "    statement_timeout_ms = 777; listen_url = \"postgresql://app@db:5432/app\";\n"
+        "    replicas = [ \"postgresql://app@r1/app\", \"host=r2 dbname=app\" ]; };\n"
         "};\n");
     const struct dba_profile *p = &c->profiles[0];
 
@@ -226,6 +227,12 @@ Test(config, every_profile_key)
     cr_expect_not(p->prepared_statements);
     cr_expect(p->read_only);
     cr_expect_eq(p->statement_timeout_ms, 777);
+    cr_expect_str_eq(p->listen_url, "postgresql://app@db:5432/app");
+    cr_assert_eq(p->replicas.n, 2);
+    cr_expect_str_eq(p->replicas.v[1], "host=r2 dbname=app");
+    char *ci = dba_config_profile_conninfo_url(p, p->replicas.v[0]);
+    cr_expect_str_eq(ci, "postgresql://app@r1/app?password=pw", "the profile's password");
+    free(ci);
     cr_expect_eq(p->line, 2);
     dba_config_free(c);
 }
