@@ -219,6 +219,9 @@ struct dba_backup_sync_opts {
     const char *user_id;             /* scope, or NULL */
     enum dba_backup_mode mode;       /* skip or overwrite */
     bool confirm;                    /* apply; otherwise plan only */
+    dba_backup_progress_cb progress; /* or NULL: the source's rows read, then the rows written
+                                        (planned without --confirm), per table */
+    void *progress_arg;              /* its argument */
 };
 /* Plans (per table: source, destination, new, update, unchanged) and, with confirm, copies rows
    from `from` into `to` with the restore machinery in one destination transaction. New report

@@ -637,7 +637,11 @@ dba_cli_sync(struct dba_cli *c)
     o.tables = a.tables;
     o.user_id = a.user_id;
     o.confirm = a.confirm;
+    struct bk_progress prog = { .start_ms = dba_now_ms() };
+    o.progress = isatty(2) && !c->json && !a.quiet ? bk_progress : NULL;
+    o.progress_arg = &prog;
     json_t *rep = dba_backup_sync(c->cfg, &o, &err);
+    bk_progress_end(&prog);
     bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
     if (c->json && rep != NULL)
         dba_cli_print_json(rep);

@@ -1308,3 +1308,30 @@ Test(backup, stdout_stdin_and_gzip_roundtrips)
     cr_expect_neq(run("dba_bk_dst", "validate-backup t.json.gz", &out), 0, "%s", out);
     free(out);
 }
+
+/* Progress on a terminal for sync too; --quiet silences it, on a terminal and for restore. */
+Test(backup, sync_progress_on_a_terminal_and_quiet)
+{
+    char cmd[2048], *out;
+    size_t len;
+    sync_conf(NULL);
+    snprintf(cmd, sizeof(cmd), "cd %s && script -qc \"%s sync --from src --confirm\" /dev/null "
+             "> tty.txt 2>&1", dir, getenv("DBA_TEST_BIN"));
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tty.txt", dir);
+    out = dba_file_read(cmd, &len);
+    cr_assert(out != NULL);
+    cr_expect(strstr(out, "reviews") != NULL && strstr(out, "rows/s") != NULL, "%s", out);
+    free(out);
+    backup_src("");
+    snprintf(cmd, sizeof(cmd), "cd %s && script -qc \"%s restore b.json --yes --quiet && %s "
+             "sync --from src --confirm -q\" /dev/null > tty.txt 2>&1", dir,
+             getenv("DBA_TEST_BIN"), getenv("DBA_TEST_BIN"));
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tty.txt", dir);
+    out = dba_file_read(cmd, &len);
+    cr_assert(out != NULL);
+    cr_expect(strstr(out, "rows/s") == NULL && strstr(out, "Restore complete") != NULL, "%s",
+              out);
+    free(out);
+}
