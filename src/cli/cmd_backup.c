@@ -82,6 +82,7 @@ bk_parse(const char *cmd, unsigned mask, struct dba_cli *c, struct bk_args *a)
         { "--quiet", offsetof(struct bk_args, quiet), BK_BACKUP | BK_RESTORE | BK_SYNC },
         { "-q", offsetof(struct bk_args, quiet), BK_BACKUP | BK_RESTORE | BK_SYNC },
     };
+    a->user_id = c->cfg != NULL ? c->cfg->backup.user_id : NULL; /* backup.user_id_env */
     for (int i = 0; i < c->argc; i++) {
         const char *s = c->argv[i];
         size_t k = 0, f = 0;

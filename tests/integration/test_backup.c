@@ -1335,3 +1335,20 @@ Test(backup, sync_progress_on_a_terminal_and_quiet)
               out);
     free(out);
 }
+
+/* backup.user_id_env names the variable holding the default --user-id; the flag wins. */
+Test(backup, user_id_env_is_the_default_user_and_the_flag_wins)
+{
+    sync_conf("backup: { user_id_env = \"DBA_TEST_BK_USER\"; };");
+    sh("cd %s && DBA_TEST_BK_USER=u2 %s --profile src backup -q -o u.json --tables "
+       "categories,products > /dev/null", dir, getenv("DBA_TEST_BIN"));
+    sh("grep -q '\"user_id\":\"u2\"' %s/u.json", dir);
+    sh("cd %s && DBA_TEST_BK_USER=u9 %s restore u.json --yes > /dev/null", dir,
+       getenv("DBA_TEST_BIN"));
+    char *n = q("dba_bk_dst", "SELECT string_agg(c.slug || ':' || c.user_id || ':' || p.slug, ',')"
+                              " FROM categories c JOIN products p ON p.category_id = c.id");
+    cr_expect_str_eq(n, "books:u9:novel");
+    free(n);
+    sh("cd %s && DBA_TEST_BK_USER=u9 %s --profile src backup -q --user-id u2 -o v.json > /dev/null "
+       "&& grep -q '\"user_id\":\"u2\"' v.json", dir, getenv("DBA_TEST_BIN"));
+}
