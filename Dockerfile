@@ -9,7 +9,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
-        libmicrohttpd-dev libpq-dev libjansson-dev libconfig-dev libpg-query-dev libssl-dev \
+        libmicrohttpd-dev libpq-dev libjansson-dev libconfig-dev libpg-query-dev libssl-dev zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -20,7 +20,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDBA_BUILD_TESTS=OFF \
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libpq5 libjansson4 libconfig9 libpg-query1504.0 libssl3 ca-certificates curl \
+        libmicrohttpd12 libpq5 libjansson4 libconfig9 libpg-query1504.0 libssl3 zlib1g ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --user-group --home-dir /app --shell /usr/sbin/nologin dba
 COPY --from=build /src/build/db-adapter /usr/local/bin/db-adapter
