@@ -418,3 +418,43 @@ Test(service, sighup_reloads_and_reports)
     cr_expect_eq(get(port, "/healthz", NULL), 200);
     free_env(env);
 }
+
+/* `db-adapter health` (the image's HEALTHCHECK) asks the port the configuration names:
+   PGRST_SERVER_PORT here, DBA_SERVER_PORT winning over it; exit 1 when nothing answers. */
+Test(service, health_command_follows_the_configured_port)
+{
+    int port = free_port();
+    char *env[] = {
+        envvar("PGRST_DB_URI", getenv("DBA_TEST_DATABASE_URL")), envint("PGRST_SERVER_PORT", port),
+        envvar("PGRST_SERVER_HOST", "127.0.0.1"), envvar("PGRST_DB_SCHEMAS", "public"),
+        envvar("DBA_SERVER_ACCESS_LOG", "off"), NULL,
+    };
+    spawn(env, serve_args, false);
+    wait_ready(port);
+    char health[] = "health";
+    char *hargs[] = { health, NULL };
+    char *henv[] = { envint("PGRST_SERVER_PORT", port), NULL };
+    cr_expect_eq(spawn(henv, hargs, true), 0);
+    /* Listening on 127.0.0.1 explicitly: asked there. */
+    char *henv2[] = { envint("DBA_SERVER_PORT", port), envvar("DBA_SERVER_LISTEN", "127.0.0.1"),
+                      NULL };
+    cr_expect_eq(spawn(henv2, hargs, true), 0);
+    /* DBA_SERVER_PORT wins over PGRST_SERVER_PORT: a port nobody listens on. */
+    int other = free_port();
+    char *henv3[] = { envint("PGRST_SERVER_PORT", port), envint("DBA_SERVER_PORT", other), NULL };
+    cr_expect_eq(spawn(henv3, hargs, true), 1);
+    char *err = slurp("err");
+    cr_expect(strstr(err, "db-adapter health: unhealthy: cannot connect to 127.0.0.1 port") != NULL,
+              "%s", err);
+    free(err);
+    /* --path: a route answering 404 is unhealthy; a bad option is a usage error. */
+    char o1[] = "--path", o2[] = "/nope", o3[] = "--bogus";
+    char *pargs[] = { health, o1, o2, NULL };
+    cr_expect_eq(spawn(henv, pargs, true), 1);
+    char *bargs[] = { health, o3, NULL };
+    cr_expect_eq(spawn(henv, bargs, true), 2);
+    free_env(henv3);
+    free_env(henv2);
+    free_env(henv);
+    free_env(env);
+}
