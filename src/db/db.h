@@ -86,6 +86,11 @@ void dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms);
 /* True when a connection is up or the last connect attempt succeeded. */
 bool dba_db_pool_healthy(const struct dba_db_pool *p);
 
+/* Names the request a job runs for (its id, copied; control bytes blanked) on the log lines
+   about it, e.g. a notice the server sends while it runs (conn_log.c). */
+struct dba_db_job;
+void dba_db_job_set_tag(struct dba_db_job *j, const char *tag);
+
 /* One statement of a job. Borrowed only during dba_db_query: the job copies the text and the
    parameters it still has to send, so the caller may free them as soon as it returns. */
 struct dba_db_stmt {
