@@ -40,6 +40,8 @@ static const char usage[] =
     "                      copy rows from PROFILE into the active one (plan without --confirm)\n"
     "  token --role R [--claims JSON] [--exp 1h]\n"
     "                      a development JWT signed with the configured HS secret (auth group)\n"
+    "  config              the effective configuration and where each value came from\n"
+    "  health [--port N]   exit 0 when the server on the configured port answers /healthz 200\n"
     "\n"
     "global options (before or after the command):\n"
     "  --config PATH       configuration file (default ./db-adapter.conf; optional)\n"
@@ -177,6 +179,18 @@ static const struct command commands[] = {
       "SIGHUP without a restart.\n"
       "With --json: {\"file\": ..., \"keys\": [{\"key\", \"value\", \"source\", \"variable\",\n"
       "\"reload\"}]}.\n" GLOBALS_HINT },
+    { "health", dba_cli_health,
+      "usage: db-adapter health [--port N] [--host H] [--path P] [--timeout S]\n"
+      "\n"
+      "Ask a running server for GET /healthz and exit 0 when it answers 200, 1 otherwise (the\n"
+      "reason on stderr): the container image's HEALTHCHECK, no curl needed. The port is\n"
+      "server.port as configured (--set, DBA_SERVER_PORT, PGRST_SERVER_PORT, the file, 8080);\n"
+      "the host is server.listen, its loopback address when it listens on every address.\n"
+      "  --port N        ask port N instead\n"
+      "  --host H        ask host H instead\n"
+      "  --path P        ask P instead of /healthz (e.g. /readyz: the database too)\n"
+      "  --timeout S     give up after S seconds (default 5)\n"
+      "With --json: {\"ok\": true, \"host\", \"port\", \"path\"} on success.\n" GLOBALS_HINT },
 };
 
 static const struct command *

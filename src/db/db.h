@@ -95,6 +95,11 @@ uint64_t dba_db_pool_replay_lsn(const struct dba_db_pool *p);
 /* Parses a pg_lsn text ("16/B374D848"); false when it is not one. */
 bool dba_db_lsn_parse(const char *s, uint64_t *out);
 
+/* Names the request a job runs for (its id, copied; control bytes blanked) on the log lines
+   about it, e.g. a notice the server sends while it runs (conn_log.c). */
+struct dba_db_job;
+void dba_db_job_set_tag(struct dba_db_job *j, const char *tag);
+
 /* One statement of a job. Borrowed only during dba_db_query: the job copies the text and the
    parameters it still has to send, so the caller may free them as soon as it returns. */
 struct dba_db_stmt {

@@ -84,6 +84,8 @@ struct dba_db_job {
     char *capture;               /* dba_db_job_capture's buffer (the caller's), or NULL */
     size_t capture_index;        /* the statement captured */
     struct dba_err err;          /* outcome of a deferred failure (done == true, res NULL) */
+    char tag[72];                /* request id for log lines about this job (dba_db_job_set_tag),
+                                    "" = none */
     /* followed by: stmts[n_stmts], ops[2 * n_stmts], params arrays, then the texts */
 };
 
@@ -129,5 +131,12 @@ struct dba_db_job *db_job_new(struct dba_db_pool *p, const struct dba_db_stmt *s
 void db_job_plan(struct db_conn *c, struct dba_db_job *j);
 void db_stmt_cache_add(struct db_conn *c, const char *sql, const char *name);
 void db_stmt_cache_clear(struct db_conn *c);
+
+/* conn_log.c: libpq notices through the logger (set on every new PGconn); a profile's database
+   going down (logged on the first failed connect of any worker; returns true: the caller logs its
+   own line at debug) and coming back (logged once, by the first pool that connects again). */
+void db_conn_log_attach(struct db_conn *c);
+bool db_pool_log_down(const struct dba_db_pool *p, const char *msg);
+void db_pool_log_up(const struct dba_db_pool *p);
 
 #endif

@@ -237,6 +237,9 @@ void dba__http_metrics_record(struct req *r, unsigned status, int64_t bytes);
 /* The Prometheus text of /metrics (pool figures summed by the caller) appended to b. */
 void dba__http_metrics_render(struct dba_http_server *s, const struct dba_db_pool_stats *st,
                               struct dba_buf *b);
+/* At server.log_level = debug: one line per statement r sends, with its request id, the SQL
+   (control bytes escaped) and its parameters masked ($1=<5 bytes>, $2=NULL). */
+void dba__http_log_statements(struct req *r, const struct dba_db_stmt *stmts, size_t n);
 /* response.c: r's request id (the trace header's value when sent, else <worker>.<number>),
    printable ASCII, into buf. */
 void dba__http_request_id(struct req *r, char *buf, size_t n);

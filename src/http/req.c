@@ -176,6 +176,12 @@ http_submit(struct req *r, const struct dba_db_stmt *stmts, size_t n, size_t res
         r->state = REQ_ANSWERED;
         return dba__http_send_err(r, &r->err);
     }
+    /* ops: the request id on the engine's lines about this job (notices); at debug the SQL. */
+    char rid[80];
+    dba__http_request_id(r, rid, sizeof(rid));
+    dba_db_job_set_tag(r->job, rid);
+    if (DBA_LOG_DEBUG <= dba_log_level_current)
+        dba__http_log_statements(r, stmts, n);
     r->w->inflight++;
     MHD_suspend_connection(r->mc);
     return MHD_YES;
