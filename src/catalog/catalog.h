@@ -18,6 +18,19 @@
 
 struct dba_function;
 
+/*
+ * A domain representation (PostgREST's "data representations"): a domain with implicit casts
+ * WITH FUNCTION between it and json or text changes how its columns are read and written.
+ * The functions are schema-qualified and quoted ("s"."f"), ready for SQL text; NULL when the
+ * cast is not declared (or the loading role may not execute its function).
+ */
+struct dba_repr {
+    char *type;      /* the domain, format_type(oid, NULL) (as dba_column.base_type) */
+    char *to_json;   /* CREATE CAST (domain AS json): applied to the column in JSON output */
+    char *from_json; /* CREATE CAST (json AS domain): parses a JSON body value (as json) */
+    char *from_text; /* CREATE CAST (text AS domain): parses a query string filter value */
+};
+
 struct dba_column {
     char *name;          /* column name */
     char *type;          /* format_type() text, e.g. "character varying(20)", "integer[]" */
@@ -40,6 +53,8 @@ struct dba_column {
     const struct dba_function *function; /* a computed column (dba_table.computed): the function
                             f(<table row>) it calls; name, type and type_category are the
                             function's (borrowed, not owned). NULL for a real column */
+    const struct dba_repr *repr; /* the representation of the column's domain type
+                            (dba_catalog.reprs, borrowed), or NULL */
 };
 
 struct dba_fkey {
@@ -237,6 +252,10 @@ struct dba_catalog {
     size_t n_functions;         /* count */
     char **timezones;           /* pg_timezone_names, sorted case-insensitively (Prefer: timezone) */
     size_t n_timezones;         /* count */
+    struct dba_repr *reprs;     /* domain representations of any schema, sorted by type; every
+                                   column (relations, computed columns, functions' own result
+                                   tables) of such a domain points at its entry */
+    size_t n_reprs;             /* count */
     /* internal */
     _Atomic int refs;           /* reference count */
 };
@@ -288,9 +307,9 @@ double dba_catalog_similarity(const char *a, const char *b);
    managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */
 bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude);
 
-/* Loads the catalog over an open blocking connection (a PGconn *) in seven queries for the whole
+/* Loads the catalog over an open blocking connection (a PGconn *) in eight queries for the whole
    database (relations and columns, constraints, indexes, time zones, view rules for the
-   relationships, functions, triggers), inside a read-only
+   relationships, functions, triggers, domain representations), inside a read-only
    transaction (or a savepoint when the connection is already in one) with search_path =
    pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,

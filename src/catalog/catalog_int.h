@@ -49,6 +49,8 @@ void dba__catalog_relationships_free(struct dba_table *t);
 
 /* load.c: frees t->triggers. */
 void dba__catalog_triggers_free(struct dba_table *t);
+/* load.c: frees c->reprs. */
+void dba__catalog_reprs_free(struct dba_catalog *c);
 
 /* Levenshtein distance of two names (99 when either is longer than 64 bytes), for hints. */
 size_t dba__catalog_edit_distance(const char *a, const char *b);
