@@ -53,6 +53,8 @@ struct req_unit {
     size_t n;                   /* statements so far */
     size_t cap;                 /* room in stmts */
     size_t result_index;        /* the main statement, valid once added */
+    size_t aux_index;           /* the auxiliary statement (dba__http_unit_aux), if has_aux */
+    bool has_aux;               /* an auxiliary statement was added */
     bool tx;                    /* BEGIN was added: the end statements follow the main one */
     bool read_only;             /* the transaction is READ ONLY */
     bool has_main;              /* the main statement was added */
@@ -106,6 +108,7 @@ struct req {
     struct req_unit unit;          /* statements of the running job */
     struct http_policy pol;        /* the policy step's decisions */
     struct pg_result *res;         /* job result (owned until finish) */
+    struct pg_result *aux;         /* the unit's auxiliary statement's result, or NULL (owned) */
     struct dba_err err;            /* job error when res is NULL */
     bool failed;                   /* job ended with err */
     const char *err_content_range; /* Content-Range to put on an error response, or NULL */
@@ -206,6 +209,9 @@ void dba__http_unit_set(struct req *r, const char *name, const char *value);
 void dba__http_unit_setup(struct req *r, const char *sql, const char *const *params, int n_params);
 /* Adds the main statement, whose result finish receives. Strings borrowed as above. */
 void dba__http_unit_main(struct req *r, const char *sql, const char *const *params, int n_params);
+/* Adds an auxiliary statement (after the main one; at most one) whose result is kept too:
+   r->aux when finish runs (NULL if it failed). Strings borrowed as above. */
+void dba__http_unit_aux(struct req *r, const char *sql, const char *const *params, int n_params);
 /* Ends the unit (COMMIT, or SET CONSTRAINTS ALL IMMEDIATE + ROLLBACK when r->pol.tx_rollback),
    sends it as one pipeline and suspends; finish runs after resume. */
 enum MHD_Result dba__http_unit_run(struct req *r, req_finish_cb finish);

@@ -115,6 +115,8 @@ on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
 {
     struct req *r = arg;
 
+    dba_db_res_clear(r->aux); /* a previous job's */
+    r->aux = dba_db_job_take_aux(r->job);
     r->job = NULL;
     r->res = res;
     r->failed = res == NULL;
@@ -221,6 +223,15 @@ dba__http_unit_main(struct req *r, const char *sql, const char *const *params, i
     unit_add(r, sql, params, n_params);
 }
 
+void
+dba__http_unit_aux(struct req *r, const char *sql, const char *const *params, int n_params)
+{
+    DBA_ASSERT(r->unit.has_main && !r->unit.has_aux);
+    r->unit.aux_index = r->unit.n;
+    r->unit.has_aux = true;
+    unit_add(r, sql, params, n_params);
+}
+
 enum MHD_Result
 dba__http_unit_run(struct req *r, req_finish_cb finish)
 {
@@ -241,7 +252,10 @@ dba__http_unit_run(struct req *r, req_finish_cb finish)
     } else if (u->tx) {
         unit_add(r, "COMMIT", NULL, 0);
     }
-    return http_submit(r, u->stmts, u->n, u->result_index, finish);
+    return http_submit(r, u->stmts, u->n,
+                       u->has_aux ? DBA_DB_WITH_AUX(u->result_index, u->aux_index)
+                                  : u->result_index,
+                       finish);
 }
 
 

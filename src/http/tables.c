@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "query/query.h"
 #include "http/grammar.h"
 #include "http/http_int.h"
@@ -164,6 +166,9 @@ tables_submit(struct req *r, struct tables_ctx *tc)
     if (tc->timezone != NULL)
         dba__http_unit_set(r, "timezone", tc->timezone);
     dba__http_unit_main(r, sql, tc->sql.params, (int)tc->sql.n_params);
+    /* count=planned with filters: the planner's estimate, in the same round trip */
+    if (tc->sql.count_plan != NULL && !tc->plan.on)
+        dba__http_unit_aux(r, tc->sql.count_plan, tc->sql.params, (int)tc->sql.count_plan_params);
     return dba__http_unit_run(r, dba__http_tables_finish);
 }
 
@@ -356,12 +361,30 @@ add_content_location(struct req *r, struct MHD_Response *resp, const char *table
     dba_buf_cleanup(&b);
 }
 
+/* The planner's row estimate from the EXPLAIN (FORMAT JSON) of a planned count (r->aux): the top
+   plan's "Plan Rows" as text (arena), or NULL. */
+static const char *
+planned_total(struct req *r)
+{
+    json_t *doc, *rows;
+    const char *out = NULL;
+
+    if (r->aux == NULL || dba_db_res_ntuples(r->aux) != 1 || dba_db_res_nfields(r->aux) != 1)
+        return NULL;
+    doc = json_loads(dba_db_res_value(r->aux, 0, 0), 0, NULL);
+    rows = json_object_get(json_object_get(json_array_get(doc, 0), "Plan"), "Plan Rows");
+    if (json_is_number(rows) && json_number_value(rows) >= 0)
+        out = dba_arena_printf(r->a, "%lld", (long long)json_number_value(rows));
+    json_decref(doc);
+    return out;
+}
+
 static enum MHD_Result
 finish_read(struct req *r, struct tables_ctx *tc)
 {
     const struct dba_query *q = &tc->q;
     long n = strtol(dba_db_res_value(r->res, 0, DBA_SQL_COL_PAGE_TOTAL), NULL, 10);
-    const char *total = col_text(r, DBA_SQL_COL_TOTAL);
+    const char *total = tc->sql.count_plan ? planned_total(r) : col_text(r, DBA_SQL_COL_TOTAL);
     long lower = effective_offset(q);
     unsigned status = 200;
 

@@ -355,6 +355,11 @@ struct dba_sql {
     const char **params;  /* n_params values (arena); NULL = SQL NULL; all sent as untyped text
                              (paramTypes 0), PostgreSQL infers each type from its context */
     size_t n_params;      /* count */
+    const char *count_plan; /* count=planned the planner must estimate (a read with filters, or
+                             of a view): "EXPLAIN (FORMAT JSON) SELECT 1 FROM ... WHERE ..." (arena)
+                             whose top "Plan Rows" is the total, as PostgREST does; the
+                             statement's total column is then NULL. NULL otherwise */
+    size_t count_plan_params; /* count_plan takes params[0..count_plan_params) */
 };
 
 /*
@@ -366,7 +371,8 @@ struct dba_sql {
  * or JSON index, PGRST105/114/115 bad PUT, PGRST102 missing body). out is untouched on failure.
  * Reads use the caller's count preference: count=exact and count=estimated give an exact count;
  * count=planned gives pg_class.reltuples when the query has no filter and the table has been
- * analysed (the exact count otherwise).
+ * analysed, with filters (or on a view) out->count_plan for the caller to run in the same unit,
+ * and the exact count when neither applies (embedded !inner conditions, function calls).
  */
 DBA_MUSTCHECK int dba_query_sql_build(const struct dba_query *q, const struct dba_table *t,
                                    long max_rows, struct dba_arena *a, struct dba_sql *out,

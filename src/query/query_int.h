@@ -52,6 +52,8 @@ struct sql_ctx {
     const char **params;       /* bound values so far (arena) */
     size_t n_params;           /* count */
     size_t cap_params;         /* allocated slots */
+    const char *count_plan;    /* see dba_sql.count_plan (sql_read.c) */
+    size_t count_plan_params;  /* its parameters: the first ones */
     const char *with_cte;      /* a call's row source: "pgrst_call AS MATERIALIZED (...)", put
                                   first in the read's WITH list (sql_call.c), else NULL */
 };

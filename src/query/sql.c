@@ -259,6 +259,8 @@ dba_query_sql_build(const struct dba_query *q, const struct dba_table *t, long m
     out->text = b;
     out->params = c.params;
     out->n_params = c.n_params;
+    out->count_plan = c.count_plan;
+    out->count_plan_params = c.count_plan_params;
     return DBA_OK;
 }
 
