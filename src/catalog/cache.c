@@ -215,6 +215,7 @@ dba_catalog_unref(struct dba_catalog *c)
         table_free(&c->tables[i]);
     free(c->tables);
     dba__catalog_reprs_free(c);
+    dba__catalog_media_free(c);
     dba__catalog_names_free(c->schemas, c->n_schemas);
     dba__catalog_names_free(c->timezones, c->n_timezones);
     free(c->server_version);

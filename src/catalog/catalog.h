@@ -241,6 +241,25 @@ struct dba_function {
     struct dba_table *own_ret;    /* ret_table when the function owns it, else NULL */
 };
 
+/*
+ * A media type handler (PostgREST's custom media types): a domain named after a media type
+ * ("text/plain", "application/vnd.geo2+json", or the any type "*" "/" "*") decides the response
+ * body for that Accept.
+ * Either an aggregate of an exposed schema over a relation's row type (or anyelement) returning
+ * the domain — the body is the aggregate of the rows — or a function of an exposed schema
+ * returning the domain (not SETOF) — the body is its value.
+ */
+struct dba_media_handler {
+    char *media_type;    /* the domain's name, lower case: the Accept range it answers */
+    char *content_type;  /* the response's media type: the domain's name, application/octet-stream
+                            for the any type */
+    char *base;          /* the domain's base type name (pg_type.typname): "bytea", "jsonb"... */
+    char *agg;           /* an aggregate: quoted "s"."f"; NULL for a function returning the domain */
+    char *schema;        /* the relation (aggregate) or function it applies to; NULL with name for
+                            an aggregate over anyelement (every relation and call) */
+    char *name;          /* see schema */
+};
+
 struct dba_catalog {
     char **schemas;             /* exposed schemas, first = default */
     size_t n_schemas;           /* count */
@@ -256,6 +275,8 @@ struct dba_catalog {
                                    column (relations, computed columns, functions' own result
                                    tables) of such a domain points at its entry */
     size_t n_reprs;             /* count */
+    struct dba_media_handler *media; /* media type handlers, in load order */
+    size_t n_media;             /* count */
     /* internal */
     _Atomic int refs;           /* reference count */
 };
@@ -295,6 +316,11 @@ DBA_MUSTCHECK int dba_catalog_relationship_find(const struct dba_catalog *c,
 const struct dba_function *dba_catalog_function_find(const struct dba_catalog *c,
                                                      const char *schema, const char *name,
                                                      size_t *n);
+/* The media type handler for media_type (lower case, without parameters) of the relation or
+   function schema.name (schema and name NULL: the handlers over anyelement), or NULL. */
+const struct dba_media_handler *dba_catalog_media_find(const struct dba_catalog *c,
+                                                       const char *schema, const char *name,
+                                                       const char *media_type);
 /* Closest function name in schema to `name` with a similarity of at least 0.75 (PostgREST's
    hint for an unknown function), or NULL. */
 const char *dba_catalog_function_suggest(const struct dba_catalog *c, const char *schema,
@@ -307,9 +333,9 @@ double dba_catalog_similarity(const char *a, const char *b);
    managed, i.e. not a partition and not named in exclude ("t" or "schema.t"; may be NULL). */
 bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_config_strv *exclude);
 
-/* Loads the catalog over an open blocking connection (a PGconn *) in eight queries for the whole
+/* Loads the catalog over an open blocking connection (a PGconn *) in nine queries for the whole
    database (relations and columns, constraints, indexes, time zones, view rules for the
-   relationships, functions, triggers, domain representations), inside a read-only
+   relationships, functions, triggers, domain representations, media type handlers), inside a read-only
    transaction (or a savepoint when the connection is already in one) with search_path =
    pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,

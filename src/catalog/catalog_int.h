@@ -61,5 +61,9 @@ size_t dba__catalog_edit_distance(const char *a, const char *b);
 extern const char *const dba__catalog_sql_functions;
 void dba__catalog_functions_load(struct dba_catalog *c, const void *pgresult);
 void dba__catalog_functions_free(struct dba_catalog *c);
+/* functions.c: media type handlers ($1 = the exposed schemas), their model and its release. */
+extern const char *const dba__catalog_sql_media;
+void dba__catalog_media_load(struct dba_catalog *c, const void *pgresult);
+void dba__catalog_media_free(struct dba_catalog *c);
 
 #endif

@@ -1,6 +1,6 @@
-/* load.c - the one reader of pg_catalog: eight queries (the sixth is functions.c's pg_proc query,
-   the seventh the triggers, the eighth the casts of domain representations) for the whole
-   database, never one per
+/* load.c - the one reader of pg_catalog: nine queries (the sixth is functions.c's pg_proc query,
+   the seventh the triggers, the eighth the casts of domain representations, the ninth
+   functions.c's media type handlers) for the whole database, never one per
    relation (the keeper runs this on every reload), inside a read-only transaction (or a
    savepoint) with search_path = pg_catalog so every printed type, default and definition is
    schema-qualified. The result is immutable once built. */
@@ -405,7 +405,7 @@ exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
     return r != NULL;
 }
 
-#define LOAD_N_QUERIES 8
+#define LOAD_N_QUERIES 9
 
 /* The queries, results in out[0..LOAD_N_QUERIES). false with err (and nothing to clear) on
    failure. */
@@ -416,7 +416,7 @@ load_queries(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err
     const char *const sql[LOAD_N_QUERIES] = { sql_columns, sql_constraints, sql_indexes,
                                               sql_timezones, sql_view_rules,
                                               dba__catalog_sql_functions, sql_triggers,
-                                              sql_representations };
+                                              sql_representations, dba__catalog_sql_media };
 
     for (int i = 0; i < LOAD_N_QUERIES; i++) {
         bool by_schema = sql[i] != sql_timezones && sql[i] != sql_representations;
@@ -487,6 +487,7 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
     for (int i = 0; i < PQntuples(res[6]); i++)
         load_trigger(c, res[6], i);
     load_representations(c, res[7]);
+    dba__catalog_media_load(c, res[8]);
     for (int i = 0; i < LOAD_N_QUERIES; i++)
         PQclear(res[i]);
     return c;

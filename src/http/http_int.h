@@ -354,6 +354,15 @@ struct tables_ctx {
     const struct dba_function *fn; /* /rpc: the called function (rpc.c), else NULL */
 };
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
+/* Custom media type handlers (PostgREST): when c has any, negotiates accept against those of the
+   relation or (call) function schema.name (with the default select only) and those over
+   anyelement,
+   then the built-in types; sets q->media and q->handler. False with *ret answered (406
+   PGRST107) when nothing is acceptable. Without handlers in c it does nothing (the grammar
+   negotiated). */
+bool dba__http_media_negotiate(struct req *r, const struct dba_catalog *c, const char *accept,
+                               const char *schema, const char *name, bool call,
+                               struct dba_query *q, enum MHD_Result *ret);
 /* The finish callback of a table or /rpc unit (r->ctx is a struct tables_ctx). */
 enum MHD_Result dba__http_tables_finish(struct req *r);
 /* rpc.c: <base>/rpc/<fn> for GET, HEAD and POST (the router answers other methods). */

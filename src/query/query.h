@@ -273,6 +273,8 @@ struct dba_query {
 
     struct dba_prefer prefer;       /* Prefer header */
     enum dba_media media;           /* negotiated response type */
+    const struct dba_media_handler *handler; /* a custom media type handler (catalog) decides the
+                                       body instead (media stays JSON), or NULL */
 
     enum dba_body_kind body_kind;   /* what the body is */
     const char *body;               /* JSON text of the body (NUL-terminated), or NULL */

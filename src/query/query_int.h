@@ -10,6 +10,8 @@
 
 /* Alias of the row source in every outer SELECT. */
 #define SQL_ROW "_t"
+/* The column of a scalar call's value (sql_call.c). */
+#define SQL_CALL_SCALAR "pgrst_scalar"
 /* Name of the CTE holding a call's result rows (sql_call.c). */
 #define SQL_CALL_CTE "pgrst_call"
 /* Name of the CTE holding the page (reads) or the RETURNING rows (writes). */

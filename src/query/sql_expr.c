@@ -409,11 +409,13 @@ dba__sql_list_group(struct sql_list *l, size_t pos, const char *expr)
 }
 
 /* The function rendering col in a JSON body (its domain representation's cast to json), or NULL:
- * none, or the body is not JSON (CSV shows the column's own text). */
+ * none, or the body is not built-in JSON (CSV shows the column's own text, a media type handler
+ * gets the relation's own rows). */
 static const char *
 expr_repr_out(const struct sql_ctx *c, const struct dba_column *col)
 {
-    return col && col->repr && c->q->media != DBA_MEDIA_CSV ? col->repr->to_json : NULL;
+    return col && col->repr && c->q->media != DBA_MEDIA_CSV && c->q->handler == NULL
+               ? col->repr->to_json : NULL;
 }
 
 static bool

@@ -161,3 +161,45 @@ Test(domains, domain_without_casts)
                "Prefer: return=representation, missing=default"), 201, "[{\"id\":9,\"n\":7}]");
     expect(req("GET", "/tables/paints?select=n&id=eq.1", NULL, NULL), 200, "[{\"n\":1}]");
 }
+
+Test(domains, media_type_handlers)
+{
+    /* an aggregate over the relation's row type, for the default select only */
+    const char *plain[] = { "Accept: text/plain", NULL };
+    struct dbat_resp *r = dbat_req("GET", "/tables/paints?order=id", plain, NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect_str_eq(dbat_header(r, "Content-Type"), "text/plain; charset=utf-8");
+    cr_expect_str_eq(r->body, "black,blue,none");
+    dbat_resp_free(r);
+    r = dbat_req("GET", "/tables/paints?select=id", plain, NULL);
+    cr_expect_eq(r->status, 406, "%s", r->body);
+    cr_expect(strstr(r->body, "PGRST107") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    /* an aggregate over anyelement applies to any relation and select; no charset */
+    const char *count[] = { "Accept: application/vnd.count", NULL };
+    r = dbat_req("GET", "/tables/paints?select=id&id=lt.3", count, NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect_str_eq(dbat_header(r, "Content-Type"), "application/vnd.count");
+    cr_expect_str_eq(r->body, "2");
+    dbat_resp_free(r);
+    /* the first acceptable range wins; JSON stays the default */
+    const char *both[] = { "Accept: application/vnd.unknown, text/plain;q=0.5, */*;q=0.1", NULL };
+    r = dbat_req("GET", "/tables/paints?order=id", both, NULL);
+    cr_expect_str_eq(r->body, "black,blue,none");
+    dbat_resp_free(r);
+    r = dbat_get("/tables/paints?select=id&id=eq.1");
+    cr_expect_str_eq(dbat_header(r, "Content-Type"), "application/json; charset=utf-8");
+    dbat_resp_free(r);
+    /* a function returning the media domain: its bytes, whatever the select */
+    const char *octet[] = { "Accept: application/octet-stream", NULL };
+    r = dbat_req("GET", "/tables/rpc/logo", octet, NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect_str_eq(dbat_header(r, "Content-Type"), "application/octet-stream");
+    cr_expect_eq(r->body_len, 3);
+    cr_expect(memcmp(r->body, "\x00\xff" "A", 3) == 0);
+    dbat_resp_free(r);
+    /* a relation without a handler for the type */
+    r = dbat_req("GET", "/tables/cans", octet, NULL);
+    cr_expect_eq(r->status, 406, "%s", r->body);
+    dbat_resp_free(r);
+}
