@@ -39,7 +39,16 @@ start(void)
     dbat_server_start_full(NULL, "aggregates_enabled = true;", NULL, "\"dom\"", NULL);
 }
 
-TestSuite(domains, .init = start, .fini = dbat_server_stop);
+/* The casts must not outlive the suite: other suites pg_dump the whole test database, and an
+   expected schema may not create casts. */
+static void
+stop(void)
+{
+    dbat_server_stop();
+    free(dbat_sql("SET client_min_messages = warning; DROP SCHEMA IF EXISTS dom CASCADE"));
+}
+
+TestSuite(domains, .init = start, .fini = stop);
 
 static struct dbat_resp *
 req(const char *method, const char *path, const char *body, const char *h1)
