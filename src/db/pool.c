@@ -134,7 +134,7 @@ job_deliver(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
         j->cb(j->arg, res, err);
     else
         PQclear(res);
-    free(j);
+    db_job_free(j);
 }
 
 /* Completes a job: its callback runs now, or, inside dba_db_query, from the loop soon after. */
@@ -430,7 +430,7 @@ conn_take_result(struct db_conn *c, PGresult *r)
     if (op != NULL && op->kind != DB_OP_PREPARE && op->stmt_index == j->result_index &&
         j->res == NULL)
         j->res = r;
-    else
+    else if (op == NULL || op->kind == DB_OP_PREPARE || !db_job_keep(j, op->stmt_index, r))
         PQclear(r);
     return false;
 }

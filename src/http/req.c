@@ -134,6 +134,8 @@ on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
 {
     struct req *r = arg;
 
+    dba_db_res_clear(r->aux); /* a previous job's */
+    r->aux = dba_db_job_take_aux(r->job);
     r->job = NULL;
     if (res == NULL && dba__http_replica_retry(r, err)) {
         /* The replica failed the read for a reason of its own: the primary answers it. */
@@ -276,6 +278,15 @@ dba__http_unit_main(struct req *r, const char *sql, const char *const *params, i
     unit_add(r, sql, params, n_params);
 }
 
+void
+dba__http_unit_aux(struct req *r, const char *sql, const char *const *params, int n_params)
+{
+    DBA_ASSERT(r->unit.has_main && !r->unit.has_aux);
+    r->unit.aux_index = r->unit.n;
+    r->unit.has_aux = true;
+    unit_add(r, sql, params, n_params);
+}
+
 enum MHD_Result
 dba__http_unit_run(struct req *r, req_finish_cb finish)
 {
@@ -308,7 +319,10 @@ dba__http_unit_run(struct req *r, req_finish_cb finish)
             unit_add(r, "SELECT pg_current_wal_insert_lsn()", NULL, 0);
         }
     }
-    return http_submit(r, u->stmts, u->n, u->result_index, finish, replica_ok, capture);
+    return http_submit(r, u->stmts, u->n,
+                       u->has_aux ? DBA_DB_WITH_AUX(u->result_index, u->aux_index)
+                                  : u->result_index,
+                       finish, replica_ok, capture);
 }
 
 

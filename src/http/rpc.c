@@ -509,13 +509,15 @@ rpc_call_fill(struct dba_arena *a, struct dba_call *call, const struct rpc_in *i
 /* The grammar reads the rest of the request: select, filters, order, limit, Prefer, Accept. */
 static bool
 rpc_parse(struct req *r, struct tables_ctx *tc, enum dba_method m, const struct rpc_in *in,
-          enum MHD_Result *ret)
+          const struct dba_function *fn, enum MHD_Result *ret)
 {
+    const char *accept = dba__http_header(r, "Accept");
+    bool custom = r->cache != NULL && r->cache->n_media > 0;
     struct dba_http_req_in gin = {
         .method = m == DBA_M_POST ? DBA_M_GET : m,
         .query = in->post ? r->raw_query : in->rest_text,
         .prefer = dba__http_header_all(r, "Prefer"),
-        .accept = dba__http_header(r, "Accept"),
+        .accept = custom ? NULL : accept, /* then negotiated with the media handlers */
         .range = m == DBA_M_GET ? dba__http_header(r, "Range") : NULL,
     };
     struct dba_err err;
@@ -525,6 +527,12 @@ rpc_parse(struct req *r, struct tables_ctx *tc, enum dba_method m, const struct 
         return false;
     }
     tc->q.method = m;
+    if (custom &&
+        dba__http_media_negotiate(r->cache, accept, fn->schema, fn->name, true, &tc->q, &err)
+            != DBA_OK) {
+        *ret = dba__http_send_err(r, &err);
+        return false;
+    }
     return true;
 }
 
@@ -614,7 +622,7 @@ dba__http_rpc(struct req *r, const char *fn)
     call->name = call->fn->name;
     rpc_call_fill(r->a, call, &in, whole, dba_arena_strndup(r->a, r->body.data ? r->body.data : "",
                                                              r->body.len));
-    if (!rpc_parse(r, tc, m, &in, &ret))
+    if (!rpc_parse(r, tc, m, &in, call->fn, &ret))
         return ret;
     r->t_us[REQ_T_PARSED] = dba_now_us();
     tc->fn = call->fn;
