@@ -283,6 +283,7 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
         .prepared = s->active->prepared_statements,
         .queue_limit = cfg->server.queue_limit > 0 ? cfg->server.queue_limit : 1024,
     };
+    dba__http_unit_pool_opts(s->active, &po);
     w->pool = dba_db_pool_new(w->loop, &po);
     dba__http_replicas_worker_init(w, po.size);
     return DBA_OK;
