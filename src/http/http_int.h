@@ -139,7 +139,6 @@ struct worker {
     struct dba_loop_io mhd_io;     /* MHD's epoll fd in our loop */
     struct MHD_Daemon *mhd_admin;  /* its daemon on the admin listener (admin.port), or NULL */
     struct dba_loop_io mhd_admin_io; /* that daemon's epoll fd in our loop */
-    int admin_listen_fd;           /* mhd_admin's listen socket after quiescing, or -1 */
     struct dba_db_pool *pool;      /* its slice of the active profile's pool */
     struct dba_db_pool **replicas; /* one pool per profiles.X.replicas entry (replicas.c) */
     int n_replicas;                /* count */
@@ -153,7 +152,6 @@ struct worker {
     bool draining;                 /* shutting down: counting the last responses out */
     uint64_t n_seq;                /* requests seen, for request ids */
     long answering;                /* while draining: resumed requests not yet completed */
-    int listen_fd;                 /* listen socket handed back by MHD_quiesce_daemon, or -1 */
     pthread_mutex_t tasks_lock;    /* guards tasks_done */
     struct http_task *tasks_done;  /* finished background tasks, pushed by their threads */
     pthread_mutex_t stats_lock;    /* guards stats_snap */

@@ -376,6 +376,11 @@ dba__http_on_request(void *cls, struct MHD_Connection *mc, const char *url, cons
     if (r->state == REQ_NEW) {
         r->method = method;
         r->url = url;
+        /* Past the grace period the pool is closed: a request a keep-alive connection sends
+           now gets its connection closed unanswered, as if it had raced an idle close, so a
+           load balancer or client sends it again elsewhere (docs/SCALING.md). */
+        if (r->w->draining)
+            return MHD_NO;
     }
     return req_step(r, upload, upload_size);
 }

@@ -133,6 +133,13 @@ worker_drain(struct worker *w)
     worker_run_mhd(w);
 }
 
+static void
+worker_close_listener(MHD_socket fd)
+{
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -159,9 +166,12 @@ worker_main(void *arg)
         }
         if (atomic_load(&w->stop)) {
             if (!quiesced) {
-                w->listen_fd = MHD_quiesce_daemon(w->mhd);
+                /* Closed at once, not at exit: a new connection is refused right away (a load
+                   balancer retries it on another process) instead of waiting unanswered in the
+                   backlog until the grace period ends. */
+                worker_close_listener(MHD_quiesce_daemon(w->mhd));
                 if (w->mhd_admin != NULL)
-                    w->admin_listen_fd = MHD_quiesce_daemon(w->mhd_admin);
+                    worker_close_listener(MHD_quiesce_daemon(w->mhd_admin));
                 quiesced = true;
             }
             /* In-flight requests finish normally until the deadline. */
@@ -261,8 +271,6 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
 
     w->srv = s;
     w->index = index;
-    w->listen_fd = -1;
-    w->admin_listen_fd = -1;
     pthread_mutex_init(&w->stats_lock, NULL);
     pthread_mutex_init(&w->tasks_lock, NULL);
     w->metrics = dba__http_metrics_new();
@@ -374,10 +382,6 @@ server_free(struct dba_http_server *s)
             MHD_stop_daemon(w->mhd);
         if (w->mhd_admin != NULL)
             MHD_stop_daemon(w->mhd_admin);
-        if (w->listen_fd >= 0)
-            close(w->listen_fd);
-        if (w->admin_listen_fd >= 0)
-            close(w->admin_listen_fd);
         dba_loop_free(w->loop);
         pthread_mutex_destroy(&w->stats_lock);
         pthread_mutex_destroy(&w->tasks_lock);
