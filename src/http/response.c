@@ -10,7 +10,7 @@
 #include "http/http_int.h"
 
 #define CORS_EXPOSE "Content-Encoding, Content-Location, Content-Range, Content-Type, Date, " \
-                    "Location, Server, Transfer-Encoding, Range-Unit"
+                    "Location, Server, Transfer-Encoding, Range-Unit, X-Db-Lsn"
 
 /* True when server.cors_allowed_origins allows every origin: an entry "*", or "" (PostgREST's
    empty setting). An empty list means no CORS at all. */
