@@ -134,8 +134,9 @@ struct dba_profile {
     struct dba_config_strv schemas; /* exposed schemas, default [ "public" ] */
     bool prepared_statements;    /* cache prepared statements, default true (false for PgBouncer) */
     bool read_only;              /* refuse writes, default false */
-    int statement_timeout_ms;    /* default server.request_timeout_ms; 0 = none. Sent in each
-                                    request's transaction (set_config), never at connect */
+    int statement_timeout_ms;    /* default server.request_timeout_ms; 0 = none. A startup
+                                    option with prepared_statements, else set in each
+                                    request's transaction (set_config; docs/SCALING.md) */
     char *listen_url;            /* listen_url: the schema keeper's own direct connection (catalog
                                     loads, LISTEN pgrst), or NULL = url; for a url that points
                                     at a transaction-mode pooler (docs/SCALING.md) */

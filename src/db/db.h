@@ -52,6 +52,10 @@ struct dba_db_pool_opts {
     int size;                  /* maximum connections */
     bool prepared;             /* cache prepared statements per connection */
     int queue_limit;           /* max waiting jobs; beyond it dba_db_query fails with DBA_EBUSY */
+    int statement_timeout_ms;  /* > 0: sent as a startup option (-c statement_timeout=); 0 = not
+                                  at connect (a pooler: the unit carries it, or none at all) */
+    bool read_only;            /* startup option default_transaction_read_only=on (direct
+                                  connections only) */
     bool replica;              /* a standby: dba_db_pool_tick polls pg_last_wal_replay_lsn() every
                                   DBA_DB_REPLAY_POLL_MS (also its health check) */
 };

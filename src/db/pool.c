@@ -15,10 +15,12 @@
  *   tries every address in turn (localhost: ::1 then 127.0.0.1). The answer is kept for
  *   POOL_DNS_TTL_MS and resolved again after a failed connect, as pgbouncer does.
  * - Deadlines: dba_db_pool_tick() cuts jobs past their deadline. libpq 15 has no non-blocking
- *   cancel, so a running job is cut by closing its connection; statement_timeout (set by the
- *   request's unit, never at connect) backs this up.
- * - Nothing is sent that a transaction-mode pooler cannot carry: no startup options, no session
- *   setting, no LISTEN; with prepared = false only unnamed statements (docs/SCALING.md).
+ *   cancel, so a running job is cut by closing its connection; statement_timeout (a startup option,
+ *   or set by the request's unit behind a pooler) backs this up.
+ * - Startup options (statement_timeout, default_transaction_read_only) only when the owner asks
+ *   for them (a direct connection); otherwise nothing is sent that a transaction-mode pooler
+ *   cannot carry: no startup options, no session setting, no LISTEN; with prepared = false only
+ *   unnamed statements (docs/SCALING.md).
  * - The contract (db.h): a callback never runs inside dba_db_query. While a submission is under
  *   way (pool->submitting), a job that fails (a send error, a connect that fails at once, the
  *   database found down) is parked on pool->done_head and delivered from the loop, woken by an
@@ -268,13 +270,30 @@ conn_connect_start(struct db_conn *c)
 {
     struct dba_db_pool *p = c->pool;
     bool by_addr = p->host != NULL && p->conn_addrs != NULL;
-    /* No startup `options` and no session setting: a transaction-mode pooler (PgBouncer) hands
-       each transaction to any server connection, so everything a request needs travels in its
-       own unit (statement_timeout as set_config(..., true), src/http/req.c). */
-    const char *keys[] = { "dbname", "application_name", by_addr ? "host" : NULL, "hostaddr",
-                           NULL };
-    const char *vals[] = { p->opts.conninfo, "db-adapter pool", p->conn_hosts, p->conn_addrs,
-                           NULL };
+    /* statement_timeout as a startup option only when the pool was asked to (a direct
+       connection, prepared = true): a transaction-mode pooler (PgBouncer) refuses startup
+       options and hands each transaction to any server connection, so there the request's own
+       unit carries it as set_config(..., true) (src/http/req.c, docs/SCALING.md). */
+    char opts[96];
+    const char *keys[6], *vals[6];
+    int k = 0;
+
+    keys[k] = "dbname", vals[k++] = p->opts.conninfo;
+    keys[k] = "application_name", vals[k++] = "db-adapter pool";
+    if (p->opts.statement_timeout_ms > 0 || p->opts.read_only) {
+        int n = 0;
+        if (p->opts.statement_timeout_ms > 0)
+            n = snprintf(opts, sizeof(opts), "-c statement_timeout=%d ",
+                         p->opts.statement_timeout_ms);
+        snprintf(opts + n, sizeof(opts) - (size_t)n, "%s",
+                 p->opts.read_only ? "-c default_transaction_read_only=on" : "");
+        keys[k] = "options", vals[k++] = opts;
+    }
+    if (by_addr) {
+        keys[k] = "host", vals[k++] = p->conn_hosts;
+        keys[k] = "hostaddr", vals[k++] = p->conn_addrs;
+    }
+    keys[k] = vals[k] = NULL;
 
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (c->pg == NULL) {

@@ -142,7 +142,6 @@ struct worker {
     struct dba_loop_io mhd_io;     /* MHD's epoll fd in our loop */
     struct MHD_Daemon *mhd_admin;  /* its daemon on the admin listener (admin.port), or NULL */
     struct dba_loop_io mhd_admin_io; /* that daemon's epoll fd in our loop */
-    int admin_listen_fd;           /* mhd_admin's listen socket after quiescing, or -1 */
     struct dba_db_pool *pool;      /* its slice of the active profile's pool */
     struct dba_db_pool **replicas; /* one pool per profiles.X.replicas entry (replicas.c) */
     int n_replicas;                /* count */
@@ -156,7 +155,6 @@ struct worker {
     bool draining;                 /* shutting down: counting the last responses out */
     uint64_t n_seq;                /* requests seen, for request ids */
     long answering;                /* while draining: resumed requests not yet completed */
-    int listen_fd;                 /* listen socket handed back by MHD_quiesce_daemon, or -1 */
     pthread_mutex_t tasks_lock;    /* guards tasks_done */
     struct http_task *tasks_done;  /* finished background tasks, pushed by their threads */
     pthread_mutex_t stats_lock;    /* guards stats_snap */
@@ -215,6 +213,15 @@ enum MHD_Result dba__http_run(struct req *r, const char *sql, const char *const 
 /* The request's unit (struct req_unit), built in this order: begin, any number of set, main,
    then run. begin opens the transaction; read_only makes it READ ONLY. */
 void dba__http_unit_begin(struct req *r, enum req_iso iso, bool read_only);
+/* Where the profile's session settings travel (docs/SCALING.md): with prepared_statements (a
+   direct connection) as startup options of the pool's connections (statement_timeout,
+   default_transaction_read_only), so a plain read stays one statement; without (a transaction-mode
+   pooler refuses startup options) in each unit. Fills those fields of po. */
+void dba__http_unit_pool_opts(const struct dba_profile *p, struct dba_db_pool_opts *po);
+/* The statement_timeout the unit must set itself (arena text of milliseconds), or NULL: none
+   configured, or sent at connect. dba__http_unit_begin adds it as its own set_config statement
+   when there is no auth group; with one, dba__http_policy_unit folds it into its statement. */
+const char *dba__http_unit_timeout(struct req *r);
 /* Adds `SELECT set_config(name, value, true)`: the setting lasts until the transaction ends.
    name and value are borrowed until the job's callback runs. */
 void dba__http_unit_set(struct req *r, const char *name, const char *value);
@@ -351,8 +358,8 @@ enum MHD_Result dba__http_openapi_json(struct req *r);
 bool dba__http_policy_identity(struct req *r, enum MHD_Result *ret);
 /* Adds the identity to the unit (after dba__http_unit_begin, before the main statement): one
    statement setting request.jwt.claims, request.method, request.path, request.headers,
-   request.cookies and role, then SELECT <pre_request>() when configured. Nothing without an
-   auth group. */
+   request.cookies and role (and statement_timeout, dba__http_unit_timeout), then
+   SELECT <pre_request>() when configured. Nothing without an auth group. */
 void dba__http_policy_unit(struct req *r);
 /* Table routes: the schema from Accept-Profile (read) or Content-Profile (write) into
    r->pol.schema / schema_echo; an unexposed schema queues 406 PGRST106 into *ret. */

@@ -292,6 +292,12 @@ policy_pre_request_sql(struct req *r, const char *fn)
     return sql;
 }
 
+/* The request.* settings of the identity statement ($1..$5). */
+#define POLICY_SET_REQUEST                                                                         \
+    "SELECT set_config('request.jwt.claims', $1, true), "                                        \
+    "set_config('request.method', $2, true), set_config('request.path', $3, true), "             \
+    "set_config('request.headers', $4, true), set_config('request.cookies', $5, true)"
+
 void
 dba__http_policy_unit(struct req *r)
 {
@@ -305,29 +311,29 @@ dba__http_policy_unit(struct req *r)
     const char *path = r->url;
     if (bl > 0 && strncmp(path, base, bl) == 0 && (path[bl] == '/' || path[bl] == '\0'))
         path += bl;
-    const char **p = dba_arena_alloc(r->a, 6 * sizeof(*p));
+    const char **p = dba_arena_alloc(r->a, 7 * sizeof(*p));
     p[0] = pol->claims ? pol->claims : "{}";
     p[1] = r->method;
     p[2] = path[0] ? path : "/";
     p[3] = policy_values_json(r, MHD_HEADER_KIND);
     p[4] = policy_values_json(r, MHD_COOKIE_KIND);
-    p[5] = pol->role;
-    /* One fixed text (prepared once per connection); the role last, bound as a value:
+    /* Fixed texts (each prepared once per connection); the role last, bound as a value:
        set_config('role', ...) is SET LOCAL ROLE without splicing a name into SQL. With no role
-       (the admin token) the request runs as the connecting role. */
+       (the admin token) the request runs as the connecting role. Behind a pooler the same
+       statement sets statement_timeout (dba__http_unit_timeout): no statement of its own. */
+    static const char *const sql[2][2] = {
+        { POLICY_SET_REQUEST, POLICY_SET_REQUEST ", set_config('role', $6, true)" },
+        { POLICY_SET_REQUEST ", set_config('statement_timeout', $6, true)",
+          POLICY_SET_REQUEST ", set_config('statement_timeout', $6, true), "
+                             "set_config('role', $7, true)" },
+    };
+    const char *ms = dba__http_unit_timeout(r);
+    int n = 5;
+    if (ms != NULL)
+        p[n++] = ms;
     if (pol->role != NULL)
-        dba__http_unit_setup(r, "SELECT set_config('request.jwt.claims', $1, true), "
-                                "set_config('request.method', $2, true), "
-                                "set_config('request.path', $3, true), "
-                                "set_config('request.headers', $4, true), "
-                                "set_config('request.cookies', $5, true), "
-                                "set_config('role', $6, true)", p, 6);
-    else
-        dba__http_unit_setup(r, "SELECT set_config('request.jwt.claims', $1, true), "
-                                "set_config('request.method', $2, true), "
-                                "set_config('request.path', $3, true), "
-                                "set_config('request.headers', $4, true), "
-                                "set_config('request.cookies', $5, true)", p, 5);
+        p[n++] = pol->role;
+    dba__http_unit_setup(r, sql[ms != NULL][pol->role != NULL], p, n);
     if (s->auth_cfg->pre_request != NULL)
         dba__http_unit_setup(r, policy_pre_request_sql(r, s->auth_cfg->pre_request), NULL, 0);
 }

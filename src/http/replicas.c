@@ -38,6 +38,7 @@ dba__http_replicas_worker_init(struct worker *w, int per_worker)
             .queue_limit = s->cfg->server.queue_limit > 0 ? s->cfg->server.queue_limit : 1024,
             .replica = true,
         };
+        dba__http_unit_pool_opts(p, &po);
         w->replicas[i] = dba_db_pool_new(w->loop, &po); /* copies name and conninfo */
         free(ci);
     }

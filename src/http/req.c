@@ -230,25 +230,45 @@ dba__http_unit_begin(struct req *r, enum req_iso iso, bool read_only)
     };
 
     DBA_ASSERT(r->unit.n == 0);
-    /* A read-only profile: every unit is READ ONLY and keeps its BEGIN, so not even a function
-       called by a read writes (the sessions carry no default_transaction_read_only: nothing is
-       set at connect, for transaction-mode poolers). */
+    /* A read-only profile: every unit is READ ONLY. When the sessions are not read-only by
+       default (no startup options: a transaction-mode pooler) it also keeps its BEGIN, so not
+       even a function called by a read writes. */
     if (r->pol.read_only) {
         read_only = true;
-        r->unit.keep_tx = true;
+        r->unit.keep_tx = !r->pol.profile->prepared_statements;
     }
     unit_add(r, begin[iso][read_only ? 1 : 0], NULL, 0);
     r->unit.tx = true;
     r->unit.read_only = read_only;
-    /* statement_timeout travels in the unit (SET LOCAL through set_config), not as a startup
-       option: a transaction-mode pooler carries it, and it still costs no round trip. */
-    int ms = r->pol.profile->statement_timeout_ms;
-    if (ms > 0) {
+    /* Behind a pooler statement_timeout travels in the unit (SET LOCAL through set_config): in
+       the identity statement when there is one (policy.c), else in a statement of its own - no
+       extra round trip either way. */
+    const char *ms = dba__http_unit_timeout(r);
+    if (ms != NULL && r->w->srv->auth == NULL) {
         const char **p = dba_arena_alloc(r->a, sizeof(*p));
-        p[0] = dba_arena_printf(r->a, "%d", ms);
+        p[0] = ms;
         unit_add(r, "SELECT set_config('statement_timeout', $1, true)", p, 1);
         r->unit.n_pre = 1;
     }
+}
+
+void
+dba__http_unit_pool_opts(const struct dba_profile *p, struct dba_db_pool_opts *po)
+{
+    bool at_startup = p->prepared_statements;
+
+    po->statement_timeout_ms = at_startup ? p->statement_timeout_ms : 0;
+    po->read_only = at_startup && p->read_only;
+}
+
+const char *
+dba__http_unit_timeout(struct req *r)
+{
+    const struct dba_profile *p = r->pol.profile;
+
+    if (p->prepared_statements || p->statement_timeout_ms <= 0)
+        return NULL;
+    return dba_arena_printf(r->a, "%d", p->statement_timeout_ms);
 }
 
 void
@@ -297,8 +317,9 @@ dba__http_unit_run(struct req *r, req_finish_cb finish)
        one statement is its own transaction. Measured on a one-row read by primary key: BEGIN
        READ ONLY + COMMIT cost ~13% more at PostgreSQL (pgbench, pipelined, prepared) and ~5%
        more CPU per HTTP request (gateway + PostgreSQL, wrk). */
-    /* With statement_timeout, its set_config and the statement go without BEGIN/COMMIT: the
-       statements of one pipeline sync run as one implicit transaction, so SET LOCAL holds. */
+    /* Behind a pooler, the statement_timeout set_config and the statement go without
+       BEGIN/COMMIT: the statements of one pipeline sync run as one implicit transaction, so
+       SET LOCAL holds. With a direct connection the timeout is a startup option: one statement. */
     /* A read-only unit may go to a replica (replicas.c); the rest goes to the primary. */
     bool replica_ok = u->tx && u->read_only;
     if (u->tx && u->read_only && u->n == 2 + u->n_pre && !r->pol.tx_rollback && !u->keep_tx)
@@ -375,6 +396,11 @@ dba__http_on_request(void *cls, struct MHD_Connection *mc, const char *url, cons
     if (r->state == REQ_NEW) {
         r->method = method;
         r->url = url;
+        /* Past the grace period the pool is closed: a request a keep-alive connection sends
+           now gets its connection closed unanswered, as if it had raced an idle close, so a
+           load balancer or client sends it again elsewhere (docs/SCALING.md). */
+        if (r->w->draining)
+            return MHD_NO;
     }
     return req_step(r, upload, upload_size);
 }

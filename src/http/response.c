@@ -10,7 +10,7 @@
 #include "http/http_int.h"
 
 #define CORS_EXPOSE "Content-Encoding, Content-Location, Content-Range, Content-Type, Date, " \
-                    "Location, Server, Transfer-Encoding, Range-Unit"
+                    "Location, Server, Transfer-Encoding, Range-Unit, X-Db-Lsn"
 
 /* True when server.cors_allowed_origins allows every origin: an entry "*", or "" (PostgREST's
    empty setting). An empty list means no CORS at all. */
@@ -95,6 +95,10 @@ dba__http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
         if (v != NULL)
             MHD_add_response_header(resp, trace, v);
     }
+    /* Stopping (SIGTERM): answered, then the connection closes, so a load balancer's
+       keep-alive connections move to the other processes instead of racing the shutdown. */
+    if (atomic_load_explicit(&r->w->stop, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->mc, status, resp);
     MHD_destroy_response(resp);
     atomic_fetch_add_explicit(&s->n_requests, 1, memory_order_relaxed);

@@ -134,6 +134,13 @@ worker_drain(struct worker *w)
     worker_run_mhd(w);
 }
 
+static void
+worker_close_listener(MHD_socket fd)
+{
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -160,9 +167,12 @@ worker_main(void *arg)
         }
         if (atomic_load(&w->stop)) {
             if (!quiesced) {
-                w->listen_fd = MHD_quiesce_daemon(w->mhd);
+                /* Closed at once, not at exit: a new connection is refused right away (a load
+                   balancer retries it on another process) instead of waiting unanswered in the
+                   backlog until the grace period ends. */
+                worker_close_listener(MHD_quiesce_daemon(w->mhd));
                 if (w->mhd_admin != NULL)
-                    w->admin_listen_fd = MHD_quiesce_daemon(w->mhd_admin);
+                    worker_close_listener(MHD_quiesce_daemon(w->mhd_admin));
                 quiesced = true;
             }
             /* In-flight requests finish normally until the deadline. */
@@ -262,8 +272,6 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
 
     w->srv = s;
     w->index = index;
-    w->listen_fd = -1;
-    w->admin_listen_fd = -1;
     pthread_mutex_init(&w->stats_lock, NULL);
     pthread_mutex_init(&w->tasks_lock, NULL);
     w->metrics = dba__http_metrics_new();
@@ -284,6 +292,7 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
         .prepared = s->active->prepared_statements,
         .queue_limit = cfg->server.queue_limit > 0 ? cfg->server.queue_limit : 1024,
     };
+    dba__http_unit_pool_opts(s->active, &po);
     w->pool = dba_db_pool_new(w->loop, &po);
     dba__http_replicas_worker_init(w, po.size);
     return DBA_OK;
@@ -374,10 +383,6 @@ server_free(struct dba_http_server *s)
             MHD_stop_daemon(w->mhd);
         if (w->mhd_admin != NULL)
             MHD_stop_daemon(w->mhd_admin);
-        if (w->listen_fd >= 0)
-            close(w->listen_fd);
-        if (w->admin_listen_fd >= 0)
-            close(w->admin_listen_fd);
         dba_loop_free(w->loop);
         pthread_mutex_destroy(&w->stats_lock);
         pthread_mutex_destroy(&w->tasks_lock);

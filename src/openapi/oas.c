@@ -269,6 +269,20 @@ op_new(const char *tag, const char *summary, const char *comment, const char *op
     return op;
 }
 
+/* A write's answers: X-Db-Lsn (only sent when the profile has replicas, docs/SCALING.md). */
+static void
+op_lsn(json_t *responses)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(responses, k, v)
+        json_object_set_new(v, "headers", json_pack("{s:{s:s,s:{s:s}}}", "X-Db-Lsn",
+            "description", "The primary's WAL position after this write's commit (a profile "
+            "with replicas only); send it back as X-Db-Min-Lsn to read your write", "schema",
+            "type", "string"));
+}
+
 static void
 op_errors(json_t *responses)
 {
@@ -287,7 +301,8 @@ dba__openapi_oas_rel(const struct dba_openapi *m, struct dba__openapi_rel *r, si
     struct dba_buf b;
 
     r->oas_schemas = rel_schemas(t, cn, t->insertable);
-    const char *get_tail[] = { "select", "order", "limit", "offset", "range", "preferRead" };
+    const char *get_tail[] = { "select", "order", "limit", "offset", "range", "preferRead",
+                               "minLsn" };
     sprintf(id, "%s.get", cn);
     sprintf(sum, "Read rows of %s", t->name);
     json_t *get = op_new(t->name, sum, t->comment, id);
@@ -316,6 +331,7 @@ dba__openapi_oas_rel(const struct dba_openapi *m, struct dba__openapi_rel *r, si
         json_t *pr = json_pack("{s:{s:s,s:o}}", "201",
                                "description", "Created (rows with Prefer: return=representation)",
                                "content", rows_content(cn));
+        op_lsn(pr);
         op_errors(pr);
         json_object_set_new(post, "responses", pr);
         json_object_set_new(item, "post", post);
@@ -330,6 +346,7 @@ dba__openapi_oas_rel(const struct dba_openapi *m, struct dba__openapi_rel *r, si
         json_t *ur = json_pack("{s:{s:s,s:o},s:{s:s}}", "200", "description",
                                "Updated rows (Prefer: return=representation)", "content",
                                rows_content(cn), "204", "description", "No Content");
+        op_lsn(ur);
         op_errors(ur);
         json_object_set_new(patch, "responses", ur);
         json_object_set_new(item, "patch", patch);
@@ -341,6 +358,7 @@ dba__openapi_oas_rel(const struct dba_openapi *m, struct dba__openapi_rel *r, si
         json_t *dr = json_pack("{s:{s:s,s:o},s:{s:s}}", "200", "description",
                                "Deleted rows (Prefer: return=representation)", "content",
                                rows_content(cn), "204", "description", "No Content");
+        op_lsn(dr);
         op_errors(dr);
         json_object_set_new(del, "responses", dr);
         json_object_set_new(item, "delete", del);
@@ -484,6 +502,11 @@ oas_common_params(struct dba_buf *b)
     dba__openapi_put_pair(b, "preferRead", json_pack("{s:s,s:s,s:b,s:s,s:{s:s}}", "name",
         "Prefer", "in", "header", "required", 0, "description",
         "Preferences, e.g. count=exact, timezone=UTC", "schema", "type", "string"));
+    dba_buf_putc(b, ',');
+    dba__openapi_put_pair(b, "minLsn", json_pack("{s:s,s:s,s:b,s:s,s:{s:s}}", "name",
+        "X-Db-Min-Lsn", "in", "header", "required", 0, "description",
+        "Read your writes with replicas: served by a replica that has replayed this WAL position "
+        "(a write's X-Db-Lsn), else by the primary", "schema", "type", "string"));
     dba_buf_putc(b, ',');
     dba__openapi_put_pair(b, "preferWrite", json_pack("{s:s,s:s,s:b,s:s,s:{s:s}}", "name",
         "Prefer", "in", "header", "required", 0, "description",

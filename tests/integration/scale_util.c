@@ -39,7 +39,7 @@ scale_sql_long(const char *url, const char *sql)
 struct load_thread {
     struct scale_load *l;
     int index;
-    long ok, failed, lost;
+    long ok, ok_writes, failed, lost;
     char first_error[256];
     pthread_t th;
 };
@@ -61,7 +61,7 @@ load_main(void *arg)
     char url[256], body[128];
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 
-    for (int i = 0; i < l->n_requests; i++) {
+    for (int i = 0; l->n_requests > 0 ? i < l->n_requests : !atomic_load(&l->stop); i++) {
         bool write = l->writes && i % 3 == 2;
         if (write) {
             snprintf(url, sizeof(url), "http://127.0.0.1:%d/tables/items", l->port);
@@ -83,6 +83,7 @@ load_main(void *arg)
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (rc == CURLE_OK && status >= 200 && status < 300) {
             t->ok++;
+            t->ok_writes += write;
             continue;
         }
         t->failed++;
@@ -104,7 +105,7 @@ scale_load_start(struct scale_load *l)
 {
     struct load_thread *ts = calloc((size_t)l->n_threads, sizeof(*ts));
     cr_assert(ts != NULL);
-    l->ok = l->failed = l->lost = 0;
+    l->ok = l->ok_writes = l->failed = l->lost = 0;
     l->first_error[0] = '\0';
     for (int i = 0; i < l->n_threads; i++) {
         ts[i].l = l;
@@ -121,6 +122,7 @@ scale_load_join(struct scale_load *l)
     for (int i = 0; i < l->n_threads; i++) {
         pthread_join(ts[i].th, NULL);
         l->ok += ts[i].ok;
+        l->ok_writes += ts[i].ok_writes;
         l->failed += ts[i].failed;
         l->lost += ts[i].lost;
         if (l->first_error[0] == '\0' && ts[i].first_error[0] != '\0')

@@ -3,6 +3,7 @@
 #ifndef DBAT_SCALE_UTIL_H
 #define DBAT_SCALE_UTIL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* Runs sql on url (blocking, fresh connection); the first value (heap) or NULL. Asserts success. */
@@ -15,12 +16,14 @@ long scale_sql_long(const char *url, const char *sql);
 struct scale_load {
     int port;
     int n_threads;
-    int n_requests;
+    int n_requests;         /* per thread; 0 = until stop is set */
+    atomic_bool stop;       /* ends a load started with n_requests = 0 */
     bool writes;            /* every third request an insert (name 'load_<tag>') */
     const char *tag;        /* marks the rows written */
     const char *read_path;  /* default "/tables/items?select=id,name&id=eq.1" */
     /* results */
     long ok;                /* 2xx answers */
+    long ok_writes;         /* of ok: inserts */
     long failed;            /* anything else, connection errors included */
     long lost;              /* of failed: no HTTP answer at all (connection refused/reset) */
     char first_error[256];  /* the first failure, for the message */

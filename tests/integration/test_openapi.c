@@ -167,6 +167,18 @@ Test(openapi, oas31_for_two_roles)
     cr_expect_eq(json_array_size(json_object_get(s, "required")), 2);
     cr_expect_not_null(at(member->json, "paths", "/tables/rpc/oa_hello", "post"));
     cr_expect_not_null(at(member->json, "components", "securitySchemes", "adminBearer"));
+    /* Read-your-writes with replicas: X-Db-Min-Lsn on table reads, X-Db-Lsn on writes. */
+    json_t *ml = at(member->json, "components", "parameters", "minLsn");
+    cr_expect_str_eq(json_string_value(json_object_get(ml, "name")), "X-Db-Min-Lsn");
+    bool listed = false;
+    json_t *gp = json_object_get(at(member->json, "paths", "/tables/todos", "get"), "parameters");
+    for (size_t i = 0; i < json_array_size(gp); i++) {
+        const char *ref = json_string_value(json_object_get(json_array_get(gp, i), "$ref"));
+        listed |= ref != NULL && strcmp(ref, "#/components/parameters/minLsn") == 0;
+    }
+    cr_expect(listed, "GET /tables/todos lists no X-Db-Min-Lsn");
+    json_t *pr = json_object_get(at(member->json, "paths", "/tables/todos", "post"), "responses");
+    cr_expect_not_null(at(json_object_get(pr, "201"), "headers", "X-Db-Lsn", NULL));
     dbat_resp_free(member);
 }
 

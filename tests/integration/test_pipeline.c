@@ -310,7 +310,9 @@ Test(req_log, lines_carry_request_id_and_profile)
 /* A Unix-socket relay in front of the test server. On the gateway's pool connections
    (application_name "db-adapter pool" in the startup packet) it counts turns: a turn is the
    client sending after PostgreSQL has answered, so a pipeline sent in several writes before any
-   answer is one turn, and a second round trip for the same request would be a second turn. */
+   answer is one turn, and a second round trip for the same request would be a second turn. It
+   also counts the statements run (Execute messages) and notes whether the pool's startup packet
+   carried `options`. */
 struct relay {
     char dir[64];                 /* socket directory (the gateway's host=) */
     char upstream[256];           /* the test server's socket path */
@@ -321,7 +323,13 @@ struct relay {
     bool pool[RELAY_MAX];         /* a pool connection: its turns are counted */
     bool seen_start[RELAY_MAX];   /* the startup packet was read */
     bool answered[RELAY_MAX];     /* the server sent since the client's last send */
+    unsigned char hdr[RELAY_MAX][5]; /* a client message's type and length, as far as read */
+    int hdr_n[RELAY_MAX];         /* bytes of hdr read */
+    long skip[RELAY_MAX];         /* bytes of the current message's body still to pass */
     atomic_long turns;            /* counted turns */
+    atomic_long executes;         /* Execute messages on pool connections */
+    atomic_bool startup_options;  /* a pool connection's startup packet had an `options` key */
+    atomic_bool startup_timeout;  /* ... carrying statement_timeout */
     atomic_bool stop;             /* asked to stop */
     pthread_t thread;             /* the relay loop */
 };
@@ -358,6 +366,33 @@ relay_close(struct relay *rl, int i)
     rl->pool[i] = rl->pool[rl->n];
     rl->seen_start[i] = rl->seen_start[rl->n];
     rl->answered[i] = rl->answered[rl->n];
+    memcpy(rl->hdr[i], rl->hdr[rl->n], sizeof(rl->hdr[i]));
+    rl->hdr_n[i] = rl->hdr_n[rl->n];
+    rl->skip[i] = rl->skip[rl->n];
+}
+
+/* Walks the client's messages (type byte, 4-byte length including itself, body) across reads
+   and counts the Execute ('E') ones. */
+static void
+relay_count(struct relay *rl, int i, const unsigned char *buf, ssize_t n)
+{
+    for (ssize_t off = 0; off < n;) {
+        if (rl->skip[i] > 0) {
+            long k = n - off < rl->skip[i] ? (long)(n - off) : rl->skip[i];
+            rl->skip[i] -= k;
+            off += k;
+            continue;
+        }
+        rl->hdr[i][rl->hdr_n[i]++] = buf[off++];
+        if (rl->hdr_n[i] < 5)
+            continue;
+        const unsigned char *h = rl->hdr[i];
+        if (h[0] == 'E')
+            atomic_fetch_add(&rl->executes, 1);
+        rl->skip[i] = (long)(((unsigned long)h[1] << 24 | (unsigned long)h[2] << 16 |
+                              (unsigned long)h[3] << 8 | h[4]) - 4);
+        rl->hdr_n[i] = 0;
+    }
 }
 
 /* Moves what fd `from` has to `to`; false when either side is closed. */
@@ -373,8 +408,14 @@ relay_move(struct relay *rl, int i, bool from_client)
         if (!rl->seen_start[i]) {
             rl->seen_start[i] = true;
             rl->pool[i] = memmem(buf, (size_t)n, "db-adapter pool", 15) != NULL;
-        } else if (rl->pool[i] && rl->answered[i]) {
-            atomic_fetch_add(&rl->turns, 1);
+            if (rl->pool[i] && memmem(buf, (size_t)n, "options", 8) != NULL)
+                atomic_store(&rl->startup_options, true);
+            if (rl->pool[i] && memmem(buf, (size_t)n, "statement_timeout=", 18) != NULL)
+                atomic_store(&rl->startup_timeout, true);
+        } else if (rl->pool[i]) {
+            if (rl->answered[i])
+                atomic_fetch_add(&rl->turns, 1);
+            relay_count(rl, i, (const unsigned char *)buf, n);
         }
         rl->answered[i] = false;
     } else {
@@ -419,6 +460,8 @@ relay_main(void *arg)
                 rl->cfd[rl->n] = c;
                 rl->sfd[rl->n] = s;
                 rl->pool[rl->n] = rl->seen_start[rl->n] = rl->answered[rl->n] = false;
+                rl->hdr_n[rl->n] = 0;
+                rl->skip[rl->n] = 0;
                 rl->n++;
             } else if (c >= 0) {
                 close(c);
@@ -442,8 +485,9 @@ relay_upstream(char *out, size_t n)
     snprintf(out, n, "%.*s/.s.PGSQL.5432", (int)strcspn(h, "&"), h);
 }
 
+/* Starts the relay and the gateway behind it (config lines as for dbat_server_start_full). */
 static void
-relay_start(void)
+relay_start_with(const char *profile_extra, const char *schemas, const char *top_extra)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     static char url[256]; /* the harness keeps the pointer while the server runs */
@@ -458,8 +502,14 @@ relay_start(void)
     cr_assert_eq(listen(relay.lfd, 16), 0);
     cr_assert_eq(pthread_create(&relay.thread, NULL, relay_main, &relay), 0);
     snprintf(url, sizeof(url), "postgresql:///dba_test?host=%s&user=postgres", relay.dir);
-    dbat_server_start_url(url, "tx_end = \"commit-allow-override\";",
-                          "pool_size = 1;");
+    dbat_server_start_full(url, "tx_end = \"commit-allow-override\";", profile_extra, schemas,
+                           top_extra);
+}
+
+static void
+relay_start(void)
+{
+    relay_start_with("pool_size = 1;", "\"public\"", NULL);
 }
 
 static void
@@ -511,6 +561,80 @@ Test(round_trips, one_turn_per_request)
                          reqs[i].path, round, turns);
         }
     }
+}
+
+/* Statements (Execute messages) and turns one request costs through the relay. */
+static void
+relay_expect(const char *path, long status, long executes, const char *what)
+{
+    long e0 = atomic_load(&relay.executes), t0 = atomic_load(&relay.turns);
+    struct dbat_resp *r = dbat_get(path);
+    cr_expect_eq(r->status, status, "%s: %s", path, r->body);
+    dbat_resp_free(r);
+    long e = atomic_load(&relay.executes) - e0, t = atomic_load(&relay.turns) - t0;
+    cr_expect_eq(e, executes, "%s: %ld statements, expected %ld (%s)", path, e, executes, what);
+    cr_expect_eq(t, 1, "%s: %ld round trips", path, t);
+}
+
+static void
+relay_warm_up(void)
+{
+    struct dbat_resp *r = dbat_get("/tables/items?select=id&limit=1");
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    dbat_resp_free(r);
+}
+
+/* A direct profile (prepared_statements = true, the default) sends statement_timeout as a
+   startup option, so a plain read stays one statement on the wire. */
+Test(round_trips, direct_plain_read_is_one_statement)
+{
+    relay_warm_up();
+    cr_expect(atomic_load(&relay.startup_timeout), "no statement_timeout in the startup packet");
+    for (int round = 0; round < 2; round++)
+        relay_expect("/tables/items?select=id&id=eq.1", 200, 1, "direct: the read alone");
+}
+
+static void
+relay_start_pooled(void)
+{
+    relay_start_with("pool_size = 1; prepared_statements = false; statement_timeout_ms = 400;",
+                     "\"public\"", NULL);
+}
+
+/* As behind PgBouncer (prepared_statements = false): no startup options; the plain read carries
+   set_config('statement_timeout') in the same pipeline (two statements, one round trip), and
+   PostgreSQL's own timeout fires. */
+Test(round_trips, pooled_plain_read_sets_the_timeout_in_its_unit, .init = relay_start_pooled)
+{
+    relay_warm_up();
+    cr_expect_not(atomic_load(&relay.startup_options), "startup options sent to a pooler");
+    relay_expect("/tables/items?select=id&id=eq.1", 200, 2, "set_config + the read");
+    struct dbat_resp *r = dbat_get("/tables/slow");
+    cr_expect_eq(r->status, 504, "%s", r->body);
+    cr_expect(strstr(r->body, "statement timeout") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+}
+
+static void
+relay_start_pooled_auth(void)
+{
+    relay_start_with("pool_size = 1; prepared_statements = false; statement_timeout_ms = 400;",
+                     "\"public\"", "auth: { jwt_secret = \"relay-test-secret-at-least-32-bytes\"; "
+                                  "anon_role = \"postgres\"; };");
+}
+
+/* With an auth group the timeout is folded into the identity statement: BEGIN READ ONLY, the
+   identity (with statement_timeout), the read, COMMIT - no statement more than a direct
+   profile's, and the timeout still fires. */
+Test(round_trips, pooled_auth_folds_the_timeout_into_the_identity, .init = relay_start_pooled_auth)
+{
+    relay_warm_up();
+    cr_expect_not(atomic_load(&relay.startup_options), "startup options sent to a pooler");
+    relay_expect("/tables/items?select=id&id=eq.1", 200, 4, "BEGIN, identity, read, COMMIT");
+    struct dbat_resp *r = dbat_get("/tables/slow");
+    cr_expect_eq(r->status, 504, "%s", r->body);
+    cr_expect(strstr(r->body, "statement timeout") != NULL, "%s", r->body);
+    dbat_resp_free(r);
 }
 
 /* An unknown tx value is an unknown preference: ignored (the default end, commit), not reported,

@@ -344,6 +344,9 @@ Test(request, cors_any_origin_is_star_without_credentials)
     cr_expect_eq(r->status, 200);
     cr_expect_str_eq(dbat_header(r, "Access-Control-Allow-Origin"), "*");
     cr_expect_null(dbat_header(r, "Access-Control-Allow-Credentials"));
+    const char *exp = dbat_header(r, "Access-Control-Expose-Headers");
+    cr_expect(exp != NULL && strstr(exp, "Content-Range") != NULL &&
+              strstr(exp, "X-Db-Lsn") != NULL, "%s", exp ? exp : "(none)");
     dbat_resp_free(r);
     const char *pre[] = { "Origin: http://evil.example", "Access-Control-Request-Method: POST",
                           NULL };
