@@ -600,10 +600,10 @@ finish_write(struct req *r, struct tables_ctx *tc)
         MHD_add_response_header(resp, "Content-Type", content_type(r, q));
     if (q->method == DBA_M_PATCH)
         add_content_range(resp, 0, n, total);
-    if (q->method == DBA_M_PATCH && unmatched != NULL) /* a bulk update by key */
-        MHD_add_response_header(resp, "Unmatched-Count", unmatched);
     else
         add_content_range(resp, 0, 0, total);
+    if (q->method == DBA_M_PATCH && unmatched != NULL) /* a bulk update by key */
+        MHD_add_response_header(resp, "Unmatched-Count", unmatched);
     if (loc != NULL)
         MHD_add_response_header(resp, "Location", loc);
     add_preference_applied(r, resp, tc, true);

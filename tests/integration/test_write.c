@@ -129,6 +129,9 @@ Test(write, patch)
     struct dbat_resp *r = dbat_req("PATCH", "/tables/items?id=eq.1", json_ct, "{\"qty\":11}");
     cr_expect_eq(r->status, 204, "%s", r->body);
     cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-0/*");
+    /* exactly one Content-Range (a bulk-update branch once added a second "*" "/" "*") */
+    const char *cr1 = strcasestr(r->headers, "\nContent-Range:");
+    cr_expect(cr1 != NULL && strcasestr(cr1 + 1, "\nContent-Range:") == NULL, "%s", r->headers);
     dbat_resp_free(r);
     r = dbat_req("PATCH", "/tables/items?qty=gte.12&select=id,qty", repr, "{\"qty\":1}");
     cr_expect_eq(r->status, 200);
