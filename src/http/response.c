@@ -74,8 +74,12 @@ add_server_timing(struct req *r, struct MHD_Response *resp)
     double resp_ms = (double)(now - (t[REQ_T_RESULT] ? t[REQ_T_RESULT] : start)) / 1000;
     char v[160];
 
-    snprintf(v, sizeof(v), "jwt;dur=0.0, parse;dur=%.1f, plan;dur=%.1f, transaction;dur=%.1f, "
-                           "response;dur=%.1f", parse, plan, tx, resp_ms);
+    /* OPTIONS plans nothing and runs no transaction: PostgREST names only jwt, parse, response. */
+    if (r->method != NULL && strcmp(r->method, "OPTIONS") == 0)
+        snprintf(v, sizeof(v), "jwt;dur=0.0, parse;dur=%.1f, response;dur=%.1f", parse, resp_ms);
+    else
+        snprintf(v, sizeof(v), "jwt;dur=0.0, parse;dur=%.1f, plan;dur=%.1f, transaction;dur=%.1f, "
+                               "response;dur=%.1f", parse, plan, tx, resp_ms);
     MHD_add_response_header(resp, "Server-Timing", v);
 }
 

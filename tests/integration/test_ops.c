@@ -381,6 +381,13 @@ Test(ops, server_timing_and_trace_header, .init = start_observed)
     cr_expect(strstr(st, "parse;dur=") && strstr(st, "plan;dur=") &&
               strstr(st, "transaction;dur=") && strstr(st, "response;dur="), "%s", st);
     dbat_resp_free(r);
+    /* OPTIONS plans nothing and runs no transaction (PostgREST: jwt, parse, response only) */
+    r = dbat_req("OPTIONS", "/tables/items", NULL, NULL);
+    st = dbat_header(r, "Server-Timing");
+    cr_assert(st != NULL);
+    cr_expect(strstr(st, "parse;dur=") && strstr(st, "response;dur=") && !strstr(st, "plan") &&
+              !strstr(st, "transaction"), "%s", st);
+    dbat_resp_free(r);
 }
 
 static void
