@@ -90,6 +90,7 @@ dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 
     r->w = cls;
     r->mc = mc;
+    r->live = dba__http_live_pin(r->w);
     r->seq = ++r->w->n_seq;
     r->a = dba_arena_new();
     r->raw_query = dba_arena_strdup(r->a, q ? q + 1 : "");
