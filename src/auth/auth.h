@@ -46,6 +46,8 @@ struct dba_auth_id {
 struct dba_auth_cache;
 struct dba_auth_cache *dba_auth_cache_new(size_t slots);
 void dba_auth_cache_free(struct dba_auth_cache *c);
+/* Forgets every cached token (the keys changed), keeping the hit and miss counts. */
+void dba_auth_cache_clear(struct dba_auth_cache *c);
 /* Hits and misses so far (tests, metrics). */
 void dba_auth_cache_stats(const struct dba_auth_cache *c, uint64_t *hits, uint64_t *misses);
 

@@ -261,6 +261,16 @@ dba_auth_cache_free(struct dba_auth_cache *c)
 }
 
 void
+dba_auth_cache_clear(struct dba_auth_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->slots[i].token != NULL)
+            slot_clear(&c->slots[i]);
+}
+
+void
 dba_auth_cache_stats(const struct dba_auth_cache *c, uint64_t *hits, uint64_t *misses)
 {
     *hits = c->hits;

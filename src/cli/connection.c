@@ -45,7 +45,7 @@ serve_args(struct dba_cli *c, struct dba_http_opts *o)
 /* SIGHUP: the file and the environment again; what changed is logged (applied now, or needs a
    restart). The running configuration stays in use: the server borrows it. */
 static void
-serve_reload(struct dba_cli *c)
+serve_reload(struct dba_cli *c, struct dba_http_server *s)
 {
     struct dba_config *n = NULL;
     struct dba_err err;
@@ -56,10 +56,10 @@ serve_reload(struct dba_cli *c)
         dba_log(DBA_LOG_ERROR, "reload: %s; keeping the running configuration", err.msg);
         return;
     }
-    if (dba_config_reload_report(c->cfg, n) == 0)
-        dba_log(DBA_LOG_INFO, "reload: configuration unchanged");
-    dba_http_access_log_set((int)n->server.access_log);
-    dba_config_free(n);
+    if (dba_http_server_reconfigure(s, n, &err) != DBA_OK) { /* n is the server's on success */
+        dba_log(DBA_LOG_ERROR, "reload: %s; keeping the running configuration", err.msg);
+        dba_config_free(n);
+    }
 }
 
 int
@@ -92,7 +92,7 @@ dba_cli_serve(struct dba_cli *c)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            serve_reload(c);
+            serve_reload(c, s);
             dba_http_server_reload(s);
             continue;
         }

@@ -255,11 +255,14 @@ DBA_MUSTCHECK int dba_config_load_ex(const char *path, bool path_explicit,
 struct json_t *dba_config_describe(const struct dba_config *c);
 
 /*
- * SIGHUP: compares old (running) with new (just loaded) key by key and logs each change, saying
- * whether it is applied now or needs a restart. Applies server.log_level itself. Returns the
- * number of changed keys.
+ * SIGHUP: compares new_cfg (just loaded) key by key with what runs - a run-time key ([reload])
+ * with applied (the configuration of the last reload, or started), any other key with started
+ * (the configuration the server started with: it still runs) - and logs each change by name,
+ * never its value (secrets are compared, not shown), saying whether it is applied now or needs a
+ * restart. Applies server.log_level itself. Returns the number of changed keys.
  */
-int dba_config_reload_report(const struct dba_config *old, const struct dba_config *new_cfg);
+int dba_config_reload_report(const struct dba_config *started, const struct dba_config *applied,
+                             const struct dba_config *new_cfg);
 
 /* Frees everything loaded; NULL is a no-op. */
 void dba_config_free(struct dba_config *c);

@@ -53,8 +53,9 @@ mask_url(const char *url)
     return dba_buf_take(&b);
 }
 
+/* The value of k; raw (the reload's comparison, never printed): secrets and URLs unmasked. */
 static json_t *
-key_value(const struct dba__cfg_key *k, const char *base)
+key_value(const struct dba__cfg_key *k, const char *base, bool raw)
 {
     const void *p = base + k->off;
 
@@ -63,6 +64,8 @@ key_value(const struct dba__cfg_key *k, const char *base)
         const char *s = *(char *const *)p;
         if (s == NULL)
             return json_null();
+        if (raw)
+            return json_string(s);
         if ((k->flags & DBA_CFGF_SECRET) != 0)
             return json_string(MASK);
         if (k->scope == DBA_CFGS_PROFILE &&
@@ -83,7 +86,7 @@ key_value(const struct dba__cfg_key *k, const char *base)
     case DBA_CFGT_STRV: {
         const struct dba_config_strv *v = p;
         json_t *a = json_array();
-        bool urls = k->scope == DBA_CFGS_PROFILE && strcmp(k->name, "replicas") == 0;
+        bool urls = !raw && k->scope == DBA_CFGS_PROFILE && strcmp(k->name, "replicas") == 0;
         for (size_t i = 0; i < v->n; i++) {
             char *m = urls ? mask_url(v->v[i]) : NULL;
             json_array_append_new(a, json_string(m ? m : v->v[i]));
@@ -138,7 +141,7 @@ key_source(const struct dba_config *c, const char *key, const struct dba__cfg_ke
 
 static void
 add_key(const struct dba_config *c, json_t *keys, const struct dba__cfg_key *k, const char *base,
-    const char *key, const char *profile, bool profile_auth, const char *force_source)
+    const char *key, const char *profile, bool profile_auth, const char *force_source, bool raw)
 {
     struct dba_buf src, var;
 
@@ -150,7 +153,7 @@ add_key(const struct dba_config *c, json_t *keys, const struct dba__cfg_key *k, 
         key_source(c, key, k, base, &src);
     dba__cfg_env_name(&var, k, profile, profile_auth);
     json_array_append_new(keys, json_pack("{s:s,s:o,s:s,s:s,s:b}", "key", key, "value",
-                                          key_value(k, base), "source", src.data, "variable",
+                                          key_value(k, base, raw), "source", src.data, "variable",
                                           var.data, "reload",
                                           (k->flags & DBA_CFGF_RUNTIME) != 0));
     dba_buf_cleanup(&src);
@@ -159,7 +162,7 @@ add_key(const struct dba_config *c, json_t *keys, const struct dba__cfg_key *k, 
 
 static void
 add_scope(const struct dba_config *c, json_t *keys, enum dba__cfg_scope scope, const char *base,
-    const char *prefix, const char *profile, bool profile_auth, const char *force_source)
+    const char *prefix, const char *profile, bool profile_auth, const char *force_source, bool raw)
 {
     struct dba_buf key;
 
@@ -171,13 +174,13 @@ add_scope(const struct dba_config *c, json_t *keys, enum dba__cfg_scope scope, c
         dba_buf_reset(&key);
         dba_buf_printf(&key, "%s%s", prefix, k->name);
         add_key(c, keys, k, base, key.data, profile, profile_auth,
-                force_source != NULL && strcmp(k->name, "url") == 0 ? force_source : NULL);
+                force_source != NULL && strcmp(k->name, "url") == 0 ? force_source : NULL, raw);
     }
     dba_buf_cleanup(&key);
 }
 
-json_t *
-dba_config_describe(const struct dba_config *c)
+static json_t *
+describe(const struct dba_config *c, bool raw)
 {
     json_t *keys = json_array();
     const char *base = (const char *)c;
@@ -192,67 +195,81 @@ dba_config_describe(const struct dba_config *c)
             dba_buf_printf(&pre, "%s.", dba__cfg_scope_group((enum dba__cfg_scope)s));
         add_scope(c, keys, (enum dba__cfg_scope)s,
                   s == DBA_CFGS_AUTH ? (const char *)&c->auth : base, pre.data != NULL ? pre.data : "",
-                  NULL, false, NULL);
+                  NULL, false, NULL, raw);
     }
     for (size_t i = 0; i < c->n_profiles; i++) {
         const struct dba_profile *p = &c->profiles[i];
         dba_buf_reset(&pre);
         dba_buf_printf(&pre, "profiles.%s.", p->name);
         add_scope(c, keys, DBA_CFGS_PROFILE, (const char *)p, pre.data, p->name, false,
-                  p->implicit ? c->implicit_var : NULL);
+                  p->implicit ? c->implicit_var : NULL, raw);
         if (p->auth != NULL) {
             dba_buf_printf(&pre, "auth.");
             add_scope(c, keys, DBA_CFGS_AUTH, (const char *)p->auth, pre.data, p->name, true,
-                      NULL);
+                      NULL, raw);
         }
     }
     dba_buf_cleanup(&pre);
     return json_pack("{s:s?,s:o}", "file", c->path, "keys", keys);
 }
 
-
-int
-dba_config_reload_report(const struct dba_config *old, const struct dba_config *new_cfg)
+json_t *
+dba_config_describe(const struct dba_config *c)
 {
-    json_t *a = dba_config_describe(old), *b = dba_config_describe(new_cfg);
-    json_t *ka = json_object_get(a, "keys"), *kb = json_object_get(b, "keys");
+    return describe(c, false);
+}
+
+
+/* key -> entry of describe(c, raw). */
+static json_t *
+keys_by_name(json_t *d)
+{
     json_t *byk = json_object();
     size_t i;
     json_t *e;
+
+    json_array_foreach(json_object_get(d, "keys"), i, e)
+        json_object_set(byk, json_string_value(json_object_get(e, "key")), e);
+    return byk;
+}
+
+int
+dba_config_reload_report(const struct dba_config *started, const struct dba_config *applied,
+                         const struct dba_config *new_cfg)
+{
+    json_t *ds = describe(started, true), *da = describe(applied, true);
+    json_t *dn = describe(new_cfg, true);
+    json_t *ks = keys_by_name(ds), *ka = keys_by_name(da), *kn = keys_by_name(dn);
+    const char *key;
+    json_t *e;
     int changed = 0;
 
-    json_array_foreach(ka, i, e)
-        json_object_set(byk, json_string_value(json_object_get(e, "key")), e);
-    json_array_foreach(kb, i, e)
+    json_object_foreach(kn, key, e)
     {
-        const char *key = json_string_value(json_object_get(e, "key"));
-        json_t *prev = json_object_get(byk, key);
+        bool runtime = json_is_true(json_object_get(e, "reload"));
+        json_t *prev = json_object_get(runtime ? ka : ks, key);
         if (prev != NULL && json_equal(json_object_get(prev, "value"), json_object_get(e, "value")))
             continue;
         changed++;
-        if (json_is_true(json_object_get(e, "reload")))
+        if (runtime)
             dba_log(DBA_LOG_INFO, "reload: %s changed (applied)", key);
         else
             dba_log(DBA_LOG_WARN, "reload: %s changed; needs a restart to apply", key);
     }
-    json_array_foreach(ka, i, e)
+    json_object_foreach(ks, key, e)
     {
-        const char *key = json_string_value(json_object_get(e, "key"));
-        bool found = false;
-        size_t j;
-        json_t *f;
-        json_array_foreach(kb, j, f)
-            if (strcmp(json_string_value(json_object_get(f, "key")), key) == 0)
-                found = true;
-        if (!found) {
+        if (json_object_get(kn, key) == NULL) {
             changed++;
             dba_log(DBA_LOG_WARN, "reload: %s removed; needs a restart to apply", key);
         }
     }
-    if (new_cfg->server.log_level != old->server.log_level)
+    if (new_cfg->server.log_level != applied->server.log_level)
         dba_log_set_level(new_cfg->server.log_level);
-    json_decref(byk);
-    json_decref(a);
-    json_decref(b);
+    json_decref(ks);
+    json_decref(ka);
+    json_decref(kn);
+    json_decref(ds);
+    json_decref(da);
+    json_decref(dn);
     return changed;
 }

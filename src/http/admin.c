@@ -36,10 +36,10 @@ dba__http_admin_token_ok(struct req *r)
 /* Whether any admin credential can exist: the admin token, or JWT roles listed in
    auth.admin_roles (with a key to verify them). */
 static bool
-admin_configured(const struct dba_http_server *s)
+admin_configured(const struct req *r)
 {
-    return s->cfg->admin_token != NULL ||
-           (s->auth != NULL && s->auth_cfg != NULL && s->auth_cfg->admin_roles.n > 0);
+    return r->w->srv->cfg->admin_token != NULL ||
+           (r->live->auth != NULL && r->live->auth_cfg->admin_roles.n > 0);
 }
 
 enum MHD_Result
@@ -47,7 +47,7 @@ dba__http_admin_refuse(struct req *r, const char *what)
 {
     const struct dba_config *cfg = r->w->srv->cfg;
 
-    if (!admin_configured(r->w->srv))
+    if (!admin_configured(r))
         return dba__http_error(
             r, 403, "DBA403",
             dba_arena_printf(r->a, "%s are disabled: no admin credential is configured", what),

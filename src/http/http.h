@@ -27,6 +27,14 @@ int dba_http_server_port(const struct dba_http_server *s);
 int dba_http_server_admin_port(const struct dba_http_server *s);
 /* Asks for a schema cache reload (thread-safe, async-signal-unsafe). */
 void dba_http_server_reload(struct dba_http_server *s);
+/* SIGHUP: logs what changed between the running configuration and n (dba_config_reload_report)
+   and applies what can change at run time: log level, access log, server.cors_allowed_origins and
+   the active profile's auth group (keys, audience, role claim, anon role, pre_request, admin
+   roles; each worker's JWT cache is cleared). Takes n on success; DBA_EINVAL with err (n left to
+   the caller, nothing applied) when its keys do not load or the active profile is gone. Call from
+   one thread only. */
+DBA_MUSTCHECK int dba_http_server_reconfigure(struct dba_http_server *s, struct dba_config *n,
+                                              struct dba_err *err);
 /* The access log mode (enum dba_access_log) from now on, e.g. after a SIGHUP reload. */
 void dba_http_access_log_set(int mode);
 /* Waits until the schema cache has been loaded once or timeout_ms passes; true when loaded. */

@@ -18,6 +18,19 @@
 
 struct req;
 struct http_task;
+struct http_live_retired;
+
+/* The settings a SIGHUP can change at run time (live.c): immutable once published, shared by
+   the workers, freed with its last reference. */
+struct http_live {
+    atomic_int refs;                   /* s->live, each worker holding it */
+    const struct dba_config *cfg;      /* the configuration it comes from: server.cors_* */
+    struct dba_config *owned;          /* cfg when it is a reloaded one (freed with this), else
+                                          NULL (the server's own, borrowed) */
+    const struct dba_config_auth *auth_cfg; /* the active profile's auth rules (in cfg) */
+    struct dba_auth *auth;             /* their verifier when an auth group applies, else NULL */
+    char *anon_claims;                 /* request.jwt.claims without a token: {"role": anon} */
+};
 /* A blocking operation for dba__http_task: runs on its own thread; returns a new JSON value and
    may set *status (default 200), or returns NULL with err filled. Must not touch the request. */
 typedef json_t *(*dba__http_task_fn)(void *arg, unsigned *status, struct dba_err *err);
@@ -104,6 +117,7 @@ struct req {
     struct dba_buf body;           /* request body */
     bool body_too_big;             /* body exceeded max_body_bytes */
     struct dba_catalog *cache; /* reference held for the request, or NULL */
+    struct http_live *live;        /* the run-time settings pinned for the request (live.c) */
     struct dba_db_job *job;        /* running job, or NULL */
     struct http_task *task;        /* running background task, or NULL */
     json_t *task_result;           /* finished task's result (owned), or NULL */
@@ -160,6 +174,10 @@ struct worker {
     pthread_mutex_t stats_lock;    /* guards stats_snap */
     struct dba_db_pool_stats stats_snap; /* pool figures, refreshed every tick for /pool */
     struct dba_auth_cache *auth_cache; /* verified JWTs of this worker's requests, or NULL */
+    struct http_live *live;        /* its run-time settings (one reference held), live.c */
+    unsigned live_gen;             /* generation of live */
+    long live_users;               /* its requests pinning live */
+    struct http_live_retired *retired; /* replaced snapshots its requests still pin */
     struct dba__http_metrics *metrics; /* this worker's counters (metrics.c); it is their only
                                           writer */
 };
@@ -183,9 +201,9 @@ struct dba_http_server {
     atomic_ulong n_errors;              /* 5xx answers */
     struct http_task_pool *tasks;       /* bounded pool running background operations (task.c) */
     int64_t stop_deadline_ms;           /* shutdown deadline, set by dba_http_server_stop */
-    const struct dba_config_auth *auth_cfg; /* the active profile's auth rules (borrowed) */
-    struct dba_auth *auth;              /* their verifier when an auth group applies, else NULL */
-    char *anon_claims;                  /* request.jwt.claims without a token: {"role": anon} */
+    pthread_mutex_t live_lock;          /* guards live */
+    struct http_live *live;             /* latest run-time settings (live.c) */
+    atomic_uint live_gen;               /* bumped on every new one */
 };
 
 /* Per-connection memory of libmicrohttpd: it holds the request line, the request headers and
@@ -345,10 +363,15 @@ void dba__http_policy_tx(struct req *r, const char *prefer_tx);
    a read_only profile). The admin credential is checked earlier, once, by the route table. */
 bool dba__http_policy_check(struct req *r, const struct http_policy_need *need,
                             enum MHD_Result *ret);
-/* Server start / stop (server.c): the active profile's auth verifier and one token cache per
-   worker; warns when no auth group applies and listen_addr is not loopback. */
+/* live.c, server start / stop: the first run-time snapshot (the active profile's auth verifier,
+   CORS), one token cache per worker; warns when no auth group applies and listen_addr is not
+   loopback. */
 int dba__http_auth_start(struct dba_http_server *s, const char *listen_addr, struct dba_err *err);
 void dba__http_auth_stop(struct dba_http_server *s);
+/* live.c: the worker's current snapshot, pinned for a new request (taking a newer published one
+   first); unpin when the request is over. Worker thread only. */
+struct http_live *dba__http_live_pin(struct worker *w);
+void dba__http_live_unpin(struct worker *w, struct http_live *l);
 /* Table routes: the caller's identity. False with the refusal in *ret when a token was refused
    (401 PGRST301/PGRST303 with WWW-Authenticate: Bearer error="invalid_token") or when there is
    neither a token nor an anon_role (401 PGRST302). */

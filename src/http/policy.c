@@ -13,43 +13,6 @@
 
 #include "http/http_int.h"
 
-int
-dba__http_auth_start(struct dba_http_server *s, const char *listen_addr, struct dba_err *err)
-{
-    s->auth_cfg = dba_config_auth_for(s->cfg, s->active);
-    if (!s->auth_cfg->present) {
-        if (listen_addr != NULL && strncmp(listen_addr, "127.", 4) != 0 &&
-            strcmp(listen_addr, "localhost") != 0)
-            dba_log(DBA_LOG_WARN, "no auth group: every request on %s runs as the connecting "
-                    "role; configure auth { jwt_secret_env, anon_role } before exposing the "
-                    "port (README, Identity)", listen_addr);
-        return DBA_OK;
-    }
-    if (dba_auth_new(s->auth_cfg, &s->auth, err) != DBA_OK)
-        return err->code;
-    for (int i = 0; i < s->n_workers; i++)
-        s->workers[i].auth_cache = dba_auth_cache_new(DBA_AUTH_CACHE_SLOTS);
-    if (s->auth_cfg->anon_role != NULL) {
-        json_t *o = json_pack("{s:s}", "role", s->auth_cfg->anon_role);
-        s->anon_claims = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-    }
-    return DBA_OK;
-}
-
-void
-dba__http_auth_stop(struct dba_http_server *s)
-{
-    for (int i = 0; s->workers != NULL && i < s->n_workers; i++) {
-        dba_auth_cache_free(s->workers[i].auth_cache);
-        s->workers[i].auth_cache = NULL;
-    }
-    dba_auth_free(s->auth);
-    s->auth = NULL;
-    free(s->anon_claims);
-    s->anon_claims = NULL;
-}
-
 /* The JWT sent: `Authorization: Bearer <jwt>`, else the `apikey` header (supabase-js). */
 static const char *
 policy_token(struct req *r)
@@ -81,21 +44,21 @@ policy_admin_role(const struct dba_config_auth *ac, const char *role)
 static void
 policy_identity(struct req *r)
 {
-    const struct dba_http_server *s = r->w->srv;
-    const struct dba_config_auth *ac = s->auth_cfg;
+    const struct http_live *l = r->live;
+    const struct dba_config_auth *ac = l->auth_cfg;
     struct http_policy *pol = &r->pol;
     const char *tok = policy_token(r);
 
     if (tok == NULL || pol->caller == HTTP_CALLER_ADMIN) {
         if (pol->caller != HTTP_CALLER_ADMIN && ac->anon_role != NULL) {
             pol->role = ac->anon_role;
-            pol->claims = s->anon_claims;
+            pol->claims = l->anon_claims;
         }
         return;
     }
     struct dba_auth_id id;
     dba_err_clear(&pol->auth_err);
-    if (dba_auth_verify(s->auth, r->w->auth_cache, tok, (int64_t)time(NULL), r->a, &id,
+    if (dba_auth_verify(l->auth, r->w->auth_cache, tok, (int64_t)time(NULL), r->a, &id,
                         &pol->auth_err) != DBA_OK) {
         pol->auth_failed = true;
         return;
@@ -123,7 +86,7 @@ dba__http_policy_begin(struct req *r)
     pol->claims = NULL;
     pol->token = false;
     pol->auth_failed = false;
-    if (s->auth != NULL)
+    if (r->live->auth != NULL)
         policy_identity(r);
     pol->profile = s->active;
     pol->schema = s->active->schemas.n > 0 ? s->active->schemas.v[0] : "public";
@@ -204,7 +167,7 @@ dba__http_policy_identity(struct req *r, enum MHD_Result *ret)
 {
     struct http_policy *pol = &r->pol;
 
-    if (r->w->srv->auth == NULL)
+    if (r->live->auth == NULL)
         return true;
     if (pol->auth_failed) {
         const struct dba_err *e = &pol->auth_err;
@@ -304,7 +267,7 @@ dba__http_policy_unit(struct req *r)
     const struct dba_http_server *s = r->w->srv;
     const struct http_policy *pol = &r->pol;
 
-    if (s->auth == NULL)
+    if (r->live->auth == NULL)
         return;
     const char *base = s->cfg->server.base_path;
     size_t bl = base ? strlen(base) : 0;
@@ -334,6 +297,7 @@ dba__http_policy_unit(struct req *r)
     if (pol->role != NULL)
         p[n++] = pol->role;
     dba__http_unit_setup(r, sql[ms != NULL][pol->role != NULL], p, n);
-    if (s->auth_cfg->pre_request != NULL)
-        dba__http_unit_setup(r, policy_pre_request_sql(r, s->auth_cfg->pre_request), NULL, 0);
+    if (r->live->auth_cfg->pre_request != NULL)
+        dba__http_unit_setup(r, policy_pre_request_sql(r, r->live->auth_cfg->pre_request), NULL,
+                             0);
 }

@@ -90,6 +90,7 @@ dba__http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 
     r->w = cls;
     r->mc = mc;
+    r->live = dba__http_live_pin(r->w);
     r->seq = ++r->w->n_seq;
     r->a = dba_arena_new();
     r->raw_query = dba_arena_strdup(r->a, q ? q + 1 : "");
@@ -244,7 +245,7 @@ dba__http_unit_begin(struct req *r, enum req_iso iso, bool read_only)
        the identity statement when there is one (policy.c), else in a statement of its own - no
        extra round trip either way. */
     const char *ms = dba__http_unit_timeout(r);
-    if (ms != NULL && r->w->srv->auth == NULL) {
+    if (ms != NULL && r->live->auth == NULL) {
         const char **p = dba_arena_alloc(r->a, sizeof(*p));
         p[0] = ms;
         unit_add(r, "SELECT set_config('statement_timeout', $1, true)", p, 1);

@@ -15,10 +15,8 @@
 /* True when server.cors_allowed_origins allows every origin: an entry "*", or "" (PostgREST's
    empty setting). An empty list means no CORS at all. */
 static bool
-cors_any_origin(const struct dba_config *cfg)
+cors_any_origin(const struct dba_config_strv *o)
 {
-    const struct dba_config_strv *o = &cfg->server.cors_allowed_origins;
-
     for (size_t i = 0; i < o->n; i++)
         if (strcmp(o->v[i], "*") == 0 || o->v[i][0] == '\0')
             return true;
@@ -26,10 +24,8 @@ cors_any_origin(const struct dba_config *cfg)
 }
 
 static bool
-cors_origin_listed(const struct dba_config *cfg, const char *origin)
+cors_origin_listed(const struct dba_config_strv *o, const char *origin)
 {
-    const struct dba_config_strv *o = &cfg->server.cors_allowed_origins;
-
     for (size_t i = 0; i < o->n; i++)
         if (strcmp(o->v[i], origin) == 0)
             return true;
@@ -37,16 +33,17 @@ cors_origin_listed(const struct dba_config *cfg, const char *origin)
 }
 
 /* CORS: any origin gets "*" and no credentials (a browser never sends cookies to "*"); with a
-   list, only a listed origin is echoed, with credentials, and the answer varies by Origin. */
+   list, only a listed origin is echoed, with credentials, and the answer varies by Origin. The
+   list is the request's run-time snapshot's (a SIGHUP changes it). */
 void
 dba__http_add_common(struct req *r, struct MHD_Response *resp)
 {
-    const struct dba_config *cfg = r->w->srv->cfg;
+    const struct dba_config_strv *o = &r->live->cfg->server.cors_allowed_origins;
     const char *origin = dba__http_header(r, "Origin");
 
-    if (cfg->server.cors_allowed_origins.n == 0)
+    if (o->n == 0)
         return;
-    if (cors_any_origin(cfg)) {
+    if (cors_any_origin(o)) {
         if (origin != NULL) {
             MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
             MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);
@@ -54,7 +51,7 @@ dba__http_add_common(struct req *r, struct MHD_Response *resp)
         return;
     }
     MHD_add_response_header(resp, "Vary", "Origin");
-    if (origin != NULL && cors_origin_listed(cfg, origin)) {
+    if (origin != NULL && cors_origin_listed(o, origin)) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
         MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);

@@ -49,6 +49,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     bool big = r->body.cap > (4u << 20);
     dba_buf_cleanup(&r->body);
     dba_catalog_unref(r->cache);
+    dba__http_live_unpin(r->w, r->live);
     dba_arena_free(r->a);
     free(r);
     *con_cls = NULL;
@@ -393,6 +394,7 @@ server_free(struct dba_http_server *s)
     free(s->workers);
     dba_catalog_unref(s->cache);
     pthread_mutex_destroy(&s->cache_lock);
+    pthread_mutex_destroy(&s->live_lock);
     free(s->conninfo);
     free(s->display);
     free(s);
@@ -414,6 +416,7 @@ dba_http_server_start(const struct dba_config *cfg, const struct dba_profile *ac
     s->display = dba_config_profile_display(active);
     s->started_ms = dba_now_ms();
     pthread_mutex_init(&s->cache_lock, NULL);
+    pthread_mutex_init(&s->live_lock, NULL);
     s->n_workers = o && o->workers > 0 ? o->workers : dba_config_workers(cfg);
     if (s->n_workers < 1)
         s->n_workers = 1;
