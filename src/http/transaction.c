@@ -16,6 +16,8 @@
  * and rolls everything back (the held connection is released with ROLLBACK).
  */
 #include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -47,6 +49,8 @@ struct tx_ctx {
     struct dba_db_held *held;       /* the transaction's connection between waves, or NULL */
     struct pg_result **res;         /* the wave's results (array in the arena; results owned) */
     size_t n_res;                   /* count */
+    size_t lsn_stmt;                /* the last wave's SELECT pg_current_wal_insert_lsn(), or
+                                       SIZE_MAX (replicas: X-Db-Lsn, read-your-writes) */
     bool failed;                    /* the wave reported an error */
     struct dba_err err;             /* that error */
 };
@@ -501,6 +505,9 @@ tx_finish(struct req *r)
             done = true;
         }
     }
+    if (!done && tx->lsn_stmt < tx->n_res && tx->res[tx->lsn_stmt] != NULL &&
+        dba_db_res_ntuples(tx->res[tx->lsn_stmt]) == 1)
+        snprintf(r->lsn, sizeof(r->lsn), "%s", dba_db_res_value(tx->res[tx->lsn_stmt], 0, 0));
     if (!done && tx->failed) { /* e.g. the COMMIT's deferred constraints */
         ret = tx_fail(r, tx, tx->wave_end - 1, &tx->err);
         done = true;
@@ -627,6 +634,12 @@ tx_send_wave(struct req *r, struct tx_ctx *tx)
             stmts_add(r, &v, &n, &cap, "ROLLBACK", NULL, 0);
         } else {
             stmts_add(r, &v, &n, &cap, "COMMIT", NULL, 0);
+            /* With replicas, the primary's WAL position after the commit (X-Db-Lsn), as a
+               single write answers it (req.c). */
+            if (r->w->n_replicas > 0) {
+                tx->lsn_stmt = n;
+                stmts_add(r, &v, &n, &cap, "SELECT pg_current_wal_insert_lsn()", NULL, 0);
+            }
         }
     }
     tx->wave_end = end;
@@ -635,8 +648,10 @@ tx_send_wave(struct req *r, struct tx_ctx *tx)
     r->finish = tx_finish;
     r->state = REQ_WAITING;
     r->t_us[REQ_T_SENT] = dba_now_us();
-    int rc = dba_db_query_held(r->w->pool, held, v, n, r->pol.deadline_ms, tx_on_wave, r, &r->job,
-                               &err);
+    /* Always the primary (r->pol.need_primary): the operations write, and their waves hold one
+       connection of the primary pool across round trips. */
+    int rc = dba_db_query_held(dba__http_pick_pool(r, false), held, v, n, r->pol.deadline_ms,
+                               tx_on_wave, r, &r->job, &err);
     if (rc != DBA_EAGAIN) {
         r->job = NULL;
         r->state = REQ_ANSWERED;
@@ -657,7 +672,9 @@ dba__http_transaction(struct req *r)
     struct dba_err err;
 
     memset(tx, 0, sizeof(*tx));
+    tx->lsn_stmt = SIZE_MAX;
     r->ctx = tx;
+    r->pol.need_primary = true; /* a multi-round-trip read-write transaction (replicas.c) */
     dba_arena_defer(r->a, tx_cleanup, tx);
     if (!dba__http_method_ok(r, "POST", "/transaction", &ret))
         return ret;
