@@ -373,9 +373,22 @@ struct dba_http_req_in;
 DBA_MUSTCHECK int dba__http_tables_plan(struct req *r, struct tables_ctx *tc,
                                         const struct dba_catalog *c,
                                         const struct dba_http_req_in *in, struct dba_err *err);
+/* What planning needs besides the request: a /transaction operation run by the CLI has no
+   struct req (tx_blocking.c). */
+struct http_plan_env {
+    struct dba_arena *a;          /* memory of the plan */
+    const struct dba_config *cfg; /* server settings (max_rows, aggregates, unfiltered writes) */
+    const char *schema;           /* the schema the relation is in */
+    int64_t *t_us;                /* Server-Timing stamps (REQ_T_*), or NULL */
+};
+/* dba__http_tables_plan without a request. */
+DBA_MUSTCHECK int dba__http_tables_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
+                                            const struct dba_catalog *c,
+                                            const struct dba_http_req_in *in,
+                                            struct dba_err *err);
 /* A failed statement's sentinel (singular write, max-affected, bulk handling=strict) as the
    error PostgREST answers; false when e is no sentinel. */
-bool dba__http_tables_sentinel(struct req *r, const struct dba_err *e, struct dba_err *out);
+bool dba__http_tables_sentinel(const struct dba_err *e, struct dba_err *out);
 /* The status of a successful write (201 created, 200/204 ...); inserted is the statement's
    inserted column. */
 unsigned dba__http_tables_write_status(const struct dba_query *q, bool repr, const char *inserted);
