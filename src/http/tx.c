@@ -8,6 +8,7 @@
  * operations already answered (the HTTP driver sends it pipelined as one job, one round trip).
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,9 +555,12 @@ dba__http_tx_error_json(const struct dba_err *e, size_t op, bool authenticated,
     *status = dba__http_status(e, authenticated, &code);
     if (details == NULL)
         details = e->detail[0] ? json_string(e->detail) : json_null();
-    return json_pack("{s:s, s:o, s:o, s:s, s:I}", "code", code ? code : "DBA500", "details",
-                     details, "hint", e->hint[0] ? json_string(e->hint) : json_null(), "message",
-                     e->msg, "operation", (json_int_t)op);
+    json_t *o = json_pack("{s:s, s:o, s:o, s:s}", "code", code ? code : "DBA500", "details",
+                          details, "hint", e->hint[0] ? json_string(e->hint) : json_null(),
+                          "message", e->msg);
+    if (op != SIZE_MAX)
+        json_object_set_new(o, "operation", json_integer((json_int_t)op));
+    return o;
 }
 
 void

@@ -77,7 +77,8 @@ DBA_MUSTCHECK int dba__http_tx_wave_results(struct http_tx *tx, struct pg_result
                                             size_t *op, struct dba_err *err);
 /* {"results": [...]} (new). */
 json_t *dba__http_tx_results_json(const struct http_tx *tx);
-/* PostgREST's error body of e plus "operation": op (new); its status in *status.
+/* PostgREST's error body of e plus "operation": op (none when op is SIZE_MAX: the document was
+   refused before anything ran) (new); its status in *status.
    authenticated as dba__http_status. */
 json_t *dba__http_tx_error_json(const struct dba_err *e, size_t op, bool authenticated,
                                 unsigned *status);
