@@ -288,37 +288,50 @@ col_text(struct req *r, int col)
     return dba_db_res_isnull(r->res, 0, col) ? NULL : dba_db_res_value(r->res, 0, col);
 }
 
-static void
-add_preference_applied(struct req *r, struct MHD_Response *resp, const struct tables_ctx *tc,
-                       bool write)
+void
+dba__http_tables_preference_applied(const struct tables_ctx *tc, bool write, int tx,
+                                    struct dba_buf *b)
 {
     const struct dba_query *q = &tc->q;
     static const char *const res_names[] = { "", "merge-duplicates", "ignore-duplicates" };
     static const char *const ret_names[] = { "", "minimal", "headers-only", "representation" };
     static const char *const cnt_names[] = { "", "exact", "planned", "estimated" };
+    size_t start = b->len;
+
+    if (write && q->prefer.resolution != DBA_RES_NONE && (q->n_on_conflict > 0 || tc->t->n_pk > 0))
+        dba_buf_printf(b, "resolution=%s, ", res_names[q->prefer.resolution]);
+    if (write && q->prefer.missing == DBA_MISSING_DEFAULT)
+        dba_buf_puts(b, "missing=default, ");
+    if (write && q->prefer.ret != DBA_RET_DEFAULT)
+        dba_buf_printf(b, "return=%s, ", ret_names[q->prefer.ret]);
+    if (q->prefer.count != DBA_COUNT_NONE)
+        dba_buf_printf(b, "count=%s, ", cnt_names[q->prefer.count]);
+    if (tx >= 0)
+        dba_buf_printf(b, "tx=%s, ", tx ? "rollback" : "commit");
+    if (q->prefer.set_handling)
+        dba_buf_printf(b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
+    if (tc->timezone != NULL)
+        dba_buf_printf(b, "timezone=%s, ", q->prefer.timezone);
+    if (q->prefer.handling_strict && q->prefer.max_affected >= 0 && write)
+        dba_buf_printf(b, "max-affected=%ld, ", q->prefer.max_affected);
+    if (b->len >= start + 2) { /* the last ", " */
+        b->len -= 2;
+        b->data[b->len] = '\0';
+    }
+}
+
+static void
+add_preference_applied(struct req *r, struct MHD_Response *resp, const struct tables_ctx *tc,
+                       bool write)
+{
     struct dba_buf b;
 
     dba_buf_init(&b);
-    if (write && q->prefer.resolution != DBA_RES_NONE && (q->n_on_conflict > 0 || tc->t->n_pk > 0))
-        dba_buf_printf(&b, "resolution=%s, ", res_names[q->prefer.resolution]);
-    if (write && q->prefer.missing == DBA_MISSING_DEFAULT)
-        dba_buf_puts(&b, "missing=default, ");
-    if (write && q->prefer.ret != DBA_RET_DEFAULT)
-        dba_buf_printf(&b, "return=%s, ", ret_names[q->prefer.ret]);
-    if (q->prefer.count != DBA_COUNT_NONE)
-        dba_buf_printf(&b, "count=%s, ", cnt_names[q->prefer.count]);
-    if (r->pol.tx_applied)
-        dba_buf_printf(&b, "tx=%s, ", r->pol.tx_rollback ? "rollback" : "commit");
-    if (q->prefer.set_handling)
-        dba_buf_printf(&b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
-    if (tc->timezone != NULL)
-        dba_buf_printf(&b, "timezone=%s, ", q->prefer.timezone);
-    if (q->prefer.handling_strict && q->prefer.max_affected >= 0 && write)
-        dba_buf_printf(&b, "max-affected=%ld, ", q->prefer.max_affected);
-    if (b.len > 2) {
-        b.data[b.len - 2] = '\0';
+    dba__http_tables_preference_applied(tc, write,
+                                        r->pol.tx_applied ? (r->pol.tx_rollback ? 1 : 0) : -1,
+                                        &b);
+    if (b.len > 0)
         MHD_add_response_header(resp, "Preference-Applied", b.data);
-    }
     dba_buf_cleanup(&b);
 }
 

@@ -181,7 +181,7 @@ dba__http_transaction(struct req *r)
         !dba__http_policy_table_write(r, &ret))
         return ret;
     x->tx = (struct http_tx){ .a = r->a, .cfg = r->w->srv->cfg, .c = c, .schema = r->pol.schema,
-                              .t_us = r->t_us };
+                              .schema_echo = r->pol.schema_echo, .t_us = r->t_us };
     if (dba__http_tx_parse(&x->tx, r->body.data, r->body.len, &err) != DBA_OK)
         return dba__http_send_err(r, &err);
     struct dba_prefer pf;

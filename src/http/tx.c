@@ -299,14 +299,15 @@ dba__http_tx_parse(struct http_tx *tx, const char *body, size_t len, struct dba_
             return DBA_EINVAL;
         }
         const char *rel = path + blen + 1;
+        op->rpc = strncmp(rel, "rpc/", 4) == 0; /* <base>/rpc/<fn>: a function call */
+        if (op->rpc)
+            rel += 4;
         size_t rn = strcspn(rel, "?");
         char *name = dba_arena_strndup(tx->a, rel, rn);
         dba_url_decode(name, name, strlen(name), false);
-        if (name[0] == '\0' || strchr(name, '/') != NULL || strncmp(rel, "rpc/", 4) == 0) {
+        if (name[0] == '\0' || strchr(name, '/') != NULL) {
             dba_err_set(err, DBA_EINVAL, 404, "PGRST125",
                         "operation %zu: Invalid path specified in request URL", i);
-            if (strncmp(rel, "rpc/", 4) == 0)
-                dba_err_hint(err, "Functions are not yet served inside /transaction");
             return DBA_EINVAL;
         }
         op->rel = name;
@@ -324,12 +325,28 @@ res_text(struct pg_result *res, int col)
     return dba_db_res_isnull(res, 0, col) ? NULL : dba_db_res_value(res, 0, col);
 }
 
+/* Preference-Applied and Content-Profile, where the request alone has them (tables.c). */
+static void
+tx_answer_headers(const struct http_tx_op *op, bool write, json_t *h)
+{
+    struct dba_buf b;
+
+    dba_buf_init(&b);
+    dba__http_tables_preference_applied(&op->tc, write, -1, &b);
+    if (b.len > 0)
+        json_object_set_new(h, "Preference-Applied", json_string(b.data));
+    dba_buf_cleanup(&b);
+    if (op->schema_echo)
+        json_object_set_new(h, "Content-Profile", json_string(op->schema));
+}
+
 /* The answer of one operation from its statement's row, as the request alone would answer. */
 static int
 tx_answer(struct http_tx *tx, struct http_tx_op *op, struct pg_result *res, struct dba_err *err)
 {
     const struct dba_query *q = &op->tc.q;
-    bool read = q->method == DBA_M_GET || q->method == DBA_M_HEAD;
+    /* a call answers like a read (tables.c), a void one 204 without a body */
+    bool read = q->method == DBA_M_GET || q->method == DBA_M_HEAD || op->tc.fn != NULL;
     bool repr = q->prefer.ret == DBA_RET_REPRESENTATION;
 
     if (dba_db_res_ntuples(res) != 1 || dba_db_res_nfields(res) < DBA_SQL_N_COLS)
@@ -343,6 +360,12 @@ tx_answer(struct http_tx *tx, struct http_tx_op *op, struct pg_result *res, stru
     json_t *h = json_object();
     char cr[96];
 
+    if (op->tc.fn != NULL && op->tc.fn->ret_kind == DBA_FRET_VOID) {
+        tx_answer_headers(op, false, h);
+        op->body_out = json_null();
+        op->result = json_pack("{s:i, s:o, s:n}", "status", 204, "headers", h, "body");
+        return DBA_OK;
+    }
     if (read) {
         bool singular = q->media == DBA_MEDIA_OBJECT || q->media == DBA_MEDIA_OBJECT_STRIPPED;
         if (singular && n != 1) {
@@ -370,6 +393,7 @@ tx_answer(struct http_tx *tx, struct http_tx_op *op, struct pg_result *res, stru
                             json_string(dba_arena_printf(tx->a, "/%s?%s", q->table, loc)));
     if (q->method == DBA_M_PATCH && inserted != NULL)
         json_object_set_new(h, "Unmatched-Count", json_string(inserted));
+    tx_answer_headers(op, !read, h);
     json_t *b = body[0] ? json_loads(body, JSON_DECODE_ANY, NULL) : NULL;
     if (b == NULL)
         b = body[0] ? json_string(body) : json_null(); /* CSV */
@@ -405,13 +429,6 @@ tx_plan(struct http_tx *tx, size_t i, struct dba_err *err)
         body_len = strlen(body_text);
         json_decref(body);
     }
-    op->tc.t = dba_catalog_table_find(tx->c, tx->schema, op->rel);
-    if (op->tc.t == NULL) {
-        dba_err_set(err, DBA_ENOTFOUND, 404, "PGRST205",
-                    "Could not find the table '%s.%s' in the schema cache", tx->schema,
-                    op->rel);
-        return DBA_ENOTFOUND;
-    }
     struct dba_http_req_in in = {
         .method = op->m,
         .query = query,
@@ -422,7 +439,35 @@ tx_plan(struct http_tx *tx, size_t i, struct dba_err *err)
         .body = body_text,
         .body_len = body_len,
     };
-    struct http_plan_env env = { tx->a, tx->cfg, tx->schema, tx->t_us };
+    /* its schema, as policy.c chooses it for a request alone */
+    bool read = op->m == DBA_M_GET || op->m == DBA_M_HEAD;
+    const char *prof = tx_header(op, read ? "Accept-Profile" : "Content-Profile");
+    op->schema = tx->schema;
+    op->schema_echo = tx->schema_echo;
+    if (prof != NULL) {
+        if (!dba_catalog_has(tx->c, prof)) {
+            struct dba_buf b;
+            dba_buf_init(&b);
+            for (size_t k = 0; k < tx->c->n_schemas; k++)
+                dba_buf_printf(&b, "%s%s", k ? ", " : "", tx->c->schemas[k]);
+            dba_err_set(err, DBA_EINVAL, 406, "PGRST106", "Invalid schema: %s", prof);
+            dba_err_hint(err, "Only the following schemas are exposed: %s", b.data);
+            dba_buf_cleanup(&b);
+            return DBA_EINVAL;
+        }
+        op->schema = dba_arena_strdup(tx->a, prof);
+        op->schema_echo = true;
+    }
+    struct http_plan_env env = { tx->a, tx->cfg, op->schema, tx->t_us };
+    if (op->rpc) /* the call planning of <base>/rpc/<fn> (rpc.c) */
+        return dba__http_rpc_plan_env(&env, &op->tc, tx->c, op->rel, &in, NULL, err);
+    op->tc.t = dba_catalog_table_find(tx->c, op->schema, op->rel);
+    if (op->tc.t == NULL) {
+        dba_err_set(err, DBA_ENOTFOUND, 404, "PGRST205",
+                    "Could not find the table '%s.%s' in the schema cache", op->schema,
+                    op->rel);
+        return DBA_ENOTFOUND;
+    }
     return dba__http_tables_plan_env(&env, &op->tc, tx->c, &in, err);
 }
 

@@ -22,7 +22,11 @@
 
 struct http_tx_op {
     enum dba_method m;      /* its method */
-    const char *rel;        /* relation name from the path (decoded, arena) */
+    const char *rel;        /* relation (or function) name from the path (decoded, arena) */
+    bool rpc;               /* <base>/rpc/<fn>: a function call (rpc.c's planning) */
+    const char *schema;     /* its schema: its Accept-Profile (read) / Content-Profile (write)
+                               header, else the transaction's */
+    bool schema_echo;       /* its answer carries Content-Profile */
     const char *path;       /* the query string as given, with ${...} references */
     json_t *headers;        /* its headers object, or NULL (borrowed from the document) */
     json_t *body;           /* its body, or NULL (borrowed) */
@@ -38,7 +42,9 @@ struct http_tx {
     struct dba_arena *a;            /* memory of the transaction */
     const struct dba_config *cfg;   /* base path, limits, planner settings */
     const struct dba_catalog *c;    /* the catalog operations are planned against */
-    const char *schema;             /* the schema the operations work in */
+    const char *schema;             /* the schema the operations work in unless they name one */
+    bool schema_echo;               /* answers carry Content-Profile (several schemas exposed,
+                                       or the outer request named one) */
     int64_t *t_us;                  /* Server-Timing stamps, or NULL */
     /* internal */
     json_t *doc;                    /* the document (owned) */

@@ -1,7 +1,7 @@
 /* tx_blocking.c - the blocking driver of the /transaction core (tx.c) for the CLI's
    `db-adapter transaction FILE|-`: the same document, the same planning and the same answer as
    POST /transaction, run over one blocking connection (db module's helpers) as the connecting
-   role of the profile, in its first exposed schema. Each wave's statements run one after the
+   role of the profile, in its first exposed schema (as the route without Content-Profile). Each wave's statements run one after the
    other in the one transaction; the first failure rolls it back. */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +34,8 @@ dba_http_transaction_run(const struct dba_config *cfg, const struct dba_profile 
 {
     struct dba_arena *a = dba_arena_new();
     struct http_tx tx = { .a = a, .cfg = cfg, .c = c,
-                          .schema = p->schemas.n > 0 ? p->schemas.v[0] : "public" };
+                          .schema = c->schemas[0],
+                          .schema_echo = c->n_schemas > 1 };
     struct dba_err err;
     json_t *out = NULL;
     size_t op = SIZE_MAX;

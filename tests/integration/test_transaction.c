@@ -60,7 +60,7 @@ Test(transaction, references_between_operations)
         "]}", NULL);
     cr_assert_eq(r->status, 200, "%s", r->body);
     cr_expect(dbat_json_eq(r->json,
-        "{\"results\":[{\"status\":201,\"headers\":{},\"body\":[{\"id\":2}]},"
+        "{\"results\":[{\"status\":201,\"headers\":{\"Preference-Applied\":\"return=representation\"},\"body\":[{\"id\":2}]},"
         "{\"status\":201,\"headers\":{},\"body\":null},"
         "{\"status\":204,\"headers\":{\"Content-Range\":\"0-0/*\"},\"body\":null},"
         "{\"status\":200,\"headers\":{\"Content-Range\":\"0-0/*\"},\"body\":"
@@ -169,10 +169,73 @@ Test(transaction, bulk_and_nested_inside)
                              "[{\"id\":1,\"qty\":1},{\"id\":42,\"qty\":1}]}]}", NULL);
     cr_expect_eq(r->status, 200, "%s", r->body);
     cr_expect(dbat_json_eq(r->json,
-        "{\"results\":[{\"status\":201,\"headers\":{},\"body\":[{\"id\":2,\"books\":[{\"title\":\"B\"}]}]},"
+        "{\"results\":[{\"status\":201,\"headers\":{\"Preference-Applied\":\"return=representation\"},\"body\":[{\"id\":2,\"books\":[{\"title\":\"B\"}]}]},"
         "{\"status\":204,\"headers\":{\"Content-Range\":\"0-0/*\",\"Unmatched-Count\":\"1\"},"
         "\"body\":null}]}"), "%s", r->body);
     dbat_resp_free(r);
+}
+
+Test(transaction, calls_inside)
+{
+    dbat_tx_fixture();
+    struct dbat_resp *r = tx("{\"operations\":["
+                             "{\"method\":\"POST\",\"path\":\"/tables/rpc/add_author?select=id,name\","
+                             "\"body\":{\"name\":\"Rilke\"}},"
+                             "{\"method\":\"POST\",\"path\":\"/tables/books\",\"body\":{\"title\":\"Malte\","
+                             "\"author_id\":{\"$ref\":\"0/id\"}}},"
+                             "{\"method\":\"POST\",\"path\":\"/tables/rpc/restock\",\"body\":{\"sid\":1,"
+                             "\"amount\":5}},"
+                             "{\"method\":\"GET\",\"path\":\"/tables/rpc/author_count\"}]}", NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect(dbat_json_eq(r->json,
+        "{\"results\":[{\"status\":200,\"headers\":{\"Content-Range\":\"0-0/*\"},"
+        "\"body\":{\"id\":2,\"name\":\"Rilke\"}},"
+        "{\"status\":201,\"headers\":{},\"body\":null},"
+        "{\"status\":204,\"headers\":{},\"body\":null},"
+        "{\"status\":200,\"headers\":{\"Content-Range\":\"0-0/*\"},\"body\":2}]}"),
+        "%s", r->body);
+    dbat_resp_free(r);
+    expect_value(COUNTS, "2/1");
+    expect_value("SELECT qty FROM txs.stock WHERE id = 1", "15");
+    /* a call that fails (unknown function) names its operation; everything rolls back */
+    r = tx("{\"operations\":["
+           "{\"method\":\"POST\",\"path\":\"/tables/rpc/restock\",\"body\":{\"sid\":1,\"amount\":5}},"
+           "{\"method\":\"POST\",\"path\":\"/tables/rpc/nope\",\"body\":{}}]}", NULL);
+    cr_expect_eq(r->status, 404, "%s", r->body);
+    cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST202", "%s",
+                     r->body);
+    cr_expect_eq(json_integer_value(json_object_get(r->json, "operation")), 1);
+    dbat_resp_free(r);
+    expect_value("SELECT qty FROM txs.stock WHERE id = 1", "15");
+}
+
+/* Each operation's Accept-Profile / Content-Profile as for a request alone: an exposed schema is
+   echoed as Content-Profile, another one is 406 PGRST106 naming the operation. */
+Test(transaction, per_operation_profiles)
+{
+    dbat_tx_fixture();
+    struct dbat_resp *r = tx("{\"operations\":["
+                             "{\"method\":\"PATCH\",\"path\":\"/tables/stock?id=eq.1\",\"headers\":"
+                             "{\"Content-Profile\":\"txs\",\"Prefer\":\"count=exact\"},\"body\":{\"qty\":3}},"
+                             "{\"method\":\"GET\",\"path\":\"/tables/stock?id=eq.1&select=qty\",\"headers\":"
+                             "{\"Accept-Profile\":\"txs\"}}]}", NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect(dbat_json_eq(r->json,
+        "{\"results\":[{\"status\":204,\"headers\":{\"Content-Range\":\"0-0/1\","
+        "\"Preference-Applied\":\"count=exact\",\"Content-Profile\":\"txs\"},\"body\":null},"
+        "{\"status\":200,\"headers\":{\"Content-Range\":\"0-0/*\",\"Content-Profile\":\"txs\"},"
+        "\"body\":[{\"qty\":3}]}]}"), "%s", r->body);
+    dbat_resp_free(r);
+    r = tx("{\"operations\":["
+           "{\"method\":\"PATCH\",\"path\":\"/tables/stock?id=eq.1\",\"body\":{\"qty\":4}},"
+           "{\"method\":\"GET\",\"path\":\"/tables/stock\",\"headers\":"
+           "{\"Accept-Profile\":\"pg_catalog\"}}]}", NULL);
+    cr_expect_eq(r->status, 406, "%s", r->body);
+    cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST106", "%s",
+                     r->body);
+    cr_expect_eq(json_integer_value(json_object_get(r->json, "operation")), 1);
+    dbat_resp_free(r);
+    expect_value("SELECT qty FROM txs.stock WHERE id = 1", "3");
 }
 
 /* ---- row-level security inside a transaction (tests/fixtures/auth.sql) ---- */
@@ -310,7 +373,7 @@ Test(tx_cli, json_answer_is_the_routes)
     cr_expect_eq(rc, 0, "%s", out);
     json_t *j = json_loads(out, 0, NULL);
     cr_expect(dbat_json_eq(j,
-        "{\"results\":[{\"status\":201,\"headers\":{},\"body\":[{\"id\":2}]},"
+        "{\"results\":[{\"status\":201,\"headers\":{\"Preference-Applied\":\"return=representation\"},\"body\":[{\"id\":2}]},"
         "{\"status\":201,\"headers\":{},\"body\":null},"
         "{\"status\":204,\"headers\":{\"Content-Range\":\"0-0/*\"},\"body\":null}]}"),
         "%s", out);
