@@ -1,8 +1,9 @@
 /* tx_blocking.c - the blocking driver of the /transaction core (tx.c) for the CLI's
    `db-adapter transaction FILE|-`: the same document, the same planning and the same answer as
    POST /transaction, run over one blocking connection (db module's helpers) as the connecting
-   role of the profile, in its first exposed schema (as the route without Content-Profile). Each wave's statements run one after the
-   other in the one transaction; the first failure rolls it back. */
+   role of the profile, in its first exposed schema (as the route without Content-Profile). Each
+   wave's statements run one after the other in the one transaction; the first failure rolls it
+   back. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
