@@ -15,7 +15,7 @@
 set -euo pipefail
 
 BASE=(build-essential cmake pkg-config libmicrohttpd-dev libpq-dev libjansson-dev libconfig-dev
-    libpg-query-dev libssl-dev libcriterion-dev libcurl4-openssl-dev postgresql-15 postgresql-contrib wrk postgresql-client
+    libpg-query-dev libssl-dev zlib1g-dev libcriterion-dev libcurl4-openssl-dev postgresql-15 postgresql-contrib wrk postgresql-client
     curl prometheus)  # prometheus: promtool checks /metrics in the integration tests
 # The scale tests (docs/SCALING.md): a transaction-mode pooler and a load balancer.
 BASE+=(pgbouncer haproxy)

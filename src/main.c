@@ -29,11 +29,11 @@ static const char usage[] =
     "                      print the numbered SQL that adds what is missing (never drops);\n"
     "                      --confirm backs up the touched tables to backups/ and applies it\n"
     "                      in one transaction\n"
-    "  backup [-o FILE] [--tables a,b] [--user-id U] [--format json|jsonl]\n"
+    "  backup [-o FILE|-] [--tables a,b] [--user-id U] [--format json|jsonl] [-q]\n"
     "                      consistent backup (one snapshot) of the backup schema's tables\n"
     "                      (default file backups/<profile>-<UTC time>.json)\n"
     "  validate-backup FILE  check a backup without a database (also backup --validate FILE)\n"
-    "  restore FILE [--mode skip|overwrite|fail] [--dry-run] [--yes] [--user-id U]\n"
+    "  restore FILE|- [--mode skip|overwrite|fail] [--dry-run] [--yes] [--user-id U]\n"
     "                      restore all or nothing, new keys remapped; asks unless --yes\n"
     "  sync --from PROFILE [--tables a,b] [--user-id U] [--mode skip|overwrite]\n"
     "       [--dry-run | --confirm]\n"
@@ -43,6 +43,8 @@ static const char usage[] =
     "                      transaction; exit 0 when all succeeded, 1 when rolled back\n"
     "  token --role R [--claims JSON] [--exp 1h]\n"
     "                      a development JWT signed with the configured HS secret (auth group)\n"
+    "  config              the effective configuration and where each value came from\n"
+    "  health [--port N]   exit 0 when the server on the configured port answers /healthz 200\n"
     "\n"
     "global options (before or after the command):\n"
     "  --config PATH       configuration file (default ./db-adapter.conf; optional)\n"
@@ -123,26 +125,32 @@ static const struct command commands[] = {
       "       db-adapter backup --validate FILE\n"
       "\n"
       "Consistent backup (one snapshot) of the backup schema's tables.\n"
-      "  -o, --output FILE   where to write (default backups/<profile>-<UTC time>.json)\n"
+      "  -o, --output FILE   where to write (default backups/<profile>-<UTC time>.json);\n"
+      "                      - = standard output; a name ending in .gz is gzip-compressed\n"
       "  --tables a,b        only these tables\n"
       "  --user-id U         only rows of this user (backup.tables[].user_field)\n"
       "  --format F          json (default) or jsonl (one object a line)\n"
+      "  -q, --quiet         no progress on a terminal's standard error\n"
       "  --validate FILE     check FILE instead (as validate-backup)\n" GLOBALS_HINT },
     { "validate-backup", dba_cli_validate_backup,
       "usage: db-adapter validate-backup FILE\n"
       "\n"
       "Check a backup file without a database: structure, counts, keys and references.\n"
-      "Exit 0 valid, 1 invalid.\n" GLOBALS_HINT },
+      "FILE - reads standard input; .gz (or gzip on stdin) is decompressed. Exit 0 valid,\n"
+      "1 invalid.\n" GLOBALS_HINT },
     { "restore", dba_cli_restore,
       "usage: db-adapter restore FILE [--mode skip|overwrite|fail] [--dry-run] [--yes]\n"
       "                          [--user-id U]\n"
       "\n"
       "Restore a backup into the active profile, all or nothing; new keys come from the\n"
       "target's sequences and children are remapped. Refused on read_only profiles.\n"
+      "FILE - reads standard input (needs --yes or --dry-run); a .gz file, or gzip on\n"
+      "standard input, is decompressed. Progress per table on a terminal's stderr.\n"
       "  -m, --mode M    existing rows: skip (default), overwrite, or fail\n"
       "  --dry-run       run everything, then roll back and report\n"
       "  -y, --yes       do not ask for confirmation\n"
-      "  --user-id U     write rows as this user (backup.tables[].user_field)\n" GLOBALS_HINT },
+      "  --user-id U     write rows as this user (backup.tables[].user_field)\n"
+      "  -q, --quiet     no progress\n" GLOBALS_HINT },
     { "sync", dba_cli_sync,
       "usage: db-adapter sync --from PROFILE [--tables a,b] [--user-id U]\n"
       "                       [--mode skip|overwrite] [--dry-run | --confirm]\n"
@@ -153,7 +161,8 @@ static const struct command commands[] = {
       "  -f, --from P    source profile (must differ from the active one)\n"
       "  --tables a,b    only these tables\n"
       "  --user-id U     only rows of this user\n"
-      "  -m, --mode M    rows that exist: skip (default) or overwrite\n" GLOBALS_HINT },
+      "  -m, --mode M    rows that exist: skip (default) or overwrite\n"
+      "  -q, --quiet     no progress\n" GLOBALS_HINT },
     { "transaction", dba_cli_transaction,
       "usage: db-adapter transaction FILE|- [--rollback]\n"
       "\n"
@@ -186,6 +195,18 @@ static const struct command commands[] = {
       "SIGHUP without a restart.\n"
       "With --json: {\"file\": ..., \"keys\": [{\"key\", \"value\", \"source\", \"variable\",\n"
       "\"reload\"}]}.\n" GLOBALS_HINT },
+    { "health", dba_cli_health,
+      "usage: db-adapter health [--port N] [--host H] [--path P] [--timeout S]\n"
+      "\n"
+      "Ask a running server for GET /healthz and exit 0 when it answers 200, 1 otherwise (the\n"
+      "reason on stderr): the container image's HEALTHCHECK, no curl needed. The port is\n"
+      "server.port as configured (--set, DBA_SERVER_PORT, PGRST_SERVER_PORT, the file, 8080);\n"
+      "the host is server.listen, its loopback address when it listens on every address.\n"
+      "  --port N        ask port N instead\n"
+      "  --host H        ask host H instead\n"
+      "  --path P        ask P instead of /healthz (e.g. /readyz: the database too)\n"
+      "  --timeout S     give up after S seconds (default 5)\n"
+      "With --json: {\"ok\": true, \"host\", \"port\", \"path\"} on success.\n" GLOBALS_HINT },
 };
 
 static const struct command *

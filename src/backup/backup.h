@@ -150,7 +150,8 @@ json_t *dba_backup_dump(void *conn, const struct dba_backup_schema *s,
                         const struct dba_backup_opts *o, struct dba_err *err);
 
 /* dba_backup_dump into the file at path: written under path.part, flushed to disk and renamed,
-   so a failed backup leaves nothing behind. Sets o->write/write_arg. Summary or NULL with err. */
+   so a failed backup leaves nothing behind; gzip-compressed when path ends with ".gz". Sets
+   o->write/write_arg. Summary or NULL with err. */
 json_t *dba_backup_dump_file(void *conn, const struct dba_backup_schema *s,
                              struct dba_backup_opts *o, const char *path, struct dba_err *err);
 
@@ -163,6 +164,16 @@ json_t *dba_backup_dump_file(void *conn, const struct dba_backup_schema *s,
    (new heap string) or NULL with err; nothing is left on failure. */
 char *dba_backup_prefix(void *arg, struct pg_conn *pg, const char *profile, const json_t *tables,
                         const char *first_schema, struct dba_err *err);
+
+/* ---- streams and compression ---- */
+/* True when path names a gzip-compressed backup (ends with ".gz"). */
+bool dba_backup_path_gz(const char *path);
+/* True when path must be spooled before it is read: "-" (standard input) or a .gz file. */
+bool dba_backup_path_spooled(const char *path);
+/* Copies the backup at path ("-" = standard input; gzip-compressed input is decompressed, plain
+   input copied as is) into a new temporary file under $TMPDIR (/tmp) and returns its path (heap;
+   the caller unlinks and frees it), or NULL with err. */
+char *dba_backup_spool(const char *path, struct dba_err *err);
 
 /* ---- restore (blocking) ---- */
 enum dba_backup_mode {
@@ -208,6 +219,9 @@ struct dba_backup_sync_opts {
     const char *user_id;             /* scope, or NULL */
     enum dba_backup_mode mode;       /* skip or overwrite */
     bool confirm;                    /* apply; otherwise plan only */
+    dba_backup_progress_cb progress; /* or NULL: the source's rows read, then the rows written
+                                        (planned without --confirm), per table */
+    void *progress_arg;              /* its argument */
 };
 /* Plans (per table: source, destination, new, update, unchanged) and, with confirm, copies rows
    from `from` into `to` with the restore machinery in one destination transaction. New report

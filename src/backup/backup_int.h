@@ -45,4 +45,7 @@ int dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb c
    doubles (they are inexact above 2^53). */
 #define DBA__BACKUP_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY)
 
+/* A write callback (dba_backup_write_cb) into a gzFile (arg). */
+int dba__backup_write_gz(void *arg, const char *p, size_t n);
+
 #endif

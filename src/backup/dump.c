@@ -1,6 +1,9 @@
 /* dump.c - backup: every table read inside one REPEATABLE READ READ ONLY transaction (one
    consistent snapshot), rows rendered by PostgreSQL (row_to_json keeps numerics, jsonb and arrays
-   exact) and streamed through the writer from a server-side cursor, so memory stays flat. */
+   exact) and streamed through the writer with COPY (SELECT row_to_json ...) TO STDOUT, so the
+   server never waits for the client between batches and memory stays flat. The user id of a
+   scoped backup is bound once as a parameter (set_config) and read by current_setting: COPY
+   takes no parameters. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,17 +11,18 @@
 #include <unistd.h>
 
 #include "backup/backup_int.h"
+#include <libpq-fe.h>
+#include <zlib.h>
+
 #include "db/db.h"
 
-#define DUMP_FETCH_ROWS 2000 /* rows per FETCH */
+#define DUMP_PROGRESS_ROWS 5000 /* rows between progress calls */
 
 struct dump {
     struct pg_conn *conn;                /* borrowed */
     const struct dba_backup_schema *s;   /* borrowed */
     const struct dba_backup_opts *o;     /* borrowed */
-    const char *params[1];               /* $1 = user id when scoped */
-    int n_params;                        /* 0 or 1 */
-    bool used;                           /* the statement being built refers to $1 */
+    int n_params;                        /* 1 when scoped to a user (dba.backup_user) */
     struct dba_err *err;                 /* out */
     int64_t *counts;                     /* rows per table */
 };
@@ -42,8 +46,7 @@ dump_where(struct dump *d, size_t i, struct dba_buf *b)
     if (d->n_params > 0 && t->user_field != NULL) {
         dba_buf_puts(b, " AND ");
         dba_buf_put_ident(b, t->user_field);
-        dba_buf_puts(b, "::text = $1");
-        d->used = true;
+        dba_buf_puts(b, "::text = current_setting('dba.backup_user')");
     }
     if (t->parent.table == NULL)
         return;
@@ -68,8 +71,7 @@ dump_where(struct dump *d, size_t i, struct dba_buf *b)
 static int
 dump_exec(struct dump *d, const char *sql, struct pg_result **out)
 {
-    struct pg_result *r = dba_db_exec(d->conn, sql, d->params, d->used ? d->n_params : 0, d->err);
-    d->used = false;
+    struct pg_result *r = dba_db_exec(d->conn, sql, NULL, 0, d->err);
     if (r == NULL)
         return DBA_EDB;
     if (out != NULL)
@@ -177,30 +179,98 @@ dump_row(struct dump *d, const char *qname, const char *row, int len, bool first
     return rc == DBA_OK ? dump_out(d, row, (size_t)len) : rc;
 }
 
-static int
-dump_fetch_all(struct dump *d, size_t i, const char *qname)
+/* One line of COPY's text format back to the value's bytes (in place; returns the length):
+   COPY escapes backslash, and the control characters a json column may hold verbatim. */
+static size_t
+copy_unescape(char *p, size_t n)
 {
-    int64_t done = 0;
-    for (;;) {
-        struct pg_result *r;
-        char sql[64];
-        snprintf(sql, sizeof(sql), "FETCH FORWARD %d FROM dba_backup_cur", DUMP_FETCH_ROWS);
-        int rc = dump_exec(d, sql, &r);
-        if (rc != DBA_OK)
-            return rc;
-        int n = dba_db_res_ntuples(r);
-        for (int k = 0; k < n && rc == DBA_OK; k++)
-            rc = dump_row(d, qname, dba_db_res_value(r, k, 0), dba_db_res_len(r, k, 0),
-                          done + k == 0);
-        dba_db_res_clear(r);
-        if (rc != DBA_OK)
-            return rc;
-        done += n;
-        if (d->o->progress != NULL)
-            d->o->progress(d->o->progress_arg, d->s->tables[i].name, done, d->counts[i]);
-        if (n < DUMP_FETCH_ROWS)
-            return DBA_OK;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '\\' || i + 1 == n) {
+            p[o++] = p[i];
+            continue;
+        }
+        char c = p[++i];
+        switch (c) {
+        case 'b': p[o++] = '\b'; break;
+        case 'f': p[o++] = '\f'; break;
+        case 'n': p[o++] = '\n'; break;
+        case 'r': p[o++] = '\r'; break;
+        case 't': p[o++] = '\t'; break;
+        case 'v': p[o++] = '\v'; break;
+        default:
+            if (c >= '0' && c <= '7') { /* \\ooo (COPY TO does not write it; read it anyway) */
+                int v = 0, k = 0;
+                for (; k < 3 && i < n && p[i] >= '0' && p[i] <= '7'; k++, i++)
+                    v = v * 8 + (p[i] - '0');
+                i--;
+                p[o++] = (char)v;
+            } else {
+                p[o++] = c;
+            }
+        }
     }
+    return o;
+}
+
+/* Streams the rows of the COPY started on d->conn through the writer; the COPY's final result
+   decides success. */
+static int
+dump_copy_rows(struct dump *d, size_t i, const char *qname)
+{
+    PGconn *pg = (PGconn *)d->conn;
+    int64_t done = 0;
+    int rc = DBA_OK;
+    char *line;
+    int n;
+    while ((n = PQgetCopyData(pg, &line, 0)) > 0) {
+        size_t len = (size_t)n;
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        len = copy_unescape(line, len);
+        if (rc == DBA_OK) /* after a failure, drain the COPY */
+            rc = dump_row(d, qname, line, (int)len, done == 0);
+        PQfreemem(line);
+        done++;
+        if (rc == DBA_OK && d->o->progress != NULL && done % DUMP_PROGRESS_ROWS == 0)
+            d->o->progress(d->o->progress_arg, d->s->tables[i].name, done, d->counts[i]);
+    }
+    PGresult *r = PQgetResult(pg);
+    bool ok = n == -1 && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok && rc == DBA_OK) {
+        const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        const char *m = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        rc = dba_err_set(d->err, DBA_EDB, 500, DBA_BACKUP_CODE, "backup of %s failed: %s",
+                         d->s->tables[i].name, m != NULL ? m : PQerrorMessage(pg));
+        if (st != NULL)
+            snprintf(d->err->sqlstate, sizeof(d->err->sqlstate), "%s", st);
+    }
+    PQclear(r);
+    while ((r = PQgetResult(pg)) != NULL)
+        PQclear(r);
+    if (rc == DBA_OK && d->o->progress != NULL)
+        d->o->progress(d->o->progress_arg, d->s->tables[i].name, done, d->counts[i]);
+    return rc;
+}
+
+/* Starts the COPY (status PGRES_COPY_OUT) and streams its rows. */
+static int
+dump_copy(struct dump *d, size_t i, const char *sql, const char *qname)
+{
+    PGconn *pg = (PGconn *)d->conn;
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        dba_err_set(d->err, DBA_EDB, 500, DBA_BACKUP_CODE, "backup of %s failed: %s",
+                    d->s->tables[i].name, m != NULL ? m : PQerrorMessage(pg));
+        if (st != NULL)
+            snprintf(d->err->sqlstate, sizeof(d->err->sqlstate), "%s", st);
+        PQclear(r);
+        return DBA_EDB;
+    }
+    PQclear(r);
+    return dump_copy_rows(d, i, qname);
 }
 
 static int
@@ -212,24 +282,20 @@ dump_table(struct dump *d, size_t i)
     struct dba_buf b;
     json_decref(jn);
     dba_buf_init(&b);
-    dba_buf_puts(&b, "DECLARE dba_backup_cur NO SCROLL CURSOR FOR SELECT row_to_json(_r)::text "
-                     "FROM ");
+    dba_buf_puts(&b, "COPY (SELECT row_to_json(_r)::text FROM ");
     dump_qname(d, t, &b);
     dba_buf_puts(&b, " _r WHERE ");
     dump_where(d, i, &b);
     dba_buf_puts(&b, " ORDER BY ");
     dba_buf_put_ident(&b, t->pk);
+    dba_buf_puts(&b, ") TO STDOUT");
     int rc = d->o->jsonl ? DBA_OK : dump_outs(d, ",\n");
     if (rc == DBA_OK && !d->o->jsonl)
         rc = dump_outs(d, qname);
     if (rc == DBA_OK && !d->o->jsonl)
         rc = dump_outs(d, ": [");
     if (rc == DBA_OK)
-        rc = dump_exec(d, b.data, NULL);
-    if (rc == DBA_OK)
-        rc = dump_fetch_all(d, i, qname);
-    if (rc == DBA_OK)
-        rc = dump_exec(d, "CLOSE dba_backup_cur", NULL);
+        rc = dump_copy(d, i, b.data, qname);
     if (rc == DBA_OK && !d->o->jsonl)
         rc = dump_outs(d, d->counts[i] > 0 ? "\n]" : "]");
     dba_buf_cleanup(&b);
@@ -243,9 +309,15 @@ dba_backup_dump(void *conn, const struct dba_backup_schema *s, const struct dba_
 {
     struct dump d = { .conn = conn, .s = s, .o = o, .err = err };
     d.counts = dba_xcalloc(s->n + 1, sizeof(*d.counts));
-    d.params[0] = o->user_id;
     d.n_params = o->user_id != NULL ? 1 : 0;
     int rc = dump_exec(&d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL);
+    if (rc == DBA_OK && o->user_id != NULL) {
+        const char *p[1] = { o->user_id };
+        struct pg_result *r = dba_db_exec(conn, "SELECT set_config('dba.backup_user', $1, true)",
+                                          p, 1, err);
+        dba_db_res_clear(r);
+        rc = r != NULL ? DBA_OK : DBA_EDB;
+    }
     if (rc == DBA_OK)
         rc = dump_counts(&d);
     if (rc == DBA_OK)
@@ -293,9 +365,24 @@ dba_backup_dump_file(void *conn, const struct dba_backup_schema *s, struct dba_b
         free(tmp);
         return NULL;
     }
-    o->write = dump_write_file;
-    o->write_arg = f;
-    sum = dba_backup_dump(conn, s, o, err);
+    gzFile gz = NULL;
+    if (dba_backup_path_gz(path)) {
+        int fd2 = dup(fileno(f));
+        gz = fd2 >= 0 ? gzdopen(fd2, "wb6") : NULL;
+        if (gz == NULL && fd2 >= 0)
+            close(fd2);
+    }
+    o->write = gz != NULL ? dba__backup_write_gz : dump_write_file;
+    o->write_arg = gz != NULL ? (void *)gz : (void *)f;
+    if (gz != NULL || !dba_backup_path_gz(path))
+        sum = dba_backup_dump(conn, s, o, err);
+    else
+        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot compress %s", tmp);
+    if (gz != NULL && gzclose(gz) != Z_OK && sum != NULL) {
+        json_decref(sum);
+        sum = NULL;
+        dba_err_set(err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write %s", tmp);
+    }
     bool flushed = fflush(f) == 0 && fsync(fileno(f)) == 0;
     if ((fclose(f) != 0 || !flushed) && sum != NULL) {
         json_decref(sum);

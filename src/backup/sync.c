@@ -109,7 +109,8 @@ sync_snapshot(struct sync *y)
         y->path[0] = '\0';
         return dba_err_set(y->err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot create a temp file");
     }
-    struct dba_backup_opts bo = { .profile = y->o->from->name, .user_id = y->o->user_id,
+    struct dba_backup_opts bo = { .progress = y->o->progress, .progress_arg = y->o->progress_arg,
+                                  .profile = y->o->from->name, .user_id = y->o->user_id,
                                   .nsp = y->o->from->schemas.n > 0 ? y->o->from->schemas.v[0]
                                                                    : NULL,
                                   .jsonl = true, .write = sync_write, .write_arg = f };
@@ -175,7 +176,8 @@ sync_run(struct sync *y)
     if (sync_open(y) != DBA_OK || sync_snapshot(y) != DBA_OK || sync_dst_counts(y) != DBA_OK)
         return NULL;
     struct dba_backup_restore_opts ro = {
-        .mode = y->o->mode, .dry_run = !y->o->confirm,
+        .mode = y->o->mode, .dry_run = !y->o->confirm, .progress = y->o->progress,
+        .progress_arg = y->o->progress_arg,
         .schemas = (const char *const *)y->o->to->schemas.v, .n_schemas = y->o->to->schemas.n };
     json_t *rep = dba_backup_restore_file(y->dst, y->s, y->path, &ro, y->err);
     if (rep == NULL)

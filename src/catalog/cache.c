@@ -232,6 +232,8 @@ dba_catalog_unref(struct dba_catalog *c)
     for (size_t i = 0; i < c->n_tables; i++)
         table_free(&c->tables[i]);
     free(c->tables);
+    dba__catalog_reprs_free(c);
+    dba__catalog_media_free(c);
     dba__catalog_names_free(c->schemas, c->n_schemas);
     dba__catalog_names_free(c->timezones, c->n_timezones);
     free(c->server_version);

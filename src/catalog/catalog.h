@@ -18,6 +18,19 @@
 
 struct dba_function;
 
+/*
+ * A domain representation (PostgREST's "data representations"): a domain with implicit casts
+ * WITH FUNCTION between it and json or text changes how its columns are read and written.
+ * The functions are schema-qualified and quoted ("s"."f"), ready for SQL text; NULL when the
+ * cast is not declared (or the loading role may not execute its function).
+ */
+struct dba_repr {
+    char *type;      /* the domain, format_type(oid, NULL) (as dba_column.base_type) */
+    char *to_json;   /* CREATE CAST (domain AS json): applied to the column in JSON output */
+    char *from_json; /* CREATE CAST (json AS domain): parses a JSON body value (as json) */
+    char *from_text; /* CREATE CAST (text AS domain): parses a query string filter value */
+};
+
 struct dba_column {
     char *name;          /* column name */
     char *type;          /* format_type() text, e.g. "character varying(20)", "integer[]" */
@@ -44,6 +57,8 @@ struct dba_column {
     int max_len;         /* character/character varying: the declared length, else 0 */
     bool view_key;       /* a view's column showing a primary key column of its base relation
                             (PostgREST's view primary key), for OpenAPI notes */
+    const struct dba_repr *repr; /* the representation of the column's domain type
+                            (dba_catalog.reprs, borrowed), or NULL */
 };
 
 struct dba_fkey {
@@ -251,6 +266,25 @@ struct dba_role {
     size_t n_inherits;            /* count */
 };
 
+/*
+ * A media type handler (PostgREST's custom media types): a domain named after a media type
+ * ("text/plain", "application/vnd.geo2+json", or the any type "*" "/" "*") decides the response
+ * body for that Accept.
+ * Either an aggregate of an exposed schema over a relation's row type (or anyelement) returning
+ * the domain — the body is the aggregate of the rows — or a function of an exposed schema
+ * returning the domain (not SETOF) — the body is its value.
+ */
+struct dba_media_handler {
+    char *media_type;    /* the domain's name, lower case: the Accept range it answers */
+    char *content_type;  /* the response's media type: the domain's name, application/octet-stream
+                            for the any type */
+    char *base;          /* the domain's base type name (pg_type.typname): "bytea", "jsonb"... */
+    char *agg;           /* an aggregate: quoted "s"."f"; NULL for a function returning the domain */
+    char *schema;        /* the relation (aggregate) or function it applies to; NULL with name for
+                            an aggregate over anyelement (every relation and call) */
+    char *name;          /* see schema */
+};
+
 struct dba_catalog {
     char **schemas;             /* exposed schemas, first = default */
     size_t n_schemas;           /* count */
@@ -270,6 +304,12 @@ struct dba_catalog {
        keeper callback attaches the OpenAPI model), released with the catalog. */
     void *ext;                  /* NULL when none */
     void (*ext_free)(void *ext); /* releases ext */
+    struct dba_repr *reprs;     /* domain representations of any schema, sorted by type; every
+                                   column (relations, computed columns, functions' own result
+                                   tables) of such a domain points at its entry */
+    size_t n_reprs;             /* count */
+    struct dba_media_handler *media; /* media type handlers, in load order */
+    size_t n_media;             /* count */
     /* internal */
     _Atomic int refs;           /* reference count */
 };
@@ -312,6 +352,11 @@ DBA_MUSTCHECK int dba_catalog_relationship_find(const struct dba_catalog *c,
 const struct dba_function *dba_catalog_function_find(const struct dba_catalog *c,
                                                      const char *schema, const char *name,
                                                      size_t *n);
+/* The media type handler for media_type (lower case, without parameters) of the relation or
+   function schema.name (schema and name NULL: the handlers over anyelement), or NULL. */
+const struct dba_media_handler *dba_catalog_media_find(const struct dba_catalog *c,
+                                                       const char *schema, const char *name,
+                                                       const char *media_type);
 /* Closest function name in schema to `name` with a similarity of at least 0.75 (PostgREST's
    hint for an unknown function), or NULL. */
 const char *dba_catalog_function_suggest(const struct dba_catalog *c, const char *schema,
@@ -327,7 +372,7 @@ bool dba_catalog_table_managed(const struct dba_table *t, const struct dba_confi
 /* Loads the catalog over an open blocking connection (a PGconn *) in nine queries for the whole
    database (relations and columns, constraints, indexes, time zones, view rules for the
    relationships with relation comments and grantees, functions, triggers, function comments
-   and grantees, roles), inside a read-only
+   and grantees, roles, domain representations, media type handlers), inside a read-only
    transaction (or a savepoint when the connection is already in one) with search_path =
    pg_catalog. New object, refs = 1, or NULL with err. */
 struct dba_catalog *dba_catalog_load(void *pgconn, const char *const *schemas,

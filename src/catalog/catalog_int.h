@@ -49,6 +49,8 @@ void dba__catalog_relationships_free(struct dba_table *t);
 
 /* load.c: frees t->triggers. */
 void dba__catalog_triggers_free(struct dba_table *t);
+/* load.c: frees c->reprs. */
+void dba__catalog_reprs_free(struct dba_catalog *c);
 
 /* Levenshtein distance of two names (99 when either is longer than 64 bytes), for hints. */
 size_t dba__catalog_edit_distance(const char *a, const char *b);
@@ -59,5 +61,9 @@ size_t dba__catalog_edit_distance(const char *a, const char *b);
 extern const char *const dba__catalog_sql_functions;
 void dba__catalog_functions_load(struct dba_catalog *c, const void *pgresult);
 void dba__catalog_functions_free(struct dba_catalog *c);
+/* functions.c: media type handlers ($1 = the exposed schemas), their model and its release. */
+extern const char *const dba__catalog_sql_media;
+void dba__catalog_media_load(struct dba_catalog *c, const void *pgresult);
+void dba__catalog_media_free(struct dba_catalog *c);
 
 #endif

@@ -381,3 +381,101 @@ dba_catalog_similarity(const char *a, const char *b)
         return 1.0;
     return 1.0 - (double)dba__catalog_edit_distance(a, b) / (double)m;
 }
+
+/* ---- Media type handlers (PostgREST's custom media types) ---- */
+
+/* Domains named like a media type (or the any type, star slash star); aggregates over a relation's row type or anyelement
+   returning one, and functions (not SETOF) returning one, in the exposed schemas. One row each:
+   media type, content type, base type, aggregate schema and name (NULL for a function), target
+   schema and name (NULL for anyelement). */
+const char *const dba__catalog_sql_media =
+    "WITH media AS (SELECT t.oid, lower(t.typname) AS mt,"
+    "   CASE WHEN t.typname = '*/*' THEN 'application/octet-stream' ELSE t.typname END AS ct,"
+    "   b.typname AS base"
+    " FROM pg_type t JOIN pg_type b ON b.oid = t.typbasetype"
+    " WHERE t.typtype = 'd' AND (t.typname ~ '^[A-Za-z0-9.-]+/[A-Za-z0-9.+-]+$'"
+    "   OR t.typname = '*/*'))"
+    " SELECT m.mt, m.ct, m.base::text, hn.nspname, p.proname, rn.nspname, rc.relname"
+    " FROM media m JOIN pg_proc p ON p.prorettype = m.oid"
+    " JOIN pg_namespace hn ON hn.oid = p.pronamespace"
+    " JOIN pg_aggregate a ON a.aggfnoid = p.oid"
+    " JOIN pg_type at ON at.oid = p.proargtypes[0]"
+    " LEFT JOIN pg_class rc ON rc.oid = at.typrelid AND rc.relkind IN ('r','v','m','f','p')"
+    " LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace"
+    " WHERE hn.nspname = ANY($1::text[]) AND p.pronargs = 1"
+    " AND (rc.oid IS NOT NULL OR at.oid = 'anyelement'::regtype)"
+    " UNION ALL"
+    " SELECT m.mt, m.ct, m.base::text, NULL, NULL, pn.nspname, p.proname"
+    " FROM media m JOIN pg_proc p ON p.prorettype = m.oid"
+    " JOIN pg_namespace pn ON pn.oid = p.pronamespace"
+    " WHERE pn.nspname = ANY($1::text[]) AND NOT p.proretset AND p.prokind = 'f'";
+
+static char *
+media_opt(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : dba_xstrdup(PQgetvalue(r, row, col));
+}
+
+void
+dba__catalog_media_load(struct dba_catalog *c, const void *pgresult)
+{
+    const PGresult *r = pgresult;
+    int n = PQntuples(r);
+
+    c->media = dba_xcalloc((size_t)n + 1, sizeof(*c->media));
+    for (int i = 0; i < n; i++) {
+        struct dba_media_handler *h = &c->media[c->n_media++];
+
+        h->media_type = dba_xstrdup(PQgetvalue(r, i, 0));
+        h->content_type = dba_xstrdup(PQgetvalue(r, i, 1));
+        h->base = dba_xstrdup(PQgetvalue(r, i, 2));
+        if (!PQgetisnull(r, i, 3)) {
+            struct dba_buf q;
+
+            dba_buf_init(&q);
+            dba_buf_put_ident(&q, PQgetvalue(r, i, 3));
+            dba_buf_putc(&q, '.');
+            dba_buf_put_ident(&q, PQgetvalue(r, i, 4));
+            h->agg = dba_xstrdup(q.data);
+            dba_buf_cleanup(&q);
+        }
+        h->schema = media_opt(r, i, 5);
+        h->name = media_opt(r, i, 6);
+    }
+}
+
+void
+dba__catalog_media_free(struct dba_catalog *c)
+{
+    for (size_t i = 0; i < c->n_media; i++) {
+        free(c->media[i].media_type);
+        free(c->media[i].content_type);
+        free(c->media[i].base);
+        free(c->media[i].agg);
+        free(c->media[i].schema);
+        free(c->media[i].name);
+    }
+    free(c->media);
+    c->media = NULL;
+    c->n_media = 0;
+}
+
+static bool
+media_same(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+const struct dba_media_handler *
+dba_catalog_media_find(const struct dba_catalog *c, const char *schema, const char *name,
+                       const char *media_type)
+{
+    for (size_t i = 0; c && i < c->n_media; i++) {
+        const struct dba_media_handler *h = &c->media[i];
+
+        if (media_same(h->schema, schema) && media_same(h->name, name) &&
+            strcmp(h->media_type, media_type) == 0)
+            return h;
+    }
+    return NULL;
+}

@@ -1,6 +1,7 @@
 /* load.c - the one reader of pg_catalog: nine queries (the sixth is functions.c's pg_proc query,
-   the seventh the triggers)
-   for the whole database, never one per
+   the seventh the triggers, the eighth and ninth function notes and roles for OpenAPI, the tenth
+   the casts of domain representations, the eleventh functions.c's media type handlers) for the
+   whole database, never one per
    relation (the keeper runs this on every reload), inside a read-only transaction (or a
    savepoint) with search_path = pg_catalog so every printed type, default and definition is
    schema-qualified. The result is immutable once built. */
@@ -114,6 +115,22 @@ static const char *const sql_roles =
     "   ORDER BY r.rolname COLLATE \"C\") FROM pg_roles r)::text, current_user,"
     " (SELECT json_object_agg(n.nspname, obj_description(n.oid, 'pg_namespace'))"
     "   FROM pg_namespace n WHERE n.nspname = ANY($1::text[]))::text";
+
+/* PostgREST's domain representations: implicit casts WITH FUNCTION from a domain to json, or
+   from json or text to a domain, whose function the loading role may execute. The domain may
+   live in any schema (casts are global). One row per cast, by domain. */
+static const char *const sql_representations =
+    "SELECT format_type(dt.oid, NULL), c.casttarget = 'json'::regtype,"
+    " c.castsource = 'json'::regtype, fn.nspname, p.proname"
+    " FROM pg_cast c JOIN pg_type st ON st.oid = c.castsource"
+    " JOIN pg_type tt ON tt.oid = c.casttarget"
+    " JOIN pg_type dt ON dt.oid = CASE WHEN st.typtype = 'd' THEN st.oid ELSE tt.oid END"
+    " JOIN pg_proc p ON p.oid = c.castfunc JOIN pg_namespace fn ON fn.oid = p.pronamespace"
+    " WHERE c.castcontext = 'i' AND c.castmethod = 'f'"
+    " AND has_function_privilege(c.castfunc, 'execute')"
+    " AND ((st.typtype = 'd' AND c.casttarget = 'json'::regtype)"
+    "   OR (tt.typtype = 'd' AND c.castsource IN ('json'::regtype, 'text'::regtype)))"
+    " ORDER BY format_type(dt.oid, NULL) COLLATE \"C\"";
 
 static const char *const sql_timezones =
     "SELECT coalesce(json_agg(name ORDER BY lower(name), name), '[]')::text FROM pg_timezone_names";
@@ -405,6 +422,83 @@ load_relationships(struct dba_catalog *c, const PGresult *r)
     free(oids);
 }
 
+static int
+repr_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct dba_repr *)a)->type, ((const struct dba_repr *)b)->type);
+}
+
+/* Points every column of type t->cols[0..n) of a represented domain at its representation. */
+static void
+repr_attach(const struct dba_catalog *c, struct dba_column *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct dba_repr key = { .type = cols[i].base_type };
+
+        if (key.type)
+            cols[i].repr = bsearch(&key, c->reprs, c->n_reprs, sizeof(*c->reprs), repr_cmp);
+    }
+}
+
+/* Domain representations (r: sql_representations, sorted by domain), then the columns that use
+   them: relations' columns, computed columns and the columns of functions' own result tables.
+   Called last, when tables and functions are loaded. */
+static void
+load_representations(struct dba_catalog *c, const PGresult *r)
+{
+    int n = PQntuples(r);
+
+    c->reprs = dba_xcalloc((size_t)n + 1, sizeof(*c->reprs));
+    for (int i = 0; i < n; i++) {
+        const char *type = PQgetvalue(r, i, 0);
+        struct dba_repr *d = c->n_reprs ? &c->reprs[c->n_reprs - 1] : NULL;
+        struct dba_buf fn;
+        char **slot;
+
+        if (d == NULL || strcmp(d->type, type) != 0) {
+            d = &c->reprs[c->n_reprs++];
+            d->type = dba_xstrdup(type);
+        }
+        if (PQgetvalue(r, i, 1)[0] == 't')
+            slot = &d->to_json;
+        else if (PQgetvalue(r, i, 2)[0] == 't')
+            slot = &d->from_json;
+        else
+            slot = &d->from_text;
+        dba_buf_init(&fn);
+        dba_buf_put_ident(&fn, PQgetvalue(r, i, 3));
+        dba_buf_putc(&fn, '.');
+        dba_buf_put_ident(&fn, PQgetvalue(r, i, 4));
+        free(*slot); /* one cast per source and target: never two, but stay leak-free */
+        *slot = dba_xstrdup(fn.data);
+        dba_buf_cleanup(&fn);
+    }
+    if (c->n_reprs == 0)
+        return;
+    for (size_t i = 0; i < c->n_tables; i++) {
+        repr_attach(c, c->tables[i].cols, c->tables[i].n_cols);
+        repr_attach(c, c->tables[i].computed, c->tables[i].n_computed);
+    }
+    for (size_t i = 0; i < c->n_functions; i++) {
+        if (c->functions[i].own_ret)
+            repr_attach(c, c->functions[i].own_ret->cols, c->functions[i].own_ret->n_cols);
+    }
+}
+
+void
+dba__catalog_reprs_free(struct dba_catalog *c)
+{
+    for (size_t i = 0; i < c->n_reprs; i++) {
+        free(c->reprs[i].type);
+        free(c->reprs[i].to_json);
+        free(c->reprs[i].from_json);
+        free(c->reprs[i].from_text);
+    }
+    free(c->reprs);
+    c->reprs = NULL;
+    c->n_reprs = 0;
+}
+
 static bool
 exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
 {
@@ -414,7 +508,7 @@ exec_ok(PGconn *pg, const char *sql, struct dba_err *err)
     return r != NULL;
 }
 
-#define LOAD_N_QUERIES 9
+#define LOAD_N_QUERIES 11
 
 /* The queries, results in out[0..LOAD_N_QUERIES). false with err (and nothing to clear) on
    failure. */
@@ -425,10 +519,11 @@ load_queries(PGconn *pg, const char *schemas_lit, PGresult **out, struct dba_err
     const char *const sql[LOAD_N_QUERIES] = { sql_columns, sql_constraints, sql_indexes,
                                               sql_timezones, sql_view_rules,
                                               dba__catalog_sql_functions, sql_triggers,
-                                              sql_function_notes, sql_roles };
+                                              sql_function_notes, sql_roles,
+                                              sql_representations, dba__catalog_sql_media };
 
     for (int i = 0; i < LOAD_N_QUERIES; i++) {
-        bool by_schema = sql[i] != sql_timezones;
+        bool by_schema = sql[i] != sql_timezones && sql[i] != sql_representations;
         out[i] = dba_db_exec(pg, sql[i], by_schema ? params : NULL, by_schema ? 1 : 0, err);
         if (out[i] == NULL)
             return false;
@@ -497,6 +592,8 @@ dba_catalog_load(void *pgconn, const char *const *schemas, size_t n_schemas, str
         load_trigger(c, res[6], i);
     load_function_notes(c, res[7]);
     load_roles(c, res[8]);
+    load_representations(c, res[9]);
+    dba__catalog_media_load(c, res[10]);
     for (int i = 0; i < LOAD_N_QUERIES; i++)
         PQclear(res[i]);
     return c;

@@ -52,6 +52,9 @@ int dba_cli_token(struct dba_cli *c);
 int dba_cli_transaction(struct dba_cli *c);
 /* cmd_config.c: `config [--json]`, the effective configuration and each value's source. */
 int dba_cli_config(struct dba_cli *c);
+/* cmd_health.c: `health [--port N] [--host H] [--path P] [--timeout S]`: GET /healthz on the
+   configured port; exit 0 when it answers 200 (the container's HEALTHCHECK). */
+int dba_cli_health(struct dba_cli *c);
 /* common.c: helpers every command shares. */
 /* Prints an error (message, details, hint) to stderr, or as JSON on stdout with --json. */
 void dba_cli_print_err(const struct dba_cli *c, const struct dba_err *e);

@@ -27,6 +27,9 @@ struct bk_args {
     bool dry_run;          /* --dry-run */
     bool yes;              /* --yes */
     bool confirm;          /* --confirm */
+    bool quiet;            /* --quiet: no progress */
+    const char *in;        /* restore: the file read (file, or its spooled copy) */
+    char *tmp;             /* restore: the spooled copy to remove, or NULL */
 };
 
 /* Progress state for a line on stderr (terminal only). */
@@ -76,7 +79,10 @@ bk_parse(const char *cmd, unsigned mask, struct dba_cli *c, struct bk_args *a)
         { "--yes", offsetof(struct bk_args, yes), BK_RESTORE },
         { "-y", offsetof(struct bk_args, yes), BK_RESTORE },
         { "--confirm", offsetof(struct bk_args, confirm), BK_SYNC },
+        { "--quiet", offsetof(struct bk_args, quiet), BK_BACKUP | BK_RESTORE | BK_SYNC },
+        { "-q", offsetof(struct bk_args, quiet), BK_BACKUP | BK_RESTORE | BK_SYNC },
     };
+    a->user_id = c->cfg != NULL ? c->cfg->backup.user_id : NULL; /* backup.user_id_env */
     for (int i = 0; i < c->argc; i++) {
         const char *s = c->argv[i];
         size_t k = 0, f = 0;
@@ -91,7 +97,8 @@ bk_parse(const char *cmd, unsigned mask, struct dba_cli *c, struct bk_args *a)
             a->validate |= strcmp(s, "--validate") == 0;
         } else if (f < DBA_ARRAY_LEN(flags) && (flags[f].cmds & mask) != 0) {
             *(bool *)(void *)((char *)a + flags[f].off) = true;
-        } else if (s[0] != '-' && a->file == NULL && (mask & BK_SYNC) == 0) {
+        } else if ((s[0] != '-' || strcmp(s, "-") == 0) && a->file == NULL &&
+                   (mask & BK_SYNC) == 0) {
             a->file = s;
         } else {
             return bk_usage(cmd, "unexpected argument", s);
@@ -214,6 +221,33 @@ bk_print_counts(json_t *tables, const char *head)
 static int bk_validate_cmd(struct dba_cli *c, const char *path);
 
 static int
+bk_write_stdout(void *arg, const char *p, size_t n)
+{
+    return fwrite(p, 1, n, arg) == n ? 0 : -1;
+}
+
+/* The file the readers open for the FILE argument: a spooled copy of standard input ("-") or of
+   a decompressed .gz file (*tmp receives it, the caller unlinks and frees it), else path. NULL
+   with err when spooling fails. */
+static const char *
+bk_input(const char *path, char **tmp, struct dba_err *err)
+{
+    *tmp = NULL;
+    if (path == NULL || !dba_backup_path_spooled(path))
+        return path;
+    *tmp = dba_backup_spool(path, err);
+    return *tmp;
+}
+
+static void
+bk_input_done(char *tmp)
+{
+    if (tmp != NULL)
+        unlink(tmp);
+    free(tmp);
+}
+
+static int
 bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profile *p,
               struct pg_conn *conn, struct dba_backup_schema *s)
 {
@@ -223,7 +257,8 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
     struct dba_backup_opts o = { .profile = p->name, .user_id = a->user_id,
                                  .nsp = p->schemas.n > 0 ? p->schemas.v[0] : NULL,
                                  .jsonl = a->format != NULL && strcmp(a->format, "jsonl") == 0,
-                                 .progress = isatty(2) && !c->json ? bk_progress : NULL,
+                                 .progress = isatty(2) && !c->json && !a->quiet ? bk_progress
+                                                                                : NULL,
                                  .progress_arg = &prog };
     dba_err_clear(&err);
     if (a->tables != NULL && dba_backup_schema_filter(s, a->tables, warnings, &err) != DBA_OK) {
@@ -235,20 +270,36 @@ bk_backup_run(struct dba_cli *c, const struct bk_args *a, const struct dba_profi
     json_t *w;
     json_array_foreach(warnings, i, w)
         fprintf(stderr, "warning: %s\n", json_string_value(w));
+    bool out = a->file != NULL && strcmp(a->file, "-") == 0;
     char *path = a->file != NULL ? dba_xstrdup(a->file) : bk_default_path(p, o.jsonl);
-    json_t *sum = path != NULL ? dba_backup_dump_file(conn, s, &o, path, &err) : NULL;
+    json_t *sum = NULL;
+    if (out) { /* the document on stdout; the summary goes to stderr */
+        o.write = bk_write_stdout;
+        o.write_arg = stdout;
+        sum = dba_backup_dump(conn, s, &o, &err);
+        if (fflush(stdout) != 0 && sum != NULL) {
+            json_decref(sum);
+            sum = NULL;
+            dba_err_set(&err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot write the standard output");
+        }
+    } else if (path != NULL) {
+        sum = dba_backup_dump_file(conn, s, &o, path, &err);
+    }
     bk_progress_end(&prog);
     if (path == NULL)
         dba_err_set(&err, DBA_EIO, 500, DBA_BACKUP_CODE, "cannot create ./backups");
     if (sum == NULL) {
         dba_cli_print_err(c, &err);
-    } else if (c->json) {
+    } else if (c->json && !out) {
         json_object_set_new(sum, "file", json_string(path));
         json_object_set_new(sum, "warnings", json_incref(warnings));
         dba_cli_print_json(sum);
-    } else {
+    } else if (!out) {
         printf("Backup saved to: %s\n", path);
         bk_print_counts(json_object_get(sum, "tables"), "ROWS");
+    } else if (!a->quiet && !c->json) {
+        fprintf(stderr, "Backup written to the standard output: %lld rows\n",
+                (long long)json_integer_value(json_object_get(sum, "rows")));
     }
     free(path);
     json_decref(warnings);
@@ -320,7 +371,16 @@ bk_validate_cmd(struct dba_cli *c, const char *path)
     size_t len = 0;
     if (path == NULL)
         return bk_usage("validate-backup", "missing the backup FILE", NULL);
-    json_t *v = bk_validate_path(c, path, NULL, NULL, &s, &text, &len);
+    struct dba_err err;
+    char *tmp;
+    dba_err_clear(&err);
+    const char *in = bk_input(path, &tmp, &err);
+    if (in == NULL) {
+        dba_cli_print_err(c, &err);
+        return DBA_EXIT_FAIL;
+    }
+    json_t *v = bk_validate_path(c, in, NULL, NULL, &s, &text, &len);
+    bk_input_done(tmp);
     bool ok = json_is_true(json_object_get(v, "valid"));
     if (c->json) {
         json_object_set_new(v, "file", json_string(path));
@@ -399,7 +459,8 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
     struct dba_backup_restore_opts o = {
         .mode = mode, .dry_run = a->dry_run, .user_id = a->user_id,
         .schemas = (const char *const *)p->schemas.v, .n_schemas = p->schemas.n,
-        .progress = isatty(2) && !c->json ? bk_progress : NULL, .progress_arg = &prog };
+        .progress = isatty(2) && !c->json && !a->quiet ? bk_progress : NULL,
+        .progress_arg = &prog };
     struct dba_catalog *cache = dba_catalog_load(conn, o.schemas, o.n_schemas, err);
     if (cache == NULL)
         return NULL;
@@ -407,7 +468,7 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
     json_t *rep;
     char *text = NULL;
     size_t len = 0;
-    json_t *v = bk_validate_path(c, a->file, cache, p->schemas.v[0], &s, &text, &len);
+    json_t *v = bk_validate_path(c, a->in, cache, p->schemas.v[0], &s, &text, &len);
     dba_catalog_unref(cache);
     if (!json_is_true(json_object_get(v, "valid"))) {
         json_t *e = json_array_get(json_object_get(v, "errors"), 0);
@@ -417,7 +478,7 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
     } else {
         o.validated = v; /* validated once */
         rep = text != NULL ? dba_backup_restore(conn, s, text, len, &o, err)
-                           : dba_backup_restore_file(conn, s, a->file, &o, err);
+                           : dba_backup_restore_file(conn, s, a->in, &o, err);
         json_decref(v);
         bk_progress_end(&prog);
     }
@@ -429,7 +490,7 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
 /* restore's arguments, checked before anything is asked or connected: the mode (usage, exit 2),
    then the file (exists and is a well-formed backup, exit 1) and the profile (exit 1). */
 static int
-bk_restore_args(struct dba_cli *c, const struct bk_args *a, enum dba_backup_mode *mode,
+bk_restore_args(struct dba_cli *c, struct bk_args *a, enum dba_backup_mode *mode,
                 const struct dba_profile **p)
 {
     struct dba_err err;
@@ -438,7 +499,13 @@ bk_restore_args(struct dba_cli *c, const struct bk_args *a, enum dba_backup_mode
         return bk_usage("restore", "missing the backup FILE", NULL);
     if (dba_backup_mode_parse(a->mode != NULL ? a->mode : "skip", mode, &err) != DBA_OK)
         return bk_usage("restore", "--mode must be skip, overwrite or fail, not", a->mode);
-    if (dba_backup_file_check(a->file, &err) != DBA_OK) {
+    if (strcmp(a->file, "-") == 0 && !a->yes && !a->dry_run) {
+        fprintf(stderr, "db-adapter: refusing to restore standard input without --yes (it "
+                        "cannot also answer the confirmation)\n");
+        return DBA_EXIT_FAIL;
+    }
+    a->in = bk_input(a->file, &a->tmp, &err);
+    if (a->in == NULL || dba_backup_file_check(a->in, &err) != DBA_OK) {
         dba_cli_print_err(c, &err);
         return DBA_EXIT_FAIL;
     }
@@ -448,6 +515,10 @@ bk_restore_args(struct dba_cli *c, const struct bk_args *a, enum dba_backup_mode
     return DBA_EXIT_OK;
 }
 
+static int bk_restore_confirmed(struct dba_cli *c, const struct bk_args *a,
+                                enum dba_backup_mode mode, const struct dba_profile *p,
+                                struct dba_err *errp);
+
 int
 dba_cli_restore(struct dba_cli *c)
 {
@@ -455,15 +526,26 @@ dba_cli_restore(struct dba_cli *c)
     struct dba_err err;
     enum dba_backup_mode mode = DBA_BACKUP_SKIP;
     const struct dba_profile *p = NULL;
+    dba_err_clear(&err);
     int rc = bk_parse("restore", BK_RESTORE, c, &a);
     if (rc == DBA_EXIT_OK)
         rc = bk_restore_args(c, &a, &mode, &p);
-    if (rc != DBA_EXIT_OK)
-        return rc;
-    if (!a.yes && !a.dry_run) {
+    if (rc == DBA_EXIT_OK)
+        rc = bk_restore_confirmed(c, &a, mode, p, &err);
+    bk_input_done(a.tmp);
+    return rc;
+}
+
+/* The restore proper, once its arguments are checked. */
+static int
+bk_restore_confirmed(struct dba_cli *c, const struct bk_args *a, enum dba_backup_mode mode,
+                     const struct dba_profile *p, struct dba_err *errp)
+{
+    struct dba_err err = *errp;
+    if (!a->yes && !a->dry_run) {
         char what[512];
-        snprintf(what, sizeof(what), "Restore %s into profile '%s' with mode=%s", a.file,
-                 p->name, a.mode ? a.mode : "skip");
+        snprintf(what, sizeof(what), "Restore %s into profile '%s' with mode=%s", a->file,
+                 p->name, a->mode ? a->mode : "skip");
         if (!bk_confirm(what))
             return DBA_EXIT_FAIL;
     }
@@ -471,7 +553,7 @@ dba_cli_restore(struct dba_cli *c)
     if (conn == NULL)
         return DBA_EXIT_FAIL;
     dba_err_clear(&err);
-    json_t *rep = bk_restore_run(c, &a, p, mode, conn, &err);
+    json_t *rep = bk_restore_run(c, a, p, mode, conn, &err);
     dba_db_close(conn);
     bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
     if (c->json && rep != NULL)
@@ -556,7 +638,11 @@ dba_cli_sync(struct dba_cli *c)
     o.tables = a.tables;
     o.user_id = a.user_id;
     o.confirm = a.confirm;
+    struct bk_progress prog = { .start_ms = dba_now_ms() };
+    o.progress = isatty(2) && !c->json && !a.quiet ? bk_progress : NULL;
+    o.progress_arg = &prog;
     json_t *rep = dba_backup_sync(c->cfg, &o, &err);
+    bk_progress_end(&prog);
     bool ok = rep != NULL && json_is_true(json_object_get(rep, "ok"));
     if (c->json && rep != NULL)
         dba_cli_print_json(rep);

@@ -5,7 +5,7 @@
 
 #include "config/config_int.h"
 
-static const char *const backup_keys[] = { "tables", "dir", NULL };
+static const char *const backup_keys[] = { "tables", "dir", "user_id_env", NULL };
 static const char *const backup_table_keys[] = {
     "name", "pk", "slug", "slug_field", "user_field", "parent", "optional_refs", NULL,
 };
@@ -130,8 +130,13 @@ dba__config_backup_parse(struct dba_config *c, const config_setting_t *root, str
         return DBA_EINVAL;
     if (g != NULL) {
         if (dba_config_keys_check(c, g, backup_keys, err) != DBA_OK
-            || dba__config_read_string(c, g, "dir", &c->backup.dir, err) != DBA_OK)
+            || dba__config_read_string(c, g, "dir", &c->backup.dir, err) != DBA_OK
+            || dba__config_read_string(c, g, "user_id_env", &c->backup.user_id_env, err) != DBA_OK)
             return DBA_EINVAL;
+        const char *u = c->backup.user_id_env != NULL && c->backup.user_id_env[0] != '\0'
+                            ? getenv(c->backup.user_id_env) : NULL;
+        free(c->backup.user_id);
+        c->backup.user_id = u != NULL && u[0] != '\0' ? dba_xstrdup(u) : NULL;
         t = config_setting_get_member(g, "tables");
         if (t != NULL && backup_tables_parse(c, t, err) != DBA_OK)
             return DBA_EINVAL;
@@ -164,5 +169,7 @@ dba__config_backup_cleanup(struct dba_config *c)
     }
     free(c->backup.tables);
     free(c->backup.dir);
+    free(c->backup.user_id_env);
+    free(c->backup.user_id);
     dba__config_strv_cleanup(&c->sync.tables);
 }

@@ -169,6 +169,10 @@ struct dba_config_backup {
                                                NULL when not declared */
     size_t n_tables;                        /* count */
     char *dir;                              /* backup.dir, or NULL */
+    char *user_id_env;                      /* backup.user_id_env, or NULL */
+    char *user_id;                          /* its value when set and non-empty at load: the
+                                               default --user-id / user_id= (the flag or
+                                               parameter wins), or NULL */
     int line;                               /* line of backup.tables (errors found later, e.g. a
                                                reference cycle), 0 when absent */
 };

@@ -44,6 +44,9 @@ static const struct pgrst_map pgrst_vars[] = {
     { "PGRST_OPENAPI_SERVER_PROXY_URI", "server.openapi_public_url", DBA_CFGT_STR },
     { "PGRST_ADMIN_SERVER_PORT", "admin.port", DBA_CFGT_INT },
     { "PGRST_LOG_LEVEL", "server.log_level", DBA_CFGT_ENUM },
+    { "PGRST_DB_PLAN_ENABLED", "server.plan_enabled", DBA_CFGT_BOOL },
+    { "PGRST_SERVER_TIMING_ENABLED", "server.server_timing", DBA_CFGT_BOOL },
+    { "PGRST_SERVER_TRACE_HEADER", "server.trace_header", DBA_CFGT_STR },
 };
 
 static void

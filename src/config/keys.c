@@ -142,6 +142,8 @@ const struct dba__cfg_key dba__cfg_keys[] = {
 
     { DBA_CFGS_BACKUP, "dir", DBA_CFGT_STR, CFG(backup.dir), 0, 0, NULL, DBA_CFGF_MANUAL,
       "backup directory" },
+    { DBA_CFGS_BACKUP, "user_id_env", DBA_CFGT_STR, CFG(backup.user_id_env), 0, 0, NULL,
+      DBA_CFGF_MANUAL, "environment variable holding the default --user-id / user_id=" },
     { DBA_CFGS_SYNC, "tables", DBA_CFGT_STRV, CFG(sync.tables), 0, 0, NULL,
       DBA_CFGF_MANUAL | DBA_CFGF_EMPTY_OK, "tables sync copies" },
 };

@@ -95,6 +95,11 @@ uint64_t dba_db_pool_replay_lsn(const struct dba_db_pool *p);
 /* Parses a pg_lsn text ("16/B374D848"); false when it is not one. */
 bool dba_db_lsn_parse(const char *s, uint64_t *out);
 
+/* Names the request a job runs for (its id, copied; control bytes blanked) on the log lines
+   about it, e.g. a notice the server sends while it runs (conn_log.c). */
+struct dba_db_job;
+void dba_db_job_set_tag(struct dba_db_job *j, const char *tag);
+
 /* One statement of a job. Borrowed only during dba_db_query: the job copies the text and the
    parameters it still has to send, so the caller may free them as soon as it returns. */
 struct dba_db_stmt {
@@ -103,12 +108,18 @@ struct dba_db_stmt {
     int n_params;               /* count */
 };
 
+/* result_index of dba_db_query naming, besides the main statement `main`, an auxiliary statement
+   `aux` whose result the job keeps too: the callback takes it with dba_db_job_take_aux(). Both
+   indexes below 65536. A plain index (DBA_DB_WITH_AUX not used) keeps no auxiliary result. */
+#define DBA_DB_WITH_AUX(main, aux) ((size_t)(main) | (((size_t)(aux) + 1) << 16))
+
 /* Result callback: res is owned by the callee (dba_db_res_clear it), or NULL with err set.
    Runs on the pool's loop thread, exactly once, unless the job was detached. */
 typedef void (*dba_db_result_cb)(void *arg, struct pg_result *res, const struct dba_err *err);
 
 /* Runs stmts[0..n) as one unit on one connection, pipelined with one sync (one round trip), and
-   delivers the result of stmts[result_index] (or the first error). deadline_ms is absolute
+   delivers the result of stmts[result_index] (or the first error; result_index may be
+   DBA_DB_WITH_AUX(main, aux) to keep a second statement's result). deadline_ms is absolute
    (dba_now_ms()). The contract:
    - DBA_EAGAIN: accepted; cb runs exactly once, and never before dba_db_query has returned (a
      failure found while submitting, e.g. a send error, is delivered on a later loop iteration);
@@ -152,6 +163,12 @@ void dba_db_job_detach(struct dba_db_job *job);
    job is still attached: a second result of the same round trip (e.g. the WAL position after a
    write's COMMIT). */
 void dba_db_job_capture(struct dba_db_job *job, size_t stmt_index, char *buf);
+
+/* Inside the job's callback only: the result of its auxiliary statement (DBA_DB_WITH_AUX; the
+   caller owns it:
+   dba_db_res_clear), or NULL when it has none, that statement failed or did not run. A result
+   not taken is freed with the job. Still one round trip: the statement is in the same pipeline. */
+struct pg_result *dba_db_job_take_aux(struct dba_db_job *job);
 
 /* ---- Blocking helpers: CLI and background threads only, never on a worker loop ---- */
 /* Connects with a connect timeout; NULL with err on failure (message without secrets). */

@@ -69,6 +69,8 @@ struct dba_db_job {
     struct dba_db_stmt *stmts;   /* copies of the caller's statements, in this allocation */
     size_t n_stmts;              /* count */
     size_t result_index;         /* whose result to deliver */
+    size_t aux_index;            /* the auxiliary statement (DBA_DB_WITH_AUX), or SIZE_MAX */
+    PGresult *aux_res;           /* its result, until taken (dba_db_job_take_aux) or freed */
     struct db_op *ops;           /* planned wire operations (room for 2 per statement, in this
                                     allocation) */
     size_t n_ops;                /* count */
@@ -84,6 +86,8 @@ struct dba_db_job {
     char *capture;               /* dba_db_job_capture's buffer (the caller's), or NULL */
     size_t capture_index;        /* the statement captured */
     struct dba_err err;          /* outcome of a deferred failure (done == true, res NULL) */
+    char tag[72];                /* request id for log lines about this job (dba_db_job_set_tag),
+                                    "" = none */
     /* followed by: stmts[n_stmts], ops[2 * n_stmts], params arrays, then the texts */
 };
 
@@ -127,7 +131,18 @@ struct dba_db_job *db_job_new(struct dba_db_pool *p, const struct dba_db_stmt *s
                               void *arg);
 /* Turns the job's statements into wire operations for connection c (prepare what is new). */
 void db_job_plan(struct db_conn *c, struct dba_db_job *j);
+/* Keeps r when it is the result of the job's auxiliary statement stmt_index (true: taken). */
+bool db_job_keep(struct dba_db_job *j, size_t stmt_index, PGresult *r);
+/* Frees a job and the auxiliary result it still holds. */
+void db_job_free(struct dba_db_job *j);
 void db_stmt_cache_add(struct db_conn *c, const char *sql, const char *name);
 void db_stmt_cache_clear(struct db_conn *c);
+
+/* conn_log.c: libpq notices through the logger (set on every new PGconn); a profile's database
+   going down (logged on the first failed connect of any worker; returns true: the caller logs its
+   own line at debug) and coming back (logged once, by the first pool that connects again). */
+void db_conn_log_attach(struct db_conn *c);
+bool db_pool_log_down(const struct dba_db_pool *p, const char *msg);
+void db_pool_log_up(const struct dba_db_pool *p);
 
 #endif

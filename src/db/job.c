@@ -1,5 +1,6 @@
 /* job.c - jobs and the per-connection prepared statement cache. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,17 +106,46 @@ db_job_new(struct dba_db_pool *p, const struct dba_db_stmt *stmts, size_t n, siz
     }
     j->pool = p;
     j->n_stmts = n;
-    j->result_index = result_index;
+    j->result_index = result_index & 0xffff;
+    j->aux_index = (result_index >> 16) ? (result_index >> 16) - 1 : SIZE_MAX;
     j->deadline_ms = deadline_ms;
     j->cb = cb;
     j->arg = arg;
     return j;
 }
 
+bool
+db_job_keep(struct dba_db_job *j, size_t stmt_index, PGresult *r)
+{
+    if (stmt_index != j->aux_index || j->aux_res != NULL)
+        return false;
+    j->aux_res = r;
+    return true;
+}
+
+struct pg_result *
+dba_db_job_take_aux(struct dba_db_job *job)
+{
+    PGresult *r = job ? job->aux_res : NULL;
+
+    if (job)
+        job->aux_res = NULL;
+    return r;
+}
+
+void
+db_job_free(struct dba_db_job *j)
+{
+    PQclear(j->aux_res);
+    free(j);
+}
+
 void
 db_job_plan(struct db_conn *c, struct dba_db_job *j)
 {
     j->n_ops = 0;
+    PQclear(j->aux_res); /* a job run again (a new connection) keeps only its last run's */
+    j->aux_res = NULL;
     for (size_t i = 0; i < j->n_stmts; i++) {
         const struct dba_db_stmt *s = &j->stmts[i];
         struct db_op *op = &j->ops[j->n_ops++];

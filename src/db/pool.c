@@ -134,7 +134,7 @@ job_deliver(struct dba_db_job *j, PGresult *res, const struct dba_err *err)
         j->cb(j->arg, res, err);
     else
         PQclear(res);
-    free(j);
+    db_job_free(j);
 }
 
 /* Completes a job: its callback runs now, or, inside dba_db_query, from the loop soon after. */
@@ -213,9 +213,11 @@ conn_fail(struct db_conn *c, const char *what)
     snprintf(msg, sizeof(msg), "%s", c->pg ? PQerrorMessage(c->pg) : "");
     msg[strcspn(msg, "\n")] = '\0';
     p->stats.errors++;
-    dba_log(DBA_LOG_WARN, "pool %s conn %d: %s: %s", p->opts.name, c->id, what, msg);
     /* CLOSED here: PQconnectStartParams itself failed (no PGconn) */
     bool was_connecting = c->state == DB_CONN_CONNECTING || c->state == DB_CONN_CLOSED;
+    /* A failed connect: the outage is logged once per profile (conn_log.c), this line at debug. */
+    dba_log(was_connecting && db_pool_log_down(p, msg) ? DBA_LOG_DEBUG : DBA_LOG_WARN,
+            "pool %s conn %d: %s: %s", p->opts.name, c->id, what, msg);
     p->resolve_again = true; /* reconnecting: the name may point elsewhere now */
     struct dba_db_job *j = c->job;
     c->job = NULL;
@@ -280,6 +282,7 @@ conn_connect_start(struct db_conn *c)
         return;
     }
     conn_set_state(c, DB_CONN_CONNECTING);
+    db_conn_log_attach(c); /* notices through our logger (conn_log.c) */
     if (PQstatus(c->pg) == CONNECTION_BAD ||
         conn_watch(c, EPOLLOUT) != DBA_OK) {
         conn_fail(c, "connect");
@@ -297,6 +300,8 @@ conn_connected(struct db_conn *c)
         return;
     }
     p->stats.connects++;
+    if (!p->healthy)
+        db_pool_log_up(p); /* once per outage and profile (conn_log.c) */
     p->healthy = true;
     p->backoff_ms = 0;
     p->last_error[0] = '\0';
@@ -425,7 +430,7 @@ conn_take_result(struct db_conn *c, PGresult *r)
     if (op != NULL && op->kind != DB_OP_PREPARE && op->stmt_index == j->result_index &&
         j->res == NULL)
         j->res = r;
-    else
+    else if (op == NULL || op->kind == DB_OP_PREPARE || !db_job_keep(j, op->stmt_index, r))
         PQclear(r);
     return false;
 }

@@ -284,7 +284,8 @@ bk_parse_query(struct req *r, struct bk_task *t, enum MHD_Result *ret)
 
     dba_err_clear(&err);
     t->tables = bk_dup(dba__http_query(r, "tables"));
-    t->user_id = bk_dup(dba__http_query(r, "user_id"));
+    t->user_id = bk_dup(dba__http_query(r, "user_id") != NULL ? dba__http_query(r, "user_id")
+                                                               : t->cfg->backup.user_id);
     t->jsonl = format != NULL && strcmp(format, "jsonl") == 0;
     if (format != NULL && !t->jsonl && strcmp(format, "json") != 0) {
         *ret = dba__http_error(r, 400, DBA_BACKUP_CODE, "format must be json or jsonl", NULL, NULL);

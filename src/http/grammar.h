@@ -42,6 +42,16 @@ void dba_http_grammar_prefer(struct dba_arena *a, const char *prefer, struct dba
 DBA_MUSTCHECK int dba_http_grammar_accept(const char *accept, enum dba_media *out,
                                           struct dba_err *err);
 
+/* Content negotiation with custom media type handlers: as dba_http_grammar_accept (NULL/empty
+   Accept = any type), but each range other than PostgREST's vendored ones (vnd.pgrst.object,
+   vnd.pgrst.array) is first offered to lookup, lower case without parameters; the first range
+   lookup answers wins (*handler = its answer, *out = DBA_MEDIA_JSON), else the range's built-in
+   type, else the next range. */
+typedef const void *(*dba_http_accept_lookup)(void *arg, const char *range);
+DBA_MUSTCHECK int dba_http_grammar_accept_handlers(const char *accept, dba_http_accept_lookup lookup,
+                                                   void *arg, enum dba_media *out,
+                                                   const void **handler, struct dba_err *err);
+
 /* "GET", "POST", ...; a static string. */
 const char *dba_http_method_name(enum dba_method m);
 /* Maps an HTTP method name (exact, upper case) to the enum; false when it is not one we serve. */

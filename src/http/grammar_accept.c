@@ -110,16 +110,38 @@ acc_none(const struct acc_item *items, size_t n, struct dba_err *err)
     return DBA_EINVAL;
 }
 
-int
-dba_http_grammar_accept(const char *accept, enum dba_media *out, struct dba_err *err)
+/* A custom handler for range it (not for PostgREST's vendored types, which keep their meaning). */
+static const void *
+acc_lookup(const struct acc_item *it, dba_http_accept_lookup lookup, void *arg)
+{
+    char range[sizeof(it->type)];
+    size_t n = strcspn(it->type, ";");
+
+    if (!lookup || strncasecmp(it->type, "application/vnd.pgrst.", 22) == 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        range[i] = (char)((it->type[i] >= 'A' && it->type[i] <= 'Z') ? it->type[i] + 32
+                                                                     : it->type[i]);
+    range[n] = '\0';
+    return lookup(arg, range);
+}
+
+static int
+acc_negotiate(const char *accept, dba_http_accept_lookup lookup, void *arg, enum dba_media *out,
+              const void **handler, struct dba_err *err)
 {
     struct acc_item *items;
     size_t n = 0;
     int rc;
 
     *out = DBA_MEDIA_JSON;
-    if (!accept || accept[strspn(accept, " \t")] == '\0')
+    if (handler)
+        *handler = NULL;
+    if (!accept || accept[strspn(accept, " \t")] == '\0') {
+        if (lookup)
+            return acc_negotiate("*/*", lookup, arg, out, handler, err);
         return DBA_OK;
+    }
     items = dba_xcalloc(ACC_MAX, sizeof(*items));
     for (const char *s = accept; *s && n < ACC_MAX;) {
         size_t len = strcspn(s, ",");
@@ -133,8 +155,16 @@ dba_http_grammar_accept(const char *accept, enum dba_media *out, struct dba_err 
     }
     acc_sort(items, n);
     rc = -1;
-    for (size_t i = 0; i < n && rc < 0; i++)
+    for (size_t i = 0; i < n && rc < 0; i++) {
+        const void *h = acc_lookup(&items[i], lookup, arg);
+
+        if (h) {
+            *handler = h;
+            rc = DBA_MEDIA_JSON;
+            break;
+        }
         rc = acc_classify(items[i].type);
+    }
     if (rc >= 0) {
         *out = (enum dba_media)rc;
         rc = DBA_OK;
@@ -143,4 +173,17 @@ dba_http_grammar_accept(const char *accept, enum dba_media *out, struct dba_err 
     }
     free(items);
     return rc;
+}
+
+int
+dba_http_grammar_accept(const char *accept, enum dba_media *out, struct dba_err *err)
+{
+    return acc_negotiate(accept, NULL, NULL, out, NULL, err);
+}
+
+int
+dba_http_grammar_accept_handlers(const char *accept, dba_http_accept_lookup lookup, void *arg,
+                                 enum dba_media *out, const void **handler, struct dba_err *err)
+{
+    return acc_negotiate(accept, lookup, arg, out, handler, err);
 }

@@ -53,6 +53,8 @@ struct req_unit {
     size_t n;                   /* statements so far */
     size_t cap;                 /* room in stmts */
     size_t result_index;        /* the main statement, valid once added */
+    size_t aux_index;           /* the auxiliary statement (dba__http_unit_aux), if has_aux */
+    bool has_aux;               /* an auxiliary statement was added */
     bool tx;                    /* BEGIN was added: the end statements follow the main one */
     bool read_only;             /* the transaction is READ ONLY */
     bool has_main;              /* the main statement was added */
@@ -109,6 +111,7 @@ struct req {
     struct req_unit unit;          /* statements of the running job */
     struct http_policy pol;        /* the policy step's decisions */
     struct pg_result *res;         /* job result (owned until finish) */
+    struct pg_result *aux;         /* the unit's auxiliary statement's result, or NULL (owned) */
     struct dba_err err;            /* job error when res is NULL */
     bool failed;                   /* job ended with err */
     const char *err_content_range; /* Content-Range to put on an error response, or NULL */
@@ -220,6 +223,9 @@ void dba__http_unit_set(struct req *r, const char *name, const char *value);
 void dba__http_unit_setup(struct req *r, const char *sql, const char *const *params, int n_params);
 /* Adds the main statement, whose result finish receives. Strings borrowed as above. */
 void dba__http_unit_main(struct req *r, const char *sql, const char *const *params, int n_params);
+/* Adds an auxiliary statement (after the main one; at most one) whose result is kept too:
+   r->aux when finish runs (NULL if it failed). Strings borrowed as above. */
+void dba__http_unit_aux(struct req *r, const char *sql, const char *const *params, int n_params);
 /* Ends the unit (COMMIT, or SET CONSTRAINTS ALL IMMEDIATE + ROLLBACK when r->pol.tx_rollback),
    sends it as one pipeline and suspends; finish runs after resume. */
 enum MHD_Result dba__http_unit_run(struct req *r, req_finish_cb finish);
@@ -237,6 +243,9 @@ void dba__http_metrics_record(struct req *r, unsigned status, int64_t bytes);
 /* The Prometheus text of /metrics (pool figures summed by the caller) appended to b. */
 void dba__http_metrics_render(struct dba_http_server *s, const struct dba_db_pool_stats *st,
                               struct dba_buf *b);
+/* At server.log_level = debug: one line per statement r sends, with its request id, the SQL
+   (control bytes escaped) and its parameters masked ($1=<5 bytes>, $2=NULL). */
+void dba__http_log_statements(struct req *r, const struct dba_db_stmt *stmts, size_t n);
 /* response.c: r's request id (the trace header's value when sent, else <worker>.<number>),
    printable ASCII, into buf. */
 void dba__http_request_id(struct req *r, char *buf, size_t n);
@@ -363,6 +372,9 @@ struct tables_ctx {
     const char *guc_status;    /* response.status set by the statement (arena), or NULL */
     const char *guc_headers;   /* response.headers set by the statement (arena), or NULL */
     const struct dba_function *fn; /* /rpc: the called function (rpc.c), else NULL */
+    bool media_custom;         /* the catalog has media type handlers: Accept is negotiated
+                                  against them after the grammar (dba__http_media_negotiate) */
+    const char *media_accept;  /* the Accept to negotiate then */
 };
 enum MHD_Result dba__http_tables(struct req *r, const char *rel);
 struct dba_http_req_in;
@@ -398,6 +410,14 @@ void dba__http_tables_preference_applied(const struct tables_ctx *tc, bool write
 unsigned dba__http_tables_write_status(const struct dba_query *q, bool repr, const char *inserted);
 /* transaction.c: POST /transaction, several operations in one transaction. */
 enum MHD_Result dba__http_transaction(struct req *r);
+/* Custom media type handlers (PostgREST): when c has any, negotiates accept against those of the
+   relation or (call) function schema.name (with the default select only) and those over
+   anyelement,
+   then the built-in types; sets q->media and q->handler. DBA_OK, or err (406 PGRST107) when
+   nothing is acceptable. Without handlers in c it does nothing (the grammar negotiated). */
+DBA_MUSTCHECK int dba__http_media_negotiate(const struct dba_catalog *c, const char *accept,
+                                            const char *schema, const char *name, bool call,
+                                            struct dba_query *q, struct dba_err *err);
 /* The finish callback of a table or /rpc unit (r->ctx is a struct tables_ctx). */
 enum MHD_Result dba__http_tables_finish(struct req *r);
 /* rpc.c: <base>/rpc/<fn> for GET, HEAD and POST (the router answers other methods). */

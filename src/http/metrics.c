@@ -131,6 +131,42 @@ put_escaped(struct dba_buf *b, const char *s, size_t max)
     }
 }
 
+void
+dba__http_log_statements(struct req *r, const struct dba_db_stmt *stmts, size_t n)
+{
+    char id[80];
+    const struct dba_profile *p = r->pol.profile ? r->pol.profile : r->w->srv->active;
+
+    dba__http_request_id(r, id, sizeof(id));
+    for (size_t i = 0; i < n; i++) {
+        struct dba_buf b;
+        dba_buf_init(&b);
+        const char *sql = stmts[i].sql != NULL ? stmts[i].sql : "";
+        size_t k0 = 0;
+        for (; sql[k0] != '\0' && k0 < 2000; k0++) { /* SQL as is, control bytes as spaces */
+            unsigned char ch = (unsigned char)sql[k0];
+            if (ch < 0x20 || ch == 0x7f)
+                dba_buf_putc(&b, ' ');
+            else if (ch > 0x7f)
+                dba_buf_printf(&b, "\\x%02x", ch);
+            else
+                dba_buf_putc(&b, (char)ch);
+        }
+        if (sql[k0] != '\0')
+            dba_buf_puts(&b, "...");
+        for (int k = 0; k < stmts[i].n_params; k++) {
+            const char *v = stmts[i].params[k];
+            if (v == NULL)
+                dba_buf_printf(&b, "%s$%d=NULL", k == 0 ? " -- " : ", ", k + 1);
+            else
+                dba_buf_printf(&b, "%s$%d=<%zu bytes>", k == 0 ? " -- " : ", ", k + 1, strlen(v));
+        }
+        dba_log_write(DBA_LOG_DEBUG, "req %s profile %s: sql %zu/%zu: %s", id, p->name, i + 1, n,
+                      b.data != NULL ? b.data : "");
+        dba_buf_cleanup(&b);
+    }
+}
+
 static void
 access_log(struct req *r, int mode, unsigned status, int64_t bytes, int64_t us)
 {

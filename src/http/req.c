@@ -134,6 +134,8 @@ on_job_done(void *arg, struct pg_result *res, const struct dba_err *err)
 {
     struct req *r = arg;
 
+    dba_db_res_clear(r->aux); /* a previous job's */
+    r->aux = dba_db_job_take_aux(r->job);
     r->job = NULL;
     if (res == NULL && dba__http_replica_retry(r, err)) {
         /* The replica failed the read for a reason of its own: the primary answers it. */
@@ -176,6 +178,12 @@ http_submit(struct req *r, const struct dba_db_stmt *stmts, size_t n, size_t res
         r->state = REQ_ANSWERED;
         return dba__http_send_err(r, &r->err);
     }
+    /* ops: the request id on the engine's lines about this job (notices); at debug the SQL. */
+    char rid[80];
+    dba__http_request_id(r, rid, sizeof(rid));
+    dba_db_job_set_tag(r->job, rid);
+    if (DBA_LOG_DEBUG <= dba_log_level_current)
+        dba__http_log_statements(r, stmts, n);
     r->w->inflight++;
     MHD_suspend_connection(r->mc);
     return MHD_YES;
@@ -270,6 +278,15 @@ dba__http_unit_main(struct req *r, const char *sql, const char *const *params, i
     unit_add(r, sql, params, n_params);
 }
 
+void
+dba__http_unit_aux(struct req *r, const char *sql, const char *const *params, int n_params)
+{
+    DBA_ASSERT(r->unit.has_main && !r->unit.has_aux);
+    r->unit.aux_index = r->unit.n;
+    r->unit.has_aux = true;
+    unit_add(r, sql, params, n_params);
+}
+
 enum MHD_Result
 dba__http_unit_run(struct req *r, req_finish_cb finish)
 {
@@ -302,7 +319,10 @@ dba__http_unit_run(struct req *r, req_finish_cb finish)
             unit_add(r, "SELECT pg_current_wal_insert_lsn()", NULL, 0);
         }
     }
-    return http_submit(r, u->stmts, u->n, u->result_index, finish, replica_ok, capture);
+    return http_submit(r, u->stmts, u->n,
+                       u->has_aux ? DBA_DB_WITH_AUX(u->result_index, u->aux_index)
+                                  : u->result_index,
+                       finish, replica_ok, capture);
 }
 
 

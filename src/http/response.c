@@ -242,9 +242,9 @@ dba__http_send_err(struct req *r, const struct dba_err *e)
     /* 42501 is 401 for an anonymous caller, 403 for one with credentials (http/status.c). */
     unsigned status = dba__http_status(e, r->pol.caller != HTTP_CALLER_ANON, &code);
 
-    if (status == 503) /* an outage: no request id, so that its lines collapse (core/log.c) */
-        dba_log(DBA_LOG_WARN, "profile %s: %s %s -> %u %s: %s", r->w->srv->active->name,
-                r->method, r->url, status, code, e->msg);
+    if (status == 503) /* an outage is logged once by the engine (db/conn_log.c); each 503 is
+                          in the access log, and here at debug */
+        req_log(DBA_LOG_DEBUG, r, "%s %s -> %u %s: %s", r->method, r->url, status, code, e->msg);
     else if (status >= 500)
         req_log(DBA_LOG_WARN, r, "%s %s -> %u %s: %s", r->method, r->url, status, code, e->msg);
     json_t *details = e->detail_json ? json_loads(e->detail, 0, NULL) : NULL; /* PGRST201 */

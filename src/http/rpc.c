@@ -551,17 +551,22 @@ dba__http_rpc_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
     call->name = call->fn->name;
     rpc_call_fill(a, call, &in, whole,
                   dba_arena_strndup(a, hin->body ? hin->body : "", hin->body_len));
-    /* The grammar reads the rest of the request: select, filters, order, limit, Prefer, Accept. */
+    /* The grammar reads the rest of the request: select, filters, order, limit, Prefer, Accept
+       (with custom media type handlers, Accept is negotiated against them afterwards). */
+    bool custom = c->n_media > 0;
     struct dba_http_req_in gin = {
         .method = m == DBA_M_POST ? DBA_M_GET : m,
         .query = in.post ? hin->query : in.rest_text,
         .prefer = hin->prefer,
-        .accept = hin->accept,
+        .accept = custom ? NULL : hin->accept,
         .range = m == DBA_M_GET ? hin->range : NULL,
     };
     if (dba_http_grammar_parse(a, &gin, &tc->q, err) != DBA_OK)
         return err->code;
     tc->q.method = m;
+    if (custom && dba__http_media_negotiate(c, hin->accept, call->fn->schema, call->fn->name,
+                                            true, &tc->q, err) != DBA_OK)
+        return err->code;
     if (env->t_us != NULL)
         env->t_us[REQ_T_PARSED] = dba_now_us();
     tc->fn = call->fn;

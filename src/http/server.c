@@ -45,6 +45,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     }
     json_decref(r->task_result);
     dba_db_res_clear(r->res);
+    dba_db_res_clear(r->aux);
     bool big = r->body.cap > (4u << 20);
     dba_buf_cleanup(&r->body);
     dba_catalog_unref(r->cache);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "query/query.h"
 #include "http/grammar.h"
 #include "http/http_int.h"
@@ -51,6 +53,24 @@ media_type(enum dba_media m)
     return "application/json; charset=utf-8";
 }
 
+/* The Content-Type of q's response: a custom handler's media type (with a charset for the
+   textual types PostgREST knows, as it sends them), else the negotiated built-in type. */
+static const char *
+content_type(struct req *r, const struct dba_query *q)
+{
+    static const char *const textual[] = { "application/json", "application/geo+json",
+                                           "text/csv", "text/plain", "text/xml",
+                                           "application/openapi+json" };
+
+    if (q->handler == NULL)
+        return media_type(q->media);
+    for (size_t i = 0; i < DBA_ARRAY_LEN(textual); i++) {
+        if (strcmp(q->handler->content_type, textual[i]) == 0)
+            return dba_arena_printf(r->a, "%s; charset=utf-8", textual[i]);
+    }
+    return q->handler->content_type;
+}
+
 static bool
 is_singular(enum dba_media m)
 {
@@ -78,15 +98,76 @@ where_is_empty(const struct dba_logic *w)
 
 static enum MHD_Result tables_queue(struct req *r, unsigned status, struct MHD_Response *resp);
 
+struct media_ctx {
+    const struct dba_catalog *c;
+    const char *schema;   /* the relation or function */
+    const char *name;
+    bool default_select;  /* its own handlers apply */
+    bool call;            /* a function (its handlers return the media domain), else a relation
+                             (its handlers are aggregates) */
+};
+
+/* A handler of the target itself: of the kind its target takes (a relation and a function may
+   share a name). */
+static const struct dba_media_handler *
+media_own(const struct media_ctx *m, const char *range)
+{
+    const struct dba_media_handler *h = dba_catalog_media_find(m->c, m->schema, m->name, range);
+
+    return h && (h->agg == NULL) == m->call ? h : NULL;
+}
+
+static const void *
+media_lookup(void *arg, const char *range)
+{
+    const struct media_ctx *m = arg;
+    const struct dba_media_handler *h = NULL;
+
+    if (m->default_select) {
+        h = media_own(m, "*/*");
+        if (h == NULL)
+            h = media_own(m, range);
+    }
+    return h ? h : dba_catalog_media_find(m->c, NULL, NULL, range);
+}
+
+int
+dba__http_media_negotiate(const struct dba_catalog *c, const char *accept, const char *schema,
+                          const char *name, bool call, struct dba_query *q, struct dba_err *err)
+{
+    const struct dba_rel *rel = &q->rel;
+    struct media_ctx m = {
+        .c = c, .schema = schema, .name = name, .call = call,
+        .default_select = rel->n_select == 0 ||
+                          (rel->n_select == 1 && rel->select[0].kind == DBA_ITEM_STAR),
+    };
+    const void *h = NULL;
+
+    if (c->n_media == 0)
+        return DBA_OK;
+    if (dba_http_grammar_accept_handlers(accept, media_lookup, &m, &q->media, &h, err) != DBA_OK)
+        return err->code;
+    q->handler = h;
+    return DBA_OK;
+}
+
 /* The grammar's input from the HTTP request itself. */
 static void
 tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, struct dba_http_req_in *in)
 {
     const char *accept = dba__http_header(r, "Accept");
+    const struct dba_catalog *c = r->cache;
 
     if (r->w->srv->cfg->server.plan_enabled &&
         dba__http_plan_parse(r->a, accept, &tc->plan))
         accept = tc->plan.for_type; /* negotiate the body the plan is for */
+
+    /* With custom media type handlers the grammar leaves Accept alone: the planning step
+       negotiates it against the handlers (dba__http_media_negotiate). */
+    tc->media_custom = c != NULL && c->n_media > 0 && !tc->plan.on;
+    tc->media_accept = accept;
+    if (tc->media_custom)
+        accept = NULL;
     *in = (struct dba_http_req_in){
         .method = m,
         .query = r->raw_query,
@@ -109,6 +190,10 @@ dba__http_tables_plan_env(const struct http_plan_env *env, struct tables_ctx *tc
     enum dba_method m = in->method;
 
     if (dba_http_grammar_parse(env->a, in, q, err) != DBA_OK)
+        return err->code;
+    if (tc->media_custom &&
+        dba__http_media_negotiate(c, tc->media_accept, tc->t->schema, tc->t->name, false, q, err)
+            != DBA_OK)
         return err->code;
     if (env->t_us != NULL)
         env->t_us[REQ_T_PARSED] = dba_now_us();
@@ -171,6 +256,9 @@ tables_submit(struct req *r, struct tables_ctx *tc)
     if (tc->sql.pre.len > 0) /* a nested insert: the tree first, then the answer (sql_nested.c) */
         dba__http_unit_setup(r, tc->sql.pre.data, tc->sql.pre_params, (int)tc->sql.n_pre_params);
     dba__http_unit_main(r, sql, tc->sql.params, (int)tc->sql.n_params);
+    /* count=planned with filters: the planner's estimate, in the same round trip */
+    if (tc->sql.count_plan != NULL && !tc->plan.on)
+        dba__http_unit_aux(r, tc->sql.count_plan, tc->sql.params, (int)tc->sql.count_plan_params);
     return dba__http_unit_run(r, dba__http_tables_finish);
 }
 
@@ -265,6 +353,50 @@ res_clear_cb(void *cls)
     dba_db_res_clear(cls);
 }
 
+static int
+hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* A custom media handler's body: a bytea's bytes from its hex text ("\x..."); a jsonb with
+   PostgreSQL's binary jsonb version byte (1) first, as PostgREST sends it (it reads results in
+   binary); any other type as its text. */
+static struct MHD_Response *
+handler_body(struct req *r, const struct dba_media_handler *h, const char *text, size_t len)
+{
+    char *out;
+    size_t n = 0;
+
+    if (strcmp(h->base, "bytea") == 0 && len >= 2 && text[0] == '\\' && text[1] == 'x') {
+        out = dba_xmalloc(len / 2 + 1);
+        for (size_t i = 2; i + 1 < len; i += 2) {
+            int hi = hex_digit(text[i]), lo = hex_digit(text[i + 1]);
+
+            if (hi < 0 || lo < 0)
+                break;
+            out[n++] = (char)(hi * 16 + lo);
+        }
+    } else {
+        bool jsonb = strcmp(h->base, "jsonb") == 0;
+
+        out = dba_xmalloc(len + 2);
+        if (jsonb)
+            out[n++] = 1;
+        memcpy(out + n, text, len);
+        n += len;
+    }
+    r->resp_len = (int64_t)n;
+    r->resp_len_known = true;
+    return MHD_create_response_from_buffer(n, out, MHD_RESPMEM_MUST_FREE);
+}
+
 /* A response whose body is the result's body column, handed to MHD without a copy. */
 static struct MHD_Response *
 tables_body(struct req *r, bool with_body)
@@ -272,9 +404,12 @@ tables_body(struct req *r, bool with_body)
     struct pg_result *res = r->res;
     size_t len = with_body ? (size_t)dba_db_res_len(res, 0, DBA_SQL_COL_BODY) : 0;
     const char *body = dba_db_res_value(res, 0, DBA_SQL_COL_BODY);
+    const struct tables_ctx *tc = r->ctx;
 
     if (len == 0)
         return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (tc != NULL && tc->q.handler != NULL)
+        return handler_body(r, tc->q.handler, body, len);
     r->res = NULL; /* the response owns the result now */
     r->resp_len = (int64_t)len;
     r->resp_len_known = true;
@@ -392,12 +527,30 @@ add_content_location(struct req *r, struct MHD_Response *resp, const char *table
     dba_buf_cleanup(&b);
 }
 
+/* The planner's row estimate from the EXPLAIN (FORMAT JSON) of a planned count (r->aux): the top
+   plan's "Plan Rows" as text (arena), or NULL. */
+static const char *
+planned_total(struct req *r)
+{
+    json_t *doc, *rows;
+    const char *out = NULL;
+
+    if (r->aux == NULL || dba_db_res_ntuples(r->aux) != 1 || dba_db_res_nfields(r->aux) != 1)
+        return NULL;
+    doc = json_loads(dba_db_res_value(r->aux, 0, 0), 0, NULL);
+    rows = json_object_get(json_object_get(json_array_get(doc, 0), "Plan"), "Plan Rows");
+    if (json_is_number(rows) && json_number_value(rows) >= 0)
+        out = dba_arena_printf(r->a, "%lld", (long long)json_number_value(rows));
+    json_decref(doc);
+    return out;
+}
+
 static enum MHD_Result
 finish_read(struct req *r, struct tables_ctx *tc)
 {
     const struct dba_query *q = &tc->q;
     long n = strtol(dba_db_res_value(r->res, 0, DBA_SQL_COL_PAGE_TOTAL), NULL, 10);
-    const char *total = col_text(r, DBA_SQL_COL_TOTAL);
+    const char *total = tc->sql.count_plan ? planned_total(r) : col_text(r, DBA_SQL_COL_TOTAL);
     long lower = effective_offset(q);
     unsigned status = 200;
 
@@ -418,7 +571,7 @@ finish_read(struct req *r, struct tables_ctx *tc)
             status = 206;
     }
     struct MHD_Response *resp = tables_body(r, q->method != DBA_M_HEAD);
-    MHD_add_response_header(resp, "Content-Type", media_type(q->media));
+    MHD_add_response_header(resp, "Content-Type", content_type(r, q));
     add_content_range(resp, lower, n, total);
     add_content_location(r, resp, q->table);
     add_preference_applied(r, resp, tc, false);
@@ -469,7 +622,7 @@ finish_write(struct req *r, struct tables_ctx *tc)
         loc = NULL;
     struct MHD_Response *resp = tables_body(r, repr && q->method != DBA_M_HEAD);
     if (repr)
-        MHD_add_response_header(resp, "Content-Type", media_type(q->media));
+        MHD_add_response_header(resp, "Content-Type", content_type(r, q));
     if (q->method == DBA_M_PATCH)
         add_content_range(resp, 0, n, total);
     if (q->method == DBA_M_PATCH && unmatched != NULL) /* a bulk update by key */

@@ -468,6 +468,11 @@ tx_plan(struct http_tx *tx, size_t i, struct dba_err *err)
                     op->rel);
         return DBA_ENOTFOUND;
     }
+    /* With custom media type handlers Accept is negotiated by the planning step (tables.c). */
+    op->tc.media_custom = tx->c->n_media > 0;
+    op->tc.media_accept = in.accept;
+    if (op->tc.media_custom)
+        in.accept = NULL;
     return dba__http_tables_plan_env(&env, &op->tc, tx->c, &in, err);
 }
 

@@ -281,6 +281,8 @@ struct dba_query {
 
     struct dba_prefer prefer;       /* Prefer header */
     enum dba_media media;           /* negotiated response type */
+    const struct dba_media_handler *handler; /* a custom media type handler (catalog) decides the
+                                       body instead (media stays JSON), or NULL */
 
     enum dba_body_kind body_kind;   /* what the body is */
     const char *body;               /* JSON text of the body (NUL-terminated), or NULL */
@@ -393,6 +395,11 @@ struct dba_sql {
     struct dba_buf pre;
     const char **pre_params; /* its parameters (arena) */
     size_t n_pre_params;     /* count */
+    const char *count_plan; /* count=planned the planner must estimate (a read with filters, or
+                             of a view): "EXPLAIN (FORMAT JSON) SELECT 1 FROM ... WHERE ..." (arena)
+                             whose top "Plan Rows" is the total, as PostgREST does; the
+                             statement's total column is then NULL. NULL otherwise */
+    size_t count_plan_params; /* count_plan takes params[0..count_plan_params) */
 };
 
 /*
@@ -404,7 +411,8 @@ struct dba_sql {
  * or JSON index, PGRST105/114/115 bad PUT, PGRST102 missing body). out is untouched on failure.
  * Reads use the caller's count preference: count=exact and count=estimated give an exact count;
  * count=planned gives pg_class.reltuples when the query has no filter and the table has been
- * analysed (the exact count otherwise).
+ * analysed, with filters (or on a view) out->count_plan for the caller to run in the same unit,
+ * and the exact count when neither applies (embedded !inner conditions, function calls).
  */
 DBA_MUSTCHECK int dba_query_sql_build(const struct dba_query *q, const struct dba_table *t,
                                    long max_rows, struct dba_arena *a, struct dba_sql *out,

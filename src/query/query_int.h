@@ -10,6 +10,8 @@
 
 /* Alias of the row source in every outer SELECT. */
 #define SQL_ROW "_t"
+/* The column of a scalar call's value (sql_call.c). */
+#define SQL_CALL_SCALAR "pgrst_scalar"
 /* Name of the CTE holding a call's result rows (sql_call.c). */
 #define SQL_CALL_CTE "pgrst_call"
 /* Name of the CTE holding the page (reads) or the RETURNING rows (writes). */
@@ -55,6 +57,8 @@ struct sql_ctx {
     struct dba_buf pre;        /* a nested insert's first statement (sql_nested.c), or empty */
     const char **pre_params;   /* its parameters */
     size_t n_pre_params;       /* count */
+    const char *count_plan;    /* see dba_sql.count_plan (sql_read.c) */
+    size_t count_plan_params;  /* its parameters: the first ones */
     const char *with_cte;      /* a call's row source: "pgrst_call AS MATERIALIZED (...)", put
                                   first in the read's WITH list (sql_call.c), else NULL */
 };

@@ -121,11 +121,37 @@ body_csv(struct dba_buf *b)
                     SQL_ROW "::text, 2, length(" SQL_ROW "::text) - 2), chr(10)), '')");
 }
 
+/* A custom media type handler's body (text; a bytea's hex form, decoded by the caller): a
+ * function returning the media domain answers its value; an aggregate aggregates the rows (as
+ * the relation's row type when it is the relation's own, the values of a scalar call). */
+static void
+body_handler(struct sql_ctx *c, struct dba_buf *b, const struct dba_media_handler *h)
+{
+    bool scalar = c->q->call != NULL && c->q->call->fn->ret_kind == DBA_FRET_SCALAR;
+
+    if (h->agg == NULL) {
+        dba_buf_puts(b, "coalesce(((array_agg(" SQL_ROW "." SQL_CALL_SCALAR "))[1])::text, '')");
+        return;
+    }
+    dba_buf_printf(b, "coalesce(%s(", h->agg);
+    if (scalar)
+        dba_buf_puts(b, SQL_ROW "." SQL_CALL_SCALAR);
+    else if (h->name != NULL)
+        dba_buf_printf(b, SQL_ROW "::%s", dba__sql_qual(c->a, h->schema, h->name));
+    else
+        dba_buf_puts(b, SQL_ROW);
+    dba_buf_puts(b, ")::text, '')");
+}
+
 void
 dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
 {
     if (c->q->method == DBA_M_HEAD) {
         dba_buf_puts(b, "''");
+        return;
+    }
+    if (c->q->handler) {
+        body_handler(c, b, c->q->handler);
         return;
     }
     switch (c->q->media) {
@@ -263,6 +289,8 @@ dba_query_sql_build(const struct dba_query *q, const struct dba_table *t, long m
     out->pre = c.pre;
     out->pre_params = c.pre_params;
     out->n_pre_params = c.n_pre_params;
+    out->count_plan = c.count_plan;
+    out->count_plan_params = c.count_plan_params;
     return DBA_OK;
 }
 

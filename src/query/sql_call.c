@@ -149,6 +149,8 @@ call_single(struct sql_ctx *c, struct dba_buf *b, bool is_void)
                    c->q->prefer.count != DBA_COUNT_NONE ? "count(*)" : "NULL::bigint");
     if (is_void || head)
         dba_buf_puts(b, "''");
+    else if (c->q->handler) /* a custom media type handler: its body */
+        dba__sql_body(c, b);
     else
         dba_buf_puts(b, "coalesce((json_agg(" SQL_ROW "." CALL_SCALAR ")->0)::text, 'null')");
     dba_buf_puts(b, " AS body, NULL::text AS location, NULL::bigint AS inserted"
@@ -177,6 +179,8 @@ call_scalar_set(struct sql_ctx *c, struct dba_buf *b, long max_rows)
                        ? "(SELECT count(*) FROM " CALL_CTE ")" : "NULL::bigint");
     if (c->q->method == DBA_M_HEAD)
         dba_buf_puts(b, "''");
+    else if (c->q->handler)
+        dba__sql_body(c, b);
     else if (c->q->media == DBA_MEDIA_OBJECT || c->q->media == DBA_MEDIA_OBJECT_STRIPPED)
         dba_buf_puts(b, "coalesce((json_agg(" SQL_ROW "." CALL_SCALAR ")->0)::text, 'null')");
     else

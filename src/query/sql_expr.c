@@ -184,27 +184,60 @@ expr_fts(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *f)
     return DBA_OK;
 }
 
+/* The text parser of a domain representation (CREATE CAST (text AS domain)) for the value of
+ * filter f, or NULL. PostgREST applies it to the comparison operators and in; never to pattern
+ * matches, is, isdistinct, full text search nor a JSON path. */
+static const char *
+expr_text_parser(struct sql_ctx *c, const struct dba_filter *f)
+{
+    const struct dba_column *col;
+
+    if (f->field.n_path || f->op == DBA_OP_LIKE || f->op == DBA_OP_ILIKE
+        || f->op == DBA_OP_ISDISTINCT || f->op == DBA_OP_IS || expr_is_fts(f->op))
+        return NULL;
+    col = dba__sql_column(c, f->field.name, SQL_REF_QUERY);
+    return col && col->repr ? col->repr->from_text : NULL;
+}
+
+/* An array of values (in, any/all) as one bound text[]: `$n`, or through the text parser
+ * `ARRAY(SELECT parser(unnest($n::text[])))`. */
+static void
+expr_array_value(struct sql_ctx *c, struct dba_buf *b, const char *literal, const char *parser)
+{
+    if (parser)
+        dba_buf_printf(b, "ARRAY(SELECT %s(unnest(", parser);
+    dba__sql_param_put(c, b, literal);
+    if (parser)
+        dba_buf_puts(b, "::text[])))");
+}
+
 static int
 expr_filter_body(struct sql_ctx *c, struct dba_buf *b, const struct dba_filter *f)
 {
     const char *op = expr_binop(f->op);
+    const char *parser;
 
     if (expr_is_fts(f->op))
         return expr_fts(c, b, f);
     if (dba__sql_expr_field(c, b, &f->field, c->alias, true) != DBA_OK)
         return c->err->code;
+    parser = expr_text_parser(c, f);
     if (f->op == DBA_OP_IS) {
         dba_buf_puts(b, expr_is(f->is_value));
     } else if (f->op == DBA_OP_IN) {
         dba_buf_puts(b, " = ANY(");
-        dba__sql_param_put(c, b, expr_in_literal(c, f));
+        expr_array_value(c, b, expr_in_literal(c, f), parser);
         dba_buf_putc(b, ')');
     } else if (f->quant != DBA_Q_NONE) {
         if (f->op == DBA_OP_ISDISTINCT)
             return expr_bad(c, "operator modifier", "isdistinct does not accept any/all");
         dba_buf_printf(b, " %s %s(", op, f->quant == DBA_Q_ANY ? "ANY" : "ALL");
-        dba__sql_param_put(c, b, f->value);
+        expr_array_value(c, b, f->value, parser);
         dba_buf_putc(b, ')');
+    } else if (parser) {
+        dba_buf_printf(b, " %s %s(", op, parser);
+        dba__sql_param_put(c, b, f->value);
+        dba_buf_puts(b, "::text)");
     } else {
         dba_buf_printf(b, " %s ", op);
         dba__sql_param_put(c, b, f->value);
@@ -375,50 +408,114 @@ dba__sql_list_group(struct sql_list *l, size_t pos, const char *expr)
         dba_buf_printf(l->group, "%zu", pos);
 }
 
-/* '*': qual.*, or (expand, and always when grouped) the cached columns one by one. */
+/* The function rendering col in a JSON body (its domain representation's cast to json), or NULL:
+ * none, or the body is not built-in JSON (CSV shows the column's own text, a media type handler
+ * gets the relation's own rows). */
+static const char *
+expr_repr_out(const struct sql_ctx *c, const struct dba_column *col)
+{
+    return col && col->repr && c->q->media != DBA_MEDIA_CSV && c->q->handler == NULL
+               ? col->repr->to_json : NULL;
+}
+
+static bool
+expr_table_has_repr(const struct sql_ctx *c)
+{
+    for (size_t i = 0; i < c->t->n_cols; i++) {
+        if (expr_repr_out(c, &c->t->cols[i]))
+            return true;
+    }
+    return false;
+}
+
+/* Groups by the column itself: its representation (json) has no equality. */
+static void
+expr_group_column(struct sql_ctx *c, struct sql_list *l, const struct dba_column *col,
+                  const char *qual)
+{
+    struct dba_buf e;
+
+    dba_buf_init(&e);
+    dba__sql_column_ref(c, &e, col, qual);
+    dba__sql_list_group(l, 0, e.data);
+    dba_buf_cleanup(&e);
+}
+
+/* '*': qual.*, or (expand, and always when grouped or when a column has a domain representation)
+ * the cached columns one by one, a represented one as `to_json(qual."c") AS "c"`. */
 static void
 expr_star(struct sql_ctx *c, struct sql_list *l, const char *qual, bool expand)
 {
-    if (!expand && !l->grouped) {
+    if (!expand && !l->grouped && !expr_table_has_repr(c)) {
         dba__sql_list_next(l);
         dba_buf_printf(l->b, "%s.*", qual);
         return;
     }
     for (size_t i = 0; i < c->t->n_cols; i++) {
+        const char *fn = expr_repr_out(c, &c->t->cols[i]);
         size_t pos = dba__sql_list_next(l);
 
+        if (fn)
+            dba_buf_printf(l->b, "%s(", fn);
         dba_buf_printf(l->b, "%s.", qual);
         dba_buf_put_ident(l->b, c->t->cols[i].name);
-        if (l->grouped)
+        if (fn) {
+            dba_buf_puts(l->b, ") AS ");
+            dba_buf_put_ident(l->b, c->t->cols[i].name);
+        }
+        if (l->grouped && fn)
+            expr_group_column(c, l, &c->t->cols[i], qual);
+        else if (l->grouped)
             dba__sql_list_group(l, pos, NULL);
     }
 }
 
-/* The item's column (with its JSON path) under the item's cast, if any: CAST(col AS type). */
+/* The item's column (with its JSON path) under the item's cast, if any: CAST(col AS type); with
+ * repr (a column without a JSON path) through that function first (a domain representation, the
+ * cast applied on top of it as PostgREST does). */
 static int
 expr_cast_field(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it,
-                const char *qual)
+                const char *qual, const char *repr)
 {
     if (it->cast && !expr_cast_ok(it->cast))
         return expr_bad(c, "type name in cast", it->cast);
     if (it->cast)
         dba_buf_puts(b, "CAST(");
+    if (repr)
+        dba_buf_printf(b, "%s(", repr);
     if (dba__sql_expr_field(c, b, &it->field, qual, false) != DBA_OK)
         return c->err->code;
+    if (repr)
+        dba_buf_putc(b, ')');
     if (it->cast)
         dba_buf_printf(b, " AS %s)", it->cast);
     return DBA_OK;
+}
+
+/* The column of a select item shown through its representation (no JSON path), or NULL. */
+static const struct dba_column *
+expr_item_repr(struct sql_ctx *c, const struct dba_select_item *it)
+{
+    const struct dba_column *col;
+
+    if (it->field.n_path || !it->field.name)
+        return NULL;
+    col = dba_catalog_column_find(c->t, it->field.name);
+    if (!col)
+        col = dba_catalog_computed_find(c->t, it->field.name);
+    return expr_repr_out(c, col) ? col : NULL;
 }
 
 static int
 expr_item(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it, const char *qual)
 {
     const char *name = dba__sql_item_name(it);
-
-    /* a computed column is named after its function */
-    if (!name && it->field.name && !dba_catalog_column_find(c->t, it->field.name))
+    const struct dba_column *rcol = expr_item_repr(c, it);
+    const char *repr = rcol ? expr_repr_out(c, rcol) : NULL;
+    /* a computed column is named after its function, a represented one after itself */
+    if (!name && it->field.name && (repr || !dba_catalog_column_find(c->t, it->field.name)))
         name = it->field.name;
-    if (expr_cast_field(c, b, it, qual) != DBA_OK)
+    if (expr_cast_field(c, b, it, qual, repr) != DBA_OK)
         return c->err->code;
     if (name) {
         dba_buf_puts(b, " AS ");
@@ -447,7 +544,7 @@ expr_agg(struct sql_ctx *c, struct dba_buf *b, const struct dba_select_item *it,
     dba_buf_printf(b, "%s(", fn);
     if (!it->field.name) {
         dba_buf_putc(b, '*');
-    } else if (expr_cast_field(c, b, it, qual) != DBA_OK) {
+    } else if (expr_cast_field(c, b, it, qual, NULL) != DBA_OK) {
         return c->err->code;
     }
     dba_buf_putc(b, ')');
@@ -486,7 +583,9 @@ dba__sql_expr_select(struct sql_ctx *c, struct sql_list *l, const char *qual, bo
         case DBA_ITEM_COLUMN:
             pos = dba__sql_list_next(l);
             rc = expr_item(c, l->b, it, qual);
-            if (l->grouped)
+            if (rc == DBA_OK && l->grouped && expr_item_repr(c, it))
+                expr_group_column(c, l, expr_item_repr(c, it), qual);
+            else if (l->grouped)
                 dba__sql_list_group(l, pos, NULL);
             break;
         case DBA_ITEM_AGG:

@@ -53,7 +53,9 @@ dba__sql_read_range(const struct dba_query *q, long max_rows, long *off, long *l
 }
 
 /* count=planned without a filter uses the planner's row count of the table when it has been
- * analysed; everything else counts exactly. */
+ * analysed; with filters (or on a view) the planner's estimate of the filtered rows, from
+ * c->count_plan run beside the statement (its total is then NULL); everything else counts
+ * exactly. */
 static void
 read_total(struct sql_ctx *c, struct dba_buf *b, const struct dba_buf *where)
 {
@@ -61,7 +63,7 @@ read_total(struct sql_ctx *c, struct dba_buf *b, const struct dba_buf *where)
     bool planned = n == DBA_COUNT_PLANNED && where->len == 0 && !c->t->is_view &&
                    c->with_cte == NULL; /* a call's rows have no planner count */
 
-    if (n == DBA_COUNT_NONE) {
+    if (n == DBA_COUNT_NONE || c->count_plan) {
         dba_buf_puts(b, "NULL::bigint");
         return;
     }
@@ -629,6 +631,19 @@ dba__sql_read_related_order(struct sql_ctx *c, struct dba_buf *b, const struct d
     return rc;
 }
 
+/* Has node r a read !inner child (whose EXISTS test the count adds to the filters)? */
+static bool
+read_has_inner(const struct dba_rel *r)
+{
+    for (size_t i = 0; i < r->n_select; i++) {
+        const struct dba_rel *k = r->select[i].kind == DBA_ITEM_CHILD ? r->select[i].child : NULL;
+
+        if (k && k->join == DBA_JOIN_INNER && !k->filter_only)
+            return true;
+    }
+    return false;
+}
+
 int
 dba__sql_read_build(struct sql_ctx *c, struct dba_buf *b, long max_rows)
 {
@@ -636,10 +651,18 @@ dba__sql_read_build(struct sql_ctx *c, struct dba_buf *b, long max_rows)
     long off, lim;
     int rc;
 
-    /* The filters come first so the count subquery can repeat their text with the same $n. */
+    /* The filters come first so the count subquery can repeat their text with the same $n (and
+       a planned count's EXPLAIN can take the first parameters only). */
     dba_buf_init(&where);
     dba_buf_init(&count);
     rc = dba__sql_expr_where(c, &where, SQL_WHERE_ROWS);
+    if (rc == DBA_OK && c->q->prefer.count == DBA_COUNT_PLANNED && c->with_cte == NULL &&
+        (where.len || c->t->is_view) && !read_has_inner(c->rel)) {
+        c->count_plan = dba_arena_printf(c->a, "EXPLAIN (FORMAT JSON) SELECT 1 FROM %s AS %s%s%s",
+                                         c->qual, c->alias, where.len ? " WHERE " : "",
+                                         where.len ? where.data : "");
+        c->count_plan_params = c->n_params;
+    }
     if (rc == DBA_OK) {
         dba__sql_read_range(c->q, max_rows, &off, &lim);
         dba_buf_puts(b, "WITH ");

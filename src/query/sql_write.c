@@ -57,18 +57,25 @@ write_columns(struct sql_ctx *c, struct write_cols *wc, bool drop_missing)
     const struct dba_query *q = c->q;
     const char **names = q->columns ? q->columns : q->body_keys;
     size_t n = q->columns ? q->n_columns : q->n_body_keys;
+    /* with columns= the grammar's body keys are the columns: read the object's own keys */
+    json_t *obj = drop_missing && q->columns && q->body
+                      ? json_loadb(q->body, q->body_len ? q->body_len : strlen(q->body), 0, NULL)
+                      : NULL;
 
     wc->cols = dba_arena_alloc(c->a, (n ? n : 1) * sizeof(*wc->cols));
     wc->n = 0;
     for (size_t i = 0; i < n; i++) {
         const struct dba_column *col = dba__sql_column(c, names[i], SQL_REF_BODY);
 
-        if (!col)
+        if (!col) {
+            json_decref(obj);
             return c->err->code;
-        if (drop_missing && q->columns && !write_body_has(q, names[i]))
+        }
+        if (json_is_object(obj) && !json_object_get(obj, names[i]))
             continue;
         wc->cols[wc->n++] = col;
     }
+    json_decref(obj);
     return DBA_OK;
 }
 
@@ -81,6 +88,34 @@ write_col_list(struct dba_buf *b, const struct write_cols *wc, const char *prefi
         dba_buf_puts(b, prefix);
         dba_buf_put_ident(b, wc->cols[i]->name);
     }
+}
+
+/* Does a column of the table have a domain representation that parses JSON (CREATE CAST (json AS
+ * domain))? Then the body's rows are read with json_to_record[set], declaring only the written
+ * columns (json for a parsed one): json_populate_record would convert every key of the body with
+ * its column's type, before the parser could, even keys columns= leaves out. */
+static bool
+write_json_parsed(const struct sql_ctx *c)
+{
+    for (size_t i = 0; i < c->t->n_cols; i++) {
+        if (c->t->cols[i].repr && c->t->cols[i].repr->from_json)
+            return true;
+    }
+    return false;
+}
+
+/* The value written to col: pgrst_body."c", or through its representation's JSON parser. */
+static void
+write_value(struct dba_buf *b, const struct dba_column *col)
+{
+    const char *parser = col->repr ? col->repr->from_json : NULL;
+
+    if (parser)
+        dba_buf_printf(b, "%s(", parser);
+    dba_buf_puts(b, "pgrst_body.");
+    dba_buf_put_ident(b, col->name);
+    if (parser)
+        dba_buf_putc(b, ')');
 }
 
 /* The body as json: the object, or (first_only) the first element of an array. */
@@ -113,6 +148,36 @@ write_default(struct sql_ctx *c, struct dba_buf *b, const struct dba_column *col
     } else {
         dba_buf_puts(b, "NULL");
     }
+}
+
+/* The rows of the body as pgrst_body: json_populate_record[set](NULL::"s"."t", <body>), or
+ * (write_json_parsed) json_to_record[set](<body>) AS pgrst_body("c" <type or json>, ...). */
+static void
+write_body_rows(struct sql_ctx *c, struct dba_buf *b, const struct write_cols *wc, bool object,
+                bool first_only)
+{
+    bool parsed = write_json_parsed(c);
+
+    if (!parsed)
+        dba_buf_printf(b, "json_populate_record%s(NULL::%s, ", object ? "" : "set", c->qual);
+    else
+        dba_buf_printf(b, "json_to_record%s(", object ? "" : "set");
+    write_body_param(c, b, first_only);
+    dba_buf_puts(b, ") AS pgrst_body");
+    if (!parsed)
+        return;
+    dba_buf_putc(b, '(');
+    for (size_t i = 0; i < wc->n; i++) {
+        const struct dba_column *col = wc->cols[i];
+
+        if (i)
+            dba_buf_puts(b, ", ");
+        dba_buf_put_ident(b, col->name);
+        dba_buf_printf(b, " %s", col->repr && col->repr->from_json ? "json" : col->type);
+    }
+    if (wc->n == 0)
+        dba_buf_puts(b, "pgrst_none json"); /* a column definition list cannot be empty */
+    dba_buf_putc(b, ')');
 }
 
 /* Array body with columns= and missing=default: per element, a missing key takes the DEFAULT. */
@@ -162,12 +227,15 @@ write_insert_into(struct sql_ctx *c, struct dba_buf *b, const struct write_cols 
         return;
     }
     if (!object && !single && q->n_body_rows >= SQL_BULK_ROWS && wc->n > 0 &&
-        dba__sql_bulk_rows(c, b, wc->cols, wc->n))
+        !write_json_parsed(c) && dba__sql_bulk_rows(c, b, wc->cols, wc->n))
         return;
-    write_col_list(b, wc, "pgrst_body.");
-    dba_buf_printf(b, " FROM json_populate_record%s(NULL::%s, ", object ? "" : "set", c->qual);
-    write_body_param(c, b, single);
-    dba_buf_puts(b, ") AS pgrst_body");
+    for (size_t i = 0; i < wc->n; i++) {
+        if (i)
+            dba_buf_puts(b, ", ");
+        write_value(b, wc->cols[i]);
+    }
+    dba_buf_puts(b, " FROM ");
+    write_body_rows(c, b, wc, object, single);
 }
 
 /* ON CONFLICT (target) DO UPDATE SET c = EXCLUDED.c ... / DO NOTHING. */
@@ -243,12 +311,11 @@ write_update(struct sql_ctx *c, struct dba_buf *b, const struct write_cols *wc,
             dba_buf_puts(b, " = DEFAULT");
             continue;
         }
-        dba_buf_puts(b, " = pgrst_body.");
-        dba_buf_put_ident(b, wc->cols[i]->name);
+        dba_buf_puts(b, " = ");
+        write_value(b, wc->cols[i]);
     }
-    dba_buf_printf(b, " FROM json_populate_record(NULL::%s, ", c->qual);
-    write_body_param(c, b, true);
-    dba_buf_puts(b, ") AS pgrst_body");
+    dba_buf_puts(b, " FROM ");
+    write_body_rows(c, b, wc, true, true);
     if (where->len)
         dba_buf_printf(b, " WHERE %s", where->data);
 }

@@ -76,11 +76,14 @@ dbat_server_start_conf(const char *server_extra, const char *profile_extra, cons
     FILE *f = fopen(path, "w");
     cr_assert(f != NULL);
     bool own_workers = server_extra != NULL && strstr(server_extra, "workers") != NULL;
-    fprintf(f, "server: { listen = \"127.0.0.1\"; port = 0; %s %s };\n"
+    /* No access lines on the test runner's stdout unless the test asks for an access log. */
+    bool own_access_log = server_extra != NULL && strstr(server_extra, "access_log") != NULL;
+    fprintf(f, "server: { listen = \"127.0.0.1\"; port = 0; %s%s %s };\n"
                "default_profile = \"test\";\n"
                "profiles: { test: { url = \"%s\"; schemas = [ %s ]; "
                "%s %s }; %s };\n%s\n",
-            own_workers ? "" : "workers = 2;", server_extra ? server_extra : "",
+            own_workers ? "" : "workers = 2;", own_access_log ? "" : " access_log = \"off\";",
+            server_extra ? server_extra : "",
             url_override ? url_override : test_url(), schemas ? schemas : "\"public\", \"other\"",
             profile_extra != NULL && strstr(profile_extra, "pool_size") ? "" : "pool_size = 4;",
             profile_extra ? profile_extra : "", profiles_extra ? profiles_extra : "",

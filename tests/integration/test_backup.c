@@ -1258,3 +1258,97 @@ Test(backup, restore_progress_only_on_a_terminal)
     cr_expect(strstr(out, "rows/s") == NULL, "%s", out);
     free(out);
 }
+
+/* Runs "<bin> args" in dir with a shell (pipes and redirections of its own) against db. */
+static void
+sh_bin(const char *db, const char *args)
+{
+    sh("cd %s && env -u DB_PROFILE DATABASE_URL='postgresql:///%s?host=%s&user=postgres' "
+       "%s %s", dir, db, sock(), getenv("DBA_TEST_BIN"), args);
+}
+
+Test(backup, stdout_stdin_and_gzip_roundtrips)
+{
+    char *out;
+    /* -o - writes the document on stdout, nothing else there; restore - reads stdin */
+    sh_bin("dba_bk_src", "backup -o - -q > s.json 2>s.err");
+    sh("test ! -s %s/s.err && head -c 13 %s/s.json | grep -q '^{\"metadata\"'", dir, dir);
+    sh_bin("dba_bk_dst", "validate-backup - < s.json > /dev/null");
+    sh_bin("dba_bk_dst", "restore - --yes < s.json > /dev/null");
+    char *a = q("dba_bk_src", FINGERPRINT), *b = q("dba_bk_dst", FINGERPRINT);
+    cr_expect_str_eq(a, b);
+    free(b);
+    /* without --yes standard input cannot confirm: refused, nothing read */
+    mkdb("dba_bk_dst", false);
+    sh("cd %s && ! env -u DB_PROFILE DATABASE_URL='postgresql:///dba_bk_dst?host=%s&user=postgres' "
+       "%s restore - < s.json > r.out 2>&1 && grep -q 'without --yes' r.out", dir, sock(),
+       getenv("DBA_TEST_BIN"));
+    /* a .gz name is written gzip-compressed and read back, from a file and from stdin */
+    cr_assert_eq(run("dba_bk_src", "backup -o b.json.gz", &out), 0, "%s", out);
+    free(out);
+    sh("gzip -t %s/b.json.gz && zcat %s/b.json.gz | head -c 13 | grep -q '^{\"metadata\"'", dir,
+       dir);
+    cr_assert_eq(run("dba_bk_dst", "validate-backup b.json.gz", &out), 0, "%s", out);
+    free(out);
+    cr_assert_eq(run("dba_bk_dst", "restore b.json.gz --yes", &out), 0, "%s", out);
+    free(out);
+    b = q("dba_bk_dst", FINGERPRINT);
+    cr_expect_str_eq(a, b);
+    free(b);
+    mkdb("dba_bk_dst", false);
+    cr_assert_eq(run("dba_bk_src", "backup --format jsonl -o b.jsonl.gz", &out), 0, "%s", out);
+    free(out);
+    sh_bin("dba_bk_dst", "restore - --yes < b.jsonl.gz > /dev/null");
+    b = q("dba_bk_dst", FINGERPRINT);
+    cr_expect_str_eq(a, b);
+    free(b);
+    free(a);
+    /* a truncated gzip stream is an error, not a partial restore */
+    sh("head -c 200 %s/b.json.gz > %s/t.json.gz", dir, dir);
+    cr_expect_neq(run("dba_bk_dst", "validate-backup t.json.gz", &out), 0, "%s", out);
+    free(out);
+}
+
+/* Progress on a terminal for sync too; --quiet silences it, on a terminal and for restore. */
+Test(backup, sync_progress_on_a_terminal_and_quiet)
+{
+    char cmd[2048], *out;
+    size_t len;
+    sync_conf(NULL);
+    snprintf(cmd, sizeof(cmd), "cd %s && script -qc \"%s sync --from src --confirm\" /dev/null "
+             "> tty.txt 2>&1", dir, getenv("DBA_TEST_BIN"));
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tty.txt", dir);
+    out = dba_file_read(cmd, &len);
+    cr_assert(out != NULL);
+    cr_expect(strstr(out, "reviews") != NULL && strstr(out, "rows/s") != NULL, "%s", out);
+    free(out);
+    backup_src("");
+    snprintf(cmd, sizeof(cmd), "cd %s && script -qc \"%s restore b.json --yes --quiet && %s "
+             "sync --from src --confirm -q\" /dev/null > tty.txt 2>&1", dir,
+             getenv("DBA_TEST_BIN"), getenv("DBA_TEST_BIN"));
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tty.txt", dir);
+    out = dba_file_read(cmd, &len);
+    cr_assert(out != NULL);
+    cr_expect(strstr(out, "rows/s") == NULL && strstr(out, "Restore complete") != NULL, "%s",
+              out);
+    free(out);
+}
+
+/* backup.user_id_env names the variable holding the default --user-id; the flag wins. */
+Test(backup, user_id_env_is_the_default_user_and_the_flag_wins)
+{
+    sync_conf("backup: { user_id_env = \"DBA_TEST_BK_USER\"; };");
+    sh("cd %s && DBA_TEST_BK_USER=u2 %s --profile src backup -q -o u.json --tables "
+       "categories,products > /dev/null", dir, getenv("DBA_TEST_BIN"));
+    sh("grep -q '\"user_id\":\"u2\"' %s/u.json", dir);
+    sh("cd %s && DBA_TEST_BK_USER=u9 %s restore u.json --yes > /dev/null", dir,
+       getenv("DBA_TEST_BIN"));
+    char *n = q("dba_bk_dst", "SELECT string_agg(c.slug || ':' || c.user_id || ':' || p.slug, ',')"
+                              " FROM categories c JOIN products p ON p.category_id = c.id");
+    cr_expect_str_eq(n, "books:u9:novel");
+    free(n);
+    sh("cd %s && DBA_TEST_BK_USER=u9 %s --profile src backup -q --user-id u2 -o v.json > /dev/null "
+       "&& grep -q '\"user_id\":\"u2\"' v.json", dir, getenv("DBA_TEST_BIN"));
+}

@@ -340,3 +340,76 @@ Test(engine, running_job_past_its_deadline_is_cut)
     run((const struct dba_db_stmt[]){ { "SELECT 'after'", NULL, 0 } }, 1, 0, &o);
     cr_expect_str_eq(o.value, "after");
 }
+
+/* An auxiliary statement (DBA_DB_WITH_AUX) keeps its result besides the main one: same job, same
+   round trip; the callback takes it, and a failed unit delivers none. */
+struct aux_outcome {
+    struct dba_db_job *job; /* set by dba_db_query before the callback */
+    bool done;              /* callback ran */
+    char main[64];          /* first value of the main result ("" on error) */
+    char aux[64];           /* first value of the auxiliary result ("-" when none) */
+};
+
+static void
+on_aux(void *arg, struct pg_result *res, const struct dba_err *err)
+{
+    struct aux_outcome *o = arg;
+    struct pg_result *aux = dba_db_job_take_aux(o->job);
+
+    DBA_UNUSED(err);
+    o->done = true;
+    snprintf(o->main, sizeof(o->main), "%s", res ? dba_db_res_value(res, 0, 0) : "");
+    snprintf(o->aux, sizeof(o->aux), "%s", aux ? dba_db_res_value(aux, 0, 0) : "-");
+    cr_expect_null(dba_db_job_take_aux(o->job), "taken once");
+    dba_db_res_clear(res);
+    dba_db_res_clear(aux);
+}
+
+static void
+run_aux(const struct dba_db_stmt *s, size_t n, size_t idx, struct aux_outcome *o)
+{
+    struct dba_err err;
+
+    memset(o, 0, sizeof(*o));
+    int rc = dba_db_query(pool, s, n, idx, dba_now_ms() + 10000, on_aux, o, &o->job, &err);
+    cr_assert_eq(rc, DBA_EAGAIN, "%s", err.msg);
+    for (int i = 0; i < 1000 && !o->done; i++)
+        dba_loop_run_once(loop, 10);
+    cr_assert(o->done, "job did not complete");
+}
+
+Test(engine, auxiliary_result_in_the_same_round_trip)
+{
+    static const char *const p[] = { "7" };
+    const struct dba_db_stmt s[] = {
+        { "BEGIN READ ONLY", NULL, 0 },
+        { "SELECT $1::int * 6", p, 1 },
+        { "SELECT 'aux:' || $1", p, 1 },
+        { "COMMIT", NULL, 0 },
+    };
+    struct dba_db_pool_stats before, after;
+    struct aux_outcome o;
+
+    dba_db_pool_stats_get(pool, &before);
+    run_aux(s, 4, DBA_DB_WITH_AUX(1, 2), &o);
+    cr_expect_str_eq(o.main, "42");
+    cr_expect_str_eq(o.aux, "aux:7");
+    dba_db_pool_stats_get(pool, &after);
+    cr_expect_eq(after.round_trips - before.round_trips, 1);
+    /* a plain index keeps none; an unread auxiliary result is freed with the job (ASan) */
+    run_aux(s, 4, 1, &o);
+    cr_expect_str_eq(o.aux, "-");
+    struct outcome plain;
+    run(s, 4, DBA_DB_WITH_AUX(1, 2), &plain);
+    cr_expect_str_eq(plain.value, "42");
+    /* the auxiliary statement fails: no result of it, the unit's error */
+    const struct dba_db_stmt bad[] = {
+        { "BEGIN", NULL, 0 },
+        { "SELECT 1", NULL, 0 },
+        { "SELECT 1/0", NULL, 0 },
+        { "COMMIT", NULL, 0 },
+    };
+    run_aux(bad, 4, DBA_DB_WITH_AUX(1, 2), &o);
+    cr_expect_str_eq(o.main, "");
+    cr_expect_str_eq(o.aux, "-");
+}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
 #include <jansson.h>
 
 #include "core/core.h"
@@ -416,5 +417,177 @@ Test(service, sighup_reloads_and_reports)
     cr_assert_eq(kill(pid, SIGHUP), 0);
     cr_expect(wait_for("err", "keeping the running configuration"));
     cr_expect_eq(get(port, "/healthz", NULL), 200);
+    free_env(env);
+}
+
+/* `db-adapter health` (the image's HEALTHCHECK) asks the port the configuration names:
+   PGRST_SERVER_PORT here, DBA_SERVER_PORT winning over it; exit 1 when nothing answers. */
+Test(service, health_command_follows_the_configured_port)
+{
+    int port = free_port();
+    char *env[] = {
+        envvar("PGRST_DB_URI", getenv("DBA_TEST_DATABASE_URL")), envint("PGRST_SERVER_PORT", port),
+        envvar("PGRST_SERVER_HOST", "127.0.0.1"), envvar("PGRST_DB_SCHEMAS", "public"),
+        envvar("DBA_SERVER_ACCESS_LOG", "off"), NULL,
+    };
+    spawn(env, serve_args, false);
+    wait_ready(port);
+    char health[] = "health";
+    char *hargs[] = { health, NULL };
+    char *henv[] = { envint("PGRST_SERVER_PORT", port), NULL };
+    cr_expect_eq(spawn(henv, hargs, true), 0);
+    /* Listening on 127.0.0.1 explicitly: asked there. */
+    char *henv2[] = { envint("DBA_SERVER_PORT", port), envvar("DBA_SERVER_LISTEN", "127.0.0.1"),
+                      NULL };
+    cr_expect_eq(spawn(henv2, hargs, true), 0);
+    /* DBA_SERVER_PORT wins over PGRST_SERVER_PORT: a port nobody listens on. */
+    int other = free_port();
+    char *henv3[] = { envint("PGRST_SERVER_PORT", port), envint("DBA_SERVER_PORT", other), NULL };
+    cr_expect_eq(spawn(henv3, hargs, true), 1);
+    char *err = slurp("err");
+    cr_expect(strstr(err, "db-adapter health: unhealthy: cannot connect to 127.0.0.1 port") != NULL,
+              "%s", err);
+    free(err);
+    /* --path: a route answering 404 is unhealthy; a bad option is a usage error. */
+    char o1[] = "--path", o2[] = "/nope", o3[] = "--bogus";
+    char *pargs[] = { health, o1, o2, NULL };
+    cr_expect_eq(spawn(henv, pargs, true), 1);
+    char *bargs[] = { health, o3, NULL };
+    cr_expect_eq(spawn(henv, bargs, true), 2);
+    free_env(henv3);
+    free_env(henv2);
+    free_env(henv);
+    free_env(env);
+}
+
+/* GET with one extra header line; returns the status. */
+static long
+get_h(int port, const char *path, const char *header)
+{
+    char url[512];
+    struct dba_buf b;
+    long code = 0;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, header);
+
+    dba_buf_init(&b);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hd);
+    dba_buf_cleanup(&b);
+    return code;
+}
+
+static void
+db_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(getenv("DBA_TEST_DATABASE_URL"));
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *res = PQexec(c, sql);
+    cr_expect_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+}
+
+static size_t
+count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* log_level = debug: each statement with the request id and its parameters masked; the
+   server's WARNING and NOTICE through our logger at their level, with the request id, their
+   text unable to forge a line. */
+Test(service, debug_sql_masked_and_notices_through_the_logger)
+{
+    db_exec("CREATE OR REPLACE FUNCTION public.svc_notice(v text) RETURNS int LANGUAGE plpgsql "
+            "AS $$ BEGIN RAISE WARNING 'svc-warning %', v; RAISE NOTICE 'svc-notice'; "
+            "RETURN 1; END $$");
+    int port = free_port();
+    char *env[] = {
+        envvar("PGRST_DB_URI", getenv("DBA_TEST_DATABASE_URL")), envint("PGRST_SERVER_PORT", port),
+        envvar("PGRST_SERVER_HOST", "127.0.0.1"), envvar("PGRST_DB_SCHEMAS", "public"),
+        envvar("DBA_SERVER_LOG_LEVEL", "debug"), envvar("DBA_SERVER_ACCESS_LOG", "off"),
+        envvar("DBA_SERVER_TRACE_HEADER", "X-Request-Id"), envvar("DBA_SERVER_WORKERS", "1"),
+        NULL,
+    };
+    spawn(env, serve_args, false);
+    wait_ready(port);
+    cr_expect_eq(get_h(port, "/items?name=eq.SECRETVALUE", "X-Request-Id: rid-sql"), 200);
+    /* The read's statement is the last of its unit (a statement timeout may come first). */
+    cr_expect(wait_for("err", "SELECT \"items\".* FROM"));
+    cr_expect_eq(get_h(port, "/rpc/svc_notice?v=forged%0A2026-01-01%20error%20x",
+                       "X-Request-Id: rid-notice"), 200);
+    cr_expect(wait_for("err", "NOTICE: svc-notice"));
+    char *err = slurp("err");
+    const char *l = strstr(err, "WITH pgrst_source AS (SELECT \"items\".*");
+    cr_assert(l != NULL, "%s", err);
+    cr_expect(strstr(err, "req rid-sql profile default: sql ") != NULL, "%s", err);
+    cr_expect(strstr(l, "\"items\"") != NULL && strstr(l, "$1=<11 bytes>") != NULL, "%s", l);
+    cr_expect(strstr(err, "SECRETVALUE") == NULL, "%s", err);
+    cr_expect(strstr(err, " warn req rid-notice pool default conn ") != NULL, "%s", err);
+    cr_expect(strstr(err, ": WARNING: svc-warning forged 2026-01-01 error x") != NULL, "%s", err);
+    cr_expect(strstr(err, "\n2026-01-01 error x") == NULL, "%s", err);
+    cr_expect(strstr(err, " info req rid-notice pool default conn ") != NULL, "%s", err);
+    free(err);
+    free_env(env);
+    db_exec("DROP FUNCTION public.svc_notice(text)");
+}
+
+static int
+pg_ctl(const char *what)
+{
+    char cmd[1024];
+    const char *pgdir = getenv("DBA_TEST_PG_DIR");
+    const char *src = getenv("DBA_TEST_SOURCE_DIR");
+
+    cr_assert(pgdir != NULL && src != NULL);
+    snprintf(cmd, sizeof(cmd), "%s/scripts/pg.sh %s %s >/dev/null 2>&1", src, what, pgdir);
+    return system(cmd);
+}
+
+/* Runs last in the suite (zz_): the database goes away and comes back; the log says so once each
+   way, however many workers and connections notice. */
+Test(service, zz_outage_logged_once_each_way)
+{
+    int port = free_port();
+    char *env[] = {
+        envvar("DBA_SERVER_LISTEN", "127.0.0.1"), envint("DBA_SERVER_PORT", port),
+        envvar("DBA_SERVER_WORKERS", "2"), envvar("DBA_SERVER_ACCESS_LOG", "off"),
+        envvar("DBA_PROFILE_MAIN_URL", getenv("DBA_TEST_DATABASE_URL")),
+        envvar("DBA_PROFILE_MAIN_POOL_SIZE", "4"), NULL,
+    };
+    spawn(env, serve_args, false);
+    wait_ready(port);
+    for (int i = 0; i < 6; i++)
+        cr_expect_eq(get(port, "/tables/items?limit=1", NULL), 200);
+    cr_assert_eq(pg_ctl("stop"), 0);
+    for (int i = 0; i < 6; i++)
+        cr_expect_eq(get(port, "/tables/items?limit=1", NULL), 503);
+    cr_assert_eq(pg_ctl("start"), 0);
+    long status = 0;
+    for (int i = 0; i < 200 && status != 200; i++) {
+        usleep(100 * 1000);
+        status = get(port, "/tables/items?limit=1", NULL);
+    }
+    cr_expect_eq(status, 200);
+    for (int i = 0; i < 6; i++)
+        cr_expect_eq(get(port, "/tables/items?limit=1", NULL), 200);
+    cr_expect(wait_for("err", "database available again after"));
+    char *err = slurp("err");
+    cr_expect_eq(count_of(err, "profile main: database unavailable: "), 1, "%s", err);
+    cr_expect_eq(count_of(err, "profile main: database available again after "), 1, "%s", err);
+    cr_expect(strstr(err, " error profile main: database unavailable: ") != NULL, "%s", err);
+    cr_expect(strstr(err, "-> 503") == NULL, "%s", err); /* the 503s: access log and debug */
+    free(err);
     free_env(env);
 }

@@ -249,6 +249,21 @@ Test(env, pgrst_names)
     dba_config_free(c);
 }
 
+/* PostgREST's db-plan-enabled, server-timing-enabled and server-trace-header. */
+Test(env, pgrst_plan_timing_trace)
+{
+    setenv("PGRST_DB_URI", "postgresql://db/app", 1);
+    setenv("PGRST_DB_PLAN_ENABLED", "true", 1);
+    setenv("PGRST_SERVER_TIMING_ENABLED", "true", 1);
+    setenv("PGRST_SERVER_TRACE_HEADER", "X-Request-Id", 1);
+    struct dba_config *c = load();
+    cr_expect(c->server.plan_enabled);
+    cr_expect(c->server.server_timing);
+    cr_expect_str_eq(c->server.trace_header, "X-Request-Id");
+    cr_expect_str_eq(source_of(c, "server.trace_header"), "PGRST_SERVER_TRACE_HEADER");
+    dba_config_free(c);
+}
+
 Test(env, base_path_wins_over_pgrst_root)
 {
     setenv("PGRST_DB_URI", "postgresql://db/app", 1);

@@ -455,3 +455,48 @@ Test(grammar_hdr, errors_carry_no_stale_fields)
     cr_expect_str_empty(err.hint);
     cr_expect_str_empty(err.sqlstate);
 }
+
+/* Custom media type handlers: a lookup answering "text/plain" and "*" "/" "*" (lower case, no
+   parameters). */
+static const void *
+handler_lookup(void *arg, const char *range)
+{
+    const char **seen = arg;
+
+    *seen = range;
+    if (strcmp(range, "text/plain") == 0)
+        return "plain-handler";
+    return NULL;
+}
+
+Test(grammar_hdr, accept_with_handlers)
+{
+    enum dba_media m;
+    const void *h = NULL;
+    const char *seen = NULL;
+
+    /* a handler wins over the built-in types further down; parameters and case are dropped */
+    cr_expect_eq(dba_http_grammar_accept_handlers("Text/Plain;charset=utf-8, application/json",
+                                                  handler_lookup, &seen, &m, &h, &err), DBA_OK);
+    cr_expect_str_eq((const char *)h, "plain-handler");
+    cr_expect_eq(m, DBA_MEDIA_JSON);
+    /* the first acceptable range decides: the built-in JSON before text/plain */
+    cr_expect_eq(dba_http_grammar_accept_handlers("application/json, text/plain", handler_lookup,
+                                                  &seen, &m, &h, &err), DBA_OK);
+    cr_expect_null(h);
+    /* vendored types are never offered to the lookup */
+    seen = NULL;
+    cr_expect_eq(dba_http_grammar_accept_handlers("application/vnd.pgrst.object+json",
+                                                  handler_lookup, &seen, &m, &h, &err), DBA_OK);
+    cr_expect_null(seen);
+    cr_expect_eq(m, DBA_MEDIA_OBJECT);
+    /* no Accept: the any type is looked up, then JSON */
+    cr_expect_eq(dba_http_grammar_accept_handlers(NULL, handler_lookup, &seen, &m, &h, &err),
+                 DBA_OK);
+    cr_expect_str_eq(seen, "*/*");
+    cr_expect_eq(m, DBA_MEDIA_JSON);
+    /* nothing acceptable: 406 */
+    cr_expect_eq(dba_http_grammar_accept_handlers("image/png", handler_lookup, &seen, &m, &h,
+                                                  &err), DBA_EINVAL);
+    cr_expect_eq(err.http_status, 406);
+}

@@ -738,22 +738,34 @@ Test(sql, count_planned_without_filter_uses_reltuples)
         "(SELECT count(*)" FROM_ITEMS "))"));
 }
 
-Test(sql, count_planned_with_filter_or_view_and_estimated_are_exact)
+Test(sql, count_planned_with_filter_or_view_explains_and_estimated_is_exact)
 {
     struct dba_query *q = mk_query(DBA_M_GET);
 
+    /* filters: the planner's estimate, from an EXPLAIN of the filtered rows taking the filter
+       parameters (the first ones); the statement's own total is NULL */
     q->prefer.count = DBA_COUNT_PLANNED;
     add_filter(q, leaf("id", DBA_OP_EQ, "1"));
-    expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS " WHERE " COL("id") " = $1",
-                                       "(SELECT count(*)" FROM_ITEMS " WHERE " COL("id") " = $1)"));
+    set_select(q, "name->k");
+    expect_sql(q, ITEMS, 0, READ_TOTAL("to_jsonb(" COL("name") ")->$2::text AS \"k\""
+                                       FROM_ITEMS " WHERE " COL("id") " = $1", "NULL::bigint"));
+    cr_expect_str_eq(S.count_plan, "EXPLAIN (FORMAT JSON) SELECT 1" FROM_ITEMS " WHERE "
+                                   COL("id") " = $1");
+    cr_expect_eq(S.count_plan_params, 1);
+    expect_params(2, "1", "k");
     dba_buf_cleanup(&S.text);
+    memset(&S, 0, sizeof(S));
     q = mk_query(DBA_M_GET);
     q->prefer.count = DBA_COUNT_ESTIMATED;
     expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS, "(SELECT count(*)" FROM_ITEMS ")"));
+    cr_expect_null(S.count_plan);
     dba_buf_cleanup(&S.text);
+    memset(&S, 0, sizeof(S));
     q->prefer.count = DBA_COUNT_PLANNED;
     ITEMS->is_view = true;
-    expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS, "(SELECT count(*)" FROM_ITEMS ")"));
+    expect_sql(q, ITEMS, 0, READ_TOTAL(ITEMS_ALL FROM_ITEMS, "NULL::bigint"));
+    cr_expect_str_eq(S.count_plan, "EXPLAIN (FORMAT JSON) SELECT 1" FROM_ITEMS);
+    cr_expect_eq(S.count_plan_params, 0);
 }
 
 /* ---- reads: media ---- */
