@@ -38,6 +38,9 @@ static const char usage[] =
     "  sync --from PROFILE [--tables a,b] [--user-id U] [--mode skip|overwrite]\n"
     "       [--dry-run | --confirm]\n"
     "                      copy rows from PROFILE into the active one (plan without --confirm)\n"
+    "  transaction FILE|- [--rollback]\n"
+    "                      run a POST /transaction document (operations, references) in one\n"
+    "                      transaction; exit 0 when all succeeded, 1 when rolled back\n"
     "  token --role R [--claims JSON] [--exp 1h]\n"
     "                      a development JWT signed with the configured HS secret (auth group)\n"
     "  config              the effective configuration and where each value came from\n"
@@ -163,6 +166,19 @@ static const struct command commands[] = {
       "  --user-id U     only rows of this user\n"
       "  -m, --mode M    rows that exist: skip (default) or overwrite\n"
       "  -q, --quiet     no progress\n" GLOBALS_HINT },
+    { "transaction", dba_cli_transaction,
+      "usage: db-adapter transaction FILE|- [--rollback]\n"
+      "\n"
+      "Run a POST /transaction document ({\"operations\": [{\"method\", \"path\", \"headers\",\n"
+      "\"body\"}, ...]}, read from FILE or stdin) against the active profile: the same\n"
+      "operations, references ({\"$ref\": \"0/0/id\"}, ${0/0/id}), limits and errors as the\n"
+      "HTTP route, in one transaction as the profile's role, in its first exposed schema.\n"
+      "Exit 0 when every operation succeeded (committed), 1 when one failed (everything\n"
+      "rolled back) or the document was refused.\n"
+      "  --rollback      run everything, then roll back (a dry run, as Prefer: tx=rollback)\n"
+      "Text mode prints each operation's status; with --json the route's answer:\n"
+      "{\"results\": [{\"status\", \"headers\", \"body\"}, ...]} or the error body with\n"
+      "\"operation\": i.\n" GLOBALS_HINT },
     { "token", dba_cli_token,
       "usage: db-adapter token --role R [--claims JSON] [--exp 1h]\n"
       "\n"

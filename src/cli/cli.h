@@ -47,6 +47,9 @@ int dba_cli_restore(struct dba_cli *c);
 int dba_cli_sync(struct dba_cli *c);
 /* cmd_token.c: `token --role R [--claims JSON] [--exp 1h]`, an HS256 development token. */
 int dba_cli_token(struct dba_cli *c);
+/* cmd_transaction.c: `transaction FILE|- [--rollback]`, a POST /transaction document against the
+   active profile (exit 0 all succeeded, 1 failed and rolled back). */
+int dba_cli_transaction(struct dba_cli *c);
 /* cmd_config.c: `config [--json]`, the effective configuration and each value's source. */
 int dba_cli_config(struct dba_cli *c);
 /* cmd_health.c: `health [--port N] [--host H] [--path P] [--timeout S]`: GET /healthz on the

@@ -39,6 +39,18 @@ DBA_MUSTCHECK int dba_http_server_reconfigure(struct dba_http_server *s, struct 
 void dba_http_access_log_set(int mode);
 /* Waits until the schema cache has been loaded once or timeout_ms passes; true when loaded. */
 bool dba_http_server_wait_ready(struct dba_http_server *s, int timeout_ms);
+struct json_t;
+struct pg_conn;
+struct dba_catalog;
+/* The CLI's `db-adapter transaction`: runs a POST /transaction document (doc, len) with the same
+   core as the route (tx.c) over the blocking connection conn, as its role, in p's first exposed
+   schema, planned against c; ends with ROLLBACK when rollback. Returns the answer (new): the
+   route's 200 {"results": [...]}, or the error body (with "operation": i when operation i
+   failed) with its HTTP status in *status. */
+struct json_t *dba_http_transaction_run(const struct dba_config *cfg,
+                                        const struct dba_profile *p, struct pg_conn *conn,
+                                        const struct dba_catalog *c, const char *doc, size_t len,
+                                        bool rollback, unsigned *status);
 /* Stops accepting, answers suspended requests, joins the workers and frees everything. */
 void dba_http_server_stop(struct dba_http_server *s);
 

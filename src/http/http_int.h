@@ -415,9 +415,26 @@ struct dba_http_req_in;
 DBA_MUSTCHECK int dba__http_tables_plan(struct req *r, struct tables_ctx *tc,
                                         const struct dba_catalog *c,
                                         const struct dba_http_req_in *in, struct dba_err *err);
+/* What planning needs besides the request: a /transaction operation run by the CLI has no
+   struct req (tx_blocking.c). */
+struct http_plan_env {
+    struct dba_arena *a;          /* memory of the plan */
+    const struct dba_config *cfg; /* server settings (max_rows, aggregates, unfiltered writes) */
+    const char *schema;           /* the schema the relation is in */
+    int64_t *t_us;                /* Server-Timing stamps (REQ_T_*), or NULL */
+};
+/* dba__http_tables_plan without a request. */
+DBA_MUSTCHECK int dba__http_tables_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
+                                            const struct dba_catalog *c,
+                                            const struct dba_http_req_in *in,
+                                            struct dba_err *err);
 /* A failed statement's sentinel (singular write, max-affected, bulk handling=strict) as the
    error PostgREST answers; false when e is no sentinel. */
-bool dba__http_tables_sentinel(struct req *r, const struct dba_err *e, struct dba_err *out);
+bool dba__http_tables_sentinel(const struct dba_err *e, struct dba_err *out);
+/* Appends the Preference-Applied value of tc's request to b (nothing when no preference was
+   applied); write: a table write; tx: tx= applied, 1 rollback / 0 commit, -1 not applied. */
+void dba__http_tables_preference_applied(const struct tables_ctx *tc, bool write, int tx,
+                                         struct dba_buf *b);
 /* The status of a successful write (201 created, 200/204 ...); inserted is the statement's
    inserted column. */
 unsigned dba__http_tables_write_status(const struct dba_query *q, bool repr, const char *inserted);
@@ -435,6 +452,14 @@ DBA_MUSTCHECK int dba__http_media_negotiate(const struct dba_catalog *c, const c
 enum MHD_Result dba__http_tables_finish(struct req *r);
 /* rpc.c: <base>/rpc/<fn> for GET, HEAD and POST (the router answers other methods). */
 enum MHD_Result dba__http_rpc(struct req *r, const char *fn);
+/* rpc.c: the one planning step of a call (also each /rpc operation of /transaction): overload
+   resolution over in's arguments (query string or body), the grammar, the query tree, then the
+   statement into tc->sql (tc->fn, tc->t set). read_only_profile: the name of a read-only profile,
+   whose volatile calls by POST are refused (405 DBA405), or NULL. DBA_OK or err. */
+DBA_MUSTCHECK int dba__http_rpc_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
+                                         const struct dba_catalog *c, const char *fn,
+                                         const struct dba_http_req_in *in,
+                                         const char *read_only_profile, struct dba_err *err);
 /* rpc.c: true when r's failed statement raised SQLSTATE 'PGRST' (PostgREST's full control of
    the error response: MESSAGE and DETAIL are JSON); the answer is queued into *ret. */
 bool dba__http_rpc_raised(struct req *r, enum MHD_Result *ret);

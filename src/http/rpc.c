@@ -193,7 +193,8 @@ rpc_split_query(struct dba_arena *a, const char *query, struct rpc_in *in, struc
 
 /* POST: the argument names from the body (JSON object, or an array's first object). */
 static int
-rpc_read_body(struct req *r, struct rpc_in *in, struct dba_err *err)
+rpc_read_body(struct dba_arena *a, const char *body, size_t len, struct rpc_in *in,
+              struct dba_err *err)
 {
     json_error_t jerr;
     json_t *root, *obj;
@@ -202,34 +203,34 @@ rpc_read_body(struct req *r, struct rpc_in *in, struct dba_err *err)
 
     if (in->media != RPC_JSON)
         return DBA_OK;
-    if (r->body.len == 0) {
+    if (len == 0) {
         in->object = "{}";
         return DBA_OK;
     }
     /* Integers stay integers when the first object of an array is sent on; one past 64 bits
        is read as a real. */
-    root = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, &jerr);
+    root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
     if (root == NULL)
-        root = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
+        root = json_loadb(body, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
                           &jerr);
     if (root == NULL)
         return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Empty or invalid json");
-    dba_arena_defer(r->a, rpc_json_decref_cb, root);
+    dba_arena_defer(a, rpc_json_decref_cb, root);
     obj = json_is_array(root) ? json_array_get(root, 0) : root;
     if (!json_is_object(obj)) {
         in->object = json_is_array(root) ? "{}" : NULL;
         return DBA_OK;
     }
     if (obj == root) {
-        in->object = dba_arena_strndup(r->a, r->body.data, r->body.len);
+        in->object = dba_arena_strndup(a, body, len);
     } else {
         char *text = json_dumps(obj, JSON_COMPACT);
-        in->object = dba_arena_strdup(r->a, text);
+        in->object = dba_arena_strdup(a, text);
         free(text);
     }
     json_object_foreach(obj, k, v) {
         DBA_UNUSED(v);
-        rpc_key_get(r->a, in, dba_arena_strdup(r->a, k));
+        rpc_key_get(a, in, dba_arena_strdup(a, k));
     }
     return DBA_OK;
 }
@@ -506,93 +507,107 @@ rpc_call_fill(struct dba_arena *a, struct dba_call *call, const struct rpc_in *i
     }
 }
 
-/* The grammar reads the rest of the request: select, filters, order, limit, Prefer, Accept. */
 static bool
-rpc_parse(struct req *r, struct tables_ctx *tc, enum dba_method m, const struct rpc_in *in,
-          const struct dba_function *fn, enum MHD_Result *ret)
+rpc_method(enum dba_method m)
 {
-    const char *accept = dba__http_header(r, "Accept");
-    bool custom = r->cache != NULL && r->cache->n_media > 0;
-    struct dba_http_req_in gin = {
-        .method = m == DBA_M_POST ? DBA_M_GET : m,
-        .query = in->post ? r->raw_query : in->rest_text,
-        .prefer = dba__http_header_all(r, "Prefer"),
-        .accept = custom ? NULL : accept, /* then negotiated with the media handlers */
-        .range = m == DBA_M_GET ? dba__http_header(r, "Range") : NULL,
-    };
-    struct dba_err err;
-
-    if (dba_http_grammar_parse(r->a, &gin, &tc->q, &err) != DBA_OK) {
-        *ret = dba__http_send_err(r, &err);
-        return false;
-    }
-    tc->q.method = m;
-    if (custom &&
-        dba__http_media_negotiate(r->cache, accept, fn->schema, fn->name, true, &tc->q, &err)
-            != DBA_OK) {
-        *ret = dba__http_send_err(r, &err);
-        return false;
-    }
-    return true;
+    return m == DBA_M_GET || m == DBA_M_HEAD || m == DBA_M_POST;
 }
 
-static enum MHD_Result
-rpc_submit(struct req *r, struct tables_ctx *tc, bool read_only)
+int
+dba__http_rpc_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
+                       const struct dba_catalog *c, const char *fn,
+                       const struct dba_http_req_in *hin, const char *read_only_profile,
+                       struct dba_err *err)
 {
-    struct dba_err err;
-    enum dba_media media = tc->q.media;
+    struct dba_arena *a = env->a;
+    struct dba_call *call = dba_arena_alloc(a, sizeof(*call));
+    enum dba_method m = hin->method;
+    struct rpc_in in;
+    bool whole = false;
 
+    memset(call, 0, sizeof(*call));
+    memset(&in, 0, sizeof(in));
+    if (!rpc_method(m))
+        return dba_err_set(err, DBA_EINVAL, 405, "PGRST101", "Cannot use the %s method on RPC",
+                           dba_http_method_name(m));
+    in.post = m == DBA_M_POST;
+    in.media = rpc_media_of(hin->content_type);
+    dba_buf_init(&in.rest);
+    int rc = in.post ? rpc_read_body(a, hin->body, hin->body_len, &in, err)
+                     : rpc_split_query(a, hin->query, &in, err);
+    in.rest_text = dba_arena_strdup(a, in.rest.data ? in.rest.data : "");
+    dba_buf_cleanup(&in.rest);
+    if (rc == DBA_OK)
+        rc = rpc_resolve(a, c, env->schema, fn, &in, &call->fn, &whole, err);
+    if (rc != DBA_OK)
+        return rc;
+    if (read_only_profile != NULL && m == DBA_M_POST && call->fn->volatility == 'v') {
+        dba_err_set(err, DBA_EINVAL, 405, "DBA405", "profile '%s' is read-only",
+                    read_only_profile);
+        dba_err_hint(err, "Writes are disabled by read_only = true in the profile.");
+        return err->code;
+    }
+    call->schema = call->fn->schema;
+    call->name = call->fn->name;
+    rpc_call_fill(a, call, &in, whole,
+                  dba_arena_strndup(a, hin->body ? hin->body : "", hin->body_len));
+    /* The grammar reads the rest of the request: select, filters, order, limit, Prefer, Accept
+       (with custom media type handlers, Accept is negotiated against them afterwards). */
+    bool custom = c->n_media > 0;
+    struct dba_http_req_in gin = {
+        .method = m == DBA_M_POST ? DBA_M_GET : m,
+        .query = in.post ? hin->query : in.rest_text,
+        .prefer = hin->prefer,
+        .accept = custom ? NULL : hin->accept,
+        .range = m == DBA_M_GET ? hin->range : NULL,
+    };
+    if (dba_http_grammar_parse(a, &gin, &tc->q, err) != DBA_OK)
+        return err->code;
+    tc->q.method = m;
+    if (custom && dba__http_media_negotiate(c, hin->accept, call->fn->schema, call->fn->name,
+                                            true, &tc->q, err) != DBA_OK)
+        return err->code;
+    if (env->t_us != NULL)
+        env->t_us[REQ_T_PARSED] = dba_now_us();
+    tc->fn = call->fn;
+    tc->t = call->fn->ret_table;
+    tc->q.schema = env->schema;
+    tc->q.table = dba_arena_printf(a, "rpc/%s", call->fn->name);
+    tc->q.call = call;
+    /* embeds (also computed relationships) and related orders on the result's relation */
+    if (dba_query_resolve(&tc->q, c, tc->t, env->cfg->server.aggregates_enabled, err) != DBA_OK)
+        return err->code;
+    if (tc->q.prefer.count == DBA_COUNT_PLANNED) /* no planner estimate for a call's rows */
+        tc->q.prefer.count = DBA_COUNT_NONE;
     /* A single row is sent as an object (PostgREST); the media type stays the one negotiated. */
+    enum dba_media media = tc->q.media;
     if (!tc->fn->ret_set && tc->fn->ret_kind == DBA_FRET_COMPOSITE) {
         if (media == DBA_MEDIA_JSON)
             tc->q.media = DBA_MEDIA_OBJECT;
         else if (media == DBA_MEDIA_ARRAY_STRIPPED)
             tc->q.media = DBA_MEDIA_OBJECT_STRIPPED;
     }
-    int rc = dba_query_sql_build(&tc->q, tc->t, (long)r->w->srv->cfg->server.max_rows, r->a,
-                                 &tc->sql, &err);
+    rc = dba_query_sql_build(&tc->q, tc->t, (long)env->cfg->server.max_rows, a, &tc->sql, err);
     tc->q.media = media;
     if (rc != DBA_OK)
-        return dba__http_send_err(r, &err);
-    dba_arena_defer(r->a, dba_query_sql_cleanup_cb, &tc->sql);
-    r->t_us[REQ_T_PLANNED] = dba_now_us();
-    dba__http_unit_begin(r, REQ_ISO_DEFAULT, read_only);
-    r->unit.keep_tx = true; /* a function may write: READ ONLY must hold */
-    dba__http_policy_unit(r); /* the caller's role, claims and request.*, pre_request */
-    dba__http_unit_main(r, tc->sql.text.data, tc->sql.params, (int)tc->sql.n_params);
-    return dba__http_unit_run(r, dba__http_tables_finish);
-}
-
-static bool
-rpc_method(const char *name, enum dba_method *m)
-{
-    if (strcmp(name, "GET") == 0)
-        *m = DBA_M_GET;
-    else if (strcmp(name, "HEAD") == 0)
-        *m = DBA_M_HEAD;
-    else if (strcmp(name, "POST") == 0)
-        *m = DBA_M_POST;
-    else
-        return false;
-    return true;
+        return rc;
+    dba_arena_defer(a, dba_query_sql_cleanup_cb, &tc->sql);
+    if (env->t_us != NULL)
+        env->t_us[REQ_T_PLANNED] = dba_now_us();
+    return DBA_OK;
 }
 
 enum MHD_Result
 dba__http_rpc(struct req *r, const char *fn)
 {
     struct tables_ctx *tc = dba_arena_alloc(r->a, sizeof(*tc));
-    struct dba_call *call = dba_arena_alloc(r->a, sizeof(*call));
-    struct rpc_in in;
-    enum dba_method m;
+    enum dba_method m = DBA_M_GET;
     enum MHD_Result ret;
     struct dba_err err;
-    bool whole = false;
 
     memset(tc, 0, sizeof(*tc));
-    memset(call, 0, sizeof(*call));
-    memset(&in, 0, sizeof(in));
     r->ctx = tc;
-    if (!rpc_method(r->method, &m))
+    if (!dba_http_method_from_name(r->method, &m) || !rpc_method(m))
         return dba__http_error(r, 405, "PGRST101",
                                dba_arena_printf(r->a, "Cannot use the %s method on RPC", r->method),
                                NULL, NULL);
@@ -605,39 +620,27 @@ dba__http_rpc(struct req *r, const char *fn)
         return ret;
     if (!dba__http_policy_schema(r, c, m != DBA_M_POST, &ret))
         return ret;
-    in.post = m == DBA_M_POST;
-    in.media = rpc_media_of(dba__http_header(r, "Content-Type"));
-    dba_buf_init(&in.rest);
-    int rc = in.post ? rpc_read_body(r, &in, &err) : rpc_split_query(r->a, r->raw_query, &in, &err);
-    in.rest_text = dba_arena_strdup(r->a, in.rest.data ? in.rest.data : "");
-    dba_buf_cleanup(&in.rest);
-    if (rc == DBA_OK)
-        rc = rpc_resolve(r->a, c, r->pol.schema, fn, &in, &call->fn, &whole, &err);
-    if (rc != DBA_OK)
+    struct dba_http_req_in in = {
+        .method = m,
+        .query = r->raw_query,
+        .prefer = dba__http_header_all(r, "Prefer"),
+        .accept = dba__http_header(r, "Accept"),
+        .range = dba__http_header(r, "Range"),
+        .content_type = dba__http_header(r, "Content-Type"),
+        .body = r->body.data,
+        .body_len = r->body.len,
+    };
+    struct http_plan_env env = { r->a, r->w->srv->cfg, r->pol.schema, r->t_us };
+    if (dba__http_rpc_plan_env(&env, tc, c, fn, &in,
+                               r->pol.read_only ? r->pol.profile->name : NULL, &err) != DBA_OK)
         return dba__http_send_err(r, &err);
-    bool read_only = m != DBA_M_POST || call->fn->volatility != 'v';
-    if (!read_only && !dba__http_policy_table_write(r, &ret))
-        return ret;
-    call->schema = call->fn->schema;
-    call->name = call->fn->name;
-    rpc_call_fill(r->a, call, &in, whole, dba_arena_strndup(r->a, r->body.data ? r->body.data : "",
-                                                             r->body.len));
-    if (!rpc_parse(r, tc, m, &in, call->fn, &ret))
-        return ret;
-    r->t_us[REQ_T_PARSED] = dba_now_us();
-    tc->fn = call->fn;
-    tc->t = call->fn->ret_table;
-    tc->q.schema = r->pol.schema;
-    tc->q.table = dba_arena_printf(r->a, "rpc/%s", call->fn->name);
-    tc->q.call = call;
-    /* embeds (also computed relationships) and related orders on the result's relation */
-    if (dba_query_resolve(&tc->q, c, tc->t, r->w->srv->cfg->server.aggregates_enabled, &err)
-        != DBA_OK)
-        return dba__http_send_err(r, &err);
-    if (tc->q.prefer.count == DBA_COUNT_PLANNED) /* no planner estimate for a call's rows */
-        tc->q.prefer.count = DBA_COUNT_NONE;
+    bool read_only = m != DBA_M_POST || tc->fn->volatility != 'v';
     dba__http_policy_tx(r, tc->q.prefer.tx);
-    return rpc_submit(r, tc, read_only);
+    dba__http_unit_begin(r, REQ_ISO_DEFAULT, read_only);
+    r->unit.keep_tx = true; /* a function may write: READ ONLY must hold */
+    dba__http_policy_unit(r); /* the caller's role, claims and request.*, pre_request */
+    dba__http_unit_main(r, tc->sql.text.data, tc->sql.params, (int)tc->sql.n_params);
+    return dba__http_unit_run(r, dba__http_tables_finish);
 }
 
 /* ---- RAISE SQLSTATE 'PGRST' ---- */

@@ -181,21 +181,23 @@ tables_parse(struct req *r, enum dba_method m, struct tables_ctx *tc, struct dba
 }
 
 int
-dba__http_tables_plan(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
-                      const struct dba_http_req_in *in, struct dba_err *err)
+dba__http_tables_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
+                          const struct dba_catalog *c, const struct dba_http_req_in *in,
+                          struct dba_err *err)
 {
-    const struct dba_config *cfg = r->w->srv->cfg;
+    const struct dba_config *cfg = env->cfg;
     struct dba_query *q = &tc->q;
     enum dba_method m = in->method;
 
-    if (dba_http_grammar_parse(r->a, in, q, err) != DBA_OK)
+    if (dba_http_grammar_parse(env->a, in, q, err) != DBA_OK)
         return err->code;
     if (tc->media_custom &&
         dba__http_media_negotiate(c, tc->media_accept, tc->t->schema, tc->t->name, false, q, err)
             != DBA_OK)
         return err->code;
-    r->t_us[REQ_T_PARSED] = dba_now_us();
-    q->schema = r->pol.schema;
+    if (env->t_us != NULL)
+        env->t_us[REQ_T_PARSED] = dba_now_us();
+    q->schema = env->schema;
     q->table = tc->t->name;
     /* Checks that need the parsed request, in PostgREST's order: Prefer timezone, the query tree
        against the catalog (embedded relationships, related orders, aggregates; PostgREST's
@@ -210,7 +212,7 @@ dba__http_tables_plan(struct req *r, struct tables_ctx *tc, const struct dba_cat
         }
     }
     if (dba_query_resolve(q, c, tc->t, cfg->server.aggregates_enabled, err) != DBA_OK ||
-        dba_query_nested_resolve(q, c, tc->t, r->a, err) != DBA_OK)
+        dba_query_nested_resolve(q, c, tc->t, env->a, err) != DBA_OK)
         return err->code;
     /* Refused as pg-safeupdate does (same code and message, which PostgREST clients know);
        a PATCH with an empty object changes nothing, so it is let through, and a PATCH with an
@@ -221,11 +223,22 @@ dba__http_tables_plan(struct req *r, struct tables_ctx *tc, const struct dba_cat
         return dba_err_set(err, DBA_EINVAL, 400, "21000", "%s",
                            m == DBA_M_PATCH ? "UPDATE requires a WHERE clause"
                                             : "DELETE requires a WHERE clause");
-    if (dba_query_sql_build(q, tc->t, (long)cfg->server.max_rows, r->a, &tc->sql, err) != DBA_OK)
+    if (dba_query_sql_build(q, tc->t, (long)cfg->server.max_rows, env->a, &tc->sql, err) !=
+        DBA_OK)
         return err->code;
-    dba_arena_defer(r->a, dba_query_sql_cleanup_cb, &tc->sql);
-    r->t_us[REQ_T_PLANNED] = dba_now_us();
+    dba_arena_defer(env->a, dba_query_sql_cleanup_cb, &tc->sql);
+    if (env->t_us != NULL)
+        env->t_us[REQ_T_PLANNED] = dba_now_us();
     return DBA_OK;
+}
+
+int
+dba__http_tables_plan(struct req *r, struct tables_ctx *tc, const struct dba_catalog *c,
+                      const struct dba_http_req_in *in, struct dba_err *err)
+{
+    struct http_plan_env env = { r->a, r->w->srv->cfg, r->pol.schema, r->t_us };
+
+    return dba__http_tables_plan_env(&env, tc, c, in, err);
 }
 
 /* Builds the statement and sends it (with the time zone setup, or wrapped in EXPLAIN). */
@@ -294,7 +307,7 @@ sentinel_count(const char *msg, const char *sentinel)
 }
 
 bool
-dba__http_tables_sentinel(struct req *r, const struct dba_err *e, struct dba_err *out)
+dba__http_tables_sentinel(const struct dba_err *e, struct dba_err *out)
 {
     if (strcmp(e->sqlstate, DBA_SQL_SENTINEL_SQLSTATE) != 0)
         return false;
@@ -318,7 +331,6 @@ dba__http_tables_sentinel(struct req *r, const struct dba_err *e, struct dba_err
         dba_err_detail(out, "The query affects %ld rows", n);
         return true;
     }
-    DBA_UNUSED(r);
     return false;
 }
 
@@ -330,7 +342,7 @@ tables_failed(struct req *r)
 
     if (dba__http_rpc_raised(r, &ret)) /* RAISE SQLSTATE 'PGRST' (rpc.c) */
         return ret;
-    if (dba__http_tables_sentinel(r, &r->err, &mapped))
+    if (dba__http_tables_sentinel(&r->err, &mapped))
         return dba__http_send_err(r, &mapped);
     return dba__http_send_err(r, &r->err);
 }
@@ -411,37 +423,50 @@ col_text(struct req *r, int col)
     return dba_db_res_isnull(r->res, 0, col) ? NULL : dba_db_res_value(r->res, 0, col);
 }
 
-static void
-add_preference_applied(struct req *r, struct MHD_Response *resp, const struct tables_ctx *tc,
-                       bool write)
+void
+dba__http_tables_preference_applied(const struct tables_ctx *tc, bool write, int tx,
+                                    struct dba_buf *b)
 {
     const struct dba_query *q = &tc->q;
     static const char *const res_names[] = { "", "merge-duplicates", "ignore-duplicates" };
     static const char *const ret_names[] = { "", "minimal", "headers-only", "representation" };
     static const char *const cnt_names[] = { "", "exact", "planned", "estimated" };
+    size_t start = b->len;
+
+    if (write && q->prefer.resolution != DBA_RES_NONE && (q->n_on_conflict > 0 || tc->t->n_pk > 0))
+        dba_buf_printf(b, "resolution=%s, ", res_names[q->prefer.resolution]);
+    if (write && q->prefer.missing == DBA_MISSING_DEFAULT)
+        dba_buf_puts(b, "missing=default, ");
+    if (write && q->prefer.ret != DBA_RET_DEFAULT)
+        dba_buf_printf(b, "return=%s, ", ret_names[q->prefer.ret]);
+    if (q->prefer.count != DBA_COUNT_NONE)
+        dba_buf_printf(b, "count=%s, ", cnt_names[q->prefer.count]);
+    if (tx >= 0)
+        dba_buf_printf(b, "tx=%s, ", tx ? "rollback" : "commit");
+    if (q->prefer.set_handling)
+        dba_buf_printf(b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
+    if (tc->timezone != NULL)
+        dba_buf_printf(b, "timezone=%s, ", q->prefer.timezone);
+    if (q->prefer.handling_strict && q->prefer.max_affected >= 0 && write)
+        dba_buf_printf(b, "max-affected=%ld, ", q->prefer.max_affected);
+    if (b->len >= start + 2) { /* the last ", " */
+        b->len -= 2;
+        b->data[b->len] = '\0';
+    }
+}
+
+static void
+add_preference_applied(struct req *r, struct MHD_Response *resp, const struct tables_ctx *tc,
+                       bool write)
+{
     struct dba_buf b;
 
     dba_buf_init(&b);
-    if (write && q->prefer.resolution != DBA_RES_NONE && (q->n_on_conflict > 0 || tc->t->n_pk > 0))
-        dba_buf_printf(&b, "resolution=%s, ", res_names[q->prefer.resolution]);
-    if (write && q->prefer.missing == DBA_MISSING_DEFAULT)
-        dba_buf_puts(&b, "missing=default, ");
-    if (write && q->prefer.ret != DBA_RET_DEFAULT)
-        dba_buf_printf(&b, "return=%s, ", ret_names[q->prefer.ret]);
-    if (q->prefer.count != DBA_COUNT_NONE)
-        dba_buf_printf(&b, "count=%s, ", cnt_names[q->prefer.count]);
-    if (r->pol.tx_applied)
-        dba_buf_printf(&b, "tx=%s, ", r->pol.tx_rollback ? "rollback" : "commit");
-    if (q->prefer.set_handling)
-        dba_buf_printf(&b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
-    if (tc->timezone != NULL)
-        dba_buf_printf(&b, "timezone=%s, ", q->prefer.timezone);
-    if (q->prefer.handling_strict && q->prefer.max_affected >= 0 && write)
-        dba_buf_printf(&b, "max-affected=%ld, ", q->prefer.max_affected);
-    if (b.len > 2) {
-        b.data[b.len - 2] = '\0';
+    dba__http_tables_preference_applied(tc, write,
+                                        r->pol.tx_applied ? (r->pol.tx_rollback ? 1 : 0) : -1,
+                                        &b);
+    if (b.len > 0)
         MHD_add_response_header(resp, "Preference-Applied", b.data);
-    }
     dba_buf_cleanup(&b);
 }
 

@@ -431,6 +431,46 @@ await check('unknown relationship -> 400 PGRST200', books().select('*, nope(*)')
   status: 400, error: { code: 'PGRST200' },
 });
 
+// ---------------------------------------------------------------- beyond PostgREST (issue 15)
+
+reseed();
+await check('bulk update by key: update([...]) without a filter', t().update([{ id: 1, score: 11 }, { id: 2, category: null }]).select('id,category,score'), {
+  status: 200, sortBy: 'id', data: [{ id: 1, category: 'a', score: 11 }, { id: 2, category: null, score: 20 }],
+});
+await check('update with an object and no filter is still refused', t().update({ score: 0 }), {
+  status: 400, error: { code: '21000' },
+});
+
+// POST /transaction with plain fetch, as the service role.
+const txUrl = new URL('/transaction', base).href;
+const tx = async (operations) => {
+  const res = await fetch(txUrl, {
+    method: 'POST',
+    headers: { apikey: keys.SERVICE_KEY, Authorization: `Bearer ${keys.SERVICE_KEY}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ operations }),
+  });
+  const body = await res.json();
+  return res.ok ? { status: res.status, data: body, error: null, count: null }
+                : { status: res.status, data: null, error: body, count: null };
+};
+await check('/transaction: insert, then update it by reference', tx([
+  { method: 'POST', path: '/tables/compat_items?select=id,name', headers: { Prefer: 'return=representation' }, body: { name: 'foxtrot', category: 'f' } },
+  { method: 'PATCH', path: '/tables/compat_items?id=eq.${0/0/id}&select=name,score', headers: { Prefer: 'return=representation' }, body: { score: 60 } },
+]), {
+  status: 200,
+  data: { results: [
+    { status: 201, headers: { 'Preference-Applied': 'return=representation' }, body: [{ id: 6, name: 'foxtrot' }] },
+    { status: 200, headers: { 'Content-Range': '0-0/*', 'Preference-Applied': 'return=representation' }, body: [{ name: 'foxtrot', score: 60 }] },
+  ] },
+});
+await check('/transaction: a failing operation rolls back the ones before', tx([
+  { method: 'POST', path: '/tables/compat_items', body: { name: 'golf' } },
+  { method: 'PATCH', path: '/tables/compat_items?name=eq.golf', body: { nope: 1 } },
+]), {
+  status: 400, error: { code: 'PGRST204', operation: 1 },
+});
+await check('... nothing of it is left', t().select('name').eq('name', 'golf'), { status: 200, data: [] });
+
 reseed();
 console.log(`compat: ${total - failed}/${total} passed${failed ? `, ${failed} failed` : ''}`);
 process.exit(failed ? 1 : 0);

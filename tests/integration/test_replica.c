@@ -30,6 +30,7 @@ create_where_fn(void)
     free(scale_sql(PRIMARY_URL(),
                    "CREATE OR REPLACE FUNCTION scale_where() RETURNS text LANGUAGE sql STABLE AS "
                    "$$ SELECT CASE WHEN pg_is_in_recovery() THEN 'replica' ELSE 'primary' END $$; "
+                   "CREATE OR REPLACE VIEW scale_where_v AS SELECT scale_where() AS w; "
                    "NOTIFY pgrst"));
 }
 
@@ -117,6 +118,30 @@ Test(replica, reads_on_the_replica_writes_on_the_primary)
     r = dbat_admin_get("/metrics");
     cr_expect(strstr(r->body, "dba_replica_up{profile=\"test\",replica=\"replica1\"} 1") != NULL,
               "%s", r->body);
+    dbat_resp_free(r);
+}
+
+/* POST /transaction holds one connection across its waves: always the primary, even when every
+   operation reads; a write among them answers X-Db-Lsn as a single write does. */
+Test(replica, transaction_on_the_primary)
+{
+    const char *json[] = { "Content-Type: application/json", NULL };
+    struct dbat_resp *r = dbat_req("POST", "/transaction", json,
+        "{\"operations\": [{\"method\": \"GET\", \"path\": \"/tables/scale_where_v\"}]}");
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    json_t *b = json_object_get(json_array_get(json_object_get(r->json, "results"), 0), "body");
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(b, 0), "w")), "primary",
+                     "%s", r->body);
+    dbat_resp_free(r);
+    r = dbat_req("POST", "/transaction", json,
+        "{\"operations\": [{\"method\": \"POST\", \"path\": \"/tables/items\", "
+        "\"body\": {\"name\": \"tx on primary\"}}, "
+        "{\"method\": \"GET\", \"path\": \"/tables/scale_where_v\"}]}");
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    b = json_object_get(json_array_get(json_object_get(r->json, "results"), 1), "body");
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(b, 0), "w")), "primary");
+    const char *lsn = dbat_header(r, "X-Db-Lsn");
+    cr_expect(lsn != NULL && strchr(lsn, '/') != NULL, "a transaction answers X-Db-Lsn");
     dbat_resp_free(r);
 }
 

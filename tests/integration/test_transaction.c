@@ -60,7 +60,7 @@ Test(transaction, references_between_operations)
         "]}", NULL);
     cr_assert_eq(r->status, 200, "%s", r->body);
     cr_expect(dbat_json_eq(r->json,
-        "{\"results\":[{\"status\":201,\"headers\":{},\"body\":[{\"id\":2}]},"
+        "{\"results\":[{\"status\":201,\"headers\":{\"Preference-Applied\":\"return=representation\"},\"body\":[{\"id\":2}]},"
         "{\"status\":201,\"headers\":{},\"body\":null},"
         "{\"status\":204,\"headers\":{\"Content-Range\":\"0-0/*\"},\"body\":null},"
         "{\"status\":200,\"headers\":{\"Content-Range\":\"0-0/*\"},\"body\":"
@@ -169,10 +169,73 @@ Test(transaction, bulk_and_nested_inside)
                              "[{\"id\":1,\"qty\":1},{\"id\":42,\"qty\":1}]}]}", NULL);
     cr_expect_eq(r->status, 200, "%s", r->body);
     cr_expect(dbat_json_eq(r->json,
-        "{\"results\":[{\"status\":201,\"headers\":{},\"body\":[{\"id\":2,\"books\":[{\"title\":\"B\"}]}]},"
+        "{\"results\":[{\"status\":201,\"headers\":{\"Preference-Applied\":\"return=representation\"},\"body\":[{\"id\":2,\"books\":[{\"title\":\"B\"}]}]},"
         "{\"status\":204,\"headers\":{\"Content-Range\":\"0-0/*\",\"Unmatched-Count\":\"1\"},"
         "\"body\":null}]}"), "%s", r->body);
     dbat_resp_free(r);
+}
+
+Test(transaction, calls_inside)
+{
+    dbat_tx_fixture();
+    struct dbat_resp *r = tx("{\"operations\":["
+                             "{\"method\":\"POST\",\"path\":\"/tables/rpc/add_author?select=id,name\","
+                             "\"body\":{\"name\":\"Rilke\"}},"
+                             "{\"method\":\"POST\",\"path\":\"/tables/books\",\"body\":{\"title\":\"Malte\","
+                             "\"author_id\":{\"$ref\":\"0/id\"}}},"
+                             "{\"method\":\"POST\",\"path\":\"/tables/rpc/restock\",\"body\":{\"sid\":1,"
+                             "\"amount\":5}},"
+                             "{\"method\":\"GET\",\"path\":\"/tables/rpc/author_count\"}]}", NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect(dbat_json_eq(r->json,
+        "{\"results\":[{\"status\":200,\"headers\":{\"Content-Range\":\"0-0/*\"},"
+        "\"body\":{\"id\":2,\"name\":\"Rilke\"}},"
+        "{\"status\":201,\"headers\":{},\"body\":null},"
+        "{\"status\":204,\"headers\":{},\"body\":null},"
+        "{\"status\":200,\"headers\":{\"Content-Range\":\"0-0/*\"},\"body\":2}]}"),
+        "%s", r->body);
+    dbat_resp_free(r);
+    expect_value(COUNTS, "2/1");
+    expect_value("SELECT qty FROM txs.stock WHERE id = 1", "15");
+    /* a call that fails (unknown function) names its operation; everything rolls back */
+    r = tx("{\"operations\":["
+           "{\"method\":\"POST\",\"path\":\"/tables/rpc/restock\",\"body\":{\"sid\":1,\"amount\":5}},"
+           "{\"method\":\"POST\",\"path\":\"/tables/rpc/nope\",\"body\":{}}]}", NULL);
+    cr_expect_eq(r->status, 404, "%s", r->body);
+    cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST202", "%s",
+                     r->body);
+    cr_expect_eq(json_integer_value(json_object_get(r->json, "operation")), 1);
+    dbat_resp_free(r);
+    expect_value("SELECT qty FROM txs.stock WHERE id = 1", "15");
+}
+
+/* Each operation's Accept-Profile / Content-Profile as for a request alone: an exposed schema is
+   echoed as Content-Profile, another one is 406 PGRST106 naming the operation. */
+Test(transaction, per_operation_profiles)
+{
+    dbat_tx_fixture();
+    struct dbat_resp *r = tx("{\"operations\":["
+                             "{\"method\":\"PATCH\",\"path\":\"/tables/stock?id=eq.1\",\"headers\":"
+                             "{\"Content-Profile\":\"txs\",\"Prefer\":\"count=exact\"},\"body\":{\"qty\":3}},"
+                             "{\"method\":\"GET\",\"path\":\"/tables/stock?id=eq.1&select=qty\",\"headers\":"
+                             "{\"Accept-Profile\":\"txs\"}}]}", NULL);
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect(dbat_json_eq(r->json,
+        "{\"results\":[{\"status\":204,\"headers\":{\"Content-Range\":\"0-0/1\","
+        "\"Preference-Applied\":\"count=exact\",\"Content-Profile\":\"txs\"},\"body\":null},"
+        "{\"status\":200,\"headers\":{\"Content-Range\":\"0-0/*\",\"Content-Profile\":\"txs\"},"
+        "\"body\":[{\"qty\":3}]}]}"), "%s", r->body);
+    dbat_resp_free(r);
+    r = tx("{\"operations\":["
+           "{\"method\":\"PATCH\",\"path\":\"/tables/stock?id=eq.1\",\"body\":{\"qty\":4}},"
+           "{\"method\":\"GET\",\"path\":\"/tables/stock\",\"headers\":"
+           "{\"Accept-Profile\":\"pg_catalog\"}}]}", NULL);
+    cr_expect_eq(r->status, 406, "%s", r->body);
+    cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST106", "%s",
+                     r->body);
+    cr_expect_eq(json_integer_value(json_object_get(r->json, "operation")), 1);
+    dbat_resp_free(r);
+    expect_value("SELECT qty FROM txs.stock WHERE id = 1", "3");
 }
 
 /* ---- row-level security inside a transaction (tests/fixtures/auth.sql) ---- */
@@ -248,4 +311,123 @@ Test(tx_auth, another_users_row_in_operation_two_rolls_back_all)
     dbat_resp_free(r);
     expect_value("SELECT task FROM authz.todos WHERE id = 3", "b1");
     free(alice);
+}
+
+/* ---- db-adapter transaction: the same document through the CLI (blocking driver) ---- */
+
+static char cli_dir[64];
+
+static void
+cli_start(void)
+{
+    dbat_tx_fixture();
+    snprintf(cli_dir, sizeof(cli_dir), "/tmp/dbat-txcli-XXXXXX");
+    cr_assert(mkdtemp(cli_dir) != NULL);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", cli_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "server: { max_transaction_operations = 5; };\n"
+               "profiles: { t: { url = \"%s\"; schemas = [ \"txs\" ]; }; };\n",
+            getenv("DBA_TEST_DATABASE_URL"));
+    fclose(f);
+}
+
+static void
+cli_stop(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", cli_dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(tx_cli, .init = cli_start, .fini = cli_stop);
+
+/* Writes doc to a file in the directory and runs `db-adapter transaction <file> <args>`. */
+static int
+tx_cli(const char *doc, const char *args, char **out)
+{
+    char path[128], cmd[256];
+    snprintf(path, sizeof(path), "%s/doc.json", cli_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fputs(doc, f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "transaction doc.json %s", args);
+    return dbat_cli(cli_dir, NULL, cmd, out);
+}
+
+#define KAFKA_DOC                                                                                  \
+    "{\"operations\":["                                                                            \
+    "{\"method\":\"POST\",\"path\":\"/tables/authors?select=id\","                                 \
+    "\"headers\":{\"Prefer\":\"return=representation\"},\"body\":{\"name\":\"Kafka\"}},"           \
+    "{\"method\":\"POST\",\"path\":\"/tables/books\",\"body\":{\"title\":\"The Castle\","          \
+    "\"author_id\":{\"$ref\":\"0/0/id\"}}},"                                                       \
+    "{\"method\":\"PATCH\",\"path\":\"/tables/authors?id=eq.${0/0/id}\",\"body\":{\"born\":1883}}" \
+    "]}"
+
+Test(tx_cli, json_answer_is_the_routes)
+{
+    char *out = NULL;
+    int rc = tx_cli(KAFKA_DOC, "--json", &out);
+    cr_expect_eq(rc, 0, "%s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_expect(dbat_json_eq(j,
+        "{\"results\":[{\"status\":201,\"headers\":{\"Preference-Applied\":\"return=representation\"},\"body\":[{\"id\":2}]},"
+        "{\"status\":201,\"headers\":{},\"body\":null},"
+        "{\"status\":204,\"headers\":{\"Content-Range\":\"0-0/*\"},\"body\":null}]}"),
+        "%s", out);
+    json_decref(j);
+    free(out);
+    expect_value(COUNTS, "2/1");
+    expect_value("SELECT born FROM txs.authors WHERE name = 'Kafka'", "1883");
+}
+
+Test(tx_cli, failure_rolls_back_exit_1)
+{
+    char *out = NULL;
+    int rc = tx_cli("{\"operations\":["
+                    "{\"method\":\"POST\",\"path\":\"/tables/authors\",\"body\":{\"name\":\"A\"}},"
+                    "{\"method\":\"POST\",\"path\":\"/tables/books\",\"body\":{\"title\":\"T\","
+                    "\"author_id\":999}}]}", "", &out);
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "0 POST /tables/authors -> rolled back") != NULL, "%s", out);
+    cr_expect(strstr(out, "1 POST /tables/books -> 409 23503") != NULL, "%s", out);
+    cr_expect(strstr(out, "failed at operation 1") != NULL, "%s", out);
+    free(out);
+    expect_value(COUNTS, "1/0");
+    /* --json: the route's error body with the operation */
+    rc = tx_cli("{\"operations\":[{\"method\":\"GET\",\"path\":\"/tables/nope\"}]}", "--json", &out);
+    cr_expect_eq(rc, 1, "%s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "code")), "PGRST205", "%s", out);
+    cr_expect_eq(json_integer_value(json_object_get(j, "operation")), 0, "%s", out);
+    json_decref(j);
+    free(out);
+    /* a refused document: nothing runs, no operation named; the limit is the server's */
+    rc = tx_cli("{\"operations\":[{},{},{},{},{},{}]}", "--json", &out);
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "Too many operations") != NULL, "%s", out);
+    cr_expect(strstr(out, "\"operation\"") == NULL, "%s", out);
+    free(out);
+}
+
+Test(tx_cli, rollback_and_stdin)
+{
+    char *out = NULL;
+    int rc = tx_cli(KAFKA_DOC, "--rollback", &out);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "2 PATCH /tables/authors?id=eq.${0/0/id} -> 204") != NULL, "%s", out);
+    cr_expect(strstr(out, "ok: 3 operations") != NULL, "%s", out);
+    free(out);
+    expect_value(COUNTS, "1/0");
+    /* stdin */
+    rc = dbat_cli(cli_dir, "sh -c 'exec \"$0\" \"$@\" < doc.json'", "transaction -", &out);
+    cr_expect_eq(rc, 0, "%s", out);
+    free(out);
+    expect_value(COUNTS, "2/1");
+    /* usage */
+    rc = dbat_cli(cli_dir, NULL, "transaction", &out);
+    cr_expect_eq(rc, 2, "%s", out);
+    free(out);
 }
