@@ -361,6 +361,17 @@ def case_rows(d):
                          "csv_bytes": bulk["csv_bytes"], "all_s": bulk["copy_all_s"]},
             "ratio": round(ratio, 3), "target": 0.5, "meets_target": ratio >= 0.5,
         })
+    b10 = load(d, "case10.json")
+    if b10:
+        ratio = b10["psql_s"] / b10["gateway_s"]
+        rows.append({
+            "case": 10, "name": "bulk update 10,000 rows by key",
+            "gateway": {"seconds": b10["gateway_s"], "all_s": b10["gateway_all_s"],
+                        "rows_per_s": round(b10["rows"] / b10["gateway_s"])},
+            "database": {"seconds": b10["psql_s"], "all_s": b10["psql_all_s"],
+                         "rows_per_s": round(b10["rows"] / b10["psql_s"])},
+            "ratio": round(ratio, 3), "target": 0.5, "meets_target": ratio >= 0.5,
+        })
     rows.sort(key=lambda r: r["case"])
     return rows
 
@@ -372,9 +383,10 @@ def print_table(res):
     print("-" * 114)
     for r in res["cases"]:
         ok = "ok" if r["meets_target"] else "MISSED"
-        if r["case"] == 4:
+        if r["case"] in (4, 10):
             g, db = r["gateway"], r["database"]
-            print(f"{'4 bulk insert 100k rows':<27} {g['rows_per_s']:>9} {g['seconds']:>7.2f}s"
+            title = '4 bulk insert 100k rows' if r["case"] == 4 else '10 bulk update 10k rows'
+            print(f"{title:<27} {g['rows_per_s']:>9} {g['seconds']:>7.2f}s"
                   f"{'':>15} | {db['rows_per_s']:>9} {db['seconds']:>7.2f}s{'':>15} | "
                   f"{r['ratio']:>6.2f} {r['target']:>5}{'' if r['meets_target'] else '!'}  {ok}")
             continue
