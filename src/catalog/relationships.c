@@ -584,27 +584,10 @@ fz_levenshtein_norm(const char *a, const char *b)
 {
     size_t la = strlen(a);
     size_t lb = strlen(b);
-    size_t row[FZ_LEN + 1];
 
     if (la == 0 && lb == 0)
         return 1.0;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return 1.0 - (double)row[lb] / (double)(la > lb ? la : lb);
+    return 1.0 - (double)dba__catalog_edit_distance(a, b) / (double)(la > lb ? la : lb);
 }
 
 struct fz_hit {

@@ -80,6 +80,10 @@ struct dba_db_pool_stats {
     uint64_t replay_lsn; /* replica pools: the last replay position seen (0 = none yet) */
 };
 
+/* Adds st's sizes and counters to sum (not healthy nor replay_lsn: a sum of pools has no one
+   value for them). */
+void dba_db_pool_stats_add(struct dba_db_pool_stats *sum, const struct dba_db_pool_stats *st);
+
 /* New pool bound to loop; connects lazily. */
 struct dba_db_pool *dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o);
 /* Fails every queued job, closes connections; NULL is a no-op. */

@@ -1154,3 +1154,19 @@ dba_db_job_detach(struct dba_db_job *j)
     p->n_waiting--;
     free(j);
 }
+
+void
+dba_db_pool_stats_add(struct dba_db_pool_stats *sum, const struct dba_db_pool_stats *st)
+{
+    sum->size += st->size;
+    sum->open += st->open;
+    sum->idle += st->idle;
+    sum->busy += st->busy;
+    sum->waiting += st->waiting;
+    sum->connects += st->connects;
+    sum->errors += st->errors;
+    sum->queries += st->queries;
+    sum->round_trips += st->round_trips;
+    sum->timeouts += st->timeouts;
+    sum->rejected += st->rejected;
+}

@@ -102,17 +102,7 @@ pool_sum(struct dba_http_server *s, struct dba_db_pool_stats *sum)
         pthread_mutex_lock(&w->stats_lock);
         st = w->stats_snap;
         pthread_mutex_unlock(&w->stats_lock);
-        sum->size += st.size;
-        sum->open += st.open;
-        sum->idle += st.idle;
-        sum->busy += st.busy;
-        sum->waiting += st.waiting;
-        sum->connects += st.connects;
-        sum->errors += st.errors;
-        sum->queries += st.queries;
-        sum->round_trips += st.round_trips;
-        sum->timeouts += st.timeouts;
-        sum->rejected += st.rejected;
+        dba_db_pool_stats_add(sum, &st);
     }
 }
 

@@ -154,17 +154,7 @@ replica_sum(struct dba_http_server *s, int i, struct dba_db_pool_stats *sum)
         pthread_mutex_lock(&w->stats_lock);
         struct dba_db_pool_stats st = w->replica_snap[i];
         pthread_mutex_unlock(&w->stats_lock);
-        sum->size += st.size;
-        sum->open += st.open;
-        sum->idle += st.idle;
-        sum->busy += st.busy;
-        sum->waiting += st.waiting;
-        sum->connects += st.connects;
-        sum->errors += st.errors;
-        sum->queries += st.queries;
-        sum->round_trips += st.round_trips;
-        sum->timeouts += st.timeouts;
-        sum->rejected += st.rejected;
+        dba_db_pool_stats_add(sum, &st);
         sum->healthy = sum->healthy || st.healthy;
         if (st.replay_lsn > sum->replay_lsn)
             sum->replay_lsn = st.replay_lsn;

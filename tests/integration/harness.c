@@ -351,3 +351,18 @@ dbat_json_eq(const json_t *a, const char *b)
     json_decref(jb);
     return eq;
 }
+
+void
+dbat_fixture(const char *name)
+{
+    const char *src = getenv("DBA_TEST_SOURCE_DIR");
+    char path[512];
+    size_t len;
+
+    cr_assert(src != NULL);
+    snprintf(path, sizeof(path), "%s/tests/fixtures/%s", src, name);
+    char *text = dba_file_read(path, &len);
+    cr_assert_not_null(text, "%s", path);
+    free(dbat_sql(text));
+    free(text);
+}

@@ -68,6 +68,9 @@ int dbat_cli(const char *dir, const char *env, const char *args, char **out);
 
 /* Runs SQL on the test database (blocking, fresh connection); returns the first value or NULL. */
 char *dbat_sql(const char *sql);
+/* Runs tests/fixtures/<name> (below DBA_TEST_SOURCE_DIR) on the test database as postgres. */
+void dbat_fixture(const char *name);
+
 /* Restores items, people, parents, children to the fixture's seed rows. */
 void dbat_reset(void);
 /* Compares JSON text a with b semantically. */

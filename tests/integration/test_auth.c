@@ -21,22 +21,9 @@ static char url[512];
 static void
 start(const char *auth_group)
 {
-    const char *src = getenv("DBA_TEST_SOURCE_DIR");
     const char *base = getenv("DBA_TEST_DATABASE_URL");
-    char path[512];
-    cr_assert(src != NULL && base != NULL);
-    snprintf(path, sizeof(path), "%s/tests/fixtures/auth.sql", src);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    struct dba_buf b;
-    dba_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        dba_buf_append(&b, chunk, n);
-    fclose(f);
-    free(dbat_sql(b.data));
-    dba_buf_cleanup(&b);
+    cr_assert(base != NULL);
+    dbat_fixture("auth.sql");
     const char *u = strstr(base, "user=postgres");
     cr_assert_not_null(u, "%s", base);
     snprintf(url, sizeof(url), "%.*suser=authenticator%s", (int)(u - base), base,

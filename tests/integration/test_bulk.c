@@ -15,22 +15,7 @@ void dbat_tx_fixture(void);
 void
 dbat_tx_fixture(void)
 {
-    const char *src = getenv("DBA_TEST_SOURCE_DIR");
-    char path[512];
-    char chunk[4096];
-    struct dba_buf b;
-    size_t n;
-
-    cr_assert(src != NULL);
-    snprintf(path, sizeof(path), "%s/tests/fixtures/tx.sql", src);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        dba_buf_append(&b, chunk, n);
-    fclose(f);
-    free(dbat_sql(b.data));
-    dba_buf_cleanup(&b);
+    dbat_fixture("tx.sql");
 }
 
 static void

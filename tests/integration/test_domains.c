@@ -14,22 +14,7 @@
 static void
 load(const char *name)
 {
-    const char *src = getenv("DBA_TEST_SOURCE_DIR");
-    char path[512];
-    struct dba_buf b;
-    char chunk[4096];
-    size_t n;
-
-    cr_assert(src != NULL);
-    snprintf(path, sizeof(path), "%s/tests/fixtures/%s", src, name);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        dba_buf_append(&b, chunk, n);
-    fclose(f);
-    free(dbat_sql(b.data));
-    dba_buf_cleanup(&b);
+    dbat_fixture(name);
 }
 
 static void

@@ -26,23 +26,7 @@ static struct pg_conn *PG;
 static void
 load_fixture(void)
 {
-    const char *src = getenv("DBA_TEST_SOURCE_DIR");
-    char path[512];
-    struct dba_buf b;
-    char chunk[4096];
-    size_t n;
-    FILE *f;
-
-    cr_assert(src != NULL);
-    snprintf(path, sizeof(path), "%s/tests/fixtures/embed.sql", src);
-    f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        dba_buf_append(&b, chunk, n);
-    fclose(f);
-    free(dbat_sql(b.data));
-    dba_buf_cleanup(&b);
+    dbat_fixture("embed.sql");
 }
 
 static void
