@@ -45,6 +45,25 @@ int dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb c
    doubles (they are inexact above 2^53). */
 #define DBA__BACKUP_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY)
 
+/* COPY text-format fields from JSON values (copyrow.c), for a column of kind: */
+enum {
+    DBA__COPY_PLAIN,         /* any scalar type: a string's text, a number or boolean as written */
+    DBA__COPY_NUMERIC,       /* numeric, real, double precision: exponents allowed */
+    DBA__COPY_JSON,          /* json, jsonb: the value's JSON text */
+    DBA__COPY_ARRAY,         /* an array type: a JSON array becomes an array literal */
+    DBA__COPY_ARRAY_NUMERIC, /* an array of numbers: exponents allowed */
+    DBA__COPY_ARRAY_JSONB,   /* jsonb[]: elements are JSON texts */
+};
+/* Appends the field for the JSON value v[0..n) (null is \N), escaped for COPY; false when the
+   value's text for the column could differ from jsonb_populate_record's (then the caller uses
+   jsonb_populate_record for the batch). */
+bool dba__copy_value(struct dba_buf *out, const char *v, size_t n, int kind);
+/* Appends the text p[0..n) escaped for COPY. */
+void dba__copy_text(struct dba_buf *out, const char *p, size_t n);
+/* The same for a key, as dba__backup_scalar_text reads it ("7.0" is 7); false for objects,
+   arrays, exponents, "-0...", NUL characters. */
+bool dba__copy_key(struct dba_buf *out, const char *v, size_t n);
+
 /* A write callback (dba_backup_write_cb) into a gzFile (arg). */
 int dba__backup_write_gz(void *arg, const char *p, size_t n);
 
