@@ -29,7 +29,8 @@ int dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schem
 /* Walks a jsonl file line by line. DBA_OK, DBA_EINVAL/DBA_EIO with err (line number given). */
 int dba__backup_walk_jsonl(const char *path, const struct dba__backup_walk *cbs, void *arg,
                            struct dba_err *err);
-/* Reads the whole file into a new heap buffer (NUL-terminated); NULL with err. */
+/* The file's text (NUL-terminated), mapped read-only with the pages already read given back as
+   the walk goes on (mapfile.c); free it with dba_backup_text_free. NULL with err. */
 char *dba__backup_read_file(const char *path, size_t *len, struct dba_err *err);
 /* True when the file at path starts like a jsonl backup ({"metadata": ...} alone on line 1). */
 bool dba__backup_is_jsonl(const char *path);

@@ -1478,6 +1478,10 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
     if (rc == DBA_OK)
         rc = rs_exec(rs, "BEGIN");
     bool begun = rc == DBA_OK;
+    /* the batch statements are costed high (a lookup per row): compiling them with JIT would
+       cost more than running them (seconds per batch once the target's statistics are fresh) */
+    if (rc == DBA_OK)
+        rc = rs_exec(rs, "SET LOCAL jit = off");
     if (rc == DBA_OK)
         rc = rs_temp_tables(rs);
     if (rc == DBA_OK)
@@ -1562,7 +1566,7 @@ dba_backup_restore_file(void *conn, const struct dba_backup_schema *s, const cha
         if (text == NULL)
             return NULL;
         json_t *rep = dba_backup_restore(conn, s, text, len, o, err);
-        free(text);
+        dba_backup_text_free(text);
         return rep;
     }
     json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)

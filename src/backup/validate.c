@@ -9,12 +9,90 @@
 
 #define VALIDATE_MAX_ERRORS 100 /* errors listed before "... and N more" */
 
+/* A set of key texts: the texts end to end in one arena, an open-addressed table of offsets
+   (a few bytes a key, not a JSON object's entry). */
+struct kset {
+    char *arena;   /* "key\0key\0..." */
+    size_t alen;   /* bytes used */
+    size_t acap;   /* allocated */
+    size_t *slot;  /* offset + 1 of a key, 0 empty */
+    size_t cap;    /* slots (a power of two) */
+    size_t n;      /* keys */
+};
+
+static size_t
+kset_hash(const char *k)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *k != '\0'; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+static bool
+kset_has(const struct kset *s, const char *k)
+{
+    if (s->cap == 0)
+        return false;
+    for (size_t i = kset_hash(k) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == 0)
+            return false;
+        if (strcmp(s->arena + s->slot[i] - 1, k) == 0)
+            return true;
+    }
+}
+
+static void
+kset_put(struct kset *s, const char *k)
+{
+    if (kset_has(s, k))
+        return;
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 1024;
+        size_t *ns = dba_xcalloc(ncap, sizeof(*ns));
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->slot[i] == 0)
+                continue;
+            size_t j = kset_hash(s->arena + s->slot[i] - 1) & (ncap - 1);
+            while (ns[j] != 0)
+                j = (j + 1) & (ncap - 1);
+            ns[j] = s->slot[i];
+        }
+        free(s->slot);
+        s->slot = ns;
+        s->cap = ncap;
+    }
+    size_t l = strlen(k) + 1;
+    if (s->alen + l > s->acap) {
+        s->acap = (s->alen + l) * 2;
+        s->arena = dba_xrealloc(s->arena, s->acap);
+    }
+    memcpy(s->arena + s->alen, k, l);
+    size_t i = kset_hash(k) & (s->cap - 1);
+    while (s->slot[i] != 0)
+        i = (i + 1) & (s->cap - 1);
+    s->slot[i] = s->alen + 1;
+    s->alen += l;
+    s->n++;
+}
+
+/* True when a table of the schema names table i as its parent (its keys are looked up). */
+static bool
+is_parent(const struct dba_backup_schema *s, size_t i)
+{
+    for (size_t j = 0; j < s->n; j++)
+        if (s->tables[j].parent.table != NULL &&
+            strcmp(s->tables[j].parent.table, s->tables[i].name) == 0)
+            return true;
+    return false;
+}
+
 struct dba_backup_validator {
     const struct dba_backup_schema *s; /* borrowed */
     json_t *errors;                    /* array of strings */
     json_t *warnings;                  /* array of strings */
     json_t *seen;                      /* {table: row count} for tables present */
-    json_t *pks;                       /* {table: {pk: true}} for parent lookups */
+    struct kset *pks;                  /* per schema table: keys of the tables that are parents */
     bool has_meta;                     /* metadata seen */
     size_t n_errors;                   /* errors including those not listed */
 };
@@ -49,7 +127,7 @@ dba_backup_validator_new(const struct dba_backup_schema *s)
     v->errors = json_array();
     v->warnings = json_array();
     v->seen = json_object();
-    v->pks = json_object();
+    v->pks = dba_xcalloc(s->n + 1, sizeof(*v->pks));
     return v;
 }
 
@@ -61,7 +139,11 @@ dba_backup_validator_free(struct dba_backup_validator *v)
     json_decref(v->errors);
     json_decref(v->warnings);
     json_decref(v->seen);
-    json_decref(v->pks);
+    for (size_t i = 0; i < v->s->n; i++) {
+        free(v->pks[i].arena);
+        free(v->pks[i].slot);
+    }
+    free(v->pks);
     free(v);
 }
 
@@ -124,10 +206,11 @@ static void
 row_check_parent(struct dba_backup_validator *v, const struct dba_backup_table *t,
                  const json_t *row, const char *raw, size_t len)
 {
-    if (t->parent.table == NULL || dba_backup_schema_find(v->s, t->parent.table) < 0)
+    int p = t->parent.table != NULL ? dba_backup_schema_find(v->s, t->parent.table) : -1;
+    if (p < 0)
         return;
     char *k = row_key(row, raw, len, t->parent.field);
-    if (k != NULL && json_object_get(json_object_get(v->pks, t->parent.table), k) == NULL &&
+    if (k != NULL && !kset_has(&v->pks[p], k) &&
         json_array_size(v->warnings) < VALIDATE_MAX_ERRORS) {
         char *l = row_key(row, raw, len, t->slug);
         json_array_append_new(v->warnings,
@@ -167,12 +250,8 @@ validator_row(struct dba_backup_validator *v, const char *table, const json_t *r
     if (t->slug != NULL && json_object_get(row, t->slug) == NULL)
         verr(v, json_sprintf("%s row missing '%s' field", table, t->slug));
     row_check_parent(v, t, row, raw, len);
-    if (k != NULL) {
-        json_t *set = json_object_get(v->pks, table);
-        if (set == NULL)
-            json_object_set_new(v->pks, table, set = json_object());
-        json_object_set_new(set, k, json_true());
-    }
+    if (k != NULL && is_parent(v->s, (size_t)i))
+        kset_put(&v->pks[i], k);
     free(k);
 }
 
@@ -222,16 +301,6 @@ dba__backup_is_jsonl(const char *path)
     return yes;
 }
 
-
-char *
-dba__backup_read_file(const char *path, size_t *len, struct dba_err *err)
-{
-    char *text = dba_file_read(path, len);
-
-    if (text == NULL)
-        dba_err_set(err, DBA_EIO, 400, DBA_BACKUP_CODE, "Backup file not found: %s", path);
-    return text;
-}
 
 /* One jsonl line: the metadata line, or {"table": T, "row": {...}}. */
 struct jl_line {
@@ -362,7 +431,7 @@ dba_backup_validate_file(const struct dba_backup_schema *s, const char *path)
         char *text = dba__backup_read_file(path, &len, &err);
         if (text == NULL || dba__backup_walk_text(text, len, s, &vwalk, v, &err) != DBA_OK)
             dba_backup_validator_error(v, err.msg);
-        free(text);
+        dba_backup_text_free(text);
     }
     json_t *res = dba_backup_validator_finish(v);
     dba_backup_validator_free(v);
@@ -421,7 +490,7 @@ dba_backup_file_check(const char *path, struct dba_err *err)
     if (text == NULL)
         return DBA_EIO;
     int rc = dba__backup_scan(text, len, true, check_member, NULL);
-    free(text);
+    dba_backup_text_free(text);
     if (rc != DBA_OK)
         return dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                            "Invalid JSON: %s is not a well-formed backup (a JSON object, or "
