@@ -22,6 +22,7 @@ struct dba__backup_walk {
     int (*table)(void *arg, const char *table);                   /* table present */
     int (*row)(void *arg, const char *table, json_t *row, const char *raw, size_t len); /* row */
     bool raw_only; /* rows are not parsed: row receives NULL and only the exact text */
+    bool raw_any;  /* with raw_only: rows that are not objects are passed too (else refused) */
 };
 /* Walks a JSON document's text: metadata, then the schema's tables in the schema's order. */
 int dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s,

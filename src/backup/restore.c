@@ -984,7 +984,8 @@ fast_role(const struct restore *rs, const struct rs_table *rt, const struct dba_
     return role;
 }
 
-/* The value of column c: apply false, in the staging statement (i, mp, m<k>); apply true, in
+/* The value of column c: apply false, in the staging statement (i and its mapped keys
+   dba_rs_mp, dba_rs_m<k>); apply true, in
    the apply statement (i, and s.r holding the rewritten references). */
 static void
 put_fast_col(struct dba_buf *b, const struct restore *rs, const struct rs_table *rt,
@@ -1005,9 +1006,9 @@ put_fast_col(struct dba_buf *b, const struct restore *rs, const struct rs_table 
         dba_buf_puts(b, "(s.r ->> ");
         dba_buf_put_literal(b, c->name);
     } else if (role == 1) {
-        dba_buf_puts(b, "(mp.new #>> '{}'");
+        dba_buf_puts(b, "(i.dba_rs_mp #>> '{}'");
     } else {
-        dba_buf_printf(b, "(m%d.new #>> '{}'", role - 2);
+        dba_buf_printf(b, "(i.dba_rs_m%d #>> '{}'", role - 2);
     }
     dba_buf_printf(b, ")::%s", c->type);
 }
@@ -1050,7 +1051,7 @@ sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS ins FROM (SELECT i.dba_rs_ord, "
                     "i.dba_rs_old, ");
     if (t->parent.table != NULL)
-        dba_buf_puts(b, p >= 0 ? "i.dba_rs_par IS NOT NULL AND mp.old IS NULL"
+        dba_buf_puts(b, p >= 0 ? "i.dba_rs_par IS NOT NULL AND i.dba_rs_mp IS NULL"
                                : "i.dba_rs_par IS NOT NULL");
     else
         dba_buf_puts(b, "false");
@@ -1058,7 +1059,7 @@ sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct
     int n = 0;
     if (p >= 0) {
         dba_buf_put_literal(b, t->parent.field);
-        dba_buf_puts(b, ", mp.new");
+        dba_buf_puts(b, ", i.dba_rs_mp");
         n++;
     }
     for (size_t k = 0; k < t->n_opt; k++) {
@@ -1067,7 +1068,7 @@ sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct
         dba_buf_puts(b, n++ ? ", " : "");
         dba_buf_put_literal(b, t->opt[k].field);
         if (q >= 0)
-            dba_buf_printf(b, ", m%zu.new", k);
+            dba_buf_printf(b, ", i.dba_rs_m%zu", k);
         else
             dba_buf_puts(b, ", NULL::jsonb");
     }
@@ -1078,21 +1079,24 @@ sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct
         dba_buf_puts(b, " AS ");
         dba_buf_put_ident(b, rt->st->cols[c].name);
     }
-    dba_buf_puts(b, " FROM ");
-    put_in(b, rt);
-    dba_buf_puts(b, " i");
+    /* the keys mapped by a lookup per row (an index probe of the map), not a join the planner
+       would hash: the maps hold every row restored so far, a batch only 5,000 */
+    dba_buf_puts(b, " FROM (SELECT i.*");
     if (p >= 0) {
-        dba_buf_puts(b, " LEFT JOIN ");
+        dba_buf_puts(b, ", (SELECT m.new FROM ");
         put_map(b, p);
-        dba_buf_puts(b, " mp ON mp.old = i.dba_rs_par");
+        dba_buf_puts(b, " m WHERE m.old = i.dba_rs_par) AS dba_rs_mp");
     }
     for (size_t k = 0; k < t->n_opt; k++) {
         if (!ref_joined(rs, rt, &t->opt[k], &q) || q < 0)
             continue;
-        dba_buf_puts(b, " LEFT JOIN ");
+        dba_buf_puts(b, ", (SELECT m.new FROM ");
         put_map(b, q);
-        dba_buf_printf(b, " m%zu ON m%zu.old = i.dba_rs_o%zu", k, k, k);
+        dba_buf_printf(b, " m WHERE m.old = i.dba_rs_o%zu) AS dba_rs_m%zu", k, k);
     }
+    dba_buf_puts(b, " FROM ");
+    put_in(b, rt);
+    dba_buf_puts(b, " i OFFSET 0) i");
     dba_buf_puts(b, ") _r LEFT JOIN LATERAL (");
     put_lookup(b, rt, cs);
     dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) x");
@@ -1415,7 +1419,8 @@ rs_meta(void *arg, const json_t *meta)
     DBA_UNUSED(meta);
 }
 
-static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed, true };
+static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed, true,
+                                                 false };
 
 static json_t *
 rs_report(struct restore *rs, bool ok)
