@@ -90,10 +90,11 @@ struct dba_backup_schema *dba_backup_schema_live(const struct dba_config *cfg,
                                                  const struct dba_profile *p, void *conn,
                                                  struct dba_err *err);
 /* The metadata object of the backup file at path (jsonl: its first line; JSON: the document's),
-   new reference, or NULL; *doc (may be NULL) receives the whole JSON document (new reference)
-   when the file is not jsonl. *text (heap, caller frees) receives the document's text when the
-   file is not jsonl, else NULL. */
+   new reference, or NULL. *text (free it with dba_backup_text_free) receives the document's
+   text when the file is not jsonl, else NULL. */
 json_t *dba_backup_file_metadata(const char *path, char **text, size_t *len, struct dba_err *err);
+/* Frees a text from dba_backup_file_metadata (mapped, not read: memory stays flat). */
+void dba_backup_text_free(char *text);
 /* Checks that the file at path exists and is a backup: jsonl whose first line is the metadata,
    or a well-formed JSON object (checked without building a tree). DBA_OK, or DBA_EIO (missing,
    unreadable) / DBA_EINVAL (malformed) with err naming the file. */

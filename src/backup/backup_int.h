@@ -22,6 +22,7 @@ struct dba__backup_walk {
     int (*table)(void *arg, const char *table);                   /* table present */
     int (*row)(void *arg, const char *table, json_t *row, const char *raw, size_t len); /* row */
     bool raw_only; /* rows are not parsed: row receives NULL and only the exact text */
+    bool raw_any;  /* with raw_only: rows that are not objects are passed too (else refused) */
 };
 /* Walks a JSON document's text: metadata, then the schema's tables in the schema's order. */
 int dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s,
@@ -29,7 +30,8 @@ int dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schem
 /* Walks a jsonl file line by line. DBA_OK, DBA_EINVAL/DBA_EIO with err (line number given). */
 int dba__backup_walk_jsonl(const char *path, const struct dba__backup_walk *cbs, void *arg,
                            struct dba_err *err);
-/* Reads the whole file into a new heap buffer (NUL-terminated); NULL with err. */
+/* The file's text (NUL-terminated), mapped read-only with the pages already read given back as
+   the walk goes on (mapfile.c); free it with dba_backup_text_free. NULL with err. */
 char *dba__backup_read_file(const char *path, size_t *len, struct dba_err *err);
 /* True when the file at path starts like a jsonl backup ({"metadata": ...} alone on line 1). */
 bool dba__backup_is_jsonl(const char *path);
@@ -44,6 +46,25 @@ int dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb c
    PostgreSQL receives, and keys are read from that text (dba__backup_field), never from these
    doubles (they are inexact above 2^53). */
 #define DBA__BACKUP_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY)
+
+/* COPY text-format fields from JSON values (copyrow.c), for a column of kind: */
+enum {
+    DBA__COPY_PLAIN,         /* any scalar type: a string's text, a number or boolean as written */
+    DBA__COPY_NUMERIC,       /* numeric, real, double precision: exponents allowed */
+    DBA__COPY_JSON,          /* json, jsonb: the value's JSON text */
+    DBA__COPY_ARRAY,         /* an array type: a JSON array becomes an array literal */
+    DBA__COPY_ARRAY_NUMERIC, /* an array of numbers: exponents allowed */
+    DBA__COPY_ARRAY_JSONB,   /* jsonb[]: elements are JSON texts */
+};
+/* Appends the field for the JSON value v[0..n) (null is \N), escaped for COPY; false when the
+   value's text for the column could differ from jsonb_populate_record's (then the caller uses
+   jsonb_populate_record for the batch). */
+bool dba__copy_value(struct dba_buf *out, const char *v, size_t n, int kind);
+/* Appends the text p[0..n) escaped for COPY. */
+void dba__copy_text(struct dba_buf *out, const char *p, size_t n);
+/* The same for a key, as dba__backup_scalar_text reads it ("7.0" is 7); false for objects,
+   arrays, exponents, "-0...", NUL characters. */
+bool dba__copy_key(struct dba_buf *out, const char *v, size_t n);
 
 /* A write callback (dba_backup_write_cb) into a gzFile (arg). */
 int dba__backup_write_gz(void *arg, const char *p, size_t n);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
 #include "backup/backup_int.h"
 #include "db/db.h"
 
@@ -28,6 +30,8 @@ struct rs_table {
     bool mapped;                      /* another table (or itself) refers to it: keep a key map */
     bool row_mode;                    /* parent is itself: batches of one row */
     bool self_ref;                    /* an optional reference to itself */
+    bool fast;                        /* batches may go through COPY into a typed table */
+    bool in_made;                     /* that table (pg_temp.dba_rs_in_<idx>) exists */
     char seq[24];                     /* oid of the pk's sequence, "" when none */
     long long plan_next;              /* dry run: next key the sequence would give */
     long long plan_inc;               /* its increment */
@@ -63,6 +67,7 @@ struct restore {
     struct rs_batch b;                       /* pending rows */
     struct dba_buf rowsig;                   /* member names of the row being fed */
     bool stage_index;                        /* the staging table has its index on old */
+    struct dba_buf copy;                     /* the batch as COPY text lines */
     struct dba_err *err;                     /* out */
 };
 
@@ -226,6 +231,9 @@ rs_bind(struct restore *rs)
             for (size_t k = 0; k < c->n_opt; k++)
                 rt->mapped = rt->mapped || rs_refers(&c->opt[k], t->name);
         }
+        rt->fast = !rt->row_mode && !rt->self_ref;
+        for (size_t c = 0; c < st->n_cols; c++)
+            rt->fast = rt->fast && strncmp(st->cols[c].name, "dba_rs_", 7) != 0;
         rt->expected = -1;
         rs->n_bound++;
     }
@@ -709,6 +717,456 @@ rs_fail(struct restore *rs, const struct rs_table *rt, json_int_t idx, const cha
     return rs->err->code;
 }
 
+/* ---- The COPY path: a batch typed once ----
+   The batch is sent with COPY into pg_temp.dba_rs_in_<idx> (the target's columns and types,
+   plus dba_rs_ord, and the rows' keys as text: dba_rs_old, dba_rs_par, dba_rs_o<k>); the
+   staging statement reads the typed rows from there (references rewritten by joining the key
+   maps) and the apply statement inserts and overwrites from them. */
+
+static int
+col_kind(const struct dba_column *c)
+{
+    static const char *const num[] = { "numeric", "real", "double precision" };
+    if (strcmp(c->type, "json") == 0 || strcmp(c->type, "jsonb") == 0)
+        return DBA__COPY_JSON;
+    const char *t = c->type_category == 'A' && c->elem_type != NULL ? c->elem_type : c->type;
+    bool n = false;
+    for (size_t i = 0; i < DBA_ARRAY_LEN(num); i++)
+        n = n || strncmp(t, num[i], strlen(num[i])) == 0;
+    if (c->type_category == 'A')
+        return strcmp(t, "jsonb") == 0 ? DBA__COPY_ARRAY_JSONB
+                                       : n ? DBA__COPY_ARRAY_NUMERIC : DBA__COPY_ARRAY;
+    return n ? DBA__COPY_NUMERIC : DBA__COPY_PLAIN;
+}
+
+/* Where each member of the batch's rows goes: a column of cs and/or a key slot. */
+struct rs_member {
+    int col;  /* index in cs, -1 */
+    int key;  /* key slot: 0 old pk, 1 parent, 2 + k optional reference k; -1 */
+    int key2; /* a second key slot (a member that is two keys), -1 */
+};
+
+struct rs_row {
+    const struct rs_member *m; /* per member position */
+    size_t n_m;                /* members */
+    size_t j;                  /* next member */
+    const char **cv;           /* column values (bytes), NULL when absent */
+    size_t *cl;                /* their lengths */
+    const char **kv;           /* key values */
+    size_t *kl;                /* their lengths */
+};
+
+static int
+rs_row_member(void *arg, const char *key, const char *v, size_t len)
+{
+    struct rs_row *r = arg;
+    DBA_UNUSED(key);
+    if (r->j >= r->n_m)
+        return DBA_EINVAL;
+    const struct rs_member *m = &r->m[r->j++];
+    if (m->col >= 0) {
+        r->cv[m->col] = v;
+        r->cl[m->col] = len;
+    }
+    for (int k = 0; k < 2; k++) {
+        int s = k == 0 ? m->key : m->key2;
+        if (s >= 0) {
+            r->kv[s] = v;
+            r->kl[s] = len;
+        }
+    }
+    return DBA_OK;
+}
+
+static void
+rs_member_key(struct rs_member *m, int slot)
+{
+    if (m->key < 0)
+        m->key = slot;
+    else
+        m->key2 = slot;
+}
+
+/* The members of the batch's signature mapped to columns and key slots. */
+static struct rs_member *
+rs_members(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
+           size_t *n)
+{
+    const struct dba_backup_table *t = rt->t;
+    const char *sig = rs->b.sig.data;
+    size_t cap = 1;
+    for (const char *p = sig; *p != '\0'; p++)
+        cap += *p == '\n';
+    struct rs_member *ms = dba_xcalloc(cap, sizeof(*ms));
+    *n = 0;
+    for (const char *p = sig; *p != '\0';) {
+        const char *e = strchr(p, '\n');
+        char *name = dba_xstrndup(p, (size_t)(e - p));
+        struct rs_member *m = &ms[(*n)++];
+        m->col = m->key = m->key2 = -1;
+        for (size_t i = 0; i < cs->n; i++)
+            if (strcmp(cs->c[i]->name, name) == 0 && !(cs->user &&
+                                                      strcmp(name, t->user_field) == 0))
+                m->col = (int)i;
+        if (strcmp(name, t->pk) == 0)
+            rs_member_key(m, 0);
+        if (t->parent.table != NULL && strcmp(name, t->parent.field) == 0)
+            rs_member_key(m, 1);
+        for (size_t k = 0; k < t->n_opt; k++)
+            if (strcmp(name, t->opt[k].field) == 0 && m->key2 < 0)
+                rs_member_key(m, 2 + (int)k);
+        free(name);
+        p = e + 1;
+    }
+    return ms;
+}
+
+/* The pending batch as COPY lines into rs->copy; false when a value could be read differently
+   by jsonb_populate_record (the batch then goes the jsonb way). */
+static bool
+rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs)
+{
+    struct rs_batch *bt = &rs->b;
+    size_t nk = 2 + rt->t->n_opt, n_m;
+    struct rs_member *ms = rs_members(rs, rt, cs, &n_m);
+    int *kind = dba_xcalloc(cs->n + 1, sizeof(*kind));
+    for (size_t i = 0; i < cs->n; i++)
+        kind[i] = col_kind(cs->c[i]);
+    struct rs_row r = { .m = ms, .n_m = n_m };
+    r.cv = dba_xcalloc(cs->n + 1, sizeof(*r.cv));
+    r.cl = dba_xcalloc(cs->n + 1, sizeof(*r.cl));
+    r.kv = dba_xcalloc(nk, sizeof(*r.kv));
+    r.kl = dba_xcalloc(nk, sizeof(*r.kl));
+    bool ok = true;
+    dba_buf_reset(&rs->copy);
+    for (size_t k = 0; k < bt->n && ok; k++) {
+        memset(r.cv, 0, (cs->n + 1) * sizeof(*r.cv));
+        memset(r.kv, 0, nk * sizeof(*r.kv));
+        r.j = 0;
+        ok = dba__backup_scan(bt->arr.data + bt->off[k], bt->len[k], true, rs_row_member, &r) ==
+             DBA_OK;
+        dba_buf_printf(&rs->copy, "%zu", k + 1);
+        for (size_t s = 0; s < nk && ok; s++) {
+            dba_buf_putc(&rs->copy, '\t');
+            if (r.kv[s] == NULL)
+                dba_buf_puts(&rs->copy, "\\N");
+            else
+                ok = dba__copy_key(&rs->copy, r.kv[s], r.kl[s]);
+        }
+        for (size_t i = 0; i < cs->n && ok; i++) {
+            dba_buf_putc(&rs->copy, '\t');
+            if (cs->user && strcmp(cs->c[i]->name, rt->t->user_field) == 0) {
+                dba__copy_text(&rs->copy, rs->o->user_id, strlen(rs->o->user_id));
+            } else if (r.cv[i] == NULL) {
+                dba_buf_puts(&rs->copy, "\\N");
+            } else {
+                ok = dba__copy_value(&rs->copy, r.cv[i], r.cl[i], kind[i]);
+            }
+        }
+        dba_buf_putc(&rs->copy, '\n');
+    }
+    free(ms);
+    free(kind);
+    free(r.cv);
+    free(r.cl);
+    free(r.kv);
+    free(r.kl);
+    return ok;
+}
+
+static void
+put_in(struct dba_buf *b, const struct rs_table *rt)
+{
+    dba_buf_printf(b, "pg_temp.dba_rs_in_%d", rt->idx);
+}
+
+/* Creates pg_temp.dba_rs_in_<idx> (outside any savepoint: it lives for the transaction). */
+static int
+rs_make_in(struct restore *rs, struct rs_table *rt)
+{
+    struct dba_buf b;
+    dba_buf_init(&b);
+    dba_buf_puts(&b, "CREATE TEMP TABLE ");
+    put_in(&b, rt);
+    dba_buf_puts(&b, " ON COMMIT DROP AS SELECT * FROM ");
+    put_qname(&b, rt->st);
+    dba_buf_puts(&b, " WITH NO DATA");
+    int rc = rs_exec(rs, b.data);
+    dba_buf_reset(&b);
+    dba_buf_puts(&b, "ALTER TABLE ");
+    put_in(&b, rt);
+    dba_buf_puts(&b, " ADD COLUMN dba_rs_ord int, ADD COLUMN dba_rs_old text, ADD COLUMN "
+                     "dba_rs_par text");
+    for (size_t k = 0; k < rt->t->n_opt; k++)
+        dba_buf_printf(&b, ", ADD COLUMN dba_rs_o%zu text", k);
+    if (rc == DBA_OK)
+        rc = rs_exec(rs, b.data);
+    dba_buf_cleanup(&b);
+    rt->in_made = rc == DBA_OK;
+    return rc;
+}
+
+static int
+rs_copy_err(struct restore *rs, PGresult *r)
+{
+    PGconn *pg = (PGconn *)rs->conn;
+    const char *m = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    dba_err_set(rs->err, DBA_EDB, 500, DBA_BACKUP_CODE, "%s", m != NULL ? m : PQerrorMessage(pg));
+    if (st != NULL)
+        snprintf(rs->err->sqlstate, sizeof(rs->err->sqlstate), "%s", st);
+    PQclear(r);
+    while ((r = PQgetResult(pg)) != NULL)
+        PQclear(r);
+    return DBA_EDB;
+}
+
+/* Sends rs->copy into the typed table. */
+static int
+rs_copy_in(struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs)
+{
+    PGconn *pg = (PGconn *)rs->conn;
+    struct dba_buf b;
+    dba_buf_init(&b);
+    dba_buf_puts(&b, "COPY ");
+    put_in(&b, rt);
+    dba_buf_puts(&b, " (dba_rs_ord, dba_rs_old, dba_rs_par");
+    for (size_t k = 0; k < rt->t->n_opt; k++)
+        dba_buf_printf(&b, ", dba_rs_o%zu", k);
+    for (size_t i = 0; i < cs->n; i++) {
+        dba_buf_puts(&b, ", ");
+        dba_buf_put_ident(&b, cs->c[i]->name);
+    }
+    dba_buf_puts(&b, ") FROM STDIN");
+    PGresult *r = PQexec(pg, b.data);
+    dba_buf_cleanup(&b);
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        return rs_copy_err(rs, r);
+    PQclear(r);
+    const char *p = rs->copy.data;
+    size_t left = rs->copy.len;
+    int ok = 1;
+    while (left > 0 && ok == 1) {
+        int n = left > (1u << 20) ? 1 << 20 : (int)left;
+        ok = PQputCopyData(pg, p, n);
+        p += n;
+        left -= (size_t)n;
+    }
+    if (ok == 1)
+        ok = PQputCopyEnd(pg, NULL);
+    r = PQgetResult(pg);
+    if (ok != 1 || PQresultStatus(r) != PGRES_COMMAND_OK)
+        return rs_copy_err(rs, r);
+    PQclear(r);
+    while ((r = PQgetResult(pg)) != NULL)
+        PQclear(r);
+    return DBA_OK;
+}
+
+/* The role of column c in the rewriting of references: 0 none, 1 the parent (through mp),
+   2 + k optional reference k (through m<k>, or NULL when its table is not in the schema). */
+static int
+fast_role(const struct restore *rs, const struct rs_table *rt, const struct dba_column *c,
+          int *q)
+{
+    const struct dba_backup_table *t = rt->t;
+    int role = 0;
+    if (t->parent.table != NULL && dba_backup_schema_find(rs->s, t->parent.table) >= 0 &&
+        strcmp(t->parent.field, c->name) == 0)
+        role = 1;
+    for (size_t k = 0; k < t->n_opt; k++) {
+        int qq;
+        if (strcmp(t->opt[k].field, c->name) == 0 && ref_joined(rs, rt, &t->opt[k], &qq)) {
+            role = 2 + (int)k;
+            *q = qq;
+        }
+    }
+    return role;
+}
+
+/* The value of column c: apply false, in the staging statement (i and its mapped keys
+   dba_rs_mp, dba_rs_m<k>); apply true, in
+   the apply statement (i, and s.r holding the rewritten references). */
+static void
+put_fast_col(struct dba_buf *b, const struct restore *rs, const struct rs_table *rt,
+             const struct dba_column *c, bool apply)
+{
+    int q = -1, role = fast_role(rs, rt, c, &q);
+    if (role == 0) {
+        put_col(b, "i", c->name);
+        if (apply && strcmp(c->type, "json") == 0)
+            dba_buf_puts(b, "::jsonb::json"); /* as jsonb_populate_record gives it */
+        return;
+    }
+    if (role >= 2 && q < 0 && !apply) {
+        dba_buf_printf(b, "NULL::%s", c->type);
+        return;
+    }
+    if (apply) {
+        dba_buf_puts(b, "(s.r ->> ");
+        dba_buf_put_literal(b, c->name);
+    } else if (role == 1) {
+        dba_buf_puts(b, "(i.dba_rs_mp #>> '{}'");
+    } else {
+        dba_buf_printf(b, "(i.dba_rs_m%d #>> '{}'", role - 2);
+    }
+    dba_buf_printf(b, ")::%s", c->type);
+}
+
+/* Statement A over the typed rows ($1 the first row's index). */
+static void
+sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
+               struct dba_buf *b)
+{
+    const struct dba_backup_table *t = rt->t;
+    int p = t->parent.table != NULL ? dba_backup_schema_find(rs->s, t->parent.table) : -1, q;
+    dba_buf_puts(b, "INSERT INTO pg_temp.dba_rs_stage (ord, idx, old, orphan, r, found, same, "
+                    "pkv, mslug, mu, mp, ins, newk) SELECT x.ord, x.idx, x.old, x.orphan, x.r, "
+                    "x.found, x.same, x.pkv, x.mslug, x.mu, x.mp, x.ins, CASE WHEN x.ins THEN ");
+    if (!rt->pk_generated)
+        dba_buf_puts(b, "x.pkv");
+    else if (!rs->o->dry_run)
+        dba_buf_printf(b, "to_jsonb(nextval(%s::oid::regclass))", rt->seq);
+    else
+        dba_buf_printf(b, "to_jsonb(%lld::bigint + (count(*) FILTER (WHERE x.ins) OVER (ORDER "
+                          "BY x.ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
+    dba_buf_puts(b, " END FROM (SELECT _r.dba_rs_ord AS ord, $1::bigint + _r.dba_rs_ord - 1 AS "
+                    "idx, _r.dba_rs_old AS old, _r.dba_rs_orphan AS orphan, _r.dba_rs_refs AS r, "
+                    "f.pk AS found, f.same, to_jsonb(");
+    put_col(b, "_r", rt->pkc->name);
+    dba_buf_puts(b, ") AS pkv, ");
+    const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
+    const char *mcols[3] = { t->slug, t->user_field, t->parent.table ? t->parent.field : NULL };
+    for (int k = 0; k < 3; k++) {
+        const struct dba_column *c = slug != NULL && mcols[k] != NULL
+                                         ? dba_catalog_column_find(rt->st, mcols[k]) : NULL;
+        if (c != NULL) {
+            put_col(b, "_r", c->name);
+            dba_buf_puts(b, "::text");
+        } else {
+            dba_buf_puts(b, "NULL::text");
+        }
+        dba_buf_puts(b, k == 0 ? " AS mslug, " : k == 1 ? " AS mu, " : " AS mp, ");
+    }
+    dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS ins FROM (SELECT i.dba_rs_ord, "
+                    "i.dba_rs_old, ");
+    if (t->parent.table != NULL)
+        dba_buf_puts(b, p >= 0 ? "i.dba_rs_par IS NOT NULL AND i.dba_rs_mp IS NULL"
+                               : "i.dba_rs_par IS NOT NULL");
+    else
+        dba_buf_puts(b, "false");
+    dba_buf_puts(b, " AS dba_rs_orphan, jsonb_build_object(");
+    int n = 0;
+    if (p >= 0) {
+        dba_buf_put_literal(b, t->parent.field);
+        dba_buf_puts(b, ", i.dba_rs_mp");
+        n++;
+    }
+    for (size_t k = 0; k < t->n_opt; k++) {
+        if (!ref_joined(rs, rt, &t->opt[k], &q))
+            continue;
+        dba_buf_puts(b, n++ ? ", " : "");
+        dba_buf_put_literal(b, t->opt[k].field);
+        if (q >= 0)
+            dba_buf_printf(b, ", i.dba_rs_m%zu", k);
+        else
+            dba_buf_puts(b, ", NULL::jsonb");
+    }
+    dba_buf_puts(b, ") AS dba_rs_refs");
+    for (size_t c = 0; c < rt->st->n_cols; c++) {
+        dba_buf_puts(b, ", ");
+        put_fast_col(b, rs, rt, &rt->st->cols[c], false);
+        dba_buf_puts(b, " AS ");
+        dba_buf_put_ident(b, rt->st->cols[c].name);
+    }
+    /* the keys mapped by a lookup per row (an index probe of the map), not a join the planner
+       would hash: the maps hold every row restored so far, a batch only 5,000 */
+    dba_buf_puts(b, " FROM (SELECT i.*");
+    if (p >= 0) {
+        dba_buf_puts(b, ", (SELECT m.new FROM ");
+        put_map(b, p);
+        dba_buf_puts(b, " m WHERE m.old = i.dba_rs_par) AS dba_rs_mp");
+    }
+    for (size_t k = 0; k < t->n_opt; k++) {
+        if (!ref_joined(rs, rt, &t->opt[k], &q) || q < 0)
+            continue;
+        dba_buf_puts(b, ", (SELECT m.new FROM ");
+        put_map(b, q);
+        dba_buf_printf(b, " m WHERE m.old = i.dba_rs_o%zu) AS dba_rs_m%zu", k, k);
+    }
+    dba_buf_puts(b, " FROM ");
+    put_in(b, rt);
+    dba_buf_puts(b, " i OFFSET 0) i");
+    dba_buf_puts(b, ") _r LEFT JOIN LATERAL (");
+    put_lookup(b, rt, cs);
+    dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) x");
+}
+
+/* Statement C over the typed rows. */
+static void
+sql_apply_fast(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
+               struct dba_buf *b)
+{
+    bool pk = rt->pk_generated || cs->has_pk;
+    int n = 0;
+    dba_buf_puts(b, "WITH i AS (INSERT INTO ");
+    put_qname(b, rt->st);
+    dba_buf_puts(b, " (");
+    if (pk) {
+        dba_buf_put_ident(b, rt->pkc->name);
+        n++;
+    }
+    for (size_t i = 0; i < cs->n; i++) {
+        if (cs->c[i] == rt->pkc)
+            continue;
+        dba_buf_puts(b, n++ ? ", " : "");
+        dba_buf_put_ident(b, cs->c[i]->name);
+    }
+    dba_buf_puts(b, rt->pkc->identity && pk ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
+    n = 0;
+    if (pk) {
+        dba_buf_printf(b, "(s.newk #>> '{}')::%s", rt->pkc->type);
+        n++;
+    }
+    for (size_t i = 0; i < cs->n; i++) {
+        if (cs->c[i] == rt->pkc)
+            continue;
+        dba_buf_puts(b, n++ ? ", " : "");
+        put_fast_col(b, rs, rt, cs->c[i], true);
+    }
+    dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s JOIN ");
+    put_in(b, rt);
+    dba_buf_puts(b, " i ON i.dba_rs_ord = s.ord WHERE s.ins ORDER BY s.ord RETURNING 1)");
+    if (rs->o->mode == DBA_BACKUP_OVERWRITE && cs->n > (cs->has_pk ? 1u : 0u)) {
+        dba_buf_puts(b, ", u AS (UPDATE ");
+        put_qname(b, rt->st);
+        dba_buf_puts(b, " _t SET ");
+        n = 0;
+        for (size_t i = 0; i < cs->n; i++) {
+            if (cs->c[i] == rt->pkc)
+                continue;
+            dba_buf_puts(b, n++ ? ", " : "");
+            dba_buf_put_ident(b, cs->c[i]->name);
+            dba_buf_puts(b, " = ");
+            put_fast_col(b, rs, rt, cs->c[i], true);
+        }
+        dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s JOIN ");
+        put_in(b, rt);
+        dba_buf_puts(b, " i ON i.dba_rs_ord = s.ord WHERE s.found IS NOT NULL AND NOT s.same AND ");
+        put_col(b, "_t", rt->pkc->name);
+        dba_buf_printf(b, " = (s.found #>> '{}')::%s RETURNING 1)", rt->pkc->type);
+    }
+    if (rt->mapped) {
+        dba_buf_puts(b, ", m AS (INSERT INTO ");
+        put_map(b, rt->idx);
+        dba_buf_puts(b, " (old, new, idx) SELECT old, coalesce(found, newk), idx FROM "
+                        "pg_temp.dba_rs_stage WHERE old IS NOT NULL AND (found IS NOT NULL OR "
+                        "ins) ON CONFLICT (old) DO UPDATE SET new = EXCLUDED.new, idx = "
+                        "EXCLUDED.idx)");
+    }
+    dba_buf_puts(b, " SELECT count(*) FROM i");
+}
+
 /* Writes the staged rows of json (a JSON array of rows of rt, the first at index base) with the
    statements above. single: a batch of one row (a mode=fail hit is the failure); otherwise
    *replay is set when the rows would see each other, and nothing is written. */
@@ -719,15 +1177,29 @@ rs_write(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs, cons
     char base_s[32];
     struct dba_buf b;
     struct rs_counts c;
+    bool fast = json == NULL; /* the rows are in rs->copy */
     snprintf(base_s, sizeof(base_s), "%lld", (long long)base);
-    int rc = rs_exec(rs, single ? "DELETE FROM pg_temp.dba_rs_stage"
-                                : "TRUNCATE pg_temp.dba_rs_stage");
-    if (rc != DBA_OK)
-        return rc;
     dba_buf_init(&b);
-    sql_stage(rs, rt, cs, &b);
+    if (fast) {
+        dba_buf_puts(&b, "TRUNCATE pg_temp.dba_rs_stage, ");
+        put_in(&b, rt);
+    }
+    int rc = rs_exec(rs, fast ? b.data : single ? "DELETE FROM pg_temp.dba_rs_stage"
+                                                : "TRUNCATE pg_temp.dba_rs_stage");
+    dba_buf_reset(&b);
+    if (rc == DBA_OK && fast)
+        rc = rs_copy_in(rs, rt, cs);
+    if (rc != DBA_OK) {
+        dba_buf_cleanup(&b);
+        return rc;
+    }
+    if (fast)
+        sql_stage_fast(rs, rt, cs, &b);
+    else
+        sql_stage(rs, rt, cs, &b);
     const char *params[3] = { json, base_s, rs->o->user_id };
-    struct pg_result *r = dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
+    struct pg_result *r = fast ? dba_db_exec(rs->conn, b.data, params + 1, 1, rs->err)
+                               : dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
     dba_buf_cleanup(&b);
     dba_db_res_clear(r);
     if (r == NULL)
@@ -744,7 +1216,10 @@ rs_write(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs, cons
         return dba_err_set(rs->err, DBA_EINVAL, 409, DBA_BACKUP_CODE,
                            "row already exists (mode=fail)");
     dba_buf_init(&b);
-    sql_apply(rs, rt, cs, &b);
+    if (fast)
+        sql_apply_fast(rs, rt, cs, &b);
+    else
+        sql_apply(rs, rt, cs, &b);
     r = dba_db_exec(rs->conn, b.data, NULL, 0, rs->err);
     dba_buf_cleanup(&b);
     dba_db_res_clear(r);
@@ -806,9 +1281,13 @@ rs_flush(struct restore *rs)
         struct dba_err keep = *rs->err;
         long long plan = rt->plan_next;
         dba_buf_putc(&bt->arr, ']');
-        rc = rs_exec(rs, "SAVEPOINT dba_rs");
+        bool fast = rt->fast && rs_copy_build(rs, rt, &cs);
+        if (fast && !rt->in_made)
+            rc = rs_make_in(rs, rt);
         if (rc == DBA_OK)
-            rc = rs_write(rs, rt, &cs, bt->arr.data, bt->base, false, &replay);
+            rc = rs_exec(rs, "SAVEPOINT dba_rs");
+        if (rc == DBA_OK)
+            rc = rs_write(rs, rt, &cs, fast ? NULL : bt->arr.data, bt->base, false, &replay);
         if (rc == DBA_OK && !replay) {
             rc = rs_exec(rs, "RELEASE SAVEPOINT dba_rs");
         } else if (rc == DBA_OK || rc == DBA_EDB) {
@@ -940,7 +1419,8 @@ rs_meta(void *arg, const json_t *meta)
     DBA_UNUSED(meta);
 }
 
-static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed, true };
+static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed, true,
+                                                 false };
 
 static json_t *
 rs_report(struct restore *rs, bool ok)
@@ -971,6 +1451,7 @@ rs_cleanup(struct restore *rs)
     free(rs->b.off);
     free(rs->b.len);
     dba_buf_cleanup(&rs->rowsig);
+    dba_buf_cleanup(&rs->copy);
     dba_catalog_unref(rs->cache);
 }
 
@@ -995,12 +1476,17 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
     dba_buf_init(&rs->b.arr);
     dba_buf_init(&rs->b.sig);
     dba_buf_init(&rs->rowsig);
+    dba_buf_init(&rs->copy);
     rs->cache = dba_catalog_load(rs->conn, rs->o->schemas, rs->o->n_schemas, rs->err);
     int rc = rs->cache != NULL ? rs_bind(rs) : DBA_EDB;
     rs_expected(rs, meta);
     if (rc == DBA_OK)
         rc = rs_exec(rs, "BEGIN");
     bool begun = rc == DBA_OK;
+    /* the batch statements are costed high (a lookup per row): compiling them with JIT would
+       cost more than running them (seconds per batch once the target's statistics are fresh) */
+    if (rc == DBA_OK)
+        rc = rs_exec(rs, "SET LOCAL jit = off");
     if (rc == DBA_OK)
         rc = rs_temp_tables(rs);
     if (rc == DBA_OK)
@@ -1085,7 +1571,7 @@ dba_backup_restore_file(void *conn, const struct dba_backup_schema *s, const cha
         if (text == NULL)
             return NULL;
         json_t *rep = dba_backup_restore(conn, s, text, len, o, err);
-        free(text);
+        dba_backup_text_free(text);
         return rep;
     }
     json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)

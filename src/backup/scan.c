@@ -157,9 +157,9 @@ walk_row(void *arg, const char *key, const char *v, size_t len)
     struct walk *w = arg;
     DBA_UNUSED(key);
     if (w->cbs->raw_only) {
-        int rc = len > 0 && v[0] == '{' ? w->cbs->row(w->arg, w->table, NULL, v, len)
-                                         : DBA_EINVAL;
-        w->cb_failed = len > 0 && v[0] == '{' && rc != DBA_OK;
+        bool ok = len > 0 && (v[0] == '{' || w->cbs->raw_any);
+        int rc = ok ? w->cbs->row(w->arg, w->table, NULL, v, len) : DBA_EINVAL;
+        w->cb_failed = ok && rc != DBA_OK;
         return rc;
     }
     json_t *row = json_loadb(v, len, DBA__BACKUP_JSON_FLAGS, NULL);

@@ -9,12 +9,90 @@
 
 #define VALIDATE_MAX_ERRORS 100 /* errors listed before "... and N more" */
 
+/* A set of key texts: the texts end to end in one arena, an open-addressed table of offsets
+   (a few bytes a key, not a JSON object's entry). */
+struct kset {
+    char *arena;   /* "key\0key\0..." */
+    size_t alen;   /* bytes used */
+    size_t acap;   /* allocated */
+    size_t *slot;  /* offset + 1 of a key, 0 empty */
+    size_t cap;    /* slots (a power of two) */
+    size_t n;      /* keys */
+};
+
+static size_t
+kset_hash(const char *k)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *k != '\0'; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+static bool
+kset_has(const struct kset *s, const char *k)
+{
+    if (s->cap == 0)
+        return false;
+    for (size_t i = kset_hash(k) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == 0)
+            return false;
+        if (strcmp(s->arena + s->slot[i] - 1, k) == 0)
+            return true;
+    }
+}
+
+static void
+kset_put(struct kset *s, const char *k)
+{
+    if (kset_has(s, k))
+        return;
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 1024;
+        size_t *ns = dba_xcalloc(ncap, sizeof(*ns));
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->slot[i] == 0)
+                continue;
+            size_t j = kset_hash(s->arena + s->slot[i] - 1) & (ncap - 1);
+            while (ns[j] != 0)
+                j = (j + 1) & (ncap - 1);
+            ns[j] = s->slot[i];
+        }
+        free(s->slot);
+        s->slot = ns;
+        s->cap = ncap;
+    }
+    size_t l = strlen(k) + 1;
+    if (s->alen + l > s->acap) {
+        s->acap = (s->alen + l) * 2;
+        s->arena = dba_xrealloc(s->arena, s->acap);
+    }
+    memcpy(s->arena + s->alen, k, l);
+    size_t i = kset_hash(k) & (s->cap - 1);
+    while (s->slot[i] != 0)
+        i = (i + 1) & (s->cap - 1);
+    s->slot[i] = s->alen + 1;
+    s->alen += l;
+    s->n++;
+}
+
+/* True when a table of the schema names table i as its parent (its keys are looked up). */
+static bool
+is_parent(const struct dba_backup_schema *s, size_t i)
+{
+    for (size_t j = 0; j < s->n; j++)
+        if (s->tables[j].parent.table != NULL &&
+            strcmp(s->tables[j].parent.table, s->tables[i].name) == 0)
+            return true;
+    return false;
+}
+
 struct dba_backup_validator {
     const struct dba_backup_schema *s; /* borrowed */
     json_t *errors;                    /* array of strings */
     json_t *warnings;                  /* array of strings */
     json_t *seen;                      /* {table: row count} for tables present */
-    json_t *pks;                       /* {table: {pk: true}} for parent lookups */
+    struct kset *pks;                  /* per schema table: keys of the tables that are parents */
     bool has_meta;                     /* metadata seen */
     size_t n_errors;                   /* errors including those not listed */
 };
@@ -49,7 +127,7 @@ dba_backup_validator_new(const struct dba_backup_schema *s)
     v->errors = json_array();
     v->warnings = json_array();
     v->seen = json_object();
-    v->pks = json_object();
+    v->pks = dba_xcalloc(s->n + 1, sizeof(*v->pks));
     return v;
 }
 
@@ -61,7 +139,11 @@ dba_backup_validator_free(struct dba_backup_validator *v)
     json_decref(v->errors);
     json_decref(v->warnings);
     json_decref(v->seen);
-    json_decref(v->pks);
+    for (size_t i = 0; i < v->s->n; i++) {
+        free(v->pks[i].arena);
+        free(v->pks[i].slot);
+    }
+    free(v->pks);
     free(v);
 }
 
@@ -120,22 +202,56 @@ row_key(const json_t *row, const char *raw, size_t len, const char *field)
     return k != NULL ? dba_xstrdup(k) : NULL;
 }
 
-static void
-row_check_parent(struct dba_backup_validator *v, const struct dba_backup_table *t,
-                 const json_t *row, const char *raw, size_t len)
+/* The members a validation reads: the pk, the slug and the parent field. */
+struct vfields {
+    const char *name[3]; /* pk, slug, parent field (NULL: none) */
+    const char *v[3];    /* their bytes, NULL when absent */
+    size_t len[3];       /* their lengths */
+};
+
+static int
+vf_member(void *arg, const char *key, const char *v, size_t len)
 {
-    if (t->parent.table == NULL || dba_backup_schema_find(v->s, t->parent.table) < 0)
-        return;
-    char *k = row_key(row, raw, len, t->parent.field);
-    if (k != NULL && json_object_get(json_object_get(v->pks, t->parent.table), k) == NULL &&
-        json_array_size(v->warnings) < VALIDATE_MAX_ERRORS) {
-        char *l = row_key(row, raw, len, t->slug);
+    struct vfields *f = arg;
+    for (int i = 0; i < 3; i++) {
+        if (f->name[i] != NULL && strcmp(key, f->name[i]) == 0) {
+            f->v[i] = v;
+            f->len[i] = len;
+        }
+    }
+    return DBA_OK;
+}
+
+static char *
+vf_text(const struct vfields *f, int i)
+{
+    return f->v[i] != NULL ? dba__backup_scalar_text(f->v[i], f->len[i]) : NULL;
+}
+
+/* The checks of one row: has_pk / has_slug tell whether the members are present, k is the
+   pk's text (NULL for null, objects, arrays), slug and parent the texts of those members. */
+static void
+validator_check(struct dba_backup_validator *v, int i, bool has_pk, char *k, bool has_slug,
+                char *slug, char *parent)
+{
+    const struct dba_backup_table *t = &v->s->tables[i];
+    bool empty = k == NULL || k[0] == '\0' || strcmp(k, "0") == 0;
+    if (!has_pk)
+        verr(v, json_sprintf("%s row missing '%s' field: %s", t->name, t->pk,
+                             slug != NULL ? slug : "unknown"));
+    else if (empty)
+        verr(v, json_sprintf("%s row has empty '%s': %s", t->name, t->pk,
+                             slug != NULL ? slug : "unknown"));
+    if (t->slug != NULL && !has_slug)
+        verr(v, json_sprintf("%s row missing '%s' field", t->name, t->slug));
+    int p = t->parent.table != NULL ? dba_backup_schema_find(v->s, t->parent.table) : -1;
+    if (p >= 0 && parent != NULL && !kset_has(&v->pks[p], parent) &&
+        json_array_size(v->warnings) < VALIDATE_MAX_ERRORS)
         json_array_append_new(v->warnings,
                               json_sprintf("Orphaned %s '%s': %s not in backup", t->name,
-                                           l != NULL ? l : "unknown", t->parent.field));
-        free(l);
-    }
-    free(k);
+                                           slug != NULL ? slug : "unknown", t->parent.field));
+    if (k != NULL && is_parent(v->s, (size_t)i))
+        kset_put(&v->pks[i], k);
 }
 
 static void
@@ -149,31 +265,33 @@ validator_row(struct dba_backup_validator *v, const char *table, const json_t *r
     if (i < 0)
         return;
     const struct dba_backup_table *t = &v->s->tables[i];
-    if (!json_is_object(row)) {
+    struct vfields f = { .name = { t->pk, t->slug, t->parent.table ? t->parent.field : NULL } };
+    bool object = row != NULL ? json_is_object(row)
+                              : len > 0 && raw[0] == '{' &&
+                                    dba__backup_scan(raw, len, true, vf_member, &f) == DBA_OK;
+    if (!object) {
         verr(v, json_sprintf("%s row is not an object", table));
         return;
     }
-    const json_t *pk = json_object_get(row, t->pk);
-    char *k = row_key(row, raw, len, t->pk);
-    char *l = pk == NULL || k == NULL || k[0] == '\0' || strcmp(k, "0") == 0
-                  ? row_key(row, raw, len, t->slug) : NULL;
-    if (pk == NULL)
-        verr(v, json_sprintf("%s row missing '%s' field: %s", table, t->pk,
-                             l != NULL ? l : "unknown"));
-    else if (k == NULL || k[0] == '\0' || strcmp(k, "0") == 0)
-        verr(v, json_sprintf("%s row has empty '%s': %s", table, t->pk,
-                             l != NULL ? l : "unknown"));
-    free(l);
-    if (t->slug != NULL && json_object_get(row, t->slug) == NULL)
-        verr(v, json_sprintf("%s row missing '%s' field", table, t->slug));
-    row_check_parent(v, t, row, raw, len);
-    if (k != NULL) {
-        json_t *set = json_object_get(v->pks, table);
-        if (set == NULL)
-            json_object_set_new(v->pks, table, set = json_object());
-        json_object_set_new(set, k, json_true());
+    char *k, *slug, *parent;
+    bool has_pk, has_slug;
+    if (row == NULL) {
+        has_pk = f.v[0] != NULL;
+        has_slug = f.v[1] != NULL;
+        k = vf_text(&f, 0);
+        slug = vf_text(&f, 1);
+        parent = vf_text(&f, 2);
+    } else {
+        has_pk = json_object_get(row, t->pk) != NULL;
+        has_slug = t->slug != NULL && json_object_get(row, t->slug) != NULL;
+        k = row_key(row, raw, len, t->pk);
+        slug = row_key(row, raw, len, t->slug);
+        parent = t->parent.table != NULL ? row_key(row, raw, len, t->parent.field) : NULL;
     }
+    validator_check(v, i, has_pk, k, has_slug, slug, parent);
     free(k);
+    free(slug);
+    free(parent);
 }
 
 void
@@ -223,16 +341,6 @@ dba__backup_is_jsonl(const char *path)
 }
 
 
-char *
-dba__backup_read_file(const char *path, size_t *len, struct dba_err *err)
-{
-    char *text = dba_file_read(path, len);
-
-    if (text == NULL)
-        dba_err_set(err, DBA_EIO, 400, DBA_BACKUP_CODE, "Backup file not found: %s", path);
-    return text;
-}
-
 /* One jsonl line: the metadata line, or {"table": T, "row": {...}}. */
 struct jl_line {
     char table[256];   /* "table" member */
@@ -275,7 +383,7 @@ jl_line(const char *line, size_t n, long no, const struct dba__backup_walk *cbs,
         return DBA_OK;
     }
     if (l.row == NULL || l.table[0] == '\0' ||
-        (cbs->raw_only ? l.row[0] != '{'
+        (cbs->raw_only ? l.row[0] != '{' && !cbs->raw_any
                        : (row = json_loadb(l.row, l.len, DBA__BACKUP_JSON_FLAGS, NULL)) == NULL))
         return dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                            "line %ld is not a {\"table\", \"row\"} object", no);
@@ -333,7 +441,9 @@ vrow(void *arg, const char *table, json_t *row, const char *raw, size_t len)
     return DBA_OK;
 }
 
-static const struct dba__backup_walk vwalk = { vmeta, vtable, vrow, false };
+/* rows are not parsed: their members are read from their text (a third of the CPU of a
+   restore went into parsing each row for the validation) */
+static const struct dba__backup_walk vwalk = { vmeta, vtable, vrow, true, true };
 
 json_t *
 dba_backup_validate_text(const struct dba_backup_schema *s, const char *text, size_t len)
@@ -362,7 +472,7 @@ dba_backup_validate_file(const struct dba_backup_schema *s, const char *path)
         char *text = dba__backup_read_file(path, &len, &err);
         if (text == NULL || dba__backup_walk_text(text, len, s, &vwalk, v, &err) != DBA_OK)
             dba_backup_validator_error(v, err.msg);
-        free(text);
+        dba_backup_text_free(text);
     }
     json_t *res = dba_backup_validator_finish(v);
     dba_backup_validator_free(v);
@@ -421,7 +531,7 @@ dba_backup_file_check(const char *path, struct dba_err *err)
     if (text == NULL)
         return DBA_EIO;
     int rc = dba__backup_scan(text, len, true, check_member, NULL);
-    free(text);
+    dba_backup_text_free(text);
     if (rc != DBA_OK)
         return dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                            "Invalid JSON: %s is not a well-formed backup (a JSON object, or "

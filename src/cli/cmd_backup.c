@@ -391,7 +391,7 @@ bk_validate_cmd(struct dba_cli *c, const char *path)
         bk_print_list("Warnings:", json_object_get(v, "warnings"));
     }
     json_decref(v);
-    free(text);
+    dba_backup_text_free(text);
     dba_backup_schema_free(s);
     return ok ? DBA_EXIT_OK : DBA_EXIT_FAIL;
 }
@@ -482,7 +482,7 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
         json_decref(v);
         bk_progress_end(&prog);
     }
-    free(text);
+    dba_backup_text_free(text);
     dba_backup_schema_free(s);
     return rep;
 }

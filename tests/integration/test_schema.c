@@ -259,7 +259,7 @@ Test(schema, confirmed_fix_applies_keeps_every_row_and_reloads)
     json_decref(v);
     dba_backup_schema_free(bs);
     json_decref(meta);
-    free(text);
+    dba_backup_text_free(text);
     unlink(backup);
     dbat_resp_free(r);
     char *now = dbat_sql(rows_sql);
