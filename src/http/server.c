@@ -149,6 +149,11 @@ worker_main(void *arg)
     int64_t next_tick = dba_now_ms() + WORKER_TICK_MS;
     bool quiesced = false;
 
+    /* A first snapshot now: /metrics and /pool scraped before the first tick show the pool's
+       size, not zeros. */
+    pthread_mutex_lock(&w->stats_lock);
+    dba_db_pool_stats_get(w->pool, &w->stats_snap);
+    pthread_mutex_unlock(&w->stats_lock);
     while (true) {
         dba_loop_run_once(w->loop, worker_timeout(w));
         int64_t now = dba_now_ms();
