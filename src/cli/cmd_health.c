@@ -102,7 +102,7 @@ dba_cli_health(struct dba_cli *c)
     int timeout_s = 5;
 
     snprintf(port, sizeof(port), "%d", s->port);
-    for (int i = 0; i < c->argc; i++) {
+    for (int i = 0; i < c->argc; i += 2) { /* every option takes a value */
         const char *a = c->argv[i];
         const char *v = i + 1 < c->argc ? c->argv[i + 1] : NULL;
         char *end = NULL;
@@ -130,7 +130,6 @@ dba_cli_health(struct dba_cli *c)
                     a);
             return DBA_EXIT_USAGE;
         }
-        i++;
     }
     if (strcmp(port, "0") == 0) {
         fprintf(stderr, "db-adapter health: server.port is 0 (any free port): give --port\n");
