@@ -451,6 +451,29 @@ ref_joined(const struct restore *rs, const struct rs_table *rt, const struct dba
     return *tab != rt->idx;
 }
 
+/* The end of the staged row's key as jsonb and its matching columns as text:
+   "_r"."<pk>") AS pkv, "_r"."<slug>"::text AS mslug, ... AS mu, ... AS mp (NULL::text each
+   without a slug). */
+static void
+put_match_cols(struct dba_buf *b, const struct rs_table *rt, const struct dba_backup_table *t)
+{
+    put_col(b, "_r", rt->pkc->name);
+    dba_buf_puts(b, ") AS pkv, ");
+    const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
+    const char *mcols[3] = { t->slug, t->user_field, t->parent.table ? t->parent.field : NULL };
+    for (int k = 0; k < 3; k++) {
+        const struct dba_column *c = slug != NULL && mcols[k] != NULL
+                                         ? dba_catalog_column_find(rt->st, mcols[k]) : NULL;
+        if (c != NULL) {
+            put_col(b, "_r", c->name);
+            dba_buf_puts(b, "::text");
+        } else {
+            dba_buf_puts(b, "NULL::text");
+        }
+        dba_buf_puts(b, k == 0 ? " AS mslug, " : k == 1 ? " AS mu, " : " AS mp, ");
+    }
+}
+
 /* Statement A: the batch ($1, a JSON array; $2 the first row's index; $3 the user id) into the
    staging table, references rewritten, existing rows found, new keys planned. */
 static void
@@ -471,21 +494,7 @@ sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_c
                           "BY x.ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
     dba_buf_puts(b, " END FROM (SELECT s.ord, s.idx, s.old, s.orphan, s.r, f.pk AS found, "
                     "f.same, to_jsonb(");
-    put_col(b, "_r", rt->pkc->name);
-    dba_buf_puts(b, ") AS pkv, ");
-    const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
-    const char *mcols[3] = { t->slug, t->user_field, t->parent.table ? t->parent.field : NULL };
-    for (int k = 0; k < 3; k++) {
-        const struct dba_column *c = slug != NULL && mcols[k] != NULL
-                                         ? dba_catalog_column_find(rt->st, mcols[k]) : NULL;
-        if (c != NULL) {
-            put_col(b, "_r", c->name);
-            dba_buf_puts(b, "::text");
-        } else {
-            dba_buf_puts(b, "NULL::text");
-        }
-        dba_buf_puts(b, k == 0 ? " AS mslug, " : k == 1 ? " AS mu, " : " AS mp, ");
-    }
+    put_match_cols(b, rt, t);
     dba_buf_puts(b, "NOT s.orphan AND f.pk IS NULL AS ins FROM (SELECT e.ord, "
                     "$2::bigint + e.ord - 1 AS idx, ");
     put_key(b, "e", t->pk);
@@ -1033,21 +1042,7 @@ sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, " END FROM (SELECT _r.dba_rs_ord AS ord, $1::bigint + _r.dba_rs_ord - 1 AS "
                     "idx, _r.dba_rs_old AS old, _r.dba_rs_orphan AS orphan, _r.dba_rs_refs AS r, "
                     "f.pk AS found, f.same, to_jsonb(");
-    put_col(b, "_r", rt->pkc->name);
-    dba_buf_puts(b, ") AS pkv, ");
-    const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
-    const char *mcols[3] = { t->slug, t->user_field, t->parent.table ? t->parent.field : NULL };
-    for (int k = 0; k < 3; k++) {
-        const struct dba_column *c = slug != NULL && mcols[k] != NULL
-                                         ? dba_catalog_column_find(rt->st, mcols[k]) : NULL;
-        if (c != NULL) {
-            put_col(b, "_r", c->name);
-            dba_buf_puts(b, "::text");
-        } else {
-            dba_buf_puts(b, "NULL::text");
-        }
-        dba_buf_puts(b, k == 0 ? " AS mslug, " : k == 1 ? " AS mu, " : " AS mp, ");
-    }
+    put_match_cols(b, rt, t);
     dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS ins FROM (SELECT i.dba_rs_ord, "
                     "i.dba_rs_old, ");
     if (t->parent.table != NULL)
