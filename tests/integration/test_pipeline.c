@@ -526,12 +526,14 @@ relay_stop(void)
     rmdir(relay.dir);
 }
 
-TestSuite(round_trips, .init = relay_start, .fini = relay_stop);
+/* Each test names its own init: Criterion runs a suite's .init AND a test's .init, and two relay
+   starts would reset the relay under its running thread. */
+TestSuite(round_trips, .fini = relay_stop);
 
 /* Every kind of request - a plain read, a read with a setting, writes in BEGIN ... COMMIT, a
    rollback with SET CONSTRAINTS - costs exactly one turn between the gateway and PostgreSQL,
    including the first time a statement is prepared on the connection. */
-Test(round_trips, one_turn_per_request)
+Test(round_trips, one_turn_per_request, .init = relay_start)
 {
     static const struct {
         const char *method, *path, *prefer, *body;
@@ -586,7 +588,7 @@ relay_warm_up(void)
 
 /* A direct profile (prepared_statements = true, the default) sends statement_timeout as a
    startup option, so a plain read stays one statement on the wire. */
-Test(round_trips, direct_plain_read_is_one_statement)
+Test(round_trips, direct_plain_read_is_one_statement, .init = relay_start)
 {
     relay_warm_up();
     cr_expect(atomic_load(&relay.startup_timeout), "no statement_timeout in the startup packet");
