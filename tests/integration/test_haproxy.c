@@ -35,10 +35,23 @@ hap_setup(void)
     curl_global_init(CURL_GLOBAL_ALL);
 }
 
+/* Every process spawn_serve started, so the teardown can stop any still running (an assertion
+   that ends a test early must not leave a server holding the suite's ports for the next tree). */
+static pid_t spawned[16];
+static int n_spawned;
+
 static void
 hap_teardown(void)
 {
     char cmd[128];
+    for (int i = 0; i < n_spawned; i++) {
+        /* still our unreaped child (0: running), never a pid already reaped and reused */
+        if (waitpid(spawned[i], NULL, WNOHANG) == 0) {
+            kill(spawned[i], SIGKILL);
+            waitpid(spawned[i], NULL, 0);
+        }
+    }
+    n_spawned = 0;
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
     curl_global_cleanup();
@@ -87,6 +100,8 @@ spawn_serve(const char *name)
         execl(bin, bin, "serve", "--config", conf, (char *)NULL);
         _exit(98);
     }
+    if (n_spawned < (int)(sizeof(spawned) / sizeof(spawned[0])))
+        spawned[n_spawned++] = pid;
     return pid;
 }
 
