@@ -65,8 +65,9 @@ struct dba_db_pool_opts {
 
 /* Figures for /pool and /metrics. */
 struct dba_db_pool_stats {
-    int size;          /* configured maximum */
-    int open;          /* connected or connecting */
+    int size;          /* configured maximum (the new one at once after dba_db_pool_resize) */
+    int open;          /* connected or connecting (above size for a while after a shrink, until
+                          the busy connections beyond it are released) */
     int idle;          /* connected, free */
     int busy;          /* running a job */
     int waiting;       /* jobs queued */
@@ -94,6 +95,11 @@ void dba_db_pool_free(struct dba_db_pool *p);
    later with dba_db_pool_free. */
 void dba_db_pool_close(struct dba_db_pool *p);
 void dba_db_pool_stats_get(const struct dba_db_pool *p, struct dba_db_pool_stats *out);
+/* Changes the pool's size (at least 1) and, when queue_limit >= 0, its queue limit, on its loop's
+   thread. Growing adds slots, opened as jobs wait; shrinking closes idle connections (and ones
+   still connecting) now and each busy or held one beyond the new size when it is released: a
+   running query is never cut. Returns the previous size. */
+int dba_db_pool_resize(struct dba_db_pool *p, int size, int queue_limit);
 /* Cuts jobs past their deadline and retries connects; call about every 100 ms. */
 void dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms);
 /* True when a connection is up or the last connect attempt succeeded. */

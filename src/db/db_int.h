@@ -42,7 +42,7 @@ struct db_stmt_entry {
 
 struct db_conn {
     struct dba_db_pool *pool;    /* owner */
-    int id;                      /* slot number, for logs */
+    int id;                      /* slot number, for logs (never reused by a later slot) */
     enum db_conn_state state;    /* see enum; set only by conn_set_state */
     struct db_conn *prev, *next; /* links in pool->conn_lists[state] */
     PGconn *pg;                  /* NULL when CLOSED */
@@ -94,9 +94,14 @@ struct dba_db_job {
 struct dba_db_pool {
     struct dba_loop *loop;       /* the worker's loop */
     struct dba_db_pool_opts opts; /* copy; name and conninfo owned */
-    struct db_conn *conns;       /* opts.size slots */
-    struct db_conn *conn_lists[DB_CONN_N_STATES]; /* connections by state (doubly linked) */
-    int n_conns[DB_CONN_N_STATES]; /* list lengths; they sum to opts.size */
+    struct db_conn *conn_lists[DB_CONN_N_STATES]; /* connections by state (doubly linked; each
+                                    slot its own allocation, so the pool can grow and shrink) */
+    int n_conns[DB_CONN_N_STATES]; /* list lengths; they sum to n_slots */
+    int n_slots;                 /* slots in the lists: opts.size, more after a shrink until the
+                                    busy connections beyond the new size are released */
+    int next_id;                 /* id of the next slot, for logs */
+    struct db_conn *retired;     /* slots taken out by a shrink, freed by the next tick (outside
+                                    the loop's dispatch, where an event may still name them) */
     struct dba_db_job *q_head;   /* waiting jobs, FIFO */
     struct dba_db_job *q_tail;   /* last waiting job */
     int n_waiting;               /* queue length */

@@ -32,6 +32,12 @@
  *   "how many are open" are list heads and counters, not scans.
  * - Errors carry the engine's kind (enum dba_db_err_kind), never an HTTP status: http/ maps them.
  * - Round trips are counted: one per PQpipelineSync (stats.round_trips), next to jobs completed.
+ * - Resizing (dba_db_pool_resize, a SIGHUP on the owning loop): each slot is its own allocation
+ *   on the per-state lists, so growing adds closed slots (opened as jobs wait, as always) and
+ *   shrinking takes out closed, idle and connecting slots at once and each busy or held one beyond
+ *   the new size when it is released (pool_retire_if_over): a running query is never cut. A slot
+ *   taken out is freed by the next tick, outside the loop's dispatch, where an event of the same
+ *   epoll batch may still point at it.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -56,6 +62,8 @@ static void conn_on_io(void *arg, uint32_t events);
 static void pool_pump(struct dba_db_pool *p);
 static bool pool_resolve_due(const struct dba_db_pool *p);
 static void pool_resolve_start(struct dba_db_pool *p);
+static bool pool_retire_if_over(struct db_conn *c);
+static void pool_trim(struct dba_db_pool *p);
 
 /* The one place a connection changes state: it leaves its list for the new state's list, and the
    invariants of enum db_conn_state are checked. */
@@ -85,7 +93,7 @@ conn_set_state(struct db_conn *c, enum db_conn_state s)
 
     DBA_ASSERT(p->n_conns[old] >= 0);
     DBA_ASSERT(p->n_conns[DB_CONN_CLOSED] + p->n_conns[DB_CONN_CONNECTING] +
-               p->n_conns[DB_CONN_IDLE] + p->n_conns[DB_CONN_BUSY] == p->opts.size);
+               p->n_conns[DB_CONN_IDLE] + p->n_conns[DB_CONN_BUSY] == p->n_slots);
     DBA_ASSERT((s == DB_CONN_BUSY) == (c->job != NULL || c->held != NULL));
     DBA_ASSERT((s == DB_CONN_CLOSED) == (c->pg == NULL));
     DBA_ASSERT(s != DB_CONN_BUSY || c->job->conn == c);
@@ -329,6 +337,8 @@ conn_connected(struct db_conn *c)
         return;
     }
     conn_set_state(c, DB_CONN_IDLE);
+    if (pool_retire_if_over(c))
+        return;
     conn_dispatch(c);
 }
 
@@ -498,6 +508,8 @@ conn_job_done(struct db_conn *c)
         return;
     }
     conn_set_state(c, DB_CONN_IDLE);
+    if (pool_retire_if_over(c))
+        return; /* a shrink: this one goes now that its job is over */
     conn_dispatch(c);
 }
 
@@ -578,10 +590,11 @@ pool_pump(struct dba_db_pool *p)
 {
     struct db_conn *c;
 
+    pool_trim(p);
     while (p->q_head != NULL && (c = pool_find(p, DB_CONN_IDLE)) != NULL)
         conn_dispatch(c);
     int connecting = pool_count(p, DB_CONN_CONNECTING);
-    int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
+    int open = p->n_slots - pool_count(p, DB_CONN_CLOSED);
     if (p->q_head != NULL && connecting < p->n_waiting && open < p->opts.size &&
         dba_now_ms() >= p->next_connect_ms) {
         if (p->resolving != NULL)
@@ -782,6 +795,107 @@ pool_parse_host(struct dba_db_pool *p)
     PQconninfoFree(opts);
 }
 
+/* Adds n closed slots (their connections open as jobs wait). */
+static void
+pool_add_slots(struct dba_db_pool *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct db_conn *c = dba_xcalloc(1, sizeof(*c));
+        c->pool = p;
+        c->id = p->next_id++;
+        c->io.fd = -1;
+        c->state = DB_CONN_CLOSED;
+        /* appended, so slot 0 stays first on the list */
+        struct db_conn **pp = &p->conn_lists[DB_CONN_CLOSED];
+        struct db_conn *last = NULL;
+        while (*pp != NULL) {
+            last = *pp;
+            pp = &last->next;
+        }
+        c->prev = last;
+        *pp = c;
+        p->n_conns[DB_CONN_CLOSED]++;
+        p->n_slots++;
+    }
+}
+
+/* Takes slot c (no job, not held) out of the pool: its connection closes now, the slot is freed
+   by the next tick. */
+static void
+pool_retire(struct db_conn *c)
+{
+    struct dba_db_pool *p = c->pool;
+
+    DBA_ASSERT(c->job == NULL && c->held == NULL);
+    conn_close(c);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        p->conn_lists[DB_CONN_CLOSED] = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    p->n_conns[DB_CONN_CLOSED]--;
+    p->n_slots--;
+    c->prev = NULL;
+    c->next = p->retired;
+    p->retired = c;
+}
+
+/* After a shrink: c, just released (idle), goes when the pool is still over its size. */
+static bool
+pool_retire_if_over(struct db_conn *c)
+{
+    struct dba_db_pool *p = c->pool;
+
+    if (p->n_slots <= p->opts.size)
+        return false;
+    dba_log(DBA_LOG_DEBUG, "pool %s conn %d: closed on release (pool size %d)", p->opts.name, c->id,
+            p->opts.size);
+    pool_retire(c);
+    return true;
+}
+
+/* Over the size after a shrink: take out closed slots, then idle connections, then connections
+   still being opened (none runs a query); busy and held ones go when released. */
+static void
+pool_trim(struct dba_db_pool *p)
+{
+    static const enum db_conn_state order[] = { DB_CONN_CLOSED, DB_CONN_IDLE,
+                                                DB_CONN_CONNECTING };
+
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && p->n_slots > p->opts.size; i++)
+        while (p->n_slots > p->opts.size && p->conn_lists[order[i]] != NULL)
+            pool_retire(p->conn_lists[order[i]]);
+}
+
+static void
+pool_free_retired(struct dba_db_pool *p)
+{
+    while (p->retired != NULL) {
+        struct db_conn *c = p->retired;
+        p->retired = c->next;
+        free(c);
+    }
+}
+
+int
+dba_db_pool_resize(struct dba_db_pool *p, int size, int queue_limit)
+{
+    int old = p->opts.size;
+
+    if (size < 1)
+        size = 1;
+    if (queue_limit >= 0)
+        p->opts.queue_limit = queue_limit;
+    if (size == old || p->closed)
+        return old;
+    p->opts.size = size;
+    if (size > p->n_slots)
+        pool_add_slots(p, size - p->n_slots);
+    pool_pump(p); /* a shrink trims; a growth opens connections for jobs already waiting */
+    return old;
+}
+
 struct dba_db_pool *
 dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
 {
@@ -796,19 +910,7 @@ dba_db_pool_new(struct dba_loop *loop, const struct dba_db_pool_opts *o)
     pool_parse_host(p);
     p->resolve_io.fd = -1;
     p->healthy = true;
-    p->conns = dba_xcalloc((size_t)p->opts.size, sizeof(*p->conns));
-    for (int i = p->opts.size - 1; i >= 0; i--) { /* slot 0 ends up first on the list */
-        struct db_conn *c = &p->conns[i];
-        c->pool = p;
-        c->id = i;
-        c->io.fd = -1;
-        c->state = DB_CONN_CLOSED;
-        c->next = p->conn_lists[DB_CONN_CLOSED];
-        if (c->next != NULL)
-            c->next->prev = c;
-        p->conn_lists[DB_CONN_CLOSED] = c;
-    }
-    p->n_conns[DB_CONN_CLOSED] = p->opts.size;
+    pool_add_slots(p, p->opts.size);
     p->done_io.fd = -1;
     p->done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->done_efd < 0 ||
@@ -832,7 +934,12 @@ dba_db_pool_free(struct dba_db_pool *p)
     free(p->host);
     free(p->conn_hosts);
     free(p->conn_addrs);
-    free(p->conns);
+    while (p->conn_lists[DB_CONN_CLOSED] != NULL) { /* closed by dba_db_pool_close: all here */
+        struct db_conn *c = p->conn_lists[DB_CONN_CLOSED];
+        p->conn_lists[DB_CONN_CLOSED] = c->next;
+        free(c);
+    }
+    pool_free_retired(p);
     free((char *)(uintptr_t)p->opts.name);
     free((char *)(uintptr_t)p->opts.conninfo);
     free(p);
@@ -853,8 +960,15 @@ dba_db_pool_close(struct dba_db_pool *p)
     }
     p->q_tail = NULL;
     p->n_waiting = 0;
-    for (int i = 0; i < p->opts.size; i++) {
-        struct db_conn *c = &p->conns[i];
+    for (;;) {
+        /* Each turn closes one; a callback below may move others: look again at the lists. */
+        struct db_conn *c = p->conn_lists[DB_CONN_BUSY];
+        if (c == NULL)
+            c = p->conn_lists[DB_CONN_IDLE];
+        if (c == NULL)
+            c = p->conn_lists[DB_CONN_CONNECTING];
+        if (c == NULL)
+            break;
         struct dba_db_job *j = c->job;
         c->job = NULL;
         if (c->held != NULL) { /* its holder finds it lost */
@@ -878,7 +992,7 @@ dba_db_pool_stats_get(const struct dba_db_pool *p, struct dba_db_pool_stats *out
     out->size = p->opts.size;
     out->idle = pool_count(p, DB_CONN_IDLE);
     out->busy = pool_count(p, DB_CONN_BUSY);
-    out->open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
+    out->open = p->n_slots - pool_count(p, DB_CONN_CLOSED);
     out->waiting = p->n_waiting;
     out->healthy = p->healthy;
     out->replay_lsn = p->replay_lsn;
@@ -966,6 +1080,7 @@ dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms)
 {
     struct dba_err err;
 
+    pool_free_retired(p); /* outside the loop's dispatch: no event can name them any more */
     db_err(&err, DBA_ETIMEOUT, DBA_DB_ERR_QUEUE_DEADLINE, "timed out waiting for the database");
     for (struct dba_db_job **pp = &p->q_head; *pp != NULL;) {
         struct dba_db_job *j = *pp;
@@ -1008,7 +1123,7 @@ dba_db_pool_tick(struct dba_db_pool *p, int64_t now_ms)
 static int
 pool_admit(struct dba_db_pool *p, struct dba_err *err)
 {
-    int open = p->opts.size - pool_count(p, DB_CONN_CLOSED);
+    int open = p->n_slots - pool_count(p, DB_CONN_CLOSED);
 
     if (p->closed) {
         db_err(err, DBA_EIO, DBA_DB_ERR_SHUTDOWN, "server shutting down");
@@ -1121,6 +1236,8 @@ dba_db_held_release(struct dba_db_held *held)
         return;
     }
     conn_set_state(c, DB_CONN_IDLE);
+    if (pool_retire_if_over(c))
+        return;
     conn_dispatch(c);
 }
 

@@ -178,6 +178,7 @@ struct worker {
     unsigned live_gen;             /* generation of live */
     long live_users;               /* its requests pinning live */
     struct http_live_retired *retired; /* replaced snapshots its requests still pin */
+    unsigned pool_gen;             /* generation of the run-time settings its pools follow */
     struct dba__http_metrics *metrics; /* this worker's counters (metrics.c); it is their only
                                           writer */
 };
@@ -372,6 +373,13 @@ void dba__http_auth_stop(struct dba_http_server *s);
    first); unpin when the request is over. Worker thread only. */
 struct http_live *dba__http_live_pin(struct worker *w);
 void dba__http_live_unpin(struct worker *w, struct http_live *l);
+/* live.c, on the worker's loop (its wake and its tick): when a newer snapshot was published, its
+   pools (the profile's and the replicas') take the new pool_size share and queue_limit. */
+void dba__http_live_pool_apply(struct worker *w);
+/* The worker's share of a pool_size total (the remainder to the first workers; at least 1). */
+int dba__http_pool_share(const struct dba_http_server *s, int index, int total);
+/* server.queue_limit as the pools take it (0 = the default, 1024). */
+int dba__http_queue_limit(const struct dba_config *cfg);
 /* Table routes: the caller's identity. False with the refusal in *ret when a token was refused
    (401 PGRST301/PGRST303 with WWW-Authenticate: Bearer error="invalid_token") or when there is
    neither a token nor an anon_role (401 PGRST302). */

@@ -1,6 +1,9 @@
 /* live.c - the settings a SIGHUP changes while the server runs: server.cors_allowed_origins and
  * the active profile's auth rules (JWT keys, audience, role claim, anon role, pre_request, admin
- * roles), held in one immutable, reference-counted snapshot (struct http_live).
+ * roles), held in one immutable, reference-counted snapshot (struct http_live), and the pool
+ * sizes (the active profile's pool_size, server.queue_limit), which each worker applies to its
+ * own pools on its loop: reconfigure wakes every worker, dba__http_live_pool_apply sees the new
+ * generation and resizes (dba_db_pool_resize), so a pool is only ever touched by its thread.
  *
  * dba_http_server_reconfigure builds a new snapshot from a reloaded configuration, publishes it
  * under live_lock and bumps live_gen. A worker compares live_gen when a request arrives; when it
@@ -160,6 +163,70 @@ dba__http_live_unpin(struct worker *w, struct http_live *l)
 }
 
 int
+dba__http_pool_share(const struct dba_http_server *s, int index, int total)
+{
+    int per = total / s->n_workers + (index < total % s->n_workers);
+
+    return per > 0 ? per : 1;
+}
+
+int
+dba__http_queue_limit(const struct dba_config *cfg)
+{
+    return cfg->server.queue_limit > 0 ? cfg->server.queue_limit : 1024;
+}
+
+void
+dba__http_live_pool_apply(struct worker *w)
+{
+    struct dba_http_server *s = w->srv;
+
+    if (atomic_load_explicit(&s->live_gen, memory_order_acquire) == w->pool_gen)
+        return;
+    pthread_mutex_lock(&s->live_lock);
+    struct http_live *l = live_ref(s->live);
+    w->pool_gen = atomic_load(&s->live_gen);
+    pthread_mutex_unlock(&s->live_lock);
+    const struct dba_profile *p = dba_config_profile_get(l->cfg, s->active->name);
+    if (p != NULL) { /* reconfigure refuses a file without the active profile */
+        int per = dba__http_pool_share(s, w->index, p->pool_size);
+        int queue = dba__http_queue_limit(l->cfg);
+        dba_db_pool_resize(w->pool, per, queue);
+        for (int i = 0; i < w->n_replicas; i++)
+            dba_db_pool_resize(w->replicas[i], per, queue);
+        /* /metrics and /pool show the new size at once, not after the next tick */
+        pthread_mutex_lock(&w->stats_lock);
+        dba_db_pool_stats_get(w->pool, &w->stats_snap);
+        for (int i = 0; i < w->n_replicas; i++)
+            dba_db_pool_stats_get(w->replicas[i], &w->replica_snap[i]);
+        pthread_mutex_unlock(&w->stats_lock);
+    }
+    live_unref(l);
+}
+
+/* The log lines of a pool change: the totals across workers (each keeps at least one). */
+static void
+live_report_pool(const struct dba_http_server *s, const struct dba_config *old,
+                 const struct dba_config *n)
+{
+    const struct dba_profile *po = dba_config_profile_get(old, s->active->name);
+    const struct dba_profile *pn = dba_config_profile_get(n, s->active->name);
+
+    if (po != NULL && pn != NULL && po->pool_size != pn->pool_size) {
+        int eff = pn->pool_size < s->n_workers ? s->n_workers : pn->pool_size;
+        int was = po->pool_size < s->n_workers ? s->n_workers : po->pool_size;
+        const char *why = pn->pool_size < eff ? " (one connection per worker at least)"
+                          : eff < was ? " (idle connections close now, busy ones when released)"
+                                      : "";
+        dba_log(DBA_LOG_INFO, "reload: pool size %d -> %d for profile '%s'%s%s", was, eff,
+                s->active->name, pn->replicas.n > 0 ? " and each of its replicas" : "", why);
+    }
+    if (dba__http_queue_limit(old) != dba__http_queue_limit(n))
+        dba_log(DBA_LOG_INFO, "reload: queue limit %d -> %d for profile '%s' (per worker)",
+                dba__http_queue_limit(old), dba__http_queue_limit(n), s->active->name);
+}
+
+int
 dba_http_server_reconfigure(struct dba_http_server *s, struct dba_config *n, struct dba_err *err)
 {
     struct http_live *l = NULL;
@@ -172,6 +239,7 @@ dba_http_server_reconfigure(struct dba_http_server *s, struct dba_config *n, str
     /* Only this (the signal) thread publishes, so s->live is stable here. */
     if (dba_config_reload_report(s->cfg, s->live->cfg, n) == 0)
         dba_log(DBA_LOG_INFO, "reload: configuration unchanged");
+    live_report_pool(s, s->live->cfg, n);
     dba_http_access_log_set((int)n->server.access_log);
     pthread_mutex_lock(&s->live_lock);
     struct http_live *old = s->live;
@@ -179,6 +247,8 @@ dba_http_server_reconfigure(struct dba_http_server *s, struct dba_config *n, str
     unsigned gen = atomic_fetch_add_explicit(&s->live_gen, 1, memory_order_release) + 1;
     pthread_mutex_unlock(&s->live_lock);
     live_unref(old);
+    for (int i = 0; i < s->n_workers; i++) /* each resizes its own pools (pool_apply) */
+        dba_loop_wake(s->workers[i].loop);
     dba_log(DBA_LOG_INFO, "reload: run-time settings in effect (generation %u)", gen);
     return DBA_OK;
 }

@@ -73,6 +73,7 @@ worker_on_wake(void *arg)
 
     w->mhd_due = true;
     dba__http_tasks_collect(w);
+    dba__http_live_pool_apply(w); /* a SIGHUP wakes every worker */
 }
 
 static int
@@ -160,6 +161,7 @@ worker_main(void *arg)
         w->mhd_due = false;
         worker_run_mhd(w);
         if (now >= next_tick) {
+            dba__http_live_pool_apply(w); /* one atomic load when nothing was reloaded */
             dba_db_pool_tick(w->pool, now);
             dba__http_replicas_tick(w, now);
             dba__http_tasks_tick(w, now);
@@ -290,13 +292,12 @@ worker_init(struct worker *w, struct dba_http_server *s, int index, const char *
     dba_loop_set_wake_cb(w->loop, worker_on_wake, w);
     /* pool_size is the profile's total: split it, the remainder going to the first workers
        (n_workers <= pool_size, see dba_http_server_start, so each gets at least one). */
-    int per = s->active->pool_size / s->n_workers + (index < s->active->pool_size % s->n_workers);
     struct dba_db_pool_opts po = {
         .name = s->active->name,
         .conninfo = s->conninfo,
-        .size = per > 0 ? per : 1,
+        .size = dba__http_pool_share(s, index, s->active->pool_size),
         .prepared = s->active->prepared_statements,
-        .queue_limit = cfg->server.queue_limit > 0 ? cfg->server.queue_limit : 1024,
+        .queue_limit = dba__http_queue_limit(cfg),
     };
     dba__http_unit_pool_opts(s->active, &po);
     w->pool = dba_db_pool_new(w->loop, &po);

@@ -4,6 +4,7 @@
    environment. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,14 @@ static size_t
 collect(char *p, size_t sz, size_t n, void *ud)
 {
     dba_buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+static size_t
+collect_discard(char *p, size_t sz, size_t n, void *ud)
+{
+    DBA_UNUSED(p);
+    DBA_UNUSED(ud);
     return sz * n;
 }
 
@@ -517,7 +526,7 @@ expect_answers(int port, const char *auth, const char *origin, long want, const 
 /* SIGHUP applies server.cors_allowed_origins and the auth group at run time on every worker:
    the new origin is allowed and the old refused, a token signed with the new secret is accepted
    and one with the old refused (the JWT caches were cleared); the log names each change without
-   its value; pool_size still needs a restart. */
+   its value; pool_size is applied too (sighup_resizes_the_pool tests the pool itself). */
 Test(service, sighup_applies_cors_and_jwt_keys)
 {
     int port = free_port();
@@ -540,17 +549,16 @@ Test(service, sighup_applies_cors_and_jwt_keys)
     cr_expect(strstr(err, "reload: server.cors_allowed_origins changed (applied)") != NULL, "%s",
               err);
     cr_expect(strstr(err, "reload: auth.jwt_secret changed (applied)") != NULL, "%s", err);
-    cr_expect(strstr(err, "reload: profiles.test.pool_size changed; needs a restart") != NULL,
-              "%s", err);
+    cr_expect(strstr(err, "reload: profiles.test.pool_size changed (applied)") != NULL, "%s", err);
+    cr_expect(strstr(err, "reload: pool size 2 -> 3 for profile 'test'") != NULL, "%s", err);
     cr_expect(strstr(err, "reload-secret") == NULL, "a secret in the log: %s", err);
     free(err);
     expect_answers(port, tok_b, "https://new.example", 200, "https://new.example");
     expect_answers(port, tok_b, "https://old.example", 200, NULL);
     expect_answers(port, tok_a, "https://new.example", 401, "https://new.example");
 
-    /* The same file again: compared with what was applied, nothing changed at run time; the
-       pool size still differs from the running one. (A second later: the logger prints a line
-       repeated within a second once.) */
+    /* The same file again: compared with what was applied, nothing changed. (A second later:
+       the logger prints a line repeated within a second once.) */
     usleep(1100 * 1000);
     cr_assert_eq(kill(pid, SIGHUP), 0);
     cr_assert(wait_for("err", "run-time settings in effect (generation 2)"));
@@ -559,8 +567,8 @@ Test(service, sighup_applies_cors_and_jwt_keys)
     cr_assert(second != NULL);
     cr_expect(strstr(second, "reload: auth.jwt_secret changed") == NULL, "%s", second);
     cr_expect(strstr(second, "reload: server.cors_allowed_origins changed") == NULL, "%s", second);
-    cr_expect(strstr(second, "reload: profiles.test.pool_size changed; needs a restart") != NULL,
-              "%s", second);
+    cr_expect(strstr(second, "pool_size changed") == NULL, "%s", second);
+    cr_expect(strstr(second, "reload: configuration unchanged") != NULL, "%s", second);
     free(err);
 
     /* Keys that cannot be loaded (a JWKS file that is not there) keep everything as it runs. */
@@ -745,4 +753,187 @@ Test(service, zz_outage_logged_once_each_way)
     cr_expect(strstr(err, "-> 503") == NULL, "%s", err); /* the 503s: access log and debug */
     free(err);
     free_env(env);
+}
+
+/* Backends of the gateway's pools (application_name "db-adapter pool"; one server runs at a
+   time), with an extra condition (may be ""). */
+static long
+pool_backends(const char *extra)
+{
+    char sql[512];
+    PGconn *c = PQconnectdb(getenv("DBA_TEST_DATABASE_URL"));
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             "'db-adapter pool' AND pid <> pg_backend_pid() %s", extra);
+    PGresult *res = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+    long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(c);
+    return n;
+}
+
+/* Polls pool_backends(extra) until it is want; the last count. */
+static long
+wait_backends(const char *extra, long want)
+{
+    long n = -1;
+    for (int i = 0; i < 300 && (n = pool_backends(extra)) != want; i++)
+        usleep(50 * 1000);
+    return n;
+}
+
+/* Polls /metrics until it contains needle. */
+static bool
+wait_metric(int port, const char *needle)
+{
+    for (int i = 0; i < 200; i++) {
+        char *m = NULL;
+        bool hit = get(port, "/metrics", &m) == 200 && strstr(m, needle) != NULL;
+        free(m);
+        if (hit)
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+/* n PATCH /tables/svc_lockme?id=eq.1 at once, on their own thread: each waits for the row lock
+   the test holds (lock_row), so they stay busy until it lets go. */
+struct burst {
+    int port;
+    int n;
+    long codes[16];
+    pthread_t th;
+};
+
+static void *
+burst_main(void *arg)
+{
+    struct burst *b = arg;
+    CURLM *m = curl_multi_init();
+    CURL *h[16];
+    char url[128];
+    int running = 0;
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/tables/svc_lockme?id=eq.1", b->port);
+    for (int i = 0; i < b->n; i++) {
+        h[i] = curl_easy_init();
+        curl_easy_setopt(h[i], CURLOPT_URL, url);
+        curl_easy_setopt(h[i], CURLOPT_CUSTOMREQUEST, "PATCH");
+        curl_easy_setopt(h[i], CURLOPT_POSTFIELDS, "{\"n\": 1}");
+        curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, collect_discard);
+        curl_multi_add_handle(m, h[i]);
+    }
+    do {
+        curl_multi_perform(m, &running);
+        curl_multi_wait(m, NULL, 0, 50, NULL);
+    } while (running > 0);
+    for (int i = 0; i < b->n; i++) {
+        curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &b->codes[i]);
+        curl_multi_remove_handle(m, h[i]);
+        curl_easy_cleanup(h[i]);
+    }
+    curl_multi_cleanup(m);
+    curl_slist_free_all(hd);
+    return NULL;
+}
+
+/* A connection holding svc_lockme's row 1 locked (an open transaction); PQfinish lets go. */
+static PGconn *
+lock_row(void)
+{
+    PGconn *c = PQconnectdb(getenv("DBA_TEST_DATABASE_URL"));
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *res = PQexec(c, "BEGIN; SELECT 1 FROM svc_lockme WHERE id = 1 FOR UPDATE");
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+    PQclear(res);
+    return c;
+}
+
+static void
+write_pool_conf(const char *path, int port, int pool)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "server: { listen = \"127.0.0.1\"; port = %d; workers = 1; access_log = \"off\"; "
+               "queue_limit = 100; };\n"
+               "admin: { public_metrics = true; };\n"
+               "profiles: { test: { url = \"%s\"; pool_size = %d; }; };\n",
+            port, getenv("DBA_TEST_DATABASE_URL"), pool);
+    fclose(f);
+}
+
+#define LOCK_WAITING "AND wait_event_type = 'Lock' AND query LIKE '%svc_lockme%'"
+
+/* SIGHUP applies profiles.X.pool_size: growing lets more requests run at once than the old
+   size did and /metrics shows the new maximum; shrinking closes the idle connections at once and
+   a busy one only when its request ends (each request still succeeds). Requests are kept busy
+   by a row lock the test holds, so nothing depends on timing. */
+Test(service, sighup_resizes_the_pool)
+{
+    db_exec("DROP TABLE IF EXISTS public.svc_lockme; "
+            "CREATE TABLE public.svc_lockme (id int PRIMARY KEY, n int); "
+            "INSERT INTO public.svc_lockme VALUES (1, 0)");
+    int port = free_port();
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", dir);
+    cr_assert_eq(wait_backends("", 0), 0, "a pool of another server is still connected");
+    write_pool_conf(path, port, 2);
+    char *env[] = { envvar("DBA_SERVER_LOG_LEVEL", "debug"), NULL };
+    pid_t pid = spawn(env, serve_args, false);
+    wait_ready(port);
+    cr_expect(wait_metric(port, "\npgrst_db_pool_max 2\n"));
+
+    /* Grow 2 -> 6: six writes wait on the lock at once (two at most before). */
+    write_pool_conf(path, port, 6);
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    cr_assert(wait_for("err", "run-time settings in effect (generation 1)"));
+    char *err = slurp("err");
+    cr_expect(strstr(err, "reload: profiles.test.pool_size changed (applied)") != NULL, "%s", err);
+    cr_expect(strstr(err, "reload: pool size 2 -> 6 for profile 'test'") != NULL, "%s", err);
+    cr_expect(strstr(err, "needs a restart") == NULL, "%s", err);
+    free(err);
+    cr_expect(wait_metric(port, "\npgrst_db_pool_max 6\n"));
+    cr_expect(wait_metric(port, "dba_db_pool_connections{profile=\"test\",state=\"size\"} 6"));
+    PGconn *lk = lock_row();
+    struct burst b6 = { .port = port, .n = 6 };
+    cr_assert_eq(pthread_create(&b6.th, NULL, burst_main, &b6), 0);
+    cr_expect_eq(wait_backends(LOCK_WAITING, 6), 6, "six requests at once after growing to 6");
+    cr_expect(wait_metric(port, "\npgrst_db_pool_waiting 0\n"));
+    PQfinish(lk);
+    pthread_join(b6.th, NULL);
+    for (int i = 0; i < 6; i++)
+        cr_expect_eq(b6.codes[i], 204, "write %d", i);
+    cr_expect_eq(wait_backends("", 6), 6);
+
+    /* Shrink 6 -> 1 while two writes wait on the lock: the four idle connections close at once,
+       the two busy ones stay until their requests end, then one of them closes. */
+    lk = lock_row();
+    struct burst b2 = { .port = port, .n = 2 };
+    cr_assert_eq(pthread_create(&b2.th, NULL, burst_main, &b2), 0);
+    cr_expect_eq(wait_backends(LOCK_WAITING, 2), 2);
+    write_pool_conf(path, port, 1);
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    cr_assert(wait_for("err", "run-time settings in effect (generation 2)"));
+    cr_expect(wait_for("err", "reload: pool size 6 -> 1 for profile 'test'"));
+    cr_expect(wait_metric(port, "\npgrst_db_pool_max 1\n"));
+    cr_expect_eq(wait_backends("", 2), 2, "the idle connections were not closed");
+    cr_expect_eq(pool_backends(LOCK_WAITING), 2, "a running request was cut");
+    cr_expect(wait_metric(port, "dba_db_pool_connections{profile=\"test\",state=\"open\"} 2"));
+    PQfinish(lk);
+    pthread_join(b2.th, NULL);
+    cr_expect_eq(b2.codes[0], 204);
+    cr_expect_eq(b2.codes[1], 204);
+    cr_expect(wait_for("err", "closed on release (pool size 1)"));
+    cr_expect_eq(wait_backends("", 1), 1);
+    cr_expect(wait_metric(port, "dba_db_pool_connections{profile=\"test\",state=\"open\"} 1"));
+    /* Still serving, on the one connection left. */
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(get(port, "/tables/items?limit=1", NULL), 200);
+    cr_expect_eq(pool_backends(""), 1);
+    free_env(env);
+    db_exec("DROP TABLE public.svc_lockme");
 }
