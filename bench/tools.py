@@ -326,6 +326,7 @@ CASES = [
     (7, "GETSingleEmbed", "embed_one", 0.6),
     (8, "GETAllEmbed", "embed_all", 0.6),
     (9, "POST /rpc one row by key", "rpc_one", 0.6),
+    (11, "POST /transaction 3 ops", "tx3", 0.5),
 ]
 
 

@@ -3,7 +3,7 @@
 -- Configured by environment variables (wrk passes script arguments to the worker threads
 -- only, and done() runs in the main Lua state, so the environment is the one channel all
 -- states see):
---   BENCH_MODE     get_one | get_page | post | patch | embed_one | embed_all | rpc_one
+--   BENCH_MODE     get_one | get_page | post | patch | embed_one | embed_all | rpc_one | tx3
 --   BENCH_STATUS   the status every response must have (200, 201, 204)
 --   BENCH_LEN      the exact body length every response must have
 --   BENCH_RANGE    if set, the exact Content-Range header every response must have
@@ -36,11 +36,19 @@ local id_max = tonumber(os.getenv("BENCH_ID_MAX") or "100000")
 local page_max = tonumber(os.getenv("BENCH_PAGE_MAX") or "99900")
 
 local json_hdr = { ["Content-Type"] = "application/json", ["Prefer"] = "return=minimal" }
+local tx_hdr = { ["Content-Type"] = "application/json" }
+local tx_body = '{"operations":[' ..
+    '{"method":"POST","path":"/tables/bench_parent?select=id",' ..
+    '"headers":{"Prefer":"return=representation"},"body":{"name":"parent","n":0}},' ..
+    '{"method":"POST","path":"/tables/bench_child",' ..
+    '"body":{"parent_id":{"$ref":"0/0/id"},"note":"child"}},' ..
+    '{"method":"PATCH","path":"/tables/bench_parent?id=eq.${0/0/id}","body":{"n":1}}]}'
 local get_hdr = nil
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then
     get_hdr = { ["Authorization"] = "Bearer " .. token }
     json_hdr["Authorization"] = get_hdr["Authorization"]
+    tx_hdr["Authorization"] = get_hdr["Authorization"]
 end
 
 -- ---------------------------------------------------------------- main state
@@ -101,6 +109,10 @@ function request()
     elseif mode == "rpc_one" then
         return wrk.format("POST", "/tables/rpc/bench_get", { ["Content-Type"] = "application/json" },
             '{"p_id":' .. math.random(1, id_max) .. '}')
+    elseif mode == "tx3" then
+        -- POST /transaction: insert a parent, its child with a $ref to the parent's new key,
+        -- update the parent by that key (bench/schema.sql, case 11)
+        return wrk.format("POST", "/transaction", tx_hdr, tx_body)
     elseif mode == "patch" then
         return wrk.format("PATCH", "/tables/bench?id=eq." .. math.random(1, id_max), json_hdr,
             '{"score":500}')
