@@ -413,3 +413,98 @@ Test(engine, auxiliary_result_in_the_same_round_trip)
     cr_expect_str_eq(o.main, "");
     cr_expect_str_eq(o.aux, "-");
 }
+
+/* A held connection's handle, once its job answered. */
+struct held_outcome {
+    bool done;
+    struct dba_db_held *held;
+};
+
+static void
+on_held(void *arg, struct dba_db_held *held, struct pg_result **res, size_t n,
+        const struct dba_err *err)
+{
+    struct held_outcome *o = arg;
+
+    cr_expect(err == NULL, "%s", err ? err->msg : "");
+    for (size_t i = 0; i < n; i++)
+        dba_db_res_clear(res[i]);
+    o->held = held;
+    o->done = true;
+}
+
+/* dba_db_pool_resize: growing lets more jobs run at once; shrinking takes the idle connection
+   out at once and a held one only when it is released; the pool keeps working on what is left
+   (retired slots are freed by the tick: ASan sees any later use). */
+Test(engine, resize_grows_and_shrinks_without_cutting_a_held_connection)
+{
+    struct dba_db_pool_opts po = { .name = "rs", .conninfo = getenv("DBA_TEST_DATABASE_URL"),
+                                   .size = 1, .prepared = true, .queue_limit = 8 };
+    struct dba_db_pool *p = dba_db_pool_new(loop, &po);
+    struct dba_db_pool_stats st;
+    struct dba_err err;
+
+    cr_expect_eq(dba_db_pool_resize(p, 3, 16), 1);
+    dba_db_pool_stats_get(p, &st);
+    cr_expect_eq(st.size, 3);
+    /* Two held connections and a third job running beside them. */
+    const struct dba_db_stmt h[] = { { "SELECT 1", NULL, 0 } };
+    struct held_outcome h1 = { 0 }, h2 = { 0 };
+    cr_assert_eq(dba_db_query_held(p, NULL, h, 1, dba_now_ms() + 10000, on_held, &h1, NULL, &err),
+                 DBA_EAGAIN);
+    cr_assert_eq(dba_db_query_held(p, NULL, h, 1, dba_now_ms() + 10000, on_held, &h2, NULL, &err),
+                 DBA_EAGAIN);
+    const struct dba_db_stmt s[] = { { "SELECT pg_sleep(0.05)", NULL, 0 } };
+    struct outcome a = { 0 };
+    cr_assert_eq(dba_db_query(p, s, 1, 0, dba_now_ms() + 10000, on_result, &a, NULL, &err),
+                 DBA_EAGAIN);
+    for (int i = 0; i < 1000 && !(h1.done && h2.done && a.done); i++)
+        dba_loop_run_once(loop, 10);
+    cr_assert(h1.done && h2.done && a.done);
+    cr_assert(h1.held != NULL && h2.held != NULL);
+    dba_db_pool_stats_get(p, &st);
+    cr_expect(st.open == 3 && st.busy == 2 && st.idle == 1, "open %d busy %d idle %d", st.open,
+              st.busy, st.idle);
+
+    /* Shrink to 1: the idle one goes now, the held ones stay. */
+    cr_expect_eq(dba_db_pool_resize(p, 1, -1), 3);
+    dba_db_pool_tick(p, dba_now_ms());
+    dba_db_pool_stats_get(p, &st);
+    cr_expect(st.size == 1 && st.open == 2 && st.busy == 2 && st.idle == 0,
+              "size %d open %d busy %d idle %d", st.size, st.open, st.busy, st.idle);
+    /* A job now waits for a connection. */
+    struct outcome b = { 0 };
+    cr_assert_eq(dba_db_query(p, s, 1, 0, dba_now_ms() + 10000, on_result, &b, NULL, &err),
+                 DBA_EAGAIN);
+    dba_db_pool_stats_get(p, &st);
+    cr_expect_eq(st.waiting, 1);
+    /* The first release closes that connection (over the size); the second serves the job. */
+    dba_db_held_release(h1.held);
+    dba_db_pool_tick(p, dba_now_ms());
+    dba_db_pool_stats_get(p, &st);
+    cr_expect(st.open == 1 && st.busy == 1 && st.waiting == 1, "open %d busy %d waiting %d",
+              st.open, st.busy, st.waiting);
+    dba_db_held_release(h2.held);
+    for (int i = 0; i < 1000 && !b.done; i++)
+        dba_loop_run_once(loop, 10);
+    cr_expect(b.done && b.code[0] == '\0', "%s", b.code);
+    dba_db_pool_tick(p, dba_now_ms());
+    dba_db_pool_stats_get(p, &st);
+    cr_expect(st.open == 1 && st.idle == 1 && st.busy == 0, "open %d idle %d busy %d", st.open,
+              st.idle, st.busy);
+    cr_expect_eq(st.connects, 3, "no connection was opened again");
+    /* Grow again: a second job at once opens a second connection. */
+    dba_db_pool_resize(p, 2, -1);
+    struct outcome c = { 0 }, d = { 0 };
+    cr_assert_eq(dba_db_query(p, s, 1, 0, dba_now_ms() + 10000, on_result, &c, NULL, &err),
+                 DBA_EAGAIN);
+    cr_assert_eq(dba_db_query(p, s, 1, 0, dba_now_ms() + 10000, on_result, &d, NULL, &err),
+                 DBA_EAGAIN);
+    for (int i = 0; i < 1000 && !(c.done && d.done); i++)
+        dba_loop_run_once(loop, 10);
+    cr_expect(c.done && d.done);
+    dba_db_pool_stats_get(p, &st);
+    cr_expect(st.open == 2 && st.connects == 4, "open %d connects %llu", st.open,
+              (unsigned long long)st.connects);
+    dba_db_pool_free(p);
+}
