@@ -5,7 +5,8 @@
 
 #include "config/config_int.h"
 
-static const char *const backup_keys[] = { "tables", "dir", "user_id_env", NULL };
+static const char *const backup_keys[] = { "tables", "dir", "user_id_env", "max_restore_bytes",
+                                            NULL };
 static const char *const backup_table_keys[] = {
     "name", "pk", "slug", "slug_field", "user_field", "parent", "optional_refs", NULL,
 };
@@ -131,7 +132,8 @@ dba__config_backup_parse(struct dba_config *c, const config_setting_t *root, str
     if (g != NULL) {
         if (dba_config_keys_check(c, g, backup_keys, err) != DBA_OK
             || dba__config_read_string(c, g, "dir", &c->backup.dir, err) != DBA_OK
-            || dba__config_read_string(c, g, "user_id_env", &c->backup.user_id_env, err) != DBA_OK)
+            || dba__config_read_string(c, g, "user_id_env", &c->backup.user_id_env, err) != DBA_OK
+            || dba__config_read_scope(c, g, DBA_CFGS_BACKUP, c, err) != DBA_OK)
             return DBA_EINVAL;
         const char *u = c->backup.user_id_env != NULL && c->backup.user_id_env[0] != '\0'
                             ? getenv(c->backup.user_id_env) : NULL;

@@ -171,6 +171,9 @@ struct dba_config_backup {
     size_t n_tables;                        /* count */
     char *dir;                              /* backup.dir, or NULL */
     char *user_id_env;                      /* backup.user_id_env, or NULL */
+    int64_t max_restore_bytes;              /* backup.max_restore_bytes: POST /restore's body
+                                               cap (received and decompressed), 0 = that of
+                                               server.max_body_bytes */
     char *user_id;                          /* its value when set and non-empty at load: the
                                                default --user-id / user_id= (the flag or
                                                parameter wins), or NULL */

@@ -144,6 +144,8 @@ const struct dba__cfg_key dba__cfg_keys[] = {
       "backup directory" },
     { DBA_CFGS_BACKUP, "user_id_env", DBA_CFGT_STR, CFG(backup.user_id_env), 0, 0, NULL,
       DBA_CFGF_MANUAL, "environment variable holding the default --user-id / user_id=" },
+    { DBA_CFGS_BACKUP, "max_restore_bytes", DBA_CFGT_INT64, CFG(backup.max_restore_bytes), 0,
+      INT64_MAX, NULL, 0, "POST /restore body cap, decompressed (0 = server.max_body_bytes)" },
     { DBA_CFGS_SYNC, "tables", DBA_CFGT_STRV, CFG(sync.tables), 0, 0, NULL,
       DBA_CFGF_MANUAL | DBA_CFGF_EMPTY_OK, "tables sync copies" },
 };

@@ -116,6 +116,8 @@ struct req {
     bool path_has_nul;             /* the raw path holds %00 (MHD's decoded url is cut there) */
     struct dba_buf body;           /* request body */
     bool body_too_big;             /* body exceeded max_body_bytes */
+    struct http_spool *spool;      /* the body spooled to a file (spool.c), or NULL */
+    bool spool_decided;            /* spool.c has looked at the first chunk */
     struct dba_catalog *cache; /* reference held for the request, or NULL */
     struct http_live *live;        /* the run-time settings pinned for the request (live.c) */
     struct dba_db_job *job;        /* running job, or NULL */
@@ -494,6 +496,20 @@ enum MHD_Result dba__http_backup_get(struct req *r);
 enum MHD_Result dba__http_backup_validate(struct req *r);
 enum MHD_Result dba__http_restore(struct req *r);
 enum MHD_Result dba__http_sync(struct req *r);
+/* spool.c: the bodies of POST /restore and POST /backup/validate from an admin caller are not
+   gathered in r->body but written, as they arrive, to an unlinked temporary file (decompressed
+   when sent with Content-Encoding: gzip), bounded by server.max_body_bytes
+   (backup.max_restore_bytes for /restore) counted on the bytes received and on the bytes
+   decompressed. dba__http_spool_chunk takes chunk p[0..n) and returns true when r's body is
+   spooled (decided on its first chunk), false when it belongs in r->body. */
+bool dba__http_spool_chunk(struct req *r, const char *p, size_t n);
+/* At the end of a spooled body: true when it is whole; false with the refusal queued in *ret
+   (413 over the limit, 400 PGRST102 a corrupt gzip stream, 415 an unknown Content-Encoding, 500
+   the temporary file failed). */
+bool dba__http_spool_end(struct req *r, enum MHD_Result *ret);
+/* The spooled body's descriptor, handed to the caller (who closes it), or -1 when r's body was
+   not spooled. */
+int dba__http_spool_take(struct req *r);
 /* admin.c: true when the request carries the configured admin token
    (`Authorization: Bearer <token>`, compared in constant time). */
 bool dba__http_admin_token_ok(struct req *r);

@@ -359,6 +359,10 @@ req_step(struct req *r, const char *upload, size_t *upload_size)
         return MHD_YES;
     case REQ_READING:
         if (*upload_size > 0) {
+            if (dba__http_spool_chunk(r, upload, *upload_size)) {
+                *upload_size = 0;
+                return MHD_YES;
+            }
             size_t max = (size_t)r->w->srv->cfg->server.max_body_bytes;
             if (max > 0 && r->body.len + *upload_size > max)
                 r->body_too_big = true;
@@ -368,6 +372,9 @@ req_step(struct req *r, const char *upload, size_t *upload_size)
             return MHD_YES;
         }
         r->state = REQ_ANSWERED; /* unless the handler suspends (REQ_WAITING) */
+        enum MHD_Result ret;
+        if (!dba__http_spool_end(r, &ret))
+            return ret;
         if (r->body_too_big)
             return dba__http_error(r, 413, "DBA413", "request body too large", NULL,
                                    "Raise server.max_body_bytes or send fewer rows per request.");
