@@ -5,7 +5,7 @@
 #   scripts/deps.sh              the build/test set (compiler, cmake, -dev libraries, Criterion,
 #                                PostgreSQL 15, Node.js + npm unless `node` is already installed,
 #                                wrk, psql, curl, clang for the fuzz build, pgbouncer and
-#                                haproxy for the scale tests)
+#                                haproxy for the scale tests, PostGIS for the GeoJSON tests)
 #   scripts/deps.sh PKG...       the build/test set plus PKG...
 #   scripts/deps.sh --only PKG...   only PKG... (e.g. --only podman buildah debootstrap runc)
 #
@@ -21,6 +21,8 @@ BASE=(build-essential cmake pkg-config libmicrohttpd-dev libpq-dev libjansson-de
 BASE+=(pgbouncer haproxy)
 # scripts/test builds the libFuzzer target: clang and its sanitizer/fuzzer runtimes.
 BASE+=(clang libclang-rt-14-dev)
+# The GeoJSON tests (Accept: application/geo+json) and conformance cases 1616-1618: PostGIS 3.
+BASE+=(postgresql-15-postgis-3)
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2

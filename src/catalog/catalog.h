@@ -310,6 +310,8 @@ struct dba_catalog {
     size_t n_reprs;             /* count */
     struct dba_media_handler *media; /* media type handlers, in load order */
     size_t n_media;             /* count */
+    char *geojson;              /* PostGIS's ST_AsGeoJSON(record) (PostGIS 3+, any schema), quoted
+                                   "s"."st_asgeojson", for application/geo+json; NULL without */
     /* internal */
     _Atomic int refs;           /* reference count */
 };

@@ -387,7 +387,10 @@ dba_catalog_similarity(const char *a, const char *b)
 /* Domains named like a media type (or the any type, star slash star); aggregates over a relation's row type or anyelement
    returning one, and functions (not SETOF) returning one, in the exposed schemas. One row each:
    media type, content type, base type, aggregate schema and name (NULL for a function), target
-   schema and name (NULL for anyelement). */
+   schema and name (NULL for anyelement).
+   Last, at most one row with a NULL media type: the schema and name of PostGIS's
+   ST_AsGeoJSON(record) (PostGIS 3+; the function of extension postgis, in whatever schema it was
+   installed), which renders application/geo+json. */
 const char *const dba__catalog_sql_media =
     "WITH media AS (SELECT t.oid, lower(t.typname) AS mt,"
     "   CASE WHEN t.typname = '*/*' THEN 'application/octet-stream' ELSE t.typname END AS ct,"
@@ -408,12 +411,35 @@ const char *const dba__catalog_sql_media =
     " SELECT m.mt, m.ct, m.base::text, NULL, NULL, pn.nspname, p.proname"
     " FROM media m JOIN pg_proc p ON p.prorettype = m.oid"
     " JOIN pg_namespace pn ON pn.oid = p.pronamespace"
-    " WHERE pn.nspname = ANY($1::text[]) AND NOT p.proretset AND p.prokind = 'f'";
+    " WHERE pn.nspname = ANY($1::text[]) AND NOT p.proretset AND p.prokind = 'f'"
+    " UNION ALL"
+    " SELECT NULL, NULL, NULL, gn.nspname, g.proname, NULL, NULL"
+    " FROM pg_proc g JOIN pg_namespace gn ON gn.oid = g.pronamespace"
+    " JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = g.oid AND d.deptype = 'e'"
+    " JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'postgis'"
+    " WHERE g.proname = 'st_asgeojson' AND g.pronargs >= 1"
+    " AND g.proargtypes[0] = 'record'::regtype AND g.pronargs - g.pronargdefaults = 1";
 
 static char *
 media_opt(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? NULL : dba_xstrdup(PQgetvalue(r, row, col));
+}
+
+/* The quoted "schema"."name" of columns col and col + 1. */
+static char *
+media_qual(const PGresult *r, int row, int col)
+{
+    struct dba_buf q;
+    char *s;
+
+    dba_buf_init(&q);
+    dba_buf_put_ident(&q, PQgetvalue(r, row, col));
+    dba_buf_putc(&q, '.');
+    dba_buf_put_ident(&q, PQgetvalue(r, row, col + 1));
+    s = dba_xstrdup(q.data);
+    dba_buf_cleanup(&q);
+    return s;
 }
 
 void
@@ -424,21 +450,18 @@ dba__catalog_media_load(struct dba_catalog *c, const void *pgresult)
 
     c->media = dba_xcalloc((size_t)n + 1, sizeof(*c->media));
     for (int i = 0; i < n; i++) {
+        if (PQgetisnull(r, i, 0)) { /* PostGIS's ST_AsGeoJSON(record) */
+            if (c->geojson == NULL)
+                c->geojson = media_qual(r, i, 3);
+            continue;
+        }
         struct dba_media_handler *h = &c->media[c->n_media++];
 
         h->media_type = dba_xstrdup(PQgetvalue(r, i, 0));
         h->content_type = dba_xstrdup(PQgetvalue(r, i, 1));
         h->base = dba_xstrdup(PQgetvalue(r, i, 2));
-        if (!PQgetisnull(r, i, 3)) {
-            struct dba_buf q;
-
-            dba_buf_init(&q);
-            dba_buf_put_ident(&q, PQgetvalue(r, i, 3));
-            dba_buf_putc(&q, '.');
-            dba_buf_put_ident(&q, PQgetvalue(r, i, 4));
-            h->agg = dba_xstrdup(q.data);
-            dba_buf_cleanup(&q);
-        }
+        if (!PQgetisnull(r, i, 3))
+            h->agg = media_qual(r, i, 3);
         h->schema = media_opt(r, i, 5);
         h->name = media_opt(r, i, 6);
     }
@@ -458,6 +481,8 @@ dba__catalog_media_free(struct dba_catalog *c)
     free(c->media);
     c->media = NULL;
     c->n_media = 0;
+    free(c->geojson);
+    c->geojson = NULL;
 }
 
 static bool

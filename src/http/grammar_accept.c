@@ -71,6 +71,8 @@ acc_classify(const char *type)
         return DBA_MEDIA_JSON;
     if (ACC_IS("text/csv"))
         return DBA_MEDIA_CSV;
+    if (ACC_IS("application/geo+json"))
+        return DBA_MEDIA_GEOJSON;
     if (ACC_IS("application/vnd.pgrst.object+json") || ACC_IS("application/vnd.pgrst.object"))
         return stripped ? DBA_MEDIA_OBJECT_STRIPPED : DBA_MEDIA_OBJECT;
     if (ACC_IS("application/vnd.pgrst.array+json") || ACC_IS("application/vnd.pgrst.array"))

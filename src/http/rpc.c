@@ -567,6 +567,7 @@ dba__http_rpc_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
     if (custom && dba__http_media_negotiate(c, hin->accept, call->fn->schema, call->fn->name,
                                             true, &tc->q, err) != DBA_OK)
         return err->code;
+    tc->q.geojson = c->geojson;
     if (env->t_us != NULL)
         env->t_us[REQ_T_PARSED] = dba_now_us();
     tc->fn = call->fn;

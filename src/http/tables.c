@@ -47,6 +47,8 @@ media_type(enum dba_media m)
         return "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8";
     case DBA_MEDIA_CSV:
         return "text/csv; charset=utf-8";
+    case DBA_MEDIA_GEOJSON:
+        return "application/geo+json; charset=utf-8";
     case DBA_MEDIA_JSON:
         break;
     }
@@ -195,6 +197,7 @@ dba__http_tables_plan_env(const struct http_plan_env *env, struct tables_ctx *tc
         dba__http_media_negotiate(c, tc->media_accept, tc->t->schema, tc->t->name, false, q, err)
             != DBA_OK)
         return err->code;
+    q->geojson = c->geojson;
     if (env->t_us != NULL)
         env->t_us[REQ_T_PARSED] = dba_now_us();
     q->schema = env->schema;

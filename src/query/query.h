@@ -246,6 +246,7 @@ enum dba_media {
     DBA_MEDIA_CSV,           /* text/csv */
     DBA_MEDIA_ARRAY_STRIPPED,  /* application/vnd.pgrst.array+json;nulls=stripped */
     DBA_MEDIA_OBJECT_STRIPPED, /* application/vnd.pgrst.object+json;nulls=stripped */
+    DBA_MEDIA_GEOJSON,       /* application/geo+json: a FeatureCollection (PostGIS) */
 };
 
 enum dba_body_kind {
@@ -283,6 +284,10 @@ struct dba_query {
     enum dba_media media;           /* negotiated response type */
     const struct dba_media_handler *handler; /* a custom media type handler (catalog) decides the
                                        body instead (media stays JSON), or NULL */
+    const char *geojson;            /* application/geo+json: PostGIS's ST_AsGeoJSON(record), quoted
+                                       "s"."st_asgeojson" (dba_catalog.geojson); NULL without
+                                       PostGIS: the call is left unqualified and fails as in
+                                       PostgREST (42883) */
 
     enum dba_body_kind body_kind;   /* what the body is */
     const char *body;               /* JSON text of the body (NUL-terminated), or NULL */

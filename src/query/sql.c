@@ -143,6 +143,18 @@ body_handler(struct sql_ctx *c, struct dba_buf *b, const struct dba_media_handle
     dba_buf_puts(b, ")::text, '')");
 }
 
+/* GeoJSON: a FeatureCollection of PostGIS's ST_AsGeoJSON(record) of each row (its first
+ * geometry column is the feature's geometry, the other columns its properties; a row without one
+ * fails with PostGIS's 22023 "geometry column is missing"), as PostgREST renders it. */
+static void
+body_geojson(struct sql_ctx *c, struct dba_buf *b)
+{
+    dba_buf_puts(b, "json_build_object('type', 'FeatureCollection', 'features', "
+                    "coalesce(json_agg(");
+    dba_buf_puts(b, c->q->geojson ? c->q->geojson : "st_asgeojson");
+    dba_buf_puts(b, "(" SQL_ROW ")::json), '[]'))::text");
+}
+
 void
 dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
 {
@@ -169,6 +181,9 @@ dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
         break;
     case DBA_MEDIA_CSV:
         body_csv(b);
+        break;
+    case DBA_MEDIA_GEOJSON:
+        body_geojson(c, b);
         break;
     }
 }

@@ -149,7 +149,7 @@ call_single(struct sql_ctx *c, struct dba_buf *b, bool is_void)
                    c->q->prefer.count != DBA_COUNT_NONE ? "count(*)" : "NULL::bigint");
     if (is_void || head)
         dba_buf_puts(b, "''");
-    else if (c->q->handler) /* a custom media type handler: its body */
+    else if (c->q->handler || c->q->media == DBA_MEDIA_GEOJSON) /* a handler's body, GeoJSON */
         dba__sql_body(c, b);
     else
         dba_buf_puts(b, "coalesce((json_agg(" SQL_ROW "." CALL_SCALAR ")->0)::text, 'null')");
@@ -179,7 +179,7 @@ call_scalar_set(struct sql_ctx *c, struct dba_buf *b, long max_rows)
                        ? "(SELECT count(*) FROM " CALL_CTE ")" : "NULL::bigint");
     if (c->q->method == DBA_M_HEAD)
         dba_buf_puts(b, "''");
-    else if (c->q->handler)
+    else if (c->q->handler || c->q->media == DBA_MEDIA_GEOJSON)
         dba__sql_body(c, b);
     else if (c->q->media == DBA_MEDIA_OBJECT || c->q->media == DBA_MEDIA_OBJECT_STRIPPED)
         dba_buf_puts(b, "coalesce((json_agg(" SQL_ROW "." CALL_SCALAR ")->0)::text, 'null')");

@@ -185,6 +185,8 @@ Test(grammar_hdr, accept_single_types)
         { "application/vnd.pgrst.array;nulls=stripped", DBA_MEDIA_ARRAY_STRIPPED },
         { "application/vnd.pgrst.array+json", DBA_MEDIA_JSON },
         { "Application/JSON", DBA_MEDIA_JSON },
+        { "application/geo+json", DBA_MEDIA_GEOJSON },
+        { "application/geo+json;", DBA_MEDIA_GEOJSON },
     };
 
     for (size_t i = 0; i < DBA_ARRAY_LEN(cases); i++) {
@@ -211,6 +213,8 @@ Test(grammar_hdr, accept_lists_follow_order_q_and_specificity)
         { "text/csv;q=0.1, application/json", DBA_MEDIA_JSON },
         { "application/json, application/vnd.pgrst.object+json;nulls=stripped",
           DBA_MEDIA_OBJECT_STRIPPED },
+        { "text/csv;q=0.5, application/geo+json", DBA_MEDIA_GEOJSON },
+        { "application/json, application/geo+json", DBA_MEDIA_JSON },
     };
 
     for (size_t i = 0; i < DBA_ARRAY_LEN(cases); i++) {

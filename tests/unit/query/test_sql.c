@@ -815,6 +815,25 @@ Test(sql, media_csv)
     expect_sql(q, ITEMS, 0, READ_BODY(COL("name") FROM_ITEMS, CSV_BODY));
 }
 
+/* GeoJSON: PostGIS's ST_AsGeoJSON(record) of each row, qualified as the catalog found it, else
+   unqualified (it then fails in PostgreSQL as in PostgREST) */
+Test(sql, media_geojson)
+{
+    struct dba_query *q = mk_query(DBA_M_GET);
+
+    q->media = DBA_MEDIA_GEOJSON;
+    q->geojson = "\"gis\".\"st_asgeojson\"";
+    expect_sql(q, ITEMS, 0, READ_BODY(ITEMS_ALL FROM_ITEMS,
+                                      "json_build_object('type', 'FeatureCollection', 'features', "
+                                      "coalesce(json_agg(\"gis\".\"st_asgeojson\"(_t)::json), "
+                                      "'[]'))::text"));
+    dba_buf_cleanup(&S.text);
+    q->geojson = NULL;
+    expect_sql(q, ITEMS, 0, READ_BODY(ITEMS_ALL FROM_ITEMS,
+                                      "json_build_object('type', 'FeatureCollection', 'features', "
+                                      "coalesce(json_agg(st_asgeojson(_t)::json), '[]'))::text"));
+}
+
 /* ---- writes ---- */
 
 #define W_HEAD "WITH pgrst_source AS ("
