@@ -2,8 +2,12 @@
  * one unit in one round trip, tables.c's finish).
  *
  * Design notes.
- * - Arguments: POST takes a JSON object (an array: its first object), GET and HEAD the query
- *   string. On GET/HEAD a pair is an argument when its key is not reserved (select, columns,
+ * - Arguments: POST takes a JSON object (an array of objects with the same keys: its first
+ *   object), a form (application/x-www-form-urlencoded: every pair an argument, values as on
+ *   GET) or CSV (text/csv: the header names the arguments, the first row gives them); text/plain,
+ *   text/xml and application/octet-stream bodies only ever go whole to a single unnamed
+ *   parameter; any other Content-Type is 400 PGRST102 before the function is looked for
+ *   (PostgREST's payload rules). GET and HEAD take the query string. On GET/HEAD a pair is an argument when its key is not reserved (select, columns,
  *   on_conflict, [x.]order/limit/offset/and/or) and its value is not an operator expression
  *   (`id=gt.1` filters the result, `id=1` is an argument), as PostgREST reads it; a repeated key
  *   feeds a VARIADIC parameter, else the last value wins. Every other pair is handed to the
@@ -14,6 +18,10 @@
  *   or bytea (application/octet-stream) parameter gets the whole body. None: 404 PGRST202; more
  *   than one: 300 PGRST203. Names are only ever compared with the catalog's; values are bound.
  * - GET/HEAD run READ ONLY; POST too unless the function is VOLATILE.
+ * - Results are read like a relation's rows (sql_call.c); a scalar result is the relation named
+ *   after the function with the one column pgrst_scalar. Prefer: handling=strict,
+ *   max-affected=N: PGRST128 here for a function that does not return a set, PGRST124 from the
+ *   statement when the answer has more than N rows (so the function's writes roll back).
  * - RAISE SQLSTATE 'PGRST' gives the function full control of the error answer (status,
  *   headers, body), as in PostgREST; malformed MESSAGE/DETAIL JSON is 500 PGRST121. */
 #include <stdlib.h>
