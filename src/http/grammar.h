@@ -32,6 +32,13 @@ struct dba_http_req_in {
 DBA_MUSTCHECK int dba_http_grammar_parse(struct dba_arena *a, const struct dba_http_req_in *in,
                                          struct dba_query *q, struct dba_err *err);
 
+/* A text/csv body (PostgREST's rules: the header line names the keys, an empty field is "",
+   NULL is null) as the JSON text of its rows, an array of objects, in arena a. DBA_OK, or
+   DBA_EINVAL with err (400 PGRST102). */
+DBA_MUSTCHECK int dba_http_body_csv_json(struct dba_arena *a, const char *body, size_t len,
+                                         const char **json, size_t *json_len,
+                                         struct dba_err *err);
+
 /* Parses Prefer values into p (defaults first: max_affected -1). Unknown tokens are copied into
    a and listed in p->invalid; the handling=strict check is left to the caller. Never fails.
    Note: timezone= is stored unchecked; its validity needs the database's zone list. */

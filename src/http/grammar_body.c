@@ -408,6 +408,21 @@ body_csv(struct dba_arena *a, const struct dba_http_req_in *in, struct dba_query
     return rc;
 }
 
+int
+dba_http_body_csv_json(struct dba_arena *a, const char *body, size_t len, const char **json,
+                       size_t *json_len, struct dba_err *err)
+{
+    struct dba_http_req_in in = { .method = DBA_M_POST, .body = body, .body_len = len };
+    struct dba_query q;
+
+    memset(&q, 0, sizeof(q));
+    if (body_csv(a, &in, &q, err) != DBA_OK)
+        return err->code;
+    *json = q.body;
+    *json_len = q.body_len;
+    return DBA_OK;
+}
+
 /* application/x-www-form-urlencoded: one row whose values are all strings. */
 static int
 body_form(struct dba_arena *a, const struct dba_http_req_in *in, struct dba_query *q,

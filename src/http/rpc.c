@@ -2,8 +2,12 @@
  * one unit in one round trip, tables.c's finish).
  *
  * Design notes.
- * - Arguments: POST takes a JSON object (an array: its first object), GET and HEAD the query
- *   string. On GET/HEAD a pair is an argument when its key is not reserved (select, columns,
+ * - Arguments: POST takes a JSON object (an array of objects with the same keys: its first
+ *   object), a form (application/x-www-form-urlencoded: every pair an argument, values as on
+ *   GET) or CSV (text/csv: the header names the arguments, the first row gives them); text/plain,
+ *   text/xml and application/octet-stream bodies only ever go whole to a single unnamed
+ *   parameter; any other Content-Type is 400 PGRST102 before the function is looked for
+ *   (PostgREST's payload rules). GET and HEAD take the query string. On GET/HEAD a pair is an argument when its key is not reserved (select, columns,
  *   on_conflict, [x.]order/limit/offset/and/or) and its value is not an operator expression
  *   (`id=gt.1` filters the result, `id=1` is an argument), as PostgREST reads it; a repeated key
  *   feeds a VARIADIC parameter, else the last value wins. Every other pair is handed to the
@@ -14,6 +18,10 @@
  *   or bytea (application/octet-stream) parameter gets the whole body. None: 404 PGRST202; more
  *   than one: 300 PGRST203. Names are only ever compared with the catalog's; values are bound.
  * - GET/HEAD run READ ONLY; POST too unless the function is VOLATILE.
+ * - Results are read like a relation's rows (sql_call.c); a scalar result is the relation named
+ *   after the function with the one column pgrst_scalar. Prefer: handling=strict,
+ *   max-affected=N: PGRST128 here for a function that does not return a set, PGRST124 from the
+ *   statement when the answer has more than N rows (so the function's writes roll back).
  * - RAISE SQLSTATE 'PGRST' gives the function full control of the error answer (status,
  *   headers, body), as in PostgREST; malformed MESSAGE/DETAIL JSON is 500 PGRST121. */
 #include <stdlib.h>
@@ -23,12 +31,15 @@
 #include "http/grammar.h"
 #include "http/http_int.h"
 
-/* The body's media type, as far as choosing a function goes. */
+/* The body's media type (Content-Type without parameters), PostgREST's for /rpc. */
 enum rpc_media {
-    RPC_JSON,  /* application/json (or none) */
-    RPC_TEXT,  /* text/plain */
-    RPC_XML,   /* text/xml, application/xml */
-    RPC_OCTET, /* application/octet-stream */
+    RPC_JSON,  /* application/json (or none): named arguments from an object */
+    RPC_TEXT,  /* text/plain: the whole body to a single unnamed text parameter */
+    RPC_XML,   /* text/xml: ... xml parameter */
+    RPC_OCTET, /* application/octet-stream: ... bytea parameter */
+    RPC_FORM,  /* application/x-www-form-urlencoded: named arguments, as a query string's */
+    RPC_CSV,   /* text/csv: named arguments from the first row (the header names them) */
+    RPC_OTHER, /* anything else: 400 PGRST102 on POST */
 };
 
 /* A decoded argument key of the request and its values (query string order). */
@@ -45,6 +56,7 @@ struct rpc_in {
     size_t n_keys;          /* count */
     size_t cap;             /* room */
     bool post;              /* POST (the body carries the arguments) */
+    bool list;              /* the arguments are key/value lists (GET/HEAD, a form body) */
     enum rpc_media media;   /* the body's type (POST) */
     const char *object;     /* POST JSON: the argument object's text, NULL when there is none */
     struct dba_buf rest;    /* GET/HEAD: the query string without the arguments (raw) */
@@ -57,20 +69,48 @@ rpc_json_decref_cb(void *p)
     json_decref(p);
 }
 
+/* The media type of Content-Type: its type/subtype, trimmed, without parameters, into mt. */
 static enum rpc_media
-rpc_media_of(const char *ct)
+rpc_media_of(const char *ct, char *mt, size_t mt_size)
 {
+    static const struct {
+        const char *name;
+        enum rpc_media m;
+    } known[] = {
+        { "application/json", RPC_JSON },
+        { "text/plain", RPC_TEXT },
+        { "text/xml", RPC_XML },
+        { "application/octet-stream", RPC_OCTET },
+        { "application/x-www-form-urlencoded", RPC_FORM },
+        { "text/csv", RPC_CSV },
+    };
+    size_t b = 0, e;
+
+    mt[0] = '\0';
     if (ct == NULL)
         return RPC_JSON;
-    while (*ct == ' ')
-        ct++;
-    if (strncasecmp(ct, "text/plain", 10) == 0)
-        return RPC_TEXT;
-    if (strncasecmp(ct, "text/xml", 8) == 0 || strncasecmp(ct, "application/xml", 15) == 0)
-        return RPC_XML;
-    if (strncasecmp(ct, "application/octet-stream", 24) == 0)
-        return RPC_OCTET;
-    return RPC_JSON;
+    while (ct[b] == ' ' || ct[b] == '\t')
+        b++;
+    e = b + strcspn(ct + b, ";");
+    while (e > b && (ct[e - 1] == ' ' || ct[e - 1] == '\t'))
+        e--;
+    if (e - b >= mt_size)
+        e = b + mt_size - 1;
+    memcpy(mt, ct + b, e - b);
+    mt[e - b] = '\0';
+    if (mt[0] == '\0')
+        return RPC_JSON;
+    for (size_t i = 0; i < DBA_ARRAY_LEN(known); i++)
+        if (strcasecmp(mt, known[i].name) == 0)
+            return known[i].m;
+    return RPC_OTHER;
+}
+
+/* A raw body goes whole to a single unnamed parameter of the media's type. */
+static bool
+rpc_media_raw(enum rpc_media m)
+{
+    return m == RPC_TEXT || m == RPC_XML || m == RPC_OCTET;
 }
 
 static struct rpc_key *
@@ -157,26 +197,33 @@ dba__http_rpc_is_filter(const char *v)
     return false;
 }
 
-/* GET/HEAD: splits the query string into arguments (in->keys) and the rest (in->rest). */
+/* GET/HEAD: splits the query string into arguments (in->keys) and the rest (in->rest). A form
+   body (form): every pair is an argument (a pair without '=' has the empty value), as PostgREST
+   reads application/x-www-form-urlencoded on /rpc. */
 static int
-rpc_split_query(struct dba_arena *a, const char *query, struct rpc_in *in, struct dba_err *err)
+rpc_split_query(struct dba_arena *a, const char *query, size_t len, bool form, struct rpc_in *in,
+                struct dba_err *err)
 {
-    const char *s = query ? query : "";
+    const char *s = query ? query : "", *end = s + (query ? len : 0);
 
-    if (*s == '?')
+    if (!form && s < end && *s == '?')
         s++;
-    while (*s) {
-        size_t n = strcspn(s, "&;");
+    while (s < end) {
+        size_t n = 0;
+        while (s + n < end && s[n] != '&' && s[n] != ';')
+            n++;
         const char *eq = memchr(s, '=', n);
-        if (n && eq != NULL) {
-            char *k = dba_arena_strndup(a, s, (size_t)(eq - s));
-            char *v = dba_arena_strndup(a, eq + 1, n - (size_t)(eq - s) - 1);
+        if (n && (eq != NULL || form)) {
+            size_t kl = eq ? (size_t)(eq - s) : n;
+            char *k = dba_arena_strndup(a, s, kl);
+            char *v = eq ? dba_arena_strndup(a, eq + 1, n - kl - 1) : dba_arena_strdup(a, "");
             size_t kn = dba_url_decode(k, k, strlen(k), true);
             size_t vn = dba_url_decode(v, v, strlen(v), true);
-            if (kn != strlen(k) || vn != strlen(v))
-                return dba_err_set(err, DBA_EINVAL, 400, "PGRST100",
-                                   "query string parameter contains a NUL byte");
-            if (!rpc_reserved(k) && !dba__http_rpc_is_filter(v)) {
+            if (memchr(s, '\0', n) != NULL || kn != strlen(k) || vn != strlen(v))
+                return dba_err_set(err, DBA_EINVAL, 400, form ? "PGRST102" : "PGRST100",
+                                   form ? "Invalid form body"
+                                        : "query string parameter contains a NUL byte");
+            if (form || (!rpc_reserved(k) && !dba__http_rpc_is_filter(v))) {
                 rpc_key_add_value(a, rpc_key_get(a, in, k), v);
             } else {
                 if (in->rest.len)
@@ -185,13 +232,38 @@ rpc_split_query(struct dba_arena *a, const char *query, struct rpc_in *in, struc
             }
         }
         s += n;
-        if (*s)
+        if (s < end)
             s++;
     }
     return DBA_OK;
 }
 
-/* POST: the argument names from the body (JSON object, or an array's first object). */
+/* Every element of array root is an object with the keys of the first (PostgREST's rule for
+   JSON bodies, on /rpc too). */
+static bool
+rpc_uniform(json_t *root)
+{
+    json_t *first = json_array_get(root, 0), *e;
+    size_t i;
+
+    if (first == NULL)
+        return true;
+    json_array_foreach(root, i, e) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(e) || json_object_size(e) != json_object_size(first))
+            return false;
+        json_object_foreach(e, k, v) {
+            DBA_UNUSED(v);
+            if (json_object_get(first, k) == NULL)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* POST: the argument names from the body: a JSON object, or an array's first object (a CSV
+   body is read as the JSON array of its rows); a form body as a query string's pairs. */
 static int
 rpc_read_body(struct dba_arena *a, const char *body, size_t len, struct rpc_in *in,
               struct dba_err *err)
@@ -201,8 +273,14 @@ rpc_read_body(struct dba_arena *a, const char *body, size_t len, struct rpc_in *
     const char *k;
     json_t *v;
 
-    if (in->media != RPC_JSON)
+    if (in->media == RPC_FORM)
+        return rpc_split_query(a, body, len, true, in, err);
+    if (in->media == RPC_CSV) {
+        if (dba_http_body_csv_json(a, body, len, &body, &len, err) != DBA_OK)
+            return err->code;
+    } else if (in->media != RPC_JSON) {
         return DBA_OK;
+    }
     if (len == 0) {
         in->object = "{}";
         return DBA_OK;
@@ -216,6 +294,8 @@ rpc_read_body(struct dba_arena *a, const char *body, size_t len, struct rpc_in *
     if (root == NULL)
         return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Empty or invalid json");
     dba_arena_defer(a, rpc_json_decref_cb, root);
+    if (json_is_array(root) && !rpc_uniform(root))
+        return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "All object keys must match");
     obj = json_is_array(root) ? json_array_get(root, 0) : root;
     if (!json_is_object(obj)) {
         in->object = json_is_array(root) ? "{}" : NULL;
@@ -294,6 +374,10 @@ rpc_takes_body(const struct dba_function *f, bool post, enum rpc_media m)
         return strcmp(p->type, "xml") == 0;
     case RPC_OCTET:
         return strcmp(p->type, "bytea") == 0;
+    case RPC_FORM:
+    case RPC_CSV:
+    case RPC_OTHER:
+        break;
     }
     return false;
 }
@@ -368,7 +452,7 @@ rpc_not_found(struct dba_arena *a, const struct dba_catalog *c, const char *sche
               const struct rpc_in *in, struct dba_err *err)
 {
     const char **names = dba_arena_alloc(a, (in->n_keys + 1) * sizeof(*names));
-    bool raw = in->post && in->media != RPC_JSON;
+    bool raw = in->post && rpc_media_raw(in->media);
     const char *list, *det;
 
     for (size_t i = 0; i < in->n_keys; i++)
@@ -446,7 +530,7 @@ rpc_resolve(struct dba_arena *a, const struct dba_catalog *c, const char *schema
     const struct dba_function **match = dba_arena_alloc(a, (n_fns + 1) * sizeof(*match));
     const struct dba_function **fall = dba_arena_alloc(a, (n_fns + 1) * sizeof(*fall));
     const char **names = dba_arena_alloc(a, (in->n_keys + 1) * sizeof(*names));
-    bool raw = in->post && in->media != RPC_JSON;
+    bool raw = in->post && rpc_media_raw(in->media);
 
     for (size_t i = 0; i < in->n_keys; i++)
         names[i] = in->keys[i].name;
@@ -470,6 +554,39 @@ rpc_resolve(struct dba_arena *a, const struct dba_catalog *c, const char *schema
 
 /* ---- the call node ---- */
 
+/* The text bound for a body that goes whole to the function: a bytea parameter gets the bytes'
+   hex form (\x...: any byte, NUL included, arrives as sent); text, xml and json the body itself,
+   which PostgreSQL text cannot hold with a NUL byte (its 22021, as PostgreSQL would answer). */
+static int
+rpc_whole_body(struct dba_arena *a, const struct rpc_in *in, const char *body, size_t len,
+               const char **out, struct dba_err *err)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    if (body == NULL)
+        len = 0;
+    if (in->media == RPC_OCTET) {
+        char *h = dba_arena_alloc(a, 2 * len + 3);
+        h[0] = '\\';
+        h[1] = 'x';
+        for (size_t i = 0; i < len; i++) {
+            h[2 + 2 * i] = hex[(unsigned char)body[i] >> 4];
+            h[3 + 2 * i] = hex[(unsigned char)body[i] & 15];
+        }
+        h[2 + 2 * len] = '\0';
+        *out = h;
+        return DBA_OK;
+    }
+    if (len && memchr(body, '\0', len) != NULL) {
+        dba_err_set(err, DBA_EINVAL, 400, "22021",
+                    "invalid byte sequence for encoding \"UTF8\": 0x00");
+        memcpy(err->sqlstate, "22021", 6);
+        return err->code;
+    }
+    *out = dba_arena_strndup(a, len ? body : "", len);
+    return DBA_OK;
+}
+
 static void
 rpc_call_fill(struct dba_arena *a, struct dba_call *call, const struct rpc_in *in, bool whole,
               const char *body)
@@ -483,8 +600,8 @@ rpc_call_fill(struct dba_arena *a, struct dba_call *call, const struct rpc_in *i
         call->body = body;
         return;
     }
-    call->args_kind = in->post ? DBA_CALL_ARGS_OBJECT : DBA_CALL_ARGS_LIST;
-    call->body = in->post ? in->object : NULL;
+    call->args_kind = in->list ? DBA_CALL_ARGS_LIST : DBA_CALL_ARGS_OBJECT;
+    call->body = in->list ? NULL : in->object;
     for (size_t i = 0; i < f->n_args; i++) {
         const struct dba_func_arg *p = &f->args[i];
         struct dba_call_arg *ca;
@@ -499,7 +616,7 @@ rpc_call_fill(struct dba_arena *a, struct dba_call *call, const struct rpc_in *i
         ca = &call->args[call->n_args++];
         memset(ca, 0, sizeof(*ca));
         ca->param = p;
-        if (!in->post) {
+        if (in->list) {
             ca->values = in->keys[k].values;
             ca->n_values = in->keys[k].n;
             ca->value = in->keys[k].n ? in->keys[k].values[in->keys[k].n - 1] : NULL;
@@ -531,10 +648,16 @@ dba__http_rpc_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
         return dba_err_set(err, DBA_EINVAL, 405, "PGRST101", "Cannot use the %s method on RPC",
                            dba_http_method_name(m));
     in.post = m == DBA_M_POST;
-    in.media = rpc_media_of(hin->content_type);
+    char mt[128];
+    in.media = in.post ? rpc_media_of(hin->content_type, mt, sizeof(mt)) : RPC_JSON;
+    in.list = !in.post || in.media == RPC_FORM;
+    if (in.media == RPC_OTHER) /* the body is read before the function is looked for */
+        return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Content-Type not acceptable: %s",
+                           mt);
     dba_buf_init(&in.rest);
     int rc = in.post ? rpc_read_body(a, hin->body, hin->body_len, &in, err)
-                     : rpc_split_query(a, hin->query, &in, err);
+                     : rpc_split_query(a, hin->query, hin->query ? strlen(hin->query) : 0,
+                                       false, &in, err);
     in.rest_text = dba_arena_strdup(a, in.rest.data ? in.rest.data : "");
     dba_buf_cleanup(&in.rest);
     if (rc == DBA_OK)
@@ -549,8 +672,10 @@ dba__http_rpc_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
     }
     call->schema = call->fn->schema;
     call->name = call->fn->name;
-    rpc_call_fill(a, call, &in, whole,
-                  dba_arena_strndup(a, hin->body ? hin->body : "", hin->body_len));
+    const char *whole_body = NULL;
+    if (whole && rpc_whole_body(a, &in, hin->body, hin->body_len, &whole_body, err) != DBA_OK)
+        return err->code;
+    rpc_call_fill(a, call, &in, whole, whole_body);
     /* The grammar reads the rest of the request: select, filters, order, limit, Prefer, Accept
        (with custom media type handlers, Accept is negotiated against them afterwards). */
     bool custom = c->n_media > 0;
@@ -564,6 +689,12 @@ dba__http_rpc_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
     if (dba_http_grammar_parse(a, &gin, &tc->q, err) != DBA_OK)
         return err->code;
     tc->q.method = m;
+    /* Prefer: handling=strict, max-affected=N counts the rows of a set (PGRST124 when exceeded,
+       checked by the statement); on a function returning one value it is refused up front. */
+    if (tc->q.prefer.handling_strict && tc->q.prefer.max_affected >= 0 && !call->fn->ret_set)
+        return dba_err_set(err, DBA_EINVAL, 400, "PGRST128",
+                           "Function must return SETOF or TABLE when max-affected preference is "
+                           "used with handling=strict");
     if (custom && dba__http_media_negotiate(c, hin->accept, call->fn->schema, call->fn->name,
                                             true, &tc->q, err) != DBA_OK)
         return err->code;

@@ -450,7 +450,7 @@ dba__http_tables_preference_applied(const struct tables_ctx *tc, bool write, int
         dba_buf_printf(b, "handling=%s, ", q->prefer.handling_strict ? "strict" : "lenient");
     if (tc->timezone != NULL)
         dba_buf_printf(b, "timezone=%s, ", q->prefer.timezone);
-    if (q->prefer.handling_strict && q->prefer.max_affected >= 0 && write)
+    if (q->prefer.handling_strict && q->prefer.max_affected >= 0 && (write || tc->fn != NULL))
         dba_buf_printf(b, "max-affected=%ld, ", q->prefer.max_affected);
     if (b->len >= start + 2) { /* the last ", " */
         b->len -= 2;

@@ -452,9 +452,15 @@ dba__openapi_oas_fn(const struct dba_openapi *m, struct dba__openapi_fn *fn, siz
     json_t *args = json_pack("{s:s,s:o}", "type", "object", "properties", props);
     if (json_array_size(req) > 0)
         json_object_set_new(args, "required", json_incref(req));
+    /* the same named arguments as a form (every value a string, cast by PostgreSQL) */
+    json_t *form = json_pack("{s:s,s:o}", "type", "object", "properties",
+                             json_deep_copy(json_object_get(args, "properties")));
+    if (json_array_size(req) > 0)
+        json_object_set_new(form, "required", json_incref(req));
     json_object_set_new(post, "requestBody",
-                        json_pack("{s:b,s:{s:{s:o}}}", "required", json_array_size(req) > 0,
-                                  "content", "application/json", "schema", args));
+                        json_pack("{s:b,s:{s:{s:o},s:{s:o}}}", "required", json_array_size(req) > 0,
+                                  "content", "application/json", "schema", args,
+                                  "application/x-www-form-urlencoded", "schema", form));
     json_object_set_new(post, "responses", ok);
     json_object_set_new(item, "post", post);
     json_decref(req);

@@ -180,7 +180,8 @@ enum dba_call_args {
                              types>), so JSON arrays, objects and numbers convert as PostgreSQL
                              does; only parameters named by args[] are passed */
     DBA_CALL_ARGS_WHOLE,  /* POST to a function whose single parameter is unnamed and json,
-                             jsonb, text, bytea or xml: `body` is bound whole, cast to its type */
+                             jsonb, text, bytea or xml: `body` is bound whole, cast to its type
+                             (for bytea the caller passes the bytes' hex text, \x...) */
 };
 
 /* One argument given to a call. */

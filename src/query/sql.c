@@ -155,9 +155,16 @@ body_geojson(struct sql_ctx *c, struct dba_buf *b)
     dba_buf_puts(b, "(" SQL_ROW ")::json), '[]'))::text");
 }
 
-void
-dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
+/* The body of the rows under SQL_ROW by media type; a call's scalar result aggregates its
+   values (SQL_ROW.pgrst_scalar), a single scalar's first value. */
+static void
+body_media(struct sql_ctx *c, struct dba_buf *b)
 {
+    const struct dba_function *fn = c->q->call ? c->q->call->fn : NULL;
+    bool scalar = fn != NULL && fn->ret_kind == DBA_FRET_SCALAR;
+    const char *row = scalar ? SQL_ROW "." SQL_CALL_SCALAR : SQL_ROW;
+    enum dba_media m = c->q->media;
+
     if (c->q->method == DBA_M_HEAD) {
         dba_buf_puts(b, "''");
         return;
@@ -166,18 +173,22 @@ dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
         body_handler(c, b, c->q->handler);
         return;
     }
-    switch (c->q->media) {
+    if (scalar && !fn->ret_set && m == DBA_MEDIA_JSON)
+        m = DBA_MEDIA_OBJECT;
+    else if (scalar && !fn->ret_set && m == DBA_MEDIA_ARRAY_STRIPPED)
+        m = DBA_MEDIA_OBJECT_STRIPPED;
+    switch (m) {
     case DBA_MEDIA_JSON:
-        dba_buf_puts(b, "coalesce(json_agg(" SQL_ROW "), '[]')::text");
+        dba_buf_printf(b, "coalesce(json_agg(%s), '[]')::text", row);
         break;
     case DBA_MEDIA_ARRAY_STRIPPED:
-        dba_buf_puts(b, "coalesce(json_strip_nulls(json_agg(" SQL_ROW ")), '[]')::text");
+        dba_buf_printf(b, "coalesce(json_strip_nulls(json_agg(%s)), '[]')::text", row);
         break;
     case DBA_MEDIA_OBJECT:
-        dba_buf_puts(b, "coalesce((json_agg(" SQL_ROW ")->0)::text, 'null')");
+        dba_buf_printf(b, "coalesce((json_agg(%s)->0)::text, 'null')", row);
         break;
     case DBA_MEDIA_OBJECT_STRIPPED:
-        dba_buf_puts(b, "coalesce((json_strip_nulls(json_agg(" SQL_ROW "))->0)::text, 'null')");
+        dba_buf_printf(b, "coalesce((json_strip_nulls(json_agg(%s))->0)::text, 'null')", row);
         break;
     case DBA_MEDIA_CSV:
         body_csv(b);
@@ -186,6 +197,24 @@ dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
         body_geojson(c, b);
         break;
     }
+}
+
+void
+dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
+{
+    const struct dba_query *q = c->q;
+    /* Prefer: handling=strict, max-affected=N on a call: more than N rows in the page abort the
+       statement, so what the function wrote is rolled back (PostgREST's PGRST124). */
+    bool max = q->call != NULL && q->prefer.handling_strict && q->prefer.max_affected >= 0;
+
+    if (max) {
+        dba_buf_printf(b, "CASE WHEN count(*) > %ld THEN (", q->prefer.max_affected);
+        dba_buf_put_literal(b, DBA_SQL_MAX_AFFECTED);
+        dba_buf_puts(b, " || count(*))::integer::text ELSE ");
+    }
+    body_media(c, b);
+    if (max)
+        dba_buf_puts(b, " END");
 }
 
 const char *

@@ -8,7 +8,8 @@
  *          (one parameter for the whole object: JSON arrays, objects and numbers convert the way
  *          PostgreSQL converts them; only the parameters the object names are passed, the others
  *          keep their defaults)
- *   WHOLE: "s"."f"($1::json) for a single unnamed json/jsonb/text/xml parameter.
+ *   WHOLE: "s"."f"($1::json) for a single unnamed json/jsonb/text/xml/bytea parameter (a bytea
+ *          body arrives as its hex text, \x..., from the HTTP layer).
  * The call runs exactly once, in a MATERIALIZED CTE named pgrst_call, whatever reads it.
  *
  * By result kind (catalog.h enum dba_func_ret):
@@ -16,8 +17,10 @@
  *   reader (sql_read.c) under the alias of the result's relation, so select, filters, order,
  *   limit/offset, Range, counts and embedding apply as on a table. A single composite is sent
  *   as an object (the HTTP layer asks for the object body).
- * - SETOF scalar: pgrst_call(pgrst_scalar), paged, body json_agg of the values.
- * - scalar: one value, body its JSON; select/filters do not apply (PostgREST ignores them).
+ * - scalar, SETOF or not: read the same way, as PostgREST reads it: a relation named after the
+ *   function with the one column pgrst_scalar (select=pgrst_scalar, pgrst_scalar=gt.1,
+ *   order=pgrst_scalar.desc); the body is json_agg of the values (the first one for a single
+ *   scalar, null when a filter left none).
  * - void: the call, an empty body (the HTTP layer answers 204).
  */
 #include <string.h>
@@ -65,8 +68,14 @@ call_render(struct sql_ctx *c, struct dba_buf *from, struct dba_buf *expr)
     dba_buf_putc(expr, '(');
     switch (call->args_kind) {
     case DBA_CALL_ARGS_WHOLE:
-        dba__sql_param_put(c, expr, call->body);
-        dba_buf_printf(expr, "::%s", fn->args[0].type);
+        for (size_t i = 0; i < fn->n_args; i++) {
+            enum dba_arg_mode m = fn->args[i].mode;
+            if (m != DBA_ARG_IN && m != DBA_ARG_INOUT && m != DBA_ARG_VARIADIC)
+                continue;
+            dba__sql_param_put(c, expr, call->body ? call->body : "");
+            dba_buf_printf(expr, "::%s", fn->args[i].type);
+            break;
+        }
         break;
     case DBA_CALL_ARGS_OBJECT:
         if (call->n_args == 0)
@@ -124,13 +133,12 @@ call_cte(struct sql_ctx *c, struct dba_buf *b, bool scalar_set)
     dba_buf_cleanup(&expr);
 }
 
-/* A single value (scalar) or nothing (void): WITH pgrst_call AS MATERIALIZED (SELECT <call> AS
-   pgrst_scalar [FROM <body>]) SELECT ... FROM pgrst_call _t. */
+/* Nothing (void): WITH pgrst_call AS MATERIALIZED (SELECT <call> AS pgrst_scalar [FROM <body>])
+   SELECT ... '' AS body FROM pgrst_call _t (the HTTP layer answers 204). */
 static int
-call_single(struct sql_ctx *c, struct dba_buf *b, bool is_void)
+call_void(struct sql_ctx *c, struct dba_buf *b)
 {
     struct dba_buf from, expr;
-    bool head = c->q->method == DBA_M_HEAD;
 
     dba_buf_init(&from);
     dba_buf_init(&expr);
@@ -145,49 +153,37 @@ call_single(struct sql_ctx *c, struct dba_buf *b, bool is_void)
         from.data[n] = '\0';
         dba_buf_puts(b, from.data);
     }
-    dba_buf_printf(b, ") SELECT %s AS total, count(*) AS page_total, ",
+    dba_buf_printf(b, ") SELECT %s AS total, count(*) AS page_total, '' AS body, NULL::text AS "
+                      "location, NULL::bigint AS inserted" DBA_SQL_RESPONSE_GUCS " FROM "
+                      CALL_CTE " " SQL_ROW,
                    c->q->prefer.count != DBA_COUNT_NONE ? "count(*)" : "NULL::bigint");
-    if (is_void || head)
-        dba_buf_puts(b, "''");
-    else if (c->q->handler || c->q->media == DBA_MEDIA_GEOJSON) /* a handler's body, GeoJSON */
-        dba__sql_body(c, b);
-    else
-        dba_buf_puts(b, "coalesce((json_agg(" SQL_ROW "." CALL_SCALAR ")->0)::text, 'null')");
-    dba_buf_puts(b, " AS body, NULL::text AS location, NULL::bigint AS inserted"
-                    DBA_SQL_RESPONSE_GUCS " FROM " CALL_CTE " " SQL_ROW);
     dba_buf_cleanup(&from);
     dba_buf_cleanup(&expr);
     return DBA_OK;
 }
 
-/* SETOF scalar: the values paged by limit/offset and Range, an array of them. */
-static int
-call_scalar_set(struct sql_ctx *c, struct dba_buf *b, long max_rows)
+/* The relation a scalar result is read as: named after the function (the root alias), one
+   column pgrst_scalar of the function's type, as in PostgREST (its read plan's FROM is the call
+   aliased by the function's name), so select, filters and order name pgrst_scalar. No domain
+   representation applies (PostgREST knows no columns of it). */
+static const struct dba_table *
+call_scalar_table(struct sql_ctx *c, const struct dba_function *fn)
 {
-    long off, lim;
+    struct dba_table *t = dba_arena_alloc(c->a, sizeof(*t));
+    struct dba_column *col = dba_arena_alloc(c->a, sizeof(*col));
 
-    dba_buf_puts(b, "WITH ");
-    call_cte(c, b, true);
-    dba__sql_read_range(c->q, max_rows, &off, &lim);
-    dba_buf_puts(b, ", " SQL_SOURCE " AS (SELECT " CALL_SCALAR " FROM " CALL_CTE);
-    if (lim >= 0)
-        dba_buf_printf(b, " LIMIT %ld", lim);
-    if (off > 0)
-        dba_buf_printf(b, " OFFSET %ld", off);
-    dba_buf_printf(b, ") SELECT %s AS total, count(*) AS page_total, ",
-                   c->q->prefer.count != DBA_COUNT_NONE
-                       ? "(SELECT count(*) FROM " CALL_CTE ")" : "NULL::bigint");
-    if (c->q->method == DBA_M_HEAD)
-        dba_buf_puts(b, "''");
-    else if (c->q->handler || c->q->media == DBA_MEDIA_GEOJSON)
-        dba__sql_body(c, b);
-    else if (c->q->media == DBA_MEDIA_OBJECT || c->q->media == DBA_MEDIA_OBJECT_STRIPPED)
-        dba_buf_puts(b, "coalesce((json_agg(" SQL_ROW "." CALL_SCALAR ")->0)::text, 'null')");
-    else
-        dba_buf_puts(b, "coalesce(json_agg(" SQL_ROW "." CALL_SCALAR "), '[]')::text");
-    dba_buf_puts(b, " AS body, NULL::text AS location, NULL::bigint AS inserted"
-                    DBA_SQL_RESPONSE_GUCS " FROM " SQL_SOURCE " " SQL_ROW);
-    return DBA_OK;
+    memset(t, 0, sizeof(*t));
+    memset(col, 0, sizeof(*col));
+    col->name = (char *)CALL_SCALAR;
+    col->type = fn->ret_type;
+    col->nullable = true;
+    col->position = 1;
+    t->schema = c->t->schema;
+    t->name = c->t->name;
+    t->kind = 'c';
+    t->cols = col;
+    t->n_cols = 1;
+    return t;
 }
 
 int
@@ -205,15 +201,16 @@ dba__sql_call_build(struct sql_ctx *c, struct dba_buf *b, long max_rows)
     }
     switch (fn->ret_kind) {
     case DBA_FRET_VOID:
-        return call_single(c, b, true);
+        return call_void(c, b);
     case DBA_FRET_SCALAR:
-        return fn->ret_set ? call_scalar_set(c, b, max_rows) : call_single(c, b, false);
+        c->t = call_scalar_table(c, fn);
+        break;
     case DBA_FRET_COMPOSITE:
         break;
     }
     /* The call is the root scope's row source: the reader's FROM names the CTE. */
     dba_buf_init(&cte);
-    call_cte(c, &cte, false);
+    call_cte(c, &cte, fn->ret_kind == DBA_FRET_SCALAR);
     c->with_cte = dba_arena_strdup(c->a, cte.data);
     dba_buf_cleanup(&cte);
     c->qual = CALL_CTE;

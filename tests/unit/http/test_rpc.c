@@ -94,8 +94,9 @@ Test(rpc, query_split_arguments_filters_and_reserved)
     struct dba_err err;
 
     dba_buf_init(&in.rest);
-    cr_assert_eq(rpc_split_query(A, "b=2&a=1&id=gt.1&select=id&order=id&v=x&v=y%20z&limit=2",
-                                 &in, &err), DBA_OK);
+    const char *qs = "b=2&a=1&id=gt.1&select=id&order=id&v=x&v=y%20z&limit=2";
+
+    cr_assert_eq(rpc_split_query(A, qs, strlen(qs), false, &in, &err), DBA_OK);
     cr_assert_eq(in.n_keys, 3);
     cr_expect_str_eq(in.keys[0].name, "a"); /* sorted */
     cr_expect_str_eq(in.keys[1].name, "b");
@@ -232,7 +233,7 @@ Test(rpc, call_node_binds_given_arguments_in_parameter_order)
     struct dba_function f = mk_fn("f", "a:integer,b:integer=,v:*text[]=");
     const char *k[] = { "v", "a", "v" };
     struct dba_call call = { .fn = &f };
-    struct rpc_in in = { 0 };
+    struct rpc_in in = { .list = true };
 
     in_keys(&in, k, 3);
     rpc_call_fill(A, &call, &in, false, "");
@@ -242,6 +243,7 @@ Test(rpc, call_node_binds_given_arguments_in_parameter_order)
     cr_expect_str_eq(call.args[1].param->name, "v");
     cr_expect_eq(call.args[1].n_values, 2); /* the repeated key feeds the VARIADIC */
     in.post = true;
+    in.list = false;
     in.object = "{\"a\":1}";
     rpc_call_fill(A, &call, &in, false, "");
     cr_expect_eq(call.args_kind, DBA_CALL_ARGS_OBJECT);
@@ -249,4 +251,125 @@ Test(rpc, call_node_binds_given_arguments_in_parameter_order)
     rpc_call_fill(A, &call, &in, true, "[1,2]");
     cr_expect_eq(call.args_kind, DBA_CALL_ARGS_WHOLE);
     cr_expect_str_eq(call.body, "[1,2]");
+}
+
+Test(rpc, body_media_types_are_postgrests)
+{
+    char mt[64];
+
+    cr_expect_eq(rpc_media_of(NULL, mt, sizeof(mt)), RPC_JSON);
+    cr_expect_eq(rpc_media_of("", mt, sizeof(mt)), RPC_JSON);
+    cr_expect_eq(rpc_media_of("Application/JSON; charset=utf-8", mt, sizeof(mt)), RPC_JSON);
+    cr_expect_eq(rpc_media_of(" text/plain ;charset=utf-8", mt, sizeof(mt)), RPC_TEXT);
+    cr_expect_eq(rpc_media_of("text/xml", mt, sizeof(mt)), RPC_XML);
+    cr_expect_eq(rpc_media_of("application/octet-stream", mt, sizeof(mt)), RPC_OCTET);
+    cr_expect_eq(rpc_media_of("application/x-www-form-urlencoded", mt, sizeof(mt)), RPC_FORM);
+    cr_expect_eq(rpc_media_of("text/csv", mt, sizeof(mt)), RPC_CSV);
+    /* not PostgREST's: application/xml, prefixes of known types */
+    cr_expect_eq(rpc_media_of("application/xml; charset=utf-8", mt, sizeof(mt)), RPC_OTHER);
+    cr_expect_str_eq(mt, "application/xml");
+    cr_expect_eq(rpc_media_of("text/plainish", mt, sizeof(mt)), RPC_OTHER);
+    cr_expect(!rpc_media_raw(RPC_FORM) && !rpc_media_raw(RPC_CSV) && rpc_media_raw(RPC_OCTET));
+}
+
+Test(rpc, form_body_pairs_are_all_arguments)
+{
+    struct rpc_in in = { .post = true, .list = true, .media = RPC_FORM };
+    const char *body = "v=hi&select=x&v=there+you&flag&n=%31";
+    struct dba_err err;
+
+    dba_buf_init(&in.rest);
+    cr_assert_eq(rpc_read_body(A, body, strlen(body), &in, &err), DBA_OK);
+    cr_assert_eq(in.n_keys, 4);
+    cr_expect_str_eq(in.keys[0].name, "flag");
+    cr_expect_str_eq(in.keys[0].values[0], ""); /* no '=': the empty value */
+    cr_expect_str_eq(in.keys[1].name, "n");
+    cr_expect_str_eq(in.keys[1].values[0], "1");
+    cr_expect_str_eq(in.keys[2].name, "select"); /* a form names arguments only */
+    cr_expect_str_eq(in.keys[3].name, "v");
+    cr_assert_eq(in.keys[3].n, 2);
+    cr_expect_str_eq(in.keys[3].values[1], "there you");
+    cr_expect_eq(in.rest.len, 0);
+    /* a NUL byte is refused */
+    in.n_keys = 0;
+    cr_expect_eq(rpc_read_body(A, "a=1\0b", 5, &in, &err), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST102");
+    dba_buf_cleanup(&in.rest);
+}
+
+Test(rpc, csv_body_names_arguments_from_its_header)
+{
+    struct rpc_in in = { .post = true, .media = RPC_CSV };
+    const char *body = "a,b\n1,2\n4,6\n";
+    struct dba_err err;
+
+    cr_assert_eq(rpc_read_body(A, body, strlen(body), &in, &err), DBA_OK, "%s", err.msg);
+    cr_assert_eq(in.n_keys, 2);
+    cr_expect_str_eq(in.keys[0].name, "a");
+    cr_expect_str_eq(in.keys[1].name, "b");
+    cr_expect_str_eq(in.object, "{\"a\":\"1\",\"b\":\"2\"}"); /* the first row */
+    in.n_keys = 0;
+    cr_expect_eq(rpc_read_body(A, "a,b\n1\n", 6, &in, &err), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST102");
+}
+
+Test(rpc, json_array_body_needs_uniform_keys)
+{
+    struct rpc_in in = { .post = true, .media = RPC_JSON };
+    const char *ok = "[{\"a\":1,\"b\":2},{\"b\":3,\"a\":4}]";
+    const char *bad = "[{\"a\":1},{\"b\":2}]";
+    const char *scalars = "[1,2]";
+    struct dba_err err;
+
+    cr_assert_eq(rpc_read_body(A, ok, strlen(ok), &in, &err), DBA_OK);
+    cr_expect_eq(in.n_keys, 2);
+    cr_expect_eq(rpc_read_body(A, bad, strlen(bad), &in, &err), DBA_EINVAL);
+    cr_expect_str_eq(err.msg, "All object keys must match");
+    cr_expect_eq(rpc_read_body(A, scalars, strlen(scalars), &in, &err), DBA_EINVAL);
+    cr_expect_str_eq(err.pgrst, "PGRST102");
+}
+
+Test(rpc, whole_bodies_bytea_as_hex_text_refused_with_nul)
+{
+    struct rpc_in in = { .post = true, .media = RPC_OCTET };
+    const char *out = NULL;
+    struct dba_err err;
+
+    cr_assert_eq(rpc_whole_body(A, &in, "a\0\xff\\", 4, &out, &err), DBA_OK);
+    cr_expect_str_eq(out, "\\x6100ff5c");
+    cr_assert_eq(rpc_whole_body(A, &in, NULL, 0, &out, &err), DBA_OK);
+    cr_expect_str_eq(out, "\\x");
+    in.media = RPC_TEXT;
+    cr_assert_eq(rpc_whole_body(A, &in, "a\\b", 3, &out, &err), DBA_OK);
+    cr_expect_str_eq(out, "a\\b");
+    cr_expect_eq(rpc_whole_body(A, &in, "a\0b", 3, &out, &err), DBA_EINVAL);
+    cr_expect_eq(err.http_status, 400);
+    cr_expect_str_eq(err.pgrst, "22021");
+}
+
+Test(rpc, raw_bodies_and_forms_resolve_like_postgrest)
+{
+    struct dba_function fns[3] = { mk_fn("f", ""), mk_fn("f", "a:integer,b:integer"),
+                                   mk_fn("f", ":bytea") };
+    struct dba_catalog *c;
+    const char *k[] = { "a", "b" };
+    const struct dba_function *out = NULL;
+    struct rpc_in in = { .post = true, .list = true, .media = RPC_FORM };
+    struct dba_err err;
+    bool whole = true;
+
+    fns[0].n_args = 0;
+    fns[0].n_in = 0;
+    c = mk_cat(fns, 3);
+    in_keys(&in, k, 2);
+    cr_assert_eq(rpc_resolve(A, c, "test", "f", &in, &out, &whole, &err), DBA_OK);
+    cr_expect_eq(out, &fns[1]);
+    cr_expect_not(whole);
+    in.n_keys = 0; /* an empty form calls f() */
+    cr_assert_eq(rpc_resolve(A, c, "test", "f", &in, &out, &whole, &err), DBA_OK);
+    cr_expect_eq(out, &fns[0]);
+    in.media = RPC_OCTET; /* raw bytes never call f(): the unnamed bytea one */
+    cr_assert_eq(rpc_resolve(A, c, "test", "f", &in, &out, &whole, &err), DBA_OK);
+    cr_expect_eq(out, &fns[2]);
+    cr_expect(whole);
 }

@@ -97,11 +97,14 @@ Test(call, scalar_get_binds_casted_parameters)
     list_arg(q, &args[0], "1");
     list_arg(q, &args[1], "2; DROP TABLE x");
     const char *s = build(q, &FN_T, &sql);
-    cr_expect_str_eq(s, "WITH pgrst_call AS MATERIALIZED (SELECT \"api\".\"add\"(\"a\" := "
-                        "$1::integer, \"b\" := $2::integer) AS pgrst_scalar) SELECT NULL::bigint "
-                        "AS total, count(*) AS page_total, coalesce((json_agg(_t.pgrst_scalar)->0)"
-                        "::text, 'null') AS body, NULL::text AS location, NULL::bigint AS inserted"
-                        DBA_SQL_RESPONSE_GUCS " FROM pgrst_call _t");
+    /* a scalar is read like a relation named after the function with one column pgrst_scalar */
+    cr_expect_str_eq(s, "WITH pgrst_call AS MATERIALIZED (SELECT pgrst_f.pgrst_scalar FROM "
+                        "\"api\".\"add\"(\"a\" := $1::integer, \"b\" := $2::integer) AS "
+                        "pgrst_f(pgrst_scalar)), pgrst_source AS (SELECT \"f\".* FROM pgrst_call "
+                        "AS \"f\") SELECT NULL::bigint AS total, count(*) AS page_total, "
+                        "coalesce((json_agg(_t.pgrst_scalar)->0)::text, 'null') AS body, NULL::text "
+                        "AS location, NULL::bigint AS inserted" DBA_SQL_RESPONSE_GUCS
+                        " FROM pgrst_source _t");
     cr_assert_eq(sql.n_params, 2);
     cr_expect_str_eq(sql.params[0], "1");
     cr_expect_str_eq(sql.params[1], "2; DROP TABLE x");
@@ -136,8 +139,9 @@ Test(call, post_object_reads_the_body_with_json_to_record)
     q->call->args_kind = DBA_CALL_ARGS_OBJECT;
     q->call->body = "{\"a\":5}";
     const char *s = build(q, &FN_T, &sql);
-    cr_expect(strstr(s, "(SELECT \"api\".\"f\"(\"a\" := pgrst_body.\"a\") AS pgrst_scalar FROM "
-                        "json_to_record($1::json) AS pgrst_body(\"a\" integer))") != NULL, "%s", s);
+    cr_expect(strstr(s, "(SELECT pgrst_f.pgrst_scalar FROM json_to_record($1::json) AS "
+                        "pgrst_body(\"a\" integer) CROSS JOIN LATERAL \"api\".\"f\"(\"a\" := "
+                        "pgrst_body.\"a\") AS pgrst_f(pgrst_scalar))") != NULL, "%s", s);
     cr_assert_eq(sql.n_params, 1);
     cr_expect_str_eq(sql.params[0], "{\"a\":5}");
 }
@@ -152,7 +156,7 @@ Test(call, whole_body_goes_to_the_unnamed_parameter)
     q->call->args_kind = DBA_CALL_ARGS_WHOLE;
     q->call->body = "[1,2]";
     const char *s = build(q, &FN_T, &sql);
-    cr_expect(strstr(s, "\"api\".\"f\"($1::json) AS pgrst_scalar") != NULL, "%s", s);
+    cr_expect(strstr(s, "\"api\".\"f\"($1::json) AS pgrst_f(pgrst_scalar)") != NULL, "%s", s);
     cr_expect_str_eq(sql.params[0], "[1,2]");
 }
 
@@ -183,11 +187,95 @@ Test(call, setof_scalar_is_paged)
     const char *s = build(q, &FN_T, &sql);
     cr_expect_str_eq(s, "WITH pgrst_call AS MATERIALIZED (SELECT pgrst_f.pgrst_scalar FROM "
                         "\"api\".\"n\"() AS pgrst_f(pgrst_scalar)), pgrst_source AS (SELECT "
-                        "pgrst_scalar FROM pgrst_call LIMIT 2 OFFSET 1) SELECT (SELECT count(*) "
-                        "FROM pgrst_call) AS total, count(*) AS page_total, "
+                        "\"f\".* FROM pgrst_call AS \"f\" LIMIT 2 OFFSET 1) SELECT (SELECT "
+                        "count(*) FROM pgrst_call AS \"f\") AS total, count(*) AS page_total, "
                         "coalesce(json_agg(_t.pgrst_scalar), '[]')::text AS body, NULL::text AS "
                         "location, NULL::bigint AS inserted" DBA_SQL_RESPONSE_GUCS
                         " FROM pgrst_source _t");
+}
+
+Test(call, scalar_results_take_select_filters_and_order_on_pgrst_scalar)
+{
+    struct dba_function fn = { .schema = "api", .name = "n", .ret_type = "integer", .ret_set = true,
+                               .ret_kind = DBA_FRET_SCALAR, .ret_table = &FN_T };
+    struct dba_query *q = mk_query(DBA_M_GET, &fn);
+    struct dba_logic f = { .kind = DBA_L_FILTER };
+    struct dba_order_item o = { .field = { .name = "pgrst_scalar" }, .desc = true };
+    struct dba_select_item it = { .kind = DBA_ITEM_COLUMN, .field = { .name = "pgrst_scalar" },
+                                  .cast = "text" };
+    struct dba_sql sql;
+
+    f.filter.field.name = "pgrst_scalar";
+    f.filter.op = DBA_OP_GT;
+    f.filter.value = "1";
+    q->rel.where.children = &f;
+    q->rel.where.n_children = 1;
+    q->rel.order = &o;
+    q->rel.n_order = 1;
+    q->rel.select = &it;
+    q->rel.n_select = 1;
+    const char *s = build(q, &FN_T, &sql);
+    cr_expect(strstr(s, "pgrst_source AS (SELECT CAST(\"f\".\"pgrst_scalar\" AS text) AS "
+                        "\"pgrst_scalar\" FROM pgrst_call AS \"f\" WHERE \"f\".\"pgrst_scalar\" > $1 "
+                        "ORDER BY \"f\".\"pgrst_scalar\" DESC)") != NULL, "%s", s);
+    cr_expect(strstr(s, "coalesce(json_agg(_t.pgrst_scalar), '[]')::text AS body") != NULL, "%s",
+              s);
+    cr_assert_eq(sql.n_params, 1);
+    cr_expect_str_eq(sql.params[0], "1");
+}
+
+Test(call, a_scalar_result_has_no_other_column)
+{
+    struct dba_function fn = { .schema = "api", .name = "n", .ret_type = "integer",
+                               .ret_kind = DBA_FRET_SCALAR, .ret_table = &FN_T };
+    struct dba_query *q = mk_query(DBA_M_GET, &fn);
+    struct dba_logic f = { .kind = DBA_L_FILTER };
+    struct dba_sql sql;
+    struct dba_err err;
+
+    f.filter.field.name = "n"; /* the function's name is no column (PostgreSQL's 42703 too) */
+    f.filter.value = "1";
+    q->rel.where.children = &f;
+    q->rel.where.n_children = 1;
+    cr_expect_eq(dba_query_sql_build(q, &FN_T, 0, A, &sql, &err), DBA_ENOTFOUND);
+    cr_expect_str_eq(err.pgrst, "42703");
+    cr_expect_str_eq(err.msg, "column f.n does not exist");
+}
+
+Test(call, max_affected_aborts_the_statement_past_n_rows)
+{
+    struct dba_function fn = { .schema = "api", .name = "search", .ret_set = true,
+                               .ret_kind = DBA_FRET_COMPOSITE, .ret_table = &BOOKS };
+    struct dba_query *q = mk_query(DBA_M_POST, &fn);
+    struct dba_sql sql;
+
+    q->call->args_kind = DBA_CALL_ARGS_OBJECT;
+    q->prefer.handling_strict = true;
+    q->prefer.max_affected = 3;
+    const char *s = build(q, &BOOKS, &sql);
+    cr_expect(strstr(s, "count(*) AS page_total, CASE WHEN count(*) > 3 THEN ('"
+                        DBA_SQL_MAX_AFFECTED "' || count(*))::integer::text ELSE "
+                        "coalesce(json_agg(_t), '[]')::text END AS body") != NULL, "%s", s);
+    /* lenient: no check */
+    q->prefer.handling_strict = false;
+    s = build(q, &BOOKS, &sql);
+    cr_expect(strstr(s, DBA_SQL_MAX_AFFECTED) == NULL, "%s", s);
+}
+
+Test(call, whole_bytea_body_is_cast_from_its_hex_text)
+{
+    struct dba_func_arg b = { .name = "", .type = "bytea", .required = true };
+    struct dba_function fn = { .schema = "api", .name = "f", .args = &b, .n_args = 1,
+                               .n_in = 1, .ret_type = "bytea", .ret_kind = DBA_FRET_SCALAR,
+                               .ret_table = &FN_T };
+    struct dba_query *q = mk_query(DBA_M_POST, &fn);
+    struct dba_sql sql;
+
+    q->call->args_kind = DBA_CALL_ARGS_WHOLE;
+    q->call->body = "\\x00ff";
+    const char *s = build(q, &FN_T, &sql);
+    cr_expect(strstr(s, "\"api\".\"f\"($1::bytea)") != NULL, "%s", s);
+    cr_expect_str_eq(sql.params[0], "\\x00ff");
 }
 
 Test(call, setof_table_is_read_like_the_table)
