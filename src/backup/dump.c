@@ -29,20 +29,46 @@ struct dump {
     struct dba_err *err;                 /* out */
     int64_t *counts;                     /* rows per table */
     struct dba__render *render;          /* per table: its columns, owned */
+    bool *fk;                            /* per table: an enforced foreign key holds its
+                                            parent reference (see dump_all_rows), owned */
     struct dba_buf out;                  /* rendered rows not written yet */
 };
+
+/* The schema table t is read from. */
+static const char *
+dump_nsp(const struct dump *d, const struct dba_backup_table *t)
+{
+    return t->nsp != NULL ? t->nsp : d->o->nsp != NULL ? d->o->nsp : "public";
+}
 
 /* The table's relation qualified with the schema it is read from: "nsp"."name". */
 static void
 dump_qname(const struct dump *d, const struct dba_backup_table *t, struct dba_buf *b)
 {
-    dba_buf_put_ident(b, t->nsp != NULL ? t->nsp : d->o->nsp != NULL ? d->o->nsp : "public");
+    dba_buf_put_ident(b, dump_nsp(d, t));
     dba_buf_putc(b, '.');
     dba_buf_put_ident(b, t->rel != NULL ? t->rel : t->name);
 }
 
 /* WHERE condition selecting table i's rows: the user's, and (for children) those whose parent
    row is selected too (recursively), so children of rows left out are left out. */
+/* True when every row of table i is selected: no user scope on it and, for a child, its parent
+   reference held by a validated, enforced foreign key to the parent's key (so no row points to
+   a missing parent) whose parent has no row security and is selected whole too. The condition on
+   the parent is then true for every row and is left out of the statements (it made the server
+   join every child with its parent twice, for the count and for the COPY). */
+static bool
+dump_all_rows(const struct dump *d, size_t i)
+{
+    const struct dba_backup_table *t = &d->s->tables[i];
+    if (d->n_params > 0 && t->user_field != NULL)
+        return false;
+    if (t->parent.table == NULL)
+        return true;
+    int p = dba_backup_schema_find(d->s, t->parent.table);
+    return p >= 0 && (size_t)p != i && d->fk[i] && dump_all_rows(d, (size_t)p);
+}
+
 static void
 dump_where(struct dump *d, size_t i, struct dba_buf *b)
 {
@@ -53,7 +79,7 @@ dump_where(struct dump *d, size_t i, struct dba_buf *b)
         dba_buf_put_ident(b, t->user_field);
         dba_buf_puts(b, "::text = current_setting('dba.backup_user')");
     }
-    if (t->parent.table == NULL)
+    if (t->parent.table == NULL || dump_all_rows(d, i))
         return;
     int p = dba_backup_schema_find(d->s, t->parent.table);
     dba_buf_puts(b, " AND (");
@@ -114,11 +140,24 @@ dump_counts(struct dump *d)
     return DBA_OK;
 }
 
-/* Every table's columns in order with their types through domains, from one catalog query; the
-   tables are named by bound parameters (schema and relation arrays). */
+/* Every table's columns in order with their types through domains, and whether an enforced
+   foreign key (validated, its triggers not disabled) holds the table's parent reference to the
+   parent's key column, the parent without row security (dump_all_rows); one catalog query for
+   all tables, named by bound parameters (arrays: schema, relation, parent field, parent schema,
+   parent relation, parent key; '' without a parent). */
 static const char DUMP_COLUMNS_SQL[] =
-    "SELECT q.i, a.attname, b.oid FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
-    "AS q(nsp, rel, i) JOIN pg_catalog.pg_namespace n ON n.nspname = q.nsp "
+    "SELECT q.i, a.attname, b.oid, EXISTS (SELECT FROM pg_catalog.pg_constraint k "
+    "JOIN pg_catalog.pg_class pc ON pc.oid = k.confrelid "
+    "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
+    "JOIN pg_catalog.pg_attribute fa ON fa.attrelid = c.oid AND fa.attname = q.pfield "
+    "JOIN pg_catalog.pg_attribute pa ON pa.attrelid = pc.oid AND pa.attname = q.ppk "
+    "WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.convalidated AND pn.nspname = q.pnsp "
+    "AND pc.relname = q.prel AND NOT pc.relrowsecurity AND k.conkey = ARRAY[fa.attnum] "
+    "AND k.confkey = ARRAY[pa.attnum] AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g "
+    "WHERE g.tgconstraint = k.oid AND g.tgenabled NOT IN ('O', 'A'))) "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
+    "WITH ORDINALITY AS q(nsp, rel, pfield, pnsp, prel, ppk, i) "
+    "JOIN pg_catalog.pg_namespace n ON n.nspname = q.nsp "
     "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = q.rel "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
     "AND NOT a.attisdropped CROSS JOIN LATERAL (WITH RECURSIVE d(oid, typtype, base) AS "
@@ -130,24 +169,33 @@ static const char DUMP_COLUMNS_SQL[] =
 static int
 dump_columns(struct dump *d)
 {
-    const char **nsp = dba_xcalloc(d->s->n + 1, sizeof(*nsp));
-    const char **rel = dba_xcalloc(d->s->n + 1, sizeof(*rel));
+    enum { NSP, REL, PFIELD, PNSP, PREL, PPK, N_ARR };
+    const char **v[N_ARR];
+    for (int k = 0; k < N_ARR; k++)
+        v[k] = dba_xcalloc(d->s->n + 1, sizeof(*v[k]));
     for (size_t i = 0; i < d->s->n; i++) {
         const struct dba_backup_table *t = &d->s->tables[i];
-        nsp[i] = t->nsp != NULL ? t->nsp : d->o->nsp != NULL ? d->o->nsp : "public";
-        rel[i] = t->rel != NULL ? t->rel : t->name;
+        int p = t->parent.table != NULL ? dba_backup_schema_find(d->s, t->parent.table) : -1;
+        const struct dba_backup_table *pt = p >= 0 ? &d->s->tables[p] : NULL;
+        v[NSP][i] = dump_nsp(d, t);
+        v[REL][i] = t->rel != NULL ? t->rel : t->name;
+        v[PFIELD][i] = pt != NULL ? t->parent.field : "";
+        v[PNSP][i] = pt != NULL ? dump_nsp(d, pt) : "";
+        v[PREL][i] = pt == NULL ? "" : pt->rel != NULL ? pt->rel : pt->name;
+        v[PPK][i] = pt != NULL ? pt->pk : "";
     }
-    struct dba_buf a1, a2;
-    dba_buf_init(&a1);
-    dba_buf_init(&a2);
-    dba_buf_put_text_array(&a1, nsp, d->s->n);
-    dba_buf_put_text_array(&a2, rel, d->s->n);
-    free(nsp);
-    free(rel);
-    const char *p[2] = { a1.data, a2.data };
-    struct pg_result *r = dba_db_exec(d->conn, DUMP_COLUMNS_SQL, p, 2, d->err);
-    dba_buf_cleanup(&a1);
-    dba_buf_cleanup(&a2);
+    struct dba_buf arr[N_ARR];
+    const char *params[N_ARR];
+    for (int k = 0; k < N_ARR; k++) {
+        dba_buf_init(&arr[k]);
+        dba_buf_put_text_array(&arr[k], v[k], d->s->n);
+        params[k] = arr[k].data;
+    }
+    struct pg_result *r = dba_db_exec(d->conn, DUMP_COLUMNS_SQL, params, N_ARR, d->err);
+    for (int k = 0; k < N_ARR; k++) {
+        dba_buf_cleanup(&arr[k]);
+        free(v[k]);
+    }
     if (r == NULL)
         return DBA_EDB;
     const char *ds = PQparameterStatus((PGconn *)d->conn, "DateStyle");
@@ -155,9 +203,10 @@ dump_columns(struct dump *d)
     for (int k = 0; k < dba_db_res_ntuples(r); k++) {
         long i = strtol(dba_db_res_value(r, k, 0), NULL, 10) - 1;
         unsigned oid = (unsigned)strtoul(dba_db_res_value(r, k, 2), NULL, 10);
-        if (i >= 0 && (size_t)i < d->s->n)
-            dba__render_add(&d->render[i], dba_db_res_value(r, k, 1),
-                            dba__render_kind(oid, iso));
+        if (i < 0 || (size_t)i >= d->s->n)
+            continue;
+        dba__render_add(&d->render[i], dba_db_res_value(r, k, 1), dba__render_kind(oid, iso));
+        d->fk[i] = strcmp(dba_db_res_value(r, k, 3), "t") == 0;
     }
     dba_db_res_clear(r);
     return DBA_OK;
@@ -360,6 +409,7 @@ dba_backup_dump(void *conn, const struct dba_backup_schema *s, const struct dba_
     struct dump d = { .conn = conn, .s = s, .o = o, .err = err };
     d.counts = dba_xcalloc(s->n + 1, sizeof(*d.counts));
     d.render = dba_xcalloc(s->n + 1, sizeof(*d.render));
+    d.fk = dba_xcalloc(s->n + 1, sizeof(*d.fk));
     for (size_t i = 0; i < s->n; i++)
         dba__render_init(&d.render[i]);
     dba_buf_init(&d.out);
@@ -373,9 +423,9 @@ dba_backup_dump(void *conn, const struct dba_backup_schema *s, const struct dba_
         rc = r != NULL ? DBA_OK : DBA_EDB;
     }
     if (rc == DBA_OK)
-        rc = dump_counts(&d);
-    if (rc == DBA_OK)
         rc = dump_columns(&d);
+    if (rc == DBA_OK)
+        rc = dump_counts(&d);
     if (rc == DBA_OK)
         rc = dump_head(&d);
     for (size_t i = 0; i < s->n && rc == DBA_OK; i++)
@@ -402,6 +452,7 @@ dba_backup_dump(void *conn, const struct dba_backup_schema *s, const struct dba_
     for (size_t i = 0; i < s->n; i++)
         dba__render_cleanup(&d.render[i]);
     free(d.render);
+    free(d.fk);
     dba_buf_cleanup(&d.out);
     return sum;
 }
