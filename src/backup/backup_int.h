@@ -76,15 +76,19 @@ enum {
     DBA__RENDER_DATE,        /* date (ISO DateStyle): quoted */
     DBA__RENDER_TIMESTAMP,   /* timestamp (ISO DateStyle): quoted, 'T' between date and time */
     DBA__RENDER_TIMESTAMPTZ, /* timestamptz (ISO DateStyle): also the offset with minutes */
+    DBA__RENDER_ARRAY,       /* an array of one of the kinds above: array_to_json's form */
 };
-/* The kind of a column whose type (through its domains) is base_oid; iso_dates: the session's
-   DateStyle is ISO (else dates and timestamps are DBA__RENDER_SERVER). */
-int dba__render_kind(unsigned base_oid, bool iso_dates);
+/* The kind of a column whose type (through its domains) is base_oid, an array of elem_oid (a
+   base type with ',' between elements; 0 when not an array); *elem receives the elements' kind.
+   iso_dates: the session's DateStyle is ISO (else dates and timestamps, and arrays of them, are
+   DBA__RENDER_SERVER). */
+int dba__render_kind(unsigned base_oid, unsigned elem_oid, bool iso_dates, int *elem);
 struct dba__render_col {
     char *name;      /* the column's name, owned */
     char *head;      /* '{' or ',' then the name as a JSON string and ':', owned */
     size_t head_len; /* its length */
     int kind;        /* DBA__RENDER_* */
+    int elem;        /* DBA__RENDER_ARRAY: the elements' kind */
 };
 struct dba__render {
     struct dba__render_col *cols; /* the table's columns in order, owned */
@@ -96,8 +100,8 @@ struct dba__render {
 };
 void dba__render_init(struct dba__render *r);
 void dba__render_cleanup(struct dba__render *r);
-/* Adds the next column (name as in pg_attribute). */
-void dba__render_add(struct dba__render *r, const char *name, int kind);
+/* Adds the next column (name as in pg_attribute) of kind (elem: its elements' kind). */
+void dba__render_add(struct dba__render *r, const char *name, int kind, int elem);
 /* Appends to out the JSON object of one COPY text-format line (without its newline); false
    (out unchanged) when the line's field count is not the columns'. */
 bool dba__render_row(struct dba__render *r, struct dba_buf *out, const char *line, size_t len);

@@ -140,13 +140,15 @@ dump_counts(struct dump *d)
     return DBA_OK;
 }
 
-/* Every table's columns in order with their types through domains, and whether an enforced
+/* Every table's columns in order with their types through domains (and an array's element
+   type when it is a base type with ',' between elements), and whether an enforced
    foreign key (validated, its triggers not disabled) holds the table's parent reference to the
    parent's key column, the parent without row security (dump_all_rows); one catalog query for
    all tables, named by bound parameters (arrays: schema, relation, parent field, parent schema,
    parent relation, parent key; '' without a parent). */
 static const char DUMP_COLUMNS_SQL[] =
-    "SELECT q.i, a.attname, b.oid, EXISTS (SELECT FROM pg_catalog.pg_constraint k "
+    "SELECT q.i, a.attname, b.oid, coalesce(el.oid, 0), EXISTS (SELECT FROM "
+    "pg_catalog.pg_constraint k "
     "JOIN pg_catalog.pg_class pc ON pc.oid = k.confrelid "
     "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
     "JOIN pg_catalog.pg_attribute fa ON fa.attrelid = c.oid AND fa.attname = q.pfield "
@@ -164,7 +166,9 @@ static const char DUMP_COLUMNS_SQL[] =
     "(SELECT t.oid, t.typtype, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid "
     "UNION ALL SELECT t.oid, t.typtype, t.typbasetype FROM pg_catalog.pg_type t JOIN d ON "
     "t.oid = d.base WHERE d.typtype = 'd') SELECT d.oid FROM d WHERE d.typtype <> 'd') b "
-    "ORDER BY q.i, a.attnum";
+    "LEFT JOIN LATERAL (SELECT e.oid FROM pg_catalog.pg_type at JOIN pg_catalog.pg_type e ON "
+    "e.oid = at.typelem AND e.typarray = at.oid AND e.typtype = 'b' AND e.typdelim = ',' "
+    "WHERE at.oid = b.oid) el ON TRUE ORDER BY q.i, a.attnum";
 
 static int
 dump_columns(struct dump *d)
@@ -205,8 +209,10 @@ dump_columns(struct dump *d)
         unsigned oid = (unsigned)strtoul(dba_db_res_value(r, k, 2), NULL, 10);
         if (i < 0 || (size_t)i >= d->s->n)
             continue;
-        dba__render_add(&d->render[i], dba_db_res_value(r, k, 1), dba__render_kind(oid, iso));
-        d->fk[i] = strcmp(dba_db_res_value(r, k, 3), "t") == 0;
+        unsigned elem_oid = (unsigned)strtoul(dba_db_res_value(r, k, 3), NULL, 10);
+        int elem, kind = dba__render_kind(oid, elem_oid, iso, &elem);
+        dba__render_add(&d->render[i], dba_db_res_value(r, k, 1), kind, elem);
+        d->fk[i] = strcmp(dba_db_res_value(r, k, 4), "t") == 0;
     }
     dba_db_res_clear(r);
     return DBA_OK;

@@ -23,10 +23,10 @@ enum {
     RENDER_JSONB = 3802,
 };
 
-int
-dba__render_kind(unsigned base_oid, bool iso_dates)
+static int
+render_scalar_kind(unsigned oid, bool iso_dates)
 {
-    switch (base_oid) {
+    switch (oid) {
     case RENDER_BOOL:
         return DBA__RENDER_BOOL;
     case RENDER_INT2: case RENDER_INT4: case RENDER_INT8: case RENDER_FLOAT4: case RENDER_FLOAT8:
@@ -47,6 +47,16 @@ dba__render_kind(unsigned base_oid, bool iso_dates)
     default:
         return DBA__RENDER_SERVER;
     }
+}
+
+int
+dba__render_kind(unsigned base_oid, unsigned elem_oid, bool iso_dates, int *elem)
+{
+    *elem = DBA__RENDER_SERVER;
+    if (elem_oid == 0)
+        return render_scalar_kind(base_oid, iso_dates);
+    *elem = render_scalar_kind(elem_oid, iso_dates);
+    return *elem != DBA__RENDER_SERVER ? DBA__RENDER_ARRAY : DBA__RENDER_SERVER;
 }
 
 /* The JSON string escape of PostgreSQL's escape_json: \b \f \n \r \t \" \\, other bytes below
@@ -213,6 +223,99 @@ render_timestamp(char *o, const char *t, size_t n, bool tz)
     return w;
 }
 
+/* The value t[0..n) (plain text, no COPY escapes) of a scalar kind at o. */
+static size_t
+render_plain(char *o, int kind, const char *t, size_t n)
+{
+    size_t w = 0;
+    switch (kind) {
+    case DBA__RENDER_BOOL:
+        if (n == 1 && (t[0] == 't' || t[0] == 'f')) {
+            memcpy(o, t[0] == 't' ? "true" : "false", t[0] == 't' ? 4 : 5);
+            return t[0] == 't' ? 4 : 5;
+        }
+        break; /* not boolean output: keep the bytes visible as a string */
+    case DBA__RENDER_NUMBER:
+        if (!dba__render_json_number(t, n))
+            break;
+        /* fall through */
+    case DBA__RENDER_RAW:
+        memcpy(o, t, n);
+        return n;
+    case DBA__RENDER_DATE:
+        o[0] = '"';
+        memcpy(o + 1, t, n);
+        o[n + 1] = '"';
+        return n + 2;
+    case DBA__RENDER_TIMESTAMP:
+    case DBA__RENDER_TIMESTAMPTZ:
+        return render_timestamp(o, t, n, kind == DBA__RENDER_TIMESTAMPTZ);
+    default:
+        break;
+    }
+    o[w++] = '"';
+    for (size_t i = 0; i < n; i++)
+        w += render_esc(o + w, (unsigned char)t[i]);
+    o[w++] = '"';
+    return w;
+}
+
+/* An array's output text t[0..n) (array_out's: optional "[lo:hi]=" bounds, nested braces,
+   elements separated by commas, NULL, elements in double quotes with \" and \\ when they need
+   them) as array_to_json writes it, elements of kind elem, at o. t is changed (quoted elements
+   are unescaped in place). (size_t)-1 when t is not an array's text. */
+static size_t
+render_array(char *o, int elem, char *t, size_t n)
+{
+    size_t w = 0, i = 0;
+    int depth = 0;
+    if (i < n && t[i] == '[') { /* bounds: array_to_json leaves them out */
+        while (i < n && t[i] != '=')
+            i++;
+        i++;
+    }
+    if (i >= n || t[i] != '{')
+        return (size_t)-1;
+    while (i < n) {
+        char c = t[i];
+        if (c == '{') {
+            o[w++] = '[';
+            depth++;
+            i++;
+        } else if (c == '}') {
+            o[w++] = ']';
+            i++;
+            if (--depth == 0)
+                break;
+        } else if (c == ',') {
+            o[w++] = ',';
+            i++;
+        } else if (c == '"') {
+            size_t s = ++i, m = s;
+            while (i < n && t[i] != '"') {
+                if (t[i] == '\\' && i + 1 < n)
+                    i++;
+                t[m++] = t[i++];
+            }
+            if (i == n)
+                return (size_t)-1;
+            i++;
+            w += render_plain(o + w, elem, t + s, m - s);
+        } else {
+            size_t s = i;
+            while (i < n && t[i] != ',' && t[i] != '}')
+                i++;
+            if (i - s == 4 && memcmp(t + s, "NULL", 4) == 0) {
+                memcpy(o + w, "null", 4);
+                w += 4;
+            } else {
+                w += render_plain(o + w, elem, t + s, i - s);
+            }
+        }
+    }
+    return depth == 0 && i == n ? w : (size_t)-1;
+}
+
 void
 dba__render_init(struct dba__render *r)
 {
@@ -232,7 +335,7 @@ dba__render_cleanup(struct dba__render *r)
 }
 
 void
-dba__render_add(struct dba__render *r, const char *name, int kind)
+dba__render_add(struct dba__render *r, const char *name, int kind, int elem)
 {
     size_t n = strlen(name);
     char *h = dba_xmalloc(6 * n + 4);
@@ -248,6 +351,7 @@ dba__render_add(struct dba__render *r, const char *name, int kind)
     r->cols[r->n].head = h;
     r->cols[r->n].head_len = w;
     r->cols[r->n].kind = kind;
+    r->cols[r->n].elem = elem;
     r->heads_len += w;
     r->n++;
 }
@@ -268,10 +372,18 @@ render_reserve(struct dba_buf *out, size_t extra)
 
 /* One field (not NULL) of kind at o; returns the bytes written. */
 static size_t
-render_field(struct dba__render *r, char *o, int kind, const char *f, size_t n)
+render_field(struct dba__render *r, char *o, const struct dba__render_col *col, const char *f,
+             size_t n)
 {
     size_t m;
+    int kind = col->kind;
     switch (kind) {
+    case DBA__RENDER_ARRAY:
+        m = render_copy_text(r->scratch, f, n);
+        m = render_array(o, col->elem, r->scratch, m);
+        if (m != (size_t)-1)
+            return m;
+        return render_copy_string(o, f, n); /* not an array's text: keep it visible */
     case DBA__RENDER_BOOL:
         if (n == 1 && (f[0] == 't' || f[0] == 'f')) {
             memcpy(o, f[0] == 't' ? "true" : "false", f[0] == 't' ? 4 : 5);
@@ -341,7 +453,7 @@ dba__render_row(struct dba__render *r, struct dba_buf *out, const char *line, si
             memcpy(o + w, "null", 4);
             w += 4;
         } else {
-            w += render_field(r, o + w, r->cols[c].kind, f, n);
+            w += render_field(r, o + w, &r->cols[c], f, n);
         }
         pos += n + 1;
     }

@@ -135,7 +135,12 @@ TestSuite(backup_render, .init = bkr_setup, .fini = bkr_teardown, .timeout = 120
     "ta text[], ia int[], na numeric[], ja jsonb[], ba boolean[], da date[], tsa timestamptz[], " \
     "m mood, p pair, dt dtext2, di dint, dts dts, dn dnum, r int4range, mo money, pt point, " \
     "\"we\"\"ird col\" text, \"ÄÖ\" int);\n" \
-    "ALTER TABLE kinds DROP COLUMN mo;\n"
+    "ALTER TABLE kinds DROP COLUMN mo;\n" \
+    "ALTER TABLE kinds ADD COLUMN bya bytea[], ADD COLUMN iva interval[], " \
+    "ADD COLUMN va varchar[], ADD COLUMN f8a float8[], ADD COLUMN jsa json[], " \
+    "ADD COLUMN dia dint[], " \
+    "ADD COLUMN ra int4range[], ADD COLUMN tsb timestamp[], ADD COLUMN ua uuid[], " \
+    "ADD COLUMN ca \"char\"[], ADD COLUMN tza timetz[];\n"
 
 #define KINDS_ROWS \
     "INSERT INTO kinds VALUES (1, -32768, 9223372036854775807, 'NaN', 'Infinity', 'NaN', 1.50, " \
@@ -169,7 +174,16 @@ TestSuite(backup_render, .init = bkr_setup, .fini = bkr_teardown, .timeout = 120
     "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);\n" \
     "INSERT INTO kinds (id, t, tstz, f8, n) SELECT 100 + g, repeat(E'x\\t\\\\', g % 5), " \
     "timestamptz '2024-01-01 00:00:00+00' + g * interval '7 hours 1 second', g / 7.0, " \
-    "g / 3.0 FROM generate_series(1, 3000) g;\n"
+    "g / 3.0 FROM generate_series(1, 3000) g;\n" \
+    "UPDATE kinds SET bya = ARRAY['\\x00ff'::bytea, NULL, ''], iva = '{\"1 day\",-00:00:01}', " \
+    "va = '[0:2]={a,\" b\",\"\\\\\\\"\"}', f8a = '{NaN,Infinity,-Infinity,1e-300,-0}', " \
+    "jsa = ARRAY['{\"a\" :  1}'::json, 'null', '\"\\u00e9\\n\"'], dia = '{1,2}', " \
+    "ra = '{\"[1,2)\",empty}', tsb = '{\"0001-01-01 00:00:00 BC\",\"2024-01-01 01:02:03.5\"}', " \
+    "ua = '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', ca = '{a,\" \",\"\\\\\"}', " \
+    "tza = '{\"10:00+05:30\"}' WHERE id = 1;\n" \
+    "UPDATE kinds SET bya = '{}', iva = '{{\"1 day\"},{NULL}}', va = '{NULL,\"NULL\",null}', " \
+    "f8a = '{}', jsa = '{}', dia = '{}', ra = '{}', tsb = '{infinity}', ua = '{NULL}', " \
+    "ca = '{}', tza = '{}' WHERE id = 2;\n"
 
 /* The rows as row_to_json gives them, joined as the backup joins them. */
 #define KINDS_EXPECTED \

@@ -6,8 +6,8 @@
 
 TestSuite(backup_render);
 
-/* Renders line with the columns "name:kind" given as (name, kind) pairs ending in NULL; returns
-   the JSON (static) or "(refused)". */
+/* Renders line with the columns given as (name, kind) pairs, (name, DBA__RENDER_ARRAY, elem)
+   for arrays, ending in NULL; returns the JSON (static) or "(refused)". */
 static const char *
 render(const char *line, ...)
 {
@@ -18,7 +18,10 @@ render(const char *line, ...)
     dba__render_init(&r);
     va_start(ap, line);
     for (const char *name; (name = va_arg(ap, const char *)) != NULL;)
-        dba__render_add(&r, name, va_arg(ap, int));
+    {
+        int kind = va_arg(ap, int);
+        dba__render_add(&r, name, kind, kind == DBA__RENDER_ARRAY ? va_arg(ap, int) : 0);
+    }
     va_end(ap);
     dba_buf_init(&out);
     dba_buf_puts(&out, "<");
@@ -30,31 +33,46 @@ render(const char *line, ...)
     return res;
 }
 
+static int
+kind(unsigned oid, unsigned elem_oid, bool iso)
+{
+    int elem;
+    return dba__render_kind(oid, elem_oid, iso, &elem);
+}
+
 Test(backup_render, kinds_of_types)
 {
-    cr_expect_eq(dba__render_kind(23, true), DBA__RENDER_NUMBER);
-    cr_expect_eq(dba__render_kind(20, true), DBA__RENDER_NUMBER);
-    cr_expect_eq(dba__render_kind(21, false), DBA__RENDER_NUMBER);
-    cr_expect_eq(dba__render_kind(700, true), DBA__RENDER_NUMBER);
-    cr_expect_eq(dba__render_kind(701, true), DBA__RENDER_NUMBER);
-    cr_expect_eq(dba__render_kind(1700, true), DBA__RENDER_NUMBER);
-    cr_expect_eq(dba__render_kind(16, true), DBA__RENDER_BOOL);
-    cr_expect_eq(dba__render_kind(114, true), DBA__RENDER_RAW);
-    cr_expect_eq(dba__render_kind(3802, true), DBA__RENDER_RAW);
-    cr_expect_eq(dba__render_kind(25, true), DBA__RENDER_STRING);
-    cr_expect_eq(dba__render_kind(2950, true), DBA__RENDER_STRING);
-    cr_expect_eq(dba__render_kind(1082, true), DBA__RENDER_DATE);
-    cr_expect_eq(dba__render_kind(1114, true), DBA__RENDER_TIMESTAMP);
-    cr_expect_eq(dba__render_kind(1184, true), DBA__RENDER_TIMESTAMPTZ);
+    cr_expect_eq(kind(23, 0, true), DBA__RENDER_NUMBER);
+    cr_expect_eq(kind(20, 0, true), DBA__RENDER_NUMBER);
+    cr_expect_eq(kind(21, 0, false), DBA__RENDER_NUMBER);
+    cr_expect_eq(kind(700, 0, true), DBA__RENDER_NUMBER);
+    cr_expect_eq(kind(701, 0, true), DBA__RENDER_NUMBER);
+    cr_expect_eq(kind(1700, 0, true), DBA__RENDER_NUMBER);
+    cr_expect_eq(kind(16, 0, true), DBA__RENDER_BOOL);
+    cr_expect_eq(kind(114, 0, true), DBA__RENDER_RAW);
+    cr_expect_eq(kind(3802, 0, true), DBA__RENDER_RAW);
+    cr_expect_eq(kind(25, 0, true), DBA__RENDER_STRING);
+    cr_expect_eq(kind(2950, 0, true), DBA__RENDER_STRING);
+    cr_expect_eq(kind(1082, 0, true), DBA__RENDER_DATE);
+    cr_expect_eq(kind(1114, 0, true), DBA__RENDER_TIMESTAMP);
+    cr_expect_eq(kind(1184, 0, true), DBA__RENDER_TIMESTAMPTZ);
     /* other DateStyles: the server renders dates */
-    cr_expect_eq(dba__render_kind(1082, false), DBA__RENDER_SERVER);
-    cr_expect_eq(dba__render_kind(1114, false), DBA__RENDER_SERVER);
-    cr_expect_eq(dba__render_kind(1184, false), DBA__RENDER_SERVER);
-    /* arrays (text[], int4[]), record, user types: the server */
-    cr_expect_eq(dba__render_kind(1009, true), DBA__RENDER_SERVER);
-    cr_expect_eq(dba__render_kind(1007, true), DBA__RENDER_SERVER);
-    cr_expect_eq(dba__render_kind(2249, true), DBA__RENDER_SERVER);
-    cr_expect_eq(dba__render_kind(16385, true), DBA__RENDER_SERVER);
+    cr_expect_eq(kind(1082, 0, false), DBA__RENDER_SERVER);
+    cr_expect_eq(kind(1114, 0, false), DBA__RENDER_SERVER);
+    cr_expect_eq(kind(1184, 0, false), DBA__RENDER_SERVER);
+    /* arrays of those (text[], int4[], date[]); of dates in another DateStyle, of other types
+       (int4range[]), record, user types: the server */
+    int elem;
+    cr_expect_eq(dba__render_kind(1009, 25, true, &elem), DBA__RENDER_ARRAY);
+    cr_expect_eq(elem, DBA__RENDER_STRING);
+    cr_expect_eq(dba__render_kind(1007, 23, false, &elem), DBA__RENDER_ARRAY);
+    cr_expect_eq(elem, DBA__RENDER_NUMBER);
+    cr_expect_eq(dba__render_kind(1182, 1082, true, &elem), DBA__RENDER_ARRAY);
+    cr_expect_eq(elem, DBA__RENDER_DATE);
+    cr_expect_eq(kind(1182, 1082, false), DBA__RENDER_SERVER);
+    cr_expect_eq(kind(3905, 3904, true), DBA__RENDER_SERVER);
+    cr_expect_eq(kind(2249, 0, true), DBA__RENDER_SERVER);
+    cr_expect_eq(kind(16385, 0, true), DBA__RENDER_SERVER);
 }
 
 Test(backup_render, numbers_booleans_and_nulls)
@@ -133,7 +151,8 @@ Test(backup_render, dates_and_timestamps_in_xsd_form)
                             DBA__RENDER_TIMESTAMPTZ, "d", DBA__RENDER_TIMESTAMPTZ, "e",
                             DBA__RENDER_TIMESTAMPTZ, "f", DBA__RENDER_TIMESTAMPTZ, "g",
                             DBA__RENDER_TIMESTAMPTZ, NULL),
-                     "{\"a\":\"2024-01-01T12:00:00+00:00\",\"b\":\"2024-01-01T12:00:00.123456-08:00\","
+                     "{\"a\":\"2024-01-01T12:00:00+00:00\","
+                     "\"b\":\"2024-01-01T12:00:00.123456-08:00\","
                      "\"c\":\"2024-01-01T17:30:00+05:30\",\"d\":\"1900-01-01T00:00:00+00:19:32\","
                      "\"e\":\"infinity\",\"f\":\"0001-01-01T00:00:00+00:00 BC\","
                      "\"g\":\"12024-01-01T00:00:00+14:00\"}");
@@ -162,8 +181,8 @@ Test(backup_render, rows_append_and_reuse_the_scratch)
     struct dba__render r;
     struct dba_buf out;
     dba__render_init(&r);
-    dba__render_add(&r, "t", DBA__RENDER_TIMESTAMPTZ);
-    dba__render_add(&r, "s", DBA__RENDER_STRING);
+    dba__render_add(&r, "t", DBA__RENDER_TIMESTAMPTZ, 0);
+    dba__render_add(&r, "s", DBA__RENDER_STRING, 0);
     dba_buf_init(&out);
     char big[3000];
     memset(big, '\x01', sizeof(big) - 1);
@@ -181,4 +200,34 @@ Test(backup_render, rows_append_and_reuse_the_scratch)
     dba_buf_cleanup(&line);
     dba_buf_cleanup(&out);
     dba__render_cleanup(&r);
+}
+
+Test(backup_render, arrays_as_array_to_json_writes_them)
+{
+    /* text: quoted elements unescaped (COPY's escapes first), NULL and "NULL", empty, nested */
+    cr_expect_str_eq(render("{\"a,b\",\"{x}\",\"back\\\\\\\\slash\",NULL,\"NULL\",\"\","
+                            "\" sp \",\"q\\\\\"uote\",\"tab\\t\",\u00e9}",
+                            "a", DBA__RENDER_ARRAY, DBA__RENDER_STRING, NULL),
+                     "{\"a\":[\"a,b\",\"{x}\",\"back\\\\slash\",null,\"NULL\",\"\",\" sp \","
+                     "\"q\\\"uote\",\"tab\\t\",\"\u00e9\"]}");
+    cr_expect_str_eq(render("{}\t{{1,2},{3,NULL}}\t[0:1]={7,8}\t{NaN,1.50,-Infinity}",
+                            "e", DBA__RENDER_ARRAY, DBA__RENDER_STRING, "m", DBA__RENDER_ARRAY,
+                            DBA__RENDER_NUMBER, "b", DBA__RENDER_ARRAY, DBA__RENDER_NUMBER, "n",
+                            DBA__RENDER_ARRAY, DBA__RENDER_NUMBER, NULL),
+                     "{\"e\":[],\"m\":[[1,2],[3,null]],\"b\":[7,8],"
+                     "\"n\":[\"NaN\",1.50,\"-Infinity\"]}");
+    cr_expect_str_eq(render("{t,f,NULL}\t{\"{\\\\\"a\\\\\": 1}\",\"\\\\\"s\\\\\"\",null}\t"
+                            "{2024-01-01,\"0044-03-15 BC\",infinity}\t"
+                            "{\"2024-06-01 00:00:00+02\",-infinity}",
+                            "b", DBA__RENDER_ARRAY, DBA__RENDER_BOOL, "j", DBA__RENDER_ARRAY,
+                            DBA__RENDER_RAW, "d", DBA__RENDER_ARRAY, DBA__RENDER_DATE, "t",
+                            DBA__RENDER_ARRAY, DBA__RENDER_TIMESTAMPTZ, NULL),
+                     "{\"b\":[true,false,null],\"j\":[{\"a\": 1},\"s\",null],"
+                     "\"d\":[\"2024-01-01\",\"0044-03-15 BC\",\"infinity\"],"
+                     "\"t\":[\"2024-06-01T00:00:00+02:00\",\"-infinity\"]}");
+    /* NULL array; text that is not an array's stays visible as a string */
+    cr_expect_str_eq(render("\\N\tx\t{\"open", "a", DBA__RENDER_ARRAY, DBA__RENDER_NUMBER, "b",
+                            DBA__RENDER_ARRAY, DBA__RENDER_NUMBER, "c", DBA__RENDER_ARRAY,
+                            DBA__RENDER_STRING, NULL),
+                     "{\"a\":null,\"b\":\"x\",\"c\":\"{\\\"open\"}");
 }
