@@ -66,6 +66,48 @@ void dba__copy_text(struct dba_buf *out, const char *p, size_t n);
    arrays, exponents, "-0...", NUL characters. */
 bool dba__copy_key(struct dba_buf *out, const char *v, size_t n);
 
+/* Rows rendered as row_to_json renders them from a plain COPY's text format (render.c). */
+enum {
+    DBA__RENDER_SERVER,      /* the server sends to_json(col)::text: copied as is */
+    DBA__RENDER_RAW,         /* json, jsonb: the output text as is */
+    DBA__RENDER_NUMBER,      /* integers, floats, numeric: as printed; NaN, Infinity as strings */
+    DBA__RENDER_BOOL,        /* t/f -> true/false */
+    DBA__RENDER_STRING,      /* text and the other built-in scalars: the output as a string */
+    DBA__RENDER_DATE,        /* date (ISO DateStyle): quoted */
+    DBA__RENDER_TIMESTAMP,   /* timestamp (ISO DateStyle): quoted, 'T' between date and time */
+    DBA__RENDER_TIMESTAMPTZ, /* timestamptz (ISO DateStyle): also the offset with minutes */
+    DBA__RENDER_ARRAY,       /* an array of one of the kinds above: array_to_json's form */
+};
+/* The kind of a column whose type (through its domains) is base_oid, an array of elem_oid (a
+   base type with ',' between elements; 0 when not an array); *elem receives the elements' kind.
+   iso_dates: the session's DateStyle is ISO (else dates and timestamps, and arrays of them, are
+   DBA__RENDER_SERVER). */
+int dba__render_kind(unsigned base_oid, unsigned elem_oid, bool iso_dates, int *elem);
+struct dba__render_col {
+    char *name;      /* the column's name, owned */
+    char *head;      /* '{' or ',' then the name as a JSON string and ':', owned */
+    size_t head_len; /* its length */
+    int kind;        /* DBA__RENDER_* */
+    int elem;        /* DBA__RENDER_ARRAY: the elements' kind */
+};
+struct dba__render {
+    struct dba__render_col *cols; /* the table's columns in order, owned */
+    size_t n;                     /* count */
+    size_t heads_len;             /* sum of head_len */
+    /* internal */
+    char *scratch;
+    size_t scratch_cap;
+};
+void dba__render_init(struct dba__render *r);
+void dba__render_cleanup(struct dba__render *r);
+/* Adds the next column (name as in pg_attribute) of kind (elem: its elements' kind). */
+void dba__render_add(struct dba__render *r, const char *name, int kind, int elem);
+/* Appends to out the JSON object of one COPY text-format line (without its newline); false
+   (out unchanged) when the line's field count is not the columns'. */
+bool dba__render_row(struct dba__render *r, struct dba_buf *out, const char *line, size_t len);
+/* True when p[0..n) is a JSON number (PostgreSQL's IsValidJsonNumber). */
+bool dba__render_json_number(const char *p, size_t n);
+
 /* A write callback (dba_backup_write_cb) into a gzFile (arg). */
 int dba__backup_write_gz(void *arg, const char *p, size_t n);
 
