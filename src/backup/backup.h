@@ -145,7 +145,8 @@ struct dba_backup_opts {
 };
 
 /* Writes a backup of s read from conn (a PGconn *) inside one REPEATABLE READ READ ONLY
-   transaction, streaming rows through o->write with a server-side cursor, so memory stays flat.
+   transaction, streaming rows through o->write from COPY's text, rendered as row_to_json would (render.c),
+   so memory stays flat.
    Returns a new summary {"tables": {t: rows}, "rows": n} or NULL with err. */
 json_t *dba_backup_dump(void *conn, const struct dba_backup_schema *s,
                         const struct dba_backup_opts *o, struct dba_err *err);
