@@ -39,6 +39,26 @@ DBA_MUSTCHECK int dba_http_body_csv_json(struct dba_arena *a, const char *body, 
                                          const char **json, size_t *json_len,
                                          struct dba_err *err);
 
+/* A request body's media type, as PostgREST decodes Content-Type (its decodeMediaType). */
+enum dba_http_ctype {
+    DBA_CT_JSON,    /* application/json (and vnd.pgrst.array[+json] without nulls=stripped) */
+    DBA_CT_CSV,     /* text/csv */
+    DBA_CT_FORM,    /* application/x-www-form-urlencoded */
+    DBA_CT_TEXT,    /* text/plain */
+    DBA_CT_XML,     /* text/xml */
+    DBA_CT_OCTET,   /* application/octet-stream */
+    DBA_CT_REFUSED, /* another type PostgREST knows (geo+json, vnd.pgrst.object, plan, * / *) */
+    DBA_CT_OTHER,   /* any other type, or a header its tokenizer cannot read (an empty one too) */
+};
+
+/* The media type of a Content-Type header (NULL: application/json); scratch in a. */
+enum dba_http_ctype dba_http_content_type(struct dba_arena *a, const char *ct);
+
+/* 400 PGRST102 "Content-Type not acceptable: <type>", the type as PostgREST shows it: a known
+   type's canonical name, any other the header value as sent (read as Latin-1, at most 400
+   bytes). Returns DBA_EINVAL. */
+int dba_http_content_type_refuse(struct dba_arena *a, const char *ct, struct dba_err *err);
+
 /* Parses Prefer values into p (defaults first: max_affected -1). Unknown tokens are copied into
    a and listed in p->invalid; the handling=strict check is left to the caller. Never fails.
    Note: timezone= is stored unchecked; its validity needs the database's zone list. */

@@ -460,31 +460,226 @@ body_form(struct dba_arena *a, const struct dba_http_req_in *in, struct dba_quer
     return rc;
 }
 
-/* The media type of Content-Type without parameters, trimmed, into out. */
-static void
-body_ctype(const char *ct, char *out, size_t n)
-{
-    size_t b = 0, e;
+/* ---- Content-Type as PostgREST decodes it (MediaType.decodeMediaType) ----
+ * The header is read as PostgREST's tokenizer reads it: a type of letters, digits, '.' and '*',
+ * '/', a subtype of those and '+', '-', then ';'-separated key=value parameters (a value quoted
+ * or of letters, digits, '|' and '-'; keys lower-cased); whatever follows is ignored. Types
+ * compare without case. A header the tokenizer cannot read is a type of its own. The text a
+ * refusal shows is PostgREST's toMime: a known type's canonical name (with nulls=stripped or a
+ * plan's for/options where they apply), any other type the header value as sent (as Latin-1). */
 
-    out[0] = '\0';
-    if (!ct)
+static bool
+ct_alnum(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           ch >= 0x80;
+}
+
+static bool
+ct_space(unsigned char ch)
+{
+    return ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
+/* Length of the run at s of alphanumerics and the bytes of extra. */
+static size_t
+ct_run(const char *s, const char *extra)
+{
+    size_t n = 0;
+
+    while (s[n] != '\0' && (ct_alnum((unsigned char)s[n]) || strchr(extra, s[n]) != NULL))
+        n++;
+    return n;
+}
+
+/* The parameters PostgREST's media types read (the last one of a name wins). */
+struct ct_parsed {
+    const char *main, *sub; /* type and subtype (arena), "" when the tokenizer failed */
+    const char *nulls;      /* nulls=, or NULL */
+    const char *for_;       /* for=, or NULL */
+    const char *options;    /* options=, or NULL */
+};
+
+static void
+ct_tokenize(struct dba_arena *a, const char *s, struct ct_parsed *out)
+{
+    size_t mn = ct_run(s, ".*"), sn;
+    const char *p;
+
+    memset(out, 0, sizeof(*out));
+    out->main = out->sub = "";
+    if (mn == 0 || s[mn] != '/' || (sn = ct_run(s + mn + 1, ".*+-")) == 0)
         return;
-    while (ct[b] == ' ' || ct[b] == '\t')
-        b++;
-    e = b + strcspn(ct + b, ";");
-    while (e > b && (ct[e - 1] == ' ' || ct[e - 1] == '\t'))
-        e--;
-    if (e - b >= n)
-        e = b + n - 1;
-    memcpy(out, ct + b, e - b);
-    out[e - b] = '\0';
+    out->main = dba_arena_strndup(a, s, mn);
+    out->sub = dba_arena_strndup(a, s + mn + 1, sn);
+    p = s + mn + 1 + sn;
+    for (;;) { /* many (try (spaces ';' spaces key spaces '=' spaces value)) */
+        const char *q = p, *key, *val;
+        size_t kn, vn;
+
+        while (ct_space((unsigned char)*q))
+            q++;
+        if (*q++ != ';')
+            return;
+        while (ct_space((unsigned char)*q))
+            q++;
+        key = q;
+        if ((kn = ct_run(q, "-")) == 0)
+            return;
+        q += kn;
+        while (ct_space((unsigned char)*q))
+            q++;
+        if (*q++ != '=')
+            return;
+        while (ct_space((unsigned char)*q))
+            q++;
+        if (*q == '"' && strchr(q + 1, '"') != NULL) {
+            val = q + 1;
+            vn = (size_t)(strchr(q + 1, '"') - val);
+            q = val + vn + 1;
+        } else if ((vn = ct_run(q, "|-")) > 0) {
+            val = q;
+            q += vn;
+        } else {
+            return;
+        }
+        char *k = dba_arena_strndup(a, key, kn);
+        for (char *c = k; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        if (strcmp(k, "nulls") == 0)
+            out->nulls = dba_arena_strndup(a, val, vn);
+        else if (strcmp(k, "for") == 0)
+            out->for_ = dba_arena_strndup(a, val, vn);
+        else if (strcmp(k, "options") == 0)
+            out->options = dba_arena_strndup(a, val, vn);
+        p = q;
+    }
+}
+
+/* s (Latin-1, as PostgREST decodes a header) as UTF-8, at most max bytes, in a. */
+static const char *
+ct_latin1(struct dba_arena *a, const char *s, size_t max)
+{
+    size_t n = 0;
+    char *o = dba_arena_alloc(a, 2 * strlen(s) + 1);
+
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (n + (ch >= 0x80 ? 2 : 1) > max)
+            break;
+        if (ch >= 0x80) {
+            o[n++] = (char)(0xC0 | (ch >> 6));
+            o[n++] = (char)(0x80 | (ch & 0x3F));
+        } else {
+            o[n++] = (char)ch;
+        }
+    }
+    o[n] = '\0';
+    return o;
+}
+
+#define CT_SHOWN_MAX 400 /* bytes of a header value a message shows */
+
+/* Decodes ct; *shown (when shown is not NULL) is PostgREST's toMime of it. */
+static enum dba_http_ctype
+ct_decode(struct dba_arena *a, const char *ct, const char **shown, int depth)
+{
+    static const struct {
+        const char *main, *sub, *mime;
+        enum dba_http_ctype t;
+    } known[] = {
+        { "application", "json", "application/json", DBA_CT_JSON },
+        { "application", "geo+json", "application/geo+json", DBA_CT_REFUSED },
+        { "text", "csv", "text/csv", DBA_CT_CSV },
+        { "text", "plain", "text/plain", DBA_CT_TEXT },
+        { "text", "xml", "text/xml", DBA_CT_XML },
+        { "application", "openapi+json", "application/openapi+json", DBA_CT_REFUSED },
+        { "application", "x-www-form-urlencoded", "application/x-www-form-urlencoded",
+          DBA_CT_FORM },
+        { "application", "octet-stream", "application/octet-stream", DBA_CT_OCTET },
+        { "*", "*", "*/*", DBA_CT_REFUSED },
+    };
+    struct ct_parsed t;
+    const char *dummy;
+
+    if (shown == NULL)
+        shown = &dummy;
+    ct_tokenize(a, ct, &t);
+    for (size_t i = 0; i < DBA_ARRAY_LEN(known); i++) {
+        if (strcasecmp(t.main, known[i].main) == 0 && strcasecmp(t.sub, known[i].sub) == 0) {
+            *shown = known[i].mime;
+            return known[i].t;
+        }
+    }
+    bool stripped = t.nulls != NULL && strcmp(t.nulls, "stripped") == 0;
+    if (strcasecmp(t.main, "application") == 0 &&
+        (strcasecmp(t.sub, "vnd.pgrst.object+json") == 0 ||
+         strcasecmp(t.sub, "vnd.pgrst.object") == 0)) {
+        *shown = stripped ? "application/vnd.pgrst.object+json;nulls=stripped"
+                          : "application/vnd.pgrst.object+json";
+        return DBA_CT_REFUSED;
+    }
+    if (strcasecmp(t.main, "application") == 0 &&
+        (strcasecmp(t.sub, "vnd.pgrst.array+json") == 0 ||
+         strcasecmp(t.sub, "vnd.pgrst.array") == 0)) {
+        *shown = stripped ? "application/vnd.pgrst.array+json;nulls=stripped" : "application/json";
+        return stripped ? DBA_CT_REFUSED : DBA_CT_JSON;
+    }
+    if (strcasecmp(t.main, "application") == 0 && depth < 2 &&
+        (strcasecmp(t.sub, "vnd.pgrst.plan") == 0 || strcasecmp(t.sub, "vnd.pgrst.plan+text") == 0 ||
+         strcasecmp(t.sub, "vnd.pgrst.plan+json") == 0)) {
+        static const char *const opts[] = { "analyze", "verbose", "settings", "buffers", "wal" };
+        const char *for_mime = "application/json";
+        struct dba_buf b;
+        bool first = true;
+
+        if (t.for_ != NULL)
+            ct_decode(a, t.for_, &for_mime, depth + 1);
+        dba_buf_init(&b);
+        dba_buf_printf(&b, "application/vnd.pgrst.plan+%s; for=\"%s\"",
+                       strcasecmp(t.sub, "vnd.pgrst.plan+json") == 0 ? "json" : "text", for_mime);
+        for (size_t i = 0; i < DBA_ARRAY_LEN(opts); i++) {
+            bool on = false;
+            for (const char *o = t.options; o != NULL && !on; o = strchr(o, '|')) {
+                o += *o == '|';
+                on = strncmp(o, opts[i], strlen(opts[i])) == 0 &&
+                     (o[strlen(opts[i])] == '|' || o[strlen(opts[i])] == '\0');
+            }
+            if (on) {
+                dba_buf_printf(&b, "%s%s", first ? "; options=" : "|", opts[i]);
+                first = false;
+            }
+        }
+        *shown = dba_arena_strdup(a, b.data);
+        dba_buf_cleanup(&b);
+        return DBA_CT_REFUSED;
+    }
+    *shown = ct_latin1(a, ct, CT_SHOWN_MAX);
+    return DBA_CT_OTHER;
+}
+
+enum dba_http_ctype
+dba_http_content_type(struct dba_arena *a, const char *ct)
+{
+    return ct == NULL ? DBA_CT_JSON : ct_decode(a, ct, NULL, 0);
+}
+
+int
+dba_http_content_type_refuse(struct dba_arena *a, const char *ct, struct dba_err *err)
+{
+    const char *shown = "application/json";
+
+    if (ct != NULL)
+        ct_decode(a, ct, &shown, 0);
+    return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Content-Type not acceptable: %s",
+                       shown);
 }
 
 int
 dba__http_grammar_body(struct dba_arena *a, const struct dba_http_req_in *in,
                        struct dba_query *q, struct dba_err *err)
 {
-    char ct[128];
     int rc;
 
     switch (in->method) {
@@ -498,15 +693,15 @@ dba__http_grammar_body(struct dba_arena *a, const struct dba_http_req_in *in,
     case DBA_M_OPTIONS:
         return DBA_OK;
     }
-    body_ctype(in->content_type, ct, sizeof(ct));
-    if (!ct[0] || strcasecmp(ct, "application/json") == 0)
+    enum dba_http_ctype t = dba_http_content_type(a, in->content_type);
+    if (t == DBA_CT_JSON)
         rc = body_json(a, in, q, err);
-    else if (strcasecmp(ct, "text/csv") == 0)
+    else if (t == DBA_CT_CSV)
         rc = body_csv(a, in, q, err);
-    else if (strcasecmp(ct, "application/x-www-form-urlencoded") == 0)
+    else if (t == DBA_CT_FORM)
         rc = body_form(a, in, q, err);
-    else
-        return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Content-Type not acceptable: %s", ct);
+    else /* PostgREST's payload rules for tables: text, xml and bytes only go to a function */
+        return dba_http_content_type_refuse(a, in->content_type, err);
     if (rc == DBA_OK && q->method == DBA_M_PATCH && q->body_kind == DBA_BODY_ARRAY &&
         !q->body_keys_every) {
         q->body_keys_every = q->body_keys; /* every element has the same keys */

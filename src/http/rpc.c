@@ -7,8 +7,11 @@
  *   GET) or CSV (text/csv: the header names the arguments, the first row gives them); text/plain,
  *   text/xml and application/octet-stream bodies only ever go whole to a single unnamed
  *   parameter; any other Content-Type is 400 PGRST102 before the function is looked for
- *   (PostgREST's payload rules). GET and HEAD take the query string. On GET/HEAD a pair is an argument when its key is not reserved (select, columns,
- *   on_conflict, [x.]order/limit/offset/and/or) and its value is not an operator expression
+ *   (PostgREST's payload rules; the message shows the type as PostgREST's toMime does). With a
+ *   JSON body, columns= names the arguments instead of the body's keys and the body goes to
+ *   PostgreSQL unparsed (an object, or an array's first element), as PostgREST sends it. GET
+ *   and HEAD take the query string. On GET/HEAD a pair is an argument when its key is not
+ *   reserved (select, columns, on_conflict, [x.]order/limit/offset/and/or) and its value is not an operator expression
  *   (`id=gt.1` filters the result, `id=1` is an argument), as PostgREST reads it; a repeated key
  *   feeds a VARIADIC parameter, else the last value wins. Every other pair is handed to the
  *   grammar and shapes the result as on a table.
@@ -21,14 +24,16 @@
  * - Results are read like a relation's rows (sql_call.c); a scalar result is the relation named
  *   after the function with the one column pgrst_scalar. Prefer: handling=strict,
  *   max-affected=N: PGRST128 here for a function that does not return a set, PGRST124 from the
- *   statement when the answer has more than N rows (so the function's writes roll back).
+ *   statement when the answer has more than N rows (so the function's writes roll back); a set
+ *   asked for as one object is checked first, in the statement too (PGRST116). A void call
+ *   answers 204 with Content-Range and Preference-Applied (tables.c's finish).
  * - RAISE SQLSTATE 'PGRST' gives the function full control of the error answer (status,
  *   headers, body), as in PostgREST; malformed MESSAGE/DETAIL JSON is 500 PGRST121. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http/grammar.h"
+#include "http/grammar_int.h"
 #include "http/http_int.h"
 
 /* The body's media type (Content-Type without parameters), PostgREST's for /rpc. */
@@ -58,7 +63,10 @@ struct rpc_in {
     bool post;              /* POST (the body carries the arguments) */
     bool list;              /* the arguments are key/value lists (GET/HEAD, a form body) */
     enum rpc_media media;   /* the body's type (POST) */
-    const char *object;     /* POST JSON: the argument object's text, NULL when there is none */
+    bool columns;           /* POST JSON with columns=: they name the arguments, the body goes
+                               to PostgreSQL unparsed */
+    const char *object;     /* POST JSON: the argument object's text (with columns=, the body
+                               as sent), NULL when there is none */
     struct dba_buf rest;    /* GET/HEAD: the query string without the arguments (raw) */
     const char *rest_text;  /* rest, copied into the arena */
 };
@@ -69,40 +77,27 @@ rpc_json_decref_cb(void *p)
     json_decref(p);
 }
 
-/* The media type of Content-Type: its type/subtype, trimmed, without parameters, into mt. */
+/* The body's media type (PostgREST's decodeMediaType; NULL Content-Type is JSON). */
 static enum rpc_media
-rpc_media_of(const char *ct, char *mt, size_t mt_size)
+rpc_media_of(struct dba_arena *a, const char *ct)
 {
-    static const struct {
-        const char *name;
-        enum rpc_media m;
-    } known[] = {
-        { "application/json", RPC_JSON },
-        { "text/plain", RPC_TEXT },
-        { "text/xml", RPC_XML },
-        { "application/octet-stream", RPC_OCTET },
-        { "application/x-www-form-urlencoded", RPC_FORM },
-        { "text/csv", RPC_CSV },
-    };
-    size_t b = 0, e;
-
-    mt[0] = '\0';
-    if (ct == NULL)
+    switch (dba_http_content_type(a, ct)) {
+    case DBA_CT_JSON:
         return RPC_JSON;
-    while (ct[b] == ' ' || ct[b] == '\t')
-        b++;
-    e = b + strcspn(ct + b, ";");
-    while (e > b && (ct[e - 1] == ' ' || ct[e - 1] == '\t'))
-        e--;
-    if (e - b >= mt_size)
-        e = b + mt_size - 1;
-    memcpy(mt, ct + b, e - b);
-    mt[e - b] = '\0';
-    if (mt[0] == '\0')
-        return RPC_JSON;
-    for (size_t i = 0; i < DBA_ARRAY_LEN(known); i++)
-        if (strcasecmp(mt, known[i].name) == 0)
-            return known[i].m;
+    case DBA_CT_CSV:
+        return RPC_CSV;
+    case DBA_CT_FORM:
+        return RPC_FORM;
+    case DBA_CT_TEXT:
+        return RPC_TEXT;
+    case DBA_CT_XML:
+        return RPC_XML;
+    case DBA_CT_OCTET:
+        return RPC_OCTET;
+    case DBA_CT_REFUSED:
+    case DBA_CT_OTHER:
+        break;
+    }
     return RPC_OTHER;
 }
 
@@ -262,8 +257,49 @@ rpc_uniform(json_t *root)
     return true;
 }
 
+/* POST with a JSON body: columns= (its first occurrence, as PostgREST's lookupParam) names the
+   arguments; the body is then not read here: PostgreSQL reads it (json_to_record of an object,
+   the first element of an array), as PostgREST sends it. A form, CSV or raw body ignores
+   columns=, as in PostgREST. */
+static int
+rpc_columns(struct dba_arena *a, const char *query, struct rpc_in *in, struct dba_err *err)
+{
+    const char *s = query ? query : "";
+
+    if (*s == '?')
+        s++;
+    while (*s) {
+        size_t n = strcspn(s, "&;");
+        const char *eq = memchr(s, '=', n);
+        if (eq != NULL) {
+            char *k = dba_arena_strndup(a, s, (size_t)(eq - s));
+            char *v = dba_arena_strndup(a, eq + 1, n - (size_t)(eq - s) - 1);
+            size_t kn = dba_url_decode(k, k, strlen(k), true);
+            if (kn == strlen(k) && strcmp(k, "columns") == 0) {
+                const char **names;
+                size_t n_names;
+                if (dba_url_decode(v, v, strlen(v), true) != strlen(v))
+                    return dba_err_set(err, DBA_EINVAL, 400, "PGRST100",
+                                       "query string parameter contains a NUL byte");
+                if (dba__http_grammar_columns(a, "columns parameter", v, &names, &n_names,
+                                              err) != DBA_OK)
+                    return err->code;
+                in->columns = true;
+                for (size_t i = 0; i < n_names; i++)
+                    rpc_key_get(a, in, names[i]);
+                return DBA_OK;
+            }
+        }
+        s += n;
+        if (*s)
+            s++;
+    }
+    return DBA_OK;
+}
+
 /* POST: the argument names from the body: a JSON object, or an array's first object (a CSV
-   body is read as the JSON array of its rows); a form body as a query string's pairs. */
+   body is read as the JSON array of its rows); a form body as a query string's pairs; with
+   columns= the body as sent. */
 static int
 rpc_read_body(struct dba_arena *a, const char *body, size_t len, struct rpc_in *in,
               struct dba_err *err)
@@ -273,6 +309,16 @@ rpc_read_body(struct dba_arena *a, const char *body, size_t len, struct rpc_in *
     const char *k;
     json_t *v;
 
+    if (in->columns) {
+        if (len && memchr(body, '\0', len) != NULL) { /* PostgreSQL's answer to a NUL in json */
+            dba_err_set(err, DBA_EINVAL, 400, "22021",
+                        "invalid byte sequence for encoding \"UTF8\": 0x00");
+            memcpy(err->sqlstate, "22021", 6);
+            return err->code;
+        }
+        in->object = dba_arena_strndup(a, len ? body : "", len);
+        return DBA_OK;
+    }
     if (in->media == RPC_FORM)
         return rpc_split_query(a, body, len, true, in, err);
     if (in->media == RPC_CSV) {
@@ -648,14 +694,16 @@ dba__http_rpc_plan_env(const struct http_plan_env *env, struct tables_ctx *tc,
         return dba_err_set(err, DBA_EINVAL, 405, "PGRST101", "Cannot use the %s method on RPC",
                            dba_http_method_name(m));
     in.post = m == DBA_M_POST;
-    char mt[128];
-    in.media = in.post ? rpc_media_of(hin->content_type, mt, sizeof(mt)) : RPC_JSON;
+    in.media = in.post ? rpc_media_of(a, hin->content_type) : RPC_JSON;
     in.list = !in.post || in.media == RPC_FORM;
     if (in.media == RPC_OTHER) /* the body is read before the function is looked for */
-        return dba_err_set(err, DBA_EINVAL, 400, "PGRST102", "Content-Type not acceptable: %s",
-                           mt);
+        return dba_http_content_type_refuse(a, hin->content_type, err);
     dba_buf_init(&in.rest);
-    int rc = in.post ? rpc_read_body(a, hin->body, hin->body_len, &in, err)
+    int rc = DBA_OK;
+    if (in.post && in.media == RPC_JSON)
+        rc = rpc_columns(a, hin->query, &in, err);
+    if (rc == DBA_OK)
+        rc = in.post ? rpc_read_body(a, hin->body, hin->body_len, &in, err)
                      : rpc_split_query(a, hin->query, hin->query ? strlen(hin->query) : 0,
                                        false, &in, err);
     in.rest_text = dba_arena_strdup(a, in.rest.data ? in.rest.data : "");

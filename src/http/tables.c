@@ -711,9 +711,17 @@ dba__http_tables_finish(struct req *r)
     const char *hd = col_text(r, DBA_SQL_COL_RESPONSE_HEADERS);
     tc->guc_status = st ? dba_arena_strdup(r->a, st) : NULL;
     tc->guc_headers = hd ? dba_arena_strdup(r->a, hd) : NULL;
-    if (tc->fn != NULL && tc->fn->ret_kind == DBA_FRET_VOID)
-        return tables_queue(r, 204, MHD_create_response_from_buffer(0, NULL,
-                                                                    MHD_RESPMEM_PERSISTENT));
+    if (tc->fn != NULL && tc->fn->ret_kind == DBA_FRET_VOID) {
+        /* PostgREST: 204, no body, Content-Range of the one value a single result counts
+           ("0-0/" and "*", or the count) and Preference-Applied. */
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
+                                                                    MHD_RESPMEM_PERSISTENT);
+        add_content_range(resp, effective_offset(&tc->q), 1,
+                          tc->q.prefer.count != DBA_COUNT_NONE ? col_text(r, DBA_SQL_COL_TOTAL)
+                                                               : NULL);
+        add_preference_applied(r, resp, tc, false);
+        return tables_queue(r, 204, resp);
+    }
     if (is_read(tc->q.method) || tc->fn != NULL) /* a call answers like a read */
         return finish_read(r, tc);
     return finish_write(r, tc);

@@ -178,7 +178,9 @@ enum dba_call_args {
     DBA_CALL_ARGS_OBJECT, /* POST: `body` is one JSON object bound once and read with
                              json_to_record(...) AS pgrst_body(<the given parameters and their
                              types>), so JSON arrays, objects and numbers convert as PostgreSQL
-                             does; only parameters named by args[] are passed */
+                             does; only parameters named by args[] are passed. A body that does
+                             not start with '{' (columns=: the body as sent) gives its first
+                             element (json_to_recordset ... LIMIT 1) */
     DBA_CALL_ARGS_WHOLE,  /* POST to a function whose single parameter is unnamed and json,
                              jsonb, text, bytea or xml: `body` is bound whole, cast to its type
                              (for bytea the caller passes the bytes' hex text, \x...) */

@@ -203,17 +203,30 @@ void
 dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
 {
     const struct dba_query *q = c->q;
-    /* Prefer: handling=strict, max-affected=N on a call: more than N rows in the page abort the
-       statement, so what the function wrote is rolled back (PostgREST's PGRST124). */
+    /* A call's checks abort the statement, so what the function wrote is rolled back, in
+       PostgREST's order: a set answered as one object (Accept: vnd.pgrst.object) with other
+       than one row in the page (PGRST116), then Prefer: handling=strict, max-affected=N with
+       more than N rows (PGRST124). A single result always counts one row there. */
+    bool singular = q->call != NULL && q->call->fn != NULL && q->call->fn->ret_set &&
+                    (q->media == DBA_MEDIA_OBJECT || q->media == DBA_MEDIA_OBJECT_STRIPPED);
     bool max = q->call != NULL && q->prefer.handling_strict && q->prefer.max_affected >= 0;
 
-    if (max) {
-        dba_buf_printf(b, "CASE WHEN count(*) > %ld THEN (", q->prefer.max_affected);
-        dba_buf_put_literal(b, DBA_SQL_MAX_AFFECTED);
-        dba_buf_puts(b, " || count(*))::integer::text ELSE ");
+    if (singular || max)
+        dba_buf_puts(b, "CASE");
+    if (singular) {
+        dba_buf_puts(b, " WHEN count(*) <> 1 THEN (");
+        dba_buf_put_literal(b, DBA_SQL_SINGULAR);
+        dba_buf_puts(b, " || count(*))::integer::text");
     }
+    if (max) {
+        dba_buf_printf(b, " WHEN count(*) > %ld THEN (", q->prefer.max_affected);
+        dba_buf_put_literal(b, DBA_SQL_MAX_AFFECTED);
+        dba_buf_puts(b, " || count(*))::integer::text");
+    }
+    if (singular || max)
+        dba_buf_puts(b, " ELSE ");
     body_media(c, b);
-    if (max)
+    if (singular || max)
         dba_buf_puts(b, " END");
 }
 

@@ -7,7 +7,10 @@
  *            CROSS JOIN LATERAL "s"."f"("a" := pgrst_body."a", VARIADIC "v" := pgrst_body."v")
  *          (one parameter for the whole object: JSON arrays, objects and numbers convert the way
  *          PostgreSQL converts them; only the parameters the object names are passed, the others
- *          keep their defaults)
+ *          keep their defaults). A body that is not an object (columns=: the body as sent) is
+ *          read as PostgREST reads it, its first element:
+ *            (SELECT * FROM json_to_recordset($1::json) AS _("a" integer) LIMIT 1) AS pgrst_body
+ *          (an empty array: no row, the function is not called; not JSON: PostgreSQL's 22P02)
  *   WHOLE: "s"."f"($1::json) for a single unnamed json/jsonb/text/xml/bytea parameter (a bytea
  *          body arrives as its hex text, \x..., from the HTTP layer).
  * The call runs exactly once, in a MATERIALIZED CTE named pgrst_call, whatever reads it.
@@ -77,12 +80,14 @@ call_render(struct sql_ctx *c, struct dba_buf *from, struct dba_buf *expr)
             break;
         }
         break;
-    case DBA_CALL_ARGS_OBJECT:
+    case DBA_CALL_ARGS_OBJECT: {
         if (call->n_args == 0)
             break;
-        dba_buf_puts(from, "json_to_record(");
-        dba__sql_param_put(c, from, call->body ? call->body : "{}");
-        dba_buf_puts(from, "::json) AS " CALL_BODY "(");
+        const char *body = call->body ? call->body : "{}";
+        bool object = body[strspn(body, " \t\r\n")] == '{';
+        dba_buf_puts(from, object ? "json_to_record(" : "(SELECT * FROM json_to_recordset(");
+        dba__sql_param_put(c, from, body);
+        dba_buf_puts(from, object ? "::json) AS " CALL_BODY "(" : "::json) AS _(");
         for (size_t i = 0; i < call->n_args; i++) {
             const struct dba_func_arg *p = call->args[i].param;
             dba_buf_puts(from, i ? ", " : "");
@@ -93,8 +98,10 @@ call_render(struct sql_ctx *c, struct dba_buf *from, struct dba_buf *expr)
             dba_buf_puts(expr, CALL_BODY ".");
             dba_buf_put_ident(expr, p->name);
         }
-        dba_buf_puts(from, ") CROSS JOIN LATERAL ");
+        dba_buf_puts(from, object ? ")" : ") LIMIT 1) AS " CALL_BODY);
+        dba_buf_puts(from, " CROSS JOIN LATERAL ");
         break;
+    }
     case DBA_CALL_ARGS_LIST:
         for (size_t i = 0; i < call->n_args; i++) {
             const struct dba_call_arg *a = &call->args[i];

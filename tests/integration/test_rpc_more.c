@@ -3,7 +3,10 @@
    column pgrst_scalar (select, filters, order, limit, counts), Prefer: max-affected on calls
    (PGRST124 with the function's writes rolled back, PGRST128), and bodies other than JSON
    (octet-stream, text/plain, text/xml to a single unnamed parameter; form and CSV bodies as
-   named arguments; any other Content-Type 400 PGRST102), all as PostgREST answers them. */
+   named arguments; any other Content-Type 400 PGRST102 showing the header as PostgREST does),
+   columns= naming a POST's arguments, a void function's Content-Range and Preference-Applied,
+   and a set answered as one object checked before max-affected, all as PostgREST answers
+   them. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -288,7 +291,7 @@ Test(rpc_more, other_content_types_are_refused)
     /* before the function is looked for, as in PostgREST */
     expect(call("POST", "/tables/rpc/nosuch", "application/xml; charset=utf-8", "<a/>", NULL), 400,
            "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
-           "\"message\":\"Content-Type not acceptable: application/xml\"}");
+           "\"message\":\"Content-Type not acceptable: application/xml; charset=utf-8\"}");
     /* a JSON array's elements must be objects with the same keys */
     expect(call("POST", "/tables/rpc/add_them", "application/json",
                 "[{\"a\":1,\"b\":2},{\"a\":1}]", NULL), 400,
@@ -296,4 +299,137 @@ Test(rpc_more, other_content_types_are_refused)
            "\"message\":\"All object keys must match\"}");
     expect(call("POST", "/tables/rpc/add_them", "application/json",
                 "[{\"a\":1,\"b\":2},{\"b\":1,\"a\":5}]", NULL), 200, "3");
+}
+
+Test(rpc_more, refused_content_types_show_what_postgrest_shows)
+{
+    /* any other type: the header value as sent; a type PostgREST knows: its name */
+    expect(call("POST", "/tables/rpc/add_them", "Application/PDF; q=1", "%PDF", NULL), 400,
+           "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
+           "\"message\":\"Content-Type not acceptable: Application/PDF; q=1\"}");
+    expect(call("POST", "/tables/rpc/add_them", "application/vnd.pgrst.object; nulls=stripped",
+                "{}", NULL), 400,
+           "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,\"message\":\"Content-Type not "
+           "acceptable: application/vnd.pgrst.object+json;nulls=stripped\"}");
+    /* tables too */
+    expect(call("POST", "/tables/log", "Text/Plain; charset=utf-8", "1", NULL), 400,
+           "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
+           "\"message\":\"Content-Type not acceptable: text/plain\"}");
+    expect(call("PATCH", "/tables/log?v=eq.-1", "application/xml; charset=utf-8", "<a/>", NULL),
+           400, "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
+           "\"message\":\"Content-Type not acceptable: application/xml; charset=utf-8\"}");
+    /* application/vnd.pgrst.array+json is JSON to PostgREST */
+    expect(call("POST", "/tables/rpc/add_them", "application/vnd.pgrst.array+json",
+                "{\"a\":1,\"b\":2}", NULL), 200, "3");
+}
+
+Test(rpc_more, void_answers_content_range_and_preference_applied)
+{
+    long before = log_count();
+    struct dbat_resp *r = call("POST", "/tables/rpc/log_one", "application/json", "{}", NULL);
+
+    cr_expect_eq(r->status, 204, "%s", r->body);
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-0/*");
+    cr_expect_null(dbat_header(r, "Preference-Applied"));
+    cr_expect_null(dbat_header(r, "Content-Type"));
+    cr_expect_str_eq(r->body, "");
+    dbat_resp_free(r);
+    r = call("POST", "/tables/rpc/log_one", "application/json", "{}",
+             "Prefer: count=exact, handling=lenient, max-affected=0");
+    cr_expect_eq(r->status, 204, "%s", r->body);
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-0/1");
+    cr_expect_str_eq(dbat_header(r, "Preference-Applied"), "count=exact, handling=lenient");
+    dbat_resp_free(r);
+    /* the range starts at the offset asked for, as PostgREST's */
+    r = call("POST", "/tables/rpc/log_one?offset=2", "application/json", "{}", NULL);
+    cr_expect_eq(r->status, 204, "%s", r->body);
+    cr_expect_str_eq(dbat_header(r, "Content-Range"), "2-2/*");
+    dbat_resp_free(r);
+    cr_expect_eq(log_count(), before + 3);
+}
+
+Test(rpc_more, columns_name_the_arguments_of_a_post)
+{
+    /* only the columns are arguments: other keys are ignored, a missing one is null */
+    expect(call("POST", "/tables/rpc/with_defaults?columns=a,b", "application/json",
+                "{\"a\":1,\"b\":2,\"c\":\"zz\"}", NULL), 200, "{\"a\":1,\"b\":2,\"c\":\"c\"}");
+    expect(call("POST", "/tables/rpc/with_defaults?columns=%22a%22,c", "application/json",
+                "{\"a\":1}", NULL), 200, "{\"a\":1,\"b\":10,\"c\":null}");
+    /* they choose the overload */
+    expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/json",
+                "{\"x\":1,\"y\":2,\"z\":3}", NULL), 200, "{\"x\":1,\"y\":2,\"z\":3}");
+    expect(call("POST", "/tables/rpc/overloaded_unnamed_param?columns=x,y", "application/json",
+                "{\"x\":1,\"y\":2,\"z\":3}", NULL), 200, "3");
+    /* an array is no bulk call: its first element (other keys need not match) */
+    expect(call("POST", "/tables/rpc/ab_pairs?columns=a,b", "application/json",
+                "[{\"a\":1,\"b\":2},{\"a\":3}]", NULL), 200, "[{\"x\":1,\"y\":2}]");
+    long before = log_count();
+    struct dbat_resp *r = call("POST", "/tables/rpc/log_arg?columns=v", "application/json",
+                               "[{\"v\":7},{\"v\":8}]", NULL);
+    cr_expect_eq(r->status, 204, "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(log_count(), before + 1);
+    char *v = dbat_sql("SELECT count(*) FROM rpc_more.log WHERE v = 7");
+    cr_expect_str_eq(v, "1");
+    free(v);
+    /* an empty array: no call at all */
+    r = call("POST", "/tables/rpc/log_arg?columns=v", "application/json", "[]", NULL);
+    cr_expect_eq(r->status, 204, "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(log_count(), before + 1);
+    /* a column that is no parameter: no such function */
+    r = call("POST", "/tables/rpc/with_defaults?columns=a,nope", "application/json",
+             "{\"a\":1}", NULL);
+    cr_expect_eq(r->status, 404, "%s", r->body);
+    cr_expect(strstr(r->body, "\"code\":\"PGRST202\"") != NULL, "%s", r->body);
+    cr_expect(strstr(r->body, "\"message\":\"Could not find the function "
+                              "rpc_more.with_defaults(a, nope) in the schema cache\"") != NULL,
+              "%s", r->body);
+    dbat_resp_free(r);
+    /* the body is PostgreSQL's to read (PostgREST does not parse it) */
+    r = call("POST", "/tables/rpc/with_defaults?columns=a", "application/json", "{\"a\":", NULL);
+    cr_expect_eq(r->status, 400, "%s", r->body);
+    cr_expect(strstr(r->body, "\"code\":\"22P02\"") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    expect(call("POST", "/tables/rpc/with_defaults?columns=", "application/json", "{\"a\":1}",
+                NULL), 400, NULL);
+    /* a form body and GET ignore columns= */
+    expect(call("POST", "/tables/rpc/concat_ab?columns=a", "application/x-www-form-urlencoded",
+                "a=x&b=y", NULL), 200, "\"xy\"");
+    expect(call("GET", "/tables/rpc/add_them?a=1&b=2&columns=a", NULL, NULL, NULL), 200, "3");
+}
+
+Test(rpc_more, one_object_of_a_set_is_checked_before_max_affected)
+{
+    long before = log_count();
+    struct dbat_resp *r = call("POST", "/tables/rpc/log_many", "application/json", "{\"n\":3}",
+                               "Accept: application/vnd.pgrst.object+json");
+
+    /* not one row: 406, and the function's writes are rolled back (PostgREST's condemn) */
+    cr_expect_eq(r->status, 406, "%s", r->body);
+    cr_expect(strstr(r->body, "\"PGRST116\"") != NULL, "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(log_count(), before, "rolled back");
+    /* PostgREST checks the single object first; both roll the function's writes back */
+    r = dbat_req("POST", "/tables/rpc/log_many",
+                 (const char *const[]){ "Content-Type: application/json",
+                                        "Accept: application/vnd.pgrst.object+json",
+                                        "Prefer: handling=strict, max-affected=1", NULL },
+                 "{\"n\":3}");
+    cr_expect_eq(r->status, 406, "%s", r->body);
+    cr_expect(dbat_json_eq(r->json, "{\"code\":\"PGRST116\",\"details\":\"The result contains 3 "
+                                    "rows\",\"hint\":null,\"message\":\"Cannot coerce the result "
+                                    "to a single JSON object\"}"), "%s", r->body);
+    dbat_resp_free(r);
+    cr_expect_eq(log_count(), before, "rolled back");
+    /* one row: the object */
+    r = dbat_req("POST", "/tables/rpc/log_many",
+                 (const char *const[]){ "Content-Type: application/json",
+                                        "Accept: application/vnd.pgrst.object+json",
+                                        "Prefer: handling=strict, max-affected=1", NULL },
+                 "{\"n\":1}");
+    cr_expect_eq(r->status, 200, "%s", r->body);
+    cr_expect_str_eq(r->body, "1");
+    dbat_resp_free(r);
+    cr_expect_eq(log_count(), before + 1);
 }

@@ -384,8 +384,14 @@ Test(grammar_hdr, bodies_ignored_for_get_and_delete)
 
 Test(grammar_hdr, unsupported_content_type)
 {
+    /* as PostgREST shows it: an unknown type as sent, a known one by its name */
     cr_assert_eq(with_body(DBA_M_POST, NULL, "application/xml; charset=utf-8", "<a/>"), DBA_EINVAL);
-    expect_body_error("Content-Type not acceptable: application/xml");
+    expect_body_error("Content-Type not acceptable: application/xml; charset=utf-8");
+    cr_assert_eq(with_body(DBA_M_PUT, NULL, "Text/Plain; charset=utf-8", "x"), DBA_EINVAL);
+    expect_body_error("Content-Type not acceptable: text/plain");
+    /* PostgREST reads vnd.pgrst.array+json as JSON */
+    cr_assert_eq(with_body(DBA_M_POST, NULL, "application/vnd.pgrst.array+json", "{\"a\":1}"),
+                 DBA_OK);
 }
 
 /* Compares the JSON text of q.body with want semantically. */

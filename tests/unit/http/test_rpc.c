@@ -255,21 +255,64 @@ Test(rpc, call_node_binds_given_arguments_in_parameter_order)
 
 Test(rpc, body_media_types_are_postgrests)
 {
-    char mt[64];
-
-    cr_expect_eq(rpc_media_of(NULL, mt, sizeof(mt)), RPC_JSON);
-    cr_expect_eq(rpc_media_of("", mt, sizeof(mt)), RPC_JSON);
-    cr_expect_eq(rpc_media_of("Application/JSON; charset=utf-8", mt, sizeof(mt)), RPC_JSON);
-    cr_expect_eq(rpc_media_of(" text/plain ;charset=utf-8", mt, sizeof(mt)), RPC_TEXT);
-    cr_expect_eq(rpc_media_of("text/xml", mt, sizeof(mt)), RPC_XML);
-    cr_expect_eq(rpc_media_of("application/octet-stream", mt, sizeof(mt)), RPC_OCTET);
-    cr_expect_eq(rpc_media_of("application/x-www-form-urlencoded", mt, sizeof(mt)), RPC_FORM);
-    cr_expect_eq(rpc_media_of("text/csv", mt, sizeof(mt)), RPC_CSV);
-    /* not PostgREST's: application/xml, prefixes of known types */
-    cr_expect_eq(rpc_media_of("application/xml; charset=utf-8", mt, sizeof(mt)), RPC_OTHER);
-    cr_expect_str_eq(mt, "application/xml");
-    cr_expect_eq(rpc_media_of("text/plainish", mt, sizeof(mt)), RPC_OTHER);
+    cr_expect_eq(rpc_media_of(A, NULL), RPC_JSON);
+    cr_expect_eq(rpc_media_of(A, "Application/JSON; charset=utf-8"), RPC_JSON);
+    cr_expect_eq(rpc_media_of(A, "application/vnd.pgrst.array+json"), RPC_JSON);
+    cr_expect_eq(rpc_media_of(A, "application/json@x"), RPC_JSON); /* the rest is ignored */
+    cr_expect_eq(rpc_media_of(A, "text/plain ;charset=utf-8"), RPC_TEXT);
+    cr_expect_eq(rpc_media_of(A, "text/xml"), RPC_XML);
+    cr_expect_eq(rpc_media_of(A, "application/octet-stream"), RPC_OCTET);
+    cr_expect_eq(rpc_media_of(A, "application/x-www-form-urlencoded"), RPC_FORM);
+    cr_expect_eq(rpc_media_of(A, "text/csv"), RPC_CSV);
+    /* not PostgREST's: application/xml, longer subtypes, an empty header, stripped arrays */
+    cr_expect_eq(rpc_media_of(A, "application/xml; charset=utf-8"), RPC_OTHER);
+    cr_expect_eq(rpc_media_of(A, "text/plainish"), RPC_OTHER);
+    cr_expect_eq(rpc_media_of(A, ""), RPC_OTHER);
+    cr_expect_eq(rpc_media_of(A, "application/vnd.pgrst.array+json;nulls=stripped"), RPC_OTHER);
     cr_expect(!rpc_media_raw(RPC_FORM) && !rpc_media_raw(RPC_CSV) && rpc_media_raw(RPC_OCTET));
+}
+
+/* The message of a refused Content-Type: PostgREST's toMime of what it decoded. */
+static const char *
+refused(const char *ct)
+{
+    struct dba_err err;
+
+    cr_assert_eq(dba_http_content_type_refuse(A, ct, &err), DBA_EINVAL);
+    cr_expect_eq(err.http_status, 400);
+    cr_expect_str_eq(err.pgrst, "PGRST102");
+    return dba_arena_strdup(A, err.msg + strlen("Content-Type not acceptable: "));
+}
+
+Test(rpc, refused_content_types_are_shown_as_postgrest_shows_them)
+{
+    /* any other type: the header value as sent, parameters and case included */
+    cr_expect_str_eq(refused("application/xml; charset=utf-8"), "application/xml; charset=utf-8");
+    cr_expect_str_eq(refused("Application/PDF"), "Application/PDF");
+    cr_expect_str_eq(refused("x-bad type"), "x-bad type"); /* not a media type at all */
+    cr_expect_str_eq(refused(""), "");
+    cr_expect_str_eq(refused("text/\xe9t\xe9"), "text/\xc3\xa9t\xc3\xa9"); /* Latin-1 */
+    /* a known type: its canonical name */
+    cr_expect_str_eq(refused("Text/Plain; charset=utf-8"), "text/plain");
+    cr_expect_str_eq(refused("application/GEO+json"), "application/geo+json");
+    cr_expect_str_eq(refused("application/vnd.pgrst.object"), "application/vnd.pgrst.object+json");
+    cr_expect_str_eq(refused("application/vnd.pgrst.object+json; nulls=stripped"),
+                     "application/vnd.pgrst.object+json;nulls=stripped");
+    cr_expect_str_eq(refused("application/vnd.pgrst.array;NULLS=stripped"),
+                     "application/vnd.pgrst.array+json;nulls=stripped");
+    cr_expect_str_eq(refused("*/*"), "*/*");
+    cr_expect_str_eq(refused("application/vnd.pgrst.plan+json; for=\"text/csv\"; "
+                             "options=wal|analyze"),
+                     "application/vnd.pgrst.plan+json; for=\"text/csv\"; options=analyze|wal");
+    cr_expect_str_eq(refused("application/vnd.pgrst.plan"),
+                     "application/vnd.pgrst.plan+text; for=\"application/json\"");
+    /* long values are cut at a character, never inside one */
+    char big[1200];
+    memset(big, '\xe9', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    const char *s = refused(big);
+    cr_expect_eq(strlen(s), 400);
+    cr_expect_eq((unsigned char)s[398], 0xc3);
 }
 
 Test(rpc, form_body_pairs_are_all_arguments)

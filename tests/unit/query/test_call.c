@@ -146,6 +146,40 @@ Test(call, post_object_reads_the_body_with_json_to_record)
     cr_expect_str_eq(sql.params[0], "{\"a\":5}");
 }
 
+Test(call, post_body_other_than_an_object_gives_its_first_element)
+{
+    struct dba_func_arg args[2] = { ARG_A, ARG_V };
+    struct dba_function fn = { .schema = "api", .name = "f", .args = args, .n_args = 2,
+                               .n_in = 2, .ret_kind = DBA_FRET_SCALAR, .ret_table = &FN_T };
+    struct dba_query *q = mk_query(DBA_M_POST, &fn);
+    struct dba_sql sql;
+
+    list_arg(q, &args[0], NULL);
+    list_arg(q, &args[1], NULL);
+    q->call->args_kind = DBA_CALL_ARGS_OBJECT;
+    q->call->body = " \n[{\"a\":5},{\"a\":6}]"; /* columns=: the body as sent */
+    const char *s = build(q, &FN_T, &sql);
+    cr_expect(strstr(s, "(SELECT pgrst_f.pgrst_scalar FROM (SELECT * FROM json_to_recordset("
+                        "$1::json) AS _(\"a\" integer, \"v\" text[]) LIMIT 1) AS pgrst_body "
+                        "CROSS JOIN LATERAL \"api\".\"f\"(\"a\" := pgrst_body.\"a\", VARIADIC "
+                        "\"v\" := pgrst_body.\"v\") AS pgrst_f(pgrst_scalar))") != NULL, "%s", s);
+    cr_assert_eq(sql.n_params, 1);
+    cr_expect_str_eq(sql.params[0], " \n[{\"a\":5},{\"a\":6}]");
+    /* an object after white space: json_to_record */
+    q->call->body = "\t {\"a\":5}";
+    s = build(q, &FN_T, &sql);
+    cr_expect(strstr(s, "FROM json_to_record($1::json) AS pgrst_body(\"a\" integer, \"v\" "
+                        "text[]) CROSS JOIN LATERAL") != NULL, "%s", s);
+    /* a void function: the same source, the call once per row of it */
+    fn.ret_kind = DBA_FRET_VOID;
+    q->call->body = "[]";
+    s = build(q, &FN_T, &sql);
+    cr_expect(strstr(s, "(SELECT \"api\".\"f\"(\"a\" := pgrst_body.\"a\", VARIADIC \"v\" := "
+                        "pgrst_body.\"v\") AS pgrst_scalar FROM (SELECT * FROM "
+                        "json_to_recordset($1::json) AS _(\"a\" integer, \"v\" text[]) LIMIT 1) "
+                        "AS pgrst_body)") != NULL, "%s", s);
+}
+
 Test(call, whole_body_goes_to_the_unnamed_parameter)
 {
     struct dba_function fn = { .schema = "api", .name = "f", .args = &ARG_J, .n_args = 1,
@@ -260,6 +294,39 @@ Test(call, max_affected_aborts_the_statement_past_n_rows)
     q->prefer.handling_strict = false;
     s = build(q, &BOOKS, &sql);
     cr_expect(strstr(s, DBA_SQL_MAX_AFFECTED) == NULL, "%s", s);
+}
+
+Test(call, a_set_as_one_object_checks_one_row_before_max_affected)
+{
+    struct dba_function fn = { .schema = "api", .name = "search", .ret_set = true,
+                               .ret_kind = DBA_FRET_COMPOSITE, .ret_table = &BOOKS };
+    struct dba_query *q = mk_query(DBA_M_POST, &fn);
+    struct dba_sql sql;
+
+    q->call->args_kind = DBA_CALL_ARGS_OBJECT;
+    q->media = DBA_MEDIA_OBJECT;
+    q->prefer.handling_strict = true;
+    q->prefer.max_affected = 3;
+    const char *s = build(q, &BOOKS, &sql);
+    cr_expect(strstr(s, "count(*) AS page_total, CASE WHEN count(*) <> 1 THEN ('"
+                        DBA_SQL_SINGULAR "' || count(*))::integer::text WHEN count(*) > 3 THEN ('"
+                        DBA_SQL_MAX_AFFECTED "' || count(*))::integer::text ELSE "
+                        "coalesce((json_agg(_t)->0)::text, 'null') END AS body") != NULL, "%s", s);
+    /* without max-affected: the one-row check alone (the function's writes roll back) */
+    q->prefer.handling_strict = false;
+    q->media = DBA_MEDIA_OBJECT_STRIPPED;
+    s = build(q, &BOOKS, &sql);
+    cr_expect(strstr(s, "CASE WHEN count(*) <> 1 THEN ('" DBA_SQL_SINGULAR "' || count(*))"
+                        "::integer::text ELSE coalesce((json_strip_nulls(json_agg(_t))->0)"
+                        "::text, 'null') END AS body") != NULL, "%s", s);
+    /* an array, or a single result (one row by definition): no check */
+    q->media = DBA_MEDIA_JSON;
+    s = build(q, &BOOKS, &sql);
+    cr_expect(strstr(s, DBA_SQL_SINGULAR) == NULL, "%s", s);
+    fn.ret_set = false;
+    q->media = DBA_MEDIA_OBJECT;
+    s = build(q, &BOOKS, &sql);
+    cr_expect(strstr(s, DBA_SQL_SINGULAR) == NULL, "%s", s);
 }
 
 Test(call, whole_bytea_body_is_cast_from_its_hex_text)
