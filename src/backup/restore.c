@@ -452,13 +452,14 @@ ref_joined(const struct restore *rs, const struct rs_table *rt, const struct dba
 }
 
 /* The end of the staged row's key as jsonb and its matching columns as text:
-   "_r"."<pk>") AS pkv, "_r"."<slug>"::text AS mslug, ... AS mu, ... AS mp (NULL::text each
-   without a slug). */
+   "_r"."<pk>") AS <pre>pkv, "_r"."<slug>"::text AS <pre>mslug, ... AS <pre>mu, ... AS <pre>mp
+   (NULL::text each without a slug). */
 static void
-put_match_cols(struct dba_buf *b, const struct rs_table *rt, const struct dba_backup_table *t)
+put_match_cols(struct dba_buf *b, const struct rs_table *rt, const struct dba_backup_table *t,
+               const char *pre)
 {
     put_col(b, "_r", rt->pkc->name);
-    dba_buf_puts(b, ") AS pkv, ");
+    dba_buf_printf(b, ") AS %spkv, ", pre);
     const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
     const char *mcols[3] = { t->slug, t->user_field, t->parent.table ? t->parent.field : NULL };
     for (int k = 0; k < 3; k++) {
@@ -470,7 +471,7 @@ put_match_cols(struct dba_buf *b, const struct rs_table *rt, const struct dba_ba
         } else {
             dba_buf_puts(b, "NULL::text");
         }
-        dba_buf_puts(b, k == 0 ? " AS mslug, " : k == 1 ? " AS mu, " : " AS mp, ");
+        dba_buf_printf(b, " AS %s%s, ", pre, k == 0 ? "mslug" : k == 1 ? "mu" : "mp");
     }
 }
 
@@ -494,7 +495,7 @@ sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_c
                           "BY x.ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
     dba_buf_puts(b, " END FROM (SELECT s.ord, s.idx, s.old, s.orphan, s.r, f.pk AS found, "
                     "f.same, to_jsonb(");
-    put_match_cols(b, rt, t);
+    put_match_cols(b, rt, t, "");
     dba_buf_puts(b, "NOT s.orphan AND f.pk IS NULL AS ins FROM (SELECT e.ord, "
                     "$2::bigint + e.ord - 1 AS idx, ");
     put_key(b, "e", t->pk);
@@ -679,6 +680,17 @@ struct rs_counts {
     bool overlap;
 };
 
+/* The counts of a staged batch from the first row of r (four counts and the overlap). */
+static void
+rs_counts_read(struct pg_result *r, struct rs_counts *c)
+{
+    c->orphans = strtoll(dba_db_res_value(r, 0, 0), NULL, 10);
+    c->same = strtoll(dba_db_res_value(r, 0, 1), NULL, 10);
+    c->changed = strtoll(dba_db_res_value(r, 0, 2), NULL, 10);
+    c->ins = strtoll(dba_db_res_value(r, 0, 3), NULL, 10);
+    c->overlap = strcmp(dba_db_res_value(r, 0, 4), "t") == 0;
+}
+
 static int
 rs_count(struct restore *rs, const struct rs_table *rt, struct rs_counts *c)
 {
@@ -702,11 +714,7 @@ rs_count(struct restore *rs, const struct rs_table *rt, struct rs_counts *c)
     dba_buf_cleanup(&b);
     if (r == NULL)
         return DBA_EDB;
-    c->orphans = strtoll(dba_db_res_value(r, 0, 0), NULL, 10);
-    c->same = strtoll(dba_db_res_value(r, 0, 1), NULL, 10);
-    c->changed = strtoll(dba_db_res_value(r, 0, 2), NULL, 10);
-    c->ins = strtoll(dba_db_res_value(r, 0, 3), NULL, 10);
-    c->overlap = strcmp(dba_db_res_value(r, 0, 4), "t") == 0;
+    rs_counts_read(r, c);
     dba_db_res_clear(r);
     return DBA_OK;
 }
@@ -993,84 +1001,66 @@ fast_role(const struct restore *rs, const struct rs_table *rt, const struct dba_
     return role;
 }
 
-/* The value of column c: apply false, in the staging statement (i and its mapped keys
-   dba_rs_mp, dba_rs_m<k>); apply true, in
-   the apply statement (i, and s.r holding the rewritten references). */
+/* The value of column c in the typed rows i of the batch statement: a reference rewritten
+   through its key map (dba_rs_mp, dba_rs_m<k>), NULL when its table is not in the schema. */
 static void
 put_fast_col(struct dba_buf *b, const struct restore *rs, const struct rs_table *rt,
-             const struct dba_column *c, bool apply)
+             const struct dba_column *c)
 {
     int q = -1, role = fast_role(rs, rt, c, &q);
-    if (role == 0) {
+    if (role == 0)
         put_col(b, "i", c->name);
-        if (apply && strcmp(c->type, "json") == 0)
-            dba_buf_puts(b, "::jsonb::json"); /* as jsonb_populate_record gives it */
-        return;
-    }
-    if (role >= 2 && q < 0 && !apply) {
+    else if (role >= 2 && q < 0)
         dba_buf_printf(b, "NULL::%s", c->type);
-        return;
-    }
-    if (apply) {
-        dba_buf_puts(b, "(s.r ->> ");
-        dba_buf_put_literal(b, c->name);
-    } else if (role == 1) {
-        dba_buf_puts(b, "(i.dba_rs_mp #>> '{}'");
-    } else {
-        dba_buf_printf(b, "(i.dba_rs_m%d #>> '{}'", role - 2);
-    }
-    dba_buf_printf(b, ")::%s", c->type);
+    else if (role == 1)
+        dba_buf_printf(b, "(i.dba_rs_mp #>> '{}')::%s", c->type);
+    else
+        dba_buf_printf(b, "(i.dba_rs_m%d #>> '{}')::%s", role - 2, c->type);
 }
 
-/* Statement A over the typed rows ($1 the first row's index). */
+/* Column c of the staged row x, as written (a json column as jsonb_populate_record gives it). */
 static void
-sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
+put_x_col(struct dba_buf *b, const struct dba_column *c)
+{
+    put_col(b, "x", c->name);
+    if (strcmp(c->type, "json") == 0)
+        dba_buf_puts(b, "::jsonb::json");
+}
+
+/* The batch over the typed rows in one statement ($1 the first row's index): x stages the rows
+   (references rewritten through the key maps, existing rows found, new keys planned), then the
+   inserts, overwrites and key map are written from x, and the counts of x are returned with
+   whether its rows would see each other (then the caller rolls the statement back and replays
+   the batch row by row). */
+static void
+sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
                struct dba_buf *b)
 {
     const struct dba_backup_table *t = rt->t;
     int p = t->parent.table != NULL ? dba_backup_schema_find(rs->s, t->parent.table) : -1, q;
-    dba_buf_puts(b, "INSERT INTO pg_temp.dba_rs_stage (ord, idx, old, orphan, r, found, same, "
-                    "pkv, mslug, mu, mp, ins, newk) SELECT x.ord, x.idx, x.old, x.orphan, x.r, "
-                    "x.found, x.same, x.pkv, x.mslug, x.mu, x.mp, x.ins, CASE WHEN x.ins THEN ");
+    bool pk = rt->pk_generated || cs->has_pk;
+    dba_buf_puts(b, "WITH x AS MATERIALIZED (SELECT y.*, CASE WHEN y.dba_rs_ins THEN ");
     if (!rt->pk_generated)
-        dba_buf_puts(b, "x.pkv");
+        dba_buf_puts(b, "y.dba_rs_pkv");
     else if (!rs->o->dry_run)
         dba_buf_printf(b, "to_jsonb(nextval(%s::oid::regclass))", rt->seq);
     else
-        dba_buf_printf(b, "to_jsonb(%lld::bigint + (count(*) FILTER (WHERE x.ins) OVER (ORDER "
-                          "BY x.ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
-    dba_buf_puts(b, " END FROM (SELECT _r.dba_rs_ord AS ord, $1::bigint + _r.dba_rs_ord - 1 AS "
-                    "idx, _r.dba_rs_old AS old, _r.dba_rs_orphan AS orphan, _r.dba_rs_refs AS r, "
-                    "f.pk AS found, f.same, to_jsonb(");
-    put_match_cols(b, rt, t);
-    dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS ins FROM (SELECT i.dba_rs_ord, "
-                    "i.dba_rs_old, ");
+        dba_buf_printf(b, "to_jsonb(%lld::bigint + (count(*) FILTER (WHERE y.dba_rs_ins) OVER "
+                          "(ORDER BY y.dba_rs_ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
+    dba_buf_puts(b, " END AS dba_rs_newk FROM (SELECT _r.*, $1::bigint + _r.dba_rs_ord - 1 AS "
+                    "dba_rs_idx, f.pk AS dba_rs_found, f.same AS dba_rs_same, to_jsonb(");
+    put_match_cols(b, rt, t, "dba_rs_");
+    dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS dba_rs_ins FROM (SELECT "
+                    "i.dba_rs_ord, i.dba_rs_old, ");
     if (t->parent.table != NULL)
         dba_buf_puts(b, p >= 0 ? "i.dba_rs_par IS NOT NULL AND i.dba_rs_mp IS NULL"
                                : "i.dba_rs_par IS NOT NULL");
     else
         dba_buf_puts(b, "false");
-    dba_buf_puts(b, " AS dba_rs_orphan, jsonb_build_object(");
-    int n = 0;
-    if (p >= 0) {
-        dba_buf_put_literal(b, t->parent.field);
-        dba_buf_puts(b, ", i.dba_rs_mp");
-        n++;
-    }
-    for (size_t k = 0; k < t->n_opt; k++) {
-        if (!ref_joined(rs, rt, &t->opt[k], &q))
-            continue;
-        dba_buf_puts(b, n++ ? ", " : "");
-        dba_buf_put_literal(b, t->opt[k].field);
-        if (q >= 0)
-            dba_buf_printf(b, ", i.dba_rs_m%zu", k);
-        else
-            dba_buf_puts(b, ", NULL::jsonb");
-    }
-    dba_buf_puts(b, ") AS dba_rs_refs");
+    dba_buf_puts(b, " AS dba_rs_orphan");
     for (size_t c = 0; c < rt->st->n_cols; c++) {
         dba_buf_puts(b, ", ");
-        put_fast_col(b, rs, rt, &rt->st->cols[c], false);
+        put_fast_col(b, rs, rt, &rt->st->cols[c]);
         dba_buf_puts(b, " AS ");
         dba_buf_put_ident(b, rt->st->cols[c].name);
     }
@@ -1091,22 +1081,12 @@ sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct
     }
     dba_buf_puts(b, " FROM ");
     put_in(b, rt);
-    dba_buf_puts(b, " i OFFSET 0) i");
-    dba_buf_puts(b, ") _r LEFT JOIN LATERAL (");
+    dba_buf_puts(b, " i OFFSET 0) i) _r LEFT JOIN LATERAL (");
     put_lookup(b, rt, cs);
-    dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) x");
-}
-
-/* Statement C over the typed rows. */
-static void
-sql_apply_fast(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
-               struct dba_buf *b)
-{
-    bool pk = rt->pk_generated || cs->has_pk;
-    int n = 0;
-    dba_buf_puts(b, "WITH i AS (INSERT INTO ");
+    dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) y), i AS (INSERT INTO ");
     put_qname(b, rt->st);
     dba_buf_puts(b, " (");
+    int n = 0;
     if (pk) {
         dba_buf_put_ident(b, rt->pkc->name);
         n++;
@@ -1120,18 +1100,16 @@ sql_apply_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, rt->pkc->identity && pk ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
     n = 0;
     if (pk) {
-        dba_buf_printf(b, "(s.newk #>> '{}')::%s", rt->pkc->type);
+        dba_buf_printf(b, "(x.dba_rs_newk #>> '{}')::%s", rt->pkc->type);
         n++;
     }
     for (size_t i = 0; i < cs->n; i++) {
         if (cs->c[i] == rt->pkc)
             continue;
         dba_buf_puts(b, n++ ? ", " : "");
-        put_fast_col(b, rs, rt, cs->c[i], true);
+        put_x_col(b, cs->c[i]);
     }
-    dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s JOIN ");
-    put_in(b, rt);
-    dba_buf_puts(b, " i ON i.dba_rs_ord = s.ord WHERE s.ins ORDER BY s.ord RETURNING 1)");
+    dba_buf_puts(b, " FROM x WHERE x.dba_rs_ins ORDER BY x.dba_rs_ord)");
     if (rs->o->mode == DBA_BACKUP_OVERWRITE && cs->n > (cs->has_pk ? 1u : 0u)) {
         dba_buf_puts(b, ", u AS (UPDATE ");
         put_qname(b, rt->st);
@@ -1143,24 +1121,44 @@ sql_apply_fast(const struct restore *rs, const struct rs_table *rt, const struct
             dba_buf_puts(b, n++ ? ", " : "");
             dba_buf_put_ident(b, cs->c[i]->name);
             dba_buf_puts(b, " = ");
-            put_fast_col(b, rs, rt, cs->c[i], true);
+            put_x_col(b, cs->c[i]);
         }
-        dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s JOIN ");
-        put_in(b, rt);
-        dba_buf_puts(b, " i ON i.dba_rs_ord = s.ord WHERE s.found IS NOT NULL AND NOT s.same AND ");
+        dba_buf_puts(b, " FROM x WHERE x.dba_rs_found IS NOT NULL AND NOT x.dba_rs_same AND ");
         put_col(b, "_t", rt->pkc->name);
-        dba_buf_printf(b, " = (s.found #>> '{}')::%s RETURNING 1)", rt->pkc->type);
+        dba_buf_printf(b, " = (x.dba_rs_found #>> '{}')::%s)", rt->pkc->type);
     }
     if (rt->mapped) {
         dba_buf_puts(b, ", m AS (INSERT INTO ");
         put_map(b, rt->idx);
-        dba_buf_puts(b, " (old, new, idx) SELECT old, coalesce(found, newk), idx FROM "
-                        "pg_temp.dba_rs_stage WHERE old IS NOT NULL AND (found IS NOT NULL OR "
-                        "ins) ON CONFLICT (old) DO UPDATE SET new = EXCLUDED.new, idx = "
-                        "EXCLUDED.idx)");
+        /* a plain insert: an old key already mapped (a key twice in the backup) fails the
+           statement, and the batch is replayed row by row, whose statements replace it */
+        dba_buf_puts(b, " (old, new, idx) SELECT dba_rs_old, coalesce(dba_rs_found, dba_rs_newk), "
+                        "dba_rs_idx FROM x WHERE dba_rs_old IS NOT NULL AND (dba_rs_found IS NOT "
+                        "NULL OR dba_rs_ins))");
     }
-    dba_buf_puts(b, " SELECT count(*) FROM i");
+    /* rows that would see each other: a row inserted and a later one with its slug (+ user,
+       + parent; looked for only when a slug occurs twice), an old key twice, an existing row
+       found twice (overwrite), a new key that is a later row's old pk */
+    dba_buf_puts(b, " SELECT count(*) FILTER (WHERE dba_rs_orphan), count(*) FILTER (WHERE "
+                    "dba_rs_found IS NOT NULL AND dba_rs_same), count(*) FILTER (WHERE "
+                    "dba_rs_found IS NOT NULL AND NOT dba_rs_same), count(*) FILTER (WHERE "
+                    "dba_rs_ins), CASE WHEN EXISTS (SELECT FROM x WHERE dba_rs_mslug IS NOT NULL "
+                    "AND NOT dba_rs_orphan GROUP BY dba_rs_mslug HAVING count(*) > 1) THEN "
+                    "EXISTS (SELECT FROM x a JOIN x c ON a.dba_rs_mslug = c.dba_rs_mslug AND "
+                    "a.dba_rs_idx < c.dba_rs_idx WHERE a.dba_rs_ins AND NOT c.dba_rs_orphan AND "
+                    "(c.dba_rs_mu IS NULL OR c.dba_rs_mu = a.dba_rs_mu) AND (c.dba_rs_mp IS NULL "
+                    "OR c.dba_rs_mp = a.dba_rs_mp)) ELSE false END");
+    if (rt->mapped)
+        dba_buf_puts(b, " OR EXISTS (SELECT FROM x WHERE NOT dba_rs_orphan AND dba_rs_old IS NOT "
+                        "NULL GROUP BY dba_rs_old HAVING count(*) > 1)");
+    if (rs->o->mode == DBA_BACKUP_OVERWRITE)
+        dba_buf_puts(b, " OR EXISTS (SELECT FROM x WHERE dba_rs_found IS NOT NULL GROUP BY "
+                        "dba_rs_found HAVING count(*) > 1)");
+    dba_buf_puts(b, " OR EXISTS (SELECT FROM x a JOIN x c ON a.dba_rs_newk = c.dba_rs_pkv AND "
+                    "a.dba_rs_idx < c.dba_rs_idx WHERE c.dba_rs_ins AND c.dba_rs_mslug IS NULL "
+                    "AND a.dba_rs_ins) FROM x");
 }
+
 
 /* Writes the staged rows of json (a JSON array of rows of rt, the first at index base) with the
    statements above. single: a batch of one row (a mode=fail hit is the failure); otherwise
@@ -1172,54 +1170,61 @@ rs_write(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs, cons
     char base_s[32];
     struct dba_buf b;
     struct rs_counts c;
-    bool fast = json == NULL; /* the rows are in rs->copy */
+    struct pg_result *r;
     snprintf(base_s, sizeof(base_s), "%lld", (long long)base);
     dba_buf_init(&b);
-    if (fast) {
-        dba_buf_puts(&b, "TRUNCATE pg_temp.dba_rs_stage, ");
+    int rc;
+    if (json == NULL) { /* the rows are in rs->copy: staged, written and counted at once */
+        dba_buf_puts(&b, "TRUNCATE ");
         put_in(&b, rt);
-    }
-    int rc = rs_exec(rs, fast ? b.data : single ? "DELETE FROM pg_temp.dba_rs_stage"
-                                                : "TRUNCATE pg_temp.dba_rs_stage");
-    dba_buf_reset(&b);
-    if (rc == DBA_OK && fast)
-        rc = rs_copy_in(rs, rt, cs);
-    if (rc != DBA_OK) {
+        rc = rs_exec(rs, b.data);
+        if (rc == DBA_OK)
+            rc = rs_copy_in(rs, rt, cs);
+        dba_buf_reset(&b);
+        if (rc == DBA_OK)
+            sql_batch_fast(rs, rt, cs, &b);
+        const char *params[1] = { base_s };
+        r = rc == DBA_OK ? dba_db_exec(rs->conn, b.data, params, 1, rs->err) : NULL;
         dba_buf_cleanup(&b);
-        return rc;
-    }
-    if (fast)
-        sql_stage_fast(rs, rt, cs, &b);
-    else
+        if (r == NULL)
+            return rc != DBA_OK ? rc : DBA_EDB;
+        rs_counts_read(r, &c);
+        dba_db_res_clear(r);
+    } else {
+        rc = rs_exec(rs, single ? "DELETE FROM pg_temp.dba_rs_stage"
+                                : "TRUNCATE pg_temp.dba_rs_stage");
+        if (rc != DBA_OK) {
+            dba_buf_cleanup(&b);
+            return rc;
+        }
         sql_stage(rs, rt, cs, &b);
-    const char *params[3] = { json, base_s, rs->o->user_id };
-    struct pg_result *r = fast ? dba_db_exec(rs->conn, b.data, params + 1, 1, rs->err)
-                               : dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
-    dba_buf_cleanup(&b);
-    dba_db_res_clear(r);
-    if (r == NULL)
-        return DBA_EDB;
-    if (rt->self_ref && (rc = rs_self_refs(rs, rt, cs)) != DBA_OK)
-        return rc;
-    if ((rc = rs_count(rs, rt, &c)) != DBA_OK)
-        return rc;
+        const char *params[3] = { json, base_s, rs->o->user_id };
+        r = dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
+        dba_buf_cleanup(&b);
+        dba_db_res_clear(r);
+        if (r == NULL)
+            return DBA_EDB;
+        if (rt->self_ref && (rc = rs_self_refs(rs, rt, cs)) != DBA_OK)
+            return rc;
+        if ((rc = rs_count(rs, rt, &c)) != DBA_OK)
+            return rc;
+    }
     if (!single && (c.overlap || (rs->o->mode == DBA_BACKUP_FAIL && c.same + c.changed > 0))) {
-        *replay = true;
+        *replay = true; /* the caller rolls back to its savepoint */
         return DBA_OK;
     }
     if (rs->o->mode == DBA_BACKUP_FAIL && c.same + c.changed > 0)
         return dba_err_set(rs->err, DBA_EINVAL, 409, DBA_BACKUP_CODE,
                            "row already exists (mode=fail)");
-    dba_buf_init(&b);
-    if (fast)
-        sql_apply_fast(rs, rt, cs, &b);
-    else
+    if (json != NULL) {
+        dba_buf_init(&b);
         sql_apply(rs, rt, cs, &b);
-    r = dba_db_exec(rs->conn, b.data, NULL, 0, rs->err);
-    dba_buf_cleanup(&b);
-    dba_db_res_clear(r);
-    if (r == NULL)
-        return DBA_EDB;
+        r = dba_db_exec(rs->conn, b.data, NULL, 0, rs->err);
+        dba_buf_cleanup(&b);
+        dba_db_res_clear(r);
+        if (r == NULL)
+            return DBA_EDB;
+    }
     rt->skipped += c.orphans;
     rt->orphans += c.orphans;
     rt->unchanged += c.same;
