@@ -68,6 +68,16 @@ struct restore {
     struct dba_buf rowsig;                   /* member names of the row being fed */
     bool stage_index;                        /* the staging table has its index on old */
     struct dba_buf copy;                     /* the batch as COPY text lines */
+    struct rs_pend {                         /* a COPY batch whose statement is in flight */
+        bool on;                             /* sent, its result not read yet */
+        struct rs_batch b;                   /* its rows (kept for a replay) */
+        const struct dba_column **cols;      /* its columns (cs.c, owned) */
+        size_t n_cols;                       /* their count */
+        bool has_pk, user;                   /* and the rest of its rs_cols */
+        long long plan;                      /* plan_next before it */
+        struct dba_err keep;                 /* the error state before it */
+    } pend;
+    unsigned lookup;                         /* the lookup branches its rows take (LK_*) */
     struct dba_err *err;                     /* out */
 };
 
@@ -370,9 +380,16 @@ put_same(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs)
     dba_buf_puts(b, n == 0 ? "true)" : ")");
 }
 
-/* The existing row matching _r: by slug (+ user, + parent when the row has them), else by pk. */
+/* Branches of the lookup below: LK_SLUG << k with k = 1 (user) | 2 (parent) for a row with a
+   slug, LK_PK for a row without one. */
+#define LK_SLUG 1u
+#define LK_PK 16u
+#define LK_ALL 31u
+
+/* The existing row matching _r: by slug (+ user, + parent when the row has them), else by pk;
+   only the branches in mask (those the rows of the batch can take). */
 static void
-put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs)
+put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs, unsigned mask)
 {
     const struct dba_backup_table *t = rt->t;
     const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
@@ -384,7 +401,7 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
     dba_buf_puts(b, "SELECT * FROM (");
     for (int k = 0; slug != NULL && k < 4; k++) {
         bool u = (k & 1) != 0, p = (k & 2) != 0;
-        if ((u && uf == NULL) || (p && pf == NULL))
+        if ((u && uf == NULL) || (p && pf == NULL) || (mask & (LK_SLUG << k)) == 0)
             continue;
         dba_buf_puts(b, branches++ ? " UNION ALL (" : "(");
         dba_buf_puts(b, "SELECT to_jsonb(");
@@ -415,6 +432,10 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
         dba_buf_puts(b, " = ");
         put_col(b, "_r", slug->name);
         dba_buf_puts(b, " LIMIT 1)");
+    }
+    if (branches > 0 && (mask & LK_PK) == 0) {
+        dba_buf_puts(b, ") _u LIMIT 1");
+        return;
     }
     dba_buf_puts(b, branches ? " UNION ALL (" : "(");
     dba_buf_puts(b, "SELECT to_jsonb(");
@@ -547,7 +568,7 @@ sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_c
     dba_buf_puts(b, ") s CROSS JOIN LATERAL jsonb_populate_record(NULL::");
     put_qname(b, rt->st);
     dba_buf_puts(b, ", CASE WHEN s.orphan THEN '{}'::jsonb ELSE s.r END) _r LEFT JOIN LATERAL (");
-    put_lookup(b, rt, cs);
+    put_lookup(b, rt, cs, LK_ALL);
     dba_buf_puts(b, ") f ON true ORDER BY s.ord) x");
 }
 
@@ -838,11 +859,42 @@ rs_members(const struct restore *rs, const struct rs_table *rt, const struct rs_
     return ms;
 }
 
-/* The pending batch as COPY lines into rs->copy; false when a value could be read differently
-   by jsonb_populate_record (the batch then goes the jsonb way). */
+static bool
+raw_null(const char *v, size_t n)
+{
+    return v == NULL || (n == 4 && memcmp(v, "null", 4) == 0);
+}
+
+/* Where the lookup's matching columns are in cs (-1: not written, NULL), or false when one of
+   them is also a reference (its staged value is not the row's: every branch is kept). */
+static bool
+lookup_cols(const struct rs_table *rt, const struct rs_cols *cs, int at[3])
+{
+    const struct dba_backup_table *t = rt->t;
+    const char *f[3] = { t->slug, t->slug ? t->user_field : NULL,
+                         t->slug && t->parent.table ? t->parent.field : NULL };
+    for (int j = 0; j < 3; j++) {
+        const struct dba_column *c = f[j] ? dba_catalog_column_find(rt->st, f[j]) : NULL;
+        at[j] = -1;
+        for (size_t i = 0; c != NULL && i < cs->n; i++)
+            at[j] = cs->c[i] == c ? (int)i : at[j];
+        for (size_t k = 0; f[j] != NULL && k < t->n_opt; k++)
+            if (strcmp(t->opt[k].field, f[j]) == 0)
+                return false;
+        if (j < 2 && f[j] != NULL && f[2] != NULL && strcmp(f[j], f[2]) == 0)
+            return false;
+    }
+    return true;
+}
+
+/* The pending batch as COPY lines into rs->copy, and the lookup branches its rows take into
+   rs->lookup; false when a value could be read differently by jsonb_populate_record (the batch
+   then goes the jsonb way). */
 static bool
 rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs)
 {
+    int at[3]; /* slug, user, parent in cs */
+    bool exact = lookup_cols(rt, cs, at);
     struct rs_batch *bt = &rs->b;
     size_t nk = 2 + rt->t->n_opt, n_m;
     struct rs_member *ms = rs_members(rs, rt, cs, &n_m);
@@ -856,12 +908,20 @@ rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_col
     r.kl = dba_xcalloc(nk, sizeof(*r.kl));
     bool ok = true;
     dba_buf_reset(&rs->copy);
+    rs->lookup = 0;
     for (size_t k = 0; k < bt->n && ok; k++) {
         memset(r.cv, 0, (cs->n + 1) * sizeof(*r.cv));
         memset(r.kv, 0, nk * sizeof(*r.kv));
         r.j = 0;
         ok = dba__backup_scan(bt->arr.data + bt->off[k], bt->len[k], true, rs_row_member, &r) ==
              DBA_OK;
+        unsigned br = LK_PK, u = 0;
+        if (at[0] >= 0 && !raw_null(r.cv[at[0]], r.cl[at[0]])) {
+            u |= at[1] >= 0 && (cs->user || !raw_null(r.cv[at[1]], r.cl[at[1]])) ? 1u : 0u;
+            u |= at[2] >= 0 && !raw_null(r.cv[at[2]], r.cl[at[2]]) ? 2u : 0u;
+            br = LK_SLUG << u;
+        }
+        rs->lookup |= exact ? br : LK_ALL;
         dba_buf_printf(&rs->copy, "%zu", k + 1);
         for (size_t s = 0; s < nk && ok; s++) {
             dba_buf_putc(&rs->copy, '\t');
@@ -1082,7 +1142,7 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, " FROM ");
     put_in(b, rt);
     dba_buf_puts(b, " i OFFSET 0) i) _r LEFT JOIN LATERAL (");
-    put_lookup(b, rt, cs);
+    put_lookup(b, rt, cs, rs->lookup);
     dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) y), i AS (INSERT INTO ");
     put_qname(b, rt->st);
     dba_buf_puts(b, " (");
@@ -1160,6 +1220,29 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
 }
 
 
+/* Adds the counts of a written batch to its table. */
+static void
+rs_tally(struct restore *rs, struct rs_table *rt, const struct rs_counts *c)
+{
+    rt->skipped += c->orphans;
+    rt->orphans += c->orphans;
+    rt->unchanged += c->same;
+    if (rs->o->mode == DBA_BACKUP_OVERWRITE)
+        rt->updated += c->changed;
+    else
+        rt->skipped += c->changed;
+    rt->inserted += c->ins;
+    rt->plan_next += c->ins * rt->plan_inc;
+}
+
+/* True when the counted batch must be replayed row by row: its rows would see each other, or
+   mode=fail met existing rows. */
+static bool
+rs_must_replay(const struct restore *rs, const struct rs_counts *c)
+{
+    return c->overlap || (rs->o->mode == DBA_BACKUP_FAIL && c->same + c->changed > 0);
+}
+
 /* Writes the staged rows of json (a JSON array of rows of rt, the first at index base) with the
    statements above. single: a batch of one row (a mode=fail hit is the failure); otherwise
    *replay is set when the rows would see each other, and nothing is written. */
@@ -1170,79 +1253,47 @@ rs_write(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs, cons
     char base_s[32];
     struct dba_buf b;
     struct rs_counts c;
-    struct pg_result *r;
     snprintf(base_s, sizeof(base_s), "%lld", (long long)base);
-    dba_buf_init(&b);
-    int rc;
-    if (json == NULL) { /* the rows are in rs->copy: staged, written and counted at once */
-        dba_buf_puts(&b, "TRUNCATE ");
-        put_in(&b, rt);
-        rc = rs_exec(rs, b.data);
-        if (rc == DBA_OK)
-            rc = rs_copy_in(rs, rt, cs);
-        dba_buf_reset(&b);
-        if (rc == DBA_OK)
-            sql_batch_fast(rs, rt, cs, &b);
-        const char *params[1] = { base_s };
-        r = rc == DBA_OK ? dba_db_exec(rs->conn, b.data, params, 1, rs->err) : NULL;
-        dba_buf_cleanup(&b);
-        if (r == NULL)
-            return rc != DBA_OK ? rc : DBA_EDB;
-        rs_counts_read(r, &c);
-        dba_db_res_clear(r);
-    } else {
-        rc = rs_exec(rs, single ? "DELETE FROM pg_temp.dba_rs_stage"
+    int rc = rs_exec(rs, single ? "DELETE FROM pg_temp.dba_rs_stage"
                                 : "TRUNCATE pg_temp.dba_rs_stage");
-        if (rc != DBA_OK) {
-            dba_buf_cleanup(&b);
-            return rc;
-        }
-        sql_stage(rs, rt, cs, &b);
-        const char *params[3] = { json, base_s, rs->o->user_id };
-        r = dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
-        dba_buf_cleanup(&b);
-        dba_db_res_clear(r);
-        if (r == NULL)
-            return DBA_EDB;
-        if (rt->self_ref && (rc = rs_self_refs(rs, rt, cs)) != DBA_OK)
-            return rc;
-        if ((rc = rs_count(rs, rt, &c)) != DBA_OK)
-            return rc;
-    }
-    if (!single && (c.overlap || (rs->o->mode == DBA_BACKUP_FAIL && c.same + c.changed > 0))) {
+    if (rc != DBA_OK)
+        return rc;
+    dba_buf_init(&b);
+    sql_stage(rs, rt, cs, &b);
+    const char *params[3] = { json, base_s, rs->o->user_id };
+    struct pg_result *r = dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
+    dba_buf_cleanup(&b);
+    dba_db_res_clear(r);
+    if (r == NULL)
+        return DBA_EDB;
+    if (rt->self_ref && (rc = rs_self_refs(rs, rt, cs)) != DBA_OK)
+        return rc;
+    if ((rc = rs_count(rs, rt, &c)) != DBA_OK)
+        return rc;
+    if (!single && rs_must_replay(rs, &c)) {
         *replay = true; /* the caller rolls back to its savepoint */
         return DBA_OK;
     }
     if (rs->o->mode == DBA_BACKUP_FAIL && c.same + c.changed > 0)
         return dba_err_set(rs->err, DBA_EINVAL, 409, DBA_BACKUP_CODE,
                            "row already exists (mode=fail)");
-    if (json != NULL) {
-        dba_buf_init(&b);
-        sql_apply(rs, rt, cs, &b);
-        r = dba_db_exec(rs->conn, b.data, NULL, 0, rs->err);
-        dba_buf_cleanup(&b);
-        dba_db_res_clear(r);
-        if (r == NULL)
-            return DBA_EDB;
-    }
-    rt->skipped += c.orphans;
-    rt->orphans += c.orphans;
-    rt->unchanged += c.same;
-    if (rs->o->mode == DBA_BACKUP_OVERWRITE)
-        rt->updated += c.changed;
-    else
-        rt->skipped += c.changed;
-    rt->inserted += c.ins;
-    rt->plan_next += c.ins * rt->plan_inc;
+    dba_buf_init(&b);
+    sql_apply(rs, rt, cs, &b);
+    r = dba_db_exec(rs->conn, b.data, NULL, 0, rs->err);
+    dba_buf_cleanup(&b);
+    dba_db_res_clear(r);
+    if (r == NULL)
+        return DBA_EDB;
+    rs_tally(rs, rt, &c);
     return DBA_OK;
 }
 
-/* Replays the batch row by row (each a batch of one): the first failing row fails the restore
-   with its index, old key and PostgreSQL's message. */
+/* Replays the batch bt row by row (each a batch of one): the first failing row fails the
+   restore with its index, old key and PostgreSQL's message. */
 static int
-rs_replay(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs)
+rs_replay(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs,
+          const struct rs_batch *bt)
 {
-    struct rs_batch *bt = &rs->b;
     struct dba_buf one;
     int rc = DBA_OK;
     dba_buf_init(&one);
@@ -1264,30 +1315,147 @@ rs_replay(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs)
     return rc;
 }
 
+static void
+rs_batch_clear(struct rs_batch *bt)
+{
+    bt->n = 0;
+    bt->tab = -1;
+    dba_buf_reset(&bt->arr);
+}
+
+/* Reads the result of the batch in flight (the client built the next batch meanwhile): counted,
+   or rolled back to its savepoint and replayed row by row, as a batch written at once. */
+static int
+rs_settle(struct restore *rs)
+{
+    struct rs_pend *pd = &rs->pend;
+    if (!pd->on)
+        return DBA_OK;
+    pd->on = false;
+    PGconn *pg = (PGconn *)rs->conn;
+    PGresult *r, *first = NULL;
+    while ((r = PQgetResult(pg)) != NULL) {
+        if (first == NULL)
+            first = r;
+        else
+            PQclear(r);
+    }
+    struct rs_table *rt = &rs->tabs[pd->b.tab];
+    struct rs_cols cs = { pd->cols, pd->n_cols, pd->has_pk, pd->user };
+    struct rs_counts c;
+    bool replay = true;
+    int rc = DBA_OK;
+    if (first != NULL && PQresultStatus(first) == PGRES_TUPLES_OK) {
+        rs_counts_read((struct pg_result *)first, &c);
+        replay = rs_must_replay(rs, &c);
+    }
+    PQclear(first);
+    if (!replay) {
+        rs_tally(rs, rt, &c);
+        rc = rs_exec(rs, "RELEASE SAVEPOINT dba_rs");
+    } else {
+        rt->plan_next = pd->plan;
+        rc = rs_exec(rs, "ROLLBACK TO SAVEPOINT dba_rs");
+        if (rc == DBA_OK) {
+            *rs->err = pd->keep;
+            rc = rs_replay(rs, rt, &cs, &pd->b);
+        }
+    }
+    free(pd->cols);
+    pd->cols = NULL;
+    json_int_t done = pd->b.base + (json_int_t)pd->b.n;
+    rs_batch_clear(&pd->b);
+    if (rc == DBA_OK && rs->o->progress != NULL)
+        rs->o->progress(rs->o->progress_arg, rt->t->name, done, rt->expected);
+    return rc;
+}
+
+/* Forgets a batch still in flight after a failure (the transaction is rolled back). */
+static void
+rs_drain(struct restore *rs)
+{
+    PGresult *r;
+    if (!rs->pend.on)
+        return;
+    rs->pend.on = false;
+    while ((r = PQgetResult((PGconn *)rs->conn)) != NULL)
+        PQclear(r);
+}
+
+/* Sends a COPY batch (rs->copy) and its statement without waiting for the result: the rows
+   are moved to rs->pend, and rs_settle reads the result once the next batch is built. */
+static int
+rs_send(struct restore *rs, struct rs_table *rt, struct rs_cols *cs)
+{
+    struct dba_buf b;
+    char base_s[32];
+    dba_buf_init(&b);
+    dba_buf_puts(&b, "TRUNCATE ");
+    put_in(&b, rt);
+    int rc = rs_exec(rs, b.data);
+    if (rc == DBA_OK)
+        rc = rs_copy_in(rs, rt, cs);
+    dba_buf_reset(&b);
+    if (rc == DBA_OK) {
+        snprintf(base_s, sizeof(base_s), "%lld", (long long)rs->b.base);
+        const char *params[1] = { base_s };
+        sql_batch_fast(rs, rt, cs, &b);
+        if (PQsendQueryParams((PGconn *)rs->conn, b.data, 1, NULL, params, NULL, NULL, 0) != 1)
+            rc = dba_err_set(rs->err, DBA_EDB, 500, DBA_BACKUP_CODE, "%s",
+                             PQerrorMessage((PGconn *)rs->conn));
+    }
+    dba_buf_cleanup(&b);
+    if (rc != DBA_OK)
+        return rc;
+    struct rs_batch t = rs->pend.b; /* swap: the next batch reuses the settled one's buffers */
+    rs->pend.b = rs->b;
+    rs->b = t;
+    rs_batch_clear(&rs->b);
+    rs->pend.cols = cs->c;
+    rs->pend.n_cols = cs->n;
+    rs->pend.has_pk = cs->has_pk;
+    rs->pend.user = cs->user;
+    cs->c = NULL;
+    rs->pend.on = true;
+    return DBA_OK;
+}
+
 /* Writes the pending batch: set-based inside a savepoint, replayed row by row when that fails or
-   its rows would see each other. */
+   its rows would see each other. A COPY batch is sent and left in flight (its result is read by
+   the next flush, after that batch is built, or at the end). */
 static int
 rs_flush(struct restore *rs)
 {
     struct rs_batch *bt = &rs->b;
     if (bt->n == 0)
-        return DBA_OK;
+        return rs_settle(rs);
     struct rs_table *rt = &rs->tabs[bt->tab];
     struct rs_cols cs;
     rs_cols_build(rs, rt, bt->sig.data, &cs);
-    int rc = DBA_OK;
-    bool replay = rt->row_mode || bt->n == 1;
+    bool replay = rt->row_mode || bt->n == 1, fast = false;
     if (!replay) {
+        dba_buf_putc(&bt->arr, ']');
+        fast = rt->fast && rs_copy_build(rs, rt, &cs);
+    }
+    int rc = rs_settle(rs);
+    if (rc == DBA_OK && !replay) {
         struct dba_err keep = *rs->err;
         long long plan = rt->plan_next;
-        dba_buf_putc(&bt->arr, ']');
-        bool fast = rt->fast && rs_copy_build(rs, rt, &cs);
         if (fast && !rt->in_made)
             rc = rs_make_in(rs, rt);
         if (rc == DBA_OK)
             rc = rs_exec(rs, "SAVEPOINT dba_rs");
-        if (rc == DBA_OK)
-            rc = rs_write(rs, rt, &cs, fast ? NULL : bt->arr.data, bt->base, false, &replay);
+        if (rc == DBA_OK && fast) {
+            rs->pend.keep = keep;
+            rs->pend.plan = plan;
+            rc = rs_send(rs, rt, &cs);
+            if (rc == DBA_OK) {
+                free(cs.c);
+                return DBA_OK;
+            }
+        } else if (rc == DBA_OK) {
+            rc = rs_write(rs, rt, &cs, bt->arr.data, bt->base, false, &replay);
+        }
         if (rc == DBA_OK && !replay) {
             rc = rs_exec(rs, "RELEASE SAVEPOINT dba_rs");
         } else if (rc == DBA_OK || rc == DBA_EDB) {
@@ -1299,12 +1467,10 @@ rs_flush(struct restore *rs)
         }
     }
     if (rc == DBA_OK && replay)
-        rc = rs_replay(rs, rt, &cs);
+        rc = rs_replay(rs, rt, &cs, bt);
     free(cs.c);
     json_int_t done = bt->base + (json_int_t)bt->n;
-    bt->n = 0;
-    bt->tab = -1;
-    dba_buf_reset(&bt->arr);
+    rs_batch_clear(bt);
     if (rc == DBA_OK && rs->o->progress != NULL)
         rs->o->progress(rs->o->progress_arg, rt->t->name, done, rt->expected);
     return rc;
@@ -1452,6 +1618,11 @@ rs_cleanup(struct restore *rs)
     free(rs->b.len);
     dba_buf_cleanup(&rs->rowsig);
     dba_buf_cleanup(&rs->copy);
+    dba_buf_cleanup(&rs->pend.b.arr);
+    dba_buf_cleanup(&rs->pend.b.sig);
+    free(rs->pend.b.off);
+    free(rs->pend.b.len);
+    free(rs->pend.cols);
     dba_catalog_unref(rs->cache);
 }
 
@@ -1477,6 +1648,9 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
     dba_buf_init(&rs->b.sig);
     dba_buf_init(&rs->rowsig);
     dba_buf_init(&rs->copy);
+    dba_buf_init(&rs->pend.b.arr);
+    dba_buf_init(&rs->pend.b.sig);
+    rs->pend.b.tab = -1;
     rs->cache = dba_catalog_load(rs->conn, rs->o->schemas, rs->o->n_schemas, rs->err);
     int rc = rs->cache != NULL ? rs_bind(rs) : DBA_EDB;
     rs_expected(rs, meta);
@@ -1493,6 +1667,9 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
         rc = feed(rs, src);
     if (rc == DBA_OK)
         rc = rs_flush(rs);
+    if (rc == DBA_OK)
+        rc = rs_settle(rs);
+    rs_drain(rs);
     bool commit = rc == DBA_OK && !rs->o->dry_run;
     if (begun) {
         struct dba_err *keep = rs->err;
