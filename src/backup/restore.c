@@ -913,8 +913,8 @@ rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_col
         memset(r.cv, 0, (cs->n + 1) * sizeof(*r.cv));
         memset(r.kv, 0, nk * sizeof(*r.kv));
         r.j = 0;
-        ok = dba__backup_scan(bt->arr.data + bt->off[k], bt->len[k], true, rs_row_member, &r) ==
-             DBA_OK;
+        ok = dba__backup_scan_valid(bt->arr.data + bt->off[k], bt->len[k], true, rs_row_member,
+                                    &r) == DBA_OK;
         unsigned br = LK_PK, u = 0;
         if (at[0] >= 0 && !raw_null(r.cv[at[0]], r.cl[at[0]])) {
             u |= at[1] >= 0 && (cs->user || !raw_null(r.cv[at[1]], r.cl[at[1]])) ? 1u : 0u;
@@ -1545,7 +1545,7 @@ rs_feed(void *arg, const char *table, json_t *row, const char *raw, size_t len)
         return rs_table_seen(arg, table);
     struct rs_table *rt = &rs->tabs[i];
     dba_buf_reset(&rs->rowsig);
-    if (dba__backup_scan(raw, len, true, sig_member, &rs->rowsig) != DBA_OK)
+    if (dba__backup_scan_valid(raw, len, true, sig_member, &rs->rowsig) != DBA_OK)
         return dba_err_set(rs->err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                            "Invalid JSON: a row of \"%s\" is not an object", table);
     if (rs->rowsig.data == NULL)
