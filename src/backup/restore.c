@@ -1,5 +1,8 @@
 /* restore.c - restore, set-based: one transaction for the whole document; parents first; rows
-   move in batches (thousands per statement) through a temporary staging table; existing rows are
+   move in batches (thousands per statement): a batch goes by COPY into a typed temporary table
+   and one statement stages it (a CTE), writes it and returns its counts (rows the COPY form
+   cannot carry exactly go through jsonb and a staging table, three statements); the client
+   builds the next batch while that statement runs. Existing rows are
    matched by slug (+ user, + parent) or by pk with a join against the batch; new keys come from
    the target's own sequences or identities (planned without nextval in a dry run, so a dry run
    leaves the sequences alone); the old->new key map of each referenced table lives in a temporary
