@@ -41,6 +41,11 @@ bool dba__backup_is_jsonl(const char *path);
    DBA_EINVAL when malformed, or cb's non-zero return. */
 typedef int (*dba__backup_scan_cb)(void *arg, const char *key, const char *v, size_t len);
 int dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg);
+/* The same for text known to be valid JSON (a span an enclosing dba__backup_scan returned, such
+   as a row handed to a walk's row callback): values are delimited without being validated
+   again. */
+int dba__backup_scan_valid(const char *p, size_t n, bool object, dba__backup_scan_cb cb,
+                           void *arg);
 
 /* Flags for parsing one row: integers as reals, so huge integers parse; the exact text is what
    PostgreSQL receives, and keys are read from that text (dba__backup_field), never from these

@@ -1,5 +1,8 @@
 /* restore.c - restore, set-based: one transaction for the whole document; parents first; rows
-   move in batches (thousands per statement) through a temporary staging table; existing rows are
+   move in batches (thousands per statement): a batch goes by COPY into a typed temporary table
+   and one statement stages it (a CTE), writes it and returns its counts (rows the COPY form
+   cannot carry exactly go through jsonb and a staging table, three statements); the client
+   builds the next batch while that statement runs. Existing rows are
    matched by slug (+ user, + parent) or by pk with a join against the batch; new keys come from
    the target's own sequences or identities (planned without nextval in a dry run, so a dry run
    leaves the sequences alone); the old->new key map of each referenced table lives in a temporary
@@ -68,6 +71,16 @@ struct restore {
     struct dba_buf rowsig;                   /* member names of the row being fed */
     bool stage_index;                        /* the staging table has its index on old */
     struct dba_buf copy;                     /* the batch as COPY text lines */
+    struct rs_pend {                         /* a COPY batch whose statement is in flight */
+        bool on;                             /* sent, its result not read yet */
+        struct rs_batch b;                   /* its rows (kept for a replay) */
+        const struct dba_column **cols;      /* its columns (cs.c, owned) */
+        size_t n_cols;                       /* their count */
+        bool has_pk, user;                   /* and the rest of its rs_cols */
+        long long plan;                      /* plan_next before it */
+        struct dba_err keep;                 /* the error state before it */
+    } pend;
+    unsigned lookup;                         /* the lookup branches its rows take (LK_*) */
     struct dba_err *err;                     /* out */
 };
 
@@ -370,9 +383,16 @@ put_same(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs)
     dba_buf_puts(b, n == 0 ? "true)" : ")");
 }
 
-/* The existing row matching _r: by slug (+ user, + parent when the row has them), else by pk. */
+/* Branches of the lookup below: LK_SLUG << k with k = 1 (user) | 2 (parent) for a row with a
+   slug, LK_PK for a row without one. */
+#define LK_SLUG 1u
+#define LK_PK 16u
+#define LK_ALL 31u
+
+/* The existing row matching _r: by slug (+ user, + parent when the row has them), else by pk;
+   only the branches in mask (those the rows of the batch can take). */
 static void
-put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs)
+put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs, unsigned mask)
 {
     const struct dba_backup_table *t = rt->t;
     const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
@@ -384,7 +404,7 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
     dba_buf_puts(b, "SELECT * FROM (");
     for (int k = 0; slug != NULL && k < 4; k++) {
         bool u = (k & 1) != 0, p = (k & 2) != 0;
-        if ((u && uf == NULL) || (p && pf == NULL))
+        if ((u && uf == NULL) || (p && pf == NULL) || (mask & (LK_SLUG << k)) == 0)
             continue;
         dba_buf_puts(b, branches++ ? " UNION ALL (" : "(");
         dba_buf_puts(b, "SELECT to_jsonb(");
@@ -415,6 +435,10 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
         dba_buf_puts(b, " = ");
         put_col(b, "_r", slug->name);
         dba_buf_puts(b, " LIMIT 1)");
+    }
+    if (branches > 0 && (mask & LK_PK) == 0) {
+        dba_buf_puts(b, ") _u LIMIT 1");
+        return;
     }
     dba_buf_puts(b, branches ? " UNION ALL (" : "(");
     dba_buf_puts(b, "SELECT to_jsonb(");
@@ -452,13 +476,14 @@ ref_joined(const struct restore *rs, const struct rs_table *rt, const struct dba
 }
 
 /* The end of the staged row's key as jsonb and its matching columns as text:
-   "_r"."<pk>") AS pkv, "_r"."<slug>"::text AS mslug, ... AS mu, ... AS mp (NULL::text each
-   without a slug). */
+   "_r"."<pk>") AS <pre>pkv, "_r"."<slug>"::text AS <pre>mslug, ... AS <pre>mu, ... AS <pre>mp
+   (NULL::text each without a slug). */
 static void
-put_match_cols(struct dba_buf *b, const struct rs_table *rt, const struct dba_backup_table *t)
+put_match_cols(struct dba_buf *b, const struct rs_table *rt, const struct dba_backup_table *t,
+               const char *pre)
 {
     put_col(b, "_r", rt->pkc->name);
-    dba_buf_puts(b, ") AS pkv, ");
+    dba_buf_printf(b, ") AS %spkv, ", pre);
     const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
     const char *mcols[3] = { t->slug, t->user_field, t->parent.table ? t->parent.field : NULL };
     for (int k = 0; k < 3; k++) {
@@ -470,7 +495,7 @@ put_match_cols(struct dba_buf *b, const struct rs_table *rt, const struct dba_ba
         } else {
             dba_buf_puts(b, "NULL::text");
         }
-        dba_buf_puts(b, k == 0 ? " AS mslug, " : k == 1 ? " AS mu, " : " AS mp, ");
+        dba_buf_printf(b, " AS %s%s, ", pre, k == 0 ? "mslug" : k == 1 ? "mu" : "mp");
     }
 }
 
@@ -494,7 +519,7 @@ sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_c
                           "BY x.ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
     dba_buf_puts(b, " END FROM (SELECT s.ord, s.idx, s.old, s.orphan, s.r, f.pk AS found, "
                     "f.same, to_jsonb(");
-    put_match_cols(b, rt, t);
+    put_match_cols(b, rt, t, "");
     dba_buf_puts(b, "NOT s.orphan AND f.pk IS NULL AS ins FROM (SELECT e.ord, "
                     "$2::bigint + e.ord - 1 AS idx, ");
     put_key(b, "e", t->pk);
@@ -546,7 +571,7 @@ sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_c
     dba_buf_puts(b, ") s CROSS JOIN LATERAL jsonb_populate_record(NULL::");
     put_qname(b, rt->st);
     dba_buf_puts(b, ", CASE WHEN s.orphan THEN '{}'::jsonb ELSE s.r END) _r LEFT JOIN LATERAL (");
-    put_lookup(b, rt, cs);
+    put_lookup(b, rt, cs, LK_ALL);
     dba_buf_puts(b, ") f ON true ORDER BY s.ord) x");
 }
 
@@ -679,6 +704,17 @@ struct rs_counts {
     bool overlap;
 };
 
+/* The counts of a staged batch from the first row of r (four counts and the overlap). */
+static void
+rs_counts_read(struct pg_result *r, struct rs_counts *c)
+{
+    c->orphans = strtoll(dba_db_res_value(r, 0, 0), NULL, 10);
+    c->same = strtoll(dba_db_res_value(r, 0, 1), NULL, 10);
+    c->changed = strtoll(dba_db_res_value(r, 0, 2), NULL, 10);
+    c->ins = strtoll(dba_db_res_value(r, 0, 3), NULL, 10);
+    c->overlap = strcmp(dba_db_res_value(r, 0, 4), "t") == 0;
+}
+
 static int
 rs_count(struct restore *rs, const struct rs_table *rt, struct rs_counts *c)
 {
@@ -702,11 +738,7 @@ rs_count(struct restore *rs, const struct rs_table *rt, struct rs_counts *c)
     dba_buf_cleanup(&b);
     if (r == NULL)
         return DBA_EDB;
-    c->orphans = strtoll(dba_db_res_value(r, 0, 0), NULL, 10);
-    c->same = strtoll(dba_db_res_value(r, 0, 1), NULL, 10);
-    c->changed = strtoll(dba_db_res_value(r, 0, 2), NULL, 10);
-    c->ins = strtoll(dba_db_res_value(r, 0, 3), NULL, 10);
-    c->overlap = strcmp(dba_db_res_value(r, 0, 4), "t") == 0;
+    rs_counts_read(r, c);
     dba_db_res_clear(r);
     return DBA_OK;
 }
@@ -830,11 +862,42 @@ rs_members(const struct restore *rs, const struct rs_table *rt, const struct rs_
     return ms;
 }
 
-/* The pending batch as COPY lines into rs->copy; false when a value could be read differently
-   by jsonb_populate_record (the batch then goes the jsonb way). */
+static bool
+raw_null(const char *v, size_t n)
+{
+    return v == NULL || (n == 4 && memcmp(v, "null", 4) == 0);
+}
+
+/* Where the lookup's matching columns are in cs (-1: not written, NULL), or false when one of
+   them is also a reference (its staged value is not the row's: every branch is kept). */
+static bool
+lookup_cols(const struct rs_table *rt, const struct rs_cols *cs, int at[3])
+{
+    const struct dba_backup_table *t = rt->t;
+    const char *f[3] = { t->slug, t->slug ? t->user_field : NULL,
+                         t->slug && t->parent.table ? t->parent.field : NULL };
+    for (int j = 0; j < 3; j++) {
+        const struct dba_column *c = f[j] ? dba_catalog_column_find(rt->st, f[j]) : NULL;
+        at[j] = -1;
+        for (size_t i = 0; c != NULL && i < cs->n; i++)
+            at[j] = cs->c[i] == c ? (int)i : at[j];
+        for (size_t k = 0; f[j] != NULL && k < t->n_opt; k++)
+            if (strcmp(t->opt[k].field, f[j]) == 0)
+                return false;
+        if (j < 2 && f[j] != NULL && f[2] != NULL && strcmp(f[j], f[2]) == 0)
+            return false;
+    }
+    return true;
+}
+
+/* The pending batch as COPY lines into rs->copy, and the lookup branches its rows take into
+   rs->lookup; false when a value could be read differently by jsonb_populate_record (the batch
+   then goes the jsonb way). */
 static bool
 rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs)
 {
+    int at[3]; /* slug, user, parent in cs */
+    bool exact = lookup_cols(rt, cs, at);
     struct rs_batch *bt = &rs->b;
     size_t nk = 2 + rt->t->n_opt, n_m;
     struct rs_member *ms = rs_members(rs, rt, cs, &n_m);
@@ -848,12 +911,20 @@ rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_col
     r.kl = dba_xcalloc(nk, sizeof(*r.kl));
     bool ok = true;
     dba_buf_reset(&rs->copy);
+    rs->lookup = 0;
     for (size_t k = 0; k < bt->n && ok; k++) {
         memset(r.cv, 0, (cs->n + 1) * sizeof(*r.cv));
         memset(r.kv, 0, nk * sizeof(*r.kv));
         r.j = 0;
-        ok = dba__backup_scan(bt->arr.data + bt->off[k], bt->len[k], true, rs_row_member, &r) ==
-             DBA_OK;
+        ok = dba__backup_scan_valid(bt->arr.data + bt->off[k], bt->len[k], true, rs_row_member,
+                                    &r) == DBA_OK;
+        unsigned br = LK_PK, u = 0;
+        if (at[0] >= 0 && !raw_null(r.cv[at[0]], r.cl[at[0]])) {
+            u |= at[1] >= 0 && (cs->user || !raw_null(r.cv[at[1]], r.cl[at[1]])) ? 1u : 0u;
+            u |= at[2] >= 0 && !raw_null(r.cv[at[2]], r.cl[at[2]]) ? 2u : 0u;
+            br = LK_SLUG << u;
+        }
+        rs->lookup |= exact ? br : LK_ALL;
         dba_buf_printf(&rs->copy, "%zu", k + 1);
         for (size_t s = 0; s < nk && ok; s++) {
             dba_buf_putc(&rs->copy, '\t');
@@ -993,84 +1064,66 @@ fast_role(const struct restore *rs, const struct rs_table *rt, const struct dba_
     return role;
 }
 
-/* The value of column c: apply false, in the staging statement (i and its mapped keys
-   dba_rs_mp, dba_rs_m<k>); apply true, in
-   the apply statement (i, and s.r holding the rewritten references). */
+/* The value of column c in the typed rows i of the batch statement: a reference rewritten
+   through its key map (dba_rs_mp, dba_rs_m<k>), NULL when its table is not in the schema. */
 static void
 put_fast_col(struct dba_buf *b, const struct restore *rs, const struct rs_table *rt,
-             const struct dba_column *c, bool apply)
+             const struct dba_column *c)
 {
     int q = -1, role = fast_role(rs, rt, c, &q);
-    if (role == 0) {
+    if (role == 0)
         put_col(b, "i", c->name);
-        if (apply && strcmp(c->type, "json") == 0)
-            dba_buf_puts(b, "::jsonb::json"); /* as jsonb_populate_record gives it */
-        return;
-    }
-    if (role >= 2 && q < 0 && !apply) {
+    else if (role >= 2 && q < 0)
         dba_buf_printf(b, "NULL::%s", c->type);
-        return;
-    }
-    if (apply) {
-        dba_buf_puts(b, "(s.r ->> ");
-        dba_buf_put_literal(b, c->name);
-    } else if (role == 1) {
-        dba_buf_puts(b, "(i.dba_rs_mp #>> '{}'");
-    } else {
-        dba_buf_printf(b, "(i.dba_rs_m%d #>> '{}'", role - 2);
-    }
-    dba_buf_printf(b, ")::%s", c->type);
+    else if (role == 1)
+        dba_buf_printf(b, "(i.dba_rs_mp #>> '{}')::%s", c->type);
+    else
+        dba_buf_printf(b, "(i.dba_rs_m%d #>> '{}')::%s", role - 2, c->type);
 }
 
-/* Statement A over the typed rows ($1 the first row's index). */
+/* Column c of the staged row x, as written (a json column as jsonb_populate_record gives it). */
 static void
-sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
+put_x_col(struct dba_buf *b, const struct dba_column *c)
+{
+    put_col(b, "x", c->name);
+    if (strcmp(c->type, "json") == 0)
+        dba_buf_puts(b, "::jsonb::json");
+}
+
+/* The batch over the typed rows in one statement ($1 the first row's index): x stages the rows
+   (references rewritten through the key maps, existing rows found, new keys planned), then the
+   inserts, overwrites and key map are written from x, and the counts of x are returned with
+   whether its rows would see each other (then the caller rolls the statement back and replays
+   the batch row by row). */
+static void
+sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
                struct dba_buf *b)
 {
     const struct dba_backup_table *t = rt->t;
     int p = t->parent.table != NULL ? dba_backup_schema_find(rs->s, t->parent.table) : -1, q;
-    dba_buf_puts(b, "INSERT INTO pg_temp.dba_rs_stage (ord, idx, old, orphan, r, found, same, "
-                    "pkv, mslug, mu, mp, ins, newk) SELECT x.ord, x.idx, x.old, x.orphan, x.r, "
-                    "x.found, x.same, x.pkv, x.mslug, x.mu, x.mp, x.ins, CASE WHEN x.ins THEN ");
+    bool pk = rt->pk_generated || cs->has_pk;
+    dba_buf_puts(b, "WITH x AS MATERIALIZED (SELECT y.*, CASE WHEN y.dba_rs_ins THEN ");
     if (!rt->pk_generated)
-        dba_buf_puts(b, "x.pkv");
+        dba_buf_puts(b, "y.dba_rs_pkv");
     else if (!rs->o->dry_run)
         dba_buf_printf(b, "to_jsonb(nextval(%s::oid::regclass))", rt->seq);
     else
-        dba_buf_printf(b, "to_jsonb(%lld::bigint + (count(*) FILTER (WHERE x.ins) OVER (ORDER "
-                          "BY x.ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
-    dba_buf_puts(b, " END FROM (SELECT _r.dba_rs_ord AS ord, $1::bigint + _r.dba_rs_ord - 1 AS "
-                    "idx, _r.dba_rs_old AS old, _r.dba_rs_orphan AS orphan, _r.dba_rs_refs AS r, "
-                    "f.pk AS found, f.same, to_jsonb(");
-    put_match_cols(b, rt, t);
-    dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS ins FROM (SELECT i.dba_rs_ord, "
-                    "i.dba_rs_old, ");
+        dba_buf_printf(b, "to_jsonb(%lld::bigint + (count(*) FILTER (WHERE y.dba_rs_ins) OVER "
+                          "(ORDER BY y.dba_rs_ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
+    dba_buf_puts(b, " END AS dba_rs_newk FROM (SELECT _r.*, $1::bigint + _r.dba_rs_ord - 1 AS "
+                    "dba_rs_idx, f.pk AS dba_rs_found, f.same AS dba_rs_same, to_jsonb(");
+    put_match_cols(b, rt, t, "dba_rs_");
+    dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS dba_rs_ins FROM (SELECT "
+                    "i.dba_rs_ord, i.dba_rs_old, ");
     if (t->parent.table != NULL)
         dba_buf_puts(b, p >= 0 ? "i.dba_rs_par IS NOT NULL AND i.dba_rs_mp IS NULL"
                                : "i.dba_rs_par IS NOT NULL");
     else
         dba_buf_puts(b, "false");
-    dba_buf_puts(b, " AS dba_rs_orphan, jsonb_build_object(");
-    int n = 0;
-    if (p >= 0) {
-        dba_buf_put_literal(b, t->parent.field);
-        dba_buf_puts(b, ", i.dba_rs_mp");
-        n++;
-    }
-    for (size_t k = 0; k < t->n_opt; k++) {
-        if (!ref_joined(rs, rt, &t->opt[k], &q))
-            continue;
-        dba_buf_puts(b, n++ ? ", " : "");
-        dba_buf_put_literal(b, t->opt[k].field);
-        if (q >= 0)
-            dba_buf_printf(b, ", i.dba_rs_m%zu", k);
-        else
-            dba_buf_puts(b, ", NULL::jsonb");
-    }
-    dba_buf_puts(b, ") AS dba_rs_refs");
+    dba_buf_puts(b, " AS dba_rs_orphan");
     for (size_t c = 0; c < rt->st->n_cols; c++) {
         dba_buf_puts(b, ", ");
-        put_fast_col(b, rs, rt, &rt->st->cols[c], false);
+        put_fast_col(b, rs, rt, &rt->st->cols[c]);
         dba_buf_puts(b, " AS ");
         dba_buf_put_ident(b, rt->st->cols[c].name);
     }
@@ -1091,22 +1144,12 @@ sql_stage_fast(const struct restore *rs, const struct rs_table *rt, const struct
     }
     dba_buf_puts(b, " FROM ");
     put_in(b, rt);
-    dba_buf_puts(b, " i OFFSET 0) i");
-    dba_buf_puts(b, ") _r LEFT JOIN LATERAL (");
-    put_lookup(b, rt, cs);
-    dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) x");
-}
-
-/* Statement C over the typed rows. */
-static void
-sql_apply_fast(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
-               struct dba_buf *b)
-{
-    bool pk = rt->pk_generated || cs->has_pk;
-    int n = 0;
-    dba_buf_puts(b, "WITH i AS (INSERT INTO ");
+    dba_buf_puts(b, " i OFFSET 0) i) _r LEFT JOIN LATERAL (");
+    put_lookup(b, rt, cs, rs->lookup);
+    dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) y), i AS (INSERT INTO ");
     put_qname(b, rt->st);
     dba_buf_puts(b, " (");
+    int n = 0;
     if (pk) {
         dba_buf_put_ident(b, rt->pkc->name);
         n++;
@@ -1120,18 +1163,16 @@ sql_apply_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, rt->pkc->identity && pk ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
     n = 0;
     if (pk) {
-        dba_buf_printf(b, "(s.newk #>> '{}')::%s", rt->pkc->type);
+        dba_buf_printf(b, "(x.dba_rs_newk #>> '{}')::%s", rt->pkc->type);
         n++;
     }
     for (size_t i = 0; i < cs->n; i++) {
         if (cs->c[i] == rt->pkc)
             continue;
         dba_buf_puts(b, n++ ? ", " : "");
-        put_fast_col(b, rs, rt, cs->c[i], true);
+        put_x_col(b, cs->c[i]);
     }
-    dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s JOIN ");
-    put_in(b, rt);
-    dba_buf_puts(b, " i ON i.dba_rs_ord = s.ord WHERE s.ins ORDER BY s.ord RETURNING 1)");
+    dba_buf_puts(b, " FROM x WHERE x.dba_rs_ins ORDER BY x.dba_rs_ord)");
     if (rs->o->mode == DBA_BACKUP_OVERWRITE && cs->n > (cs->has_pk ? 1u : 0u)) {
         dba_buf_puts(b, ", u AS (UPDATE ");
         put_qname(b, rt->st);
@@ -1143,23 +1184,66 @@ sql_apply_fast(const struct restore *rs, const struct rs_table *rt, const struct
             dba_buf_puts(b, n++ ? ", " : "");
             dba_buf_put_ident(b, cs->c[i]->name);
             dba_buf_puts(b, " = ");
-            put_fast_col(b, rs, rt, cs->c[i], true);
+            put_x_col(b, cs->c[i]);
         }
-        dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s JOIN ");
-        put_in(b, rt);
-        dba_buf_puts(b, " i ON i.dba_rs_ord = s.ord WHERE s.found IS NOT NULL AND NOT s.same AND ");
+        dba_buf_puts(b, " FROM x WHERE x.dba_rs_found IS NOT NULL AND NOT x.dba_rs_same AND ");
         put_col(b, "_t", rt->pkc->name);
-        dba_buf_printf(b, " = (s.found #>> '{}')::%s RETURNING 1)", rt->pkc->type);
+        dba_buf_printf(b, " = (x.dba_rs_found #>> '{}')::%s)", rt->pkc->type);
     }
     if (rt->mapped) {
         dba_buf_puts(b, ", m AS (INSERT INTO ");
         put_map(b, rt->idx);
-        dba_buf_puts(b, " (old, new, idx) SELECT old, coalesce(found, newk), idx FROM "
-                        "pg_temp.dba_rs_stage WHERE old IS NOT NULL AND (found IS NOT NULL OR "
-                        "ins) ON CONFLICT (old) DO UPDATE SET new = EXCLUDED.new, idx = "
-                        "EXCLUDED.idx)");
+        /* a plain insert: an old key already mapped (a key twice in the backup) fails the
+           statement, and the batch is replayed row by row, whose statements replace it */
+        dba_buf_puts(b, " (old, new, idx) SELECT dba_rs_old, coalesce(dba_rs_found, dba_rs_newk), "
+                        "dba_rs_idx FROM x WHERE dba_rs_old IS NOT NULL AND (dba_rs_found IS NOT "
+                        "NULL OR dba_rs_ins))");
     }
-    dba_buf_puts(b, " SELECT count(*) FROM i");
+    /* rows that would see each other: a row inserted and a later one with its slug (+ user,
+       + parent; looked for only when a slug occurs twice), an old key twice, an existing row
+       found twice (overwrite), a new key that is a later row's old pk */
+    dba_buf_puts(b, " SELECT count(*) FILTER (WHERE dba_rs_orphan), count(*) FILTER (WHERE "
+                    "dba_rs_found IS NOT NULL AND dba_rs_same), count(*) FILTER (WHERE "
+                    "dba_rs_found IS NOT NULL AND NOT dba_rs_same), count(*) FILTER (WHERE "
+                    "dba_rs_ins), CASE WHEN EXISTS (SELECT FROM x WHERE dba_rs_mslug IS NOT NULL "
+                    "AND NOT dba_rs_orphan GROUP BY dba_rs_mslug HAVING count(*) > 1) THEN "
+                    "EXISTS (SELECT FROM x a JOIN x c ON a.dba_rs_mslug = c.dba_rs_mslug AND "
+                    "a.dba_rs_idx < c.dba_rs_idx WHERE a.dba_rs_ins AND NOT c.dba_rs_orphan AND "
+                    "(c.dba_rs_mu IS NULL OR c.dba_rs_mu = a.dba_rs_mu) AND (c.dba_rs_mp IS NULL "
+                    "OR c.dba_rs_mp = a.dba_rs_mp)) ELSE false END");
+    if (rt->mapped)
+        dba_buf_puts(b, " OR EXISTS (SELECT FROM x WHERE NOT dba_rs_orphan AND dba_rs_old IS NOT "
+                        "NULL GROUP BY dba_rs_old HAVING count(*) > 1)");
+    if (rs->o->mode == DBA_BACKUP_OVERWRITE)
+        dba_buf_puts(b, " OR EXISTS (SELECT FROM x WHERE dba_rs_found IS NOT NULL GROUP BY "
+                        "dba_rs_found HAVING count(*) > 1)");
+    dba_buf_puts(b, " OR EXISTS (SELECT FROM x a JOIN x c ON a.dba_rs_newk = c.dba_rs_pkv AND "
+                    "a.dba_rs_idx < c.dba_rs_idx WHERE c.dba_rs_ins AND c.dba_rs_mslug IS NULL "
+                    "AND a.dba_rs_ins) FROM x");
+}
+
+
+/* Adds the counts of a written batch to its table. */
+static void
+rs_tally(struct restore *rs, struct rs_table *rt, const struct rs_counts *c)
+{
+    rt->skipped += c->orphans;
+    rt->orphans += c->orphans;
+    rt->unchanged += c->same;
+    if (rs->o->mode == DBA_BACKUP_OVERWRITE)
+        rt->updated += c->changed;
+    else
+        rt->skipped += c->changed;
+    rt->inserted += c->ins;
+    rt->plan_next += c->ins * rt->plan_inc;
+}
+
+/* True when the counted batch must be replayed row by row: its rows would see each other, or
+   mode=fail met existing rows. */
+static bool
+rs_must_replay(const struct restore *rs, const struct rs_counts *c)
+{
+    return c->overlap || (rs->o->mode == DBA_BACKUP_FAIL && c->same + c->changed > 0);
 }
 
 /* Writes the staged rows of json (a JSON array of rows of rt, the first at index base) with the
@@ -1172,29 +1256,15 @@ rs_write(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs, cons
     char base_s[32];
     struct dba_buf b;
     struct rs_counts c;
-    bool fast = json == NULL; /* the rows are in rs->copy */
     snprintf(base_s, sizeof(base_s), "%lld", (long long)base);
-    dba_buf_init(&b);
-    if (fast) {
-        dba_buf_puts(&b, "TRUNCATE pg_temp.dba_rs_stage, ");
-        put_in(&b, rt);
-    }
-    int rc = rs_exec(rs, fast ? b.data : single ? "DELETE FROM pg_temp.dba_rs_stage"
-                                                : "TRUNCATE pg_temp.dba_rs_stage");
-    dba_buf_reset(&b);
-    if (rc == DBA_OK && fast)
-        rc = rs_copy_in(rs, rt, cs);
-    if (rc != DBA_OK) {
-        dba_buf_cleanup(&b);
+    int rc = rs_exec(rs, single ? "DELETE FROM pg_temp.dba_rs_stage"
+                                : "TRUNCATE pg_temp.dba_rs_stage");
+    if (rc != DBA_OK)
         return rc;
-    }
-    if (fast)
-        sql_stage_fast(rs, rt, cs, &b);
-    else
-        sql_stage(rs, rt, cs, &b);
+    dba_buf_init(&b);
+    sql_stage(rs, rt, cs, &b);
     const char *params[3] = { json, base_s, rs->o->user_id };
-    struct pg_result *r = fast ? dba_db_exec(rs->conn, b.data, params + 1, 1, rs->err)
-                               : dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
+    struct pg_result *r = dba_db_exec(rs->conn, b.data, params, cs->user ? 3 : 2, rs->err);
     dba_buf_cleanup(&b);
     dba_db_res_clear(r);
     if (r == NULL)
@@ -1203,41 +1273,30 @@ rs_write(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs, cons
         return rc;
     if ((rc = rs_count(rs, rt, &c)) != DBA_OK)
         return rc;
-    if (!single && (c.overlap || (rs->o->mode == DBA_BACKUP_FAIL && c.same + c.changed > 0))) {
-        *replay = true;
+    if (!single && rs_must_replay(rs, &c)) {
+        *replay = true; /* the caller rolls back to its savepoint */
         return DBA_OK;
     }
     if (rs->o->mode == DBA_BACKUP_FAIL && c.same + c.changed > 0)
         return dba_err_set(rs->err, DBA_EINVAL, 409, DBA_BACKUP_CODE,
                            "row already exists (mode=fail)");
     dba_buf_init(&b);
-    if (fast)
-        sql_apply_fast(rs, rt, cs, &b);
-    else
-        sql_apply(rs, rt, cs, &b);
+    sql_apply(rs, rt, cs, &b);
     r = dba_db_exec(rs->conn, b.data, NULL, 0, rs->err);
     dba_buf_cleanup(&b);
     dba_db_res_clear(r);
     if (r == NULL)
         return DBA_EDB;
-    rt->skipped += c.orphans;
-    rt->orphans += c.orphans;
-    rt->unchanged += c.same;
-    if (rs->o->mode == DBA_BACKUP_OVERWRITE)
-        rt->updated += c.changed;
-    else
-        rt->skipped += c.changed;
-    rt->inserted += c.ins;
-    rt->plan_next += c.ins * rt->plan_inc;
+    rs_tally(rs, rt, &c);
     return DBA_OK;
 }
 
-/* Replays the batch row by row (each a batch of one): the first failing row fails the restore
-   with its index, old key and PostgreSQL's message. */
+/* Replays the batch bt row by row (each a batch of one): the first failing row fails the
+   restore with its index, old key and PostgreSQL's message. */
 static int
-rs_replay(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs)
+rs_replay(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs,
+          const struct rs_batch *bt)
 {
-    struct rs_batch *bt = &rs->b;
     struct dba_buf one;
     int rc = DBA_OK;
     dba_buf_init(&one);
@@ -1259,30 +1318,147 @@ rs_replay(struct restore *rs, struct rs_table *rt, const struct rs_cols *cs)
     return rc;
 }
 
+static void
+rs_batch_clear(struct rs_batch *bt)
+{
+    bt->n = 0;
+    bt->tab = -1;
+    dba_buf_reset(&bt->arr);
+}
+
+/* Reads the result of the batch in flight (the client built the next batch meanwhile): counted,
+   or rolled back to its savepoint and replayed row by row, as a batch written at once. */
+static int
+rs_settle(struct restore *rs)
+{
+    struct rs_pend *pd = &rs->pend;
+    if (!pd->on)
+        return DBA_OK;
+    pd->on = false;
+    PGconn *pg = (PGconn *)rs->conn;
+    PGresult *r, *first = NULL;
+    while ((r = PQgetResult(pg)) != NULL) {
+        if (first == NULL)
+            first = r;
+        else
+            PQclear(r);
+    }
+    struct rs_table *rt = &rs->tabs[pd->b.tab];
+    struct rs_cols cs = { pd->cols, pd->n_cols, pd->has_pk, pd->user };
+    struct rs_counts c;
+    bool replay = true;
+    int rc = DBA_OK;
+    if (first != NULL && PQresultStatus(first) == PGRES_TUPLES_OK) {
+        rs_counts_read((struct pg_result *)first, &c);
+        replay = rs_must_replay(rs, &c);
+    }
+    PQclear(first);
+    if (!replay) {
+        rs_tally(rs, rt, &c);
+        rc = rs_exec(rs, "RELEASE SAVEPOINT dba_rs");
+    } else {
+        rt->plan_next = pd->plan;
+        rc = rs_exec(rs, "ROLLBACK TO SAVEPOINT dba_rs");
+        if (rc == DBA_OK) {
+            *rs->err = pd->keep;
+            rc = rs_replay(rs, rt, &cs, &pd->b);
+        }
+    }
+    free(pd->cols);
+    pd->cols = NULL;
+    json_int_t done = pd->b.base + (json_int_t)pd->b.n;
+    rs_batch_clear(&pd->b);
+    if (rc == DBA_OK && rs->o->progress != NULL)
+        rs->o->progress(rs->o->progress_arg, rt->t->name, done, rt->expected);
+    return rc;
+}
+
+/* Forgets a batch still in flight after a failure (the transaction is rolled back). */
+static void
+rs_drain(struct restore *rs)
+{
+    PGresult *r;
+    if (!rs->pend.on)
+        return;
+    rs->pend.on = false;
+    while ((r = PQgetResult((PGconn *)rs->conn)) != NULL)
+        PQclear(r);
+}
+
+/* Sends a COPY batch (rs->copy) and its statement without waiting for the result: the rows
+   are moved to rs->pend, and rs_settle reads the result once the next batch is built. */
+static int
+rs_send(struct restore *rs, struct rs_table *rt, struct rs_cols *cs)
+{
+    struct dba_buf b;
+    char base_s[32];
+    dba_buf_init(&b);
+    dba_buf_puts(&b, "TRUNCATE ");
+    put_in(&b, rt);
+    int rc = rs_exec(rs, b.data);
+    if (rc == DBA_OK)
+        rc = rs_copy_in(rs, rt, cs);
+    dba_buf_reset(&b);
+    if (rc == DBA_OK) {
+        snprintf(base_s, sizeof(base_s), "%lld", (long long)rs->b.base);
+        const char *params[1] = { base_s };
+        sql_batch_fast(rs, rt, cs, &b);
+        if (PQsendQueryParams((PGconn *)rs->conn, b.data, 1, NULL, params, NULL, NULL, 0) != 1)
+            rc = dba_err_set(rs->err, DBA_EDB, 500, DBA_BACKUP_CODE, "%s",
+                             PQerrorMessage((PGconn *)rs->conn));
+    }
+    dba_buf_cleanup(&b);
+    if (rc != DBA_OK)
+        return rc;
+    struct rs_batch t = rs->pend.b; /* swap: the next batch reuses the settled one's buffers */
+    rs->pend.b = rs->b;
+    rs->b = t;
+    rs_batch_clear(&rs->b);
+    rs->pend.cols = cs->c;
+    rs->pend.n_cols = cs->n;
+    rs->pend.has_pk = cs->has_pk;
+    rs->pend.user = cs->user;
+    cs->c = NULL;
+    rs->pend.on = true;
+    return DBA_OK;
+}
+
 /* Writes the pending batch: set-based inside a savepoint, replayed row by row when that fails or
-   its rows would see each other. */
+   its rows would see each other. A COPY batch is sent and left in flight (its result is read by
+   the next flush, after that batch is built, or at the end). */
 static int
 rs_flush(struct restore *rs)
 {
     struct rs_batch *bt = &rs->b;
     if (bt->n == 0)
-        return DBA_OK;
+        return rs_settle(rs);
     struct rs_table *rt = &rs->tabs[bt->tab];
     struct rs_cols cs;
     rs_cols_build(rs, rt, bt->sig.data, &cs);
-    int rc = DBA_OK;
-    bool replay = rt->row_mode || bt->n == 1;
+    bool replay = rt->row_mode || bt->n == 1, fast = false;
     if (!replay) {
+        dba_buf_putc(&bt->arr, ']');
+        fast = rt->fast && rs_copy_build(rs, rt, &cs);
+    }
+    int rc = rs_settle(rs);
+    if (rc == DBA_OK && !replay) {
         struct dba_err keep = *rs->err;
         long long plan = rt->plan_next;
-        dba_buf_putc(&bt->arr, ']');
-        bool fast = rt->fast && rs_copy_build(rs, rt, &cs);
         if (fast && !rt->in_made)
             rc = rs_make_in(rs, rt);
         if (rc == DBA_OK)
             rc = rs_exec(rs, "SAVEPOINT dba_rs");
-        if (rc == DBA_OK)
-            rc = rs_write(rs, rt, &cs, fast ? NULL : bt->arr.data, bt->base, false, &replay);
+        if (rc == DBA_OK && fast) {
+            rs->pend.keep = keep;
+            rs->pend.plan = plan;
+            rc = rs_send(rs, rt, &cs);
+            if (rc == DBA_OK) {
+                free(cs.c);
+                return DBA_OK;
+            }
+        } else if (rc == DBA_OK) {
+            rc = rs_write(rs, rt, &cs, bt->arr.data, bt->base, false, &replay);
+        }
         if (rc == DBA_OK && !replay) {
             rc = rs_exec(rs, "RELEASE SAVEPOINT dba_rs");
         } else if (rc == DBA_OK || rc == DBA_EDB) {
@@ -1294,12 +1470,10 @@ rs_flush(struct restore *rs)
         }
     }
     if (rc == DBA_OK && replay)
-        rc = rs_replay(rs, rt, &cs);
+        rc = rs_replay(rs, rt, &cs, bt);
     free(cs.c);
     json_int_t done = bt->base + (json_int_t)bt->n;
-    bt->n = 0;
-    bt->tab = -1;
-    dba_buf_reset(&bt->arr);
+    rs_batch_clear(bt);
     if (rc == DBA_OK && rs->o->progress != NULL)
         rs->o->progress(rs->o->progress_arg, rt->t->name, done, rt->expected);
     return rc;
@@ -1374,7 +1548,7 @@ rs_feed(void *arg, const char *table, json_t *row, const char *raw, size_t len)
         return rs_table_seen(arg, table);
     struct rs_table *rt = &rs->tabs[i];
     dba_buf_reset(&rs->rowsig);
-    if (dba__backup_scan(raw, len, true, sig_member, &rs->rowsig) != DBA_OK)
+    if (dba__backup_scan_valid(raw, len, true, sig_member, &rs->rowsig) != DBA_OK)
         return dba_err_set(rs->err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                            "Invalid JSON: a row of \"%s\" is not an object", table);
     if (rs->rowsig.data == NULL)
@@ -1447,6 +1621,11 @@ rs_cleanup(struct restore *rs)
     free(rs->b.len);
     dba_buf_cleanup(&rs->rowsig);
     dba_buf_cleanup(&rs->copy);
+    dba_buf_cleanup(&rs->pend.b.arr);
+    dba_buf_cleanup(&rs->pend.b.sig);
+    free(rs->pend.b.off);
+    free(rs->pend.b.len);
+    free(rs->pend.cols);
     dba_catalog_unref(rs->cache);
 }
 
@@ -1472,6 +1651,9 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
     dba_buf_init(&rs->b.sig);
     dba_buf_init(&rs->rowsig);
     dba_buf_init(&rs->copy);
+    dba_buf_init(&rs->pend.b.arr);
+    dba_buf_init(&rs->pend.b.sig);
+    rs->pend.b.tab = -1;
     rs->cache = dba_catalog_load(rs->conn, rs->o->schemas, rs->o->n_schemas, rs->err);
     int rc = rs->cache != NULL ? rs_bind(rs) : DBA_EDB;
     rs_expected(rs, meta);
@@ -1488,6 +1670,9 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
         rc = feed(rs, src);
     if (rc == DBA_OK)
         rc = rs_flush(rs);
+    if (rc == DBA_OK)
+        rc = rs_settle(rs);
+    rs_drain(rs);
     bool commit = rc == DBA_OK && !rs->o->dry_run;
     if (begun) {
         struct dba_err *keep = rs->err;

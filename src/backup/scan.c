@@ -8,8 +8,67 @@
 
 #include "backup/backup_int.h"
 
-int
-dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg)
+/* End of the string starting at p[i] ('"'), for text known to be valid JSON: the next quote
+   not escaped (preceded by an even number of backslashes). */
+static size_t
+skip_string(const char *p, size_t n, size_t i)
+{
+    for (i++; i < n;) {
+        const char *q = memchr(p + i, '"', n - i);
+        if (q == NULL)
+            return DBA_JSON_BAD;
+        size_t e = (size_t)(q - p), k = e;
+        while (k > i && p[k - 1] == '\\')
+            k--;
+        if ((e - k) % 2 == 0)
+            return e + 1;
+        i = e + 1;
+    }
+    return DBA_JSON_BAD;
+}
+
+/* End of the value starting at p[i], for text known to be valid JSON (an enclosing span went
+   through dba_json_value): only strings and brackets are followed. */
+static size_t
+skip_value(const char *p, size_t n, size_t i)
+{
+    if (i >= n)
+        return DBA_JSON_BAD;
+    if (p[i] == '"')
+        return skip_string(p, n, i);
+    if (p[i] != '{' && p[i] != '[') {
+        while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' && p[i] != ' ' &&
+               p[i] != '\n' && p[i] != '\t' && p[i] != '\r')
+            i++;
+        return i;
+    }
+    size_t depth = 0;
+    while (i < n) {
+        switch (p[i]) {
+        case '"':
+            i = skip_string(p, n, i);
+            if (i == DBA_JSON_BAD)
+                return i;
+            continue;
+        case '{':
+        case '[':
+            depth++;
+            break;
+        case '}':
+        case ']':
+            if (--depth == 0)
+                return i + 1;
+            break;
+        default:
+            break;
+        }
+        i++;
+    }
+    return DBA_JSON_BAD;
+}
+
+static int
+scan(const char *p, size_t n, bool object, bool valid, dba__backup_scan_cb cb, void *arg)
 {
     size_t i = dba_json_ws(p, n, 0);
     if (i >= n || p[i] != (object ? '{' : '['))
@@ -20,8 +79,8 @@ dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, v
     while (i < n) {
         char key[256] = "";
         if (object) {
-            enum dba_json_type kt;
-            size_t ke = dba_json_value(p, n, i, &kt);
+            enum dba_json_type kt = DBA_JSON_STRING;
+            size_t ke = valid ? skip_string(p, n, i) : dba_json_value(p, n, i, &kt);
             if (kt != DBA_JSON_STRING)
                 ke = DBA_JSON_BAD;
             if (ke == DBA_JSON_BAD)
@@ -40,7 +99,7 @@ dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, v
                 return DBA_EINVAL;
             i = dba_json_ws(p, n, i + 1);
         }
-        size_t ve = dba_json_value(p, n, i, NULL);
+        size_t ve = valid ? skip_value(p, n, i) : dba_json_value(p, n, i, NULL);
         if (ve == DBA_JSON_BAD || ve == i)
             return DBA_EINVAL;
         int rc = cb(arg, key, p + i, ve - i);
@@ -55,6 +114,18 @@ dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, v
             return DBA_EINVAL;
     }
     return DBA_EINVAL;
+}
+
+int
+dba__backup_scan(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg)
+{
+    return scan(p, n, object, false, cb, arg);
+}
+
+int
+dba__backup_scan_valid(const char *p, size_t n, bool object, dba__backup_scan_cb cb, void *arg)
+{
+    return scan(p, n, object, true, cb, arg);
 }
 
 char *
@@ -207,7 +278,7 @@ dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s
         rc = cbs->table(arg, w.table);
         if (rc != DBA_OK)
             break;
-        rc = dba__backup_scan(m->v, m->len, false, walk_row, &w);
+        rc = scan(m->v, m->len, false, true, walk_row, &w); /* validated just above */
         if (rc == DBA_EINVAL && !w.cb_failed)
             dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,
                         "Invalid JSON: \"%s\" is not an array of row objects", w.table);

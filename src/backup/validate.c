@@ -214,7 +214,7 @@ vf_member(void *arg, const char *key, const char *v, size_t len)
 {
     struct vfields *f = arg;
     for (int i = 0; i < 3; i++) {
-        if (f->name[i] != NULL && strcmp(key, f->name[i]) == 0) {
+        if (f->name[i] != NULL && key[0] == f->name[i][0] && strcmp(key, f->name[i]) == 0) {
             f->v[i] = v;
             f->len[i] = len;
         }
@@ -268,7 +268,7 @@ validator_row(struct dba_backup_validator *v, const char *table, const json_t *r
     struct vfields f = { .name = { t->pk, t->slug, t->parent.table ? t->parent.field : NULL } };
     bool object = row != NULL ? json_is_object(row)
                               : len > 0 && raw[0] == '{' &&
-                                    dba__backup_scan(raw, len, true, vf_member, &f) == DBA_OK;
+                                    dba__backup_scan_valid(raw, len, true, vf_member, &f) == DBA_OK;
     if (!object) {
         verr(v, json_sprintf("%s row is not an object", table));
         return;

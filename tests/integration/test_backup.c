@@ -1404,3 +1404,56 @@ Test(backup, copy_path_keeps_every_value_exact)
     free(a);
     free(b);
 }
+
+/* Rows of a backup that meet each other: two rows with one slug in the same batch, and an old
+   key that comes again in a later batch (5,000 rows a batch). The batch statements cannot see
+   their own rows, so such batches are replayed row by row: the second twin finds the first
+   (skip: counted as skipped, its children go under the first), and the key that comes again is
+   a second row whose children go under it. */
+Test(backup, rows_meeting_in_a_batch_or_across_batches)
+{
+    char *out;
+    FILE *f;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db-adapter.conf", dir);
+    cr_assert((f = fopen(path, "w")) != NULL);
+    fputs("backup: { tables = ( { name = \"categories\"; },\n"
+          "  { name = \"products\"; parent = { table = \"categories\"; field = \"category_id\"; }; }"
+          " ); };\n", f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/dup.json", dir);
+    cr_assert((f = fopen(path, "w")) != NULL);
+    fputs("{\"metadata\": {\"version\": \"1.1\", \"categories_count\": 6003, "
+          "\"products_count\": 3},\n\"categories\": [\n", f);
+    for (int i = 1; i <= 6000; i++) {
+        fprintf(f, "{\"id\": %d, \"slug\": \"c%d\", \"name\": \"n%d\"},\n", i, i, i);
+        if (i == 10)
+            fputs("{\"id\": 7001, \"slug\": \"twin\", \"name\": \"first\"},\n"
+                  "{\"id\": 7002, \"slug\": \"twin\", \"name\": \"second\"},\n", f);
+        if (i == 5500)
+            fputs("{\"id\": 3, \"slug\": \"again\", \"name\": \"key 3 again\"},\n", f);
+    }
+    fputs("{\"id\": 9000, \"slug\": \"last\", \"name\": \"last\"}],\n\"products\": [\n"
+          "{\"id\": 1, \"category_id\": 3, \"slug\": \"p-of-3\"},\n"
+          "{\"id\": 2, \"category_id\": 7002, \"slug\": \"p-of-twin\"},\n"
+          "{\"id\": 3, \"category_id\": 7001, \"slug\": \"p-of-first\"}]}\n", f);
+    fclose(f);
+    cr_assert_eq(run("dba_bk_dst", "--json restore dup.json --yes", &out), 0, "%s", out);
+    size_t k = 0; /* the report without its blanks */
+    for (size_t i = 0; out[i] != '\0'; i++)
+        if (out[i] != ' ' && out[i] != '\n')
+            out[k++] = out[i];
+    out[k] = '\0';
+    cr_expect(strstr(out, "\"categories\":{\"inserted\":6003,\"updated\":0,\"skipped\":1,"
+                          "\"unchanged\":0,\"orphans\":0}") != NULL, "%s", out);
+    cr_expect(strstr(out, "\"products\":{\"inserted\":3,") != NULL, "%s", out);
+    free(out);
+    char *n = q("dba_bk_dst", "SELECT string_agg(p.slug || '>' || c.slug || '/' || c.name, ' ' "
+                              "ORDER BY p.slug) FROM products p JOIN categories c ON c.id = "
+                              "p.category_id");
+    cr_expect_str_eq(n, "p-of-3>again/key 3 again p-of-first>twin/first p-of-twin>twin/first");
+    free(n);
+    n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    cr_expect_str_eq(n, "6003");
+    free(n);
+}

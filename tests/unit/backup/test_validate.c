@@ -113,3 +113,39 @@ Test(backup_validate, integral_float_key_matches_its_integer)
     cr_expect_eq(json_array_size(json_object_get(v, "warnings")), 0);
     json_decref(v);
 }
+
+#include "backup/backup_int.h"
+
+struct spans {
+    char out[512]; /* "key=value|" for each member */
+};
+
+static int
+span_cb(void *arg, const char *key, const char *v, size_t len)
+{
+    struct spans *sp = arg;
+    size_t n = strlen(sp->out);
+    snprintf(sp->out + n, sizeof(sp->out) - n, "%s=%.*s|", key, (int)len, v);
+    return DBA_OK;
+}
+
+/* The scan of text known to be valid delimits every member exactly as the validating scan:
+   escaped quotes and backslashes in strings and names, nesting, numbers, spaces. */
+Test(backup_validate, scan_of_valid_text_delimits_as_the_validating_scan)
+{
+    static const char *const docs[] = {
+        "{\"a\": \"x\\\\\", \"b\": \"q\\\"}]\\\\\\\"\", \"c\": [1, {\"d\": \"]}\"}, [ ]], "
+        "\"e\":-1.5e3 , \"f\" : true,\"g\":null, \"h\\\"k\": {\"i\": {}}}",
+        "{}",
+        "{\"only\": 12345678901234567890}",
+        "[ 1, \"two\", [3], {\"4\": 4} ,null ]",
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        struct spans a = { "" }, b = { "" };
+        bool object = docs[i][0] == '{';
+        cr_assert_eq(dba__backup_scan(docs[i], strlen(docs[i]), object, span_cb, &a), DBA_OK);
+        cr_assert_eq(dba__backup_scan_valid(docs[i], strlen(docs[i]), object, span_cb, &b),
+                     DBA_OK);
+        cr_expect_str_eq(b.out, a.out, "%s", docs[i]);
+    }
+}
