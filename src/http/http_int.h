@@ -265,6 +265,7 @@ const char *dba__http_header_all(struct req *r, const char *name);
 struct dba__http_metrics;
 struct dba__http_metrics *dba__http_metrics_new(void);
 void dba__http_metrics_free(struct dba__http_metrics *m);
+void dba__http_metrics_flush(struct dba__http_metrics *m); /* pending access log lines */
 /* Counts r's answer (status, body bytes or -1 when unknown) on its worker and writes its access
    log line (server.access_log). Called once per answered request, by dba__http_queue. */
 void dba__http_metrics_record(struct req *r, unsigned status, int64_t bytes);

@@ -4,6 +4,7 @@
    Each worker owns its counters and is their only writer: an update is a relaxed load and store
    (no lock, no read-modify-write instruction). A scrape sums every worker's counters with relaxed
    loads; a figure may be one request behind, never torn. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,14 @@ struct dba__http_metrics {
     _Atomic uint64_t bytes[M_KINDS];
     struct hist latency[M_KINDS];
     struct hist db[M_KINDS];
+    /* The access log's lines not yet written (the worker's own: no lock). Written when
+       ACCESS_LOG_FLUSH_BYTES are pending, at each tick (100 ms) and when the worker stops. */
+    struct dba_buf alog;
+    int64_t alog_sec;   /* the second alog_ts was formatted for */
+    char alog_ts[40];   /* that second in the Common Log Format */
 };
+
+#define ACCESS_LOG_FLUSH_BYTES 16384
 
 /* Access log mode set by a reload (SIGHUP), or -1: server.access_log of the configuration. */
 static atomic_int access_override = -1;
@@ -58,9 +66,34 @@ dba__http_metrics_new(void)
     return dba_xcalloc(1, sizeof(struct dba__http_metrics));
 }
 
+/* Writes the access log lines pending in m: whole lines in one write, so lines of different
+   workers never interleave. */
+void
+dba__http_metrics_flush(struct dba__http_metrics *m)
+{
+    if (m == NULL || m->alog.len == 0)
+        return;
+    const char *at = m->alog.data;
+    size_t left = m->alog.len;
+    while (left > 0) {
+        ssize_t n = write(STDOUT_FILENO, at, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* stdout gone: the lines are dropped, the requests are not held up */
+        at += n;
+        left -= (size_t)n;
+    }
+    dba_buf_reset(&m->alog);
+}
+
 void
 dba__http_metrics_free(struct dba__http_metrics *m)
 {
+    if (m != NULL) {
+        dba__http_metrics_flush(m);
+        dba_buf_cleanup(&m->alog);
+    }
     free(m);
 }
 
@@ -167,20 +200,26 @@ dba__http_log_statements(struct req *r, const struct dba_db_stmt *stmts, size_t 
     }
 }
 
+/* Appends the request's access log line to the worker's pending lines (m), or writes it at once
+   when the worker keeps no metrics. */
 static void
-access_log(struct req *r, int mode, unsigned status, int64_t bytes, int64_t us)
+access_log(struct req *r, struct dba__http_metrics *m, int mode, unsigned status, int64_t bytes,
+           int64_t us)
 {
     char id[80], ts[40];
-    struct dba_buf b;
+    struct dba_buf local;
+    struct dba_buf *bp = m != NULL ? &m->alog : &local;
     const struct dba_profile *p = r->pol.profile ? r->pol.profile : r->w->srv->active;
     const char *role = r->pol.role;
     struct timespec now;
-    struct tm tm;
+    struct tm tm = { 0 };
 
     dba__http_request_id(r, id, sizeof(id));
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    dba_buf_init(&b);
+    if (m == NULL || mode == DBA_ACCESS_LOG_JSON || now.tv_sec != m->alog_sec)
+        gmtime_r(&now.tv_sec, &tm);
+    if (m == NULL)
+        dba_buf_init(&local);
     if (mode == DBA_ACCESS_LOG_JSON) {
         char day[32];
         strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -208,44 +247,53 @@ access_log(struct req *r, int mode, unsigned status, int64_t bytes, int64_t us)
         dba_buf_cleanup(&rl);
         if (o != NULL) {
             char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            dba_buf_puts(&b, text);
+            dba_buf_puts(bp, text);
             free(text);
             json_decref(o);
         }
     } else {
         /* Common Log Format, then the duration, request id and profile. */
-        strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-        dba_buf_puts(&b, "- - ");
-        put_escaped(&b, role != NULL ? role : "-", 64);
-        dba_buf_printf(&b, " [%s] \"", ts);
-        put_escaped(&b, r->method, 16);
-        dba_buf_putc(&b, ' ');
-        put_escaped(&b, r->url, 2048);
-        if (r->raw_query != NULL && r->raw_query[0] != '\0') {
-            dba_buf_putc(&b, '?');
-            put_escaped(&b, r->raw_query, 2048);
+        if (m == NULL || now.tv_sec != m->alog_sec) { /* formatted once a second */
+            strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+            if (m != NULL) {
+                memcpy(m->alog_ts, ts, sizeof(ts));
+                m->alog_sec = now.tv_sec;
+            }
+        } else {
+            memcpy(ts, m->alog_ts, sizeof(ts));
         }
-        dba_buf_printf(&b, "\" %u ", status);
+        dba_buf_puts(bp, "- - ");
+        put_escaped(bp, role != NULL ? role : "-", 64);
+        dba_buf_printf(bp, " [%s] \"", ts);
+        put_escaped(bp, r->method, 16);
+        dba_buf_putc(bp, ' ');
+        put_escaped(bp, r->url, 2048);
+        if (r->raw_query != NULL && r->raw_query[0] != '\0') {
+            dba_buf_putc(bp, '?');
+            put_escaped(bp, r->raw_query, 2048);
+        }
+        dba_buf_printf(bp, "\" %u ", status);
         if (bytes >= 0)
-            dba_buf_printf(&b, "%lld", (long long)bytes);
+            dba_buf_printf(bp, "%lld", (long long)bytes);
         else
-            dba_buf_putc(&b, '-');
-        dba_buf_printf(&b, " %.3f rid=", (double)us / 1e6);
-        put_escaped(&b, id, 64);
-        dba_buf_printf(&b, " profile=%s", p->name);
+            dba_buf_putc(bp, '-');
+        dba_buf_printf(bp, " %.3f rid=", (double)us / 1e6);
+        put_escaped(bp, id, 64);
+        dba_buf_printf(bp, " profile=%s", p->name);
     }
-    dba_buf_putc(&b, '\n');
-    /* One write per line: lines of different workers never interleave. */
-    ssize_t left = (ssize_t)b.len;
-    const char *at = b.data;
-    while (left > 0) {
-        ssize_t n = write(STDOUT_FILENO, at, (size_t)left);
+    dba_buf_putc(bp, '\n');
+    if (m != NULL) {
+        if (m->alog.len >= ACCESS_LOG_FLUSH_BYTES)
+            dba__http_metrics_flush(m);
+        return;
+    }
+    for (size_t off = 0; off < local.len;) { /* one write per line */
+        ssize_t n = write(STDOUT_FILENO, local.data + off, local.len - off);
         if (n <= 0)
             break;
-        at += n;
-        left -= n;
+        off += (size_t)n;
     }
-    dba_buf_cleanup(&b);
+    dba_buf_cleanup(&local);
 }
 
 void
@@ -268,7 +316,7 @@ dba__http_metrics_record(struct req *r, unsigned status, int64_t bytes)
     if (mode < 0)
         mode = (int)r->w->srv->cfg->server.access_log;
     if (mode != DBA_ACCESS_LOG_OFF)
-        access_log(r, mode, status, bytes, us);
+        access_log(r, m, mode, status, bytes, us);
 }
 
 static uint64_t

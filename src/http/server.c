@@ -134,6 +134,7 @@ worker_drain(struct worker *w)
         w->mhd_due = false;
     } while (dba_now_ms() < end);
     worker_run_mhd(w);
+    dba__http_metrics_flush(w->metrics);
 }
 
 static void
@@ -170,6 +171,7 @@ worker_main(void *arg)
             pthread_mutex_unlock(&w->stats_lock);
             next_tick = now + WORKER_TICK_MS;
             w->mhd_due = true; /* let MHD time out idle connections */
+            dba__http_metrics_flush(w->metrics); /* the access log lines of this tick */
             if (w->index == 0)
                 dba_log_flush(false); /* counts of repeated log lines whose second is over */
         }
