@@ -151,6 +151,9 @@ struct dba_backup_opts {
 json_t *dba_backup_dump(void *conn, const struct dba_backup_schema *s,
                         const struct dba_backup_opts *o, struct dba_err *err);
 
+/* A write callback (o->write) into a gzFile (arg), for backups written gzip-compressed. */
+int dba_backup_write_gz(void *arg, const char *p, size_t n);
+
 /* dba_backup_dump into the file at path: written under path.part, flushed to disk and renamed,
    so a failed backup leaves nothing behind; gzip-compressed when path ends with ".gz". Sets
    o->write/write_arg. Summary or NULL with err. */

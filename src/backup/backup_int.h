@@ -113,7 +113,4 @@ bool dba__render_row(struct dba__render *r, struct dba_buf *out, const char *lin
 /* True when p[0..n) is a JSON number (PostgreSQL's IsValidJsonNumber). */
 bool dba__render_json_number(const char *p, size_t n);
 
-/* A write callback (dba_backup_write_cb) into a gzFile (arg). */
-int dba__backup_write_gz(void *arg, const char *p, size_t n);
-
 #endif

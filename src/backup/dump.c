@@ -491,7 +491,7 @@ dba_backup_dump_file(void *conn, const struct dba_backup_schema *s, struct dba_b
         if (gz == NULL && fd2 >= 0)
             close(fd2);
     }
-    o->write = gz != NULL ? dba__backup_write_gz : dump_write_file;
+    o->write = gz != NULL ? dba_backup_write_gz : dump_write_file;
     o->write_arg = gz != NULL ? (void *)gz : (void *)f;
     if (gz != NULL || !dba_backup_path_gz(path))
         sum = dba_backup_dump(conn, s, o, err);

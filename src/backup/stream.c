@@ -77,9 +77,9 @@ dba_backup_spool(const char *path, struct dba_err *err)
     return tmp;
 }
 
-/* dba_backup_dump_file's writer for .gz files. */
+/* dba_backup_dump_file's writer for .gz files (the HTTP route's too). */
 int
-dba__backup_write_gz(void *arg, const char *p, size_t n)
+dba_backup_write_gz(void *arg, const char *p, size_t n)
 {
     while (n > 0) {
         unsigned k = n > (1u << 30) ? (1u << 30) : (unsigned)n;

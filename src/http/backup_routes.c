@@ -109,19 +109,6 @@ bk_write(void *arg, const char *p, size_t n)
     return fwrite(p, 1, n, arg) == n ? 0 : -1;
 }
 
-static int
-bk_write_gz(void *arg, const char *p, size_t n)
-{
-    while (n > 0) {
-        unsigned k = n > (1u << 30) ? (1u << 30) : (unsigned)n;
-        if (gzwrite(arg, p, k) != (int)k)
-            return -1;
-        p += k;
-        n -= k;
-    }
-    return 0;
-}
-
 /* Dumps into a temp file unlinked at once; the box keeps the descriptor. */
 static json_t *
 bk_dump_tmp(struct bk_task *t, struct pg_conn *conn, const struct dba_backup_schema *s,
@@ -148,7 +135,7 @@ bk_dump_tmp(struct bk_task *t, struct pg_conn *conn, const struct dba_backup_sch
     }
     struct dba_backup_opts o = { .profile = t->p->name, .user_id = t->user_id, .jsonl = t->jsonl,
                                  .nsp = t->p->schemas.n > 0 ? t->p->schemas.v[0] : NULL,
-                                 .write = gz != NULL ? bk_write_gz : bk_write,
+                                 .write = gz != NULL ? dba_backup_write_gz : bk_write,
                                  .write_arg = gz != NULL ? (void *)gz : (void *)f };
     json_t *sum = dba_backup_dump(conn, s, &o, err);
     struct stat st;

@@ -85,6 +85,7 @@ void dba__sql_row_arg(struct dba_buf *b, const char *alias, const char *qual,
                       const struct dba_table *t);
 bool dba__sql_type_is_json(const struct dba_column *col);
 void dba__sql_body(struct sql_ctx *c, struct dba_buf *b);
+void dba__sql_count_checks(struct dba_buf *b, bool singular, long max_affected);
 
 /* Which conditions a node's WHERE holds besides its filters (a filter on an embed, `rel=is.null`,
    is always an EXISTS test on the embed's rows). */

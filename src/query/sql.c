@@ -213,21 +213,30 @@ dba__sql_body(struct sql_ctx *c, struct dba_buf *b)
 
     if (singular || max)
         dba_buf_puts(b, "CASE");
-    if (singular) {
-        dba_buf_puts(b, " WHEN count(*) <> 1 THEN (");
-        dba_buf_put_literal(b, DBA_SQL_SINGULAR);
-        dba_buf_puts(b, " || count(*))::integer::text");
-    }
-    if (max) {
-        dba_buf_printf(b, " WHEN count(*) > %ld THEN (", q->prefer.max_affected);
-        dba_buf_put_literal(b, DBA_SQL_MAX_AFFECTED);
-        dba_buf_puts(b, " || count(*))::integer::text");
-    }
+    dba__sql_count_checks(b, singular, max ? q->prefer.max_affected : -1);
     if (singular || max)
         dba_buf_puts(b, " ELSE ");
     body_media(c, b);
     if (singular || max)
         dba_buf_puts(b, " END");
+}
+
+/* The CASE branches that abort a statement over count(*) rows: other than one row when one
+   object is asked for (PGRST116), more than max_affected when >= 0 (PGRST124); the error text
+   cast to integer fails, and the status mapping reads it back. */
+void
+dba__sql_count_checks(struct dba_buf *b, bool singular, long max_affected)
+{
+    if (singular) {
+        dba_buf_puts(b, " WHEN count(*) <> 1 THEN (");
+        dba_buf_put_literal(b, DBA_SQL_SINGULAR);
+        dba_buf_puts(b, " || count(*))::integer::text");
+    }
+    if (max_affected >= 0) {
+        dba_buf_printf(b, " WHEN count(*) > %ld THEN (", max_affected);
+        dba_buf_put_literal(b, DBA_SQL_MAX_AFFECTED);
+        dba_buf_puts(b, " || count(*))::integer::text");
+    }
 }
 
 const char *

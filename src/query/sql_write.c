@@ -646,16 +646,7 @@ write_body(struct sql_ctx *c, struct dba_buf *b, const struct write_plan *p)
         write_bulk_unmatched(b, p);
         dba_buf_puts(b, ")::integer::text");
     }
-    if (singular) {
-        dba_buf_puts(b, " WHEN count(*) <> 1 THEN (");
-        dba_buf_put_literal(b, DBA_SQL_SINGULAR);
-        dba_buf_puts(b, " || count(*))::integer::text");
-    }
-    if (max) {
-        dba_buf_printf(b, " WHEN count(*) > %ld THEN (", q->prefer.max_affected);
-        dba_buf_put_literal(b, DBA_SQL_MAX_AFFECTED);
-        dba_buf_puts(b, " || count(*))::integer::text");
-    }
+    dba__sql_count_checks(b, singular, max ? q->prefer.max_affected : -1);
     if (singular || max || unmatched)
         dba_buf_puts(b, " ELSE ");
     if (p->repr)
