@@ -11,6 +11,8 @@
    see each other: duplicate keys or slugs, mode=fail hits) is rolled back to its savepoint and
    replayed row by row - the same statements on a batch of one - so the report still names the
    table, the row's index, its old key and PostgreSQL's message. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +83,57 @@ struct restore {
         struct dba_err keep;                 /* the error state before it */
     } pend;
     unsigned lookup;                         /* the lookup branches its rows take (LK_*) */
+    struct rs_val *val;                      /* the validation running beside, or NULL */
+    bool val_seen;                           /* its end was seen (expected rows set) */
     struct dba_err *err;                     /* out */
 };
+
+/* The validation of the document, run on a thread of its own while the restore writes (the
+   server works meanwhile instead of waiting for it): the restore's transaction commits only once
+   it says valid, and an invalid document is rolled back and reported as before - nothing of it
+   is kept. */
+struct rs_val {
+    const struct dba_backup_schema *s; /* borrowed */
+    const char *text;                  /* the document's text, or NULL: */
+    size_t len;                        /* its length */
+    const char *path;                  /* the jsonl file */
+    json_t *v;                         /* the report, once done */
+    atomic_bool done;                  /* v is set */
+    pthread_t th;                      /* the thread */
+    bool on;                           /* started (else validated on join) */
+};
+
+static void rs_expected(struct restore *rs, const json_t *counts);
+
+static void *
+rs_val_main(void *arg)
+{
+    struct rs_val *vl = arg;
+    vl->v = vl->text != NULL ? dba_backup_validate_text(vl->s, vl->text, vl->len)
+                             : dba_backup_validate_file(vl->s, vl->path);
+    atomic_store(&vl->done, true);
+    return NULL;
+}
+
+static void
+rs_val_start(struct rs_val *vl)
+{
+    atomic_init(&vl->done, false);
+    vl->v = NULL;
+    vl->on = pthread_create(&vl->th, NULL, rs_val_main, vl) == 0;
+}
+
+/* The validation's report (waits for it; validates here when no thread could be started). */
+static json_t *
+rs_val_join(struct rs_val *vl)
+{
+    if (vl->on)
+        pthread_join(vl->th, NULL);
+    else if (vl->v == NULL)
+        rs_val_main(vl);
+    vl->on = false;
+    return vl->v;
+}
 
 int
 dba_backup_mode_parse(const char *s, enum dba_backup_mode *out, struct dba_err *err)
@@ -1430,6 +1481,13 @@ static int
 rs_flush(struct restore *rs)
 {
     struct rs_batch *bt = &rs->b;
+    if (rs->val != NULL && !rs->val_seen && atomic_load(&rs->val->done)) {
+        rs->val_seen = true;
+        const json_t *v = rs->val->v;
+        if (!json_is_true(json_object_get(v, "valid"))) /* stop: the caller reports it */
+            return dba_err_set(rs->err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup");
+        rs_expected(rs, json_object_get(v, "tables"));
+    }
     if (bt->n == 0)
         return rs_settle(rs);
     struct rs_table *rt = &rs->tabs[bt->tab];
@@ -1589,7 +1647,11 @@ rs_meta(void *arg, const json_t *meta)
 }
 
 static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed, true,
-                                                 false };
+                                                 false, false };
+/* while the validation runs beside: the document's members are delimited without validating
+   them (the validation does, and an invalid document is rolled back whatever the walk did) */
+static const struct dba__backup_walk rs_walk_trusted = { rs_meta, rs_table_seen, rs_feed, true,
+                                                         false, true };
 
 static json_t *
 rs_report(struct restore *rs, bool ok)
@@ -1640,6 +1702,25 @@ rs_expected(struct restore *rs, const json_t *counts)
     }
 }
 
+/* Fails with the validation report attached when v says the backup is invalid. */
+static json_t *
+rs_invalid(const struct dba_backup_restore_opts *o, json_t *v, struct dba_err *err)
+{
+    struct dba_buf b;
+    size_t i;
+    json_t *e;
+    dba_buf_init(&b);
+    json_array_foreach(json_object_get(v, "errors"), i, e) {
+        if (i >= 5)
+            break;
+        dba_buf_printf(&b, "%s%s", i ? "; " : "", json_string_value(e));
+    }
+    dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup: %s", b.data ? b.data : "");
+    dba_buf_cleanup(&b);
+    return json_pack("{s:b,s:b,s:s,s:o}", "ok", 0, "dry_run", o->dry_run, "mode",
+                     mode_name(o->mode), "validation", v);
+}
+
 /* Runs feed inside one transaction; commits unless it failed or this is a dry run. */
 static json_t *
 rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, const void *),
@@ -1673,6 +1754,10 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
     if (rc == DBA_OK)
         rc = rs_settle(rs);
     rs_drain(rs);
+    const json_t *v = rs->val != NULL ? rs_val_join(rs->val) : NULL;
+    bool invalid = rs->val != NULL && !json_is_true(json_object_get(v, "valid"));
+    if (invalid)
+        rc = DBA_EINVAL;
     bool commit = rc == DBA_OK && !rs->o->dry_run;
     if (begun) {
         struct dba_err *keep = rs->err;
@@ -1684,9 +1769,9 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
             rc = end;
         }
     }
-    json_t *rep = rs_report(rs, rc == DBA_OK);
+    json_t *rep = invalid ? NULL : rs_report(rs, rc == DBA_OK);
     rs_cleanup(rs);
-    return rep;
+    return rep != NULL ? rep : rs_invalid(rs->o, json_incref((json_t *)(uintptr_t)v), rs->err);
 }
 
 struct rs_text {
@@ -1698,7 +1783,8 @@ static int
 feed_text(struct restore *rs, const void *src)
 {
     const struct rs_text *t = src;
-    return dba__backup_walk_text(t->p, t->n, rs->s, &rs_walk, rs, rs->err);
+    return dba__backup_walk_text(t->p, t->n, rs->s, rs->val != NULL ? &rs_walk_trusted : &rs_walk,
+                                 rs, rs->err);
 }
 
 static int
@@ -1707,38 +1793,31 @@ feed_jsonl(struct restore *rs, const void *path)
     return dba__backup_walk_jsonl(path, &rs_walk, rs, rs->err);
 }
 
-/* Fails with the validation report attached when v says the backup is invalid. */
+/* The restore of a document the caller validated (o->validated), or validated on a thread
+   beside the restore (vl): the transaction commits only when the validation says valid. */
 static json_t *
-rs_invalid(const struct dba_backup_restore_opts *o, json_t *v, struct dba_err *err)
+rs_validated(struct restore *rs, int (*feed)(struct restore *, const void *), const void *src,
+             struct rs_val *vl)
 {
-    struct dba_buf b;
-    size_t i;
-    json_t *e;
-    dba_buf_init(&b);
-    json_array_foreach(json_object_get(v, "errors"), i, e) {
-        if (i >= 5)
-            break;
-        dba_buf_printf(&b, "%s%s", i ? "; " : "", json_string_value(e));
-    }
-    dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup: %s", b.data ? b.data : "");
-    dba_buf_cleanup(&b);
-    return json_pack("{s:b,s:b,s:s,s:o}", "ok", 0, "dry_run", o->dry_run, "mode",
-                     mode_name(o->mode), "validation", v);
+    const json_t *v = rs->o->validated;
+    if (v != NULL && !json_is_true(json_object_get(v, "valid")))
+        return rs_invalid(rs->o, json_incref((json_t *)(uintptr_t)v), rs->err);
+    if (v != NULL)
+        return rs_run(rs, json_object_get(v, "tables"), feed, src);
+    rs_val_start(vl);
+    rs->val = vl;
+    json_t *rep = rs_run(rs, NULL, feed, src);
+    json_decref(rs_val_join(vl));
+    return rep;
 }
 
 json_t *
 dba_backup_restore(void *conn, const struct dba_backup_schema *s, const char *text, size_t len,
                    const struct dba_backup_restore_opts *o, struct dba_err *err)
 {
-    json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)
-                                     : dba_backup_validate_text(s, text, len);
-    if (!json_is_true(json_object_get(v, "valid")))
-        return rs_invalid(o, v, err);
     struct restore rs = { .conn = conn, .s = s, .o = o, .err = err };
     struct rs_text t = { text, len };
-    json_t *rep = rs_run(&rs, json_object_get(v, "tables"), feed_text, &t);
-    json_decref(v);
-    return rep;
+    return rs_validated(&rs, feed_text, &t, &(struct rs_val){ .s = s, .text = text, .len = len });
 }
 
 json_t *
@@ -1754,12 +1833,6 @@ dba_backup_restore_file(void *conn, const struct dba_backup_schema *s, const cha
         dba_backup_text_free(text);
         return rep;
     }
-    json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)
-                                     : dba_backup_validate_file(s, path);
-    if (!json_is_true(json_object_get(v, "valid")))
-        return rs_invalid(o, v, err);
     struct restore rs = { .conn = conn, .s = s, .o = o, .err = err };
-    json_t *rep = rs_run(&rs, json_object_get(v, "tables"), feed_jsonl, path);
-    json_decref(v);
-    return rep;
+    return rs_validated(&rs, feed_jsonl, path, &(struct rs_val){ .s = s, .path = path });
 }

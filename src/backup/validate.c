@@ -443,7 +443,7 @@ vrow(void *arg, const char *table, json_t *row, const char *raw, size_t len)
 
 /* rows are not parsed: their members are read from their text (a third of the CPU of a
    restore went into parsing each row for the validation) */
-static const struct dba__backup_walk vwalk = { vmeta, vtable, vrow, true, true };
+static const struct dba__backup_walk vwalk = { vmeta, vtable, vrow, true, true, false };
 
 json_t *
 dba_backup_validate_text(const struct dba_backup_schema *s, const char *text, size_t len)

@@ -295,6 +295,45 @@ Test(backup, invalid_backup_is_reported)
     free(out);
 }
 
+/* The validation runs beside the restore's writes: a document whose last row is invalid (the
+   rows before it are written first) is still refused whole, reported as a validation. */
+Test(backup, invalid_last_row_rolls_back_the_rows_written_before)
+{
+    char *out, path[128];
+    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'c' || g, 'n' FROM generate_series(1, 30000) g\"", sock());
+    backup_src("");
+    snprintf(path, sizeof(path), "%s/b.json", dir);
+    size_t len;
+    char *text = dba_file_read(path, &len);
+    cr_assert(text != NULL);
+    char *end = strrchr(text, ']');
+    cr_assert(end != NULL);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fwrite(text, 1, (size_t)(end - text), f);
+    fputs(",{\"slug\": \"no-id\"}", f);
+    fputs(end, f);
+    fclose(f);
+    free(text);
+    cr_expect_eq(run("dba_bk_dst", "restore b.json --yes", &out), 1, "%s", out);
+    cr_expect(strstr(out, "invalid backup") != NULL && strstr(out, "missing 'id'") != NULL,
+              "%s", out);
+    free(out);
+    cr_expect_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 1, "%s", out);
+    json_t *rep = json_loads(out, 0, NULL);
+    cr_expect(json_is_false(json_object_get(rep, "ok")), "%s", out);
+    cr_expect(json_is_false(json_object_get(json_object_get(rep, "validation"), "valid")), "%s",
+              out);
+    cr_expect(json_object_get(rep, "tables") == NULL, "%s", out);
+    json_decref(rep);
+    free(out);
+    out = q("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) FROM "
+                          "products) + (SELECT count(*) FROM reviews)");
+    cr_expect_str_eq(out, "0");
+    free(out);
+}
+
 Test(backup, killed_restore_leaves_target_unchanged)
 {
     char *out, cmd[4096];
