@@ -25,6 +25,7 @@
 
 #define RS_BATCH_ROWS 5000           /* rows per batch */
 #define RS_BATCH_BYTES (4u << 20)    /* bytes of row text per batch */
+#define RS_SEEN_BITS (1u << 23)      /* bits of a table's filter of the slugs written (1 MB) */
 
 struct rs_table {
     const struct dba_backup_table *t; /* borrowed from the schema */
@@ -37,6 +38,11 @@ struct rs_table {
     bool self_ref;                    /* an optional reference to itself */
     bool fast;                        /* batches may go through COPY into a typed table */
     bool in_made;                     /* that table (pg_temp.dba_rs_in_<idx>) exists */
+    unsigned char *seen;              /* the table was empty when the restore began: a filter
+                                         (Bloom) of the slugs of the rows fed to it since, as
+                                         their COPY text; a row whose slug it has not seen
+                                         cannot match an existing row by slug, and is not
+                                         looked up. NULL: every row is looked up */
     char seq[24];                     /* oid of the pk's sequence, "" when none */
     long long plan_next;              /* dry run: next key the sequence would give */
     long long plan_inc;               /* its increment */
@@ -304,6 +310,55 @@ rs_bind(struct restore *rs)
     return DBA_OK;
 }
 
+/* Three probes of the filter for the bytes p[0..n) (FNV-1a, split). */
+static bool
+seen_test_set(unsigned char *f, const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    uint32_t a = (uint32_t)h, b = (uint32_t)(h >> 32) | 1u;
+    bool all = true;
+    for (uint32_t k = 0; k < 3; k++) {
+        uint32_t bit = (a + k * b) & (RS_SEEN_BITS - 1);
+        all = all && (f[bit >> 3] & (1u << (bit & 7))) != 0;
+        f[bit >> 3] |= (unsigned char)(1u << (bit & 7));
+    }
+    return all;
+}
+
+/* The slug filter of a table written by COPY whose slug is text compared byte for byte (text or
+   varchar, a deterministic collation), when the table is empty now (within the transaction: any
+   row it holds later was fed by this restore). */
+static int
+rs_seen_init(struct restore *rs, struct rs_table *rt)
+{
+    const struct dba_column *c = rt->t->slug != NULL && rt->fast
+                                     ? dba_catalog_column_find(rt->st, rt->t->slug) : NULL;
+    if (c == NULL || c->generated ||
+        (strcmp(c->type, "text") != 0 && strncmp(c->type, "character varying", 17) != 0))
+        return DBA_OK;
+    struct dba_buf q, n;
+    dba_buf_init(&q);
+    dba_buf_init(&n);
+    put_qname(&n, rt->st);
+    dba_buf_puts(&q, "SELECT NOT EXISTS (SELECT FROM ");
+    put_qname(&q, rt->st);
+    dba_buf_puts(&q, ") AND coalesce((SELECT co.collisdeterministic FROM pg_attribute a JOIN "
+                     "pg_collation co ON co.oid = a.attcollation WHERE a.attrelid = "
+                     "$1::regclass AND a.attname = $2), true)");
+    const char *p[2] = { n.data, c->name };
+    char *v = rs_value(rs, q.data, p, 2);
+    dba_buf_cleanup(&q);
+    dba_buf_cleanup(&n);
+    if (v == NULL)
+        return DBA_EDB;
+    if (strcmp(v, "t") == 0)
+        rt->seen = dba_xcalloc(RS_SEEN_BITS / 8, 1);
+    free(v);
+    return DBA_OK;
+}
+
 /* Creates the staging table and the key maps (dropped with the transaction). */
 static int
 rs_temp_tables(struct restore *rs)
@@ -315,6 +370,8 @@ rs_temp_tables(struct restore *rs)
         struct rs_table *rt = &rs->tabs[i];
         if (rt->pk_generated)
             rc = rs_sequence(rs, rt);
+        if (rc == DBA_OK)
+            rc = rs_seen_init(rs, rt);
         if (rc != DBA_OK || !rt->mapped)
             continue;
         char sql[200];
@@ -443,7 +500,8 @@ put_same(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs)
 /* The existing row matching _r: by slug (+ user, + parent when the row has them), else by pk;
    only the branches in mask (those the rows of the batch can take). */
 static void
-put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs, unsigned mask)
+put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs, unsigned mask,
+           bool gated)
 {
     const struct dba_backup_table *t = rt->t;
     const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
@@ -464,7 +522,7 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
         put_same(b, rt, cs);
         dba_buf_puts(b, " AS same FROM ");
         put_qname(b, rt->st);
-        dba_buf_puts(b, " _t WHERE ");
+        dba_buf_puts(b, gated ? " _t WHERE _r.dba_rs_look AND " : " _t WHERE ");
         put_col(b, "_r", slug->name);
         dba_buf_puts(b, " IS NOT NULL");
         for (int j = 0; j < 2; j++) {
@@ -622,7 +680,7 @@ sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_c
     dba_buf_puts(b, ") s CROSS JOIN LATERAL jsonb_populate_record(NULL::");
     put_qname(b, rt->st);
     dba_buf_puts(b, ", CASE WHEN s.orphan THEN '{}'::jsonb ELSE s.r END) _r LEFT JOIN LATERAL (");
-    put_lookup(b, rt, cs, LK_ALL);
+    put_lookup(b, rt, cs, LK_ALL, false);
     dba_buf_puts(b, ") f ON true ORDER BY s.ord) x");
 }
 
@@ -984,8 +1042,10 @@ rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_col
             else
                 ok = dba__copy_key(&rs->copy, r.kv[s], r.kl[s]);
         }
+        size_t s0 = 0, s1 = 0; /* the slug's COPY text */
         for (size_t i = 0; i < cs->n && ok; i++) {
             dba_buf_putc(&rs->copy, '\t');
+            s0 = (int)i == at[0] ? rs->copy.len : s0;
             if (cs->user && strcmp(cs->c[i]->name, rt->t->user_field) == 0) {
                 dba__copy_text(&rs->copy, rs->o->user_id, strlen(rs->o->user_id));
             } else if (r.cv[i] == NULL) {
@@ -993,8 +1053,11 @@ rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_col
             } else {
                 ok = dba__copy_value(&rs->copy, r.cv[i], r.cl[i], kind[i]);
             }
+            s1 = (int)i == at[0] ? rs->copy.len : s1;
         }
-        dba_buf_putc(&rs->copy, '\n');
+        bool look = rt->seen == NULL || !exact || br == LK_PK ||
+                    seen_test_set(rt->seen, rs->copy.data + s0, s1 - s0);
+        dba_buf_puts(&rs->copy, look ? "\tt\n" : "\tf\n");
     }
     free(ms);
     free(kind);
@@ -1027,7 +1090,7 @@ rs_make_in(struct restore *rs, struct rs_table *rt)
     dba_buf_puts(&b, "ALTER TABLE ");
     put_in(&b, rt);
     dba_buf_puts(&b, " ADD COLUMN dba_rs_ord int, ADD COLUMN dba_rs_old text, ADD COLUMN "
-                     "dba_rs_par text");
+                     "dba_rs_par text, ADD COLUMN dba_rs_look boolean");
     for (size_t k = 0; k < rt->t->n_opt; k++)
         dba_buf_printf(&b, ", ADD COLUMN dba_rs_o%zu text", k);
     if (rc == DBA_OK)
@@ -1068,7 +1131,7 @@ rs_copy_in(struct restore *rs, const struct rs_table *rt, const struct rs_cols *
         dba_buf_puts(&b, ", ");
         dba_buf_put_ident(&b, cs->c[i]->name);
     }
-    dba_buf_puts(&b, ") FROM STDIN");
+    dba_buf_puts(&b, ", dba_rs_look) FROM STDIN");
     PGresult *r = PQexec(pg, b.data);
     dba_buf_cleanup(&b);
     if (PQresultStatus(r) != PGRES_COPY_IN)
@@ -1165,7 +1228,7 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
                     "dba_rs_idx, f.pk AS dba_rs_found, f.same AS dba_rs_same, to_jsonb(");
     put_match_cols(b, rt, t, "dba_rs_");
     dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS dba_rs_ins FROM (SELECT "
-                    "i.dba_rs_ord, i.dba_rs_old, ");
+                    "i.dba_rs_ord, i.dba_rs_old, i.dba_rs_look, ");
     if (t->parent.table != NULL)
         dba_buf_puts(b, p >= 0 ? "i.dba_rs_par IS NOT NULL AND i.dba_rs_mp IS NULL"
                                : "i.dba_rs_par IS NOT NULL");
@@ -1196,7 +1259,7 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, " FROM ");
     put_in(b, rt);
     dba_buf_puts(b, " i OFFSET 0) i) _r LEFT JOIN LATERAL (");
-    put_lookup(b, rt, cs, rs->lookup);
+    put_lookup(b, rt, cs, rs->lookup, true);
     dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) y), i AS (INSERT INTO ");
     put_qname(b, rt->st);
     dba_buf_puts(b, " (");
@@ -1223,7 +1286,7 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
         dba_buf_puts(b, n++ ? ", " : "");
         put_x_col(b, cs->c[i]);
     }
-    dba_buf_puts(b, " FROM x WHERE x.dba_rs_ins ORDER BY x.dba_rs_ord)");
+    dba_buf_puts(b, " FROM x WHERE x.dba_rs_ins)"); /* x is in the rows' order */
     if (rs->o->mode == DBA_BACKUP_OVERWRITE && cs->n > (cs->has_pk ? 1u : 0u)) {
         dba_buf_puts(b, ", u AS (UPDATE ");
         put_qname(b, rt->st);
@@ -1498,6 +1561,10 @@ rs_flush(struct restore *rs)
         dba_buf_putc(&bt->arr, ']');
         fast = rt->fast && rs_copy_build(rs, rt, &cs);
     }
+    if (!fast) { /* rows written another way are not in the filter: look every row up now */
+        free(rt->seen);
+        rt->seen = NULL;
+    }
     int rc = rs_settle(rs);
     if (rc == DBA_OK && !replay) {
         struct dba_err keep = *rs->err;
@@ -1675,6 +1742,8 @@ rs_report(struct restore *rs, bool ok)
 static void
 rs_cleanup(struct restore *rs)
 {
+    for (size_t i = 0; rs->tabs != NULL && i < rs->s->n; i++)
+        free(rs->tabs[i].seen);
     free(rs->tabs);
     json_decref(rs->failed);
     dba_buf_cleanup(&rs->b.arr);
