@@ -516,7 +516,7 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
         if ((u && uf == NULL) || (p && pf == NULL) || (mask & (LK_SLUG << k)) == 0)
             continue;
         dba_buf_puts(b, branches++ ? " UNION ALL (" : "(");
-        dba_buf_puts(b, "SELECT to_jsonb(");
+        dba_buf_puts(b, gated ? "SELECT (" : "SELECT to_jsonb(");
         put_col(b, "_t", rt->pkc->name);
         dba_buf_puts(b, ") AS pk, ");
         put_same(b, rt, cs);
@@ -550,7 +550,7 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
         return;
     }
     dba_buf_puts(b, branches ? " UNION ALL (" : "(");
-    dba_buf_puts(b, "SELECT to_jsonb(");
+    dba_buf_puts(b, gated ? "SELECT (" : "SELECT to_jsonb(");
     put_col(b, "_t", rt->pkc->name);
     dba_buf_puts(b, ") AS pk, ");
     put_same(b, rt, cs);
@@ -1216,16 +1216,18 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
     const struct dba_backup_table *t = rt->t;
     int p = t->parent.table != NULL ? dba_backup_schema_find(rs->s, t->parent.table) : -1, q;
     bool pk = rt->pk_generated || cs->has_pk;
+    /* keys (found, new, the row's own) in the pk's type: jsonb only in the key map */
     dba_buf_puts(b, "WITH x AS MATERIALIZED (SELECT y.*, CASE WHEN y.dba_rs_ins THEN ");
     if (!rt->pk_generated)
         dba_buf_puts(b, "y.dba_rs_pkv");
     else if (!rs->o->dry_run)
-        dba_buf_printf(b, "to_jsonb(nextval(%s::oid::regclass))", rt->seq);
+        dba_buf_printf(b, "nextval(%s::oid::regclass)::%s", rt->seq, rt->pkc->type);
     else
-        dba_buf_printf(b, "to_jsonb(%lld::bigint + (count(*) FILTER (WHERE y.dba_rs_ins) OVER "
-                          "(ORDER BY y.dba_rs_ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
+        dba_buf_printf(b, "(%lld::bigint + (count(*) FILTER (WHERE y.dba_rs_ins) OVER "
+                          "(ORDER BY y.dba_rs_ord) - 1) * %lld)::%s", rt->plan_next,
+                       rt->plan_inc, rt->pkc->type);
     dba_buf_puts(b, " END AS dba_rs_newk FROM (SELECT _r.*, $1::bigint + _r.dba_rs_ord - 1 AS "
-                    "dba_rs_idx, f.pk AS dba_rs_found, f.same AS dba_rs_same, to_jsonb(");
+                    "dba_rs_idx, f.pk AS dba_rs_found, f.same AS dba_rs_same, (");
     put_match_cols(b, rt, t, "dba_rs_");
     dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS dba_rs_ins FROM (SELECT "
                     "i.dba_rs_ord, i.dba_rs_old, i.dba_rs_look, ");
@@ -1277,7 +1279,7 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, rt->pkc->identity && pk ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
     n = 0;
     if (pk) {
-        dba_buf_printf(b, "(x.dba_rs_newk #>> '{}')::%s", rt->pkc->type);
+        dba_buf_puts(b, "x.dba_rs_newk");
         n++;
     }
     for (size_t i = 0; i < cs->n; i++) {
@@ -1302,15 +1304,15 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
         }
         dba_buf_puts(b, " FROM x WHERE x.dba_rs_found IS NOT NULL AND NOT x.dba_rs_same AND ");
         put_col(b, "_t", rt->pkc->name);
-        dba_buf_printf(b, " = (x.dba_rs_found #>> '{}')::%s)", rt->pkc->type);
+        dba_buf_puts(b, " = x.dba_rs_found)");
     }
     if (rt->mapped) {
         dba_buf_puts(b, ", m AS (INSERT INTO ");
         put_map(b, rt->idx);
         /* a plain insert: an old key already mapped (a key twice in the backup) fails the
            statement, and the batch is replayed row by row, whose statements replace it */
-        dba_buf_puts(b, " (old, new, idx) SELECT dba_rs_old, coalesce(dba_rs_found, dba_rs_newk), "
-                        "dba_rs_idx FROM x WHERE dba_rs_old IS NOT NULL AND (dba_rs_found IS NOT "
+        dba_buf_puts(b, " (old, new, idx) SELECT dba_rs_old, to_jsonb(coalesce(dba_rs_found, "
+                        "dba_rs_newk)), dba_rs_idx FROM x WHERE dba_rs_old IS NOT NULL AND (dba_rs_found IS NOT "
                         "NULL OR dba_rs_ins))");
     }
     /* rows that would see each other: a row inserted and a later one with its slug (+ user,
