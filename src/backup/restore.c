@@ -10,7 +10,11 @@
    memory stays flat whatever the row count. A batch that fails (or that holds rows which would
    see each other: duplicate keys or slugs, mode=fail hits) is rolled back to its savepoint and
    replayed row by row - the same statements on a batch of one - so the report still names the
-   table, the row's index, its old key and PostgreSQL's message. */
+   table, the row's index, its old key and PostgreSQL's message. A table empty when the restore
+   begins skips the lookup for rows whose slug no earlier row of it had (a fixed-size filter).
+   Unless the caller validated the document, it is validated on a thread beside the writes, and
+   the transaction commits only once that says valid (an invalid document is rolled back and
+   reported as a validation, as before). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
