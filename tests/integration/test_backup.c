@@ -371,6 +371,24 @@ Test(backup, slug_seen_in_an_earlier_batch_is_matched)
     free(out);
 }
 
+/* A document written on one line (minified) is told from jsonl by its start and restores. */
+Test(backup, one_line_document_restores)
+{
+    char *out;
+    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'c' || g, repeat('n', 40) FROM generate_series(1, 3000) g\"", sock());
+    backup_src("");
+    sh("cd %s && tr -d '\\n' < b.json > one.json && test $(wc -l < one.json) = 0 && "
+       "test $(wc -c < one.json) -gt 200000", dir);
+    cr_expect_eq(run("dba_bk_dst", "validate-backup one.json", &out), 0, "%s", out);
+    free(out);
+    cr_expect_eq(run("dba_bk_dst", "restore one.json --yes", &out), 0, "%s", out);
+    free(out);
+    out = q("dba_bk_dst", "SELECT count(*) FROM categories WHERE slug LIKE 'c%'");
+    cr_expect_str_eq(out, "3000");
+    free(out);
+}
+
 Test(backup, killed_restore_leaves_target_unchanged)
 {
     char *out, cmd[4096];
