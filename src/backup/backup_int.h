@@ -23,6 +23,8 @@ struct dba__backup_walk {
     int (*row)(void *arg, const char *table, json_t *row, const char *raw, size_t len); /* row */
     bool raw_only; /* rows are not parsed: row receives NULL and only the exact text */
     bool raw_any;  /* with raw_only: rows that are not objects are passed too (else refused) */
+    bool trusted;  /* a JSON document's members are delimited without being validated (a
+                      validation of the same text runs beside the walk and has the last word) */
 };
 /* Walks a JSON document's text: metadata, then the schema's tables in the schema's order. */
 int dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s,

@@ -15,7 +15,7 @@
 
 #include "backup/backup_int.h"
 
-#define MAP_REAP_MS 20 /* pages touched are dropped this often */
+#define MAP_REAP_MS 5 /* pages touched are dropped this often */
 
 struct map {
     char *p;             /* the text (NUL after its last byte) */

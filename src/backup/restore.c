@@ -10,7 +10,13 @@
    memory stays flat whatever the row count. A batch that fails (or that holds rows which would
    see each other: duplicate keys or slugs, mode=fail hits) is rolled back to its savepoint and
    replayed row by row - the same statements on a batch of one - so the report still names the
-   table, the row's index, its old key and PostgreSQL's message. */
+   table, the row's index, its old key and PostgreSQL's message. A table empty when the restore
+   begins skips the lookup for rows whose slug no earlier row of it had (a fixed-size filter).
+   Unless the caller validated the document, it is validated on a thread beside the writes, and
+   the transaction commits only once that says valid (an invalid document is rolled back and
+   reported as a validation, as before). */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +29,7 @@
 
 #define RS_BATCH_ROWS 5000           /* rows per batch */
 #define RS_BATCH_BYTES (4u << 20)    /* bytes of row text per batch */
+#define RS_SEEN_BITS (1u << 23)      /* bits of a table's filter of the slugs written (1 MB) */
 
 struct rs_table {
     const struct dba_backup_table *t; /* borrowed from the schema */
@@ -35,6 +42,11 @@ struct rs_table {
     bool self_ref;                    /* an optional reference to itself */
     bool fast;                        /* batches may go through COPY into a typed table */
     bool in_made;                     /* that table (pg_temp.dba_rs_in_<idx>) exists */
+    unsigned char *seen;              /* the table was empty when the restore began: a filter
+                                         (Bloom) of the slugs of the rows fed to it since, as
+                                         their COPY text; a row whose slug it has not seen
+                                         cannot match an existing row by slug, and is not
+                                         looked up. NULL: every row is looked up */
     char seq[24];                     /* oid of the pk's sequence, "" when none */
     long long plan_next;              /* dry run: next key the sequence would give */
     long long plan_inc;               /* its increment */
@@ -81,8 +93,57 @@ struct restore {
         struct dba_err keep;                 /* the error state before it */
     } pend;
     unsigned lookup;                         /* the lookup branches its rows take (LK_*) */
+    struct rs_val *val;                      /* the validation running beside, or NULL */
+    bool val_seen;                           /* its end was seen (expected rows set) */
     struct dba_err *err;                     /* out */
 };
+
+/* The validation of the document, run on a thread of its own while the restore writes (the
+   server works meanwhile instead of waiting for it): the restore's transaction commits only once
+   it says valid, and an invalid document is rolled back and reported as before - nothing of it
+   is kept. */
+struct rs_val {
+    const struct dba_backup_schema *s; /* borrowed */
+    const char *text;                  /* the document's text, or NULL: */
+    size_t len;                        /* its length */
+    const char *path;                  /* the jsonl file */
+    json_t *v;                         /* the report, once done */
+    atomic_bool done;                  /* v is set */
+    pthread_t th;                      /* the thread */
+    bool on;                           /* started (else validated on join) */
+};
+
+static void rs_expected(struct restore *rs, const json_t *counts);
+
+static void *
+rs_val_main(void *arg)
+{
+    struct rs_val *vl = arg;
+    vl->v = vl->text != NULL ? dba_backup_validate_text(vl->s, vl->text, vl->len)
+                             : dba_backup_validate_file(vl->s, vl->path);
+    atomic_store(&vl->done, true);
+    return NULL;
+}
+
+static void
+rs_val_start(struct rs_val *vl)
+{
+    atomic_init(&vl->done, false);
+    vl->v = NULL;
+    vl->on = pthread_create(&vl->th, NULL, rs_val_main, vl) == 0;
+}
+
+/* The validation's report (waits for it; validates here when no thread could be started). */
+static json_t *
+rs_val_join(struct rs_val *vl)
+{
+    if (vl->on)
+        pthread_join(vl->th, NULL);
+    else if (vl->v == NULL)
+        rs_val_main(vl);
+    vl->on = false;
+    return vl->v;
+}
 
 int
 dba_backup_mode_parse(const char *s, enum dba_backup_mode *out, struct dba_err *err)
@@ -253,6 +314,55 @@ rs_bind(struct restore *rs)
     return DBA_OK;
 }
 
+/* Three probes of the filter for the bytes p[0..n) (FNV-1a, split). */
+static bool
+seen_test_set(unsigned char *f, const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    uint32_t a = (uint32_t)h, b = (uint32_t)(h >> 32) | 1u;
+    bool all = true;
+    for (uint32_t k = 0; k < 3; k++) {
+        uint32_t bit = (a + k * b) & (RS_SEEN_BITS - 1);
+        all = all && (f[bit >> 3] & (1u << (bit & 7))) != 0;
+        f[bit >> 3] |= (unsigned char)(1u << (bit & 7));
+    }
+    return all;
+}
+
+/* The slug filter of a table written by COPY whose slug is text compared byte for byte (text or
+   varchar, a deterministic collation), when the table is empty now (within the transaction: any
+   row it holds later was fed by this restore). */
+static int
+rs_seen_init(struct restore *rs, struct rs_table *rt)
+{
+    const struct dba_column *c = rt->t->slug != NULL && rt->fast
+                                     ? dba_catalog_column_find(rt->st, rt->t->slug) : NULL;
+    if (c == NULL || c->generated ||
+        (strcmp(c->type, "text") != 0 && strncmp(c->type, "character varying", 17) != 0))
+        return DBA_OK;
+    struct dba_buf q, n;
+    dba_buf_init(&q);
+    dba_buf_init(&n);
+    put_qname(&n, rt->st);
+    dba_buf_puts(&q, "SELECT NOT EXISTS (SELECT FROM ");
+    put_qname(&q, rt->st);
+    dba_buf_puts(&q, ") AND coalesce((SELECT co.collisdeterministic FROM pg_attribute a JOIN "
+                     "pg_collation co ON co.oid = a.attcollation WHERE a.attrelid = "
+                     "$1::regclass AND a.attname = $2), true)");
+    const char *p[2] = { n.data, c->name };
+    char *v = rs_value(rs, q.data, p, 2);
+    dba_buf_cleanup(&q);
+    dba_buf_cleanup(&n);
+    if (v == NULL)
+        return DBA_EDB;
+    if (strcmp(v, "t") == 0)
+        rt->seen = dba_xcalloc(RS_SEEN_BITS / 8, 1);
+    free(v);
+    return DBA_OK;
+}
+
 /* Creates the staging table and the key maps (dropped with the transaction). */
 static int
 rs_temp_tables(struct restore *rs)
@@ -264,6 +374,8 @@ rs_temp_tables(struct restore *rs)
         struct rs_table *rt = &rs->tabs[i];
         if (rt->pk_generated)
             rc = rs_sequence(rs, rt);
+        if (rc == DBA_OK)
+            rc = rs_seen_init(rs, rt);
         if (rc != DBA_OK || !rt->mapped)
             continue;
         char sql[200];
@@ -392,7 +504,8 @@ put_same(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs)
 /* The existing row matching _r: by slug (+ user, + parent when the row has them), else by pk;
    only the branches in mask (those the rows of the batch can take). */
 static void
-put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs, unsigned mask)
+put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs, unsigned mask,
+           bool gated)
 {
     const struct dba_backup_table *t = rt->t;
     const struct dba_column *slug = t->slug ? dba_catalog_column_find(rt->st, t->slug) : NULL;
@@ -407,13 +520,13 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
         if ((u && uf == NULL) || (p && pf == NULL) || (mask & (LK_SLUG << k)) == 0)
             continue;
         dba_buf_puts(b, branches++ ? " UNION ALL (" : "(");
-        dba_buf_puts(b, "SELECT to_jsonb(");
+        dba_buf_puts(b, gated ? "SELECT (" : "SELECT to_jsonb(");
         put_col(b, "_t", rt->pkc->name);
         dba_buf_puts(b, ") AS pk, ");
         put_same(b, rt, cs);
         dba_buf_puts(b, " AS same FROM ");
         put_qname(b, rt->st);
-        dba_buf_puts(b, " _t WHERE ");
+        dba_buf_puts(b, gated ? " _t WHERE _r.dba_rs_look AND " : " _t WHERE ");
         put_col(b, "_r", slug->name);
         dba_buf_puts(b, " IS NOT NULL");
         for (int j = 0; j < 2; j++) {
@@ -441,7 +554,7 @@ put_lookup(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *c
         return;
     }
     dba_buf_puts(b, branches ? " UNION ALL (" : "(");
-    dba_buf_puts(b, "SELECT to_jsonb(");
+    dba_buf_puts(b, gated ? "SELECT (" : "SELECT to_jsonb(");
     put_col(b, "_t", rt->pkc->name);
     dba_buf_puts(b, ") AS pk, ");
     put_same(b, rt, cs);
@@ -571,7 +684,7 @@ sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_c
     dba_buf_puts(b, ") s CROSS JOIN LATERAL jsonb_populate_record(NULL::");
     put_qname(b, rt->st);
     dba_buf_puts(b, ", CASE WHEN s.orphan THEN '{}'::jsonb ELSE s.r END) _r LEFT JOIN LATERAL (");
-    put_lookup(b, rt, cs, LK_ALL);
+    put_lookup(b, rt, cs, LK_ALL, false);
     dba_buf_puts(b, ") f ON true ORDER BY s.ord) x");
 }
 
@@ -933,8 +1046,10 @@ rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_col
             else
                 ok = dba__copy_key(&rs->copy, r.kv[s], r.kl[s]);
         }
+        size_t s0 = 0, s1 = 0; /* the slug's COPY text */
         for (size_t i = 0; i < cs->n && ok; i++) {
             dba_buf_putc(&rs->copy, '\t');
+            s0 = (int)i == at[0] ? rs->copy.len : s0;
             if (cs->user && strcmp(cs->c[i]->name, rt->t->user_field) == 0) {
                 dba__copy_text(&rs->copy, rs->o->user_id, strlen(rs->o->user_id));
             } else if (r.cv[i] == NULL) {
@@ -942,8 +1057,11 @@ rs_copy_build(struct restore *rs, const struct rs_table *rt, const struct rs_col
             } else {
                 ok = dba__copy_value(&rs->copy, r.cv[i], r.cl[i], kind[i]);
             }
+            s1 = (int)i == at[0] ? rs->copy.len : s1;
         }
-        dba_buf_putc(&rs->copy, '\n');
+        bool look = rt->seen == NULL || !exact || br == LK_PK ||
+                    seen_test_set(rt->seen, rs->copy.data + s0, s1 - s0);
+        dba_buf_puts(&rs->copy, look ? "\tt\n" : "\tf\n");
     }
     free(ms);
     free(kind);
@@ -976,7 +1094,7 @@ rs_make_in(struct restore *rs, struct rs_table *rt)
     dba_buf_puts(&b, "ALTER TABLE ");
     put_in(&b, rt);
     dba_buf_puts(&b, " ADD COLUMN dba_rs_ord int, ADD COLUMN dba_rs_old text, ADD COLUMN "
-                     "dba_rs_par text");
+                     "dba_rs_par text, ADD COLUMN dba_rs_look boolean");
     for (size_t k = 0; k < rt->t->n_opt; k++)
         dba_buf_printf(&b, ", ADD COLUMN dba_rs_o%zu text", k);
     if (rc == DBA_OK)
@@ -1017,7 +1135,7 @@ rs_copy_in(struct restore *rs, const struct rs_table *rt, const struct rs_cols *
         dba_buf_puts(&b, ", ");
         dba_buf_put_ident(&b, cs->c[i]->name);
     }
-    dba_buf_puts(&b, ") FROM STDIN");
+    dba_buf_puts(&b, ", dba_rs_look) FROM STDIN");
     PGresult *r = PQexec(pg, b.data);
     dba_buf_cleanup(&b);
     if (PQresultStatus(r) != PGRES_COPY_IN)
@@ -1102,19 +1220,21 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
     const struct dba_backup_table *t = rt->t;
     int p = t->parent.table != NULL ? dba_backup_schema_find(rs->s, t->parent.table) : -1, q;
     bool pk = rt->pk_generated || cs->has_pk;
+    /* keys (found, new, the row's own) in the pk's type: jsonb only in the key map */
     dba_buf_puts(b, "WITH x AS MATERIALIZED (SELECT y.*, CASE WHEN y.dba_rs_ins THEN ");
     if (!rt->pk_generated)
         dba_buf_puts(b, "y.dba_rs_pkv");
     else if (!rs->o->dry_run)
-        dba_buf_printf(b, "to_jsonb(nextval(%s::oid::regclass))", rt->seq);
+        dba_buf_printf(b, "nextval(%s::oid::regclass)::%s", rt->seq, rt->pkc->type);
     else
-        dba_buf_printf(b, "to_jsonb(%lld::bigint + (count(*) FILTER (WHERE y.dba_rs_ins) OVER "
-                          "(ORDER BY y.dba_rs_ord) - 1) * %lld)", rt->plan_next, rt->plan_inc);
+        dba_buf_printf(b, "(%lld::bigint + (count(*) FILTER (WHERE y.dba_rs_ins) OVER "
+                          "(ORDER BY y.dba_rs_ord) - 1) * %lld)::%s", rt->plan_next,
+                       rt->plan_inc, rt->pkc->type);
     dba_buf_puts(b, " END AS dba_rs_newk FROM (SELECT _r.*, $1::bigint + _r.dba_rs_ord - 1 AS "
-                    "dba_rs_idx, f.pk AS dba_rs_found, f.same AS dba_rs_same, to_jsonb(");
+                    "dba_rs_idx, f.pk AS dba_rs_found, f.same AS dba_rs_same, (");
     put_match_cols(b, rt, t, "dba_rs_");
     dba_buf_puts(b, "NOT _r.dba_rs_orphan AND f.pk IS NULL AS dba_rs_ins FROM (SELECT "
-                    "i.dba_rs_ord, i.dba_rs_old, ");
+                    "i.dba_rs_ord, i.dba_rs_old, i.dba_rs_look, ");
     if (t->parent.table != NULL)
         dba_buf_puts(b, p >= 0 ? "i.dba_rs_par IS NOT NULL AND i.dba_rs_mp IS NULL"
                                : "i.dba_rs_par IS NOT NULL");
@@ -1145,7 +1265,7 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, " FROM ");
     put_in(b, rt);
     dba_buf_puts(b, " i OFFSET 0) i) _r LEFT JOIN LATERAL (");
-    put_lookup(b, rt, cs, rs->lookup);
+    put_lookup(b, rt, cs, rs->lookup, true);
     dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) y), i AS (INSERT INTO ");
     put_qname(b, rt->st);
     dba_buf_puts(b, " (");
@@ -1163,7 +1283,7 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
     dba_buf_puts(b, rt->pkc->identity && pk ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
     n = 0;
     if (pk) {
-        dba_buf_printf(b, "(x.dba_rs_newk #>> '{}')::%s", rt->pkc->type);
+        dba_buf_puts(b, "x.dba_rs_newk");
         n++;
     }
     for (size_t i = 0; i < cs->n; i++) {
@@ -1172,7 +1292,7 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
         dba_buf_puts(b, n++ ? ", " : "");
         put_x_col(b, cs->c[i]);
     }
-    dba_buf_puts(b, " FROM x WHERE x.dba_rs_ins ORDER BY x.dba_rs_ord)");
+    dba_buf_puts(b, " FROM x WHERE x.dba_rs_ins)"); /* x is in the rows' order */
     if (rs->o->mode == DBA_BACKUP_OVERWRITE && cs->n > (cs->has_pk ? 1u : 0u)) {
         dba_buf_puts(b, ", u AS (UPDATE ");
         put_qname(b, rt->st);
@@ -1188,15 +1308,15 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
         }
         dba_buf_puts(b, " FROM x WHERE x.dba_rs_found IS NOT NULL AND NOT x.dba_rs_same AND ");
         put_col(b, "_t", rt->pkc->name);
-        dba_buf_printf(b, " = (x.dba_rs_found #>> '{}')::%s)", rt->pkc->type);
+        dba_buf_puts(b, " = x.dba_rs_found)");
     }
     if (rt->mapped) {
         dba_buf_puts(b, ", m AS (INSERT INTO ");
         put_map(b, rt->idx);
         /* a plain insert: an old key already mapped (a key twice in the backup) fails the
            statement, and the batch is replayed row by row, whose statements replace it */
-        dba_buf_puts(b, " (old, new, idx) SELECT dba_rs_old, coalesce(dba_rs_found, dba_rs_newk), "
-                        "dba_rs_idx FROM x WHERE dba_rs_old IS NOT NULL AND (dba_rs_found IS NOT "
+        dba_buf_puts(b, " (old, new, idx) SELECT dba_rs_old, to_jsonb(coalesce(dba_rs_found, "
+                        "dba_rs_newk)), dba_rs_idx FROM x WHERE dba_rs_old IS NOT NULL AND (dba_rs_found IS NOT "
                         "NULL OR dba_rs_ins))");
     }
     /* rows that would see each other: a row inserted and a later one with its slug (+ user,
@@ -1430,6 +1550,13 @@ static int
 rs_flush(struct restore *rs)
 {
     struct rs_batch *bt = &rs->b;
+    if (rs->val != NULL && !rs->val_seen && atomic_load(&rs->val->done)) {
+        rs->val_seen = true;
+        const json_t *v = rs->val->v;
+        if (!json_is_true(json_object_get(v, "valid"))) /* stop: the caller reports it */
+            return dba_err_set(rs->err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup");
+        rs_expected(rs, json_object_get(v, "tables"));
+    }
     if (bt->n == 0)
         return rs_settle(rs);
     struct rs_table *rt = &rs->tabs[bt->tab];
@@ -1439,6 +1566,10 @@ rs_flush(struct restore *rs)
     if (!replay) {
         dba_buf_putc(&bt->arr, ']');
         fast = rt->fast && rs_copy_build(rs, rt, &cs);
+    }
+    if (!fast) { /* rows written another way are not in the filter: look every row up now */
+        free(rt->seen);
+        rt->seen = NULL;
     }
     int rc = rs_settle(rs);
     if (rc == DBA_OK && !replay) {
@@ -1589,7 +1720,11 @@ rs_meta(void *arg, const json_t *meta)
 }
 
 static const struct dba__backup_walk rs_walk = { rs_meta, rs_table_seen, rs_feed, true,
-                                                 false };
+                                                 false, false };
+/* while the validation runs beside: the document's members are delimited without validating
+   them (the validation does, and an invalid document is rolled back whatever the walk did) */
+static const struct dba__backup_walk rs_walk_trusted = { rs_meta, rs_table_seen, rs_feed, true,
+                                                         false, true };
 
 static json_t *
 rs_report(struct restore *rs, bool ok)
@@ -1613,6 +1748,8 @@ rs_report(struct restore *rs, bool ok)
 static void
 rs_cleanup(struct restore *rs)
 {
+    for (size_t i = 0; rs->tabs != NULL && i < rs->s->n; i++)
+        free(rs->tabs[i].seen);
     free(rs->tabs);
     json_decref(rs->failed);
     dba_buf_cleanup(&rs->b.arr);
@@ -1638,6 +1775,25 @@ rs_expected(struct restore *rs, const json_t *counts)
         if (json_is_integer(v))
             rs->tabs[i].expected = json_integer_value(v);
     }
+}
+
+/* Fails with the validation report attached when v says the backup is invalid. */
+static json_t *
+rs_invalid(const struct dba_backup_restore_opts *o, json_t *v, struct dba_err *err)
+{
+    struct dba_buf b;
+    size_t i;
+    json_t *e;
+    dba_buf_init(&b);
+    json_array_foreach(json_object_get(v, "errors"), i, e) {
+        if (i >= 5)
+            break;
+        dba_buf_printf(&b, "%s%s", i ? "; " : "", json_string_value(e));
+    }
+    dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup: %s", b.data ? b.data : "");
+    dba_buf_cleanup(&b);
+    return json_pack("{s:b,s:b,s:s,s:o}", "ok", 0, "dry_run", o->dry_run, "mode",
+                     mode_name(o->mode), "validation", v);
 }
 
 /* Runs feed inside one transaction; commits unless it failed or this is a dry run. */
@@ -1673,6 +1829,10 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
     if (rc == DBA_OK)
         rc = rs_settle(rs);
     rs_drain(rs);
+    const json_t *v = rs->val != NULL ? rs_val_join(rs->val) : NULL;
+    bool invalid = rs->val != NULL && !json_is_true(json_object_get(v, "valid"));
+    if (invalid)
+        rc = DBA_EINVAL;
     bool commit = rc == DBA_OK && !rs->o->dry_run;
     if (begun) {
         struct dba_err *keep = rs->err;
@@ -1684,9 +1844,9 @@ rs_run(struct restore *rs, const json_t *meta, int (*feed)(struct restore *, con
             rc = end;
         }
     }
-    json_t *rep = rs_report(rs, rc == DBA_OK);
+    json_t *rep = invalid ? NULL : rs_report(rs, rc == DBA_OK);
     rs_cleanup(rs);
-    return rep;
+    return rep != NULL ? rep : rs_invalid(rs->o, json_incref((json_t *)(uintptr_t)v), rs->err);
 }
 
 struct rs_text {
@@ -1698,7 +1858,8 @@ static int
 feed_text(struct restore *rs, const void *src)
 {
     const struct rs_text *t = src;
-    return dba__backup_walk_text(t->p, t->n, rs->s, &rs_walk, rs, rs->err);
+    return dba__backup_walk_text(t->p, t->n, rs->s, rs->val != NULL ? &rs_walk_trusted : &rs_walk,
+                                 rs, rs->err);
 }
 
 static int
@@ -1707,38 +1868,31 @@ feed_jsonl(struct restore *rs, const void *path)
     return dba__backup_walk_jsonl(path, &rs_walk, rs, rs->err);
 }
 
-/* Fails with the validation report attached when v says the backup is invalid. */
+/* The restore of a document the caller validated (o->validated), or validated on a thread
+   beside the restore (vl): the transaction commits only when the validation says valid. */
 static json_t *
-rs_invalid(const struct dba_backup_restore_opts *o, json_t *v, struct dba_err *err)
+rs_validated(struct restore *rs, int (*feed)(struct restore *, const void *), const void *src,
+             struct rs_val *vl)
 {
-    struct dba_buf b;
-    size_t i;
-    json_t *e;
-    dba_buf_init(&b);
-    json_array_foreach(json_object_get(v, "errors"), i, e) {
-        if (i >= 5)
-            break;
-        dba_buf_printf(&b, "%s%s", i ? "; " : "", json_string_value(e));
-    }
-    dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup: %s", b.data ? b.data : "");
-    dba_buf_cleanup(&b);
-    return json_pack("{s:b,s:b,s:s,s:o}", "ok", 0, "dry_run", o->dry_run, "mode",
-                     mode_name(o->mode), "validation", v);
+    const json_t *v = rs->o->validated;
+    if (v != NULL && !json_is_true(json_object_get(v, "valid")))
+        return rs_invalid(rs->o, json_incref((json_t *)(uintptr_t)v), rs->err);
+    if (v != NULL)
+        return rs_run(rs, json_object_get(v, "tables"), feed, src);
+    rs_val_start(vl);
+    rs->val = vl;
+    json_t *rep = rs_run(rs, NULL, feed, src);
+    json_decref(rs_val_join(vl));
+    return rep;
 }
 
 json_t *
 dba_backup_restore(void *conn, const struct dba_backup_schema *s, const char *text, size_t len,
                    const struct dba_backup_restore_opts *o, struct dba_err *err)
 {
-    json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)
-                                     : dba_backup_validate_text(s, text, len);
-    if (!json_is_true(json_object_get(v, "valid")))
-        return rs_invalid(o, v, err);
     struct restore rs = { .conn = conn, .s = s, .o = o, .err = err };
     struct rs_text t = { text, len };
-    json_t *rep = rs_run(&rs, json_object_get(v, "tables"), feed_text, &t);
-    json_decref(v);
-    return rep;
+    return rs_validated(&rs, feed_text, &t, &(struct rs_val){ .s = s, .text = text, .len = len });
 }
 
 json_t *
@@ -1754,12 +1908,6 @@ dba_backup_restore_file(void *conn, const struct dba_backup_schema *s, const cha
         dba_backup_text_free(text);
         return rep;
     }
-    json_t *v = o->validated != NULL ? json_incref((json_t *)(uintptr_t)o->validated)
-                                     : dba_backup_validate_file(s, path);
-    if (!json_is_true(json_object_get(v, "valid")))
-        return rs_invalid(o, v, err);
     struct restore rs = { .conn = conn, .s = s, .o = o, .err = err };
-    json_t *rep = rs_run(&rs, json_object_get(v, "tables"), feed_jsonl, path);
-    json_decref(v);
-    return rep;
+    return rs_validated(&rs, feed_jsonl, path, &(struct rs_val){ .s = s, .path = path });
 }

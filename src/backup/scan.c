@@ -254,7 +254,7 @@ dba__backup_walk_text(const char *p, size_t n, const struct dba_backup_schema *s
                       const struct dba__backup_walk *cbs, void *arg, struct dba_err *err)
 {
     struct walk w = { .cbs = cbs, .arg = arg };
-    int rc = dba__backup_scan(p, n, true, walk_member, &w);
+    int rc = scan(p, n, true, cbs->trusted, walk_member, &w);
     if (rc != DBA_OK) {
         free(w.m);
         return dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE,

@@ -321,21 +321,64 @@ dba_backup_validator_finish(struct dba_backup_validator *v)
                      "warnings", v->warnings, "tables", v->seen);
 }
 
+#define JSONL_PROBE_MAX (16u << 20) /* bytes read at most to tell jsonl from a document */
+
+/* False when the start p[0..n) of a first line (no newline yet) already shows a first member
+   followed by another: a document written on one line, not a jsonl metadata line. */
+static bool
+jsonl_may_be(const char *p, size_t n)
+{
+    size_t i = dba_json_ws(p, n, 0);
+    if (i >= n)
+        return true;
+    if (p[i] != '{')
+        return false;
+    enum dba_json_type t;
+    size_t e = dba_json_value(p, n, dba_json_ws(p, n, i + 1), &t); /* the member's name */
+    if (e == DBA_JSON_BAD)
+        return true; /* not all read yet (or malformed: the whole line decides) */
+    if (t != DBA_JSON_STRING)
+        return false;
+    i = dba_json_ws(p, n, e);
+    if (i < n && p[i] != ':')
+        return false;
+    e = i < n ? dba_json_value(p, n, dba_json_ws(p, n, i + 1), NULL) : DBA_JSON_BAD;
+    if (e == DBA_JSON_BAD)
+        return true;
+    i = dba_json_ws(p, n, e);
+    return i >= n || p[i] == '}';
+}
+
 bool
 dba__backup_is_jsonl(const char *path)
 {
     FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    bool yes = false;
     if (f == NULL)
         return false;
-    if (getline(&line, &cap, f) > 0) {
-        json_t *j = json_loads(line, JSON_DECODE_INT_AS_REAL, NULL);
-        yes = json_is_object(j) && json_object_size(j) == 1 && json_object_get(j, "metadata");
-        json_decref(j);
+    /* the first line, read a chunk at a time: a document on one line is told apart by its
+       start, not read whole */
+    struct dba_buf b;
+    char chunk[1 << 16];
+    size_t n;
+    bool yes = false;
+    dba_buf_init(&b);
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), f);
+        size_t from = b.len;
+        dba_buf_append(&b, chunk, n);
+        const char *nl = n > 0 ? memchr(b.data + from, '\n', n) : NULL;
+        if (nl != NULL || n == 0) {
+            size_t len = nl != NULL ? (size_t)(nl - b.data) : b.len;
+            json_t *j = len > 0 ? json_loadb(b.data, len, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
+            yes = json_is_object(j) && json_object_size(j) == 1 &&
+                  json_object_get(j, "metadata");
+            json_decref(j);
+            break;
+        }
+        if (b.len > JSONL_PROBE_MAX || !jsonl_may_be(b.data, b.len))
+            break;
     }
-    free(line);
+    dba_buf_cleanup(&b);
     fclose(f);
     return yes;
 }
@@ -443,7 +486,7 @@ vrow(void *arg, const char *table, json_t *row, const char *raw, size_t len)
 
 /* rows are not parsed: their members are read from their text (a third of the CPU of a
    restore went into parsing each row for the validation) */
-static const struct dba__backup_walk vwalk = { vmeta, vtable, vrow, true, true };
+static const struct dba__backup_walk vwalk = { vmeta, vtable, vrow, true, true, false };
 
 json_t *
 dba_backup_validate_text(const struct dba_backup_schema *s, const char *text, size_t len)

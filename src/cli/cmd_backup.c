@@ -342,9 +342,13 @@ bk_print_list(const char *head, json_t *arr)
         printf("  - %s\n", json_string_value(v));
 }
 
+/* The validation report of the backup at path, with its schema in *out (and its text when it is
+   a JSON document); validate false: only the metadata and the schema, {"valid": true} when they
+   are fine (the restore validates the rows beside its writes). */
 static json_t *
 bk_validate_path(struct dba_cli *c, const char *path, struct dba_catalog *cache,
-                 const char *nsp, struct dba_backup_schema **out, char **text, size_t *len)
+                 const char *nsp, struct dba_backup_schema **out, char **text, size_t *len,
+                 bool validate)
 {
     struct dba_err err;
     dba_err_clear(&err);
@@ -359,6 +363,8 @@ bk_validate_path(struct dba_cli *c, const char *path, struct dba_catalog *cache,
     json_decref(meta);
     if (*out == NULL)
         return json_pack("{s:b,s:[s],s:[]}", "valid", 0, "errors", err.msg, "warnings");
+    if (!validate)
+        return json_pack("{s:b}", "valid", 1);
     return *text != NULL ? dba_backup_validate_text(*out, *text, *len)
                          : dba_backup_validate_file(*out, path);
 }
@@ -379,7 +385,7 @@ bk_validate_cmd(struct dba_cli *c, const char *path)
         dba_cli_print_err(c, &err);
         return DBA_EXIT_FAIL;
     }
-    json_t *v = bk_validate_path(c, in, NULL, NULL, &s, &text, &len);
+    json_t *v = bk_validate_path(c, in, NULL, NULL, &s, &text, &len, true);
     bk_input_done(tmp);
     bool ok = json_is_true(json_object_get(v, "valid"));
     if (c->json) {
@@ -465,22 +471,25 @@ bk_restore_run(struct dba_cli *c, const struct bk_args *a, const struct dba_prof
     if (cache == NULL)
         return NULL;
     struct dba_backup_schema *s;
-    json_t *rep;
+    json_t *rep = NULL;
     char *text = NULL;
     size_t len = 0;
-    json_t *v = bk_validate_path(c, a->in, cache, p->schemas.v[0], &s, &text, &len);
+    json_t *v = bk_validate_path(c, a->in, cache, p->schemas.v[0], &s, &text, &len, false);
     dba_catalog_unref(cache);
-    if (!json_is_true(json_object_get(v, "valid"))) {
+    if (json_is_true(json_object_get(v, "valid"))) { /* the rows are validated beside */
+        json_decref(v);
+        rep = text != NULL ? dba_backup_restore(conn, s, text, len, &o, err)
+                           : dba_backup_restore_file(conn, s, a->in, &o, err);
+        v = rep != NULL ? json_incref(json_object_get(rep, "validation")) : NULL;
+        if (v != NULL)
+            json_decref(rep); /* invalid: rolled back, reported as below */
+        bk_progress_end(&prog);
+    }
+    if (v != NULL) {
         json_t *e = json_array_get(json_object_get(v, "errors"), 0);
         dba_err_set(err, DBA_EINVAL, 400, DBA_BACKUP_CODE, "invalid backup: %s",
                     json_string_value(e) ? json_string_value(e) : "?");
         rep = json_pack("{s:b,s:o}", "ok", 0, "validation", v);
-    } else {
-        o.validated = v; /* validated once */
-        rep = text != NULL ? dba_backup_restore(conn, s, text, len, &o, err)
-                           : dba_backup_restore_file(conn, s, a->in, &o, err);
-        json_decref(v);
-        bk_progress_end(&prog);
     }
     dba_backup_text_free(text);
     dba_backup_schema_free(s);

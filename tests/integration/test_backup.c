@@ -295,6 +295,100 @@ Test(backup, invalid_backup_is_reported)
     free(out);
 }
 
+/* The validation runs beside the restore's writes: a document whose last row is invalid (the
+   rows before it are written first) is still refused whole, reported as a validation. */
+Test(backup, invalid_last_row_rolls_back_the_rows_written_before)
+{
+    char *out, path[128];
+    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'c' || g, 'n' FROM generate_series(1, 30000) g\"", sock());
+    backup_src("");
+    snprintf(path, sizeof(path), "%s/b.json", dir);
+    size_t len;
+    char *text = dba_file_read(path, &len);
+    cr_assert(text != NULL);
+    char *end = strrchr(text, ']');
+    cr_assert(end != NULL);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fwrite(text, 1, (size_t)(end - text), f);
+    fputs(",{\"slug\": \"no-id\"}", f);
+    fputs(end, f);
+    fclose(f);
+    free(text);
+    cr_expect_eq(run("dba_bk_dst", "restore b.json --yes", &out), 1, "%s", out);
+    cr_expect(strstr(out, "invalid backup") != NULL && strstr(out, "missing 'id'") != NULL,
+              "%s", out);
+    free(out);
+    cr_expect_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 1, "%s", out);
+    json_t *rep = json_loads(out, 0, NULL);
+    cr_expect(json_is_false(json_object_get(rep, "ok")), "%s", out);
+    cr_expect(json_is_false(json_object_get(json_object_get(rep, "validation"), "valid")), "%s",
+              out);
+    cr_expect(json_object_get(rep, "tables") == NULL, "%s", out);
+    json_decref(rep);
+    free(out);
+    out = q("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) FROM "
+                          "products) + (SELECT count(*) FROM reviews)");
+    cr_expect_str_eq(out, "0");
+    free(out);
+}
+
+/* A table empty when the restore begins is not looked up for rows whose slug no earlier row of
+   the restore had; a later batch's row with an earlier row's slug (as written, escaped, or a
+   number) is still matched - here with no unique constraint to catch it. */
+Test(backup, slug_seen_in_an_earlier_batch_is_matched)
+{
+    char *out, path[128];
+    sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c 'ALTER TABLE categories DROP CONSTRAINT "
+       "categories_slug_key'", sock());
+    snprintf(path, sizeof(path), "%s/s.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fputs("{\"metadata\": {\"version\": \"1.1\", \"created_at\": \"x\", \"user_id\": null, "
+          "\"backup_type\": \"full\", \"schema\": {\"tables\": [{\"name\": \"categories\", "
+          "\"pk\": \"id\", \"slug\": \"slug\", \"optional_refs\": []}]}},\n\"categories\": [", f);
+    for (int i = 1; i <= 6000; i++)
+        fprintf(f, "%s{\"id\": %d, \"slug\": \"%s%d\", \"name\": \"n\"}\n", i > 1 ? "," : "",
+                i, i == 77 ? "" : "s", i);
+    fputs(",{\"id\": 7001, \"slug\": \"s10\", \"name\": \"n\"}\n"
+          ",{\"id\": 7002, \"slug\": \"\\u0073\\u0031\\u0031\", \"name\": \"n\"}\n"
+          ",{\"id\": 7003, \"slug\": \"s12\", \"name\": \"other\"}\n"
+          ",{\"id\": 7004, \"slug\": 77, \"name\": \"n\"}\n"
+          ",{\"id\": 7005, \"slug\": \"s6001\", \"name\": \"n\"}\n]}\n", f);
+    fclose(f);
+    cr_expect_eq(run("dba_bk_dst", "--json restore s.json --yes", &out), 0, "%s", out);
+    json_t *rep = json_loads(out, 0, NULL);
+    json_t *c = json_object_get(json_object_get(rep, "tables"), "categories");
+    cr_expect_eq(json_integer_value(json_object_get(c, "inserted")), 6001, "%s", out);
+    cr_expect_eq(json_integer_value(json_object_get(c, "unchanged")), 3, "%s", out);
+    cr_expect_eq(json_integer_value(json_object_get(c, "skipped")), 1, "%s", out);
+    json_decref(rep);
+    free(out);
+    out = q("dba_bk_dst", "SELECT count(*) || ' ' || count(DISTINCT slug) || ' ' || "
+                          "count(*) FILTER (WHERE name = 'other') FROM categories");
+    cr_expect_str_eq(out, "6001 6001 0");
+    free(out);
+}
+
+/* A document written on one line (minified) is told from jsonl by its start and restores. */
+Test(backup, one_line_document_restores)
+{
+    char *out;
+    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'c' || g, repeat('n', 40) FROM generate_series(1, 3000) g\"", sock());
+    backup_src("");
+    sh("cd %s && tr -d '\\n' < b.json > one.json && test $(wc -l < one.json) = 0 && "
+       "test $(wc -c < one.json) -gt 200000", dir);
+    cr_expect_eq(run("dba_bk_dst", "validate-backup one.json", &out), 0, "%s", out);
+    free(out);
+    cr_expect_eq(run("dba_bk_dst", "restore one.json --yes", &out), 0, "%s", out);
+    free(out);
+    out = q("dba_bk_dst", "SELECT count(*) FROM categories WHERE slug LIKE 'c%'");
+    cr_expect_str_eq(out, "3000");
+    free(out);
+}
+
 Test(backup, killed_restore_leaves_target_unchanged)
 {
     char *out, cmd[4096];

@@ -98,7 +98,7 @@ bkr_file(const char *name)
 static void
 bkr_setup(void)
 {
-    char cmd[512];
+    char cmd[2048];
     snprintf(dir, sizeof(dir), "/tmp/dbat-bkr-XXXXXX");
     cr_assert(mkdtemp(dir) != NULL);
     snprintf(cmd, sizeof(cmd), "psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF "
@@ -110,7 +110,7 @@ bkr_setup(void)
 static void
 bkr_teardown(void)
 {
-    char cmd[512];
+    char cmd[2048];
     snprintf(cmd, sizeof(cmd), "rm -rf %s; psql -X -q -h %s -U postgres -d postgres -c 'DROP "
              "DATABASE IF EXISTS dba_bkr' -c 'DROP DATABASE IF EXISTS dba_bkr_dst' >/dev/null "
              "2>&1", dir, bkr_sock());
