@@ -1,4 +1,5 @@
 /* harness.c - see harness.h. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,4 +366,59 @@ dbat_fixture(const char *name)
     cr_assert_not_null(text, "%s", path);
     free(dbat_sql(text));
     free(text);
+}
+
+void
+dbat_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
+}
+
+const char *
+dbat_pg_sock(void)
+{
+    static char s[512];
+
+    snprintf(s, sizeof(s), "%s/sock", getenv("DBA_TEST_PG_DIR"));
+    return s;
+}
+
+char *
+dbat_psql(const char *db, const char *sql)
+{
+    char cmd[4096], chunk[4096];
+    struct dba_buf b;
+    size_t n;
+
+    snprintf(cmd, sizeof(cmd), "psql -X -q -t -A -h %s -U postgres -d %s -c \"%s\"",
+             dbat_pg_sock(), db, sql);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p != NULL);
+    dba_buf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+        dba_buf_append(&b, chunk, n);
+    pclose(p);
+    char *s = dba_buf_take(&b);
+    s[strcspn(s, "\n")] = '\0';
+    return s;
+}
+
+void
+dbat_backup_db(const char *db, bool seed)
+{
+    const char *src = getenv("DBA_TEST_SOURCE_DIR");
+
+    dbat_sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS %s WITH (FORCE)' "
+            "-c 'CREATE DATABASE %s' >/dev/null 2>&1", dbat_pg_sock(), db, db);
+    dbat_sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s "
+            "-f %s/tests/fixtures/backup.sql >/dev/null", dbat_pg_sock(), db, src);
+    if (seed)
+        dbat_sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s "
+                "-f %s/tests/fixtures/backup_seed.sql >/dev/null", dbat_pg_sock(), db, src);
 }

@@ -71,6 +71,16 @@ char *dbat_sql(const char *sql);
 /* Runs tests/fixtures/<name> (below DBA_TEST_SOURCE_DIR) on the test database as postgres. */
 void dbat_fixture(const char *name);
 
+/* Runs a shell command (printf format); the test fails when it exits other than 0. */
+void dbat_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The test PostgreSQL's socket directory (DBA_TEST_PG_DIR/sock). */
+const char *dbat_pg_sock(void);
+/* First value of sql run by psql in database db, as a new string ("" when no row). */
+char *dbat_psql(const char *db, const char *sql);
+/* (Re)creates database db with the backup tests' tables (tests/fixtures/backup.sql), and their
+   rows (backup_seed.sql) when seed. */
+void dbat_backup_db(const char *db, bool seed);
+
 /* Restores items, people, parents, children to the fixture's seed rows. */
 void dbat_reset(void);
 /* Compares JSON text a with b semantically. */

@@ -14,77 +14,22 @@
 
 static char dir[64];
 
-static void
-sh(const char *fmt, ...) DBA_PRINTF(1, 2);
-
-static void
-sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
-}
-
-static const char *
-sock(void)
-{
-    static char s[512];
-    snprintf(s, sizeof(s), "%s/sock", getenv("DBA_TEST_PG_DIR"));
-    return s;
-}
-
-/* First value of sql run in db, as a new string ("" when no row). */
-static char *
-q(const char *db, const char *sql)
-{
-    char cmd[4096];
-    struct dba_buf b;
-    char chunk[4096];
-    size_t n;
-    snprintf(cmd, sizeof(cmd), "psql -X -q -t -A -h %s -U postgres -d %s -c \"%s\"", sock(), db,
-             sql);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-        dba_buf_append(&b, chunk, n);
-    pclose(p);
-    char *s = dba_buf_take(&b);
-    s[strcspn(s, "\n")] = '\0';
-    return s;
-}
-
-static void
-mkdb(const char *db, bool seed)
-{
-    const char *src = getenv("DBA_TEST_SOURCE_DIR");
-    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS %s' "
-       "-c 'CREATE DATABASE %s' >/dev/null 2>&1", sock(), db, db);
-    sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s -f %s/tests/fixtures/backup.sql "
-       ">/dev/null", sock(), db, src);
-    if (seed)
-        sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s "
-           "-f %s/tests/fixtures/backup_seed.sql >/dev/null", sock(), db, src);
-}
 
 static void
 bk_setup(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/dbat-bk-XXXXXX");
     cr_assert(mkdtemp(dir) != NULL);
-    mkdb("dba_bk_src", true);
-    mkdb("dba_bk_dst", false);
+    dbat_backup_db("dba_bk_src", true);
+    dbat_backup_db("dba_bk_dst", false);
 }
 
 static void
 bk_teardown(void)
 {
-    sh("rm -rf %s", dir);
-    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bk_src' "
-       "-c 'DROP DATABASE IF EXISTS dba_bk_dst' >/dev/null 2>&1", sock());
+    dbat_sh("rm -rf %s", dir);
+    dbat_sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bk_src' "
+       "-c 'DROP DATABASE IF EXISTS dba_bk_dst' >/dev/null 2>&1", dbat_pg_sock());
 }
 
 TestSuite(backup, .init = bk_setup, .fini = bk_teardown, .timeout = 120);
@@ -96,7 +41,7 @@ run(const char *db, const char *args, char **out)
     struct dba_buf env;
 
     dba_buf_init(&env);
-    dba_buf_printf(&env, "DATABASE_URL='postgresql:///%s?host=%s&user=postgres'", db, sock());
+    dba_buf_printf(&env, "DATABASE_URL='postgresql:///%s?host=%s&user=postgres'", db, dbat_pg_sock());
     int rc = dbat_cli(dir, env.data, args, out);
     dba_buf_cleanup(&env);
     return rc;
@@ -127,16 +72,16 @@ Test(backup, roundtrip_remaps_keys_and_keeps_values)
     backup_src("");
     cr_assert_eq(run("dba_bk_dst", "restore b.json --yes", &out), 0, "%s", out);
     free(out);
-    char *a = q("dba_bk_src", FINGERPRINT), *b = q("dba_bk_dst", FINGERPRINT);
+    char *a = dbat_psql("dba_bk_src", FINGERPRINT), *b = dbat_psql("dba_bk_dst", FINGERPRINT);
     cr_expect_str_eq(a, b);
     cr_expect(strstr(b, "12345678901234567890") != NULL, "%s", b);
     cr_expect(strstr(b, "2.50") != NULL && strstr(b, "|3.00|") != NULL, "%s", b);
     free(a);
     free(b);
-    char *ids = q("dba_bk_dst", "SELECT string_agg(id::text, ',' ORDER BY id) FROM products");
+    char *ids = dbat_psql("dba_bk_dst", "SELECT string_agg(id::text, ',' ORDER BY id) FROM products");
     cr_expect_str_eq(ids, "1,2,3,4"); /* new keys from the target's identity */
     free(ids);
-    char *n = q("dba_bk_dst", "INSERT INTO categories (slug, name) VALUES ('new', 'N') "
+    char *n = dbat_psql("dba_bk_dst", "INSERT INTO categories (slug, name) VALUES ('new', 'N') "
                               "RETURNING id");
     cr_expect_str_eq(n, "4"); /* the sequence keeps working */
     free(n);
@@ -151,7 +96,7 @@ Test(backup, jsonl_roundtrip)
     free(out);
     cr_assert_eq(run("dba_bk_dst", "restore b.jsonl --yes", &out), 0, "%s", out);
     free(out);
-    char *a = q("dba_bk_src", FINGERPRINT), *b = q("dba_bk_dst", FINGERPRINT);
+    char *a = dbat_psql("dba_bk_src", FINGERPRINT), *b = dbat_psql("dba_bk_dst", FINGERPRINT);
     cr_expect_str_eq(a, b);
     free(a);
     free(b);
@@ -163,12 +108,12 @@ Test(backup, modes_skip_overwrite_fail)
     backup_src("");
     cr_assert_eq(run("dba_bk_dst", "restore b.json --yes", &out), 0, "%s", out);
     free(out);
-    sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"UPDATE categories SET name = 'X'\"",
-       sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"UPDATE categories SET name = 'X'\"",
+       dbat_pg_sock());
     cr_assert_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 0, "%s", out);
     cr_expect(strstr(out, "\"skipped\": 3") != NULL, "%s", out);
     free(out);
-    char *x = q("dba_bk_dst", "SELECT count(*) FROM categories WHERE name = 'X'");
+    char *x = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories WHERE name = 'X'");
     cr_expect_str_eq(x, "3");
     free(x);
     cr_assert_eq(run("dba_bk_dst", "restore b.json --mode fail --yes", &out), 1, "%s", out);
@@ -178,10 +123,10 @@ Test(backup, modes_skip_overwrite_fail)
                  "%s", out);
     cr_expect(strstr(out, "\"updated\": 3") != NULL, "%s", out);
     free(out);
-    x = q("dba_bk_dst", "SELECT count(*) FROM categories WHERE name = 'X'");
+    x = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories WHERE name = 'X'");
     cr_expect_str_eq(x, "0");
     free(x);
-    x = q("dba_bk_dst", "SELECT count(*) FROM reviews");
+    x = dbat_psql("dba_bk_dst", "SELECT count(*) FROM reviews");
     cr_expect_str_eq(x, "4");
     free(x);
 }
@@ -190,13 +135,13 @@ Test(backup, failing_row_leaves_target_untouched)
 {
     char *out;
     backup_src("");
-    sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"ALTER TABLE reviews ADD CONSTRAINT "
-       "no_great CHECK (body <> 'great')\"", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"ALTER TABLE reviews ADD CONSTRAINT "
+       "no_great CHECK (body <> 'great')\"", dbat_pg_sock());
     cr_assert_eq(run("dba_bk_dst", "restore b.json --yes", &out), 1, "%s", out);
     cr_expect(strstr(out, "reviews row 3 (pk=904)") != NULL, "%s", out);
     cr_expect(strstr(out, "no_great") != NULL, "%s", out);
     free(out);
-    char *n = q("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) + "
+    char *n = dbat_psql("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) + "
                               "(SELECT count(*) FROM products)");
     cr_expect_str_eq(n, "0");
     free(n);
@@ -210,7 +155,7 @@ Test(backup, dry_run_writes_nothing)
     cr_expect(strstr(out, "\"inserted\": 4") != NULL, "%s", out);
     cr_expect(strstr(out, "\"dry_run\": true") != NULL, "%s", out);
     free(out);
-    char *n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    char *n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
 }
@@ -223,7 +168,7 @@ Test(backup, user_scope_and_table_filter)
     free(out);
     cr_assert_eq(run("dba_bk_dst", "restore b.json --yes --user-id u9", &out), 0, "%s", out);
     free(out);
-    char *n = q("dba_bk_dst", "SELECT string_agg(c.slug || ':' || c.user_id || ':' || p.slug, ',')"
+    char *n = dbat_psql("dba_bk_dst", "SELECT string_agg(c.slug || ':' || c.user_id || ':' || p.slug, ',')"
                               " FROM categories c JOIN products p ON p.category_id = c.id");
     cr_expect_str_eq(n, "books:u9:novel");
     free(n);
@@ -263,13 +208,13 @@ Test(backup, python_original_format_restores)
     free(out);
     cr_assert_eq(run("dba_bk_dst", "--json restore py.json --yes", &out), 0, "%s", out);
     free(out);
-    char *n = q("dba_bk_dst", "SELECT concat_ws('|', c.slug, p.price, r.score, fc.slug) FROM "
+    char *n = dbat_psql("dba_bk_dst", "SELECT concat_ws('|', c.slug, p.price, r.score, fc.slug) FROM "
                               "reviews r JOIN products p ON p.id = r.product_id JOIN categories c"
                               " ON c.id = p.category_id JOIN categories fc ON fc.id = "
                               "r.featured_category_id");
     cr_expect_str_eq(n, "tools|12.50|4.5|tools");
     free(n);
-    n = q("dba_bk_dst", "SELECT count(*) FROM reviews");
+    n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM reviews");
     cr_expect_str_eq(n, "1"); /* the orphan was skipped */
     free(n);
 }
@@ -300,8 +245,8 @@ Test(backup, invalid_backup_is_reported)
 Test(backup, invalid_last_row_rolls_back_the_rows_written_before)
 {
     char *out, path[128];
-    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
-       "SELECT 'c' || g, 'n' FROM generate_series(1, 30000) g\"", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'c' || g, 'n' FROM generate_series(1, 30000) g\"", dbat_pg_sock());
     backup_src("");
     snprintf(path, sizeof(path), "%s/b.json", dir);
     size_t len;
@@ -328,7 +273,7 @@ Test(backup, invalid_last_row_rolls_back_the_rows_written_before)
     cr_expect(json_object_get(rep, "tables") == NULL, "%s", out);
     json_decref(rep);
     free(out);
-    out = q("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) FROM "
+    out = dbat_psql("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) FROM "
                           "products) + (SELECT count(*) FROM reviews)");
     cr_expect_str_eq(out, "0");
     free(out);
@@ -340,8 +285,8 @@ Test(backup, invalid_last_row_rolls_back_the_rows_written_before)
 Test(backup, slug_seen_in_an_earlier_batch_is_matched)
 {
     char *out, path[128];
-    sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c 'ALTER TABLE categories DROP CONSTRAINT "
-       "categories_slug_key'", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c 'ALTER TABLE categories DROP CONSTRAINT "
+       "categories_slug_key'", dbat_pg_sock());
     snprintf(path, sizeof(path), "%s/s.json", dir);
     FILE *f = fopen(path, "w");
     cr_assert(f != NULL);
@@ -365,7 +310,7 @@ Test(backup, slug_seen_in_an_earlier_batch_is_matched)
     cr_expect_eq(json_integer_value(json_object_get(c, "skipped")), 1, "%s", out);
     json_decref(rep);
     free(out);
-    out = q("dba_bk_dst", "SELECT count(*) || ' ' || count(DISTINCT slug) || ' ' || "
+    out = dbat_psql("dba_bk_dst", "SELECT count(*) || ' ' || count(DISTINCT slug) || ' ' || "
                           "count(*) FILTER (WHERE name = 'other') FROM categories");
     cr_expect_str_eq(out, "6001 6001 0");
     free(out);
@@ -375,16 +320,16 @@ Test(backup, slug_seen_in_an_earlier_batch_is_matched)
 Test(backup, one_line_document_restores)
 {
     char *out;
-    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
-       "SELECT 'c' || g, repeat('n', 40) FROM generate_series(1, 3000) g\"", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'c' || g, repeat('n', 40) FROM generate_series(1, 3000) g\"", dbat_pg_sock());
     backup_src("");
-    sh("cd %s && tr -d '\\n' < b.json > one.json && test $(wc -l < one.json) = 0 && "
+    dbat_sh("cd %s && tr -d '\\n' < b.json > one.json && test $(wc -l < one.json) = 0 && "
        "test $(wc -c < one.json) -gt 200000", dir);
     cr_expect_eq(run("dba_bk_dst", "validate-backup one.json", &out), 0, "%s", out);
     free(out);
     cr_expect_eq(run("dba_bk_dst", "restore one.json --yes", &out), 0, "%s", out);
     free(out);
-    out = q("dba_bk_dst", "SELECT count(*) FROM categories WHERE slug LIKE 'c%'");
+    out = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories WHERE slug LIKE 'c%'");
     cr_expect_str_eq(out, "3000");
     free(out);
 }
@@ -392,12 +337,12 @@ Test(backup, one_line_document_restores)
 Test(backup, killed_restore_leaves_target_unchanged)
 {
     char *out, cmd[4096];
-    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
-       "SELECT 'c' || g, 'n' FROM generate_series(1, 30000) g\"", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'c' || g, 'n' FROM generate_series(1, 30000) g\"", dbat_pg_sock());
     backup_src("");
     snprintf(cmd, sizeof(cmd),
              "cd %s && DATABASE_URL='postgresql:///dba_bk_dst?host=%s&user=postgres' %s restore "
-             "b.json --yes >/dev/null 2>&1 & echo $!", dir, sock(), getenv("DBA_TEST_BIN"));
+             "b.json --yes >/dev/null 2>&1 & echo $!", dir, dbat_pg_sock(), getenv("DBA_TEST_BIN"));
     FILE *p = popen(cmd, "r");
     cr_assert(p != NULL);
     int pid = 0;
@@ -405,7 +350,7 @@ Test(backup, killed_restore_leaves_target_unchanged)
     pclose(p);
     int seen = 0;
     for (int i = 0; i < 200 && !seen; i++) { /* wait until it is writing */
-        out = q("dba_bk_dst", "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = "
+        out = dbat_psql("dba_bk_dst", "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = "
                               "l.relation WHERE c.relname = 'categories' AND l.mode = "
                               "'RowExclusiveLock' AND l.pid <> pg_backend_pid()");
         seen = strcmp(out, "0") != 0;
@@ -413,9 +358,9 @@ Test(backup, killed_restore_leaves_target_unchanged)
         usleep(20000);
     }
     cr_assert(seen, "the restore never started writing");
-    sh("kill -9 %d", pid);
+    dbat_sh("kill -9 %d", pid);
     for (int i = 0; i < 100; i++) { /* the server notices the lost client */
-        out = q("dba_bk_dst", "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+        out = dbat_psql("dba_bk_dst", "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                               "'dba_bk_dst' AND pid <> pg_backend_pid()");
         bool gone = strcmp(out, "0") == 0;
         free(out);
@@ -423,7 +368,7 @@ Test(backup, killed_restore_leaves_target_unchanged)
             break;
         usleep(50000);
     }
-    out = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    out = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(out, "0");
     free(out);
 }
@@ -440,7 +385,7 @@ sync_conf(const char *extra)
     fprintf(f, "default_profile = \"dst\";\nprofiles: {\n"
                "  src: { url = \"postgresql:///dba_bk_src?host=%s&user=postgres\"; };\n"
                "  dst: { url = \"postgresql:///dba_bk_dst?host=%s&user=postgres\"; };\n};\n%s\n",
-            sock(), sock(), extra != NULL ? extra : "");
+            dbat_pg_sock(), dbat_pg_sock(), extra != NULL ? extra : "");
     fclose(f);
 }
 
@@ -462,8 +407,8 @@ Test(backup, sync_moves_only_what_the_plan_said)
     char *out;
     sync_conf(NULL);
     /* dst already has one category equal to the source's and one that differs. */
-    sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"INSERT INTO categories (slug, user_id, "
-       "name, meta) VALUES ('toys', 'u1', 'Toys', NULL), ('books', 'u2', 'Old', NULL)\"", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"INSERT INTO categories (slug, user_id, "
+       "name, meta) VALUES ('toys', 'u1', 'Toys', NULL), ('books', 'u2', 'Old', NULL)\"", dbat_pg_sock());
     cr_assert_eq(run("dba_bk_dst", "--json sync --from src --mode overwrite", &out), 0, "%s", out);
     cr_expect_eq(plan_num(out, "categories", "source"), 3, "%s", out);
     cr_expect_eq(plan_num(out, "categories", "destination"), 2, "%s", out);
@@ -474,7 +419,7 @@ Test(backup, sync_moves_only_what_the_plan_said)
     cr_expect_eq(plan_num(out, "reviews", "new"), 4, "%s", out);
     cr_expect(strstr(out, "\"applied\": false") != NULL, "%s", out);
     free(out);
-    char *n = q("dba_bk_dst", "SELECT count(*) FROM products");
+    char *n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM products");
     cr_expect_str_eq(n, "0"); /* the plan wrote nothing */
     free(n);
     cr_assert_eq(run("dba_bk_dst", "--json sync --from src --mode overwrite --confirm", &out), 0,
@@ -484,7 +429,7 @@ Test(backup, sync_moves_only_what_the_plan_said)
     cr_expect_eq(plan_num(out, "products", "new"), 4, "%s", out);
     cr_expect(strstr(out, "\"applied\": true") != NULL, "%s", out);
     free(out);
-    char *a = q("dba_bk_src", FINGERPRINT), *b = q("dba_bk_dst", FINGERPRINT);
+    char *a = dbat_psql("dba_bk_src", FINGERPRINT), *b = dbat_psql("dba_bk_dst", FINGERPRINT);
     cr_expect_str_eq(a, b);
     free(a);
     free(b);
@@ -504,7 +449,7 @@ Test(backup, sync_tables_from_config_and_same_profile_is_an_error)
     cr_expect(strstr(out, "Synced src -> dst") != NULL, "%s", out);
     cr_expect(strstr(out, "products") == NULL, "%s", out);
     free(out);
-    char *n = q("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) || '/' || "
+    char *n = dbat_psql("dba_bk_dst", "SELECT (SELECT count(*) FROM categories) || '/' || "
                               "(SELECT count(*) FROM products)");
     cr_expect_str_eq(n, "3/0");
     free(n);
@@ -534,7 +479,7 @@ backup_peak_kb(void)
     if (access("/usr/bin/time", X_OK) == 0) {
         snprintf(cmd, sizeof(cmd), "cd %s && DATABASE_URL='postgresql:///dba_bk_big?host=%s&"
                  "user=postgres' /usr/bin/time -f %%M -o rss.txt %s backup -o big.json "
-                 ">/dev/null 2>&1 && cat rss.txt", dir, sock(), getenv("DBA_TEST_BIN"));
+                 ">/dev/null 2>&1 && cat rss.txt", dir, dbat_pg_sock(), getenv("DBA_TEST_BIN"));
         FILE *p = popen(cmd, "r");
         cr_assert(p != NULL);
         cr_assert_eq(fscanf(p, "%ld", &kb), 1);
@@ -542,7 +487,7 @@ backup_peak_kb(void)
         return kb;
     }
     snprintf(cmd, sizeof(cmd), "cd %s && DATABASE_URL='postgresql:///dba_bk_big?host=%s&"
-             "user=postgres' %s backup -o big.json >/dev/null 2>&1 & echo $!", dir, sock(),
+             "user=postgres' %s backup -o big.json >/dev/null 2>&1 & echo $!", dir, dbat_pg_sock(),
              getenv("DBA_TEST_BIN"));
     FILE *p = popen(cmd, "r");
     int pid = 0;
@@ -565,21 +510,21 @@ backup_peak_kb(void)
 static long
 big_backup(long rows)
 {
-    sh("psql -X -q -h %s -U postgres -d dba_bk_big -c 'TRUNCATE big' -c \"INSERT INTO big (name, "
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_big -c 'TRUNCATE big' -c \"INSERT INTO big (name, "
        "n, meta) SELECT 'row number ' || g, g, jsonb_build_object('g', g) FROM "
-       "generate_series(1, %ld) g\"", sock(), rows);
+       "generate_series(1, %ld) g\"", dbat_pg_sock(), rows);
     long kb = backup_peak_kb();
-    char *n = q("dba_bk_big", "SELECT 1"); /* the server is still fine */
+    char *n = dbat_psql("dba_bk_big", "SELECT 1"); /* the server is still fine */
     free(n);
     return kb;
 }
 
 Test(backup, million_row_backup_keeps_memory_flat, .timeout = 300)
 {
-    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bk_big' "
-       "-c 'CREATE DATABASE dba_bk_big' >/dev/null 2>&1", sock());
-    sh("psql -X -q -h %s -U postgres -d dba_bk_big -c 'CREATE TABLE big (id bigserial PRIMARY "
-       "KEY, name text, n int, meta jsonb)'", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bk_big' "
+       "-c 'CREATE DATABASE dba_bk_big' >/dev/null 2>&1", dbat_pg_sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_big -c 'CREATE TABLE big (id bigserial PRIMARY "
+       "KEY, name text, n int, meta jsonb)'", dbat_pg_sock());
     long small = big_backup(100000);
     long large = big_backup(1000000);
     struct stat st;
@@ -588,8 +533,8 @@ Test(backup, million_row_backup_keeps_memory_flat, .timeout = 300)
     cr_assert_eq(stat(path, &st), 0);
     cr_expect_gt(st.st_size, 50 * 1000 * 1000, "the 1M-row backup is only %lld bytes",
                  (long long)st.st_size);
-    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE dba_bk_big' >/dev/null",
-       sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE dba_bk_big' >/dev/null",
+       dbat_pg_sock());
     cr_assert(small > 0 && large > 0);
     cr_expect_lt(large, small * 3 / 2 + 5 * 1024, "peak RSS 100k rows: %ld kB, 1M rows: %ld kB",
                  small, large);
@@ -604,7 +549,7 @@ Test(backup, million_row_backup_keeps_memory_flat, .timeout = 300)
 static void
 http_start(bool token)
 {
-    char url[700], more[1200]; /* sock() is up to 511 bytes */
+    char url[700], more[1200]; /* dbat_pg_sock() is up to 511 bytes */
     if (token) {
         setenv("DB_ADAPTER_ADMIN_TOKEN", TOKEN, 1);
     } else {
@@ -612,9 +557,9 @@ http_start(bool token)
         dbat_without_admin_token();
     }
     bk_setup();
-    snprintf(url, sizeof(url), "postgresql:///dba_bk_dst?host=%s&user=postgres", sock());
+    snprintf(url, sizeof(url), "postgresql:///dba_bk_dst?host=%s&user=postgres", dbat_pg_sock());
     snprintf(more, sizeof(more), "src: { url = \"postgresql:///dba_bk_src?host=%s&"
-             "user=postgres\"; };", sock());
+             "user=postgres\"; };", dbat_pg_sock());
     dbat_server_start_db(url, more, NULL);
 }
 
@@ -634,9 +579,9 @@ static void
 http_teardown(void)
 {
     dbat_server_stop();
-    sh("rm -rf %s", dir);
-    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bk_src WITH "
-       "(FORCE)' -c 'DROP DATABASE IF EXISTS dba_bk_dst WITH (FORCE)' >/dev/null 2>&1", sock());
+    dbat_sh("rm -rf %s", dir);
+    dbat_sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bk_src WITH "
+       "(FORCE)' -c 'DROP DATABASE IF EXISTS dba_bk_dst WITH (FORCE)' >/dev/null 2>&1", dbat_pg_sock());
 }
 
 TestSuite(backup_http, .init = http_setup, .fini = http_teardown, .timeout = 120);
@@ -713,7 +658,7 @@ Test(backup_http, restore_dry_run_then_real_then_get_backup)
     cr_expect_eq(r->status, 200, "%s", r->body);
     cr_expect(strstr(r->body, "\"dry_run\":true") != NULL, "%s", r->body);
     dbat_resp_free(r);
-    char *n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    char *n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
     r = dbat_req("POST", "/restore?mode=skip", h, doc);
@@ -746,11 +691,11 @@ Test(backup_http, restore_dry_run_then_real_then_get_backup)
     fwrite(r->body, 1, r->body_len, f);
     fclose(f);
     dbat_resp_free(r);
-    mkdb("dba_bk_src", false);
+    dbat_backup_db("dba_bk_src", false);
     char *out;
     cr_assert_eq(run("dba_bk_src", "restore http.json --yes", &out), 0, "%s", out);
     free(out);
-    char *a = q("dba_bk_src", FINGERPRINT), *b = q("dba_bk_dst", FINGERPRINT);
+    char *a = dbat_psql("dba_bk_src", FINGERPRINT), *b = dbat_psql("dba_bk_dst", FINGERPRINT);
     cr_expect_str_eq(a, b);
     cr_expect(strlen(a) > 20, "%s", a);
     free(a);
@@ -787,7 +732,7 @@ Test(backup_http, sync_plan_then_confirm)
     cr_expect_eq(json_integer_value(json_object_get(p, "source")), 4, "%s", r->body);
     cr_expect(json_is_false(json_object_get(r->json, "applied")), "%s", r->body);
     dbat_resp_free(r);
-    char *n = q("dba_bk_dst", "SELECT count(*) FROM products");
+    char *n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM products");
     cr_expect_str_eq(n, "0");
     free(n);
     r = dbat_req("POST", "/sync?from=src&confirm=true&tables=categories,products", h, NULL);
@@ -796,7 +741,7 @@ Test(backup_http, sync_plan_then_confirm)
     cr_expect(json_object_get(json_object_get(r->json, "plan"), "reviews") == NULL, "%s",
               r->body);
     dbat_resp_free(r);
-    n = q("dba_bk_dst", "SELECT (SELECT count(*) FROM products) || '/' || "
+    n = dbat_psql("dba_bk_dst", "SELECT (SELECT count(*) FROM products) || '/' || "
                         "(SELECT count(*) FROM reviews)");
     cr_expect_str_eq(n, "4/0");
     free(n);
@@ -807,12 +752,12 @@ Test(backup_http, sync_plan_then_confirm)
 Test(backup, derived_schema_without_slugs_validates)
 {
     char *out;
-    sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d dba_bk_src -c "
+    dbat_sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d dba_bk_src -c "
        "'CREATE TABLE plain_parent (id serial PRIMARY KEY, name text); "
        "CREATE TABLE plain_child (id serial PRIMARY KEY, parent_id int NOT NULL "
        "REFERENCES plain_parent(id), v numeric); "
        "INSERT INTO plain_parent (name) VALUES ($$a$$), ($$b$$); "
-       "INSERT INTO plain_child (parent_id, v) VALUES (1, 1.50), (2, 2.00)' >/dev/null", sock());
+       "INSERT INTO plain_child (parent_id, v) VALUES (1, 1.50), (2, 2.00)' >/dev/null", dbat_pg_sock());
     int rc = run("dba_bk_src", "backup -o p.json --tables plain_parent,plain_child", &out);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
@@ -834,7 +779,7 @@ sqlf(const char *db, const char *sql)
     fputs("SET client_min_messages = warning;\n", f);
     fputs(sql, f);
     fclose(f);
-    sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s -f %s >/dev/null", sock(), db,
+    dbat_sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s -f %s >/dev/null", dbat_pg_sock(), db,
        path);
 }
 
@@ -881,7 +826,7 @@ Test(backup, bigint_keys_near_2_63_restore_exactly)
     cr_assert_eq(run("dba_bk_dst", "restore b.json --yes", &out), 0, "%s", out);
     cr_expect(strstr(out, "22P02") == NULL, "%s", out);
     free(out);
-    char *a = q("dba_bk_src", BIG_FP_IDS), *b = q("dba_bk_dst", BIG_FP_IDS);
+    char *a = dbat_psql("dba_bk_src", BIG_FP_IDS), *b = dbat_psql("dba_bk_dst", BIG_FP_IDS);
     cr_expect(strstr(a, "9223372036854775807:max") != NULL, "%s", a);
     cr_expect_str_eq(a, b); /* same keys, same parents */
     free(a);
@@ -891,7 +836,7 @@ Test(backup, bigint_keys_near_2_63_restore_exactly)
     cr_expect(strstr(out, "\"inserted\": 0") != NULL && strstr(out, "\"inserted\": 1") == NULL,
               "%s", out);
     free(out);
-    b = q("dba_bk_dst", "SELECT count(*) FROM bignote");
+    b = dbat_psql("dba_bk_dst", "SELECT count(*) FROM bignote");
     cr_expect_str_eq(b, "4");
     free(b);
 }
@@ -909,7 +854,7 @@ Test(backup, sync_bigint_keys_land_under_the_right_parent)
                      &out), 0, "%s", out);
     cr_expect_eq(plan_num(out, "bigprod", "new"), 4, "%s", out);
     free(out);
-    char *b = q("dba_bk_dst", "SELECT string_agg(c.slug || '/' || p.slug, ',' ORDER BY p.slug) "
+    char *b = dbat_psql("dba_bk_dst", "SELECT string_agg(c.slug || '/' || p.slug, ',' ORDER BY p.slug) "
                               "FROM bigprod p JOIN bigcat c ON c.id = p.cat_id");
     cr_expect_str_eq(b, "b/w,a/x,b/y,c/z");
     free(b);
@@ -919,8 +864,8 @@ Test(backup, sync_bigint_keys_land_under_the_right_parent)
     cr_expect_eq(plan_num(out, "bigprod", "unchanged"), 4, "%s", out);
     cr_expect_eq(plan_num(out, "bignote", "new"), 4, "%s", out);
     free(out);
-    char *a = q("dba_bk_src", BIG_FP);
-    b = q("dba_bk_dst", BIG_FP);
+    char *a = dbat_psql("dba_bk_src", BIG_FP);
+    b = dbat_psql("dba_bk_dst", BIG_FP);
     cr_expect_str_eq(a, "c:z:max,a:x:n1,b:y:n2,b:w:n3");
     cr_expect_str_eq(a, b);
     free(a);
@@ -945,7 +890,7 @@ api_conf(const char *extra)
                "schemas = [\"api\"]; };\n"
                "  dstapi: { url = \"postgresql:///dba_bk_dst?host=%s&user=postgres\"; "
                "schemas = [\"api\"]; %s };\n};\n",
-            sock(), sock(), extra != NULL ? extra : "");
+            dbat_pg_sock(), dbat_pg_sock(), extra != NULL ? extra : "");
     fclose(f);
 }
 
@@ -987,17 +932,17 @@ Test(backup, exposed_schema_is_backed_up_restored_and_synced)
     free(out);
 #define API_ROWS "SELECT (SELECT string_agg(v, ',' ORDER BY v) FROM api.things) || '|' || " \
                  "(SELECT string_agg(v, ',' ORDER BY v) FROM public.things)"
-    char *n = q("dba_bk_dst", API_ROWS);
+    char *n = dbat_psql("dba_bk_dst", API_ROWS);
     cr_expect_str_eq(n, "api-a,api-b|dst");
     free(n);
     sqlf("dba_bk_dst", "DELETE FROM api.things;");
     cr_assert_eq(run("dba_bk_dst", "--profile dstapi sync --from srcapi --confirm", &out), 0,
                  "%s", out);
     free(out);
-    n = q("dba_bk_dst", API_ROWS);
+    n = dbat_psql("dba_bk_dst", API_ROWS);
     cr_expect_str_eq(n, "api-a,api-b|dst");
     free(n);
-    n = q("dba_bk_src", API_ROWS);
+    n = dbat_psql("dba_bk_src", API_ROWS);
     cr_expect_str_eq(n, "api-a,api-b|public-p"); /* the source is only read */
     free(n);
 }
@@ -1017,15 +962,15 @@ Test(backup, target_without_a_table_or_column_is_refused)
                   NULL, "%s", out);
         free(out);
     }
-    char *n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    char *n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
-    mkdb("dba_bk_dst", false);
+    dbat_backup_db("dba_bk_dst", false);
     sqlf("dba_bk_dst", "ALTER TABLE products DROP COLUMN tags;");
     cr_expect_eq(run("dba_bk_dst", "restore b.json --yes", &out), 1, "%s", out);
     cr_expect(strstr(out, "table 'products' has no column 'tags'") != NULL, "%s", out);
     free(out);
-    n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
     /* A table of the document that the target does not have at all. */
@@ -1042,7 +987,7 @@ Test(backup, target_without_a_table_or_column_is_refused)
     cr_expect(strstr(out, "table 'ghost' of the backup does not exist in the target") != NULL,
               "%s", out);
     free(out);
-    n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
 }
@@ -1060,7 +1005,7 @@ Test(backup, read_only_profile_refuses_restore_and_confirmed_sync)
     fprintf(f, "default_profile = \"dst\";\nprofiles: {\n"
                "  src: { url = \"postgresql:///dba_bk_src?host=%s&user=postgres\"; };\n"
                "  dst: { url = \"postgresql:///dba_bk_dst?host=%s&user=postgres\"; "
-               "read_only = true; };\n};\n", sock(), sock());
+               "read_only = true; };\n};\n", dbat_pg_sock(), dbat_pg_sock());
     fclose(f);
     cr_expect_eq(run("dba_bk_dst", "restore b.json --yes", &out), 1, "%s", out);
     cr_expect(strstr(out, "read_only") != NULL, "%s", out);
@@ -1068,7 +1013,7 @@ Test(backup, read_only_profile_refuses_restore_and_confirmed_sync)
     cr_expect_eq(run("dba_bk_dst", "sync --from src --confirm", &out), 1, "%s", out);
     cr_expect(strstr(out, "read_only") != NULL, "%s", out);
     free(out);
-    char *n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    char *n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
     /* Previews roll back: allowed. */
@@ -1076,7 +1021,7 @@ Test(backup, read_only_profile_refuses_restore_and_confirmed_sync)
     free(out);
     cr_expect_eq(run("dba_bk_dst", "sync --from src", &out), 0, "%s", out);
     free(out);
-    n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
 }
@@ -1144,7 +1089,7 @@ Test(backup_http, restore_of_a_missing_table_is_422_and_the_gateway_lives)
         cr_expect_eq(r->status, 200, "%s", r->body);
         dbat_resp_free(r);
     }
-    char *n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    char *n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
     /* A column the target lacks. */
@@ -1155,7 +1100,7 @@ Test(backup_http, restore_of_a_missing_table_is_422_and_the_gateway_lives)
     cr_expect_eq(r->status, 422, "%s", r->body);
     cr_expect(strstr(r->body, "table 'products' has no column 'tags'") != NULL, "%s", r->body);
     dbat_resp_free(r);
-    n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "0");
     free(n);
     free(doc);
@@ -1253,7 +1198,7 @@ Test(backup_http_ro, restore_and_confirmed_sync_are_403)
 Test(backup, hundred_thousand_rows_three_levels_remapped_row_by_row, .timeout = 300)
 {
     char *out;
-    sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d dba_bk_src -c \"INSERT INTO "
+    dbat_sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d dba_bk_src -c \"INSERT INTO "
        "categories (slug, name, meta) SELECT 'bc' || g, 'n' || g, jsonb_build_object('g', g) "
        "FROM generate_series(1, 1000) g\" -c \"INSERT INTO products (category_id, slug, price, "
        "tags) SELECT c.id, 'bp' || g, g / 100.0, ARRAY['t' || g] FROM generate_series(1, 19000) "
@@ -1261,32 +1206,32 @@ Test(backup, hundred_thousand_rows_three_levels_remapped_row_by_row, .timeout = 
        "(product_id, slug, featured_category_id, score, body) SELECT p.id, 'br' || g, CASE WHEN "
        "g %% 3 = 0 THEN NULL ELSE (SELECT id FROM categories WHERE slug = 'bc' || (1 + g %% 997))"
        " END, g %% 50, 'b' || g FROM generate_series(1, 80000) g JOIN products p ON p.slug = 'bp'"
-       " || (1 + g %% 19000)\" >/dev/null", sock());
+       " || (1 + g %% 19000)\" >/dev/null", dbat_pg_sock());
     /* the destination already has other rows, so every new key differs from the source's */
-    sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"INSERT INTO categories (slug, name) "
-       "SELECT 'other' || g, 'o' FROM generate_series(1, 7) g\" >/dev/null", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_dst -c \"INSERT INTO categories (slug, name) "
+       "SELECT 'other' || g, 'o' FROM generate_series(1, 7) g\" >/dev/null", dbat_pg_sock());
     backup_src("");
     cr_assert_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 0, "%s", out);
     free(out);
-    char *n = q("dba_bk_src", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) FROM "
+    char *n = dbat_psql("dba_bk_src", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) FROM "
                               "products) + (SELECT count(*) FROM reviews)");
     cr_expect(atoi(n) >= 100000, "%s", n);
     free(n);
-    char *a = q("dba_bk_src", ROW_BY_ROW), *b = q("dba_bk_dst", ROW_BY_ROW);
+    char *a = dbat_psql("dba_bk_src", ROW_BY_ROW), *b = dbat_psql("dba_bk_dst", ROW_BY_ROW);
     cr_expect_str_eq(a, b);
     free(a);
     free(b);
     /* and each review, by its own key, names the same product and featured category */
-    a = q("dba_bk_src", "SELECT md5(string_agg(r.slug || p.slug || coalesce(f.slug, '-'), ',' "
+    a = dbat_psql("dba_bk_src", "SELECT md5(string_agg(r.slug || p.slug || coalesce(f.slug, '-'), ',' "
                         "ORDER BY r.id)) FROM reviews r JOIN products p ON p.id = r.product_id "
                         "LEFT JOIN categories f ON f.id = r.featured_category_id");
-    b = q("dba_bk_dst", "SELECT md5(string_agg(r.slug || p.slug || coalesce(f.slug, '-'), ',' "
+    b = dbat_psql("dba_bk_dst", "SELECT md5(string_agg(r.slug || p.slug || coalesce(f.slug, '-'), ',' "
                         "ORDER BY r.id)) FROM reviews r JOIN products p ON p.id = r.product_id "
                         "LEFT JOIN categories f ON f.id = r.featured_category_id");
     cr_expect_str_eq(a, b); /* new keys drawn in the backup's order */
     free(a);
     free(b);
-    n = q("dba_bk_dst", "SELECT min(id) FROM categories WHERE slug = 'tools'");
+    n = dbat_psql("dba_bk_dst", "SELECT min(id) FROM categories WHERE slug = 'tools'");
     cr_expect_str_eq(n, "8");
     free(n);
     /* again: everything is found and unchanged */
@@ -1303,25 +1248,25 @@ Test(backup, dry_run_leaves_the_sequences_alone)
 {
     char *out;
     backup_src("");
-    char *before = q("dba_bk_dst", SEQS);
+    char *before = dbat_psql("dba_bk_dst", SEQS);
     cr_assert_eq(run("dba_bk_dst", "--json restore b.json --dry-run", &out), 0, "%s", out);
     cr_expect(strstr(out, "\"inserted\": 4") != NULL, "%s", out);
     free(out);
-    char *after = q("dba_bk_dst", SEQS);
+    char *after = dbat_psql("dba_bk_dst", SEQS);
     cr_expect_str_eq(before, after);
     free(before);
     free(after);
     /* after a real restore, a dry run of more rows plans keys past the sequence, unchanged */
     cr_assert_eq(run("dba_bk_dst", "restore b.json --yes", &out), 0, "%s", out);
     free(out);
-    sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
-       "VALUES ('extra', 'E')\"", sock());
+    dbat_sh("psql -X -q -h %s -U postgres -d dba_bk_src -c \"INSERT INTO categories (slug, name) "
+       "VALUES ('extra', 'E')\"", dbat_pg_sock());
     backup_src("");
-    before = q("dba_bk_dst", SEQS);
+    before = dbat_psql("dba_bk_dst", SEQS);
     cr_assert_eq(run("dba_bk_dst", "--json restore b.json --dry-run", &out), 0, "%s", out);
     cr_expect(strstr(out, "\"inserted\": 1") != NULL, "%s", out);
     free(out);
-    after = q("dba_bk_dst", SEQS);
+    after = dbat_psql("dba_bk_dst", SEQS);
     cr_expect_str_eq(before, after);
     cr_expect(strstr(after, "categories_id_seq=3") != NULL, "%s", after);
     free(before);
@@ -1336,7 +1281,7 @@ Test(backup, restore_progress_only_on_a_terminal)
     backup_src("");
     snprintf(cmd, sizeof(cmd), "cd %s && script -qc \"DATABASE_URL='postgresql:///dba_bk_dst?"
              "host=%s&user=postgres' %s restore b.json --yes\" /dev/null > tty.txt 2>&1",
-             dir, sock(), getenv("DBA_TEST_BIN"));
+             dir, dbat_pg_sock(), getenv("DBA_TEST_BIN"));
     cr_assert_eq(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "%s/tty.txt", dir);
     size_t len;
@@ -1357,8 +1302,8 @@ Test(backup, restore_progress_only_on_a_terminal)
 static void
 sh_bin(const char *db, const char *args)
 {
-    sh("cd %s && env -u DB_PROFILE DATABASE_URL='postgresql:///%s?host=%s&user=postgres' "
-       "%s %s", dir, db, sock(), getenv("DBA_TEST_BIN"), args);
+    dbat_sh("cd %s && env -u DB_PROFILE DATABASE_URL='postgresql:///%s?host=%s&user=postgres' "
+       "%s %s", dir, db, dbat_pg_sock(), getenv("DBA_TEST_BIN"), args);
 }
 
 Test(backup, stdout_stdin_and_gzip_roundtrips)
@@ -1366,39 +1311,39 @@ Test(backup, stdout_stdin_and_gzip_roundtrips)
     char *out;
     /* -o - writes the document on stdout, nothing else there; restore - reads stdin */
     sh_bin("dba_bk_src", "backup -o - -q > s.json 2>s.err");
-    sh("test ! -s %s/s.err && head -c 13 %s/s.json | grep -q '^{\"metadata\"'", dir, dir);
+    dbat_sh("test ! -s %s/s.err && head -c 13 %s/s.json | grep -q '^{\"metadata\"'", dir, dir);
     sh_bin("dba_bk_dst", "validate-backup - < s.json > /dev/null");
     sh_bin("dba_bk_dst", "restore - --yes < s.json > /dev/null");
-    char *a = q("dba_bk_src", FINGERPRINT), *b = q("dba_bk_dst", FINGERPRINT);
+    char *a = dbat_psql("dba_bk_src", FINGERPRINT), *b = dbat_psql("dba_bk_dst", FINGERPRINT);
     cr_expect_str_eq(a, b);
     free(b);
     /* without --yes standard input cannot confirm: refused, nothing read */
-    mkdb("dba_bk_dst", false);
-    sh("cd %s && ! env -u DB_PROFILE DATABASE_URL='postgresql:///dba_bk_dst?host=%s&user=postgres' "
-       "%s restore - < s.json > r.out 2>&1 && grep -q 'without --yes' r.out", dir, sock(),
+    dbat_backup_db("dba_bk_dst", false);
+    dbat_sh("cd %s && ! env -u DB_PROFILE DATABASE_URL='postgresql:///dba_bk_dst?host=%s&user=postgres' "
+       "%s restore - < s.json > r.out 2>&1 && grep -q 'without --yes' r.out", dir, dbat_pg_sock(),
        getenv("DBA_TEST_BIN"));
     /* a .gz name is written gzip-compressed and read back, from a file and from stdin */
     cr_assert_eq(run("dba_bk_src", "backup -o b.json.gz", &out), 0, "%s", out);
     free(out);
-    sh("gzip -t %s/b.json.gz && zcat %s/b.json.gz | head -c 13 | grep -q '^{\"metadata\"'", dir,
+    dbat_sh("gzip -t %s/b.json.gz && zcat %s/b.json.gz | head -c 13 | grep -q '^{\"metadata\"'", dir,
        dir);
     cr_assert_eq(run("dba_bk_dst", "validate-backup b.json.gz", &out), 0, "%s", out);
     free(out);
     cr_assert_eq(run("dba_bk_dst", "restore b.json.gz --yes", &out), 0, "%s", out);
     free(out);
-    b = q("dba_bk_dst", FINGERPRINT);
+    b = dbat_psql("dba_bk_dst", FINGERPRINT);
     cr_expect_str_eq(a, b);
     free(b);
-    mkdb("dba_bk_dst", false);
+    dbat_backup_db("dba_bk_dst", false);
     cr_assert_eq(run("dba_bk_src", "backup --format jsonl -o b.jsonl.gz", &out), 0, "%s", out);
     free(out);
     sh_bin("dba_bk_dst", "restore - --yes < b.jsonl.gz > /dev/null");
-    b = q("dba_bk_dst", FINGERPRINT);
+    b = dbat_psql("dba_bk_dst", FINGERPRINT);
     cr_expect_str_eq(a, b);
     free(b);
     free(a);
     /* a truncated gzip stream is an error, not a partial restore */
-    sh("head -c 200 %s/b.json.gz > %s/t.json.gz", dir, dir);
+    dbat_sh("head -c 200 %s/b.json.gz > %s/t.json.gz", dir, dir);
     cr_expect_neq(run("dba_bk_dst", "validate-backup t.json.gz", &out), 0, "%s", out);
     free(out);
 }
@@ -1434,16 +1379,16 @@ Test(backup, sync_progress_on_a_terminal_and_quiet)
 Test(backup, user_id_env_is_the_default_user_and_the_flag_wins)
 {
     sync_conf("backup: { user_id_env = \"DBA_TEST_BK_USER\"; };");
-    sh("cd %s && DBA_TEST_BK_USER=u2 %s --profile src backup -q -o u.json --tables "
+    dbat_sh("cd %s && DBA_TEST_BK_USER=u2 %s --profile src backup -q -o u.json --tables "
        "categories,products > /dev/null", dir, getenv("DBA_TEST_BIN"));
-    sh("grep -q '\"user_id\":\"u2\"' %s/u.json", dir);
-    sh("cd %s && DBA_TEST_BK_USER=u9 %s restore u.json --yes > /dev/null", dir,
+    dbat_sh("grep -q '\"user_id\":\"u2\"' %s/u.json", dir);
+    dbat_sh("cd %s && DBA_TEST_BK_USER=u9 %s restore u.json --yes > /dev/null", dir,
        getenv("DBA_TEST_BIN"));
-    char *n = q("dba_bk_dst", "SELECT string_agg(c.slug || ':' || c.user_id || ':' || p.slug, ',')"
+    char *n = dbat_psql("dba_bk_dst", "SELECT string_agg(c.slug || ':' || c.user_id || ':' || p.slug, ',')"
                               " FROM categories c JOIN products p ON p.category_id = c.id");
     cr_expect_str_eq(n, "books:u9:novel");
     free(n);
-    sh("cd %s && DBA_TEST_BK_USER=u9 %s --profile src backup -q --user-id u2 -o v.json > /dev/null "
+    dbat_sh("cd %s && DBA_TEST_BK_USER=u9 %s --profile src backup -q --user-id u2 -o v.json > /dev/null "
        "&& grep -q '\"user_id\":\"u2\"' v.json", dir, getenv("DBA_TEST_BIN"));
 }
 
@@ -1485,7 +1430,7 @@ Test(backup, copy_path_keeps_every_value_exact)
     cr_assert_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 0, "%s", out);
     cr_expect(strstr(out, "\"inserted\": 12003") != NULL, "%s", out);
     free(out);
-    char *a = q("dba_bk_src", VALS_FP), *b = q("dba_bk_dst", VALS_FP);
+    char *a = dbat_psql("dba_bk_src", VALS_FP), *b = dbat_psql("dba_bk_dst", VALS_FP);
     cr_expect(strncmp(a, "12003:", 6) == 0, "%s", a);
     cr_expect_str_eq(a, b);
     free(b);
@@ -1493,7 +1438,7 @@ Test(backup, copy_path_keeps_every_value_exact)
     cr_assert_eq(run("dba_bk_dst", "--json restore b.json --yes", &out), 0, "%s", out);
     cr_expect(strstr(out, "\"unchanged\": 12003") != NULL, "%s", out);
     free(out);
-    b = q("dba_bk_dst", VALS_FP);
+    b = dbat_psql("dba_bk_dst", VALS_FP);
     cr_expect_str_eq(a, b);
     free(a);
     free(b);
@@ -1542,12 +1487,12 @@ Test(backup, rows_meeting_in_a_batch_or_across_batches)
                           "\"unchanged\":0,\"orphans\":0}") != NULL, "%s", out);
     cr_expect(strstr(out, "\"products\":{\"inserted\":3,") != NULL, "%s", out);
     free(out);
-    char *n = q("dba_bk_dst", "SELECT string_agg(p.slug || '>' || c.slug || '/' || c.name, ' ' "
+    char *n = dbat_psql("dba_bk_dst", "SELECT string_agg(p.slug || '>' || c.slug || '/' || c.name, ' ' "
                               "ORDER BY p.slug) FROM products p JOIN categories c ON c.id = "
                               "p.category_id");
     cr_expect_str_eq(n, "p-of-3>again/key 3 again p-of-first>twin/first p-of-twin>twin/first");
     free(n);
-    n = q("dba_bk_dst", "SELECT count(*) FROM categories");
+    n = dbat_psql("dba_bk_dst", "SELECT count(*) FROM categories");
     cr_expect_str_eq(n, "6003");
     free(n);
 }

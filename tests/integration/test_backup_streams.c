@@ -21,60 +21,6 @@
 
 static char dir[64];
 
-static void sh(const char *fmt, ...) DBA_PRINTF(1, 2);
-
-static void
-sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
-}
-
-static const char *
-sock(void)
-{
-    static char s[512];
-    snprintf(s, sizeof(s), "%s/sock", getenv("DBA_TEST_PG_DIR"));
-    return s;
-}
-
-/* First value of sql run in db, as a new string ("" when no row). */
-static char *
-q(const char *db, const char *sql)
-{
-    char cmd[4096];
-    struct dba_buf b;
-    char chunk[4096];
-    size_t n;
-    snprintf(cmd, sizeof(cmd), "psql -X -q -t -A -h %s -U postgres -d %s -c \"%s\"", sock(), db,
-             sql);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    dba_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-        dba_buf_append(&b, chunk, n);
-    pclose(p);
-    char *s = dba_buf_take(&b);
-    s[strcspn(s, "\n")] = '\0';
-    return s;
-}
-
-static void
-mkdb(const char *db, bool seed)
-{
-    const char *src = getenv("DBA_TEST_SOURCE_DIR");
-    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS %s WITH (FORCE)' "
-       "-c 'CREATE DATABASE %s' >/dev/null 2>&1", sock(), db, db);
-    sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s -f %s/tests/fixtures/backup.sql "
-       ">/dev/null", sock(), db, src);
-    if (seed)
-        sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s "
-           "-f %s/tests/fixtures/backup_seed.sql >/dev/null", sock(), db, src);
-}
 
 /* Starts the gateway on dba_bs_dst with extra server lines and top-level groups. */
 static void
@@ -84,9 +30,9 @@ start(const char *server_extra, const char *top_extra)
     setenv("DB_ADAPTER_ADMIN_TOKEN", TOKEN, 1);
     snprintf(dir, sizeof(dir), "/tmp/dbat-bs-XXXXXX");
     cr_assert(mkdtemp(dir) != NULL);
-    mkdb("dba_bs_src", true);
-    mkdb("dba_bs_dst", false);
-    snprintf(url, sizeof(url), "postgresql:///dba_bs_dst?host=%s&user=postgres", sock());
+    dbat_backup_db("dba_bs_src", true);
+    dbat_backup_db("dba_bs_dst", false);
+    snprintf(url, sizeof(url), "postgresql:///dba_bs_dst?host=%s&user=postgres", dbat_pg_sock());
     dbat_server_start_full(url, server_extra, NULL, NULL, top_extra);
 }
 
@@ -116,9 +62,9 @@ static void
 teardown(void)
 {
     dbat_server_stop();
-    sh("rm -rf %s", dir);
-    sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bs_src WITH "
-       "(FORCE)' -c 'DROP DATABASE IF EXISTS dba_bs_dst WITH (FORCE)' >/dev/null 2>&1", sock());
+    dbat_sh("rm -rf %s", dir);
+    dbat_sh("psql -X -q -h %s -U postgres -d postgres -c 'DROP DATABASE IF EXISTS dba_bs_src WITH "
+       "(FORCE)' -c 'DROP DATABASE IF EXISTS dba_bs_dst WITH (FORCE)' >/dev/null 2>&1", dbat_pg_sock());
 }
 
 TestSuite(backup_streams, .init = setup, .fini = teardown);
@@ -245,7 +191,7 @@ src_backup(const char *format, size_t *len)
 {
     char env[700], args[128], path[128], *out;
     snprintf(env, sizeof(env), "DATABASE_URL='postgresql:///dba_bs_src?host=%s&user=postgres'",
-             sock());
+             dbat_pg_sock());
     snprintf(args, sizeof(args), "backup -o b.%s --format %s", format, format);
     int rc = dbat_cli(dir, env, args, &out);
     cr_assert_eq(rc, 0, "%s", out);
@@ -265,7 +211,7 @@ src_backup(const char *format, size_t *len)
 static void
 expect_dst_is_src(void)
 {
-    char *a = q("dba_bs_src", FINGERPRINT), *b = q("dba_bs_dst", FINGERPRINT);
+    char *a = dbat_psql("dba_bs_src", FINGERPRINT), *b = dbat_psql("dba_bs_dst", FINGERPRINT);
     cr_expect_str_eq(b, a);
     cr_expect(strlen(a) > 20, "%s", a);
     free(a);
@@ -275,7 +221,7 @@ expect_dst_is_src(void)
 static void
 expect_dst_empty(void)
 {
-    char *n = q("dba_bs_dst", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) "
+    char *n = dbat_psql("dba_bs_dst", "SELECT (SELECT count(*) FROM categories) + (SELECT count(*) "
                               "FROM products) + (SELECT count(*) FROM reviews)");
     cr_expect_str_eq(n, "0");
     free(n);
