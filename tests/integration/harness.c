@@ -422,3 +422,28 @@ dbat_backup_db(const char *db, bool seed)
         dbat_sh("psql -X -q -v ON_ERROR_STOP=1 -h %s -U postgres -d %s "
                 "-f %s/tests/fixtures/backup_seed.sql >/dev/null", dbat_pg_sock(), db, src);
 }
+
+struct dbat_resp *
+dbat_req_json(const char *method, const char *path, const char *body, const char *h1,
+              const char *h2)
+{
+    const char *h[4] = { 0 };
+    int n = 0;
+
+    if (body != NULL)
+        h[n++] = "Content-Type: application/json";
+    if (h1 != NULL)
+        h[n++] = h1;
+    if (h2 != NULL)
+        h[n++] = h2;
+    return dbat_req(method, path, h, body);
+}
+
+void
+dbat_expect(struct dbat_resp *r, long status, const char *json)
+{
+    cr_expect_eq(r->status, status, "status %ld: %s", r->status, r->body);
+    if (json != NULL)
+        cr_expect(dbat_json_eq(r->json, json), "got %s, want %s", r->body, json);
+    dbat_resp_free(r);
+}

@@ -57,6 +57,13 @@ struct dbat_resp *dbat_req_at(int port, const char *method, const char *path,
 struct dbat_resp *dbat_admin_req(const char *method, const char *path, const char *const *headers,
                                  const char *body);
 #define dbat_admin_get(path) dbat_admin_req("GET", (path), NULL, NULL)
+/* dbat_req with up to two header lines (h1, h2 may be NULL) and, when body is not NULL,
+   Content-Type: application/json. */
+struct dbat_resp *dbat_req_json(const char *method, const char *path, const char *body,
+                                const char *h1, const char *h2);
+/* Expects status and, when json is not NULL, that body (semantically); frees r. */
+void dbat_expect(struct dbat_resp *r, long status, const char *json);
+
 /* Value of a response header (case-insensitive), or NULL; static buffer. */
 const char *dbat_header(const struct dbat_resp *r, const char *name);
 void dbat_resp_free(struct dbat_resp *r);

@@ -92,29 +92,20 @@ as(const char *auth, const char *method, const char *path, const char *body, con
     return dbat_req(method, path, h, body);
 }
 
-static void
-expect(struct dbat_resp *r, long status, const char *json)
-{
-    cr_expect_eq(r->status, status, "status %ld: %s", r->status, r->body);
-    if (json != NULL)
-        cr_expect(dbat_json_eq(r->json, json), "got %s, want %s", r->body, json);
-    dbat_resp_free(r);
-}
-
 Test(auth, each_user_sees_only_their_rows)
 {
     char *alice = bearer("authenticated", "{\"sub\":\"alice\"}", 3600);
     char *bob = bearer("authenticated", "{\"sub\":\"bob\"}", 3600);
-    expect(as(alice, "GET", "/tables/todos?select=id,task&order=id", NULL, NULL), 200,
+    dbat_expect(as(alice, "GET", "/tables/todos?select=id,task&order=id", NULL, NULL), 200,
            "[{\"id\":1,\"task\":\"a1\"},{\"id\":2,\"task\":\"a2\"}]");
-    expect(as(bob, "GET", "/tables/todos?select=id,task", NULL, NULL), 200,
+    dbat_expect(as(bob, "GET", "/tables/todos?select=id,task", NULL, NULL), 200,
            "[{\"id\":3,\"task\":\"b1\"}]");
     /* a single row by primary key that is not yours: not there */
-    expect(as(bob, "GET", "/tables/todos?id=eq.1", NULL, NULL), 200, "[]");
+    dbat_expect(as(bob, "GET", "/tables/todos?id=eq.1", NULL, NULL), 200, "[]");
     /* the same token through the apikey header (supabase-js) */
     char apikey[1024];
     snprintf(apikey, sizeof(apikey), "apikey: %s", bob + strlen("Authorization: Bearer "));
-    expect(as(apikey, "GET", "/tables/todos?select=id", NULL, NULL), 200, "[{\"id\":3}]");
+    dbat_expect(as(apikey, "GET", "/tables/todos?select=id", NULL, NULL), 200, "[{\"id\":3}]");
     free(alice);
     free(bob);
 }
@@ -124,21 +115,21 @@ Test(auth, writes_follow_the_policies)
     char *alice = bearer("authenticated", "{\"sub\":\"alice\"}", 3600);
     char *bob = bearer("authenticated", "{\"sub\":\"bob\"}", 3600);
     /* insert: the owner comes from the claims; return=representation sees the new row */
-    expect(as(alice, "POST", "/tables/todos?select=owner,task", "{\"task\":\"a3\"}",
+    dbat_expect(as(alice, "POST", "/tables/todos?select=owner,task", "{\"task\":\"a3\"}",
               "Prefer: return=representation"), 201, "[{\"owner\":\"alice\",\"task\":\"a3\"}]");
     /* inserting a row for someone else: WITH CHECK refuses (42501 with a token: 403) */
-    expect(as(alice, "POST", "/tables/todos", "{\"task\":\"x\",\"owner\":\"bob\"}", NULL), 403,
+    dbat_expect(as(alice, "POST", "/tables/todos", "{\"task\":\"x\",\"owner\":\"bob\"}", NULL), 403,
            NULL);
     /* bob cannot update or delete alice's row: nothing matches */
-    expect(as(bob, "PATCH", "/tables/todos?id=eq.1&select=id", "{\"task\":\"stolen\"}",
+    dbat_expect(as(bob, "PATCH", "/tables/todos?id=eq.1&select=id", "{\"task\":\"stolen\"}",
               "Prefer: return=representation"), 200, "[]");
-    expect(as(bob, "DELETE", "/tables/todos?id=eq.2", NULL, NULL), 204, NULL);
+    dbat_expect(as(bob, "DELETE", "/tables/todos?id=eq.2", NULL, NULL), 204, NULL);
     char *v = dbat_sql("SELECT string_agg(task, ',' ORDER BY id) FROM authz.todos "
                        "WHERE owner = 'alice'");
     cr_expect_str_eq(v, "a1,a2,a3");
     free(v);
     /* alice can */
-    expect(as(alice, "PATCH", "/tables/todos?id=eq.1&select=id,task", "{\"task\":\"mine\"}",
+    dbat_expect(as(alice, "PATCH", "/tables/todos?id=eq.1&select=id,task", "{\"task\":\"mine\"}",
               "Prefer: return=representation"), 200, "[{\"id\":1,\"task\":\"mine\"}]");
     free(alice);
     free(bob);
@@ -146,7 +137,7 @@ Test(auth, writes_follow_the_policies)
 
 Test(auth, anonymous_reads_but_cannot_write)
 {
-    expect(as(NULL, "GET", "/tables/todos?select=id&order=id", NULL, NULL), 200,
+    dbat_expect(as(NULL, "GET", "/tables/todos?select=id&order=id", NULL, NULL), 200,
            "[{\"id\":1},{\"id\":2},{\"id\":3}]");
     struct dbat_resp *r = as(NULL, "POST", "/tables/todos", "{\"task\":\"anon\"}", NULL);
     cr_expect_eq(r->status, 401, "%s", r->body);
@@ -177,7 +168,7 @@ Test(auth, bad_tokens_are_401)
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST301");
     cr_expect(strstr(dbat_header(r, "WWW-Authenticate"), "invalid_token") != NULL);
     dbat_resp_free(r);
-    expect(as("Authorization: Bearer abc.def", "GET", "/tables/todos", NULL, NULL), 401,
+    dbat_expect(as("Authorization: Bearer abc.def", "GET", "/tables/todos", NULL, NULL), 401,
            "{\"code\":\"PGRST301\",\"details\":null,\"hint\":null,"
            "\"message\":\"Expected 3 parts in JWT; got 2\"}");
     free(good);
@@ -205,11 +196,11 @@ Test(auth, role_without_privilege_is_403)
 
 Test(auth, pre_request_can_refuse)
 {
-    expect(as(NULL, "GET", "/tables/todos", NULL, "X-Block: yes"), 402,
+    dbat_expect(as(NULL, "GET", "/tables/todos", NULL, "X-Block: yes"), 402,
            "{\"code\":\"PT402\",\"details\":null,\"hint\":null,"
            "\"message\":\"blocked by pre_request\"}");
     char *alice = bearer("authenticated", "{\"sub\":\"alice\"}", 3600);
-    expect(as(alice, "DELETE", "/tables/todos?id=eq.1", NULL, "X-Block: yes"), 402, NULL);
+    dbat_expect(as(alice, "DELETE", "/tables/todos?id=eq.1", NULL, "X-Block: yes"), 402, NULL);
     char *v = dbat_sql("SELECT count(*) FROM authz.todos WHERE id = 1");
     cr_expect_str_eq(v, "1");
     free(v);
@@ -268,9 +259,9 @@ Test(auth, admin_roles_count_as_admin)
     cr_expect_eq(r->status, 403, "%s", r->body);
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "DBA403");
     dbat_resp_free(r);
-    expect(as(admin, "GET", "/status", NULL, NULL), 200, NULL);
+    dbat_expect(as(admin, "GET", "/status", NULL, NULL), 200, NULL);
     /* on the tables it still runs as its role (service_role's policy sees every row) */
-    expect(as(admin, "GET", "/tables/todos?select=id&order=id", NULL, NULL), 200,
+    dbat_expect(as(admin, "GET", "/tables/todos?select=id&order=id", NULL, NULL), 200,
            "[{\"id\":1},{\"id\":2},{\"id\":3}]");
     free(admin);
     free(user);
@@ -310,9 +301,9 @@ Test(auth, one_round_trip_with_a_jwt)
     long long q0, rt0, q1, rt1;
     settled(admin, &q0, &rt0);
     for (int i = 0; i < 4; i++) {
-        expect(as(alice, "GET", "/tables/todos?id=eq.1", NULL, NULL), 200, NULL);
-        expect(as(NULL, "GET", "/tables/todos?id=eq.1", NULL, NULL), 200, NULL);
-        expect(as(alice, "POST", "/tables/todos?select=id", "{\"task\":\"rt\"}",
+        dbat_expect(as(alice, "GET", "/tables/todos?id=eq.1", NULL, NULL), 200, NULL);
+        dbat_expect(as(NULL, "GET", "/tables/todos?id=eq.1", NULL, NULL), 200, NULL);
+        dbat_expect(as(alice, "POST", "/tables/todos?select=id", "{\"task\":\"rt\"}",
                   "Prefer: return=representation"), 201, NULL);
     }
     settled(admin, &q1, &rt1);
@@ -330,11 +321,11 @@ Test(auth_noanon, no_token_no_anon_role_is_401)
     cr_expect_str_eq(dbat_header(r, "WWW-Authenticate"), "Bearer");
     dbat_resp_free(r);
     char *alice = bearer("authenticated", "{\"sub\":\"alice\"}", 3600);
-    expect(as(alice, "GET", "/tables/todos?select=id", NULL, NULL), 200, "[{\"id\":1},{\"id\":2}]");
+    dbat_expect(as(alice, "GET", "/tables/todos?select=id", NULL, NULL), 200, "[{\"id\":1},{\"id\":2}]");
     free(alice);
     /* a token without a role claim and no anon role: 401 as well */
     char *norole = bearer(NULL, "{\"sub\":\"alice\"}", 3600);
-    expect(as(norole, "GET", "/tables/todos", NULL, NULL), 401, NULL);
+    dbat_expect(as(norole, "GET", "/tables/todos", NULL, NULL), 401, NULL);
     free(norole);
 }
 
@@ -373,7 +364,7 @@ Test(auth, token_command_mints_a_usable_token)
     cr_expect_null(strstr(out, SECRET));
     char h[2048];
     snprintf(h, sizeof(h), "Authorization: Bearer %s", out);
-    expect(as(h, "GET", "/tables/todos?select=id", NULL, NULL), 200, "[{\"id\":3}]");
+    dbat_expect(as(h, "GET", "/tables/todos?select=id", NULL, NULL), 200, "[{\"id\":3}]");
     free(out);
     /* a wrong secret mints a token the server refuses */
     rc = dbat_cli(dir, "DBAT_TOKEN_SECRET=another-secret-another-secret-another",
@@ -381,7 +372,7 @@ Test(auth, token_command_mints_a_usable_token)
     cr_assert_eq(rc, 0, "%s", out);
     out[strcspn(out, "\n")] = '\0';
     snprintf(h, sizeof(h), "Authorization: Bearer %s", out);
-    expect(as(h, "GET", "/tables/todos", NULL, NULL), 401, NULL);
+    dbat_expect(as(h, "GET", "/tables/todos", NULL, NULL), 401, NULL);
     free(out);
     /* bad arguments */
     rc = dbat_cli(dir, "DBAT_TOKEN_SECRET=" SECRET, "token --claims '{}'", &out);
@@ -407,7 +398,7 @@ Test(auth, token_without_role_claim_is_anonymous)
     cr_expect(dbat_json_eq(r->json, "[{\"role\":\"web_anon\"}]"), "%s", r->body);
     dbat_resp_free(r);
     /* the anon role may not write: 401, as for no token */
-    expect(as(t, "POST", "/tables/todos", "{\"task\":\"c\"}", NULL), 401, NULL);
+    dbat_expect(as(t, "POST", "/tables/todos", "{\"task\":\"c\"}", NULL), 401, NULL);
     free(t);
 }
 

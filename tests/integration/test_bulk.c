@@ -34,15 +34,6 @@ send(const char *method, const char *path, const char *body, const char *prefer)
     return dbat_req(method, path, h, body);
 }
 
-static void
-expect(struct dbat_resp *r, long status, const char *json)
-{
-    cr_expect_eq(r->status, status, "status %ld: %s", r->status, r->body);
-    if (json != NULL)
-        cr_expect(dbat_json_eq(r->json, json), "got %s, want %s", r->body, json);
-    dbat_resp_free(r);
-}
-
 /* The table as JSON text ordered by its key (heap). */
 static char *
 rows(const char *sql)
@@ -71,7 +62,7 @@ Test(bulk, partial_columns_per_element)
                                "Prefer: return=representation");
     cr_expect_str_eq(dbat_header(r, "Unmatched-Count"), "0");
     cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-2/*");
-    expect(r, 200, NULL);
+    dbat_expect(r, 200, NULL);
     /* absent = unchanged, null = NULL, every other column untouched */
     expect_rows(STOCK, "[{\"id\":1,\"code\":\"a\",\"qty\":11,\"note\":\"n1\"},"
                        "{\"id\":2,\"code\":\"b\",\"qty\":20,\"note\":null},"
@@ -82,7 +73,7 @@ Test(bulk, partial_columns_per_element)
 Test(bulk, representation_with_select)
 {
     dbat_tx_fixture();
-    expect(send("PATCH", "/tables/stock?select=id,qty",
+    dbat_expect(send("PATCH", "/tables/stock?select=id,qty",
                 "[{\"id\":2,\"qty\":2},{\"id\":1,\"qty\":1}]", "Prefer: return=representation"),
            200, "[{\"id\":1,\"qty\":1},{\"id\":2,\"qty\":2}]");
 }
@@ -90,7 +81,7 @@ Test(bulk, representation_with_select)
 Test(bulk, representation_with_embed)
 {
     dbat_tx_fixture();
-    expect(send("PATCH", "/tables/authors?select=name,publishers(name)",
+    dbat_expect(send("PATCH", "/tables/authors?select=name,publishers(name)",
                 "[{\"id\":1,\"name\":\"Max Brod\"}]", "Prefer: return=representation"),
            200, "[{\"name\":\"Max Brod\",\"publishers\":{\"name\":\"Wolff\"}}]");
 }
@@ -102,7 +93,7 @@ Test(bulk, on_conflict_key_and_columns)
     struct dbat_resp *r = send("PATCH", "/tables/stock?on_conflict=code&columns=qty",
                                "[{\"code\":\"c\",\"qty\":3,\"note\":\"ignored\"},"
                                "{\"code\":\"d\",\"qty\":4}]", NULL);
-    expect(r, 204, NULL);
+    dbat_expect(r, 204, NULL);
     expect_rows("SELECT json_agg(json_build_array(code, qty, note) ORDER BY id) FROM txs.stock",
                 "[[\"a\",10,\"n1\"],[\"b\",20,\"n2\"],[\"c\",3,\"n3\"],[\"d\",4,null]]");
 }
@@ -115,7 +106,7 @@ Test(bulk, non_matching_counted_not_inserted)
                                NULL);
     cr_expect_str_eq(dbat_header(r, "Unmatched-Count"), "2");
     cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-0/*");
-    expect(r, 204, NULL);
+    dbat_expect(r, 204, NULL);
     expect_rows("SELECT json_agg(json_build_array(id, qty) ORDER BY id) FROM txs.stock",
                 "[[1,7],[2,20],[3,30],[4,40]]");
 }
@@ -127,7 +118,7 @@ Test(bulk, strict_refuses_and_changes_nothing)
                                "[{\"id\":1,\"qty\":7},{\"id\":99,\"qty\":1}]",
                                "Prefer: handling=strict");
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "DBA404");
-    expect(r, 404, NULL);
+    dbat_expect(r, 404, NULL);
     expect_rows("SELECT json_agg(qty ORDER BY id) FROM txs.stock", "[10,20,30,40]");
 }
 
@@ -138,7 +129,7 @@ Test(bulk, max_affected_applies)
                                "[{\"id\":1,\"qty\":7},{\"id\":2,\"qty\":7}]",
                                "Prefer: handling=strict, max-affected=1");
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST124");
-    expect(r, 400, NULL);
+    dbat_expect(r, 400, NULL);
     expect_rows("SELECT json_agg(qty ORDER BY id) FROM txs.stock", "[10,20,30,40]");
 }
 
@@ -148,16 +139,16 @@ Test(bulk, every_element_carries_the_key)
     struct dbat_resp *r = send("PATCH", "/tables/stock", "[{\"id\":1,\"qty\":7},{\"qty\":1}]",
                                NULL);
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST102");
-    expect(r, 400, NULL);
+    dbat_expect(r, 400, NULL);
     r = send("PATCH", "/tables/stock?on_conflict=code", "[{\"id\":1,\"qty\":7}]", NULL);
-    expect(r, 400, NULL);
+    dbat_expect(r, 400, NULL);
     expect_rows("SELECT json_agg(qty ORDER BY id) FROM txs.stock", "[10,20,30,40]");
 }
 
 Test(bulk, object_body_unfiltered_still_refused)
 {
     dbat_tx_fixture();
-    expect(send("PATCH", "/tables/stock", "{\"qty\":1}", NULL), 400,
+    dbat_expect(send("PATCH", "/tables/stock", "{\"qty\":1}", NULL), 400,
            "{\"code\":\"21000\",\"details\":null,\"hint\":null,"
            "\"message\":\"UPDATE requires a WHERE clause\"}");
 }
@@ -167,7 +158,7 @@ Test(bulk, unknown_column_is_pgrst204)
     dbat_tx_fixture();
     struct dbat_resp *r = send("PATCH", "/tables/stock", "[{\"id\":1,\"nope\":7}]", NULL);
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST204");
-    expect(r, 400, NULL);
+    dbat_expect(r, 400, NULL);
 }
 
 /* ---- nested inserts ---- */
@@ -177,7 +168,7 @@ TestSuite(nested, .init = start, .fini = dbat_server_stop);
 Test(nested, to_many_children_get_the_generated_key)
 {
     dbat_tx_fixture();
-    expect(send("POST", "/tables/authors?select=name,books(title)&books.order=title",
+    dbat_expect(send("POST", "/tables/authors?select=name,books(title)&books.order=title",
                 "{\"name\":\"Kafka\",\"books\":[{\"title\":\"The Castle\"},{\"title\":\"Amerika\"}]}",
                 "Prefer: return=representation"),
            201, "[{\"name\":\"Kafka\",\"books\":[{\"title\":\"Amerika\"},{\"title\":\"The Castle\"}]}]");
@@ -189,7 +180,7 @@ Test(nested, to_many_children_get_the_generated_key)
 Test(nested, to_one_parent_first)
 {
     dbat_tx_fixture();
-    expect(send("POST", "/tables/books?select=title,authors(name)",
+    dbat_expect(send("POST", "/tables/books?select=title,authors(name)",
                 "{\"title\":\"Amerika\",\"authors\":{\"name\":\"Kafka\"}}",
                 "Prefer: return=representation"),
            201, "[{\"title\":\"Amerika\",\"authors\":{\"name\":\"Kafka\"}}]");
@@ -198,7 +189,7 @@ Test(nested, to_one_parent_first)
 Test(nested, three_levels_and_arrays_of_parents)
 {
     dbat_tx_fixture();
-    expect(send("POST", "/tables/publishers?select=name,authors(name,books(title,chapters(no)))",
+    dbat_expect(send("POST", "/tables/publishers?select=name,authors(name,books(title,chapters(no)))",
                 "[{\"name\":\"P1\",\"authors\":[{\"name\":\"A1\",\"books\":[{\"title\":\"B1\","
                 "\"chapters\":[{\"no\":1}]}]}]},{\"name\":\"P2\",\"authors\":[]}]",
                 "Prefer: return=representation"),
@@ -209,7 +200,7 @@ Test(nested, three_levels_and_arrays_of_parents)
 Test(nested, hint_names_the_foreign_key)
 {
     dbat_tx_fixture();
-    expect(send("POST", "/tables/authors",
+    dbat_expect(send("POST", "/tables/authors",
                 "{\"name\":\"K\",\"books!books_author_id_fkey\":[{\"title\":\"T\"}]}", NULL),
            201, NULL);
     expect_rows("SELECT json_agg(title) FROM txs.books", "[\"T\"]");
@@ -222,7 +213,7 @@ Test(nested, failure_rolls_back_the_tree)
                                "{\"name\":\"K\",\"books\":[{\"title\":\"ok\"},"
                                "{\"title\":\"bad\",\"pages\":-1}]}", NULL);
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "23514");
-    expect(r, 400, NULL);
+    dbat_expect(r, 400, NULL);
     expect_rows("SELECT json_build_array((SELECT count(*) FROM txs.authors), "
                 "(SELECT count(*) FROM txs.books))", "[1,0]");
 }
@@ -233,5 +224,5 @@ Test(nested, unknown_key_is_still_pgrst204)
     struct dbat_resp *r = send("POST", "/tables/authors",
                                "{\"name\":\"K\",\"nope\":[{\"title\":\"T\"}]}", NULL);
     cr_expect_str_eq(json_string_value(json_object_get(r->json, "code")), "PGRST204");
-    expect(r, 400, NULL);
+    dbat_expect(r, 400, NULL);
 }

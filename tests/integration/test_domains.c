@@ -48,48 +48,39 @@ req(const char *method, const char *path, const char *body, const char *h1)
     return dbat_req(method, path, h, body);
 }
 
-static void
-expect(struct dbat_resp *r, long status, const char *json)
-{
-    cr_expect_eq(r->status, status, "status %ld: %s", r->status, r->body);
-    if (json != NULL)
-        cr_expect(dbat_json_eq(r->json, json), "got %s, want %s", r->body, json);
-    dbat_resp_free(r);
-}
-
 Test(domains, read_formats_columns)
 {
     /* one column, '*' (every represented column, NULL through the cast), a rename */
-    expect(req("GET", "/tables/paints?select=id,color&id=lt.3", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/paints?select=id,color&id=lt.3", NULL, NULL), 200,
            "[{\"id\":1,\"color\":\"#000000\"},{\"id\":2,\"color\":\"#0000FF\"}]");
-    expect(req("GET", "/tables/paints?order=id", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/paints?order=id", NULL, NULL), 200,
            "[{\"id\":1,\"name\":\"black\",\"color\":\"#000000\","
            "\"made\":\"2020-01-02T00:00:00Z\",\"n\":1},"
            "{\"id\":2,\"name\":\"blue\",\"color\":\"#0000FF\","
            "\"made\":\"2020-01-03T10:00:00Z\",\"n\":2},"
            "{\"id\":3,\"name\":\"none\",\"color\":\"\",\"made\":null,\"n\":3}]");
-    expect(req("GET", "/tables/paints?select=c:color&id=eq.2", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/paints?select=c:color&id=eq.2", NULL, NULL), 200,
            "[{\"c\":\"#0000FF\"}]");
     /* a cast applies on top of the representation (the JSON text) */
-    expect(req("GET", "/tables/paints?select=c:color::text&id=eq.2", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/paints?select=c:color::text&id=eq.2", NULL, NULL), 200,
            "[{\"c\":\"\\\"#0000FF\\\"\"}]");
     /* views (a computed view column of the domain too) and computed columns */
-    expect(req("GET", "/tables/paints_view?id=eq.2", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/paints_view?id=eq.2", NULL, NULL), 200,
            "[{\"id\":2,\"color\":\"#0000FF\",\"half\":\"#00007F\"}]");
-    expect(req("GET", "/tables/paints?select=id,inverse&id=eq.2", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/paints?select=id,inverse&id=eq.2", NULL, NULL), 200,
            "[{\"id\":2,\"inverse\":\"#FFFF00\"}]");
 }
 
 Test(domains, read_through_embeds_calls_aggregates)
 {
-    expect(req("GET", "/tables/cans?select=id,paints(color,made)", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/cans?select=id,paints(color,made)", NULL, NULL), 200,
            "[{\"id\":10,\"paints\":{\"color\":\"#0000FF\",\"made\":\"2020-01-03T10:00:00Z\"}}]");
-    expect(req("GET", "/tables/cans?select=id,...paints(color)", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/cans?select=id,...paints(color)", NULL, NULL), 200,
            "[{\"id\":10,\"color\":\"#0000FF\"}]");
-    expect(req("GET", "/tables/rpc/all_paints?select=id,color&id=lt.3", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/rpc/all_paints?select=id,color&id=lt.3", NULL, NULL), 200,
            "[{\"id\":1,\"color\":\"#000000\"},{\"id\":2,\"color\":\"#0000FF\"}]");
     /* grouped by the column itself (json has no equality), shown through the cast */
-    expect(req("GET", "/tables/paints?select=color,count()&id=lt.3&order=color", NULL, NULL),
+    dbat_expect(req("GET", "/tables/paints?select=color,count()&id=lt.3&order=color", NULL, NULL),
            200, "[{\"color\":\"#000000\",\"count\":1},{\"color\":\"#0000FF\",\"count\":1}]");
     /* CSV shows the column's own text */
     const char *csv[] = { "Accept: text/csv", NULL };
@@ -101,19 +92,19 @@ Test(domains, read_through_embeds_calls_aggregates)
 
 Test(domains, filters_use_the_text_parser)
 {
-    expect(req("GET", "/tables/paints?select=id&color=eq.0000FF", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/paints?select=id&color=eq.0000FF", NULL, NULL), 200,
            "[{\"id\":2}]");
-    expect(req("GET", "/tables/paints?select=id&color=eq.%23FF", NULL, NULL), 200, "[{\"id\":2}]");
-    expect(req("GET", "/tables/paints?select=id&color=in.(0000FF,%23000000)&order=id", NULL,
+    dbat_expect(req("GET", "/tables/paints?select=id&color=eq.%23FF", NULL, NULL), 200, "[{\"id\":2}]");
+    dbat_expect(req("GET", "/tables/paints?select=id&color=in.(0000FF,%23000000)&order=id", NULL,
                NULL), 200, "[{\"id\":1},{\"id\":2}]");
-    expect(req("GET", "/tables/paints?select=id&color=gt(any).{FF,0}&order=id", NULL, NULL), 200,
+    dbat_expect(req("GET", "/tables/paints?select=id&color=gt(any).{FF,0}&order=id", NULL, NULL), 200,
            "[{\"id\":2}]");
-    expect(req("GET", "/tables/paints?select=id&color=neq.0", NULL, NULL), 200, "[{\"id\":2}]");
+    dbat_expect(req("GET", "/tables/paints?select=id&color=neq.0", NULL, NULL), 200, "[{\"id\":2}]");
     /* a hostile value stays a value */
-    expect(req("GET", "/tables/paints?select=id&color=eq.'%3B%20DROP%20TABLE%20dom.paints%3B--",
+    dbat_expect(req("GET", "/tables/paints?select=id&color=eq.'%3B%20DROP%20TABLE%20dom.paints%3B--",
                NULL, NULL), 400, NULL);
     /* without a text cast the base type parses the value (no JSON parser fallback) */
-    expect(req("GET", "/tables/paints?select=id&made=eq.2020-01-02T00:00:00%2B00", NULL, NULL),
+    dbat_expect(req("GET", "/tables/paints?select=id&made=eq.2020-01-02T00:00:00%2B00", NULL, NULL),
            200, "[{\"id\":1}]");
     struct dbat_resp *r = req("GET", "/tables/paints?select=id&made=eq.Z", NULL, NULL);
     cr_expect_eq(r->status, 400);
@@ -125,35 +116,35 @@ Test(domains, writes_use_the_json_parser)
 {
     const char *repr = "Prefer: return=representation";
 
-    expect(req("POST", "/tables/paints",
+    dbat_expect(req("POST", "/tables/paints",
                "{\"id\":4,\"name\":\"grey\",\"color\":\"#0A0A0A\",\"made\":\"2021-01-01T00:00:00Z\"}",
                repr), 201,
            "[{\"id\":4,\"name\":\"grey\",\"color\":\"#0A0A0A\",\"made\":\"2021-01-01T00:00:00Z\","
            "\"n\":7}]");
     /* an array body; columns= leaves the other keys (even invalid ones) unparsed */
-    expect(req("POST", "/tables/paints?columns=id,color&select=id,color,made",
+    dbat_expect(req("POST", "/tables/paints?columns=id,color&select=id,color,made",
                "[{\"id\":5,\"color\":\"#000010\",\"made\":\"junk\"},{\"id\":6,\"color\":null}]",
                repr), 201,
            "[{\"id\":5,\"color\":\"#000010\",\"made\":\"2020-01-01T00:00:00Z\"},"
            "{\"id\":6,\"color\":\"\",\"made\":\"2020-01-01T00:00:00Z\"}]");
-    expect(req("PATCH", "/tables/paints?id=eq.3", "{\"color\":\"#00FF00\"}", repr), 200,
+    dbat_expect(req("PATCH", "/tables/paints?id=eq.3", "{\"color\":\"#00FF00\"}", repr), 200,
            "[{\"id\":3,\"name\":\"none\",\"color\":\"#00FF00\",\"made\":null,\"n\":3}]");
-    expect(req("PUT", "/tables/paints?id=eq.7", "{\"id\":7,\"color\":\"#000001\"}", repr), 201,
+    dbat_expect(req("PUT", "/tables/paints?id=eq.7", "{\"id\":7,\"color\":\"#000001\"}", repr), 201,
            "[{\"id\":7,\"name\":null,\"color\":\"#000001\",\"made\":\"2020-01-01T00:00:00Z\","
            "\"n\":7}]");
     char *v = dbat_sql("SELECT string_agg(color::text, ',' ORDER BY id) FROM dom.paints");
     cr_expect_str_eq(v, "0,255,65280,657930,16,1");
     free(v);
     /* the parser's own errors (the domain's CHECK) reach the client */
-    expect(req("POST", "/tables/paints", "{\"id\":8,\"color\":\"#1000000\"}", repr), 400, NULL);
+    dbat_expect(req("POST", "/tables/paints", "{\"id\":8,\"color\":\"#1000000\"}", repr), 400, NULL);
 }
 
 Test(domains, domain_without_casts)
 {
     /* the base type's JSON; the domain DEFAULT under missing=default with columns= */
-    expect(req("POST", "/tables/paints?columns=id,n&select=id,n", "{\"id\":9}",
+    dbat_expect(req("POST", "/tables/paints?columns=id,n&select=id,n", "{\"id\":9}",
                "Prefer: return=representation, missing=default"), 201, "[{\"id\":9,\"n\":7}]");
-    expect(req("GET", "/tables/paints?select=n&id=eq.1", NULL, NULL), 200, "[{\"n\":1}]");
+    dbat_expect(req("GET", "/tables/paints?select=n&id=eq.1", NULL, NULL), 200, "[{\"n\":1}]");
 }
 
 Test(domains, media_type_handlers)

@@ -46,21 +46,6 @@ stop(void)
 
 TestSuite(geojson, .init = start, .fini = stop);
 
-static struct dbat_resp *
-req(const char *method, const char *path, const char *body, const char *h1, const char *h2)
-{
-    const char *h[5] = { 0 };
-    int n = 0;
-
-    if (body != NULL)
-        h[n++] = "Content-Type: application/json";
-    if (h1 != NULL)
-        h[n++] = h1;
-    if (h2 != NULL)
-        h[n++] = h2;
-    return dbat_req(method, path, h, body);
-}
-
 /* status, and when json is not NULL the body (semantically) and the GeoJSON Content-Type */
 static void
 expect(struct dbat_resp *r, long status, const char *json)
@@ -89,19 +74,19 @@ expect_error(struct dbat_resp *r, long status, const char *code, const char *mes
 Test(geojson, table_is_a_feature_collection)
 {
     /* PostgREST's PostGISSpec: every row a Feature, the other columns its properties */
-    expect(req("GET", "/tables/shops?order=id", NULL, GEO, NULL), 200, FC(F1 "," F2 "," F3));
+    expect(dbat_req_json("GET", "/tables/shops?order=id", NULL, GEO, NULL), 200, FC(F1 "," F2 "," F3));
     /* no rows: still a FeatureCollection */
-    expect(req("GET", "/tables/shops?id=gt.3", NULL, GEO, NULL), 200, FC(""));
+    expect(dbat_req_json("GET", "/tables/shops?id=gt.3", NULL, GEO, NULL), 200, FC(""));
     /* negotiated like any type: q-values and fallbacks */
-    expect(req("GET", "/tables/shops?id=eq.1", NULL,
+    expect(dbat_req_json("GET", "/tables/shops?id=eq.1", NULL,
                "Accept: text/csv;q=0.5, application/geo+json", NULL), 200, FC(F1));
-    struct dbat_resp *r = req("GET", "/tables/shops?id=eq.1&select=id", NULL,
+    struct dbat_resp *r = dbat_req_json("GET", "/tables/shops?id=eq.1&select=id", NULL,
                               "Accept: application/json, application/geo+json", NULL);
     cr_expect_eq(r->status, 200);
     cr_expect(dbat_json_eq(r->json, "[{\"id\":1}]"), "%s", r->body);
     dbat_resp_free(r);
     /* HEAD: the headers, no body */
-    r = req("HEAD", "/tables/shops", NULL, GEO, NULL);
+    r = dbat_req_json("HEAD", "/tables/shops", NULL, GEO, NULL);
     cr_expect_eq(r->status, 200);
     cr_expect_eq(r->body_len, 0);
     cr_expect_str_eq(dbat_header(r, "Content-Type"), CT);
@@ -111,30 +96,30 @@ Test(geojson, table_is_a_feature_collection)
 Test(geojson, select_filters_order_limits)
 {
     /* the properties are the selected columns (with renames and casts) */
-    expect(req("GET", "/tables/shops?select=shop_geom,name:address&id=eq.3", NULL, GEO, NULL), 200,
+    expect(dbat_req_json("GET", "/tables/shops?select=shop_geom,name:address&id=eq.3", NULL, GEO, NULL), 200,
            FC("{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
               "[-71.081924,42.36437]},\"properties\":{\"name\":\"605 W Kendall St\"}}"));
-    expect(req("GET", "/tables/shops?select=id::text,shop_geom&id=eq.1", NULL, GEO, NULL), 200,
+    expect(dbat_req_json("GET", "/tables/shops?select=id::text,shop_geom&id=eq.1", NULL, GEO, NULL), 200,
            FC("{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
               "[-71.10044,42.373695]},\"properties\":{\"id\":\"1\"}}"));
-    expect(req("GET", "/tables/shops?district_id=eq.1&order=id.desc", NULL, GEO, NULL), 200,
+    expect(dbat_req_json("GET", "/tables/shops?district_id=eq.1&order=id.desc", NULL, GEO, NULL), 200,
            FC(F2 "," F1));
-    expect(req("GET", "/tables/shops?or=(id.eq.1,id.eq.3)&order=id", NULL, GEO, NULL), 200,
+    expect(dbat_req_json("GET", "/tables/shops?or=(id.eq.1,id.eq.3)&order=id", NULL, GEO, NULL), 200,
            FC(F1 "," F3));
-    expect(req("GET", "/tables/shops?order=id&limit=1&offset=1", NULL, GEO, NULL), 200, FC(F2));
+    expect(dbat_req_json("GET", "/tables/shops?order=id&limit=1&offset=1", NULL, GEO, NULL), 200, FC(F2));
     /* Range and counts as for JSON */
-    struct dbat_resp *r = req("GET", "/tables/shops?order=id", NULL, GEO, "Range: 1-2");
+    struct dbat_resp *r = dbat_req_json("GET", "/tables/shops?order=id", NULL, GEO, "Range: 1-2");
     cr_expect_eq(r->status, 200);
     cr_expect(dbat_json_eq(r->json, FC(F2 "," F3)), "%s", r->body);
     cr_expect_str_eq(dbat_header(r, "Content-Range"), "1-2/*");
     dbat_resp_free(r);
-    r = req("GET", "/tables/shops?order=id&limit=1", NULL, GEO, "Prefer: count=exact");
+    r = dbat_req_json("GET", "/tables/shops?order=id&limit=1", NULL, GEO, "Prefer: count=exact");
     cr_expect_eq(r->status, 206, "%s", r->body);
     cr_expect(dbat_json_eq(r->json, FC(F1)), "%s", r->body);
     cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-0/3");
     dbat_resp_free(r);
     /* an embed is a property */
-    expect(req("GET", "/tables/shops?select=id,shop_geom,districts(name)&id=eq.3", NULL, GEO,
+    expect(dbat_req_json("GET", "/tables/shops?select=id,shop_geom,districts(name)&id=eq.3", NULL, GEO,
                NULL), 200,
            FC("{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
               "[-71.081924,42.36437]},\"properties\":{\"id\":3,"
@@ -143,42 +128,42 @@ Test(geojson, select_filters_order_limits)
 
 Test(geojson, views_and_calls)
 {
-    expect(req("GET", "/tables/shop_points?order=id", NULL, GEO, NULL), 200,
+    expect(dbat_req_json("GET", "/tables/shop_points?order=id", NULL, GEO, NULL), 200,
            FC("{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
               "[-71.10044,42.373695]},\"properties\":{\"id\":1}},"
               "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
               "[-71.10543,42.366432]},\"properties\":{\"id\":2}}"));
     /* SETOF a table: filters and order apply to its rows */
-    expect(req("GET", "/tables/rpc/all_shops?district_id=eq.1&order=id.desc", NULL, GEO, NULL),
+    expect(dbat_req_json("GET", "/tables/rpc/all_shops?district_id=eq.1&order=id.desc", NULL, GEO, NULL),
            200, FC(F2 "," F1));
-    expect(req("POST", "/tables/rpc/all_shops?id=eq.3", "{}", GEO, NULL), 200, FC(F3));
+    expect(dbat_req_json("POST", "/tables/rpc/all_shops?id=eq.3", "{}", GEO, NULL), 200, FC(F3));
     /* one composite: a collection of one feature (not a bare object as for JSON) */
-    expect(req("GET", "/tables/rpc/one_shop?shop=2", NULL, GEO, NULL), 200, FC(F2));
+    expect(dbat_req_json("GET", "/tables/rpc/one_shop?shop=2", NULL, GEO, NULL), 200, FC(F2));
     /* a scalar geometry: its row's only column is the geometry */
-    expect(req("GET", "/tables/rpc/shop_pos?shop=1", NULL, GEO, NULL), 200,
+    expect(dbat_req_json("GET", "/tables/rpc/shop_pos?shop=1", NULL, GEO, NULL), 200,
            FC("{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
               "[-71.10044,42.373695]},\"properties\":{}}"));
 }
 
 Test(geojson, writes_with_representation)
 {
-    expect(req("POST", "/tables/shops",
+    expect(dbat_req_json("POST", "/tables/shops",
                "{\"id\":4,\"address\":\"1 Main St\",\"shop_geom\":\"SRID=4326;POINT(1 2)\"}",
                GEO, "Prefer: return=representation"), 201,
            FC("{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[1,2]},"
               "\"properties\":{\"id\":4,\"address\":\"1 Main St\",\"district_id\":null}}"));
-    expect(req("PATCH", "/tables/shops?id=eq.4&select=id,shop_geom",
+    expect(dbat_req_json("PATCH", "/tables/shops?id=eq.4&select=id,shop_geom",
                "{\"shop_geom\":\"SRID=4326;POINT(3 4)\"}", GEO, "Prefer: return=representation"),
            200,
            FC("{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[3,4]},"
               "\"properties\":{\"id\":4}}"));
     /* without representation: no body */
-    struct dbat_resp *r = req("PATCH", "/tables/shops?id=eq.4", "{\"address\":\"2 Main St\"}",
+    struct dbat_resp *r = dbat_req_json("PATCH", "/tables/shops?id=eq.4", "{\"address\":\"2 Main St\"}",
                               GEO, NULL);
     cr_expect_eq(r->status, 204, "%s", r->body);
     cr_expect_eq(r->body_len, 0);
     dbat_resp_free(r);
-    expect(req("DELETE", "/tables/shops?id=eq.4&select=address,shop_geom", NULL, GEO,
+    expect(dbat_req_json("DELETE", "/tables/shops?id=eq.4&select=address,shop_geom", NULL, GEO,
                "Prefer: return=representation"), 200,
            FC("{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[3,4]},"
               "\"properties\":{\"address\":\"2 Main St\"}}"));
@@ -190,12 +175,12 @@ Test(geojson, writes_with_representation)
 Test(geojson, missing_geometry_column)
 {
     /* PostGIS's own error (PostgREST's PostGISSpec): 400, SQLSTATE 22023 */
-    expect_error(req("GET", "/tables/projects", NULL, GEO, NULL), 400, "22023",
+    expect_error(dbat_req_json("GET", "/tables/projects", NULL, GEO, NULL), 400, "22023",
                  "geometry column is missing");
-    expect_error(req("GET", "/tables/shops?select=id,address", NULL, GEO, NULL), 400, "22023",
+    expect_error(dbat_req_json("GET", "/tables/shops?select=id,address", NULL, GEO, NULL), 400, "22023",
                  "geometry column is missing");
     /* a failed write is rolled back */
-    expect_error(req("POST", "/tables/projects?select=id", "{\"id\":3,\"name\":\"x\"}", GEO,
+    expect_error(dbat_req_json("POST", "/tables/projects?select=id", "{\"id\":3,\"name\":\"x\"}", GEO,
                      "Prefer: return=representation"), 400, "22023",
                  "geometry column is missing");
     char *n = dbat_sql("SELECT count(*) FROM geo.projects");
@@ -207,13 +192,13 @@ Test(geojson, custom_handler_overrides)
 {
     dbat_server_stop();
     dbat_server_start_full(NULL, NULL, NULL, "\"geo\", \"geo_ov\"", NULL);
-    struct dbat_resp *r = req("GET", "/tables/zones", NULL, GEO, "Accept-Profile: geo_ov");
+    struct dbat_resp *r = dbat_req_json("GET", "/tables/zones", NULL, GEO, "Accept-Profile: geo_ov");
     cr_expect_eq(r->status, 200, "%s", r->body);
     cr_expect(dbat_json_eq(r->json, "{\"custom\":true}"), "%s", r->body);
     cr_expect_str_eq(dbat_header(r, "Content-Type"), CT);
     dbat_resp_free(r);
     /* other relations keep the built-in handler, also when negotiated against handlers */
-    expect(req("GET", "/tables/shops?id=eq.1", NULL, GEO, NULL), 200, FC(F1));
+    expect(dbat_req_json("GET", "/tables/shops?id=eq.1", NULL, GEO, NULL), 200, FC(F1));
 }
 
 Test(geojson, without_postgis)
@@ -223,14 +208,14 @@ Test(geojson, without_postgis)
     dbat_server_stop();
     free(dbat_sql("SET client_min_messages = warning; DROP EXTENSION postgis CASCADE"));
     dbat_server_start_full(NULL, NULL, NULL, "\"geo\"", NULL);
-    struct dbat_resp *r = req("GET", "/tables/projects", NULL, GEO, NULL);
+    struct dbat_resp *r = dbat_req_json("GET", "/tables/projects", NULL, GEO, NULL);
     cr_expect_eq(r->status, 404, "%s", r->body);
     json_t *c = json_object_get(r->json, "code");
     cr_expect(c != NULL && strcmp(json_string_value(c), "42883") == 0, "%s", r->body);
     cr_expect(strstr(r->body, "st_asgeojson") != NULL, "%s", r->body);
     dbat_resp_free(r);
     /* JSON is unaffected */
-    r = req("GET", "/tables/projects?id=eq.1", NULL, NULL, NULL);
+    r = dbat_req_json("GET", "/tables/projects?id=eq.1", NULL, NULL, NULL);
     cr_expect_eq(r->status, 200);
     cr_expect(dbat_json_eq(r->json, "[{\"id\":1,\"name\":\"Windows 7\"}]"), "%s", r->body);
     dbat_resp_free(r);

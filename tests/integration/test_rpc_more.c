@@ -40,15 +40,6 @@ call(const char *method, const char *path, const char *ctype, const char *body, 
     return dbat_req(method, path, h, body);
 }
 
-static void
-expect(struct dbat_resp *r, long status, const char *json)
-{
-    cr_expect_eq(r->status, status, "status %ld: %s", r->status, r->body);
-    if (json != NULL)
-        cr_expect(dbat_json_eq(r->json, json), "got %s, want %s", r->body, json);
-    dbat_resp_free(r);
-}
-
 static long
 log_count(void)
 {
@@ -61,40 +52,40 @@ log_count(void)
 
 Test(rpc_more, setof_scalar_takes_select_filters_order_and_paging)
 {
-    expect(call("GET", "/tables/rpc/ret_setof_integers?pgrst_scalar=gt.1", NULL, NULL, NULL),
+    dbat_expect(call("GET", "/tables/rpc/ret_setof_integers?pgrst_scalar=gt.1", NULL, NULL, NULL),
            200, "[2,3]");
-    expect(call("GET", "/tables/rpc/ret_setof_integers?order=pgrst_scalar.desc", NULL, NULL,
+    dbat_expect(call("GET", "/tables/rpc/ret_setof_integers?order=pgrst_scalar.desc", NULL, NULL,
                 NULL), 200, "[3,2,1]");
-    expect(call("GET", "/tables/rpc/ret_setof_integers?select=pgrst_scalar::text", NULL, NULL,
+    dbat_expect(call("GET", "/tables/rpc/ret_setof_integers?select=pgrst_scalar::text", NULL, NULL,
                 NULL), 200, "[\"1\",\"2\",\"3\"]");
-    expect(call("GET", "/tables/rpc/ret_setof_integers?or=(pgrst_scalar.eq.1,pgrst_scalar.eq.3)"
+    dbat_expect(call("GET", "/tables/rpc/ret_setof_integers?or=(pgrst_scalar.eq.1,pgrst_scalar.eq.3)"
                 "&order=pgrst_scalar.desc&limit=1", NULL, NULL, NULL), 200, "[3]");
-    expect(call("POST", "/tables/rpc/ret_setof_integers?pgrst_scalar=lt.3&offset=1",
+    dbat_expect(call("POST", "/tables/rpc/ret_setof_integers?pgrst_scalar=lt.3&offset=1",
                 "application/json", "{}", NULL), 200, "[2]");
     struct dbat_resp *r = call("GET", "/tables/rpc/ret_setof_integers?pgrst_scalar=gte.2", NULL,
                                NULL, "Prefer: count=exact");
     cr_expect_eq(r->status, 200, "%s", r->body);
     cr_expect_str_eq(dbat_header(r, "Content-Range"), "0-1/2");
     dbat_resp_free(r);
-    expect(call("GET", "/tables/rpc/ret_setof_integers?pgrst_scalar=eq.2", NULL, NULL,
+    dbat_expect(call("GET", "/tables/rpc/ret_setof_integers?pgrst_scalar=eq.2", NULL, NULL,
                 "Accept: application/vnd.pgrst.object+json"), 200, "2");
     /* the function's name is no column of its result (PostgreSQL's error in PostgREST too) */
-    expect(call("GET", "/tables/rpc/ret_setof_integers?ret_setof_integers=gt.1", NULL, NULL,
+    dbat_expect(call("GET", "/tables/rpc/ret_setof_integers?ret_setof_integers=gt.1", NULL, NULL,
                 NULL), 400,
            "{\"code\":\"42703\",\"details\":null,\"hint\":null,\"message\":"
            "\"column ret_setof_integers.ret_setof_integers does not exist\"}");
-    expect(call("GET", "/tables/rpc/ret_setof_integers?select=nope", NULL, NULL, NULL), 400,
+    dbat_expect(call("GET", "/tables/rpc/ret_setof_integers?select=nope", NULL, NULL, NULL), 400,
            NULL);
 }
 
 Test(rpc_more, single_scalar_is_filtered_like_a_one_row_relation)
 {
-    expect(call("GET", "/tables/rpc/add_them?a=1&b=2&pgrst_scalar=eq.3", NULL, NULL, NULL), 200,
+    dbat_expect(call("GET", "/tables/rpc/add_them?a=1&b=2&pgrst_scalar=eq.3", NULL, NULL, NULL), 200,
            "3");
     /* filtered out: null, as PostgREST's json_agg(...)->0 of no row */
-    expect(call("GET", "/tables/rpc/add_them?a=1&b=2&pgrst_scalar=gt.5", NULL, NULL, NULL), 200,
+    dbat_expect(call("GET", "/tables/rpc/add_them?a=1&b=2&pgrst_scalar=gt.5", NULL, NULL, NULL), 200,
            "null");
-    expect(call("POST", "/tables/rpc/add_them?select=pgrst_scalar::text", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/add_them?select=pgrst_scalar::text", "application/json",
                 "{\"a\":2,\"b\":2}", NULL), 200, "\"4\"");
     struct dbat_resp *r = call("GET", "/tables/rpc/add_them?a=3&b=4", NULL, NULL,
                                "Prefer: count=exact");
@@ -129,7 +120,7 @@ Test(rpc_more, max_affected_on_a_set_rolls_the_call_back)
     dbat_resp_free(r);
     cr_expect_eq(log_count(), before + 2);
     /* the rows counted are the page's (PostgREST's page total) */
-    expect(call("POST", "/tables/rpc/log_many?limit=1", "application/json", "{\"n\":3}",
+    dbat_expect(call("POST", "/tables/rpc/log_many?limit=1", "application/json", "{\"n\":3}",
                 "Prefer: handling=strict, max-affected=1"), 200, "[1]");
     cr_expect_eq(log_count(), before + 5);
     /* lenient (the default): no limit */
@@ -148,10 +139,10 @@ Test(rpc_more, max_affected_needs_a_set_returning_function)
         "SETOF or TABLE when max-affected preference is used with handling=strict\"}";
     long before = log_count();
 
-    expect(call("POST", "/tables/rpc/log_one", "application/json", "{}",
+    dbat_expect(call("POST", "/tables/rpc/log_one", "application/json", "{}",
                 "Prefer: handling=strict, max-affected=20"), 400, msg);
     cr_expect_eq(log_count(), before, "refused before the call");
-    expect(call("GET", "/tables/rpc/add_them?a=1&b=2", NULL, NULL,
+    dbat_expect(call("GET", "/tables/rpc/add_them?a=1&b=2", NULL, NULL,
                 "Prefer: handling=strict, max-affected=20"), 400, msg);
     struct dbat_resp *r = call("POST", "/tables/rpc/log_one", "application/json", "{}",
                                "Prefer: max-affected=20");
@@ -202,66 +193,66 @@ Test(rpc_more, raw_bodies_go_whole_to_a_single_unnamed_parameter)
                             &out), 200);
     cr_expect_str_eq(out, "3");
     free(out);
-    expect(call("POST", "/tables/rpc/unnamed_text_param", "text/plain; charset=utf-8",
+    dbat_expect(call("POST", "/tables/rpc/unnamed_text_param", "text/plain; charset=utf-8",
                 "unnamed text arg \\x", NULL), 200, "\"unnamed text arg \\\\x\"");
-    expect(call("POST", "/tables/rpc/unnamed_xml_param", "text/xml", "<a><b>c</b></a>", NULL), 200,
+    dbat_expect(call("POST", "/tables/rpc/unnamed_xml_param", "text/xml", "<a><b>c</b></a>", NULL), 200,
            "\"<a><b>c</b></a>\"");
-    expect(call("POST", "/tables/rpc/unnamed_xml_param", "text/xml", "<", NULL), 400, NULL);
+    dbat_expect(call("POST", "/tables/rpc/unnamed_xml_param", "text/xml", "<", NULL), 400, NULL);
     /* a text body cannot hold NUL (PostgreSQL's 22021) */
     cr_expect_eq(post_bytes("/tables/rpc/unnamed_text_param", "text/plain", "a\0b", 3, &out),
                  400);
     cr_expect(strstr(out, "22021") != NULL, "%s", out);
     free(out);
     /* the overload of the media's type is the fallback */
-    expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "text/plain", "txt", NULL), 200,
+    dbat_expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "text/plain", "txt", NULL), 200,
            "\"txt\"");
-    expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/json",
                 "{\"A\":1}", NULL), 200, "{\"A\":1}");
-    expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/json",
                 "{\"x\":1,\"y\":2}", NULL), 200, "3");
     cr_expect_eq(post_bytes("/tables/rpc/overloaded_unnamed_param", "application/octet-stream",
                             "\x01", 1, &out), 200);
     cr_expect_str_eq(out, "\"\\\\x01\"");
     free(out);
     /* GET ignores Content-Type: the function without parameters */
-    expect(call("GET", "/tables/rpc/overloaded_unnamed_param", "text/plain", NULL, NULL), 200, "1");
+    dbat_expect(call("GET", "/tables/rpc/overloaded_unnamed_param", "text/plain", NULL, NULL), 200, "1");
     /* no function of that media's type: PostgREST's message, no hint */
-    expect(call("POST", "/tables/rpc/unnamed_int_param", "text/plain", "a simple text", NULL), 404,
+    dbat_expect(call("POST", "/tables/rpc/unnamed_int_param", "text/plain", "a simple text", NULL), 404,
            "{\"code\":\"PGRST202\",\"details\":\"Searched for the function "
            "rpc_more.unnamed_int_param with a single unnamed text parameter, but no matches were "
            "found in the schema cache.\",\"hint\":null,\"message\":\"Could not find the function "
            "rpc_more.unnamed_int_param in the schema cache\"}");
-    expect(call("POST", "/tables/rpc/unnamed_int_param", "application/octet-stream", "x", NULL),
+    dbat_expect(call("POST", "/tables/rpc/unnamed_int_param", "application/octet-stream", "x", NULL),
            404, NULL);
 }
 
 Test(rpc_more, form_bodies_are_named_arguments)
 {
-    expect(call("POST", "/tables/rpc/varied", "application/x-www-form-urlencoded",
+    dbat_expect(call("POST", "/tables/rpc/varied", "application/x-www-form-urlencoded",
                 "i=43&d=20190101&arr=%7Ba,b,c%7D", NULL), 200,
            "{\"i\":43,\"d\":\"2019-01-01\",\"arr\":[\"a\",\"b\",\"c\"],\"t\":\"dflt\"}");
-    expect(call("POST", "/tables/rpc/varied", "application/x-www-form-urlencoded",
+    dbat_expect(call("POST", "/tables/rpc/varied", "application/x-www-form-urlencoded",
                 "i=1&d=2020-02-02&arr=%7B%7D&t=a+b%26c", NULL), 200,
            "{\"i\":1,\"d\":\"2020-02-02\",\"arr\":[],\"t\":\"a b&c\"}");
     /* repeated keys feed a VARIADIC; none at all takes its default */
-    expect(call("POST", "/tables/rpc/variadic_param", "application/x-www-form-urlencoded",
+    dbat_expect(call("POST", "/tables/rpc/variadic_param", "application/x-www-form-urlencoded",
                 "v=hi&v=there", NULL), 200, "[\"hi\",\"there\"]");
-    expect(call("POST", "/tables/rpc/variadic_param", "application/x-www-form-urlencoded", "v=hi",
+    dbat_expect(call("POST", "/tables/rpc/variadic_param", "application/x-www-form-urlencoded", "v=hi",
                 NULL), 200, "[\"hi\"]");
-    expect(call("POST", "/tables/rpc/variadic_param", "application/x-www-form-urlencoded", "",
+    dbat_expect(call("POST", "/tables/rpc/variadic_param", "application/x-www-form-urlencoded", "",
                 NULL), 200, "[]");
     /* overloads resolve by the form's names; the query string still shapes the result */
-    expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/x-www-form-urlencoded",
+    dbat_expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/x-www-form-urlencoded",
                 "x=1&y=2", NULL), 200, "3");
-    expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/x-www-form-urlencoded",
+    dbat_expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/x-www-form-urlencoded",
                 "", NULL), 200, "1");
-    expect(call("POST", "/tables/rpc/ret_setof_integers?pgrst_scalar=gt.2",
+    dbat_expect(call("POST", "/tables/rpc/ret_setof_integers?pgrst_scalar=gt.2",
                 "application/x-www-form-urlencoded", "", NULL), 200, "[3]");
     /* a hostile value stays a value */
-    expect(call("POST", "/tables/rpc/concat_ab", "application/x-www-form-urlencoded",
+    dbat_expect(call("POST", "/tables/rpc/concat_ab", "application/x-www-form-urlencoded",
                 "a=x'%3B%20DROP%20SCHEMA%20rpc_more%3B--&b=!", NULL), 200,
            "\"x'; DROP SCHEMA rpc_more;--!\"");
-    expect(call("POST", "/tables/rpc/add_them", "application/x-www-form-urlencoded", "a=1&c=2",
+    dbat_expect(call("POST", "/tables/rpc/add_them", "application/x-www-form-urlencoded", "a=1&c=2",
                 NULL), 404,
            "{\"code\":\"PGRST202\",\"details\":\"Searched for the function rpc_more.add_them "
            "with parameters a, c, but no matches were found in the schema cache.\",\"hint\":"
@@ -271,55 +262,55 @@ Test(rpc_more, form_bodies_are_named_arguments)
 
 Test(rpc_more, csv_bodies_name_arguments_in_their_header)
 {
-    expect(call("POST", "/tables/rpc/concat_ab", "text/csv", "a,b\nx,y\nz,w\n", NULL), 200,
+    dbat_expect(call("POST", "/tables/rpc/concat_ab", "text/csv", "a,b\nx,y\nz,w\n", NULL), 200,
            "\"xy\"");
     /* PostgREST: CSV never goes to an unnamed parameter */
-    expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "text/csv", "a,b\n1,2\n", NULL),
+    dbat_expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "text/csv", "a,b\n1,2\n", NULL),
            404, "{\"code\":\"PGRST202\",\"details\":\"Searched for the function "
            "rpc_more.overloaded_unnamed_param with parameters a, b, but no matches were found in "
            "the schema cache.\",\"hint\":\"Perhaps you meant to call the function "
            "rpc_more.overloaded_unnamed_param(x, y)\",\"message\":\"Could not find the function "
            "rpc_more.overloaded_unnamed_param(a, b) in the schema cache\"}");
-    expect(call("POST", "/tables/rpc/concat_ab", "text/csv", "a,b\nx\n", NULL), 400, NULL);
+    dbat_expect(call("POST", "/tables/rpc/concat_ab", "text/csv", "a,b\nx\n", NULL), 400, NULL);
 }
 
 Test(rpc_more, other_content_types_are_refused)
 {
-    expect(call("POST", "/tables/rpc/add_them", "application/pdf", "%PDF", NULL), 400,
+    dbat_expect(call("POST", "/tables/rpc/add_them", "application/pdf", "%PDF", NULL), 400,
            "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
            "\"message\":\"Content-Type not acceptable: application/pdf\"}");
     /* before the function is looked for, as in PostgREST */
-    expect(call("POST", "/tables/rpc/nosuch", "application/xml; charset=utf-8", "<a/>", NULL), 400,
+    dbat_expect(call("POST", "/tables/rpc/nosuch", "application/xml; charset=utf-8", "<a/>", NULL), 400,
            "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
            "\"message\":\"Content-Type not acceptable: application/xml; charset=utf-8\"}");
     /* a JSON array's elements must be objects with the same keys */
-    expect(call("POST", "/tables/rpc/add_them", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/add_them", "application/json",
                 "[{\"a\":1,\"b\":2},{\"a\":1}]", NULL), 400,
            "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
            "\"message\":\"All object keys must match\"}");
-    expect(call("POST", "/tables/rpc/add_them", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/add_them", "application/json",
                 "[{\"a\":1,\"b\":2},{\"b\":1,\"a\":5}]", NULL), 200, "3");
 }
 
 Test(rpc_more, refused_content_types_show_what_postgrest_shows)
 {
     /* any other type: the header value as sent; a type PostgREST knows: its name */
-    expect(call("POST", "/tables/rpc/add_them", "Application/PDF; q=1", "%PDF", NULL), 400,
+    dbat_expect(call("POST", "/tables/rpc/add_them", "Application/PDF; q=1", "%PDF", NULL), 400,
            "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
            "\"message\":\"Content-Type not acceptable: Application/PDF; q=1\"}");
-    expect(call("POST", "/tables/rpc/add_them", "application/vnd.pgrst.object; nulls=stripped",
+    dbat_expect(call("POST", "/tables/rpc/add_them", "application/vnd.pgrst.object; nulls=stripped",
                 "{}", NULL), 400,
            "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,\"message\":\"Content-Type not "
            "acceptable: application/vnd.pgrst.object+json;nulls=stripped\"}");
     /* tables too */
-    expect(call("POST", "/tables/log", "Text/Plain; charset=utf-8", "1", NULL), 400,
+    dbat_expect(call("POST", "/tables/log", "Text/Plain; charset=utf-8", "1", NULL), 400,
            "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
            "\"message\":\"Content-Type not acceptable: text/plain\"}");
-    expect(call("PATCH", "/tables/log?v=eq.-1", "application/xml; charset=utf-8", "<a/>", NULL),
+    dbat_expect(call("PATCH", "/tables/log?v=eq.-1", "application/xml; charset=utf-8", "<a/>", NULL),
            400, "{\"code\":\"PGRST102\",\"details\":null,\"hint\":null,"
            "\"message\":\"Content-Type not acceptable: application/xml; charset=utf-8\"}");
     /* application/vnd.pgrst.array+json is JSON to PostgREST */
-    expect(call("POST", "/tables/rpc/add_them", "application/vnd.pgrst.array+json",
+    dbat_expect(call("POST", "/tables/rpc/add_them", "application/vnd.pgrst.array+json",
                 "{\"a\":1,\"b\":2}", NULL), 200, "3");
 }
 
@@ -351,17 +342,17 @@ Test(rpc_more, void_answers_content_range_and_preference_applied)
 Test(rpc_more, columns_name_the_arguments_of_a_post)
 {
     /* only the columns are arguments: other keys are ignored, a missing one is null */
-    expect(call("POST", "/tables/rpc/with_defaults?columns=a,b", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/with_defaults?columns=a,b", "application/json",
                 "{\"a\":1,\"b\":2,\"c\":\"zz\"}", NULL), 200, "{\"a\":1,\"b\":2,\"c\":\"c\"}");
-    expect(call("POST", "/tables/rpc/with_defaults?columns=%22a%22,c", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/with_defaults?columns=%22a%22,c", "application/json",
                 "{\"a\":1}", NULL), 200, "{\"a\":1,\"b\":10,\"c\":null}");
     /* they choose the overload */
-    expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/overloaded_unnamed_param", "application/json",
                 "{\"x\":1,\"y\":2,\"z\":3}", NULL), 200, "{\"x\":1,\"y\":2,\"z\":3}");
-    expect(call("POST", "/tables/rpc/overloaded_unnamed_param?columns=x,y", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/overloaded_unnamed_param?columns=x,y", "application/json",
                 "{\"x\":1,\"y\":2,\"z\":3}", NULL), 200, "3");
     /* an array is no bulk call: its first element (other keys need not match) */
-    expect(call("POST", "/tables/rpc/ab_pairs?columns=a,b", "application/json",
+    dbat_expect(call("POST", "/tables/rpc/ab_pairs?columns=a,b", "application/json",
                 "[{\"a\":1,\"b\":2},{\"a\":3}]", NULL), 200, "[{\"x\":1,\"y\":2}]");
     long before = log_count();
     struct dbat_resp *r = call("POST", "/tables/rpc/log_arg?columns=v", "application/json",
@@ -391,12 +382,12 @@ Test(rpc_more, columns_name_the_arguments_of_a_post)
     cr_expect_eq(r->status, 400, "%s", r->body);
     cr_expect(strstr(r->body, "\"code\":\"22P02\"") != NULL, "%s", r->body);
     dbat_resp_free(r);
-    expect(call("POST", "/tables/rpc/with_defaults?columns=", "application/json", "{\"a\":1}",
+    dbat_expect(call("POST", "/tables/rpc/with_defaults?columns=", "application/json", "{\"a\":1}",
                 NULL), 400, NULL);
     /* a form body and GET ignore columns= */
-    expect(call("POST", "/tables/rpc/concat_ab?columns=a", "application/x-www-form-urlencoded",
+    dbat_expect(call("POST", "/tables/rpc/concat_ab?columns=a", "application/x-www-form-urlencoded",
                 "a=x&b=y", NULL), 200, "\"xy\"");
-    expect(call("GET", "/tables/rpc/add_them?a=1&b=2&columns=a", NULL, NULL, NULL), 200, "3");
+    dbat_expect(call("GET", "/tables/rpc/add_them?a=1&b=2&columns=a", NULL, NULL, NULL), 200, "3");
 }
 
 Test(rpc_more, one_object_of_a_set_is_checked_before_max_affected)
