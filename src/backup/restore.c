@@ -688,14 +688,25 @@ sql_stage(const struct restore *rs, const struct rs_table *rt, const struct rs_c
     dba_buf_puts(b, ") f ON true ORDER BY s.ord) x");
 }
 
-/* Statement C: inserts, overwrites and the key map, from the staging table. */
+/* Column c of the staged row x, as written (a json column as jsonb_populate_record gives it). */
 static void
-sql_apply(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
-          struct dba_buf *b)
+put_x_col(struct dba_buf *b, const struct dba_column *c)
 {
-    bool pk = rt->pk_generated || cs->has_pk;
+    put_col(b, "x", c->name);
+    if (strcmp(c->type, "json") == 0)
+        dba_buf_puts(b, "::jsonb::json");
+}
+
+/* "INSERT INTO <table> (pk, columns) SELECT <new key>, <columns>" of the rows: the jsonb
+   staging's record _r (its key already replaced), or the typed batch's staged rows x (the new key
+   in x.dba_rs_newk). The key goes first when it is written (pk). */
+static void
+put_insert(struct dba_buf *b, const struct rs_table *rt, const struct rs_cols *cs, bool pk,
+           bool from_x)
+{
     int n = 0;
-    dba_buf_puts(b, "WITH i AS (INSERT INTO ");
+
+    dba_buf_puts(b, "INSERT INTO ");
     put_qname(b, rt->st);
     dba_buf_puts(b, " (");
     if (pk) {
@@ -711,15 +722,32 @@ sql_apply(const struct restore *rs, const struct rs_table *rt, const struct rs_c
     dba_buf_puts(b, rt->pkc->identity && pk ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
     n = 0;
     if (pk) {
-        put_col(b, "_r", rt->pkc->name);
+        if (from_x)
+            dba_buf_puts(b, "x.dba_rs_newk");
+        else
+            put_col(b, "_r", rt->pkc->name);
         n++;
     }
     for (size_t i = 0; i < cs->n; i++) {
         if (cs->c[i] == rt->pkc)
             continue;
         dba_buf_puts(b, n++ ? ", " : "");
-        put_col(b, "_r", cs->c[i]->name);
+        if (from_x)
+            put_x_col(b, cs->c[i]);
+        else
+            put_col(b, "_r", cs->c[i]->name);
     }
+}
+
+/* Statement C: inserts, overwrites and the key map, from the staging table. */
+static void
+sql_apply(const struct restore *rs, const struct rs_table *rt, const struct rs_cols *cs,
+          struct dba_buf *b)
+{
+    bool pk = rt->pk_generated || cs->has_pk;
+    int n = 0;
+    dba_buf_puts(b, "WITH i AS (");
+    put_insert(b, rt, cs, pk, false);
     dba_buf_puts(b, " FROM pg_temp.dba_rs_stage s, jsonb_populate_record(NULL::");
     put_qname(b, rt->st);
     if (pk) {
@@ -1199,15 +1227,6 @@ put_fast_col(struct dba_buf *b, const struct restore *rs, const struct rs_table 
         dba_buf_printf(b, "(i.dba_rs_m%d #>> '{}')::%s", role - 2, c->type);
 }
 
-/* Column c of the staged row x, as written (a json column as jsonb_populate_record gives it). */
-static void
-put_x_col(struct dba_buf *b, const struct dba_column *c)
-{
-    put_col(b, "x", c->name);
-    if (strcmp(c->type, "json") == 0)
-        dba_buf_puts(b, "::jsonb::json");
-}
-
 /* The batch over the typed rows in one statement ($1 the first row's index): x stages the rows
    (references rewritten through the key maps, existing rows found, new keys planned), then the
    inserts, overwrites and key map are written from x, and the counts of x are returned with
@@ -1266,32 +1285,9 @@ sql_batch_fast(const struct restore *rs, const struct rs_table *rt, const struct
     put_in(b, rt);
     dba_buf_puts(b, " i OFFSET 0) i) _r LEFT JOIN LATERAL (");
     put_lookup(b, rt, cs, rs->lookup, true);
-    dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) y), i AS (INSERT INTO ");
-    put_qname(b, rt->st);
-    dba_buf_puts(b, " (");
+    dba_buf_puts(b, ") f ON NOT _r.dba_rs_orphan ORDER BY _r.dba_rs_ord) y), i AS (");
+    put_insert(b, rt, cs, pk, true);
     int n = 0;
-    if (pk) {
-        dba_buf_put_ident(b, rt->pkc->name);
-        n++;
-    }
-    for (size_t i = 0; i < cs->n; i++) {
-        if (cs->c[i] == rt->pkc)
-            continue;
-        dba_buf_puts(b, n++ ? ", " : "");
-        dba_buf_put_ident(b, cs->c[i]->name);
-    }
-    dba_buf_puts(b, rt->pkc->identity && pk ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
-    n = 0;
-    if (pk) {
-        dba_buf_puts(b, "x.dba_rs_newk");
-        n++;
-    }
-    for (size_t i = 0; i < cs->n; i++) {
-        if (cs->c[i] == rt->pkc)
-            continue;
-        dba_buf_puts(b, n++ ? ", " : "");
-        put_x_col(b, cs->c[i]);
-    }
     dba_buf_puts(b, " FROM x WHERE x.dba_rs_ins)"); /* x is in the rows' order */
     if (rs->o->mode == DBA_BACKUP_OVERWRITE && cs->n > (cs->has_pk ? 1u : 0u)) {
         dba_buf_puts(b, ", u AS (UPDATE ");
