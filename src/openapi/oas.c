@@ -65,14 +65,18 @@ put_segment(struct dba_buf *b, const char *name)
     }
 }
 
+/* The paths entry "<base>/<prefix><name>": item, as text (heap). */
 static char *
-path_key(const struct dba_openapi *m, const char *prefix, const char *name)
+path_entry(const struct dba_openapi *m, const char *prefix, const char *name, json_t *item)
 {
-    struct dba_buf b;
+    struct dba_buf k, b;
 
+    dba_buf_init(&k);
+    dba_buf_printf(&k, "%s/%s", m->base_path, prefix);
+    put_segment(&k, name);
     dba_buf_init(&b);
-    dba_buf_printf(&b, "%s/%s", m->base_path, prefix);
-    put_segment(&b, name);
+    dba__openapi_put_pair(&b, k.data, item);
+    dba_buf_cleanup(&k);
     return dba_buf_take(&b);
 }
 
@@ -298,7 +302,6 @@ dba__openapi_oas_rel(const struct dba_openapi *m, struct dba__openapi_rel *r, si
     char *id = dba_xcalloc(1, strlen(cn) + 16);
     char *sum = dba_xcalloc(1, strlen(t->name) + 64);
     json_t *item = json_object();
-    struct dba_buf b;
 
     r->oas_schemas = rel_schemas(t, cn, t->insertable);
     const char *get_tail[] = { "select", "order", "limit", "offset", "range", "preferRead",
@@ -365,11 +368,7 @@ dba__openapi_oas_rel(const struct dba_openapi *m, struct dba__openapi_rel *r, si
         free(ins);
         free(upd);
     }
-    char *key = path_key(m, "", t->name);
-    dba_buf_init(&b);
-    dba__openapi_put_pair(&b, key, item);
-    r->oas_path = dba_buf_take(&b);
-    free(key);
+    r->oas_path = path_entry(m, "", t->name, item);
     free(id);
     free(sum);
     free(cn);
@@ -413,7 +412,6 @@ dba__openapi_oas_fn(const struct dba_openapi *m, struct dba__openapi_fn *fn, siz
     char *tag = dba_xcalloc(1, strlen(f->name) + 8);
     json_t *props = json_object(), *req = json_array(), *qp = json_array();
     json_t *item = json_object();
-    struct dba_buf b;
 
     sprintf(tag, "(rpc) %s", f->name);
     sprintf(sum, "Call %s", f->name);
@@ -465,11 +463,7 @@ dba__openapi_oas_fn(const struct dba_openapi *m, struct dba__openapi_fn *fn, siz
     json_object_set_new(item, "post", post);
     json_decref(req);
     json_decref(qp);
-    char *key = path_key(m, "rpc/", f->name);
-    dba_buf_init(&b);
-    dba__openapi_put_pair(&b, key, item);
-    fn->oas_path = dba_buf_take(&b);
-    free(key);
+    fn->oas_path = path_entry(m, "rpc/", f->name, item);
     free(tag);
     free(id);
     free(sum);
